@@ -1,0 +1,136 @@
+# cvm: the one build entry.
+#   make            build build/cvm
+#   make test       install dependencies, then run every test plain and under ASan+UBSan
+#   make demo       verify a real SEV-SNP report and print the verdict
+#   make fuzz       build the libFuzzer targets with clang, run each FUZZ_SECONDS (default 30)
+#   make bench      run the benchmarks
+#   make install    install into $(DESTDIR)$(PREFIX)
+# V=1 shows commands. SAN=1 builds into build/san with ASan+UBSan.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+FUZZ_SECONDS ?= 30
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKGS := libcrypto libcjson
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+WARN := -std=c17 -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2
+BASE_CFLAGS := $(WARN) -D_GNU_SOURCE -g -I. $(PKG_CFLAGS) -MMD -MP
+
+ifeq ($(SAN),1)
+BUILD ?= build/san
+OPT_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+OPT_LDFLAGS := -fsanitize=address,undefined
+else
+BUILD ?= build
+OPT_CFLAGS := -O2 -D_FORTIFY_SOURCE=3 -fstack-protector-strong
+OPT_LDFLAGS :=
+endif
+
+CFLAGS ?=
+LDFLAGS ?=
+ALL_CFLAGS := $(BASE_CFLAGS) $(OPT_CFLAGS) -fPIE $(CFLAGS)
+ALL_LDFLAGS := $(OPT_LDFLAGS) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+
+CORE_SRC := $(wildcard lib/*.c) $(wildcard measurement/*.c)
+HOST_SRC := $(wildcard host/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+HOST_OBJ := $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+LIBCVM := $(BUILD)/libcvm.a
+CVM := $(BUILD)/cvm
+
+.PHONY: all test check unit-tests cli-tests demo fuzz bench install clean check-format format deps
+.DEFAULT_GOAL := all
+
+all: $(CVM)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBCVM): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(CVM): $(HOST_OBJ) $(LIBCVM)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJ) $(LIBCVM) $(PKG_LIBS)
+
+$(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(LIBCVM)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_OBJ) $(LIBCVM) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBCVM)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCVM) $(PKG_LIBS)
+
+deps:
+	$(Q)scripts/setup-deps
+
+# One variant: build, then run the unit tests and the command-line tests.
+check: $(CVM) $(UNIT_BIN)
+	$(Q)scripts/run-tests $(BUILD)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory check
+	$(Q)$(MAKE) --no-print-directory check SAN=1
+
+demo: $(CVM)
+	$(Q)scripts/demo $(CVM)
+
+bench: $(BENCH_BIN)
+	$(Q)for b in $(BENCH_BIN); do $$b || exit 1; done
+
+# libFuzzer needs clang; the core is rebuilt with the fuzzer's instrumentation.
+FUZZ_BUILD := build/fuzz
+FUZZ_CFLAGS := $(WARN) -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+
+fuzz: deps $(FUZZ_BIN)
+	$(Q)scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+install: $(CVM)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(CVM) $(DESTDIR)$(BINDIR)/cvm
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+
+FORMAT_SRC = $(wildcard lib/*.[ch] measurement/*.[ch] host/*.[ch] tests/*/*.[ch] tests/unit/support/*.[ch])
+
+check-format:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
+
+format:
+	$(Q)clang-format -i $(FORMAT_SRC)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <string.h>
+
+#include "host/cvm.h"
+#include "lib/lib.h"
+
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *description;
+} verbs[] = {
+	{ "verify", verify_main, "verify an SEV-SNP report or TDX quote against vendor roots and "
+				 "reference values" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: cvm <command> [options]\n\n"
+		   "Trusted tooling for confidential VMs (Intel TDX, AMD SEV-SNP).\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].description);
+	fprintf(f, "\n'cvm <command> --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+		if (strcmp(argv[1], verbs[i].name) == 0) {
+			static char prog[32];
+
+			snprintf(prog, sizeof(prog), "cvm %s", verbs[i].name);
+			log_set_prog(prog);
+			return verbs[i].main(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "cvm: '%s' is not a command; see 'cvm --help'\n", argv[1]);
+	return EXIT_USAGE;
+}

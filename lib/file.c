@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/lib.h"
+
+static int read_fd(int fd, size_t cap, uint8_t **out, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t n = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > cap)
+		return -EFBIG;
+
+	/* The file may grow while we read: the cap bounds the buffer, not st_size. */
+	buf = malloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t k = read(fd, buf + n, cap + 1 - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			int e = -errno;
+
+			free(buf);
+			return e;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+		if (n > cap) {
+			free(buf);
+			return -EFBIG;
+		}
+	}
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int file_read_at(const char *dir, const char *name, size_t cap, uint8_t **out, size_t *len)
+{
+	int dfd = AT_FDCWD, fd, r;
+
+	if (dir) {
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+	}
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	r = fd < 0 ? -errno : 0;
+	if (dir)
+		close(dfd);
+	if (r < 0)
+		return r;
+	r = read_fd(fd, cap, out, len);
+	close(fd);
+	return r;
+}
+
+int file_read(const char *path, size_t cap, uint8_t **out, size_t *len)
+{
+	return file_read_at(NULL, path, cap, out, len);
+}

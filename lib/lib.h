@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lib: the shared core of cvm. Errors and logging, bounded cursors over
+ * untrusted bytes, hex and base64, bounded file reads, JSON helpers over
+ * cJSON, RFC 8785 canonical JSON and secret memory.
+ *
+ * Functions return 0 on success or a negative errno-style code.
+ */
+#ifndef CVM_LIB_H
+#define CVM_LIB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cJSON.h>
+
+/* ---- cleanup helpers ---- */
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _unused_ __attribute__((unused))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void cJSON_Deletep(cJSON **p)
+{
+	cJSON_Delete(*p);
+}
+
+/* ---- errors and logging ---- */
+
+/*
+ * Every message is one line on stderr: "<prog>: <what>: <why>". The program
+ * name is set once by the front end ("cvm verify").
+ */
+void log_set_prog(const char *prog);
+const char *log_prog(void);
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Logs "<fmt>: strerror(-err)" and returns err, which must be negative. */
+int log_error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- bounded cursor over untrusted bytes ---- */
+
+struct span {
+	const uint8_t *p;
+	size_t len;
+};
+
+static inline struct span span_make(const void *p, size_t len)
+{
+	return (struct span){ .p = p, .len = len };
+}
+
+/* Each getter fails with -EBADMSG, consuming nothing, when fewer bytes remain. */
+int span_take(struct span *s, size_t n, struct span *out);
+int span_copy(struct span *s, void *out, size_t n);
+int span_skip(struct span *s, size_t n);
+int span_u8(struct span *s, uint8_t *v);
+int span_u16le(struct span *s, uint16_t *v);
+int span_u32le(struct span *s, uint32_t *v);
+int span_u64le(struct span *s, uint64_t *v);
+
+uint16_t le16(const uint8_t *p);
+uint32_t le32(const uint8_t *p);
+uint64_t le64(const uint8_t *p);
+bool is_zero(const void *p, size_t n);
+
+/* ---- hex, base64, base64url ---- */
+
+/* Writes 2*n lower-case digits and a NUL into out. */
+void hex_encode(const void *in, size_t n, char *out);
+/* Allocating variant; returns NULL on allocation failure. */
+char *hex_encode_alloc(const void *in, size_t n);
+/*
+ * Decodes exactly strlen(in)/2 bytes (upper or lower case, no prefix, no
+ * spaces). -EINVAL on a bad digit or odd length, -E2BIG when out is too small.
+ */
+int hex_decode(const char *in, uint8_t *out, size_t cap, size_t *len);
+/* Decodes a string that must hold exactly n bytes. */
+int hex_decode_exact(const char *in, uint8_t *out, size_t n);
+
+enum base64_alphabet {
+	BASE64_STD, /* RFC 4648 §4, padded */
+	BASE64_URL, /* RFC 4648 §5, unpadded (as JOSE uses it) */
+};
+
+/* NUL-terminated result in *out, to free(). */
+int base64_encode(const void *in, size_t n, enum base64_alphabet a, char **out);
+/*
+ * Strict decoding: no whitespace, no characters of the other alphabet,
+ * canonical trailing bits. BASE64_STD requires padding; BASE64_URL
+ * refuses it. The result is in *out (free()), its size in *len.
+ */
+int base64_decode(const char *in, size_t n, enum base64_alphabet a, uint8_t **out, size_t *len);
+
+/* ---- bounded file reads ---- */
+
+/* Caps for inputs, so that no allocation is sized by an untrusted length. */
+#define CVM_CAP_EVIDENCE (64u * 1024)
+#define CVM_CAP_CERT (64u * 1024)
+#define CVM_CAP_JSON (1024u * 1024)
+#define CVM_CAP_COLLATERAL (1024u * 1024)
+
+/*
+ * Reads a whole regular file of at most cap bytes. The buffer gets one
+ * extra NUL byte past *len so that text can be used as a C string.
+ * -ENOENT, -EISDIR, -EFBIG (over the cap) or another -errno.
+ */
+int file_read(const char *path, size_t cap, uint8_t **out, size_t *len);
+/* Same, for path relative to dir. */
+int file_read_at(const char *dir, const char *name, size_t cap, uint8_t **out, size_t *len);
+
+/* ---- JSON over cJSON ---- */
+
+/*
+ * Parses len bytes of JSON text: one value, nothing after it but
+ * whitespace, valid UTF-8, no duplicate keys in any object.
+ * -EBADMSG on any violation.
+ */
+int json_parse(const char *text, size_t len, cJSON **out);
+/* Typed getters: -ENOENT when absent, -EINVAL when of the wrong type or range. */
+int json_get_string(const cJSON *obj, const char *key, const char **out);
+int json_get_bool(const cJSON *obj, const char *key, bool *out);
+/* An integer number up to 2^53, or a string "0x..." of up to 16 hex digits. */
+int json_get_u64(const cJSON *obj, const char *key, uint64_t *out);
+/* A hex string of exactly n bytes. */
+int json_get_hex(const cJSON *obj, const char *key, uint8_t *out, size_t n);
+/* Adds a hex string member; returns NULL on allocation failure. */
+cJSON *json_add_hex(cJSON *obj, const char *key, const void *p, size_t n);
+
+/* ---- RFC 8785 JSON Canonicalization Scheme ---- */
+
+/*
+ * Serializes v in canonical form: members sorted by their UTF-16 code
+ * units, numbers as ECMAScript prints them, minimal string escapes.
+ * -EINVAL for NaN, infinities or invalid UTF-8. *out is NUL-terminated.
+ */
+int jcs_serialize(const cJSON *v, char **out, size_t *len);
+
+/* ---- time ---- */
+
+/* Parses an RFC 3339 date-time ("2023-06-18T08:42:58Z") into seconds since the epoch. */
+int rfc3339_parse(const char *s, int64_t *out);
+
+/* ---- secret memory ---- */
+
+/* Locked (where allowed) memory, wiped with OPENSSL_cleanse on free. */
+void *secret_alloc(size_t n);
+void secret_free(void *p, size_t n);
+
+#endif

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * measurement: evidence formats (SEV-SNP attestation report, TDX quote),
+ * their verification against vendor roots, and reference values.
+ *
+ * Verification never logs: it fills a struct verdict with every check it
+ * ran, in order, and stops at the first one that fails. Functions return 0
+ * when verification ran (whatever its verdict) and a negative errno only
+ * when it could not run at all (no memory).
+ */
+#ifndef CVM_MEASUREMENT_H
+#define CVM_MEASUREMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "lib/lib.h"
+
+/* ---- checks and verdicts ---- */
+
+enum cvm_check {
+	CHECK_NONE = 0,
+	CHECK_FORMAT,	      /* sizes, versions, reserved fields, lengths */
+	CHECK_SIG_ALGO,	      /* the signature algorithm the evidence names */
+	CHECK_CERTIFICATES,   /* certificates present and well-formed */
+	CHECK_ROOT_PINNED,    /* chain ends in a built-in (or --test-roots) root */
+	CHECK_CHAIN,	      /* each certificate signed by the next, names match */
+	CHECK_VALIDITY,	      /* certificates valid at the verification time */
+	CHECK_KEY_TYPE,	      /* signing key on the expected curve / of the expected size */
+	CHECK_PRODUCT,	      /* SNP: product of report, VCEK and root agree */
+	CHECK_SIGNATURE,      /* the evidence's own signature */
+	CHECK_TCB_MATCH,      /* SNP: VCEK TCB extensions equal reported_tcb */
+	CHECK_CHIP_ID,	      /* SNP: VCEK hwID equals chip_id */
+	CHECK_SIGNING_KEY,    /* SNP: report says VCEK/VLEK as the certificate is */
+	CHECK_POLICY_DEBUG,   /* SNP policy DEBUG refused unless allowed */
+	CHECK_POLICY_MA,      /* SNP policy MIGRATE_MA refused unless allowed */
+	CHECK_POLICY_SMT,     /* SNP policy SMT refused when the reference forbids it */
+	CHECK_POLICY,	      /* SNP: policy equals the reference */
+	CHECK_VMPL,	      /* SNP: VMPL as the reference requires (default 0) */
+	CHECK_MEASUREMENT,    /* SNP: launch digest */
+	CHECK_HOST_DATA,      /* SNP: host_data */
+	CHECK_ID_DIGESTS,     /* SNP: family_id, image_id, id_key/author_key digests */
+	CHECK_REPORT_DATA,    /* report_data / REPORTDATA equals the expected value */
+	CHECK_MIN_TCB,	      /* SNP: reported_tcb at least min_tcb */
+	CHECK_CERT_DATA,      /* TDX: certification data shape */
+	CHECK_QE_SIGNATURE,   /* TDX: QE report signed by the PCK leaf */
+	CHECK_QE_REPORT_DATA, /* TDX: QE report_data binds the attestation key */
+	CHECK_TD_DEBUG,	      /* TDX: TD attributes DEBUG refused unless allowed */
+	CHECK_COLLATERAL,     /* TDX: collateral present, parsed, signed, in date */
+	CHECK_REVOCATION,     /* TDX: no certificate of the chain is revoked */
+	CHECK_QE_IDENTITY,    /* TDX: QE matches Intel's QE identity */
+	CHECK_TCB_STATUS,     /* TDX: TCB level acceptable */
+	CHECK_MRTD,
+	CHECK_RTMR,
+	CHECK_MRCONFIGID,
+	CHECK_MROWNER,
+	CHECK_MROWNERCONFIG,
+	CHECK__MAX,
+};
+
+const char *check_name(enum cvm_check c);
+
+enum cvm_platform {
+	PLATFORM_NONE = 0,
+	PLATFORM_SNP,
+	PLATFORM_TDX,
+};
+
+const char *platform_name(enum cvm_platform p);
+
+#define VERDICT_MAX_CHECKS 64
+
+struct check_result {
+	enum cvm_check check;
+	bool ok;
+	char detail[200];
+};
+
+struct verdict {
+	enum cvm_platform platform;
+	size_t n;
+	struct check_result results[VERDICT_MAX_CHECKS];
+	enum cvm_check failed; /* first failed check, CHECK_NONE when all passed */
+	bool tcb_status_checked;
+	char tcb_status[32]; /* TDX: "UpToDate", ... when checked */
+};
+
+void verdict_init(struct verdict *v, enum cvm_platform p);
+/* Records a passed check. */
+void verdict_pass(struct verdict *v, enum cvm_check c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Records a failed check and returns -1, so that callers can `return verdict_fail(...)`. */
+int verdict_fail(struct verdict *v, enum cvm_check c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool verdict_ok(const struct verdict *v);
+/* The first failed check, NULL when none failed. */
+const struct check_result *verdict_first_failure(const struct verdict *v);
+/* {"verified", "platform", "checks": [...]} ; claims are added by the caller. */
+cJSON *verdict_to_json(const struct verdict *v);
+
+/* ---- reference values (DESIGN.md §6) ---- */
+
+struct snp_tcb {
+	uint8_t fmc; /* Turin and later only */
+	uint8_t bootloader;
+	uint8_t tee;
+	uint8_t snp;
+	uint8_t microcode;
+};
+
+struct snp_reference {
+	bool has_measurement, has_host_data, has_policy, has_vmpl, has_min_tcb, has_report_data;
+	bool has_family_id, has_image_id, has_id_key_digest, has_author_key_digest;
+	uint8_t measurement[48];
+	uint8_t host_data[32];
+	uint64_t policy;
+	uint32_t vmpl;
+	struct snp_tcb min_tcb;
+	uint8_t report_data[64];
+	uint8_t family_id[16], image_id[16];
+	uint8_t id_key_digest[48], author_key_digest[48];
+	char product[16]; /* "Milan", "Genoa", "Turin" or "" for any */
+	bool allow_debug;	    /* default false */
+	bool allow_migration_agent; /* default false */
+	bool allow_smt;		    /* default true */
+};
+
+/* TCB status names of Intel's TCB info, as a bit set of accepted ones. */
+enum tdx_tcb_status {
+	TCB_UP_TO_DATE = 1u << 0,
+	TCB_SW_HARDENING_NEEDED = 1u << 1,
+	TCB_CONFIGURATION_NEEDED = 1u << 2,
+	TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED = 1u << 3,
+	TCB_OUT_OF_DATE = 1u << 4,
+	TCB_OUT_OF_DATE_CONFIGURATION_NEEDED = 1u << 5,
+	TCB_REVOKED = 1u << 6,
+};
+
+/* The enum tdx_tcb_status bit of an Intel TCB status name, 0 when unknown. */
+unsigned tdx_tcb_status_from_name(const char *name);
+
+struct tdx_reference {
+	bool has_mrtd, has_rtmr[4], has_mrconfigid, has_mrowner, has_mrownerconfig,
+		has_report_data;
+	uint8_t mrtd[48], rtmr[4][48], mrconfigid[48], mrowner[48], mrownerconfig[48];
+	uint8_t report_data[64];
+	bool allow_debug;     /* default false */
+	unsigned accepted_tcb; /* enum tdx_tcb_status bits; default UpToDate only */
+};
+
+struct reference {
+	bool has_snp, has_tdx, has_luks_header_sha256;
+	struct snp_reference snp;
+	struct tdx_reference tdx;
+	uint8_t luks_header_sha256[32];
+};
+
+/* Secure defaults: no reference values, debug and migration agent refused. */
+void reference_defaults(struct reference *ref);
+/*
+ * Parses reference values JSON. Unknown members are refused, so that a typo
+ * never silently disables a check. On failure *err names the member.
+ */
+int reference_parse(const char *text, size_t len, struct reference *ref, char *err, size_t errlen);
+
+/* ---- SEV-SNP attestation report (SEV-SNP ABI spec 56860, Table 23) ---- */
+
+#define SNP_REPORT_SIZE 0x4A0
+#define SNP_REPORT_SIGNED_SIZE 0x2A0
+
+enum snp_product {
+	SNP_PRODUCT_UNKNOWN = 0,
+	SNP_PRODUCT_MILAN,
+	SNP_PRODUCT_GENOA,
+	SNP_PRODUCT_TURIN,
+};
+
+const char *snp_product_name(enum snp_product p);
+
+struct snp_report {
+	uint32_t version;	     /* 0x000 */
+	uint32_t guest_svn;	     /* 0x004 */
+	uint64_t policy;	     /* 0x008 */
+	uint8_t family_id[16];	     /* 0x010 */
+	uint8_t image_id[16];	     /* 0x020 */
+	uint32_t vmpl;		     /* 0x030 */
+	uint32_t signature_algo;     /* 0x034 */
+	uint64_t current_tcb;	     /* 0x038 */
+	uint64_t platform_info;	     /* 0x040 */
+	uint32_t flags;		     /* 0x048: author_key_en, mask_chip_key, signing_key */
+	uint8_t report_data[64];     /* 0x050 */
+	uint8_t measurement[48];     /* 0x090 */
+	uint8_t host_data[32];	     /* 0x0C0 */
+	uint8_t id_key_digest[48];   /* 0x0E0 */
+	uint8_t author_key_digest[48]; /* 0x110 */
+	uint8_t report_id[32];	     /* 0x140 */
+	uint8_t report_id_ma[32];    /* 0x160 */
+	uint64_t reported_tcb;	     /* 0x180 */
+	uint8_t cpuid_fam_id;	     /* 0x188, version 3 and later */
+	uint8_t cpuid_mod_id;	     /* 0x189 */
+	uint8_t cpuid_step;	     /* 0x18A */
+	uint8_t chip_id[64];	     /* 0x1A0 */
+	uint64_t committed_tcb;	     /* 0x1E0 */
+	uint8_t current_build, current_minor, current_major;	 /* 0x1E8 */
+	uint8_t committed_build, committed_minor, committed_major; /* 0x1EC */
+	uint64_t launch_tcb;	     /* 0x1F0 */
+	uint64_t launch_mit_vector;  /* 0x1F8, version 5 */
+	uint64_t current_mit_vector; /* 0x200, version 5 */
+	uint8_t sig_r[72], sig_s[72]; /* 0x2A0, little-endian */
+	enum snp_product product;    /* from cpuid (version >= 3), else UNKNOWN */
+	const uint8_t *raw;	     /* the parsed bytes, SNP_REPORT_SIZE of them */
+};
+
+/* Parses a raw report. Failures are recorded in v as CHECK_FORMAT / CHECK_SIG_ALGO. */
+int snp_report_parse(const uint8_t *buf, size_t len, struct snp_report *r, struct verdict *v);
+/* Decodes a TCB_VERSION for a product (Turin moved the fields and added FMC). */
+struct snp_tcb snp_tcb_decode(uint64_t tcb, enum snp_product p);
+cJSON *snp_report_claims(const struct snp_report *r);
+
+/* A VCEK or VLEK chain as files or bytes. */
+struct snp_certs {
+	X509 *ark;  /* optional: the pinned root is built in */
+	X509 *ask;  /* ASK or ASVK; optional: built in per product */
+	X509 *vcek; /* VCEK or VLEK; required */
+};
+
+void snp_certs_free(struct snp_certs *c);
+/*
+ * Loads certificates from DIR: ark, ask or asvk, vcek or vlek, each .pem or
+ * .der, or an ask_ark.pem bundle as AMD's KDS serves it. Returns -ENOENT
+ * when no VCEK/VLEK is there, -EBADMSG when a file is not a certificate
+ * (err names it).
+ */
+int snp_certs_load_dir(const char *dir, struct snp_certs *c, char *err, size_t errlen);
+
+struct snp_verifier;
+/*
+ * A verifier holds the pinned roots (built in, plus test roots when a PEM
+ * is given) and caches the last chain it verified, so that reports signed
+ * by the same VCEK verify at the cost of one ECDSA verify.
+ * now == 0 means the current time.
+ */
+int snp_verifier_new(const char *test_roots_pem, time_t now, struct snp_verifier **out);
+void snp_verifier_free(struct snp_verifier *sv);
+int snp_verify(struct snp_verifier *sv, const uint8_t *buf, size_t len,
+	       const struct snp_certs *certs, const struct snp_reference *ref,
+	       const uint8_t *report_data /* 64 bytes or NULL */, struct snp_report *r,
+	       struct verdict *v);
+
+/* ---- TDX quote (Intel TDX DCAP Quote Generation Library and Quote Verification API, App. A) ---- */
+
+#define TDX_QUOTE_HEADER_SIZE 48
+#define TDX_REPORT_BODY_V4_SIZE 584
+#define TDX_REPORT_BODY_V5_SIZE 648
+#define SGX_REPORT_BODY_SIZE 384
+
+struct tdx_report_body {
+	uint8_t tee_tcb_svn[16];
+	uint8_t mrseam[48];
+	uint8_t mrsignerseam[48];
+	uint8_t seam_attributes[8];
+	uint8_t td_attributes[8];
+	uint8_t xfam[8];
+	uint8_t mrtd[48];
+	uint8_t mrconfigid[48];
+	uint8_t mrowner[48];
+	uint8_t mrownerconfig[48];
+	uint8_t rtmr[4][48];
+	uint8_t report_data[64];
+	uint8_t tee_tcb_svn2[16]; /* TD report 1.5 (quote v5 body type 3) */
+	uint8_t mrservicetd[48];  /* TD report 1.5 */
+};
+
+struct sgx_report_body {
+	uint8_t cpu_svn[16];
+	uint32_t misc_select;
+	uint8_t attributes[16];
+	uint8_t mr_enclave[32];
+	uint8_t mr_signer[32];
+	uint16_t isv_prod_id;
+	uint16_t isv_svn;
+	uint8_t report_data[64];
+};
+
+struct tdx_quote {
+	uint16_t version;
+	uint16_t att_key_type;
+	uint32_t tee_type;
+	uint16_t qe_svn, pce_svn;
+	uint8_t qe_vendor_id[16];
+	uint8_t user_data[20];
+	uint16_t body_type; /* v5: 2 = TD report 1.0, 3 = TD report 1.5; v4: 2 */
+	struct tdx_report_body body;
+	struct span signed_region; /* header and body (v5: with the body descriptor) */
+	uint8_t signature[64];	   /* ECDSA P-256, r || s big-endian */
+	uint8_t attestation_key[64]; /* P-256 point x || y */
+	uint8_t qe_report_raw[SGX_REPORT_BODY_SIZE];
+	struct sgx_report_body qe_report;
+	uint8_t qe_report_signature[64];
+	struct span qe_auth_data;
+	struct span pck_chain_pem; /* certification data type 5 */
+	size_t trailing;	   /* bytes after the signature data */
+	const uint8_t *raw;
+	size_t raw_len;
+};
+
+int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct verdict *v);
+cJSON *tdx_quote_claims(const struct tdx_quote *q);
+
+struct tdx_verifier;
+/*
+ * collateral_dir: Intel PCS responses (may be NULL: TCB status is then
+ * reported as not checked). now == 0 means the current time.
+ */
+int tdx_verifier_new(const char *test_roots_pem, const char *collateral_dir, time_t now,
+		     struct tdx_verifier **out, char *err, size_t errlen);
+void tdx_verifier_free(struct tdx_verifier *tv);
+int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
+	       const struct tdx_reference *ref, const uint8_t *report_data /* 64 or NULL */,
+	       struct tdx_quote *q, struct verdict *v);
+
+/* ---- evidence type detection ---- */
+
+enum cvm_platform evidence_detect(const uint8_t *buf, size_t len);
+
+/* ---- X.509 helpers shared by the SNP and TDX chains ---- */
+
+/* SHA-256 of the DER encoding. */
+int x509_fingerprint(X509 *c, uint8_t out[32]);
+/* Loads every certificate of a PEM text, in order. */
+int x509_load_pem_chain(const void *pem, size_t len, STACK_OF(X509) **out);
+/* Loads one certificate, PEM or DER. */
+int x509_load_one(const void *buf, size_t len, X509 **out);
+/* 0 when t lies within the certificate's validity, -ERANGE otherwise. */
+int x509_check_time(X509 *c, time_t t);
+/* ECDSA verify of a raw r || s (big-endian, n bytes each) signature over msg. */
+int ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msglen,
+		     const uint8_t *r, const uint8_t *s, size_t n);
+/* An EVP_PKEY for an uncompressed P-256 point given as x || y. */
+int p256_key_from_xy(const uint8_t xy[64], EVP_PKEY **out);
+
+#endif

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reference values (DESIGN.md §6). Every member is known: an unknown one is
+ * refused, so that a misspelt "mesurement" never turns a check off.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "measurement/measurement.h"
+
+void reference_defaults(struct reference *ref)
+{
+	memset(ref, 0, sizeof(*ref));
+	ref->snp.allow_smt = true;
+	ref->tdx.accepted_tcb = TCB_UP_TO_DATE;
+}
+
+static int fail(char *err, size_t errlen, const char *path, const char *why)
+{
+	snprintf(err, errlen, "%s: %s", path, why);
+	return -EINVAL;
+}
+
+static bool known(const char *key, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(key, names[i]) == 0)
+			return true;
+	return false;
+}
+
+static int check_members(const cJSON *o, const char *path, const char *const *names, size_t n,
+			 char *err, size_t errlen)
+{
+	const cJSON *m;
+	char p[96];
+
+	if (!cJSON_IsObject(o))
+		return fail(err, errlen, path, "must be an object");
+	cJSON_ArrayForEach(m, o) {
+		if (!known(m->string, names, n)) {
+			snprintf(p, sizeof(p), "%s.%s", path, m->string);
+			return fail(err, errlen, p, "unknown member");
+		}
+	}
+	return 0;
+}
+
+/* Optional hex member of exactly n bytes. */
+static int opt_hex(const cJSON *o, const char *key, const char *path, uint8_t *out, size_t n,
+		   bool *has, char *err, size_t errlen)
+{
+	char p[96];
+	int r = json_get_hex(o, key, out, n);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		char why[64];
+
+		snprintf(p, sizeof(p), "%s.%s", path, key);
+		snprintf(why, sizeof(why), "must be a hex string of %zu bytes", n);
+		return fail(err, errlen, p, why);
+	}
+	*has = true;
+	return 0;
+}
+
+static int opt_bool(const cJSON *o, const char *key, const char *path, bool *out, char *err,
+		    size_t errlen)
+{
+	char p[96];
+	int r = json_get_bool(o, key, out);
+
+	if (r == -ENOENT || r == 0)
+		return 0;
+	snprintf(p, sizeof(p), "%s.%s", path, key);
+	return fail(err, errlen, p, "must be true or false");
+}
+
+static int opt_u64(const cJSON *o, const char *key, const char *path, uint64_t max, uint64_t *out,
+		   bool *has, char *err, size_t errlen)
+{
+	char p[96];
+	int r = json_get_u64(o, key, out);
+
+	if (r == -ENOENT)
+		return 0;
+	snprintf(p, sizeof(p), "%s.%s", path, key);
+	if (r < 0 || *out > max)
+		return fail(err, errlen, p, "must be a non-negative integer in range");
+	if (has)
+		*has = true;
+	return 0;
+}
+
+static int parse_min_tcb(const cJSON *o, struct snp_tcb *t, char *err, size_t errlen)
+{
+	static const char *const names[] = { "fmc", "bootloader", "tee", "snp", "microcode" };
+	uint8_t *fields[] = { &t->fmc, &t->bootloader, &t->tee, &t->snp, &t->microcode };
+	int r = check_members(o, "snp.min_tcb", names, ARRAY_SIZE(names), err, errlen);
+
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(names); i++) {
+		uint64_t x = 0;
+
+		r = opt_u64(o, names[i], "snp.min_tcb", 255, &x, NULL, err, errlen);
+		*fields[i] = (uint8_t)x;
+	}
+	return r;
+}
+
+static int parse_snp(const cJSON *o, struct snp_reference *s, char *err, size_t errlen)
+{
+	static const char *const names[] = {
+		"measurement", "host_data",	    "policy",	       "vmpl",
+		"min_tcb",     "report_data",	    "family_id",       "image_id",
+		"id_key_digest", "author_key_digest", "product",       "allow_debug",
+		"allow_migration_agent", "allow_smt",
+	};
+	const cJSON *m;
+	uint64_t x;
+	int r;
+
+	r = check_members(o, "snp", names, ARRAY_SIZE(names), err, errlen);
+	if (r == 0)
+		r = opt_hex(o, "measurement", "snp", s->measurement, 48, &s->has_measurement, err,
+			    errlen);
+	if (r == 0)
+		r = opt_hex(o, "host_data", "snp", s->host_data, 32, &s->has_host_data, err,
+			    errlen);
+	if (r == 0)
+		r = opt_hex(o, "report_data", "snp", s->report_data, 64, &s->has_report_data, err,
+			    errlen);
+	if (r == 0)
+		r = opt_hex(o, "family_id", "snp", s->family_id, 16, &s->has_family_id, err, errlen);
+	if (r == 0)
+		r = opt_hex(o, "image_id", "snp", s->image_id, 16, &s->has_image_id, err, errlen);
+	if (r == 0)
+		r = opt_hex(o, "id_key_digest", "snp", s->id_key_digest, 48, &s->has_id_key_digest,
+			    err, errlen);
+	if (r == 0)
+		r = opt_hex(o, "author_key_digest", "snp", s->author_key_digest, 48,
+			    &s->has_author_key_digest, err, errlen);
+	if (r == 0)
+		r = opt_u64(o, "policy", "snp", UINT64_MAX, &s->policy, &s->has_policy, err,
+			    errlen);
+	if (r == 0) {
+		x = 0;
+		r = opt_u64(o, "vmpl", "snp", 3, &x, &s->has_vmpl, err, errlen);
+		s->vmpl = (uint32_t)x;
+	}
+	if (r == 0)
+		r = opt_bool(o, "allow_debug", "snp", &s->allow_debug, err, errlen);
+	if (r == 0)
+		r = opt_bool(o, "allow_migration_agent", "snp", &s->allow_migration_agent, err,
+			     errlen);
+	if (r == 0)
+		r = opt_bool(o, "allow_smt", "snp", &s->allow_smt, err, errlen);
+	if (r == 0 && (m = cJSON_GetObjectItemCaseSensitive(o, "min_tcb"))) {
+		r = parse_min_tcb(m, &s->min_tcb, err, errlen);
+		s->has_min_tcb = r == 0;
+	}
+	if (r == 0 && (m = cJSON_GetObjectItemCaseSensitive(o, "product"))) {
+		static const char *const products[] = { "Milan", "Genoa", "Turin" };
+		const char *p = cJSON_GetStringValue(m);
+		bool ok = false;
+
+		for (size_t i = 0; p && i < ARRAY_SIZE(products); i++) {
+			size_t l = strlen(products[i]);
+
+			ok |= strncmp(p, products[i], l) == 0 &&
+			      (p[l] == 0 || (p[l] == '-' && strlen(p) < sizeof(s->product)));
+		}
+		if (!ok)
+			return fail(err, errlen, "snp.product",
+				    "must be Milan, Genoa or Turin, optionally with a stepping "
+				    "(Milan-B0)");
+		snprintf(s->product, sizeof(s->product), "%s", p);
+	}
+	return r;
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} tcb_statuses[] = {
+	{ "UpToDate", TCB_UP_TO_DATE },
+	{ "SWHardeningNeeded", TCB_SW_HARDENING_NEEDED },
+	{ "ConfigurationNeeded", TCB_CONFIGURATION_NEEDED },
+	{ "ConfigurationAndSWHardeningNeeded", TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED },
+	{ "OutOfDate", TCB_OUT_OF_DATE },
+	{ "OutOfDateConfigurationNeeded", TCB_OUT_OF_DATE_CONFIGURATION_NEEDED },
+	{ "Revoked", TCB_REVOKED },
+};
+
+unsigned tdx_tcb_status_from_name(const char *name)
+{
+	for (size_t i = 0; name && i < ARRAY_SIZE(tcb_statuses); i++)
+		if (strcmp(name, tcb_statuses[i].name) == 0)
+			return tcb_statuses[i].bit;
+	return 0;
+}
+
+static int parse_tdx(const cJSON *o, struct tdx_reference *t, char *err, size_t errlen)
+{
+	static const char *const names[] = {
+		"mrtd",	       "rtmr0",	      "rtmr1",	     "rtmr2",
+		"rtmr3",       "mrconfigid",  "mrowner",     "mrownerconfig",
+		"report_data", "allow_debug", "accepted_tcb_status",
+	};
+	const cJSON *m, *e;
+	int r;
+
+	r = check_members(o, "tdx", names, ARRAY_SIZE(names), err, errlen);
+	if (r == 0)
+		r = opt_hex(o, "mrtd", "tdx", t->mrtd, 48, &t->has_mrtd, err, errlen);
+	for (int i = 0; r == 0 && i < 4; i++) {
+		char key[8];
+
+		snprintf(key, sizeof(key), "rtmr%d", i);
+		r = opt_hex(o, key, "tdx", t->rtmr[i], 48, &t->has_rtmr[i], err, errlen);
+	}
+	if (r == 0)
+		r = opt_hex(o, "mrconfigid", "tdx", t->mrconfigid, 48, &t->has_mrconfigid, err,
+			    errlen);
+	if (r == 0)
+		r = opt_hex(o, "mrowner", "tdx", t->mrowner, 48, &t->has_mrowner, err, errlen);
+	if (r == 0)
+		r = opt_hex(o, "mrownerconfig", "tdx", t->mrownerconfig, 48, &t->has_mrownerconfig,
+			    err, errlen);
+	if (r == 0)
+		r = opt_hex(o, "report_data", "tdx", t->report_data, 64, &t->has_report_data, err,
+			    errlen);
+	if (r == 0)
+		r = opt_bool(o, "allow_debug", "tdx", &t->allow_debug, err, errlen);
+	if (r == 0 && (m = cJSON_GetObjectItemCaseSensitive(o, "accepted_tcb_status"))) {
+		if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0)
+			return fail(err, errlen, "tdx.accepted_tcb_status",
+				    "must be a non-empty array of TCB status names");
+		t->accepted_tcb = 0;
+		cJSON_ArrayForEach(e, m) {
+			unsigned bit = tdx_tcb_status_from_name(cJSON_GetStringValue(e));
+
+			if (!bit)
+				return fail(err, errlen, "tdx.accepted_tcb_status",
+					    "unknown TCB status (UpToDate, SWHardeningNeeded, "
+					    "ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, "
+					    "OutOfDate, OutOfDateConfigurationNeeded, Revoked)");
+			t->accepted_tcb |= bit;
+		}
+	}
+	return r;
+}
+
+int reference_parse(const char *text, size_t len, struct reference *ref, char *err, size_t errlen)
+{
+	static const char *const names[] = { "snp", "tdx", "tpm", "luks_header_sha256" };
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	const cJSON *m;
+	int r;
+
+	reference_defaults(ref);
+	if (json_parse(text, len, &root) < 0)
+		return fail(err, errlen, "reference", "not valid JSON");
+	r = check_members(root, "reference", names, ARRAY_SIZE(names), err, errlen);
+	if (r < 0)
+		return r;
+	if ((m = cJSON_GetObjectItemCaseSensitive(root, "snp"))) {
+		r = parse_snp(m, &ref->snp, err, errlen);
+		if (r < 0)
+			return r;
+		ref->has_snp = true;
+	}
+	if ((m = cJSON_GetObjectItemCaseSensitive(root, "tdx"))) {
+		r = parse_tdx(m, &ref->tdx, err, errlen);
+		if (r < 0)
+			return r;
+		ref->has_tdx = true;
+	}
+	/* TPM reference values are checked against TPM quotes, which cvm verify does not take. */
+	if ((m = cJSON_GetObjectItemCaseSensitive(root, "tpm")) && !cJSON_IsObject(m))
+		return fail(err, errlen, "tpm", "must be an object");
+	return opt_hex(root, "luks_header_sha256", "reference", ref->luks_header_sha256, 32,
+		       &ref->has_luks_header_sha256, err, errlen);
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SEV-SNP ATTESTATION_REPORT, SEV Secure Nested Paging Firmware ABI
+ * Specification (AMD 56860), Table 23 "ATTESTATION_REPORT Structure".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "measurement/measurement.h"
+
+_Static_assert(SNP_REPORT_SIZE == 0x4A0, "SNP report size (56860 Table 23)");
+
+/* 56860 Table 140 "Signature Algorithm Encodings": 1 = ECDSA P-384 with SHA-384. */
+#define SNP_SIG_ALGO_ECDSA_P384_SHA384 1
+/* The r and s components are 72 bytes each, little-endian; P-384 fills 48. */
+#define SNP_SIG_COMPONENT 72
+#define P384_BYTES 48
+
+const char *snp_product_name(enum snp_product p)
+{
+	switch (p) {
+	case SNP_PRODUCT_MILAN:
+		return "Milan";
+	case SNP_PRODUCT_GENOA:
+		return "Genoa";
+	case SNP_PRODUCT_TURIN:
+		return "Turin";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * Product from the CPUID family and model the report carries (version 3
+ * and later). AMD KDS specification, "Determining the Product Name":
+ * family 19h model 0xh Milan, 1xh and Axh Genoa; family 1Ah Turin.
+ */
+static enum snp_product product_from_cpuid(uint8_t fam, uint8_t mod)
+{
+	if (fam == 0x19 && mod <= 0x0f)
+		return SNP_PRODUCT_MILAN;
+	if (fam == 0x19 && ((mod >= 0x10 && mod <= 0x1f) || (mod >= 0xa0 && mod <= 0xaf)))
+		return SNP_PRODUCT_GENOA;
+	if (fam == 0x1a && mod <= 0x1f)
+		return SNP_PRODUCT_TURIN;
+	return SNP_PRODUCT_UNKNOWN;
+}
+
+/*
+ * TCB_VERSION (56860 Table 3): Milan and Genoa put the boot loader SPL in
+ * byte 0, TEE in 1, SNP in 6 and microcode in 7. Turin (Table 4) puts FMC
+ * in byte 0, boot loader in 1, TEE in 2, SNP in 3 and microcode in 7.
+ */
+struct snp_tcb snp_tcb_decode(uint64_t tcb, enum snp_product p)
+{
+	struct snp_tcb t = { 0 };
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(tcb >> (8 * i));
+	if (p == SNP_PRODUCT_TURIN) {
+		t.fmc = b[0];
+		t.bootloader = b[1];
+		t.tee = b[2];
+		t.snp = b[3];
+	} else {
+		t.bootloader = b[0];
+		t.tee = b[1];
+		t.snp = b[6];
+	}
+	t.microcode = b[7];
+	return t;
+}
+
+static bool reserved_zero(const uint8_t *buf, size_t from, size_t to)
+{
+	return is_zero(buf + from, to - from);
+}
+
+int snp_report_parse(const uint8_t *buf, size_t len, struct snp_report *r, struct verdict *v)
+{
+	struct span s = span_make(buf, len);
+
+	memset(r, 0, sizeof(*r));
+	if (len != SNP_REPORT_SIZE)
+		return verdict_fail(v, CHECK_FORMAT, "report is %zu bytes, expected %u", len,
+				    SNP_REPORT_SIZE);
+	r->raw = buf;
+
+	span_u32le(&s, &r->version);
+	span_u32le(&s, &r->guest_svn);
+	span_u64le(&s, &r->policy);
+	span_copy(&s, r->family_id, 16);
+	span_copy(&s, r->image_id, 16);
+	span_u32le(&s, &r->vmpl);
+	span_u32le(&s, &r->signature_algo);
+	span_u64le(&s, &r->current_tcb);
+	span_u64le(&s, &r->platform_info);
+	span_u32le(&s, &r->flags);
+	span_skip(&s, 4);
+	span_copy(&s, r->report_data, 64);
+	span_copy(&s, r->measurement, 48);
+	span_copy(&s, r->host_data, 32);
+	span_copy(&s, r->id_key_digest, 48);
+	span_copy(&s, r->author_key_digest, 48);
+	span_copy(&s, r->report_id, 32);
+	span_copy(&s, r->report_id_ma, 32);
+	span_u64le(&s, &r->reported_tcb);
+	span_u8(&s, &r->cpuid_fam_id);
+	span_u8(&s, &r->cpuid_mod_id);
+	span_u8(&s, &r->cpuid_step);
+	span_skip(&s, 0x1A0 - 0x18B);
+	span_copy(&s, r->chip_id, 64);
+	span_u64le(&s, &r->committed_tcb);
+	span_u8(&s, &r->current_build);
+	span_u8(&s, &r->current_minor);
+	span_u8(&s, &r->current_major);
+	span_skip(&s, 1);
+	span_u8(&s, &r->committed_build);
+	span_u8(&s, &r->committed_minor);
+	span_u8(&s, &r->committed_major);
+	span_skip(&s, 1);
+	span_u64le(&s, &r->launch_tcb);
+	span_u64le(&s, &r->launch_mit_vector);
+	span_u64le(&s, &r->current_mit_vector);
+	span_skip(&s, SNP_REPORT_SIGNED_SIZE - 0x208);
+	/* The length was checked above: every getter had its bytes. */
+	span_copy(&s, r->sig_r, SNP_SIG_COMPONENT);
+	span_copy(&s, r->sig_s, SNP_SIG_COMPONENT);
+
+	if (r->version < 2 || r->version > 5)
+		return verdict_fail(v, CHECK_FORMAT, "report version %u is not supported (2 to 5)",
+				    r->version);
+	if (r->version < 3) {
+		/* Before version 3 these bytes were reserved. */
+		r->cpuid_fam_id = r->cpuid_mod_id = r->cpuid_step = 0;
+		if (!reserved_zero(buf, 0x188, 0x18B))
+			return verdict_fail(v, CHECK_FORMAT, "reserved bytes 0x188-0x18A not zero");
+	} else {
+		r->product = product_from_cpuid(r->cpuid_fam_id, r->cpuid_mod_id);
+	}
+	if (r->version < 5) {
+		r->launch_mit_vector = r->current_mit_vector = 0;
+		if (!reserved_zero(buf, 0x1F8, 0x208))
+			return verdict_fail(v, CHECK_FORMAT, "reserved bytes 0x1F8-0x207 not zero");
+	}
+	if (!reserved_zero(buf, 0x04C, 0x050) || !reserved_zero(buf, 0x18B, 0x1A0) ||
+	    !reserved_zero(buf, 0x1EB, 0x1EC) || !reserved_zero(buf, 0x1EF, 0x1F0) ||
+	    !reserved_zero(buf, 0x208, SNP_REPORT_SIGNED_SIZE))
+		return verdict_fail(v, CHECK_FORMAT, "reserved bytes in the signed region not zero");
+	if (r->vmpl > 3)
+		return verdict_fail(v, CHECK_FORMAT, "VMPL %u out of range 0-3", r->vmpl);
+	/*
+	 * Outside the signed region nothing may vary: the unused high bytes of r
+	 * and s and the reserved tail must be zero, or the same signature would
+	 * have many encodings.
+	 */
+	if (!is_zero(r->sig_r + P384_BYTES, SNP_SIG_COMPONENT - P384_BYTES) ||
+	    !is_zero(r->sig_s + P384_BYTES, SNP_SIG_COMPONENT - P384_BYTES) ||
+	    !reserved_zero(buf, SNP_REPORT_SIGNED_SIZE + 2 * SNP_SIG_COMPONENT, SNP_REPORT_SIZE))
+		return verdict_fail(v, CHECK_FORMAT, "non-zero bytes in the signature's unused area");
+	verdict_pass(v, CHECK_FORMAT, "SNP attestation report version %u", r->version);
+
+	if (r->signature_algo != SNP_SIG_ALGO_ECDSA_P384_SHA384)
+		return verdict_fail(v, CHECK_SIG_ALGO,
+				    "signature algorithm %u is not ECDSA P-384 with SHA-384 (1)",
+				    r->signature_algo);
+	verdict_pass(v, CHECK_SIG_ALGO, "ECDSA P-384 with SHA-384");
+	return 0;
+}
+
+static void add_u64_hex(cJSON *o, const char *key, uint64_t x)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%016llx", (unsigned long long)x);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static void add_tcb(cJSON *o, const char *key, uint64_t raw, enum snp_product p)
+{
+	struct snp_tcb t = snp_tcb_decode(raw, p);
+	cJSON *j = cJSON_AddObjectToObject(o, key);
+
+	if (!j)
+		return;
+	add_u64_hex(j, "raw", raw);
+	if (p == SNP_PRODUCT_TURIN)
+		cJSON_AddNumberToObject(j, "fmc", t.fmc);
+	cJSON_AddNumberToObject(j, "bootloader", t.bootloader);
+	cJSON_AddNumberToObject(j, "tee", t.tee);
+	cJSON_AddNumberToObject(j, "snp", t.snp);
+	cJSON_AddNumberToObject(j, "microcode", t.microcode);
+}
+
+static void add_version(cJSON *o, const char *key, uint8_t major, uint8_t minor, uint8_t build)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%u.%u.%u", major, minor, build);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+/* Policy bits, 56860 Table 9 "Guest Policy Structure". */
+static void add_policy(cJSON *o, uint64_t pol)
+{
+	cJSON *j = cJSON_AddObjectToObject(o, "policy_bits");
+
+	if (!j)
+		return;
+	cJSON_AddNumberToObject(j, "abi_minor", (double)(pol & 0xff));
+	cJSON_AddNumberToObject(j, "abi_major", (double)((pol >> 8) & 0xff));
+	cJSON_AddBoolToObject(j, "smt", pol & (1ull << 16));
+	cJSON_AddBoolToObject(j, "migrate_ma", pol & (1ull << 18));
+	cJSON_AddBoolToObject(j, "debug", pol & (1ull << 19));
+	cJSON_AddBoolToObject(j, "single_socket", pol & (1ull << 20));
+	cJSON_AddBoolToObject(j, "cxl_allow", pol & (1ull << 21));
+	cJSON_AddBoolToObject(j, "mem_aes_256_xts", pol & (1ull << 22));
+	cJSON_AddBoolToObject(j, "rapl_dis", pol & (1ull << 23));
+	cJSON_AddBoolToObject(j, "ciphertext_hiding", pol & (1ull << 24));
+	cJSON_AddBoolToObject(j, "page_swap_disable", pol & (1ull << 25));
+}
+
+cJSON *snp_report_claims(const struct snp_report *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	enum snp_product p = r->product;
+	const char *signing[] = { "vcek", "vlek" };
+	unsigned sk = (r->flags >> 2) & 7;
+
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "version", r->version);
+	cJSON_AddNumberToObject(o, "guest_svn", r->guest_svn);
+	add_u64_hex(o, "policy", r->policy);
+	add_policy(o, r->policy);
+	json_add_hex(o, "family_id", r->family_id, 16);
+	json_add_hex(o, "image_id", r->image_id, 16);
+	cJSON_AddNumberToObject(o, "vmpl", r->vmpl);
+	cJSON_AddNumberToObject(o, "signature_algo", r->signature_algo);
+	add_tcb(o, "current_tcb", r->current_tcb, p);
+	add_u64_hex(o, "platform_info", r->platform_info);
+	cJSON_AddBoolToObject(o, "author_key_en", r->flags & 1);
+	cJSON_AddBoolToObject(o, "mask_chip_id", r->flags & 2);
+	cJSON_AddStringToObject(o, "signing_key", sk < 2 ? signing[sk] : sk == 7 ? "none" : "reserved");
+	json_add_hex(o, "report_data", r->report_data, 64);
+	json_add_hex(o, "measurement", r->measurement, 48);
+	json_add_hex(o, "host_data", r->host_data, 32);
+	json_add_hex(o, "id_key_digest", r->id_key_digest, 48);
+	json_add_hex(o, "author_key_digest", r->author_key_digest, 48);
+	json_add_hex(o, "report_id", r->report_id, 32);
+	json_add_hex(o, "report_id_ma", r->report_id_ma, 32);
+	add_tcb(o, "reported_tcb", r->reported_tcb, p);
+	if (r->version >= 3) {
+		cJSON_AddNumberToObject(o, "cpuid_fam_id", r->cpuid_fam_id);
+		cJSON_AddNumberToObject(o, "cpuid_mod_id", r->cpuid_mod_id);
+		cJSON_AddNumberToObject(o, "cpuid_step", r->cpuid_step);
+	}
+	cJSON_AddStringToObject(o, "product", snp_product_name(p));
+	json_add_hex(o, "chip_id", r->chip_id, 64);
+	add_tcb(o, "committed_tcb", r->committed_tcb, p);
+	add_version(o, "current_version", r->current_major, r->current_minor, r->current_build);
+	add_version(o, "committed_version", r->committed_major, r->committed_minor,
+		    r->committed_build);
+	add_tcb(o, "launch_tcb", r->launch_tcb, p);
+	if (r->version >= 5) {
+		add_u64_hex(o, "launch_mit_vector", r->launch_mit_vector);
+		add_u64_hex(o, "current_mit_vector", r->current_mit_vector);
+	}
+	json_add_hex(o, "signature_r", r->sig_r, P384_BYTES);
+	json_add_hex(o, "signature_s", r->sig_s, P384_BYTES);
+	return o;
+}
