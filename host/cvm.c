@@ -10,8 +10,9 @@ static const struct {
 	int (*main)(int argc, char **argv);
 	const char *description;
 } verbs[] = {
-	{ "verify", verify_main, "verify an SEV-SNP report or TDX quote against vendor roots and "
-				 "reference values" },
+	{ "verify", verify_main,
+	  "verify an SEV-SNP report or TDX quote against vendor roots and "
+	  "reference values" },
 };
 
 static void usage(FILE *f)

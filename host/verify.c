@@ -224,7 +224,8 @@ int verify_main(int argc, char **argv)
 		if (r == 0 && v.n > 0 && v.results[0].check == CHECK_FORMAT && v.results[0].ok)
 			claims = snp_report_claims(&rep);
 		if (r == 0 && verdict_ok(&v))
-			snprintf(summary, sizeof(summary), "genuine SEV-SNP report (%s), %zu checks passed",
+			snprintf(summary, sizeof(summary),
+				 "genuine SEV-SNP report (%s), %zu checks passed",
 				 snp_product_name(rep.product), v.n);
 		snp_verifier_free(sv);
 		snp_certs_free(&certs);
@@ -235,7 +236,8 @@ int verify_main(int argc, char **argv)
 		struct tdx_quote q;
 
 		if (o.certs) {
-			log_error("--certs applies to SNP reports; a TDX quote carries its PCK chain");
+			log_error("--certs applies to SNP reports; a TDX quote carries its PCK "
+				  "chain");
 			return EXIT_USAGE;
 		}
 		r = tdx_verifier_new(o.test_roots, o.collateral, (time_t)now, &tv, err,
@@ -249,10 +251,11 @@ int verify_main(int argc, char **argv)
 		if (r == 0 && v.n > 0 && v.results[0].check == CHECK_FORMAT && v.results[0].ok)
 			claims = tdx_quote_claims(&q);
 		if (r == 0 && verdict_ok(&v))
-			snprintf(summary, sizeof(summary), "genuine TDX quote v%u, %zu checks passed%s",
-				 q.version, v.n,
-				 v.tcb_status_checked ? ""
-						      : "; TCB status NOT checked (no --collateral)");
+			snprintf(summary, sizeof(summary),
+				 "genuine TDX quote v%u, %zu checks passed%s", q.version, v.n,
+				 v.tcb_status_checked
+					 ? ""
+					 : "; TCB status NOT checked (no --collateral)");
 		tdx_verifier_free(tv);
 		break;
 	}

@@ -56,8 +56,8 @@ int rfc3339_parse(const char *s, int64_t *out)
 	} else {
 		return -EINVAL;
 	}
-	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 ||
-	    oh > 23 || om > 59)
+	if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || oh > 23 ||
+	    om > 59)
 		return -EINVAL;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;

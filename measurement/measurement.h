@@ -125,7 +125,7 @@ struct snp_reference {
 	uint8_t report_data[64];
 	uint8_t family_id[16], image_id[16];
 	uint8_t id_key_digest[48], author_key_digest[48];
-	char product[16]; /* "Milan", "Genoa", "Turin" or "" for any */
+	char product[16];	    /* "Milan", "Genoa", "Turin" or "" for any */
 	bool allow_debug;	    /* default false */
 	bool allow_migration_agent; /* default false */
 	bool allow_smt;		    /* default true */
@@ -146,11 +146,10 @@ enum tdx_tcb_status {
 unsigned tdx_tcb_status_from_name(const char *name);
 
 struct tdx_reference {
-	bool has_mrtd, has_rtmr[4], has_mrconfigid, has_mrowner, has_mrownerconfig,
-		has_report_data;
+	bool has_mrtd, has_rtmr[4], has_mrconfigid, has_mrowner, has_mrownerconfig, has_report_data;
 	uint8_t mrtd[48], rtmr[4][48], mrconfigid[48], mrowner[48], mrownerconfig[48];
 	uint8_t report_data[64];
-	bool allow_debug;     /* default false */
+	bool allow_debug;      /* default false */
 	unsigned accepted_tcb; /* enum tdx_tcb_status bits; default UpToDate only */
 };
 
@@ -184,37 +183,37 @@ enum snp_product {
 const char *snp_product_name(enum snp_product p);
 
 struct snp_report {
-	uint32_t version;	     /* 0x000 */
-	uint32_t guest_svn;	     /* 0x004 */
-	uint64_t policy;	     /* 0x008 */
-	uint8_t family_id[16];	     /* 0x010 */
-	uint8_t image_id[16];	     /* 0x020 */
-	uint32_t vmpl;		     /* 0x030 */
-	uint32_t signature_algo;     /* 0x034 */
-	uint64_t current_tcb;	     /* 0x038 */
-	uint64_t platform_info;	     /* 0x040 */
-	uint32_t flags;		     /* 0x048: author_key_en, mask_chip_key, signing_key */
-	uint8_t report_data[64];     /* 0x050 */
-	uint8_t measurement[48];     /* 0x090 */
-	uint8_t host_data[32];	     /* 0x0C0 */
-	uint8_t id_key_digest[48];   /* 0x0E0 */
+	uint32_t version;	       /* 0x000 */
+	uint32_t guest_svn;	       /* 0x004 */
+	uint64_t policy;	       /* 0x008 */
+	uint8_t family_id[16];	       /* 0x010 */
+	uint8_t image_id[16];	       /* 0x020 */
+	uint32_t vmpl;		       /* 0x030 */
+	uint32_t signature_algo;       /* 0x034 */
+	uint64_t current_tcb;	       /* 0x038 */
+	uint64_t platform_info;	       /* 0x040 */
+	uint32_t flags;		       /* 0x048: author_key_en, mask_chip_key, signing_key */
+	uint8_t report_data[64];       /* 0x050 */
+	uint8_t measurement[48];       /* 0x090 */
+	uint8_t host_data[32];	       /* 0x0C0 */
+	uint8_t id_key_digest[48];     /* 0x0E0 */
 	uint8_t author_key_digest[48]; /* 0x110 */
-	uint8_t report_id[32];	     /* 0x140 */
-	uint8_t report_id_ma[32];    /* 0x160 */
-	uint64_t reported_tcb;	     /* 0x180 */
-	uint8_t cpuid_fam_id;	     /* 0x188, version 3 and later */
-	uint8_t cpuid_mod_id;	     /* 0x189 */
-	uint8_t cpuid_step;	     /* 0x18A */
-	uint8_t chip_id[64];	     /* 0x1A0 */
-	uint64_t committed_tcb;	     /* 0x1E0 */
-	uint8_t current_build, current_minor, current_major;	 /* 0x1E8 */
+	uint8_t report_id[32];	       /* 0x140 */
+	uint8_t report_id_ma[32];      /* 0x160 */
+	uint64_t reported_tcb;	       /* 0x180 */
+	uint8_t cpuid_fam_id;	       /* 0x188, version 3 and later */
+	uint8_t cpuid_mod_id;	       /* 0x189 */
+	uint8_t cpuid_step;	       /* 0x18A */
+	uint8_t chip_id[64];	       /* 0x1A0 */
+	uint64_t committed_tcb;	       /* 0x1E0 */
+	uint8_t current_build, current_minor, current_major;	   /* 0x1E8 */
 	uint8_t committed_build, committed_minor, committed_major; /* 0x1EC */
-	uint64_t launch_tcb;	     /* 0x1F0 */
-	uint64_t launch_mit_vector;  /* 0x1F8, version 5 */
-	uint64_t current_mit_vector; /* 0x200, version 5 */
-	uint8_t sig_r[72], sig_s[72]; /* 0x2A0, little-endian */
-	enum snp_product product;    /* from cpuid (version >= 3), else UNKNOWN */
-	const uint8_t *raw;	     /* the parsed bytes, SNP_REPORT_SIZE of them */
+	uint64_t launch_tcb;					   /* 0x1F0 */
+	uint64_t launch_mit_vector;				   /* 0x1F8, version 5 */
+	uint64_t current_mit_vector;				   /* 0x200, version 5 */
+	uint8_t sig_r[72], sig_s[72];				   /* 0x2A0, little-endian */
+	enum snp_product product; /* from cpuid (version >= 3), else UNKNOWN */
+	const uint8_t *raw;	  /* the parsed bytes, SNP_REPORT_SIZE of them */
 };
 
 /* Parses a raw report. Failures are recorded in v as CHECK_FORMAT / CHECK_SIG_ALGO. */
@@ -297,8 +296,8 @@ struct tdx_quote {
 	uint8_t user_data[20];
 	uint16_t body_type; /* v5: 2 = TD report 1.0, 3 = TD report 1.5; v4: 2 */
 	struct tdx_report_body body;
-	struct span signed_region; /* header and body (v5: with the body descriptor) */
-	uint8_t signature[64];	   /* ECDSA P-256, r || s big-endian */
+	struct span signed_region;   /* header and body (v5: with the body descriptor) */
+	uint8_t signature[64];	     /* ECDSA P-256, r || s big-endian */
 	uint8_t attestation_key[64]; /* P-256 point x || y */
 	uint8_t qe_report_raw[SGX_REPORT_BODY_SIZE];
 	struct sgx_report_body qe_report;

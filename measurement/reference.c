@@ -113,10 +113,20 @@ static int parse_min_tcb(const cJSON *o, struct snp_tcb *t, char *err, size_t er
 static int parse_snp(const cJSON *o, struct snp_reference *s, char *err, size_t errlen)
 {
 	static const char *const names[] = {
-		"measurement", "host_data",	    "policy",	       "vmpl",
-		"min_tcb",     "report_data",	    "family_id",       "image_id",
-		"id_key_digest", "author_key_digest", "product",       "allow_debug",
-		"allow_migration_agent", "allow_smt",
+		"measurement",
+		"host_data",
+		"policy",
+		"vmpl",
+		"min_tcb",
+		"report_data",
+		"family_id",
+		"image_id",
+		"id_key_digest",
+		"author_key_digest",
+		"product",
+		"allow_debug",
+		"allow_migration_agent",
+		"allow_smt",
 	};
 	const cJSON *m;
 	uint64_t x;
@@ -133,7 +143,8 @@ static int parse_snp(const cJSON *o, struct snp_reference *s, char *err, size_t 
 		r = opt_hex(o, "report_data", "snp", s->report_data, 64, &s->has_report_data, err,
 			    errlen);
 	if (r == 0)
-		r = opt_hex(o, "family_id", "snp", s->family_id, 16, &s->has_family_id, err, errlen);
+		r = opt_hex(o, "family_id", "snp", s->family_id, 16, &s->has_family_id, err,
+			    errlen);
 	if (r == 0)
 		r = opt_hex(o, "image_id", "snp", s->image_id, 16, &s->has_image_id, err, errlen);
 	if (r == 0)
@@ -205,9 +216,17 @@ unsigned tdx_tcb_status_from_name(const char *name)
 static int parse_tdx(const cJSON *o, struct tdx_reference *t, char *err, size_t errlen)
 {
 	static const char *const names[] = {
-		"mrtd",	       "rtmr0",	      "rtmr1",	     "rtmr2",
-		"rtmr3",       "mrconfigid",  "mrowner",     "mrownerconfig",
-		"report_data", "allow_debug", "accepted_tcb_status",
+		"mrtd",
+		"rtmr0",
+		"rtmr1",
+		"rtmr2",
+		"rtmr3",
+		"mrconfigid",
+		"mrowner",
+		"mrownerconfig",
+		"report_data",
+		"allow_debug",
+		"accepted_tcb_status",
 	};
 	const cJSON *m, *e;
 	int r;
@@ -243,10 +262,11 @@ static int parse_tdx(const cJSON *o, struct tdx_reference *t, char *err, size_t 
 			unsigned bit = tdx_tcb_status_from_name(cJSON_GetStringValue(e));
 
 			if (!bit)
-				return fail(err, errlen, "tdx.accepted_tcb_status",
-					    "unknown TCB status (UpToDate, SWHardeningNeeded, "
-					    "ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, "
-					    "OutOfDate, OutOfDateConfigurationNeeded, Revoked)");
+				return fail(
+					err, errlen, "tdx.accepted_tcb_status",
+					"unknown TCB status (UpToDate, SWHardeningNeeded, "
+					"ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, "
+					"OutOfDate, OutOfDateConfigurationNeeded, Revoked)");
 			t->accepted_tcb |= bit;
 		}
 	}

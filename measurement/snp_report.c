@@ -148,7 +148,8 @@ int snp_report_parse(const uint8_t *buf, size_t len, struct snp_report *r, struc
 	if (!reserved_zero(buf, 0x04C, 0x050) || !reserved_zero(buf, 0x18B, 0x1A0) ||
 	    !reserved_zero(buf, 0x1EB, 0x1EC) || !reserved_zero(buf, 0x1EF, 0x1F0) ||
 	    !reserved_zero(buf, 0x208, SNP_REPORT_SIGNED_SIZE))
-		return verdict_fail(v, CHECK_FORMAT, "reserved bytes in the signed region not zero");
+		return verdict_fail(v, CHECK_FORMAT,
+				    "reserved bytes in the signed region not zero");
 	if (r->vmpl > 3)
 		return verdict_fail(v, CHECK_FORMAT, "VMPL %u out of range 0-3", r->vmpl);
 	/*
@@ -159,7 +160,8 @@ int snp_report_parse(const uint8_t *buf, size_t len, struct snp_report *r, struc
 	if (!is_zero(r->sig_r + P384_BYTES, SNP_SIG_COMPONENT - P384_BYTES) ||
 	    !is_zero(r->sig_s + P384_BYTES, SNP_SIG_COMPONENT - P384_BYTES) ||
 	    !reserved_zero(buf, SNP_REPORT_SIGNED_SIZE + 2 * SNP_SIG_COMPONENT, SNP_REPORT_SIZE))
-		return verdict_fail(v, CHECK_FORMAT, "non-zero bytes in the signature's unused area");
+		return verdict_fail(v, CHECK_FORMAT,
+				    "non-zero bytes in the signature's unused area");
 	verdict_pass(v, CHECK_FORMAT, "SNP attestation report version %u", r->version);
 
 	if (r->signature_algo != SNP_SIG_ALGO_ECDSA_P384_SHA384)
@@ -243,7 +245,10 @@ cJSON *snp_report_claims(const struct snp_report *r)
 	add_u64_hex(o, "platform_info", r->platform_info);
 	cJSON_AddBoolToObject(o, "author_key_en", r->flags & 1);
 	cJSON_AddBoolToObject(o, "mask_chip_id", r->flags & 2);
-	cJSON_AddStringToObject(o, "signing_key", sk < 2 ? signing[sk] : sk == 7 ? "none" : "reserved");
+	cJSON_AddStringToObject(o, "signing_key",
+				sk < 2	  ? signing[sk]
+				: sk == 7 ? "none"
+					  : "reserved");
 	json_add_hex(o, "report_data", r->report_data, 64);
 	json_add_hex(o, "measurement", r->measurement, 48);
 	json_add_hex(o, "host_data", r->host_data, 32);

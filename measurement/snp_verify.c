@@ -92,8 +92,8 @@ int snp_verifier_new(const char *test_roots_pem, time_t now, struct snp_verifier
 			r = x509_load_one(root->asvk_pem, strlen(root->asvk_pem), &sv->asvk[i]);
 		if (r == 0)
 			r = x509_fingerprint(sv->ark[i], fp);
-		if (r == 0 && (hex_decode_exact(root->ark_sha256, want, 32) < 0 ||
-			       memcmp(fp, want, 32) != 0))
+		if (r == 0 &&
+		    (hex_decode_exact(root->ark_sha256, want, 32) < 0 || memcmp(fp, want, 32) != 0))
 			r = -EBADMSG; /* a built-in root that does not match its pin */
 	}
 	if (r == 0 && test_roots_pem) {
@@ -183,7 +183,8 @@ int snp_certs_load_dir(const char *dir, struct snp_certs *c, char *err, size_t e
 			r = x509_load_pem_chain(bundle, len, &sk);
 			if (r < 0 || sk_X509_num(sk) != 2) {
 				sk_X509_pop_free(sk, X509_free);
-				snprintf(err, errlen, "%s/ask_ark.pem: expected two certificates", dir);
+				snprintf(err, errlen, "%s/ask_ark.pem: expected two certificates",
+					 dir);
 				r = -EBADMSG;
 				goto fail;
 			}
@@ -391,8 +392,8 @@ static void cn_of(X509 *c, char *out, size_t cap)
  * one (it must then be a pinned root or a test root), else a built-in or
  * test root whose name and key signed the intermediate.
  */
-static int chain_build(struct snp_verifier *sv, const struct snp_certs *certs,
-		       struct snp_chain *ch, struct verdict *v)
+static int chain_build(struct snp_verifier *sv, const struct snp_certs *certs, struct snp_chain *ch,
+		       struct verdict *v)
 {
 	X509 *roots[SNP_ROOTS_N + 16];
 	enum snp_product products[SNP_ROOTS_N + 16];
@@ -424,7 +425,8 @@ static int chain_build(struct snp_verifier *sv, const struct snp_certs *certs,
 			products[nroots] = snp_roots[i].product;
 			roots[nroots++] = sv->ark[i];
 		}
-		for (int i = 0; i < sk_X509_num(sv->test_roots) && nroots < ARRAY_SIZE(roots); i++) {
+		for (int i = 0; i < sk_X509_num(sv->test_roots) && nroots < ARRAY_SIZE(roots);
+		     i++) {
 			products[nroots] = SNP_PRODUCT_UNKNOWN;
 			roots[nroots++] = sk_X509_value(sv->test_roots, i);
 		}
@@ -466,8 +468,8 @@ static int chain_build(struct snp_verifier *sv, const struct snp_certs *certs,
 					    "%s is not signed by a pinned AMD root", cn);
 		}
 		cn_of(certs->vcek, cn, sizeof(cn));
-		return verdict_fail(v, CHECK_ROOT_PINNED,
-				    "no ASK given and no built-in ASK for %s", cn);
+		return verdict_fail(v, CHECK_ROOT_PINNED, "no ASK given and no built-in ASK for %s",
+				    cn);
 	}
 	if (!signed_by(certs->vcek, ch->ask)) {
 		cn_of(ch->ask, cn, sizeof(cn));
@@ -590,13 +592,14 @@ static int check_product(const struct snp_chain *ch, struct snp_report *r,
 		return verdict_fail(v, CHECK_PRODUCT, "%s certificate under the %s root",
 				    ch->product_name, snp_product_name(ch->product));
 	if (r->version >= 3 && r->product != ch->product)
-		return verdict_fail(v, CHECK_PRODUCT,
-				    "report CPUID (family %02xh model %02xh) is not %s",
-				    r->cpuid_fam_id, r->cpuid_mod_id, snp_product_name(ch->product));
+		return verdict_fail(
+			v, CHECK_PRODUCT, "report CPUID (family %02xh model %02xh) is not %s",
+			r->cpuid_fam_id, r->cpuid_mod_id, snp_product_name(ch->product));
 	if (ref && ref->product[0]) {
 		/* "Milan" matches any stepping; "Milan-B0" only that one. */
-		bool ok = strchr(ref->product, '-') ? strcmp(ref->product, ch->product_name) == 0
-						    : product_from_name(ref->product) == ch->product;
+		bool ok = strchr(ref->product, '-')
+				  ? strcmp(ref->product, ch->product_name) == 0
+				  : product_from_name(ref->product) == ch->product;
 
 		if (!ok)
 			return verdict_fail(v, CHECK_PRODUCT, "product is %s, reference wants %s",
@@ -619,17 +622,19 @@ static int check_report_against_chain(const struct snp_chain *ch, struct snp_rep
 	const char *what = ch->vlek ? "VLEK" : "VCEK";
 
 	if (signing_key != (ch->vlek ? SIGNING_KEY_VLEK : SIGNING_KEY_VCEK))
-		return verdict_fail(v, CHECK_SIGNING_KEY, "report names signing key %u, chain is a %s",
-				    signing_key, what);
+		return verdict_fail(v, CHECK_SIGNING_KEY,
+				    "report names signing key %u, chain is a %s", signing_key,
+				    what);
 	verdict_pass(v, CHECK_SIGNING_KEY, "%s", what);
 
 	for (int i = 0; i < 48; i++) {
 		rbe[i] = r->sig_r[47 - i];
 		sbe[i] = r->sig_s[47 - i];
 	}
-	if (ecdsa_verify_raw(ch->key, EVP_sha384(), r->raw, SNP_REPORT_SIGNED_SIZE, rbe, sbe, 48) < 0)
-		return verdict_fail(v, CHECK_SIGNATURE, "report signature does not verify with the %s",
-				    what);
+	if (ecdsa_verify_raw(ch->key, EVP_sha384(), r->raw, SNP_REPORT_SIGNED_SIZE, rbe, sbe, 48) <
+	    0)
+		return verdict_fail(v, CHECK_SIGNATURE,
+				    "report signature does not verify with the %s", what);
 	verdict_pass(v, CHECK_SIGNATURE, "ECDSA P-384 by the %s", what);
 
 	rep = snp_tcb_decode(r->reported_tcb, ch->product);
@@ -644,8 +649,8 @@ static int check_report_against_chain(const struct snp_chain *ch, struct snp_rep
 			if (i == 0 && ch->product != SNP_PRODUCT_TURIN)
 				continue;
 			if (!ch->has_tcb[i])
-				return verdict_fail(v, CHECK_TCB_MATCH, "%s has no %s SPL extension",
-						    what, names[i]);
+				return verdict_fail(v, CHECK_TCB_MATCH,
+						    "%s has no %s SPL extension", what, names[i]);
 			if (want[i] != got[i])
 				return verdict_fail(v, CHECK_TCB_MATCH,
 						    "reported_tcb %s is %u, %s says %u", names[i],
@@ -681,8 +686,9 @@ static int check_policy(const struct snp_report *r, const struct snp_reference *
 	verdict_pass(v, CHECK_POLICY_DEBUG, "%s",
 		     r->policy & POLICY_DEBUG ? "DEBUG allowed by the reference" : "no DEBUG");
 	if ((r->policy & POLICY_MIGRATE_MA) && !(ref && ref->allow_migration_agent))
-		return verdict_fail(v, CHECK_POLICY_MA,
-				    "guest policy allows a migration agent; the reference does not");
+		return verdict_fail(
+			v, CHECK_POLICY_MA,
+			"guest policy allows a migration agent; the reference does not");
 	verdict_pass(v, CHECK_POLICY_MA, "%s",
 		     r->policy & POLICY_MIGRATE_MA ? "allowed by the reference" : "none");
 	if ((r->policy & POLICY_SMT) && ref && !ref->allow_smt)
@@ -715,8 +721,8 @@ static int compare(struct verdict *v, enum cvm_check c, const char *what, const 
 	if (CRYPTO_memcmp(got, want, n) != 0) {
 		hex_encode(want, n, w);
 		/* Long values: show the start of each, enough to tell them apart. */
-		return verdict_fail(v, c, "%s %.24s... differs from the reference %.24s...", what, g,
-				    w);
+		return verdict_fail(v, c, "%s %.24s... differs from the reference %.24s...", what,
+				    g, w);
 	}
 	verdict_pass(v, c, "%s %s", what, g);
 	return 0;
@@ -758,11 +764,12 @@ static int check_reference(const struct snp_report *r, const struct snp_referenc
 		if (t.bootloader < m->bootloader || t.tee < m->tee || t.snp < m->snp ||
 		    t.microcode < m->microcode ||
 		    (r->product == SNP_PRODUCT_TURIN && t.fmc < m->fmc))
-			return verdict_fail(v, CHECK_MIN_TCB,
-					    "reported_tcb (bl %u tee %u snp %u ucode %u) below min_tcb "
-					    "(bl %u tee %u snp %u ucode %u)",
-					    t.bootloader, t.tee, t.snp, t.microcode, m->bootloader,
-					    m->tee, m->snp, m->microcode);
+			return verdict_fail(
+				v, CHECK_MIN_TCB,
+				"reported_tcb (bl %u tee %u snp %u ucode %u) below min_tcb "
+				"(bl %u tee %u snp %u ucode %u)",
+				t.bootloader, t.tee, t.snp, t.microcode, m->bootloader, m->tee,
+				m->snp, m->microcode);
 		verdict_pass(v, CHECK_MIN_TCB, "reported_tcb at least min_tcb");
 	}
 	return 0;

@@ -122,8 +122,8 @@ int p256_key_from_xy(const uint8_t xy[64], EVP_PKEY **out)
 	point[0] = 0x04;
 	memcpy(point + 1, xy, 64);
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point,
-						      sizeof(point));
+	params[1] =
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point));
 	params[2] = OSSL_PARAM_construct_end();
 	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 	if (!ctx)

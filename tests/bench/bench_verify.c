@@ -51,8 +51,8 @@ static double round_rate(bench_fn fn, void *ctx)
 	return (double)n / (t - t0);
 }
 
-static void compare(const char *what, bench_fn ours, void *octx, const char *ref_name,
-		    bench_fn ref, void *rctx, double goal)
+static void compare(const char *what, bench_fn ours, void *octx, const char *ref_name, bench_fn ref,
+		    void *rctx, double goal)
 {
 	double best_ours = 0, best_ref = 0;
 
@@ -96,9 +96,8 @@ struct ecdsa_job {
 	size_t derlen;
 };
 
-static void ecdsa_job_init(struct ecdsa_job *j, EVP_PKEY *key, const EVP_MD *md,
-			   const uint8_t *msg, size_t msglen, const uint8_t *r, const uint8_t *s,
-			   size_t n)
+static void ecdsa_job_init(struct ecdsa_job *j, EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg,
+			   size_t msglen, const uint8_t *r, const uint8_t *s, size_t n)
 {
 	ECDSA_SIG *sig = ECDSA_SIG_new();
 	unsigned char *p = j->der;
