@@ -118,6 +118,9 @@ int file_read_at(const char *dir, const char *name, size_t cap, uint8_t **out, s
 
 /* ---- JSON over cJSON ---- */
 
+/* Well-formed UTF-8 (RFC 3629): no overlong forms, surrogates or code points past U+10FFFF. */
+bool utf8_valid(const uint8_t *s, size_t n);
+
 /*
  * Parses len bytes of JSON text: one value, nothing after it but
  * whitespace, valid UTF-8, no duplicate keys in any object.
