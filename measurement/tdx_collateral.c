@@ -329,14 +329,10 @@ static bool masked_eq(const cJSON *o, const char *key, const char *mask_key, con
 	return true;
 }
 
-/* The TDX module and TCB level of the quote: Intel QVL TDX TCB status. */
-static int tcb_status(const cJSON *info, const struct pck_info *pck, const struct tdx_quote *q,
-		      int *rank, struct verdict *v)
+/* TCB info describes this platform: TDX, the PCK's FMSPC and PCE-ID. */
+static int tcb_info_matches(const cJSON *info, const struct pck_info *pck, struct verdict *v)
 {
-	const cJSON *levels = cJSON_GetObjectItemCaseSensitive(info, "tcbLevels"), *lvl;
-	const cJSON *module = cJSON_GetObjectItemCaseSensitive(info, "tdxModule");
-	const uint8_t *svn = q->body.tee_tcb_svn;
-	const char *s;
+	const char *s = NULL;
 	char fmspc_hex[13];
 
 	hex_encode(pck->fmspc, 6, fmspc_hex);
@@ -347,6 +343,18 @@ static int tcb_status(const cJSON *info, const struct pck_info *pck, const struc
 				    s ? s : "(none)", fmspc_hex);
 	if (json_get_string(info, "pceId", &s) < 0 || !hex_eq(s, pck->pce_id, 2))
 		return verdict_fail(v, CHECK_COLLATERAL, "TCB info PCE-ID differs from the PCK's");
+	return 0;
+}
+
+/* The TDX module and TCB level of the quote: Intel QVL TDX TCB status. */
+static int tcb_status(const cJSON *info, const struct pck_info *pck, const struct tdx_quote *q,
+		      int *rank, struct verdict *v)
+{
+	const cJSON *levels = cJSON_GetObjectItemCaseSensitive(info, "tcbLevels"), *lvl;
+	const cJSON *module = cJSON_GetObjectItemCaseSensitive(info, "tdxModule");
+	const uint8_t *svn = q->body.tee_tcb_svn;
+	const char *s;
+
 	if (!module || json_get_string(module, "mrsigner", &s) < 0 ||
 	    !hex_eq(s, q->body.mrsignerseam, 48) ||
 	    !masked_eq(module, "attributes", "attributesMask", q->body.seam_attributes, 8))
@@ -473,7 +481,8 @@ int tdx_collateral_check(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *
 	X509 *root = pinned_root ? pinned_root : sk_X509_value(chain, 2);
 	int tcb_rank = 6, mod_rank = 6, qe_rank = 6, rank; /* Revoked until shown otherwise */
 
-	if (check_signed(c, &c->tcb, root, now, "TCB info", v) < 0 ||
+	if (tcb_info_matches(c->tcb.obj, pck, v) < 0 ||
+	    check_signed(c, &c->tcb, root, now, "TCB info", v) < 0 ||
 	    check_signed(c, &c->qe, root, now, "QE identity", v) < 0)
 		return -1;
 	verdict_pass(v, CHECK_COLLATERAL, "TCB info and QE identity signed by Intel and current");
