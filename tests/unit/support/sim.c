@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ecdsa.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include "lib/lib.h"
+#include "tests/unit/support/sim.h"
+
+static void die(const char *what, const char *detail)
+{
+	fprintf(stderr, "test support: %s: %s\n", what, detail);
+	abort();
+}
+
+const char *sim_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		die("environment variable not set (run through scripts/run-tests)", name);
+	return v;
+}
+
+char *sim_path(char *buf, size_t cap, const char *env, const char *rel)
+{
+	snprintf(buf, cap, "%s/%s", sim_env(env), rel);
+	return buf;
+}
+
+EVP_PKEY *sim_load_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k;
+
+	if (!f)
+		die("cannot open key", path);
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!k)
+		die("not a private key", path);
+	return k;
+}
+
+void sim_sign(EVP_PKEY *key, const EVP_MD *md, const void *msg, size_t len, uint8_t *r,
+	      uint8_t *s, size_t n)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char der[256];
+	const unsigned char *p = der;
+	size_t derlen = sizeof(der);
+	ECDSA_SIG *sig;
+
+	if (!ctx || EVP_DigestSignInit(ctx, NULL, md, NULL, key) != 1 ||
+	    EVP_DigestSign(ctx, der, &derlen, msg, len) != 1)
+		die("sign", "EVP_DigestSign failed");
+	EVP_MD_CTX_free(ctx);
+	sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
+	if (!sig || BN_bn2binpad(ECDSA_SIG_get0_r(sig), r, (int)n) != (int)n ||
+	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), s, (int)n) != (int)n)
+		die("sign", "bad signature encoding");
+	ECDSA_SIG_free(sig);
+}
+
+void sim_write(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0)
+		die("cannot write", path);
+}
+
+uint8_t *sim_read(const char *path, size_t *len)
+{
+	uint8_t *buf;
+
+	if (file_read(path, 1u << 20, &buf, len) < 0)
+		die("cannot read", path);
+	return buf;
+}
+
+/* ---- SEV-SNP ---- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void sim_snp_defaults(struct sim_snp *p)
+{
+	char path[512];
+	size_t len;
+	uint8_t *hex;
+
+	memset(p, 0, sizeof(*p));
+	p->version = 2;
+	p->policy = 0x30000; /* SMT, reserved bit 17 */
+	/* scripts/test-pki/snp: bootloader 4, tee 1, snp 22, microcode 213, Milan layout. */
+	p->reported_tcb = 4ull | 1ull << 8 | 22ull << 48 | 213ull << 56;
+	hex = sim_read(sim_path(path, sizeof(path), "CVM_TEST_PKI", "snp/chip_id.hex"), &len);
+	while (len && (hex[len - 1] == '\n'))
+		hex[--len] = 0;
+	if (hex_decode_exact((char *)hex, p->chip_id, 64) < 0)
+		die("bad chip id", path);
+	free(hex);
+	for (int i = 0; i < 48; i++)
+		p->measurement[i] = (uint8_t)(0xa0 + i);
+	p->report_data[0] = 0x42;
+}
+
+void sim_snp_report(const struct sim_snp *p, const char *key_path, uint8_t out[0x4A0])
+{
+	EVP_PKEY *key = sim_load_key(key_path);
+	uint8_t r[48], s[48];
+
+	memset(out, 0, 0x4A0);
+	put32(out + 0x000, p->version ? p->version : 2);
+	put64(out + 0x008, p->policy);
+	put32(out + 0x030, p->vmpl);
+	put32(out + 0x034, 1);
+	put64(out + 0x038, p->reported_tcb);
+	put32(out + 0x048, p->flags);
+	memcpy(out + 0x050, p->report_data, 64);
+	memcpy(out + 0x090, p->measurement, 48);
+	memcpy(out + 0x0C0, p->host_data, 32);
+	put64(out + 0x180, p->reported_tcb);
+	if (p->version >= 3) {
+		out[0x188] = p->cpuid_fam;
+		out[0x189] = p->cpuid_mod;
+		out[0x18A] = p->cpuid_step;
+	}
+	memcpy(out + 0x1A0, p->chip_id, 64);
+	put64(out + 0x1E0, p->reported_tcb);
+	put64(out + 0x1F0, p->reported_tcb);
+	sim_sign(key, EVP_sha384(), out, 0x2A0, r, s, 48);
+	for (int i = 0; i < 48; i++) {
+		out[0x2A0 + i] = r[47 - i];
+		out[0x2E8 + i] = s[47 - i];
+	}
+	EVP_PKEY_free(key);
+}
+
+/* ---- TDX ---- */
+
+void sim_tdx_defaults(struct sim_tdx *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = 4;
+	p->att_key_type = 2;
+	p->tee_tcb_svn[0] = 3;
+	p->tee_tcb_svn[2] = 5;
+	p->td_attributes[3] = 0x10; /* SEPT_VE_DISABLE, as real TDs run */
+	for (int i = 0; i < 48; i++)
+		p->mrtd[i] = (uint8_t)i;
+	p->report_data[0] = 0x7d;
+	p->qe_isv_svn = 4;
+}
+
+static void ak_xy(EVP_PKEY *k, uint8_t xy[64])
+{
+	uint8_t pt[65];
+	size_t n = sizeof(pt);
+
+	if (EVP_PKEY_get_octet_string_param(k, "pub", pt, sizeof(pt), &n) != 1 || n != 65)
+		die("attestation key", "cannot export the point");
+	memcpy(xy, pt + 1, 64);
+}
+
+uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len)
+{
+	char path[512];
+	EVP_PKEY *ak = sim_load_key(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/ak.key"));
+	EVP_PKEY *pck = sim_load_key(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/pck.key"));
+	const char *chain_path =
+		p->chain_pem ? p->chain_pem
+			     : sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/pck-chain.pem");
+	size_t pem_len, auth_len = 32, cert_len, sig_len, total, o;
+	uint8_t *pem = sim_read(chain_path, &pem_len), *q, *body, *qe;
+	uint8_t xy[64], digest[32];
+
+	cert_len = 384 + 64 + 2 + auth_len + 2 + 4 + pem_len;
+	sig_len = 64 + 64 + 2 + 4 + cert_len;
+	total = 48 + 584 + 4 + sig_len;
+	q = calloc(1, total);
+	if (!q)
+		die("quote", "out of memory");
+
+	/* Header (Intel DCAP quote format, Table A.3) */
+	q[0] = (uint8_t)p->version;
+	q[2] = (uint8_t)p->att_key_type;
+	put32(q + 4, 0x81);
+	memcpy(q + 12, "\x93\x9a\x72\x33\xf7\x9c\x4c\xa9\x94\x0a\x0d\xb3\x95\x7f\x06\x07", 16);
+	/* TD report body (Table A.3.2) */
+	body = q + 48;
+	memcpy(body + 0, p->tee_tcb_svn, 16);
+	memcpy(body + 120, p->td_attributes, 8);
+	memcpy(body + 136, p->mrtd, 48);
+	for (int i = 0; i < 4; i++)
+		memcpy(body + 328 + 48 * i, p->rtmr[i], 48);
+	memcpy(body + 520, p->report_data, 64);
+	o = 48 + 584;
+	put32(q + o, (uint32_t)sig_len);
+	o += 4;
+	sim_sign(ak, EVP_sha256(), q, 48 + 584, q + o, q + o + 32, 32);
+	ak_xy(ak, xy);
+	memcpy(q + o + 64, xy, 64);
+	o += 128;
+	q[o] = 6;
+	put32(q + o + 2, (uint32_t)cert_len);
+	o += 6;
+	/* QE report: report_data = SHA-256(AK || auth data) || 0^32 */
+	qe = q + o;
+	qe[258] = (uint8_t)p->qe_isv_svn;
+	qe[259] = (uint8_t)(p->qe_isv_svn >> 8);
+	qe[256] = 2; /* ISVPRODID of the TD QE */
+	{
+		uint8_t auth[32];
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+		memset(auth, 0x5a, sizeof(auth));
+		EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+		EVP_DigestUpdate(c, xy, 64);
+		EVP_DigestUpdate(c, auth, sizeof(auth));
+		EVP_DigestFinal_ex(c, digest, NULL);
+		EVP_MD_CTX_free(c);
+		memcpy(qe + 320, digest, 32);
+		if (p->break_qe_binding)
+			qe[320] ^= 1;
+		memcpy(q + o + 384 + 64 + 2, auth, sizeof(auth));
+	}
+	sim_sign(pck, EVP_sha256(), qe, 384, q + o + 384, q + o + 384 + 32, 32);
+	q[o + 384 + 64] = (uint8_t)auth_len;
+	o += 384 + 64 + 2 + auth_len;
+	q[o] = 5;
+	put32(q + o + 2, (uint32_t)pem_len);
+	memcpy(q + o + 6, pem, pem_len);
+	free(pem);
+	EVP_PKEY_free(ak);
+	EVP_PKEY_free(pck);
+	*len = total;
+	return q;
+}
+
+void sim_collateral_defaults(struct sim_collateral *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->fmspc = NULL;
+	c->issue = "2026-01-01T00:00:00Z";
+	c->next = "2026-02-01T00:00:00Z";
+	c->tdx_svn2 = 5;
+	c->qe_isvsvn = 4;
+}
+
+static void write_signed(const char *dir, const char *name, const char *member, const char *body,
+			 EVP_PKEY *key)
+{
+	char path[512], sighex[129], *doc;
+	uint8_t sig[64];
+	size_t n;
+
+	sim_sign(key, EVP_sha256(), body, strlen(body), sig, sig + 32, 32);
+	hex_encode(sig, 64, sighex);
+	n = strlen(body) + strlen(member) + 200;
+	doc = malloc(n);
+	snprintf(doc, n, "{\"%s\":%s,\"signature\":\"%s\"}", member, body, sighex);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	sim_write(path, doc, strlen(doc));
+	free(doc);
+}
+
+void sim_collateral_write(const struct sim_collateral *c, const char *dir)
+{
+	char path[512], fmspc[32], tcb[4096], qe[1024];
+	EVP_PKEY *key = sim_load_key(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/tcbsign.key"));
+	uint8_t *hex, *chain;
+	size_t len;
+	int n;
+
+	hex = sim_read(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/fmspc.hex"), &len);
+	snprintf(fmspc, sizeof(fmspc), "%.12s", c->fmspc ? c->fmspc : (char *)hex);
+	free(hex);
+	/* Two levels: the test platform's SVNs UpToDate, one below OutOfDate. */
+	n = snprintf(tcb, sizeof(tcb),
+		     "{\"id\":\"TDX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+		     "\"fmspc\":\"%s\",\"pceId\":\"0000\",\"tcbType\":0,"
+		     "\"tcbEvaluationDataNumber\":17,\"tdxModule\":{\"mrsigner\":\"%096d\","
+		     "\"attributes\":\"0000000000000000\",\"attributesMask\":\"FFFFFFFFFFFFFFFF\"},"
+		     "\"tcbLevels\":[",
+		     c->issue, c->next, fmspc, 0);
+	for (int lvl = 0; lvl < 2; lvl++) {
+		n += snprintf(tcb + n, sizeof(tcb) - (size_t)n, "%s{\"tcb\":{\"sgxtcbcomponents\":[",
+			      lvl ? "," : "");
+		for (int i = 0; i < 16; i++)
+			n += snprintf(tcb + n, sizeof(tcb) - (size_t)n, "%s{\"svn\":%d}",
+				      i ? "," : "", i < 2 ? 5 : 0);
+		n += snprintf(tcb + n, sizeof(tcb) - (size_t)n,
+			      "],\"pcesvn\":%d,\"tdxtcbcomponents\":[", lvl ? 5 : 11);
+		for (int i = 0; i < 16; i++)
+			n += snprintf(tcb + n, sizeof(tcb) - (size_t)n, "%s{\"svn\":%d}",
+				      i ? "," : "",
+				      i == 0 ? 3 : i == 2 ? (lvl ? c->tdx_svn2 - 1 : c->tdx_svn2) : 0);
+		n += snprintf(tcb + n, sizeof(tcb) - (size_t)n,
+			      "]},\"tcbDate\":\"2025-01-01T00:00:00Z\",\"tcbStatus\":\"%s\"}",
+			      lvl ? "OutOfDate" : "UpToDate");
+	}
+	snprintf(tcb + n, sizeof(tcb) - (size_t)n, "]}");
+	write_signed(dir, "tcbinfo.json", "tcbInfo", tcb, key);
+
+	snprintf(qe, sizeof(qe),
+		 "{\"id\":\"TD_QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
+		 "\"tcbEvaluationDataNumber\":17,\"miscselect\":\"00000000\","
+		 "\"miscselectMask\":\"FFFFFFFF\",\"attributes\":\"00000000000000000000000000000000\","
+		 "\"attributesMask\":\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%064d\","
+		 "\"isvprodid\":2,\"tcbLevels\":[{\"tcb\":{\"isvsvn\":%u},\"tcbDate\":"
+		 "\"2025-01-01T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},{\"tcb\":{\"isvsvn\":0},"
+		 "\"tcbDate\":\"2020-01-01T00:00:00Z\",\"tcbStatus\":\"OutOfDate\"}]}",
+		 c->issue, c->next, 0, c->qe_isvsvn);
+	write_signed(dir, "qe-identity.json", "enclaveIdentity", qe, key);
+
+	chain = sim_read(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/tcb-signing-chain.pem"),
+			 &len);
+	snprintf(path, sizeof(path), "%s/tcb-signing-chain.pem", dir);
+	sim_write(path, chain, len);
+	free(chain);
+	EVP_PKEY_free(key);
+}

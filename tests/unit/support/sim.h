@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Test support: evidence in the exact hardware byte formats, signed by the
+ * test PKI that scripts/gen-test-pki makes (SNP: RSA-4096 PSS ARK/ASK,
+ * P-384 VCEK; TDX: P-256 root, PCK CA, PCK, TCB signing, attestation key).
+ */
+#ifndef CVM_TEST_SIM_H
+#define CVM_TEST_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+/* An environment variable the test runner sets; the test fails without it. */
+const char *sim_env(const char *name);
+/* "$CVM_TEST_PKI/<rel>" and friends, in a static buffer per call site. */
+char *sim_path(char *buf, size_t cap, const char *env, const char *rel);
+EVP_PKEY *sim_load_key(const char *path);
+/* ECDSA over msg; r and s big-endian, n bytes each. */
+void sim_sign(EVP_PKEY *key, const EVP_MD *md, const void *msg, size_t len, uint8_t *r,
+	      uint8_t *s, size_t n);
+void sim_write(const char *path, const void *buf, size_t len);
+uint8_t *sim_read(const char *path, size_t *len);
+
+/* ---- SEV-SNP ---- */
+
+struct sim_snp {
+	uint32_t version; /* 2 when 0 */
+	uint64_t policy;
+	uint32_t vmpl;
+	uint32_t flags; /* signing_key in bits 2-4 */
+	uint64_t reported_tcb;
+	uint8_t chip_id[64];
+	uint8_t measurement[48];
+	uint8_t host_data[32];
+	uint8_t report_data[64];
+	uint8_t cpuid_fam, cpuid_mod, cpuid_step; /* version >= 3 */
+};
+
+/* Default parameters matching the test VCEK (TCB and chip id). */
+void sim_snp_defaults(struct sim_snp *p);
+/* Builds the report and signs it with the key at key_path ("vcek.key" of the PKI). */
+void sim_snp_report(const struct sim_snp *p, const char *key_path, uint8_t out[0x4A0]);
+
+/* ---- TDX ---- */
+
+struct sim_tdx {
+	uint16_t version; /* 4 */
+	uint16_t att_key_type; /* 2 */
+	uint8_t tee_tcb_svn[16];
+	uint8_t td_attributes[8];
+	uint8_t mrtd[48];
+	uint8_t rtmr[4][48];
+	uint8_t report_data[64];
+	uint16_t qe_isv_svn;
+	const char *chain_pem; /* path; default the PKI's pck-chain.pem */
+	bool break_qe_binding;
+};
+
+void sim_tdx_defaults(struct sim_tdx *p);
+/* A v4 quote signed by the PKI's attestation key, its QE report by the PCK. */
+uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len);
+
+struct sim_collateral {
+	const char *fmspc;   /* hex; default the test PCK's */
+	const char *issue;   /* RFC 3339 */
+	const char *next;    /* RFC 3339 */
+	uint8_t tdx_svn2;    /* tdxtcbcomponents[2] of the UpToDate level */
+	uint16_t qe_isvsvn;  /* QE identity UpToDate level */
+};
+
+void sim_collateral_defaults(struct sim_collateral *c);
+/* Writes tcbinfo.json, qe-identity.json, tcb-signing-chain.pem into dir. */
+void sim_collateral_write(const struct sim_collateral *c, const char *dir);
+
+#endif
