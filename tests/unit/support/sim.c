@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/ecdsa.h>
 #include <openssl/pem.h>
@@ -251,12 +252,21 @@ uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len)
 	return q;
 }
 
+void sim_rfc3339(long offset, char out[32])
+{
+	time_t t = time(NULL) + offset;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void sim_collateral_defaults(struct sim_collateral *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->fmspc = NULL;
-	c->issue = "2026-01-01T00:00:00Z";
-	c->next = "2026-02-01T00:00:00Z";
+	sim_rfc3339(-86400, c->issue);
+	sim_rfc3339(30 * 86400, c->next);
 	c->tdx_svn2 = 5;
 	c->qe_isvsvn = 4;
 }

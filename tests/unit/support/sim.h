@@ -65,13 +65,15 @@ uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len);
 
 struct sim_collateral {
 	const char *fmspc;   /* hex; default the test PCK's */
-	const char *issue;   /* RFC 3339 */
-	const char *next;    /* RFC 3339 */
+	char issue[32];      /* RFC 3339; default a day ago */
+	char next[32];       /* RFC 3339; default in 30 days */
 	uint8_t tdx_svn2;    /* tdxtcbcomponents[2] of the UpToDate level */
 	uint16_t qe_isvsvn;  /* QE identity UpToDate level */
 };
 
 void sim_collateral_defaults(struct sim_collateral *c);
+/* RFC 3339 for now + offset seconds. */
+void sim_rfc3339(long offset, char out[32]);
 /* Writes tcbinfo.json, qe-identity.json, tcb-signing-chain.pem into dir. */
 void sim_collateral_write(const struct sim_collateral *c, const char *dir);
 
