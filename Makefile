@@ -60,6 +60,7 @@ CVM := $(BUILD)/cvm
 
 .PHONY: all test check unit-tests cli-tests demo fuzz bench install clean check-format format deps
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: $(CVM)
 

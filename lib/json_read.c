@@ -137,8 +137,11 @@ int json_get_u64(const cJSON *obj, const char *key, uint64_t *out)
 	if (cJSON_IsNumber(m)) {
 		double d = m->valuedouble;
 
-		/* Doubles are exact up to 2^53; beyond that, write "0x..." strings. */
-		if (!(d >= 0 && d <= 9007199254740992.0) || d != floor(d))
+		/*
+		 * Doubles hold integers exactly below 2^53; a larger number may
+		 * have been rounded already, so it is refused: write "0x..." instead.
+		 */
+		if (!(d >= 0 && d <= 9007199254740991.0) || d != floor(d))
 			return -EINVAL;
 		*out = (uint64_t)d;
 		return 0;

@@ -130,7 +130,7 @@ int json_parse(const char *text, size_t len, cJSON **out);
 /* Typed getters: -ENOENT when absent, -EINVAL when of the wrong type or range. */
 int json_get_string(const cJSON *obj, const char *key, const char **out);
 int json_get_bool(const cJSON *obj, const char *key, bool *out);
-/* An integer number up to 2^53, or a string "0x..." of up to 16 hex digits. */
+/* An integer number below 2^53, or a string "0x..." of up to 16 hex digits. */
 int json_get_u64(const cJSON *obj, const char *key, uint64_t *out);
 /* A hex string of exactly n bytes. */
 int json_get_hex(const cJSON *obj, const char *key, uint8_t *out, size_t n);

@@ -235,7 +235,7 @@ static int parse_tdx(const cJSON *o, struct tdx_reference *t, char *err, size_t 
 	if (r == 0)
 		r = opt_hex(o, "mrtd", "tdx", t->mrtd, 48, &t->has_mrtd, err, errlen);
 	for (int i = 0; r == 0 && i < 4; i++) {
-		char key[8];
+		char key[16];
 
 		snprintf(key, sizeof(key), "rtmr%d", i);
 		r = opt_hex(o, key, "tdx", t->rtmr[i], 48, &t->has_rtmr[i], err, errlen);

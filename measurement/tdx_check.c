@@ -221,7 +221,7 @@ static int check_reference(const struct tdx_quote *q, const struct tdx_reference
 	if (ref->has_mrtd && compare(v, CHECK_MRTD, "MRTD", b->mrtd, ref->mrtd, 48) < 0)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		char what[8];
+		char what[16];
 
 		snprintf(what, sizeof(what), "RTMR%d", i);
 		if (ref->has_rtmr[i] && compare(v, CHECK_RTMR, what, b->rtmr[i], ref->rtmr[i], 48) < 0)

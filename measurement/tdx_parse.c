@@ -156,7 +156,7 @@ cJSON *tdx_quote_claims(const struct tdx_quote *q)
 {
 	const struct tdx_report_body *b = &q->body;
 	cJSON *o = cJSON_CreateObject(), *h, *qe;
-	char key[8];
+	char key[16];
 
 	if (!o)
 		return NULL;
