@@ -18,7 +18,8 @@ const char *log_prog(void)
 	return prog;
 }
 
-static void vlog(const char *fmt, va_list ap, const char *suffix)
+__attribute__((format(printf, 1, 0))) static void vlog(const char *fmt, va_list ap,
+							const char *suffix)
 {
 	char line[1024];
 

@@ -69,7 +69,8 @@ void verdict_init(struct verdict *v, enum cvm_platform p)
 	v->platform = p;
 }
 
-static void record(struct verdict *v, enum cvm_check c, bool ok, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void record(struct verdict *v, enum cvm_check c,
+							 bool ok, const char *fmt, va_list ap)
 {
 	struct check_result *res;
 
