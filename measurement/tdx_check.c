@@ -35,6 +35,9 @@ struct tdx_verifier {
 	EVP_PKEY *leaf_key;
 	struct pck_info pck;
 	bool test_root;
+	/* the last attestation key: a QE keeps its key across quotes */
+	uint8_t ak_xy[64];
+	EVP_PKEY *ak;
 };
 
 static void cache_clear(struct tdx_verifier *tv)
@@ -52,6 +55,7 @@ void tdx_verifier_free(struct tdx_verifier *tv)
 	if (!tv)
 		return;
 	cache_clear(tv);
+	EVP_PKEY_free(tv->ak);
 	sk_X509_pop_free(tv->test_roots, X509_free);
 	tdx_collateral_free(tv->collateral);
 	free(tv);
@@ -281,15 +285,25 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 		tv->pem_len = q->pck_chain_pem.len;
 	}
 
-	r = p256_key_from_xy(q->attestation_key, &ak);
-	if (r < 0)
-		return verdict_fail(v, CHECK_KEY_TYPE, "attestation key is not a P-256 point"), 0;
+	if (tv->ak && memcmp(tv->ak_xy, q->attestation_key, 64) == 0) {
+		ak = tv->ak;
+	} else {
+		EVP_PKEY_free(tv->ak);
+		tv->ak = NULL;
+		r = p256_key_from_xy(q->attestation_key, &ak);
+		if (r < 0) {
+			verdict_fail(v, CHECK_KEY_TYPE, "attestation key is not a P-256 point");
+			return 0;
+		}
+		tv->ak = ak;
+		memcpy(tv->ak_xy, q->attestation_key, 64);
+	}
 	verdict_pass(v, CHECK_KEY_TYPE, "P-256 PCK chain and attestation key");
 
 	if (ecdsa_verify_raw(tv->leaf_key, EVP_sha256(), q->qe_report_raw, SGX_REPORT_BODY_SIZE,
 			     q->qe_report_signature, q->qe_report_signature + 32, 32) < 0) {
 		verdict_fail(v, CHECK_QE_SIGNATURE, "QE report signature does not verify with the PCK");
-		goto out;
+		return 0;
 	}
 	verdict_pass(v, CHECK_QE_SIGNATURE, "ECDSA P-256 by the PCK");
 
@@ -300,7 +314,6 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 	    EVP_DigestUpdate(md, q->qe_auth_data.p, q->qe_auth_data.len) != 1 ||
 	    EVP_DigestFinal_ex(md, digest, NULL) != 1) {
 		EVP_MD_CTX_free(md);
-		EVP_PKEY_free(ak);
 		return -ENOMEM;
 	}
 	EVP_MD_CTX_free(md);
@@ -308,7 +321,7 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 	if (CRYPTO_memcmp(expect, q->qe_report.report_data, 64) != 0) {
 		verdict_fail(v, CHECK_QE_REPORT_DATA,
 			     "QE report_data does not bind the attestation key");
-		goto out;
+		return 0;
 	}
 	verdict_pass(v, CHECK_QE_REPORT_DATA, "binds the attestation key");
 
@@ -316,7 +329,7 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 			     q->signature, q->signature + 32, 32) < 0) {
 		verdict_fail(v, CHECK_SIGNATURE, "quote signature does not verify with the "
 						 "attestation key");
-		goto out;
+		return 0;
 	}
 	verdict_pass(v, CHECK_SIGNATURE, "ECDSA P-256 by the attestation key");
 
@@ -324,7 +337,7 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 	if ((q->body.td_attributes[0] & 1) && !ref->allow_debug) {
 		verdict_fail(v, CHECK_TD_DEBUG, "TD attributes have DEBUG; the reference does not "
 						"allow it");
-		goto out;
+		return 0;
 	}
 	verdict_pass(v, CHECK_TD_DEBUG, "%s",
 		     q->body.td_attributes[0] & 1 ? "DEBUG allowed by the reference" : "no DEBUG");
@@ -334,13 +347,11 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 
 		if (tdx_collateral_check(tv->collateral, tv->chain, NULL, &tv->pck, q, now,
 					 ref->accepted_tcb, v) < 0)
-			goto out;
+			return 0;
 	} else {
 		v->tcb_status_checked = false;
 		verdict_pass(v, CHECK_TCB_STATUS, "TCB status not checked (no --collateral)");
 	}
 	check_reference(q, ref, report_data, v);
-out:
-	EVP_PKEY_free(ak);
 	return 0;
 }
