@@ -95,7 +95,7 @@ deps:
 check: $(CVM) $(UNIT_BIN)
 	$(Q)scripts/run-tests $(BUILD)
 
-test: deps
+test: deps check-format
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory check SAN=1
 

@@ -88,13 +88,13 @@ static int format_number(double d, char *buf, size_t cap)
 		size_t left = cap;
 		int w;
 
-#define EMIT(...)                                                                                  \
-	do {                                                                                       \
-		w = snprintf(b, left, __VA_ARGS__);                                                \
-		if (w < 0 || (size_t)w >= left)                                                    \
-			return -E2BIG;                                                             \
-		b += w;                                                                            \
-		left -= (size_t)w;                                                                 \
+#define EMIT(...)                                   \
+	do {                                        \
+		w = snprintf(b, left, __VA_ARGS__); \
+		if (w < 0 || (size_t)w >= left)     \
+			return -E2BIG;              \
+		b += w;                             \
+		left -= (size_t)w;                  \
 	} while (0)
 
 		if (d < 0)
@@ -262,7 +262,8 @@ static void put_value(struct out *o, const cJSON *v, int depth)
 			return;
 		}
 		for (const cJSON *c = v->child; c; c = c->next) {
-			if (!c->string || !utf8_valid((const uint8_t *)c->string, strlen(c->string)))
+			if (!c->string ||
+			    !utf8_valid((const uint8_t *)c->string, strlen(c->string)))
 				o->err = -EINVAL;
 			m[i++] = c;
 		}

@@ -51,8 +51,8 @@ static bool tree_ok(const cJSON *v, int depth)
 
 	if (depth > JSON_MAX_DEPTH)
 		return false;
-	if (cJSON_IsString(v) && !utf8_valid((const uint8_t *)v->valuestring,
-					     strlen(v->valuestring)))
+	if (cJSON_IsString(v) &&
+	    !utf8_valid((const uint8_t *)v->valuestring, strlen(v->valuestring)))
 		return false;
 	if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
 		return false;

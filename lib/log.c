@@ -19,7 +19,7 @@ const char *log_prog(void)
 }
 
 __attribute__((format(printf, 1, 0))) static void vlog(const char *fmt, va_list ap,
-							const char *suffix)
+						       const char *suffix)
 {
 	char line[1024];
 

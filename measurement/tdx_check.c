@@ -159,19 +159,22 @@ static int chain_verify(struct tdx_verifier *tv, const struct tdx_quote *q, stru
 		if (!tv->test_root) {
 			hex_encode(fp, 32, fphex);
 			return verdict_fail(v, CHECK_ROOT_PINNED,
-					    "root (SHA-256 %s) is not the Intel SGX Root CA", fphex);
+					    "root (SHA-256 %s) is not the Intel SGX Root CA",
+					    fphex);
 		}
 	}
 	cn_of(root, cn, sizeof(cn));
-	verdict_pass(v, CHECK_ROOT_PINNED, "%s%s", cn, tv->test_root ? " (test root)" : " (pinned)");
+	verdict_pass(v, CHECK_ROOT_PINNED, "%s%s", cn,
+		     tv->test_root ? " (test root)" : " (pinned)");
 
 	for (int i = 0; i < 3; i++) {
-		X509 *c = sk_X509_value(chain, i), *issuer = sk_X509_value(chain, i < 2 ? i + 1 : 2);
+		X509 *c = sk_X509_value(chain, i),
+		     *issuer = sk_X509_value(chain, i < 2 ? i + 1 : 2);
 
 		if (!signed_by(c, issuer)) {
 			cn_of(c, cn, sizeof(cn));
-			return verdict_fail(v, CHECK_CHAIN, "%s is not signed by the next certificate",
-					    cn);
+			return verdict_fail(v, CHECK_CHAIN,
+					    "%s is not signed by the next certificate", cn);
 		}
 		if (i > 0 && X509_check_ca(c) < 1) {
 			cn_of(c, cn, sizeof(cn));
@@ -210,8 +213,8 @@ static int compare(struct verdict *v, enum cvm_check c, const char *what, const 
 	hex_encode(got, n, g);
 	if (CRYPTO_memcmp(got, want, n) != 0) {
 		hex_encode(want, n, w);
-		return verdict_fail(v, c, "%s %.24s... differs from the reference %.24s...", what, g,
-				    w);
+		return verdict_fail(v, c, "%s %.24s... differs from the reference %.24s...", what,
+				    g, w);
 	}
 	verdict_pass(v, c, "%s %s", what, g);
 	return 0;
@@ -228,13 +231,15 @@ static int check_reference(const struct tdx_quote *q, const struct tdx_reference
 		char what[16];
 
 		snprintf(what, sizeof(what), "RTMR%d", i);
-		if (ref->has_rtmr[i] && compare(v, CHECK_RTMR, what, b->rtmr[i], ref->rtmr[i], 48) < 0)
+		if (ref->has_rtmr[i] &&
+		    compare(v, CHECK_RTMR, what, b->rtmr[i], ref->rtmr[i], 48) < 0)
 			return -1;
 	}
 	if (ref->has_mrconfigid &&
 	    compare(v, CHECK_MRCONFIGID, "MRCONFIGID", b->mrconfigid, ref->mrconfigid, 48) < 0)
 		return -1;
-	if (ref->has_mrowner && compare(v, CHECK_MROWNER, "MROWNER", b->mrowner, ref->mrowner, 48) < 0)
+	if (ref->has_mrowner &&
+	    compare(v, CHECK_MROWNER, "MROWNER", b->mrowner, ref->mrowner, 48) < 0)
 		return -1;
 	if (ref->has_mrownerconfig && compare(v, CHECK_MROWNERCONFIG, "MROWNERCONFIG",
 					      b->mrownerconfig, ref->mrownerconfig, 48) < 0)
@@ -302,7 +307,8 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 
 	if (ecdsa_verify_raw(tv->leaf_key, EVP_sha256(), q->qe_report_raw, SGX_REPORT_BODY_SIZE,
 			     q->qe_report_signature, q->qe_report_signature + 32, 32) < 0) {
-		verdict_fail(v, CHECK_QE_SIGNATURE, "QE report signature does not verify with the PCK");
+		verdict_fail(v, CHECK_QE_SIGNATURE,
+			     "QE report signature does not verify with the PCK");
 		return 0;
 	}
 	verdict_pass(v, CHECK_QE_SIGNATURE, "ECDSA P-256 by the PCK");
@@ -327,16 +333,18 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 
 	if (ecdsa_verify_raw(ak, EVP_sha256(), q->signed_region.p, q->signed_region.len,
 			     q->signature, q->signature + 32, 32) < 0) {
-		verdict_fail(v, CHECK_SIGNATURE, "quote signature does not verify with the "
-						 "attestation key");
+		verdict_fail(v, CHECK_SIGNATURE,
+			     "quote signature does not verify with the "
+			     "attestation key");
 		return 0;
 	}
 	verdict_pass(v, CHECK_SIGNATURE, "ECDSA P-256 by the attestation key");
 
 	/* TDX Module ABI spec, TDATTRIBUTES bit 0: DEBUG, the host can read the TD. */
 	if ((q->body.td_attributes[0] & 1) && !ref->allow_debug) {
-		verdict_fail(v, CHECK_TD_DEBUG, "TD attributes have DEBUG; the reference does not "
-						"allow it");
+		verdict_fail(v, CHECK_TD_DEBUG,
+			     "TD attributes have DEBUG; the reference does not "
+			     "allow it");
 		return 0;
 	}
 	verdict_pass(v, CHECK_TD_DEBUG, "%s",

@@ -81,7 +81,8 @@ static int raw_member(const char *t, size_t n, const char *key, struct span *out
 			if (i >= n)
 				return -EBADMSG;
 			i++;
-			if (depth == 1 && i - 1 - start == klen && memcmp(t + start, key, klen) == 0) {
+			if (depth == 1 && i - 1 - start == klen &&
+			    memcmp(t + start, key, klen) == 0) {
 				size_t vstart;
 				int d = 0;
 
@@ -240,8 +241,8 @@ static int check_signed(struct tdx_collateral *c, struct signed_json *s, X509 *r
 				    "%s issuer chain does not lead to the PCK chain's root, or is "
 				    "out of date",
 				    what);
-	if (ecdsa_verify_raw(X509_get0_pubkey(signer), EVP_sha256(), s->body.p, s->body.len,
-			     s->sig, s->sig + 32, 32) < 0)
+	if (ecdsa_verify_raw(X509_get0_pubkey(signer), EVP_sha256(), s->body.p, s->body.len, s->sig,
+			     s->sig + 32, 32) < 0)
 		return verdict_fail(v, CHECK_COLLATERAL, "%s signature does not verify", what);
 	if (json_date(s->obj, "issueDate", &issued) < 0 ||
 	    json_date(s->obj, "nextUpdate", &next) < 0)
@@ -266,7 +267,8 @@ static int check_crl(X509_CRL *crl, X509 *issuer, X509 *subject, time_t now, con
 		return verdict_fail(v, CHECK_REVOCATION, "%s is not signed by its issuer", what);
 	}
 	if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &now) > 0 ||
-	    !X509_CRL_get0_nextUpdate(crl) || X509_cmp_time(X509_CRL_get0_nextUpdate(crl), &now) < 0)
+	    !X509_CRL_get0_nextUpdate(crl) ||
+	    X509_cmp_time(X509_CRL_get0_nextUpdate(crl), &now) < 0)
 		return verdict_fail(v, CHECK_REVOCATION, "%s is not current", what);
 	if (X509_CRL_get0_by_cert(crl, &rev, subject) == 1)
 		return verdict_fail(v, CHECK_REVOCATION, "certificate revoked by the %s", what);
@@ -274,8 +276,12 @@ static int check_crl(X509_CRL *crl, X509 *issuer, X509 *subject, time_t now, con
 }
 
 static const char *const status_names[] = {
-	"UpToDate",		"SWHardeningNeeded", "ConfigurationNeeded",
-	"ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded",
+	"UpToDate",
+	"SWHardeningNeeded",
+	"ConfigurationNeeded",
+	"ConfigurationAndSWHardeningNeeded",
+	"OutOfDate",
+	"OutOfDateConfigurationNeeded",
 	"Revoked",
 };
 
@@ -392,8 +398,7 @@ static int tcb_status(const cJSON *info, const struct pck_info *pck, const struc
 }
 
 /* tdxModuleIdentities: the identity "TDX_<major>" for TEE_TCB_SVN[1] > 0. */
-static int module_status(const cJSON *info, const struct tdx_quote *q, int *rank,
-			 struct verdict *v)
+static int module_status(const cJSON *info, const struct tdx_quote *q, int *rank, struct verdict *v)
 {
 	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(info, "tdxModuleIdentities"), *id, *lvl;
 	const uint8_t *svn = q->body.tee_tcb_svn;
@@ -407,17 +412,19 @@ static int module_status(const cJSON *info, const struct tdx_quote *q, int *rank
 	cJSON_ArrayForEach(id, ids) {
 		if (json_get_string(id, "id", &s) < 0 || strcmp(s, want) != 0)
 			continue;
-		if (json_get_string(id, "mrsigner", &s) < 0 || !hex_eq(s, q->body.mrsignerseam, 48) ||
+		if (json_get_string(id, "mrsigner", &s) < 0 ||
+		    !hex_eq(s, q->body.mrsignerseam, 48) ||
 		    !masked_eq(id, "attributes", "attributesMask", q->body.seam_attributes, 8))
-			return verdict_fail(v, CHECK_TCB_STATUS,
-					    "%s signer or attributes differ", want);
+			return verdict_fail(v, CHECK_TCB_STATUS, "%s signer or attributes differ",
+					    want);
 		cJSON_ArrayForEach(lvl, cJSON_GetObjectItemCaseSensitive(id, "tcbLevels")) {
 			uint64_t isvsvn;
 
 			if (json_get_u64(cJSON_GetObjectItemCaseSensitive(lvl, "tcb"), "isvsvn",
 					 &isvsvn) < 0 ||
 			    json_get_string(lvl, "tcbStatus", &s) < 0 || status_rank(s) < 0)
-				return verdict_fail(v, CHECK_COLLATERAL, "malformed %s level", want);
+				return verdict_fail(v, CHECK_COLLATERAL, "malformed %s level",
+						    want);
 			if (svn[0] >= isvsvn) {
 				*rank = status_rank(s);
 				return 0;
@@ -461,7 +468,8 @@ static int qe_identity(const cJSON *id, const struct tdx_quote *q, int *rank, st
 	cJSON_ArrayForEach(lvl, cJSON_GetObjectItemCaseSensitive(id, "tcbLevels")) {
 		uint64_t isvsvn;
 
-		if (json_get_u64(cJSON_GetObjectItemCaseSensitive(lvl, "tcb"), "isvsvn", &isvsvn) < 0 ||
+		if (json_get_u64(cJSON_GetObjectItemCaseSensitive(lvl, "tcb"), "isvsvn", &isvsvn) <
+			    0 ||
 		    json_get_string(lvl, "tcbStatus", &s) < 0 || status_rank(s) < 0)
 			return verdict_fail(v, CHECK_COLLATERAL, "malformed QE identity level");
 		if (qe->isv_svn >= isvsvn) {
@@ -470,8 +478,7 @@ static int qe_identity(const cJSON *id, const struct tdx_quote *q, int *rank, st
 			return 0;
 		}
 	}
-	return verdict_fail(v, CHECK_QE_IDENTITY, "QE ISVSVN %u is below every level",
-			    qe->isv_svn);
+	return verdict_fail(v, CHECK_QE_IDENTITY, "QE ISVSVN %u is below every level", qe->isv_svn);
 }
 
 int tdx_collateral_check(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *pinned_root,

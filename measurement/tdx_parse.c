@@ -75,25 +75,28 @@ int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct 
 		return verdict_fail(v, CHECK_FORMAT, "quote version %u is not supported (4 or 5)",
 				    q->version);
 	if (q->tee_type != TEE_TYPE_TDX)
-		return verdict_fail(v, CHECK_FORMAT, "TEE type 0x%x is not TDX (0x81)", q->tee_type);
+		return verdict_fail(v, CHECK_FORMAT, "TEE type 0x%x is not TDX (0x81)",
+				    q->tee_type);
 
 	if (q->version == 4) {
 		q->body_type = BODY_TYPE_TD10;
 		body_size = TDX_REPORT_BODY_V4_SIZE;
 	} else {
 		if (span_u16le(&s, &q->body_type) < 0 || span_u32le(&s, &body_len) < 0)
-			return verdict_fail(v, CHECK_FORMAT, "quote truncated in its body descriptor");
+			return verdict_fail(v, CHECK_FORMAT,
+					    "quote truncated in its body descriptor");
 		if (q->body_type == BODY_TYPE_TD10)
 			body_size = TDX_REPORT_BODY_V4_SIZE;
 		else if (q->body_type == BODY_TYPE_TD15)
 			body_size = TDX_REPORT_BODY_V5_SIZE;
 		else
 			return verdict_fail(v, CHECK_FORMAT,
-					    "body type %u is not a TD report (2 or 3)", q->body_type);
+					    "body type %u is not a TD report (2 or 3)",
+					    q->body_type);
 		if (body_len != body_size)
 			return verdict_fail(v, CHECK_FORMAT,
-					    "body size %u does not fit body type %u (%zu)", body_len,
-					    q->body_type, body_size);
+					    "body size %u does not fit body type %u (%zu)",
+					    body_len, q->body_type, body_size);
 	}
 	if (s.len < body_size)
 		return verdict_fail(v, CHECK_FORMAT, "quote truncated in its TD report body");
@@ -128,10 +131,11 @@ int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct 
 				    cert_len);
 	if (span_copy(&cert, q->qe_report_raw, SGX_REPORT_BODY_SIZE) < 0 ||
 	    span_copy(&cert, q->qe_report_signature, 64) < 0 || span_u16le(&cert, &auth_len) < 0 ||
-	    span_take(&cert, auth_len, &q->qe_auth_data) < 0 ||
-	    span_u16le(&cert, &pem_type) < 0 || span_u32le(&cert, &pem_len) < 0)
-		return verdict_fail(v, CHECK_CERT_DATA,
-				    "QE report certification data truncated or lying about a length");
+	    span_take(&cert, auth_len, &q->qe_auth_data) < 0 || span_u16le(&cert, &pem_type) < 0 ||
+	    span_u32le(&cert, &pem_len) < 0)
+		return verdict_fail(
+			v, CHECK_CERT_DATA,
+			"QE report certification data truncated or lying about a length");
 	if (pem_type != CERT_TYPE_PCK_CHAIN)
 		return verdict_fail(v, CHECK_CERT_DATA,
 				    "inner certification data type %u is not a PCK chain (5)",
@@ -142,8 +146,9 @@ int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct 
 				    pem_len);
 	q->pck_chain_pem = inner;
 	parse_qe_report(q->qe_report_raw, &q->qe_report);
-	verdict_pass(v, CHECK_CERT_DATA, "QE report with %u bytes of auth data, PCK chain of %u bytes",
-		     auth_len, pem_len);
+	verdict_pass(v, CHECK_CERT_DATA,
+		     "QE report with %u bytes of auth data, PCK chain of %u bytes", auth_len,
+		     pem_len);
 	return 0;
 }
 

@@ -28,15 +28,17 @@ static char *canon(const char *json)
 /* RFC 8785 §3.2.2, the example of the whole transformation. */
 static void test_rfc8785_section_3_2_2_example(void **state)
 {
-	const char *in = "{\n"
-			 "  \"numbers\": [333333333.33333329, 1E30, 4.50,\n"
-			 "                2e-3, 0.000000000000000000000000001],\n"
-			 "  \"string\": \"\\u20ac$\\u000F\\u000aA'\\u0042\\u0022\\u005c\\\\\\\"\\/\",\n"
-			 "  \"literals\": [null, true, false]\n"
-			 "}";
-	const char *want = "{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,"
-			   "1e+30,4.5,0.002,1e-27],\"string\":\"\xe2\x82\xac$\\u000f\\nA'B\\\"\\\\\\\\"
-			   "\\\"/\"}";
+	const char *in =
+		"{\n"
+		"  \"numbers\": [333333333.33333329, 1E30, 4.50,\n"
+		"                2e-3, 0.000000000000000000000000001],\n"
+		"  \"string\": \"\\u20ac$\\u000F\\u000aA'\\u0042\\u0022\\u005c\\\\\\\"\\/\",\n"
+		"  \"literals\": [null, true, false]\n"
+		"}";
+	const char *want =
+		"{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,"
+		"1e+30,4.5,0.002,1e-27],\"string\":\"\xe2\x82\xac$\\u000f\\nA'B\\\"\\\\\\\\"
+		"\\\"/\"}";
 	char *out = canon(in);
 
 	(void)state;
@@ -51,10 +53,11 @@ static void test_rfc8785_section_3_2_3_sorting(void **state)
 			 " \"\\ufb33\": \"Hebrew Letter Dalet With Dagesh\", \"1\": \"One\","
 			 " \"\\ud83d\\ude00\": \"Emoji: Grinning Face\", \"\\u0080\": \"Control\","
 			 " \"\\u00f6\": \"Latin Small Letter O With Diaeresis\"}";
-	const char *want = "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\xc2\x80\":\"Control\","
-			   "\"\xc3\xb6\":\"Latin Small Letter O With Diaeresis\","
-			   "\"\xe2\x82\xac\":\"Euro Sign\",\"\xf0\x9f\x98\x80\":\"Emoji: Grinning Face\","
-			   "\"\xef\xac\xb3\":\"Hebrew Letter Dalet With Dagesh\"}";
+	const char *want =
+		"{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\xc2\x80\":\"Control\","
+		"\"\xc3\xb6\":\"Latin Small Letter O With Diaeresis\","
+		"\"\xe2\x82\xac\":\"Euro Sign\",\"\xf0\x9f\x98\x80\":\"Emoji: Grinning Face\","
+		"\"\xef\xac\xb3\":\"Hebrew Letter Dalet With Dagesh\"}";
 	char *out = canon(in);
 
 	(void)state;

@@ -37,9 +37,11 @@ static void test_hex_round_trip_and_refusals(void **state)
 static void test_base64_rfc4648_vectors(void **state)
 {
 	static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
-	static const char *const std[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
-					   "Zm9vYmFy" };
-	static const char *const url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+	static const char *const std[] = { "",	       "Zg==",	   "Zm8=",    "Zm9v",
+					   "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+	static const char *const url[] = {
+		"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"
+	};
 
 	(void)state;
 	for (size_t i = 0; i < 7; i++) {
@@ -70,17 +72,16 @@ static void test_base64_strict_decoding(void **state)
 		const char *in;
 		enum base64_alphabet a;
 	} bad[] = {
-		{ "Zg=", BASE64_STD },	   /* short padding */
-		{ "Zg", BASE64_STD },	   /* padding required */
-		{ "Zg==", BASE64_URL },	   /* padding refused */
-		{ "Zh==", BASE64_STD },	   /* non-canonical trailing bits */
-		{ "Zm9=", BASE64_STD },	   /* non-canonical trailing bits */
-		{ "Z", BASE64_URL },	   /* one character cannot be */
+		{ "Zg=", BASE64_STD },	  /* short padding */
+		{ "Zg", BASE64_STD },	  /* padding required */
+		{ "Zg==", BASE64_URL },	  /* padding refused */
+		{ "Zh==", BASE64_STD },	  /* non-canonical trailing bits */
+		{ "Zm9=", BASE64_STD },	  /* non-canonical trailing bits */
+		{ "Z", BASE64_URL },	  /* one character cannot be */
 		{ "Zm9v\n", BASE64_STD }, /* whitespace */
-		{ "-_8=", BASE64_STD },	   /* the other alphabet */
-		{ "+/8", BASE64_URL },	   /* the other alphabet */
-		{ "Z===", BASE64_STD },
-		{ "=Zg=", BASE64_STD },
+		{ "-_8=", BASE64_STD },	  /* the other alphabet */
+		{ "+/8", BASE64_URL },	  /* the other alphabet */
+		{ "Z===", BASE64_STD },	  { "=Zg=", BASE64_STD },
 	};
 
 	(void)state;
@@ -148,9 +149,9 @@ static void test_json_parse_refusals(void **state)
 	assert_int_equal(parse("{\"x\": {\"a\": 1, \"b\": 2, \"a\": 3}}"), -EBADMSG);
 	assert_int_equal(parse("{} {}"), -EBADMSG);
 	assert_int_equal(parse("{\"a\": 1} x"), -EBADMSG);
-	assert_int_equal(parse("{\"a\": \"\xc0\xaf\"}"), -EBADMSG); /* overlong */
+	assert_int_equal(parse("{\"a\": \"\xc0\xaf\"}"), -EBADMSG);	/* overlong */
 	assert_int_equal(parse("{\"a\": \"\xed\xa0\x80\"}"), -EBADMSG); /* surrogate */
-	assert_int_equal(parse("{\"a\": \"\\ud800\"}"), -EBADMSG);	 /* lone surrogate */
+	assert_int_equal(parse("{\"a\": \"\\ud800\"}"), -EBADMSG);	/* lone surrogate */
 	assert_int_equal(parse(""), -EBADMSG);
 	assert_int_equal(json_parse("{}\0{}", 5, &(cJSON *){ NULL }), -EBADMSG);
 	memset(deep, '[', 100);

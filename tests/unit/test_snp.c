@@ -156,7 +156,7 @@ static void test_product_and_stepping(void **state)
 		const char *product;
 		enum cvm_check want;
 	} cases[] = {
-		{ "Milan", CHECK_NONE },    { "Milan-B0", CHECK_NONE },
+		{ "Milan", CHECK_NONE },       { "Milan-B0", CHECK_NONE },
 		{ "Milan-B1", CHECK_PRODUCT }, { "Genoa", CHECK_PRODUCT },
 		{ "Turin", CHECK_PRODUCT },
 	};
@@ -231,8 +231,8 @@ static void test_truncated_oversized_and_zero_rejected(void **state)
 	(void)state;
 	for (size_t n = 0; n < SNP_REPORT_SIZE; n++)
 		assert_int_equal(verify_milan(milan, NULL) == CHECK_POLICY_DEBUG &&
-						 verify_with(pinned, milan, n, &milan_certs, NULL,
-							     NULL) == CHECK_FORMAT,
+					 verify_with(pinned, milan, n, &milan_certs, NULL, NULL) ==
+						 CHECK_FORMAT,
 				 1);
 	memcpy(big, milan, SNP_REPORT_SIZE);
 	big[SNP_REPORT_SIZE] = 0;
@@ -279,7 +279,8 @@ static X509 *builtin_genoa_ask(void)
 static void test_chain_out_of_order_or_foreign_rejected(void **state)
 {
 	struct snp_reference ref = ref_defaults();
-	struct snp_certs swapped = { .ark = milan_certs.ask, .ask = milan_certs.ark,
+	struct snp_certs swapped = { .ark = milan_certs.ask,
+				     .ask = milan_certs.ark,
 				     .vcek = milan_certs.vcek };
 	struct snp_certs genoa = { .ask = builtin_genoa_ask(), .vcek = milan_certs.vcek };
 	struct snp_certs leaf_is_ask = { .vcek = milan_certs.ask };

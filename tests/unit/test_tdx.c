@@ -69,7 +69,7 @@ static enum cvm_check verify_with(struct tdx_verifier *tv, const uint8_t *buf, s
 static void test_real_quotes_are_genuine(void **state)
 {
 	static const char *const names[] = { "tdx/spr-prod-quote-v4.bin", "tdx/quote-v5.bin",
-					      "tdx/gcp-cos-ccel/quote.bin" };
+					     "tdx/gcp-cos-ccel/quote.bin" };
 
 	(void)state;
 	for (size_t i = 0; i < 3; i++) {
@@ -469,10 +469,10 @@ static void test_collateral_tampering_rejected(void **state)
 	memmove(at + 8, at + 9, len - (size_t)(at + 9 - (char *)doc) + 1);
 	sim_write(path, doc, strlen((char *)doc));
 	free(doc);
-	assert_int_equal(tdx_verifier_new(sim_path(path, sizeof(path), "CVM_TEST_PKI",
-						   "tdx/roots.pem"),
-					  dir, 0, &tv, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		tdx_verifier_new(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/roots.pem"), dir,
+				 0, &tv, err, sizeof(err)),
+		0);
 	buf = sim_tdx_quote(&p, &qlen);
 	assert_int_equal(tdx_verify(tv, buf, qlen, NULL, NULL, &q, &v), 0);
 	assert_int_equal(v.failed, CHECK_COLLATERAL);
@@ -500,7 +500,8 @@ static void test_real_collateral_signatures_and_no_matching_level(void **state)
 	 */
 	assert_int_equal(v.failed, CHECK_TCB_STATUS);
 	for (size_t i = 0; i < v.n; i++)
-		if (v.results[i].check == CHECK_COLLATERAL || v.results[i].check == CHECK_REVOCATION ||
+		if (v.results[i].check == CHECK_COLLATERAL ||
+		    v.results[i].check == CHECK_REVOCATION ||
 		    v.results[i].check == CHECK_QE_IDENTITY)
 			assert_true(v.results[i].ok);
 	free(buf);

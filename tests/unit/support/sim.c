@@ -46,8 +46,8 @@ EVP_PKEY *sim_load_key(const char *path)
 	return k;
 }
 
-void sim_sign(EVP_PKEY *key, const EVP_MD *md, const void *msg, size_t len, uint8_t *r,
-	      uint8_t *s, size_t n)
+void sim_sign(EVP_PKEY *key, const EVP_MD *md, const void *msg, size_t len, uint8_t *r, uint8_t *s,
+	      size_t n)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char der[256];
@@ -291,7 +291,8 @@ static void write_signed(const char *dir, const char *name, const char *member, 
 void sim_collateral_write(const struct sim_collateral *c, const char *dir)
 {
 	char path[512], fmspc[32], tcb[4096], qe[1024];
-	EVP_PKEY *key = sim_load_key(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/tcbsign.key"));
+	EVP_PKEY *key =
+		sim_load_key(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/tcbsign.key"));
 	uint8_t *hex, *chain;
 	size_t len;
 	int n;
@@ -308,8 +309,8 @@ void sim_collateral_write(const struct sim_collateral *c, const char *dir)
 		     "\"tcbLevels\":[",
 		     c->issue, c->next, fmspc, 0);
 	for (int lvl = 0; lvl < 2; lvl++) {
-		n += snprintf(tcb + n, sizeof(tcb) - (size_t)n, "%s{\"tcb\":{\"sgxtcbcomponents\":[",
-			      lvl ? "," : "");
+		n += snprintf(tcb + n, sizeof(tcb) - (size_t)n,
+			      "%s{\"tcb\":{\"sgxtcbcomponents\":[", lvl ? "," : "");
 		for (int i = 0; i < 16; i++)
 			n += snprintf(tcb + n, sizeof(tcb) - (size_t)n, "%s{\"svn\":%d}",
 				      i ? "," : "", i < 2 ? 5 : 0);
@@ -318,7 +319,9 @@ void sim_collateral_write(const struct sim_collateral *c, const char *dir)
 		for (int i = 0; i < 16; i++)
 			n += snprintf(tcb + n, sizeof(tcb) - (size_t)n, "%s{\"svn\":%d}",
 				      i ? "," : "",
-				      i == 0 ? 3 : i == 2 ? (lvl ? c->tdx_svn2 - 1 : c->tdx_svn2) : 0);
+				      i == 0   ? 3
+				      : i == 2 ? (lvl ? c->tdx_svn2 - 1 : c->tdx_svn2)
+					       : 0);
 		n += snprintf(tcb + n, sizeof(tcb) - (size_t)n,
 			      "]},\"tcbDate\":\"2025-01-01T00:00:00Z\",\"tcbStatus\":\"%s\"}",
 			      lvl ? "OutOfDate" : "UpToDate");
@@ -329,7 +332,8 @@ void sim_collateral_write(const struct sim_collateral *c, const char *dir)
 	snprintf(qe, sizeof(qe),
 		 "{\"id\":\"TD_QE\",\"version\":2,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
 		 "\"tcbEvaluationDataNumber\":17,\"miscselect\":\"00000000\","
-		 "\"miscselectMask\":\"FFFFFFFF\",\"attributes\":\"00000000000000000000000000000000\","
+		 "\"miscselectMask\":\"FFFFFFFF\",\"attributes\":"
+		 "\"00000000000000000000000000000000\","
 		 "\"attributesMask\":\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%064d\","
 		 "\"isvprodid\":2,\"tcbLevels\":[{\"tcb\":{\"isvsvn\":%u},\"tcbDate\":"
 		 "\"2025-01-01T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},{\"tcb\":{\"isvsvn\":0},"

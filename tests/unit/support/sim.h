@@ -19,8 +19,8 @@ const char *sim_env(const char *name);
 char *sim_path(char *buf, size_t cap, const char *env, const char *rel);
 EVP_PKEY *sim_load_key(const char *path);
 /* ECDSA over msg; r and s big-endian, n bytes each. */
-void sim_sign(EVP_PKEY *key, const EVP_MD *md, const void *msg, size_t len, uint8_t *r,
-	      uint8_t *s, size_t n);
+void sim_sign(EVP_PKEY *key, const EVP_MD *md, const void *msg, size_t len, uint8_t *r, uint8_t *s,
+	      size_t n);
 void sim_write(const char *path, const void *buf, size_t len);
 uint8_t *sim_read(const char *path, size_t *len);
 
@@ -47,7 +47,7 @@ void sim_snp_report(const struct sim_snp *p, const char *key_path, uint8_t out[0
 /* ---- TDX ---- */
 
 struct sim_tdx {
-	uint16_t version; /* 4 */
+	uint16_t version;      /* 4 */
 	uint16_t att_key_type; /* 2 */
 	uint8_t tee_tcb_svn[16];
 	uint8_t td_attributes[8];
@@ -64,11 +64,11 @@ void sim_tdx_defaults(struct sim_tdx *p);
 uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len);
 
 struct sim_collateral {
-	const char *fmspc;   /* hex; default the test PCK's */
-	char issue[32];      /* RFC 3339; default a day ago */
-	char next[32];       /* RFC 3339; default in 30 days */
-	uint8_t tdx_svn2;    /* tdxtcbcomponents[2] of the UpToDate level */
-	uint16_t qe_isvsvn;  /* QE identity UpToDate level */
+	const char *fmspc;  /* hex; default the test PCK's */
+	char issue[32];	    /* RFC 3339; default a day ago */
+	char next[32];	    /* RFC 3339; default in 30 days */
+	uint8_t tdx_svn2;   /* tdxtcbcomponents[2] of the UpToDate level */
+	uint16_t qe_isvsvn; /* QE identity UpToDate level */
 };
 
 void sim_collateral_defaults(struct sim_collateral *c);
