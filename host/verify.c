@@ -284,6 +284,7 @@ int verify_main(int argc, char **argv)
 	if (rc != EXIT_OK) {
 		const struct check_result *f = verdict_first_failure(&v);
 
+		fflush(stdout);
 		log_error("%s: %s: %s", o.evidence, f ? check_name(f->check) : "none",
 			  f ? f->detail : "no check ran");
 	}
