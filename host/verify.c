@@ -219,7 +219,7 @@ int verify_main(int argc, char **argv)
 			log_error_errno(r, "%s", o.test_roots ? o.test_roots : "built-in roots");
 			return EXIT_USAGE;
 		}
-		r = snp_verify(sv, evidence, len, &certs, ref.has_snp ? &ref.snp : &ref.snp,
+		r = snp_verify(sv, evidence, len, &certs, &ref.snp,
 			       o.report_data ? report_data : NULL, &rep, &v);
 		if (r == 0 && v.n > 0 && v.results[0].check == CHECK_FORMAT && v.results[0].ok)
 			claims = snp_report_claims(&rep);

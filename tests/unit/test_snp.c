@@ -347,6 +347,18 @@ static void test_test_pki_report_verifies_only_with_test_roots(void **state)
 	}
 }
 
+static void test_vcek_on_wrong_curve_rejected(void **state)
+{
+	struct snp_certs p256;
+	struct sim_snp p;
+
+	(void)state;
+	load_dir("CVM_TEST_PKI", "snp/certs-p256", &p256);
+	sim_snp_defaults(&p);
+	assert_int_equal(verify_sim(&p, "snp/vcek.key", &p256, NULL), CHECK_KEY_TYPE);
+	snp_certs_free(&p256);
+}
+
 static void test_vlek_chain_and_signing_key_field(void **state)
 {
 	struct sim_snp p;
@@ -495,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_chain_out_of_order_or_foreign_rejected),
 		cmocka_unit_test(test_validity_at_verification_time),
 		cmocka_unit_test(test_test_pki_report_verifies_only_with_test_roots),
+		cmocka_unit_test(test_vcek_on_wrong_curve_rejected),
 		cmocka_unit_test(test_vlek_chain_and_signing_key_field),
 		cmocka_unit_test(test_report_claims_against_vcek),
 		cmocka_unit_test(test_policy_and_vmpl),

@@ -313,6 +313,21 @@ static void test_chain_out_of_order_rejected(void **state)
 	free(root);
 }
 
+static void test_pck_on_wrong_curve_rejected(void **state)
+{
+	char path[512];
+	struct sim_tdx p;
+	size_t len;
+	uint8_t *q;
+
+	(void)state;
+	sim_tdx_defaults(&p);
+	p.chain_pem = sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/pck384-chain.pem");
+	q = sim_tdx_quote(&p, &len);
+	assert_int_equal(verify_with(testroots, q, len, NULL, NULL), CHECK_KEY_TYPE);
+	free(q);
+}
+
 static void test_debug_td_refused_unless_allowed(void **state)
 {
 	struct tdx_reference ref = { .accepted_tcb = TCB_UP_TO_DATE };
@@ -521,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_version_key_type_tee_type),
 		cmocka_unit_test(test_test_pki_quote_verifies_only_with_test_roots),
 		cmocka_unit_test(test_chain_out_of_order_rejected),
+		cmocka_unit_test(test_pck_on_wrong_curve_rejected),
 		cmocka_unit_test(test_debug_td_refused_unless_allowed),
 		cmocka_unit_test(test_reference_measurements),
 		cmocka_unit_test(test_collateral_tcb_status),
