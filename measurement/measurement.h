@@ -101,6 +101,12 @@ int verdict_fail(struct verdict *v, enum cvm_check c, const char *fmt, ...)
 bool verdict_ok(const struct verdict *v);
 /* The first failed check, NULL when none failed. */
 const struct check_result *verdict_first_failure(const struct verdict *v);
+/*
+ * Compares a claim with its expected value (constant time) and records
+ * check c, passed or failed, with both values in hex. Returns -1 on mismatch.
+ */
+int verdict_compare(struct verdict *v, enum cvm_check c, const char *what, const uint8_t *got,
+		    const uint8_t *want, size_t n);
 /* {"verified", "platform", "checks": [...]} ; claims are added by the caller. */
 cJSON *verdict_to_json(const struct verdict *v);
 
@@ -341,6 +347,12 @@ int x509_check_time(X509 *c, time_t t);
 /* ECDSA verify of a raw r || s (big-endian, n bytes each) signature over msg. */
 int ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msglen,
 		     const uint8_t *r, const uint8_t *s, size_t n);
+/* c's issuer name is issuer's subject and issuer's key verifies c's signature. */
+bool x509_signed_by(X509 *c, X509 *issuer);
+/* The subject's common name, for messages. */
+void x509_cn(X509 *c, char *out, size_t cap);
+/* "2024-01-01T00:00:00Z" */
+void time_rfc3339(time_t t, char out[32]);
 /* An EVP_PKEY for an uncompressed P-256 point given as x || y. */
 int p256_key_from_xy(const uint8_t xy[64], EVP_PKEY **out);
 

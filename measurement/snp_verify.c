@@ -356,18 +356,6 @@ static bool is_rsa_pss_4096(X509 *c)
 	       EVP_PKEY_get_bits(k) == 4096;
 }
 
-static bool signed_by(X509 *c, X509 *issuer)
-{
-	EVP_PKEY *k = X509_get0_pubkey(issuer);
-	bool ok;
-
-	if (!k || X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(issuer)) != 0)
-		return false;
-	ok = X509_verify(c, k) == 1;
-	ERR_clear_error();
-	return ok;
-}
-
 static bool is_test_root(struct snp_verifier *sv, X509 *c)
 {
 	for (int i = 0; i < sk_X509_num(sv->test_roots); i++)
@@ -379,12 +367,6 @@ static bool is_test_root(struct snp_verifier *sv, X509 *c)
 static bool same_cert(X509 *a, X509 *b)
 {
 	return a == b || (a && b && X509_cmp(a, b) == 0);
-}
-
-static void cn_of(X509 *c, char *out, size_t cap)
-{
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, out, (int)cap) < 0)
-		snprintf(out, cap, "(no CN)");
 }
 
 /*
@@ -446,9 +428,9 @@ static int chain_build(struct snp_verifier *sv, const struct snp_certs *certs, s
 				continue;
 			ask = ch->vlek ? sv->asvk[k] : sv->ask[k];
 		}
-		if (!signed_by(ask, roots[i]))
+		if (!x509_signed_by(ask, roots[i]))
 			continue;
-		if (!signed_by(roots[i], roots[i]))
+		if (!x509_signed_by(roots[i], roots[i]))
 			return verdict_fail(v, CHECK_CHAIN, "root is not self-signed");
 		ch->ark = X509_dup(roots[i]);
 		ch->ask = X509_dup(ask);
@@ -456,23 +438,23 @@ static int chain_build(struct snp_verifier *sv, const struct snp_certs *certs, s
 		ch->test_root = products[i] == SNP_PRODUCT_UNKNOWN;
 		if (!ch->ark || !ch->ask)
 			return -ENOMEM;
-		cn_of(roots[i], ch->root_name, sizeof(ch->root_name));
+		x509_cn(roots[i], ch->root_name, sizeof(ch->root_name));
 		verdict_pass(v, CHECK_ROOT_PINNED, "%s%s", ch->root_name,
 			     ch->test_root ? " (test root)" : " (pinned)");
 		break;
 	}
 	if (!ch->ark) {
 		if (certs->ask) {
-			cn_of(certs->ask, cn, sizeof(cn));
+			x509_cn(certs->ask, cn, sizeof(cn));
 			return verdict_fail(v, CHECK_ROOT_PINNED,
 					    "%s is not signed by a pinned AMD root", cn);
 		}
-		cn_of(certs->vcek, cn, sizeof(cn));
+		x509_cn(certs->vcek, cn, sizeof(cn));
 		return verdict_fail(v, CHECK_ROOT_PINNED, "no ASK given and no built-in ASK for %s",
 				    cn);
 	}
-	if (!signed_by(certs->vcek, ch->ask)) {
-		cn_of(ch->ask, cn, sizeof(cn));
+	if (!x509_signed_by(certs->vcek, ch->ask)) {
+		x509_cn(ch->ask, cn, sizeof(cn));
 		return verdict_fail(v, CHECK_CHAIN, "%s is not signed by %s",
 				    ch->vlek ? "VLEK" : "VCEK", cn);
 	}
@@ -483,7 +465,7 @@ static int chain_build(struct snp_verifier *sv, const struct snp_certs *certs, s
 		return verdict_fail(v, CHECK_CHAIN, "chain signatures are not RSASSA-PSS");
 	if (X509_check_ca(ch->ark) < 1 || X509_check_ca(ch->ask) < 1)
 		return verdict_fail(v, CHECK_CHAIN, "ARK or ASK is not a CA certificate");
-	cn_of(ch->ask, cn, sizeof(cn));
+	x509_cn(ch->ask, cn, sizeof(cn));
 	verdict_pass(v, CHECK_CHAIN, "%s <- %s <- %s", ch->vlek ? "VLEK" : "VCEK", cn,
 		     ch->root_name);
 	return 0;
@@ -499,7 +481,7 @@ static int chain_verify(struct snp_verifier *sv, const struct snp_certs *certs,
 
 	if (!certs || !certs->vcek)
 		return verdict_fail(v, CHECK_CERTIFICATES, "no VCEK or VLEK certificate given");
-	cn_of(certs->vcek, cn, sizeof(cn));
+	x509_cn(certs->vcek, cn, sizeof(cn));
 	if (strcmp(cn, "SEV-VLEK") == 0)
 		ch->vlek = true;
 	else if (strcmp(cn, "SEV-VCEK") != 0)
@@ -527,11 +509,9 @@ static int chain_verify(struct snp_verifier *sv, const struct snp_certs *certs,
 				return verdict_fail(v, CHECK_VALIDITY,
 						    "%s is not valid at the verification time",
 						    names[i]);
-		struct tm tm;
 		char when[32];
 
-		gmtime_r(&now, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		time_rfc3339(now, when);
 		verdict_pass(v, CHECK_VALIDITY, "all certificates valid at %s", when);
 	}
 
@@ -712,50 +692,36 @@ static int check_policy(const struct snp_report *r, const struct snp_reference *
 	return 0;
 }
 
-static int compare(struct verdict *v, enum cvm_check c, const char *what, const uint8_t *got,
-		   const uint8_t *want, size_t n)
-{
-	char g[2 * 64 + 1], w[2 * 64 + 1];
-
-	hex_encode(got, n, g);
-	if (CRYPTO_memcmp(got, want, n) != 0) {
-		hex_encode(want, n, w);
-		/* Long values: show the start of each, enough to tell them apart. */
-		return verdict_fail(v, c, "%s %.24s... differs from the reference %.24s...", what,
-				    g, w);
-	}
-	verdict_pass(v, c, "%s %s", what, g);
-	return 0;
-}
-
 static int check_reference(const struct snp_report *r, const struct snp_reference *ref,
 			   const uint8_t *report_data, struct verdict *v)
 {
 	if (ref && ref->has_measurement &&
-	    compare(v, CHECK_MEASUREMENT, "measurement", r->measurement, ref->measurement, 48) < 0)
+	    verdict_compare(v, CHECK_MEASUREMENT, "measurement", r->measurement, ref->measurement,
+			    48) < 0)
 		return -1;
 	if (ref && ref->has_host_data &&
-	    compare(v, CHECK_HOST_DATA, "host_data", r->host_data, ref->host_data, 32) < 0)
+	    verdict_compare(v, CHECK_HOST_DATA, "host_data", r->host_data, ref->host_data, 32) < 0)
 		return -1;
 	if (ref && ref->has_family_id &&
-	    compare(v, CHECK_ID_DIGESTS, "family_id", r->family_id, ref->family_id, 16) < 0)
+	    verdict_compare(v, CHECK_ID_DIGESTS, "family_id", r->family_id, ref->family_id, 16) < 0)
 		return -1;
 	if (ref && ref->has_image_id &&
-	    compare(v, CHECK_ID_DIGESTS, "image_id", r->image_id, ref->image_id, 16) < 0)
+	    verdict_compare(v, CHECK_ID_DIGESTS, "image_id", r->image_id, ref->image_id, 16) < 0)
 		return -1;
 	if (ref && ref->has_id_key_digest &&
-	    compare(v, CHECK_ID_DIGESTS, "id_key_digest", r->id_key_digest, ref->id_key_digest,
-		    48) < 0)
+	    verdict_compare(v, CHECK_ID_DIGESTS, "id_key_digest", r->id_key_digest,
+			    ref->id_key_digest, 48) < 0)
 		return -1;
 	if (ref && ref->has_author_key_digest &&
-	    compare(v, CHECK_ID_DIGESTS, "author_key_digest", r->author_key_digest,
-		    ref->author_key_digest, 48) < 0)
+	    verdict_compare(v, CHECK_ID_DIGESTS, "author_key_digest", r->author_key_digest,
+			    ref->author_key_digest, 48) < 0)
 		return -1;
 	if (ref && ref->has_report_data &&
-	    compare(v, CHECK_REPORT_DATA, "report_data", r->report_data, ref->report_data, 64) < 0)
+	    verdict_compare(v, CHECK_REPORT_DATA, "report_data", r->report_data, ref->report_data,
+			    64) < 0)
 		return -1;
-	if (report_data &&
-	    compare(v, CHECK_REPORT_DATA, "report_data", r->report_data, report_data, 64) < 0)
+	if (report_data && verdict_compare(v, CHECK_REPORT_DATA, "report_data", r->report_data,
+					   report_data, 64) < 0)
 		return -1;
 	if (ref && ref->has_min_tcb) {
 		struct snp_tcb t = snp_tcb_decode(r->reported_tcb, r->product);

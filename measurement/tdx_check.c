@@ -94,18 +94,6 @@ int tdx_verifier_new(const char *test_roots_pem, const char *collateral_dir, tim
 	return 0;
 }
 
-static bool signed_by(X509 *c, X509 *issuer)
-{
-	EVP_PKEY *k = X509_get0_pubkey(issuer);
-	bool ok;
-
-	if (!k || X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(issuer)) != 0)
-		return false;
-	ok = X509_verify(c, k) == 1;
-	ERR_clear_error();
-	return ok;
-}
-
 static bool is_p256(X509 *c)
 {
 	EVP_PKEY *k = X509_get0_pubkey(c);
@@ -115,12 +103,6 @@ static bool is_p256(X509 *c)
 		return false;
 	EVP_PKEY_get_group_name(k, curve, sizeof(curve), NULL);
 	return strcmp(curve, "prime256v1") == 0;
-}
-
-static void cn_of(X509 *c, char *out, size_t cap)
-{
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, out, (int)cap) < 0)
-		snprintf(out, cap, "(no CN)");
 }
 
 /* The PCK chain: leaf, intermediate CA, root; each signed by the next. */
@@ -143,7 +125,7 @@ static int chain_verify(struct tdx_verifier *tv, const struct tdx_quote *q, stru
 	if (pck_info_parse(sk_X509_value(chain, 0), &tv->pck) < 0)
 		return verdict_fail(v, CHECK_CERTIFICATES,
 				    "PCK certificate lacks well-formed SGX extensions");
-	cn_of(sk_X509_value(chain, 0), cn, sizeof(cn));
+	x509_cn(sk_X509_value(chain, 0), cn, sizeof(cn));
 	verdict_pass(v, CHECK_CERTIFICATES, "%s, FMSPC %02x%02x%02x%02x%02x%02x", cn,
 		     tv->pck.fmspc[0], tv->pck.fmspc[1], tv->pck.fmspc[2], tv->pck.fmspc[3],
 		     tv->pck.fmspc[4], tv->pck.fmspc[5]);
@@ -163,7 +145,7 @@ static int chain_verify(struct tdx_verifier *tv, const struct tdx_quote *q, stru
 					    fphex);
 		}
 	}
-	cn_of(root, cn, sizeof(cn));
+	x509_cn(root, cn, sizeof(cn));
 	verdict_pass(v, CHECK_ROOT_PINNED, "%s%s", cn,
 		     tv->test_root ? " (test root)" : " (pinned)");
 
@@ -171,13 +153,13 @@ static int chain_verify(struct tdx_verifier *tv, const struct tdx_quote *q, stru
 		X509 *c = sk_X509_value(chain, i),
 		     *issuer = sk_X509_value(chain, i < 2 ? i + 1 : 2);
 
-		if (!signed_by(c, issuer)) {
-			cn_of(c, cn, sizeof(cn));
+		if (!x509_signed_by(c, issuer)) {
+			x509_cn(c, cn, sizeof(cn));
 			return verdict_fail(v, CHECK_CHAIN,
 					    "%s is not signed by the next certificate", cn);
 		}
 		if (i > 0 && X509_check_ca(c) < 1) {
-			cn_of(c, cn, sizeof(cn));
+			x509_cn(c, cn, sizeof(cn));
 			return verdict_fail(v, CHECK_CHAIN, "%s is not a CA", cn);
 		}
 	}
@@ -185,17 +167,15 @@ static int chain_verify(struct tdx_verifier *tv, const struct tdx_quote *q, stru
 
 	for (int i = 0; i < 3; i++) {
 		if (x509_check_time(sk_X509_value(chain, i), now) < 0) {
-			cn_of(sk_X509_value(chain, i), cn, sizeof(cn));
+			x509_cn(sk_X509_value(chain, i), cn, sizeof(cn));
 			return verdict_fail(v, CHECK_VALIDITY,
 					    "%s is not valid at the verification time", cn);
 		}
 	}
 	{
-		struct tm tm;
 		char when[32];
 
-		gmtime_r(&now, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		time_rfc3339(now, when);
 		verdict_pass(v, CHECK_VALIDITY, "all certificates valid at %s", when);
 	}
 	for (int i = 0; i < 3; i++)
@@ -205,50 +185,35 @@ static int chain_verify(struct tdx_verifier *tv, const struct tdx_quote *q, stru
 	return 0;
 }
 
-static int compare(struct verdict *v, enum cvm_check c, const char *what, const uint8_t *got,
-		   const uint8_t *want, size_t n)
-{
-	char g[2 * 64 + 1], w[2 * 64 + 1];
-
-	hex_encode(got, n, g);
-	if (CRYPTO_memcmp(got, want, n) != 0) {
-		hex_encode(want, n, w);
-		return verdict_fail(v, c, "%s %.24s... differs from the reference %.24s...", what,
-				    g, w);
-	}
-	verdict_pass(v, c, "%s %s", what, g);
-	return 0;
-}
-
 static int check_reference(const struct tdx_quote *q, const struct tdx_reference *ref,
 			   const uint8_t *report_data, struct verdict *v)
 {
 	const struct tdx_report_body *b = &q->body;
 
-	if (ref->has_mrtd && compare(v, CHECK_MRTD, "MRTD", b->mrtd, ref->mrtd, 48) < 0)
+	if (ref->has_mrtd && verdict_compare(v, CHECK_MRTD, "MRTD", b->mrtd, ref->mrtd, 48) < 0)
 		return -1;
 	for (int i = 0; i < 4; i++) {
 		char what[16];
 
 		snprintf(what, sizeof(what), "RTMR%d", i);
 		if (ref->has_rtmr[i] &&
-		    compare(v, CHECK_RTMR, what, b->rtmr[i], ref->rtmr[i], 48) < 0)
+		    verdict_compare(v, CHECK_RTMR, what, b->rtmr[i], ref->rtmr[i], 48) < 0)
 			return -1;
 	}
-	if (ref->has_mrconfigid &&
-	    compare(v, CHECK_MRCONFIGID, "MRCONFIGID", b->mrconfigid, ref->mrconfigid, 48) < 0)
+	if (ref->has_mrconfigid && verdict_compare(v, CHECK_MRCONFIGID, "MRCONFIGID", b->mrconfigid,
+						   ref->mrconfigid, 48) < 0)
 		return -1;
 	if (ref->has_mrowner &&
-	    compare(v, CHECK_MROWNER, "MROWNER", b->mrowner, ref->mrowner, 48) < 0)
+	    verdict_compare(v, CHECK_MROWNER, "MROWNER", b->mrowner, ref->mrowner, 48) < 0)
 		return -1;
-	if (ref->has_mrownerconfig && compare(v, CHECK_MROWNERCONFIG, "MROWNERCONFIG",
-					      b->mrownerconfig, ref->mrownerconfig, 48) < 0)
+	if (ref->has_mrownerconfig && verdict_compare(v, CHECK_MROWNERCONFIG, "MROWNERCONFIG",
+						      b->mrownerconfig, ref->mrownerconfig, 48) < 0)
 		return -1;
-	if (ref->has_report_data &&
-	    compare(v, CHECK_REPORT_DATA, "REPORTDATA", b->report_data, ref->report_data, 64) < 0)
+	if (ref->has_report_data && verdict_compare(v, CHECK_REPORT_DATA, "REPORTDATA",
+						    b->report_data, ref->report_data, 64) < 0)
 		return -1;
-	if (report_data &&
-	    compare(v, CHECK_REPORT_DATA, "REPORTDATA", b->report_data, report_data, 64) < 0)
+	if (report_data && verdict_compare(v, CHECK_REPORT_DATA, "REPORTDATA", b->report_data,
+					   report_data, 64) < 0)
 		return -1;
 	return 0;
 }

@@ -206,18 +206,6 @@ int tdx_collateral_load(const char *dir, struct tdx_collateral **out, char *err,
 
 /* ---- checks ---- */
 
-static bool signed_by(X509 *c, X509 *issuer)
-{
-	EVP_PKEY *k = X509_get0_pubkey(issuer);
-	bool ok;
-
-	if (!k || X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(issuer)) != 0)
-		return false;
-	ok = X509_verify(c, k) == 1;
-	ERR_clear_error();
-	return ok;
-}
-
 static int json_date(const cJSON *o, const char *key, int64_t *t)
 {
 	const char *s;
@@ -235,7 +223,7 @@ static int check_signed(struct tdx_collateral *c, struct signed_json *s, X509 *r
 	X509 *top = sk_X509_value(c->signing_chain, sk_X509_num(c->signing_chain) - 1);
 	int64_t issued, next;
 
-	if (!signer || X509_cmp(top, root) != 0 || !signed_by(signer, root) ||
+	if (!signer || X509_cmp(top, root) != 0 || !x509_signed_by(signer, root) ||
 	    x509_check_time(signer, now) < 0)
 		return verdict_fail(v, CHECK_COLLATERAL,
 				    "%s issuer chain does not lead to the PCK chain's root, or is "

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "measurement/measurement.h"
 
 static const char *const check_names[CHECK__MAX] = {
@@ -144,4 +146,22 @@ cJSON *verdict_to_json(const struct verdict *v)
 		cJSON_AddItemToArray(checks, c);
 	}
 	return o;
+}
+
+int verdict_compare(struct verdict *v, enum cvm_check c, const char *what, const uint8_t *got,
+		    const uint8_t *want, size_t n)
+{
+	char g[2 * 64 + 1], w[2 * 64 + 1];
+
+	if (n > 64)
+		return verdict_fail(v, c, "%s: value too long to compare", what);
+	hex_encode(got, n, g);
+	if (CRYPTO_memcmp(got, want, n) != 0) {
+		hex_encode(want, n, w);
+		/* The start of each value is enough to tell them apart. */
+		return verdict_fail(v, c, "%s %.24s... differs from the reference %.24s...", what,
+				    g, w);
+	}
+	verdict_pass(v, c, "%s %s", what, g);
+	return 0;
 }

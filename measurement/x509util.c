@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -137,4 +138,30 @@ int p256_key_from_xy(const uint8_t xy[64], EVP_PKEY **out)
 	EVP_PKEY_CTX_free(ctx);
 	ERR_clear_error();
 	return r;
+}
+
+bool x509_signed_by(X509 *c, X509 *issuer)
+{
+	EVP_PKEY *k = X509_get0_pubkey(issuer);
+	bool ok;
+
+	if (!k || X509_NAME_cmp(X509_get_issuer_name(c), X509_get_subject_name(issuer)) != 0)
+		return false;
+	ok = X509_verify(c, k) == 1;
+	ERR_clear_error();
+	return ok;
+}
+
+void x509_cn(X509 *c, char *out, size_t cap)
+{
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, out, (int)cap) < 0)
+		snprintf(out, cap, "(no CN)");
+}
+
+void time_rfc3339(time_t t, char out[32])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
