@@ -95,7 +95,8 @@ deps:
 check: $(CVM) $(UNIT_BIN)
 	$(Q)scripts/run-tests $(BUILD)
 
-test: deps check-format
+test: deps
+	$(Q)$(MAKE) --no-print-directory check-format
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory check SAN=1
 
