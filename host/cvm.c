@@ -13,6 +13,7 @@ static const struct {
 	{ "verify", verify_main,
 	  "verify an SEV-SNP report or TDX quote against vendor roots and "
 	  "reference values" },
+	{ "measure", measure_main, "replay event logs into RTMR and PCR values" },
 };
 
 static void usage(FILE *f)

@@ -11,5 +11,6 @@ enum {
 };
 
 int verify_main(int argc, char **argv);
+int measure_main(int argc, char **argv);
 
 #endif

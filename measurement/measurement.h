@@ -330,6 +330,74 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 	       const struct tdx_reference *ref, const uint8_t *report_data /* 64 or NULL */,
 	       struct tdx_quote *q, struct verdict *v);
 
+/* ---- event logs (TCG PC Client Platform Firmware Profile, §10; TCG CEL) ---- */
+
+/* TPM_ALG_ID values, TCG Algorithm Registry. */
+enum {
+	TPM_ALG_SHA1 = 0x0004,
+	TPM_ALG_SHA256 = 0x000B,
+	TPM_ALG_SHA384 = 0x000C,
+	TPM_ALG_SHA512 = 0x000D,
+};
+
+enum evlog_format {
+	EVLOG_TCG2,	/* crypto-agile binary log of a TPM: indexes are PCRs */
+	EVLOG_CCEL,	/* the same format from the TDX CCEL table: 0 is MRTD, 1-4 RTMR0-3 */
+	EVLOG_CEL_JSON, /* TCG Canonical Event Log, JSON encoding */
+};
+
+#define EVLOG_MAX_ALGS 4
+#define EVLOG_MAX_EVENTS 65536
+#define EVLOG_MAX_INDEX 24
+
+struct evlog_digest {
+	uint16_t alg;
+	uint8_t len;
+	uint8_t d[64];
+};
+
+struct evlog_event {
+	uint32_t index; /* PCR, or CCEL MR index */
+	uint32_t type;	/* EV_* (CEL-JSON: 0 unless the record names one) */
+	uint32_t ndigests;
+	struct evlog_digest digests[EVLOG_MAX_ALGS];
+	struct span data; /* event bytes, inside the buffer given to the parser */
+	uint64_t recnum;  /* CEL-JSON record number, else the position */
+};
+
+struct evlog {
+	enum evlog_format format;
+	size_t n;
+	struct evlog_event *events;
+	size_t nalgs;
+	uint16_t algs[EVLOG_MAX_ALGS];
+	uint16_t sizes[EVLOG_MAX_ALGS];
+	uint8_t startup_locality; /* TPM: from a StartupLocality EV_NO_ACTION event */
+	cJSON *json;		  /* CEL-JSON: the parsed document */
+};
+
+/* Parses a crypto-agile log. err names the event and field at fault. */
+int evlog_parse_tcg2(const uint8_t *buf, size_t len, enum evlog_format f, struct evlog *log,
+		     char *err, size_t errlen);
+int evlog_parse_cel_json(const char *text, size_t len, struct evlog *log, char *err, size_t errlen);
+void evlog_free(struct evlog *log);
+
+struct evlog_bank {
+	uint16_t alg;
+	size_t len;
+	uint8_t reg[EVLOG_MAX_INDEX][64];
+	bool touched[EVLOG_MAX_INDEX];
+};
+
+/* Replays every event that extends (not EV_NO_ACTION) into one bank per algorithm. */
+int evlog_replay(const struct evlog *log, struct evlog_bank banks[EVLOG_MAX_ALGS], size_t *nbanks);
+const char *evlog_type_name(uint32_t type);
+const char *evlog_alg_name(uint16_t alg);
+/* "RTMR0" for CCEL index 1, "PCR7" for a TPM log. */
+void evlog_register_name(enum evlog_format f, uint32_t index, char *out, size_t cap);
+/* Decoded content of the common UEFI event types, or NULL. */
+cJSON *evlog_event_details(const struct evlog_event *e);
+
 /* ---- evidence type detection ---- */
 
 enum cvm_platform evidence_detect(const uint8_t *buf, size_t len);

@@ -1,0 +1,61 @@
+#!/bin/sh
+# cvm measure replay as a user runs it. Needs CVM_BIN, CVM_VECTORS, CVM_TEST_TMP.
+set -u
+cvm=${CVM_BIN:?}
+vec=${CVM_VECTORS:?}
+tmp=${CVM_TEST_TMP:?}/cli-measure
+rm -rf "$tmp" && mkdir -p "$tmp"
+gcp="$vec/tdx/gcp-cos-ccel"
+pass=0
+fail=0
+
+expect() {
+	name=$1 want=$2 pattern=$3
+	shift 4
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" -ne "$want" ]; then
+		echo "not ok - $name: exit $got, expected $want"; cat "$tmp/err"; fail=$((fail + 1))
+	elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err" "$tmp/out"; then
+		echo "not ok - $name: output lacks '$pattern'"; cat "$tmp/err"; fail=$((fail + 1))
+	elif [ "$want" -ne 0 ] && [ -n "$pattern" ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+		echo "not ok - $name: stderr is not one line"; cat "$tmp/err"; fail=$((fail + 1))
+	else
+		echo "ok - $name"; pass=$((pass + 1))
+	fi
+}
+
+head -c 64 /dev/urandom >"$tmp/random.bin"
+printf '[{"pcr": 1, "digests": [{"hashAlg": "sha256", "digest": "00"}]}]' >"$tmp/bad.json"
+
+expect "help" 0 "" -- "$cvm" measure --help
+expect "no verb" 2 "" -- "$cvm" measure
+expect "unknown verb" 2 "not a measure command" -- "$cvm" measure frob
+expect "GCP CCEL replays to its quote" 0 "equal the quote" -- \
+	"$cvm" measure replay "$gcp/ccel-data.bin" --quote "$gcp/quote.bin"
+expect "GCP CCEL against another quote" 1 "RTMR0" -- \
+	"$cvm" measure replay "$gcp/ccel-data.bin" --quote "$vec/tdx/spr-prod-quote-v4.bin"
+expect "random bytes" 2 "event 0" -- "$cvm" measure replay "$tmp/random.bin"
+expect "bad CEL-JSON" 2 "record 0" -- "$cvm" measure replay "$tmp/bad.json"
+expect "bad --format" 2 "--format" -- "$cvm" measure replay --format xml "$gcp/ccel-data.bin"
+expect "TPM format names PCRs" 0 "PCR1" -- "$cvm" measure replay --format tcg2 "$gcp/ccel-data.bin"
+
+"$cvm" measure replay "$vec/eventlog/ccel-ovmf.bin" --json >"$tmp/ovmf.json" 2>/dev/null
+if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = json.load(open(sys.argv[2]))["uefi_event_logs"]
+assert d["format"] == "ccel" and len(d["events"]) == len(want) == 20
+for a, b in zip(d["events"], want):
+    assert a["index"] == b["index"] and a["type_name"] == b["type_name"], (a, b)
+    assert a["digests"][0]["digest"] == b["digests"][0]["digest"]
+    assert a["event"] == b["event"]
+assert {"RTMR0", "RTMR1"} <= set(d["registers"]["sha384"])
+' "$tmp/ovmf.json" "$vec/eventlog/ccel-ovmf.expected.json"; then
+	echo "ok - --json agrees with Trustee's parse"; pass=$((pass + 1))
+else
+	echo "not ok - --json agrees with Trustee's parse"; fail=$((fail + 1))
+fi
+
+echo "cli measure: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
