@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "host/cvm.h"
 #include "lib/lib.h"
@@ -13,7 +14,26 @@
 
 static void help(FILE *f)
 {
-	fputs("Usage: cvm measure replay LOG [options]\n"
+	fputs("Usage: cvm measure --mode snp|snp:ovmf-hash|seves|sev --ovmf FILE [options]\n"
+	      "       cvm measure replay LOG [options]\n"
+	      "\n"
+	      "Launch digests (flag-compatible with sev-snp-measure):\n"
+	      "  --mode MODE          snp, snp:ovmf-hash, seves or sev\n"
+	      "  --ovmf FILE          the OVMF image the guest boots\n"
+	      "  --vcpus N            number of vCPUs (all modes but sev)\n"
+	      "  --vcpu-type T        QEMU CPU model (EPYC-v4, EPYC-Milan, EPYC-Genoa, ...)\n"
+	      "  --vcpu-sig V         or the CPUID signature itself\n"
+	      "  --vcpu-family F --vcpu-model M --vcpu-stepping S\n"
+	      "                       or family, model and stepping\n"
+	      "  --vmm-type T         QEMU (default), ec2 or gce\n"
+	      "  --kernel F --initrd F --append STR\n"
+	      "                       direct boot: the SEV hashes table is measured\n"
+	      "  --guest-features HEX SEV features of the VMSA (default 0x1)\n"
+	      "  --snp-ovmf-hash HEX  start from this OVMF digest (snp:ovmf-hash output)\n"
+	      "  --output-format F    hex (default), base64, or json (reference values)\n"
+	      "  -v, --verbose        name the mode with the digest\n"
+	      "\n"
+	      "Event-log replay:\n"
 	      "\n"
 	      "Parses an event log, prints every event (register, type, digests, decoded\n"
 	      "content of the common UEFI events) and replays it into register values per\n"
@@ -32,9 +52,9 @@ static void help(FILE *f)
 	      "  -h, --help           this text\n"
 	      "\n"
 	      "Exit status:\n"
-	      "  0  replayed (and, with --quote, every RTMR matches)\n"
+	      "  0  computed; replayed (and, with --quote, every RTMR matches)\n"
 	      "  1  an RTMR differs from the quote's; one line on stderr names it\n"
-	      "  2  usage error, unreadable file, or a log that does not parse\n",
+	      "  2  usage error, unreadable file, or an image or log that does not parse\n",
 	      f);
 }
 
@@ -279,8 +299,320 @@ static int replay_main(int argc, char **argv)
 	return rc;
 }
 
+static int file_sha256(const char *path, uint8_t out[32])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	FILE *f = fopen(path, "rb");
+	uint8_t buf[1 << 16];
+	size_t n;
+	int r = 0;
+
+	if (!f || !c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+		r = f ? -ENOMEM : -errno;
+	while (r == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		EVP_DigestUpdate(c, buf, n);
+	if (r == 0 && ferror(f))
+		r = -EIO;
+	if (r == 0)
+		EVP_DigestFinal_ex(c, out, NULL);
+	if (f)
+		fclose(f);
+	EVP_MD_CTX_free(c);
+	return r;
+}
+
+static int parse_uint(const char *s, int base, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int launch_main(int argc, char **argv)
+{
+	enum {
+		OPT_MODE = 256,
+		OPT_OVMF,
+		OPT_VCPUS,
+		OPT_VCPU_TYPE,
+		OPT_VCPU_SIG,
+		OPT_FAMILY,
+		OPT_MODEL,
+		OPT_STEPPING,
+		OPT_VMM,
+		OPT_KERNEL,
+		OPT_INITRD,
+		OPT_APPEND,
+		OPT_FEATURES,
+		OPT_OVMF_HASH,
+		OPT_OUTPUT,
+	};
+	static const struct option longopts[] = {
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "ovmf", required_argument, NULL, OPT_OVMF },
+		{ "vcpus", required_argument, NULL, OPT_VCPUS },
+		{ "vcpu-type", required_argument, NULL, OPT_VCPU_TYPE },
+		{ "vcpu-sig", required_argument, NULL, OPT_VCPU_SIG },
+		{ "vcpu-family", required_argument, NULL, OPT_FAMILY },
+		{ "vcpu-model", required_argument, NULL, OPT_MODEL },
+		{ "vcpu-stepping", required_argument, NULL, OPT_STEPPING },
+		{ "vmm-type", required_argument, NULL, OPT_VMM },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
+		{ "append", required_argument, NULL, OPT_APPEND },
+		{ "guest-features", required_argument, NULL, OPT_FEATURES },
+		{ "snp-ovmf-hash", required_argument, NULL, OPT_OVMF_HASH },
+		{ "output-format", required_argument, NULL, OPT_OUTPUT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *mode = NULL, *ovmf_path = NULL, *vcpu_type = NULL, *kernel = NULL,
+		   *initrd = NULL, *append = NULL, *ovmf_hash = NULL, *output = "hex",
+		   *vmm = "QEMU";
+	uint64_t vcpus = 0, sig = 0, family = 0, model = 0, stepping = 0, x;
+	bool has_vcpus = false, has_sig = false, has_family = false, has_model = false,
+	     has_stepping = false, verbose = false;
+	struct sev_measure_params p = { .guest_features = 0x1 };
+	_cleanup_free_ uint8_t *image = NULL;
+	struct ovmf ovmf;
+	uint8_t digest[48];
+	size_t len, dlen;
+	char err[256];
+	int c, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
+		r = 0;
+		switch (c) {
+		case OPT_MODE:
+			mode = optarg;
+			break;
+		case OPT_OVMF:
+			ovmf_path = optarg;
+			break;
+		case OPT_VCPUS:
+			r = parse_uint(optarg, 10, 4096, &vcpus);
+			has_vcpus = true;
+			break;
+		case OPT_VCPU_TYPE:
+			vcpu_type = optarg;
+			break;
+		case OPT_VCPU_SIG:
+			r = parse_uint(optarg, 0, UINT32_MAX, &sig);
+			has_sig = true;
+			break;
+		case OPT_FAMILY:
+			r = parse_uint(optarg, 10, 255 + 15, &family);
+			has_family = true;
+			break;
+		case OPT_MODEL:
+			r = parse_uint(optarg, 10, 255, &model);
+			has_model = true;
+			break;
+		case OPT_STEPPING:
+			r = parse_uint(optarg, 10, 15, &stepping);
+			has_stepping = true;
+			break;
+		case OPT_VMM:
+			vmm = optarg;
+			break;
+		case OPT_KERNEL:
+			kernel = optarg;
+			break;
+		case OPT_INITRD:
+			initrd = optarg;
+			break;
+		case OPT_APPEND:
+			append = optarg;
+			break;
+		case OPT_FEATURES:
+			r = parse_uint(optarg, 0, UINT64_MAX, &x);
+			p.guest_features = x;
+			break;
+		case OPT_OVMF_HASH:
+			ovmf_hash = optarg;
+			break;
+		case OPT_OUTPUT:
+			output = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			help(stdout);
+			return EXIT_OK;
+		default:
+			log_error("unknown or incomplete option '%s'; see 'cvm measure --help'",
+				  argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+		if (r < 0) {
+			log_error("%s: '%s' is not a valid number here", argv[optind - 2], optarg);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		log_error("unexpected argument '%s'; see 'cvm measure --help'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!mode || !ovmf_path) {
+		log_error("--mode and --ovmf are required; see 'cvm measure --help'");
+		return EXIT_USAGE;
+	}
+	if (!strcmp(mode, "snp"))
+		p.mode = SEV_MODE_SNP;
+	else if (!strcmp(mode, "snp:ovmf-hash"))
+		p.mode = SEV_MODE_SNP_OVMF_HASH;
+	else if (!strcmp(mode, "seves"))
+		p.mode = SEV_MODE_SEV_ES;
+	else if (!strcmp(mode, "sev"))
+		p.mode = SEV_MODE_SEV;
+	else {
+		log_error("--mode must be snp, snp:ovmf-hash, seves or sev");
+		return EXIT_USAGE;
+	}
+	if (!strcmp(vmm, "QEMU"))
+		p.vmm = VMM_QEMU;
+	else if (!strcmp(vmm, "ec2"))
+		p.vmm = VMM_EC2;
+	else if (!strcmp(vmm, "gce"))
+		p.vmm = VMM_GCE;
+	else {
+		log_error("unknown VMM type '%s' (QEMU, ec2, gce)", vmm);
+		return EXIT_USAGE;
+	}
+	if (strcmp(output, "hex") && strcmp(output, "base64") && strcmp(output, "json")) {
+		log_error("--output-format must be hex, base64 or json");
+		return EXIT_USAGE;
+	}
+	if ((initrd || append) && !kernel) {
+		log_error("--kernel required when using --%s", initrd ? "initrd" : "append");
+		return EXIT_USAGE;
+	}
+	if (p.mode != SEV_MODE_SEV && p.mode != SEV_MODE_SNP_OVMF_HASH && !has_vcpus) {
+		log_error("missing --vcpus N in guest mode '%s'", mode);
+		return EXIT_USAGE;
+	}
+	if (ovmf_hash && p.mode != SEV_MODE_SNP) {
+		log_error("--snp-ovmf-hash only works with --mode snp");
+		return EXIT_USAGE;
+	}
+	p.vcpus = (unsigned)vcpus;
+	if (p.mode == SEV_MODE_SEV || p.mode == SEV_MODE_SNP_OVMF_HASH) {
+		p.vcpu_sig = 0;
+	} else if (has_family) {
+		if (!has_model || !has_stepping) {
+			log_error("--vcpu-family needs --vcpu-model and --vcpu-stepping");
+			return EXIT_USAGE;
+		}
+		p.vcpu_sig = sev_cpu_sig((unsigned)family, (unsigned)model, (unsigned)stepping);
+	} else if (has_sig) {
+		p.vcpu_sig = (uint32_t)sig;
+	} else if (vcpu_type) {
+		p.vcpu_sig = sev_cpu_sig_by_name(vcpu_type);
+		if (!p.vcpu_sig) {
+			log_error("unknown --vcpu-type '%s'", vcpu_type);
+			return EXIT_USAGE;
+		}
+	} else if (p.vmm == VMM_QEMU) {
+		log_error("missing --vcpu-type or --vcpu-sig or --vcpu-family in guest mode '%s'",
+			  mode);
+		return EXIT_USAGE;
+	}
+	if (ovmf_hash) {
+		if (hex_decode_exact(ovmf_hash, p.ovmf_hash, 48) < 0) {
+			log_error("--snp-ovmf-hash: expected 48 bytes of hex");
+			return EXIT_USAGE;
+		}
+		p.has_ovmf_hash = true;
+	}
+	if (kernel) {
+		static const char nul = 0;
+
+		p.has_kernel = true;
+		r = file_sha256(kernel, p.kernel_sha256);
+		if (r == 0 && initrd)
+			r = file_sha256(initrd, p.initrd_sha256);
+		else if (r == 0)
+			SHA256((const uint8_t *)"", 0, p.initrd_sha256);
+		if (r < 0) {
+			log_error_errno(r, "%s", r == 0 ? kernel : initrd ? initrd : kernel);
+			return EXIT_USAGE;
+		}
+		/* The command line is measured with its terminating NUL. */
+		if (append)
+			SHA256((const uint8_t *)append, strlen(append) + 1, p.cmdline_sha256);
+		else
+			SHA256((const uint8_t *)&nul, 1, p.cmdline_sha256);
+	}
+	r = file_read(ovmf_path, 64u << 20, &image, &len);
+	if (r < 0) {
+		log_error_errno(r, "%s", ovmf_path);
+		return EXIT_USAGE;
+	}
+	if (ovmf_parse(image, len, &ovmf, err, sizeof(err)) < 0) {
+		log_error("%s: %s", ovmf_path, err);
+		return EXIT_USAGE;
+	}
+	p.ovmf = &ovmf;
+	r = sev_launch_digest(&p, digest, &dlen, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s: %s", ovmf_path, r == -ENOMEM ? "out of memory" : err);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(output, "json")) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON *snp = cJSON_AddObjectToObject(o, p.mode == SEV_MODE_SNP ? "snp" : "launch");
+		char *s;
+
+		cJSON_AddStringToObject(snp, "mode", mode);
+		json_add_hex(snp, p.mode == SEV_MODE_SNP_OVMF_HASH ? "ovmf_hash" : "measurement",
+			     digest, dlen);
+		/* The reference-values member is named measurement; mode is informative. */
+		if (p.mode == SEV_MODE_SNP)
+			cJSON_DeleteItemFromObject(snp, "mode");
+		s = cJSON_Print(o);
+		printf("%s\n", s ? s : "");
+		free(s);
+		cJSON_Delete(o);
+	} else {
+		char *text = NULL;
+
+		if (!strcmp(output, "base64"))
+			r = base64_encode(digest, dlen, BASE64_STD, &text);
+		else
+			text = hex_encode_alloc(digest, dlen);
+		if (!text) {
+			log_error("out of memory");
+			return EXIT_USAGE;
+		}
+		if (verbose)
+			printf("Calculated %s guest measurement: %s\n",
+			       p.mode == SEV_MODE_SNP || p.mode == SEV_MODE_SNP_OVMF_HASH
+				       ? "SEV_SNP"
+			       : p.mode == SEV_MODE_SEV_ES ? "SEV_ES"
+							   : "SEV",
+			       text);
+		else
+			printf("%s\n", text);
+		free(text);
+	}
+	return EXIT_OK;
+}
+
 int measure_main(int argc, char **argv)
 {
+	if (argc >= 2 && argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
+		return launch_main(argc, argv);
+
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		help(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;

@@ -181,8 +181,8 @@ static void note_startup_locality(struct evlog *log, const struct evlog_event *e
 		log->startup_locality = e->data.p[16];
 }
 
-int evlog_parse_tcg2(const uint8_t *buf, size_t len, enum evlog_format f, struct evlog *log,
-		     char *err, size_t errlen)
+static int parse_tcg2(const uint8_t *buf, size_t len, enum evlog_format f, struct evlog *log,
+		      char *err, size_t errlen)
 {
 	struct span s = span_make(buf, len), ev;
 	uint32_t index, type, size;
@@ -243,6 +243,17 @@ int evlog_parse_tcg2(const uint8_t *buf, size_t len, enum evlog_format f, struct
 			return r;
 	}
 	return 0;
+}
+
+int evlog_parse_tcg2(const uint8_t *buf, size_t len, enum evlog_format f, struct evlog *log,
+		     char *err, size_t errlen)
+{
+	int r = parse_tcg2(buf, len, f, log, err, errlen);
+
+	/* A log that fails to parse leaves nothing allocated behind. */
+	if (r < 0)
+		evlog_free(log);
+	return r;
 }
 
 /* ---- CEL-JSON ---- */

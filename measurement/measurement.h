@@ -398,6 +398,79 @@ void evlog_register_name(enum evlog_format f, uint32_t index, char *out, size_t 
 /* Decoded content of the common UEFI event types, or NULL. */
 cJSON *evlog_event_details(const struct evlog_event *e);
 
+/* ---- SEV, SEV-ES and SEV-SNP launch digests (as virtee/sev-snp-measure computes them) ---- */
+
+enum sev_mode {
+	SEV_MODE_SEV,
+	SEV_MODE_SEV_ES,
+	SEV_MODE_SNP,
+	SEV_MODE_SNP_OVMF_HASH, /* the OVMF pages alone, a seed for later digests */
+};
+
+enum vmm_type {
+	VMM_QEMU,
+	VMM_EC2,
+	VMM_GCE,
+};
+
+#define OVMF_MAX_TABLE 32
+#define OVMF_MAX_SECTIONS 32
+
+/* OVMF metadata section types (edk2 OvmfPkg/ResetVector/X64/OvmfSevMetadata.asm). */
+enum ovmf_section_type {
+	OVMF_SECTION_SNP_SEC_MEM = 1,
+	OVMF_SECTION_SNP_SECRETS = 2,
+	OVMF_SECTION_CPUID = 3,
+	OVMF_SECTION_SVSM_CAA = 4,
+	OVMF_SECTION_SNP_KERNEL_HASHES = 0x10,
+};
+
+struct ovmf_section {
+	uint32_t gpa, size, type;
+};
+
+struct ovmf {
+	const uint8_t *data;
+	size_t len;
+	uint64_t gpa; /* the image ends at 4 GiB */
+	size_t ntable;
+	struct {
+		uint8_t guid[16];
+		struct span data;
+	} table[OVMF_MAX_TABLE];
+	size_t nsections;
+	struct ovmf_section sections[OVMF_MAX_SECTIONS];
+};
+
+/*
+ * Parses the GUIDed footer table and the SEV metadata of an OVMF image.
+ * Offsets, sizes and counts that do not fit the file are errors.
+ */
+int ovmf_parse(const uint8_t *data, size_t len, struct ovmf *o, char *err, size_t errlen);
+/* The data of a footer table entry, given the GUID as text; -ENOENT when absent. */
+int ovmf_table_entry(const struct ovmf *o, const char *guid, struct span *out);
+
+struct sev_measure_params {
+	enum sev_mode mode;
+	enum vmm_type vmm;
+	unsigned vcpus;
+	uint32_t vcpu_sig;
+	uint64_t guest_features;
+	const struct ovmf *ovmf;
+	bool has_ovmf_hash;
+	uint8_t ovmf_hash[48];
+	bool has_kernel; /* kernel, initrd and command line hashes (SHA-256) */
+	uint8_t kernel_sha256[32], initrd_sha256[32], cmdline_sha256[32];
+};
+
+/* The launch digest: SHA-384 (48 bytes) for SNP, SHA-256 (32) for SEV and SEV-ES. */
+int sev_launch_digest(const struct sev_measure_params *p, uint8_t out[48], size_t *outlen,
+		      char *err, size_t errlen);
+/* CPUID Fn0000_0001_EAX for a family, model and stepping (AMD pub. 25481). */
+uint32_t sev_cpu_sig(unsigned family, unsigned model, unsigned stepping);
+/* The signature of a QEMU CPU model name ("EPYC-v4"); 0 when unknown. */
+uint32_t sev_cpu_sig_by_name(const char *name);
+
 /* ---- evidence type detection ---- */
 
 enum cvm_platform evidence_detect(const uint8_t *buf, size_t len);

@@ -1,0 +1,96 @@
+#!/bin/sh
+# cvm measure against sev-snp-measure: every case of
+# tests/data/measure/sev-snp-measure-cases.txt, bit for bit, refusals included.
+set -u
+cvm=${CVM_BIN:?}
+vec=${CVM_VECTORS:?}
+top=${CVM_TOP:?}
+data="$top/tests/data/measure"
+tmp=${CVM_TEST_TMP:?}/cli-measure-launch
+rm -rf "$tmp" && mkdir -p "$tmp"
+pass=0
+fail=0
+tab=$(printf '\t')
+
+while IFS= read -r line; do
+	case "$line" in '#'* | '') continue ;; esac
+	want=${line%%"$tab"*}
+	args=${line#*"$tab"}
+	old_ifs=$IFS
+	IFS=$tab
+	# shellcheck disable=SC2086
+	set -- $args
+	IFS=$old_ifs
+	n=$#
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		a=$1
+		shift
+		case "$a" in
+		@amdsev) a="$vec/measure/snp/ovmf_AmdSev_suffix.bin" ;;
+		@ovmfx64) a="$vec/measure/snp/ovmf_OvmfX64_suffix.bin" ;;
+		@debian) a=/usr/share/OVMF/OVMF_CODE.fd ;;
+		@kernel) a="$data/kernel.bin" ;;
+		@initrd) a="$data/initrd.bin" ;;
+		esac
+		set -- "$@" "$a"
+		i=$((i + 1))
+	done
+	got=$("$cvm" measure "$@" 2>"$tmp/err")
+	rc=$?
+	if [ "$want" = ERROR ]; then
+		if [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]; then
+			pass=$((pass + 1))
+		else
+			echo "not ok - refusal expected (exit $rc): $args"; fail=$((fail + 1))
+		fi
+	elif [ "$rc" -eq 0 ] && [ "$got" = "$want" ]; then
+		pass=$((pass + 1))
+	else
+		echo "not ok - $args: got '$got' (exit $rc), want '$want'"; cat "$tmp/err"
+		fail=$((fail + 1))
+	fi
+done <"$data/sev-snp-measure-cases.txt"
+
+# The error sev-snp-measure gives for a kernel with an OVMF lacking kernel hashes.
+"$cvm" measure --mode snp --vcpus 1 --vcpu-type EPYC-v4 --ovmf "$vec/measure/snp/ovmf_OvmfX64_suffix.bin" \
+	--kernel "$data/kernel.bin" 2>"$tmp/err" >/dev/null
+if grep -q "no SNP_KERNEL_HASHES section" "$tmp/err"; then
+	pass=$((pass + 1))
+else
+	echo "not ok - kernel without a kernel-hashes section"; cat "$tmp/err"; fail=$((fail + 1))
+fi
+# The vectors README's table, once more, from the shared vectors.
+got=$("$cvm" measure --mode snp --vcpus 1 --vcpu-type EPYC-v4 --ovmf "$vec/measure/snp/ovmf_AmdSev_suffix.bin" \
+	--kernel /dev/null --initrd /dev/null --append "console=ttyS0 loglevel=7" --guest-features 0x21)
+if [ "$got" = 803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba7e534442e7e1e17895dfe778d0228977 ]; then
+	pass=$((pass + 1))
+else
+	echo "not ok - vectors README case"; fail=$((fail + 1))
+fi
+# Hostile images: not page-sized, a footer table that lies.
+head -c 5000 /dev/zero >"$tmp/odd.bin"
+cp "$vec/measure/snp/ovmf_AmdSev_suffix.bin" "$tmp/lying.bin"
+printf '\377\377' | dd of="$tmp/lying.bin" bs=1 seek=$((4096 - 32 - 18)) conv=notrunc 2>/dev/null
+for f in odd lying; do
+	"$cvm" measure --mode snp --vcpus 1 --vcpu-type EPYC-v4 --ovmf "$tmp/$f.bin" >/dev/null 2>"$tmp/err"
+	if [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]; then
+		pass=$((pass + 1))
+	else
+		echo "not ok - hostile image $f"; fail=$((fail + 1))
+	fi
+done
+for a in "--mode snp --ovmf x" "--mode snp --vcpus 1 --ovmf x" "--mode bogus --ovmf x" \
+	"--mode snp --vcpus 1 --vcpu-type EPYC-v4 --ovmf x --initrd y" \
+	"--mode sev --ovmf x --snp-ovmf-hash 00"; do
+	# shellcheck disable=SC2086
+	"$cvm" measure $a >/dev/null 2>"$tmp/err"
+	if [ $? -eq 2 ]; then
+		pass=$((pass + 1))
+	else
+		echo "not ok - usage error expected: $a"; fail=$((fail + 1))
+	fi
+done
+
+echo "cli measure launch: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
