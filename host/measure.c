@@ -14,7 +14,7 @@
 
 static void help(FILE *f)
 {
-	fputs("Usage: cvm measure --mode snp|snp:ovmf-hash|seves|sev --ovmf FILE [options]\n"
+	fputs("Usage: cvm measure --mode snp|snp:ovmf-hash|seves|sev|tdx --ovmf FILE [options]\n"
 	      "       cvm measure replay LOG [options]\n"
 	      "\n"
 	      "Launch digests (flag-compatible with sev-snp-measure):\n"
@@ -32,6 +32,12 @@ static void help(FILE *f)
 	      "  --snp-ovmf-hash HEX  start from this OVMF digest (snp:ovmf-hash output)\n"
 	      "  --output-format F    hex (default), base64, or json (reference values)\n"
 	      "  -v, --verbose        name the mode with the digest\n"
+	      "\n"
+	      "TDX MRTD (--mode tdx):\n"
+	      "  --ovmf CODE [--ovmf-vars VARS]\n"
+	      "                       the TDVF image is VARS followed by CODE, as QEMU maps it\n"
+	      "  --two-pass           all TDH.MEM.PAGE.ADDs of a section before its\n"
+	      "                       TDH.MR.EXTENDs, as older KVM adds pages\n"
 	      "\n"
 	      "Event-log replay:\n"
 	      "\n"
@@ -334,6 +340,58 @@ static int parse_uint(const char *s, int base, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* TDX: MRTD of the TDVF image (OVMF_VARS followed by OVMF_CODE, as QEMU maps -bios). */
+static int tdx_main(const char *code, const char *vars, bool two_pass, bool direct_boot,
+		    const char *output)
+{
+	_cleanup_free_ uint8_t *c = NULL, *v = NULL, *image = NULL;
+	size_t clen, vlen = 0;
+	struct tdvf t;
+	uint8_t mrtd[48];
+	char err[256], hex[97];
+	int r;
+
+	if (direct_boot) {
+		log_error("--mode tdx predicts MRTD only; take RTMR1-2 of a direct boot from a "
+			  "reference event log (cvm measure replay)");
+		return EXIT_USAGE;
+	}
+	if (strcmp(output, "hex") && strcmp(output, "json")) {
+		log_error("--output-format must be hex or json with --mode tdx");
+		return EXIT_USAGE;
+	}
+	r = file_read(code, 64u << 20, &c, &clen);
+	if (r == 0 && vars)
+		r = file_read(vars, 64u << 20, &v, &vlen);
+	if (r < 0) {
+		log_error_errno(r, "%s", r == 0 || !v ? (vars && c ? vars : code) : code);
+		return EXIT_USAGE;
+	}
+	image = malloc(vlen + clen);
+	if (!image) {
+		log_error("out of memory");
+		return EXIT_USAGE;
+	}
+	if (vlen)
+		memcpy(image, v, vlen);
+	memcpy(image + vlen, c, clen);
+	if (tdvf_parse(image, vlen + clen, &t, err, sizeof(err)) < 0) {
+		log_error("%s: %s%s", code, err,
+			  vars ? "" : " (Debian's OVMF_CODE.fd needs --ovmf-vars OVMF_VARS.fd)");
+		return EXIT_USAGE;
+	}
+	if (tdx_mrtd(&t, two_pass, mrtd) < 0) {
+		log_error("out of memory");
+		return EXIT_USAGE;
+	}
+	hex_encode(mrtd, 48, hex);
+	if (!strcmp(output, "json"))
+		printf("{\n\t\"tdx\": {\n\t\t\"mrtd\": \"%s\"\n\t}\n}\n", hex);
+	else
+		printf("%s\n", hex);
+	return EXIT_OK;
+}
+
 static int launch_main(int argc, char **argv)
 {
 	enum {
@@ -352,6 +410,8 @@ static int launch_main(int argc, char **argv)
 		OPT_FEATURES,
 		OPT_OVMF_HASH,
 		OPT_OUTPUT,
+		OPT_VARS,
+		OPT_TWO_PASS,
 	};
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, OPT_MODE },
@@ -369,16 +429,18 @@ static int launch_main(int argc, char **argv)
 		{ "guest-features", required_argument, NULL, OPT_FEATURES },
 		{ "snp-ovmf-hash", required_argument, NULL, OPT_OVMF_HASH },
 		{ "output-format", required_argument, NULL, OPT_OUTPUT },
+		{ "ovmf-vars", required_argument, NULL, OPT_VARS },
+		{ "two-pass", no_argument, NULL, OPT_TWO_PASS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *mode = NULL, *ovmf_path = NULL, *vcpu_type = NULL, *kernel = NULL,
 		   *initrd = NULL, *append = NULL, *ovmf_hash = NULL, *output = "hex",
-		   *vmm = "QEMU";
+		   *vmm = "QEMU", *vars = NULL;
 	uint64_t vcpus = 0, sig = 0, family = 0, model = 0, stepping = 0, x;
 	bool has_vcpus = false, has_sig = false, has_family = false, has_model = false,
-	     has_stepping = false, verbose = false;
+	     has_stepping = false, verbose = false, two_pass = false;
 	struct sev_measure_params p = { .guest_features = 0x1 };
 	_cleanup_free_ uint8_t *image = NULL;
 	struct ovmf ovmf;
@@ -443,6 +505,12 @@ static int launch_main(int argc, char **argv)
 		case OPT_OUTPUT:
 			output = optarg;
 			break;
+		case OPT_VARS:
+			vars = optarg;
+			break;
+		case OPT_TWO_PASS:
+			two_pass = true;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -463,8 +531,16 @@ static int launch_main(int argc, char **argv)
 		log_error("unexpected argument '%s'; see 'cvm measure --help'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (mode && !strcmp(mode, "tdx") && ovmf_path)
+		return tdx_main(ovmf_path, vars, two_pass, kernel || initrd || append, output);
 	if (!mode || !ovmf_path) {
 		log_error("--mode and --ovmf are required; see 'cvm measure --help'");
+		return EXIT_USAGE;
+	}
+	if (!strcmp(mode, "tdx"))
+		return tdx_main(ovmf_path, vars, two_pass, kernel || initrd || append, output);
+	if (vars || two_pass) {
+		log_error("--ovmf-vars and --two-pass apply to --mode tdx");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(mode, "snp"))
@@ -476,7 +552,7 @@ static int launch_main(int argc, char **argv)
 	else if (!strcmp(mode, "sev"))
 		p.mode = SEV_MODE_SEV;
 	else {
-		log_error("--mode must be snp, snp:ovmf-hash, seves or sev");
+		log_error("--mode must be snp, snp:ovmf-hash, seves, sev or tdx");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(vmm, "QEMU"))

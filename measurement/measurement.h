@@ -471,6 +471,47 @@ uint32_t sev_cpu_sig(unsigned family, unsigned model, unsigned stepping);
 /* The signature of a QEMU CPU model name ("EPYC-v4"); 0 when unknown. */
 uint32_t sev_cpu_sig_by_name(const char *name);
 
+/* ---- TDX MRTD from TDVF metadata (Intel TDX Virtual Firmware Design Guide, §11) ---- */
+
+#define TDVF_MAX_SECTIONS 32
+
+enum tdvf_section_type {
+	TDVF_SECTION_BFV = 0,
+	TDVF_SECTION_CFV = 1,
+	TDVF_SECTION_TD_HOB = 2,
+	TDVF_SECTION_TEMP_MEM = 3,
+	TDVF_SECTION_PERM_MEM = 4,
+	TDVF_SECTION_PAYLOAD = 5,
+	TDVF_SECTION_PAYLOAD_PARAM = 6,
+	TDVF_SECTION_TD_INFO = 7,
+	TDVF_SECTION_TD_PARAMS = 8,
+};
+
+#define TDVF_ATTR_MR_EXTEND 0x1
+#define TDVF_ATTR_PAGE_AUG 0x2
+
+struct tdvf_section {
+	uint32_t data_offset, raw_size;
+	uint64_t gpa, mem_size;
+	uint32_t type, attributes;
+};
+
+struct tdvf {
+	const uint8_t *data;
+	size_t len;
+	size_t n;
+	struct tdvf_section sections[TDVF_MAX_SECTIONS];
+};
+
+/* Finds the TDX metadata through the footer table; every section must fit the image. */
+int tdvf_parse(const uint8_t *data, size_t len, struct tdvf *t, char *err, size_t errlen);
+/*
+ * MRTD as the TDX module builds it while the VMM adds the image: per page,
+ * TDH.MEM.PAGE.ADD, then (MR.EXTEND sections) TDH.MR.EXTEND of each 256-byte
+ * chunk. two_pass: all pages of a section first, then all extends (older KVM).
+ */
+int tdx_mrtd(const struct tdvf *t, bool two_pass, uint8_t out[48]);
+
 /* ---- evidence type detection ---- */
 
 enum cvm_platform evidence_detect(const uint8_t *buf, size_t len);
