@@ -103,8 +103,9 @@ test: deps
 demo: $(CVM)
 	$(Q)scripts/demo $(CVM)
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(CVM)
 	$(Q)for b in $(BENCH_BIN); do $$b || exit 1; done
+	$(Q)scripts/bench-sev-snp-measure $(CVM)
 
 # libFuzzer needs clang; the core is rebuilt with the fuzzer's instrumentation.
 FUZZ_BUILD := build/fuzz
