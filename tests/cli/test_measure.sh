@@ -57,5 +57,23 @@ else
 	echo "not ok - --json agrees with Trustee's parse"; fail=$((fail + 1))
 fi
 
+# diff: logs event by event, a log against a quote, reference JSON member by member.
+cp "$gcp/ccel-data.bin" "$tmp/changed.bin"
+printf '\001' | dd of="$tmp/changed.bin" bs=1 seek=90 conv=notrunc 2>/dev/null
+printf '{"snp": {"measurement": "aa", "policy": 1}}' >"$tmp/a.json"
+printf '{"snp": {"measurement": "aa", "policy": 2}}' >"$tmp/b.json"
+expect "diff: the same log" 0 "the same 43 events" -- "$cvm" measure diff "$gcp/ccel-data.bin" "$gcp/ccel-data.bin"
+expect "diff: one digest changed" 1 "first difference at event 1 (RTMR0 EV_EFI_HANDOFF_TABLES2" -- \
+	"$cvm" measure diff "$gcp/ccel-data.bin" "$tmp/changed.bin"
+expect "diff: two firmwares" 1 "first difference at event 1" -- \
+	"$cvm" measure diff "$vec/eventlog/ccel-ovmf.bin" "$gcp/ccel-data.bin"
+expect "diff: log against its quote" 0 "replays to the RTMRs" -- \
+	"$cvm" measure diff "$gcp/quote.bin" "$gcp/ccel-data.bin"
+expect "diff: changed log against the quote" 1 "RTMR0 differs" -- \
+	"$cvm" measure diff "$tmp/changed.bin" "$gcp/quote.bin"
+expect "diff: reference values" 1 "first difference at snp.policy" -- \
+	"$cvm" measure diff "$tmp/a.json" "$tmp/b.json"
+expect "diff: a JSON and a log" 2 "cannot compare" -- "$cvm" measure diff "$tmp/a.json" "$gcp/ccel-data.bin"
+
 echo "cli measure: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
