@@ -19,7 +19,7 @@ else
 Q := @
 endif
 
-PKGS := libcrypto libcjson
+PKGS := libcrypto libcjson libarchive
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
@@ -43,7 +43,7 @@ LDFLAGS ?=
 ALL_CFLAGS := $(BASE_CFLAGS) $(OPT_CFLAGS) -fPIE $(CFLAGS)
 ALL_LDFLAGS := $(OPT_LDFLAGS) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 
-CORE_SRC := $(wildcard lib/*.c) $(wildcard measurement/*.c)
+CORE_SRC := $(wildcard lib/*.c) $(wildcard measurement/*.c) $(wildcard initrd/*.c)
 HOST_SRC := $(wildcard host/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
@@ -112,7 +112,7 @@ FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS := $(WARN) -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h initrd/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
@@ -125,7 +125,7 @@ install: $(CVM)
 	install -m 0755 $(CVM) $(DESTDIR)$(BINDIR)/cvm
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
-FORMAT_SRC = $(wildcard lib/*.[ch] measurement/*.[ch] host/*.[ch] tests/*/*.[ch] tests/unit/support/*.[ch])
+FORMAT_SRC = $(wildcard lib/*.[ch] measurement/*.[ch] initrd/*.[ch] host/*.[ch] tests/*/*.[ch] tests/unit/support/*.[ch])
 
 check-format:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)

@@ -13,7 +13,9 @@ static const struct {
 	{ "verify", verify_main,
 	  "verify an SEV-SNP report or TDX quote against vendor roots and "
 	  "reference values" },
-	{ "measure", measure_main, "replay event logs into RTMR and PCR values" },
+	{ "measure", measure_main,
+	  "predict launch measurements (SNP, TDX MRTD), replay and compare event logs" },
+	{ "initrd", initrd_main, "build, list and compare reproducible initramfs images" },
 };
 
 static void usage(FILE *f)

@@ -12,5 +12,6 @@ enum {
 
 int verify_main(int argc, char **argv);
 int measure_main(int argc, char **argv);
+int initrd_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Writing and reading initramfs archives with libarchive: cpio "newc"
+ * (SVR4 without CRC), the format the kernel unpacks (Documentation/
+ * driver-api/early-userspace/buffer-format.rst). Everything that could
+ * vary between builds is fixed: order (sorted names), inode numbers
+ * (assigned in that order), times (one given mtime), owners and modes (as
+ * listed), and the compressor's header (no name, no time).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <openssl/evp.h>
+
+#include "initrd/initrd.h"
+#include "lib/lib.h"
+
+#define MAX_ITEMS 1000000
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+						     ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EIO;
+}
+
+static mode_t type_bits(const struct initrd_entry *e)
+{
+	switch (e->type) {
+	case INITRD_DIR:
+		return S_IFDIR;
+	case INITRD_NOD:
+		return e->dev_type == 'b' ? S_IFBLK : S_IFCHR;
+	case INITRD_SLINK:
+		return S_IFLNK;
+	case INITRD_PIPE:
+		return S_IFIFO;
+	case INITRD_SOCK:
+		return S_IFSOCK;
+	default:
+		return S_IFREG;
+	}
+}
+
+static int copy_data(struct archive *a, int fd, uint64_t size, const char *src, char *err,
+		     size_t errlen)
+{
+	uint8_t buf[1 << 16];
+	uint64_t done = 0;
+
+	while (done < size) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return fail(err, errlen, "%s: changed while being read", src);
+		if ((uint64_t)n > size - done)
+			n = (ssize_t)(size - done);
+		if (archive_write_data(a, buf, (size_t)n) != n)
+			return fail(err, errlen, "writing %s: %s", src, archive_error_string(a));
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int write_entries(struct archive *a, const struct initrd_list *l, int64_t mtime,
+			 char *err, size_t errlen)
+{
+	size_t n = l->n;
+	int64_t *ino = calloc(n ? n : 1, sizeof(*ino));
+	unsigned *nlink = calloc(n ? n : 1, sizeof(*nlink));
+	bool *last = calloc(n ? n : 1, sizeof(*last));
+	int r = 0;
+
+	if (!ino || !nlink || !last) {
+		r = fail(err, errlen, "out of memory");
+		goto out;
+	}
+	/* Hard links share the inode of their first name; the data goes with the last. */
+	for (size_t i = 0; i < n; i++) {
+		const struct initrd_entry *e = &l->entries[i];
+
+		ino[i] = (int64_t)i + 1;
+		nlink[i] = e->type == INITRD_DIR ? 2 : 1;
+		last[i] = true;
+		if (!e->link_group)
+			continue;
+		nlink[i] = 0;
+		for (size_t j = 0; j < n; j++)
+			if (l->entries[j].link_group == e->link_group) {
+				if (nlink[i]++ == 0)
+					ino[i] = (int64_t)j + 1;
+				last[i] = j <= i;
+			}
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct initrd_entry *e = &l->entries[i];
+		struct archive_entry *ae = archive_entry_new();
+		int fd = -1;
+		struct stat st;
+		uint64_t size = 0;
+
+		if (!ae) {
+			r = fail(err, errlen, "out of memory");
+			break;
+		}
+		if (e->type == INITRD_FILE && last[i]) {
+			fd = open(e->source, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+				r = fail(err, errlen, "line %u: %s: %s", e->line, e->source,
+					 fd < 0 ? strerror(errno) : "not a regular file");
+				if (fd >= 0)
+					close(fd);
+				archive_entry_free(ae);
+				break;
+			}
+			size = (uint64_t)st.st_size;
+		}
+		/* Names without the leading slash, as gen_init_cpio writes them. */
+		archive_entry_set_pathname(ae, e->name + 1);
+		archive_entry_set_mode(ae, type_bits(e) | (e->mode & 07777));
+		archive_entry_set_uid(ae, e->uid);
+		archive_entry_set_gid(ae, e->gid);
+		archive_entry_set_mtime(ae, mtime, 0);
+		archive_entry_set_ino64(ae, ino[i]);
+		archive_entry_set_nlink(ae, nlink[i]);
+		archive_entry_set_dev(ae, 0);
+		if (e->type == INITRD_NOD) {
+			archive_entry_set_rdevmajor(ae, e->major);
+			archive_entry_set_rdevminor(ae, e->minor);
+		}
+		if (e->type == INITRD_SLINK)
+			archive_entry_set_symlink(ae, e->source);
+		archive_entry_set_size(ae, (la_int64_t)size);
+		if (archive_write_header(a, ae) != ARCHIVE_OK)
+			r = fail(err, errlen, "line %u: %s: %s", e->line, e->name,
+				 archive_error_string(a));
+		else if (fd >= 0)
+			r = copy_data(a, fd, size, e->source, err, errlen);
+		if (fd >= 0)
+			close(fd);
+		archive_entry_free(ae);
+	}
+out:
+	free(ino);
+	free(nlink);
+	free(last);
+	return r;
+}
+
+int initrd_write(const struct initrd_list *l, const char *path, enum initrd_compression c,
+		 int64_t mtime, char *err, size_t errlen)
+{
+	char *tmp = NULL;
+	struct archive *a = NULL;
+	int fd = -1, r = 0;
+
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+		return fail(err, errlen, "out of memory");
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		r = fail(err, errlen, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		return r;
+	}
+	fchmod(fd, 0644);
+	a = archive_write_new();
+	if (!a || archive_write_set_format_cpio_newc(a) != ARCHIVE_OK) {
+		r = fail(err, errlen, "libarchive cannot write cpio newc");
+		goto out;
+	}
+	/* Fixed compressors: no file name or time in the gzip header, fixed levels. */
+	if (c == INITRD_GZIP &&
+	    (archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+	     archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+	     archive_write_set_filter_option(a, "gzip", "compression-level", "9") != ARCHIVE_OK))
+		r = fail(err, errlen, "gzip: %s", archive_error_string(a));
+	if (c == INITRD_ZSTD &&
+	    (archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
+	     archive_write_set_filter_option(a, "zstd", "compression-level", "19") != ARCHIVE_OK))
+		r = fail(err, errlen, "zstd: %s", archive_error_string(a));
+	/* No padding after the last byte: the image is exactly the archive. */
+	if (r == 0 && (archive_write_set_bytes_per_block(a, 512) != ARCHIVE_OK ||
+		       archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+		       archive_write_open_fd(a, fd) != ARCHIVE_OK))
+		r = fail(err, errlen, "%s: %s", tmp, archive_error_string(a));
+	if (r == 0)
+		r = write_entries(a, l, mtime, err, errlen);
+	if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
+		r = fail(err, errlen, "%s: %s", tmp, archive_error_string(a));
+	if (r == 0 && fsync(fd) < 0)
+		r = fail(err, errlen, "%s: %s", tmp, strerror(errno));
+out:
+	if (a)
+		archive_write_free(a);
+	close(fd);
+	/* Nothing partial is left behind: the output appears whole or not at all. */
+	if (r == 0 && rename(tmp, path) < 0)
+		r = fail(err, errlen, "%s: %s", path, strerror(errno));
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+/* ---- reading ---- */
+
+void initrd_items_free(struct initrd_items *it)
+{
+	for (size_t i = 0; i < it->n; i++) {
+		free(it->items[i].name);
+		free(it->items[i].link);
+	}
+	free(it->items);
+	memset(it, 0, sizeof(*it));
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	return strcmp(((const struct initrd_item *)a)->name, ((const struct initrd_item *)b)->name);
+}
+
+static int read_all(struct archive *a, struct initrd_items *out, char *err, size_t errlen)
+{
+	struct archive_entry *ae;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	size_t cap = 0;
+	int r = 0, st;
+
+	memset(out, 0, sizeof(*out));
+	if (!md)
+		return fail(err, errlen, "out of memory");
+	while ((st = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		struct initrd_item *it;
+		const char *name = archive_entry_pathname(ae);
+		const char *link = archive_entry_symlink(ae);
+		uint8_t buf[1 << 16];
+		la_ssize_t n;
+
+		if (!name || !*name || !strcmp(name, ".") || !strcmp(name, "./"))
+			continue;
+		if (out->n == MAX_ITEMS) {
+			r = fail(err, errlen, "more than %d entries", MAX_ITEMS);
+			break;
+		}
+		if (out->n == cap) {
+			struct initrd_item *ni =
+				realloc(out->items, (cap = cap ? cap * 2 : 64) * sizeof(*ni));
+
+			if (!ni) {
+				r = fail(err, errlen, "out of memory");
+				break;
+			}
+			out->items = ni;
+		}
+		it = &out->items[out->n];
+		memset(it, 0, sizeof(*it));
+		if (name[0] == '.' && name[1] == '/')
+			name++;
+		if (asprintf(&it->name, "%s%s", name[0] == '/' ? "" : "/", name) < 0) {
+			r = fail(err, errlen, "out of memory");
+			break;
+		}
+		it->link = link ? strdup(link) : NULL;
+		out->n++;
+		it->mode = archive_entry_mode(ae);
+		it->uid = (uid_t)archive_entry_uid(ae);
+		it->gid = (gid_t)archive_entry_gid(ae);
+		it->nlink = archive_entry_nlink(ae);
+		it->ino = archive_entry_ino64(ae);
+		it->rdev_major = archive_entry_rdevmajor(ae);
+		it->rdev_minor = archive_entry_rdevminor(ae);
+		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+			EVP_DigestUpdate(md, buf, (size_t)n);
+			it->size += (uint64_t)n;
+		}
+		EVP_DigestFinal_ex(md, it->sha256, NULL);
+		if (n < 0) {
+			r = fail(err, errlen, "%s: %s", it->name, archive_error_string(a));
+			break;
+		}
+	}
+	if (r == 0 && st != ARCHIVE_EOF)
+		r = fail(err, errlen, "%s", archive_error_string(a) ? archive_error_string(a)
+								  : "not a cpio archive");
+	EVP_MD_CTX_free(md);
+	if (r < 0) {
+		initrd_items_free(out);
+		return r;
+	}
+	qsort(out->items, out->n, sizeof(*out->items), cmp_item);
+	return 0;
+}
+
+static struct archive *reader(void)
+{
+	struct archive *a = archive_read_new();
+
+	if (!a)
+		return NULL;
+	archive_read_support_filter_all(a);
+	archive_read_support_format_cpio(a);
+	return a;
+}
+
+int initrd_read(const char *path, struct initrd_items *out, char *err, size_t errlen)
+{
+	struct archive *a = reader();
+	int r;
+
+	if (!a)
+		return fail(err, errlen, "out of memory");
+	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
+		r = fail(err, errlen, "%s", archive_error_string(a));
+	else
+		r = read_all(a, out, err, errlen);
+	archive_read_free(a);
+	return r;
+}
+
+int initrd_read_memory(const void *buf, size_t len, struct initrd_items *out, char *err,
+		       size_t errlen)
+{
+	struct archive *a = reader();
+	int r;
+
+	if (!a)
+		return fail(err, errlen, "out of memory");
+	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK)
+		r = fail(err, errlen, "%s", archive_error_string(a));
+	else
+		r = read_all(a, out, err, errlen);
+	archive_read_free(a);
+	return r;
+}

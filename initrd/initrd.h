@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * initrd: bit-for-bit reproducible initramfs images from the Linux kernel's
+ * usr/gen_init_cpio list format, written as cpio newc with libarchive.
+ */
+#ifndef CVM_INITRD_H
+#define CVM_INITRD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum initrd_type {
+	INITRD_FILE,
+	INITRD_DIR,
+	INITRD_NOD,
+	INITRD_SLINK,
+	INITRD_PIPE,
+	INITRD_SOCK,
+};
+
+struct initrd_entry {
+	char *name;	/* absolute path in the image, normalised: "/bin/sh" */
+	char *source;	/* file: where the content comes from; slink: the target */
+	enum initrd_type type;
+	mode_t mode;	/* permission bits (07777) */
+	uid_t uid;
+	gid_t gid;
+	char dev_type;	/* nod: 'b' or 'c' */
+	unsigned major, minor;
+	unsigned line;	/* where it was listed */
+	uint32_t link_group; /* file: entries sharing content through hard links, else 0 */
+};
+
+struct initrd_list {
+	struct initrd_entry *entries;
+	size_t n, cap;
+};
+
+void initrd_list_free(struct initrd_list *l);
+/*
+ * Parses list text. Relative sources are resolved against base_dir, so
+ * that the result does not depend on the working directory. Lines of
+ * "tree SRC DEST" are expanded (sorted, no escaping with ..). On error
+ * *err names the line.
+ */
+int initrd_list_parse(const char *text, size_t len, const char *base_dir, struct initrd_list *l,
+		      char *err, size_t errlen);
+/* Sorts by name and refuses duplicates and entries whose parent is not a listed directory. */
+int initrd_list_finish(struct initrd_list *l, char *err, size_t errlen);
+
+enum initrd_compression {
+	INITRD_NONE,
+	INITRD_GZIP,
+	INITRD_ZSTD,
+};
+
+/* Writes the archive to path (through a temporary file renamed at the end). */
+int initrd_write(const struct initrd_list *l, const char *path, enum initrd_compression c,
+		 int64_t mtime, char *err, size_t errlen);
+
+/* One entry of an archive as read back. */
+struct initrd_item {
+	char *name;
+	char *link; /* symlink target */
+	mode_t mode; /* type and permissions */
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	unsigned rdev_major, rdev_minor;
+	uint8_t sha256[32];
+	uint32_t nlink;
+	int64_t ino;
+};
+
+struct initrd_items {
+	struct initrd_item *items;
+	size_t n;
+};
+
+/* Reads any compression libarchive knows, newc or odc; sorted by name. */
+int initrd_read(const char *path, struct initrd_items *out, char *err, size_t errlen);
+int initrd_read_memory(const void *buf, size_t len, struct initrd_items *out, char *err,
+		       size_t errlen);
+void initrd_items_free(struct initrd_items *it);
+
+#endif

@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Linux kernel's initramfs list format (usr/gen_init_cpio.c):
+ *   file <name> <location> <mode> <uid> <gid> [<hard links>...]
+ *   dir <name> <mode> <uid> <gid>
+ *   nod <name> <mode> <uid> <gid> <dev_type> <maj> <min>
+ *   slink <name> <target> <mode> <uid> <gid>
+ *   pipe <name> <mode> <uid> <gid>
+ *   sock <name> <mode> <uid> <gid>
+ * and one extension: tree <src> <dest>, a directory copied recursively.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "initrd/initrd.h"
+#include "lib/lib.h"
+
+#define MAX_ENTRIES 1000000
+#define MAX_TOKENS 64
+#define MAX_DEPTH 64
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+						     ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+void initrd_list_free(struct initrd_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->entries[i].name);
+		free(l->entries[i].source);
+	}
+	free(l->entries);
+	memset(l, 0, sizeof(*l));
+}
+
+static int add(struct initrd_list *l, const struct initrd_entry *e, const char *name,
+	       const char *source)
+{
+	struct initrd_entry *ne;
+
+	if (l->n == MAX_ENTRIES)
+		return -E2BIG;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+
+		ne = realloc(l->entries, cap * sizeof(*ne));
+		if (!ne)
+			return -ENOMEM;
+		l->entries = ne;
+		l->cap = cap;
+	}
+	ne = &l->entries[l->n];
+	*ne = *e;
+	ne->name = strdup(name);
+	ne->source = source ? strdup(source) : NULL;
+	if (!ne->name || (source && !ne->source)) {
+		free(ne->name);
+		free(ne->source);
+		return -ENOMEM;
+	}
+	l->n++;
+	return 0;
+}
+
+/* "/a/b": absolute, no empty, "." or ".." components, no trailing slash. */
+static bool name_ok(const char *s)
+{
+	const char *c = s;
+
+	if (s[0] != '/' || s[1] == 0 || strlen(s) >= PATH_MAX)
+		return false;
+	while (*c == '/') {
+		const char *next = strchr(c + 1, '/');
+		size_t n = next ? (size_t)(next - c - 1) : strlen(c + 1);
+
+		if (n == 0 || (n == 1 && c[1] == '.') || (n == 2 && c[1] == '.' && c[2] == '.'))
+			return false;
+		if (!next)
+			return true;
+		c = next;
+	}
+	return false;
+}
+
+static int parse_ulong(const char *s, int base, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || s[0] == '-' || s[0] == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, base);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int owner(char **tok, unsigned line, struct initrd_entry *e, char *err, size_t errlen)
+{
+	unsigned long mode, uid, gid;
+
+	if (parse_ulong(tok[0], 8, 07777, &mode) < 0)
+		return fail(err, errlen, "line %u: mode '%s' is not octal 0-7777", line, tok[0]);
+	if (parse_ulong(tok[1], 10, 0xfffffffe, &uid) < 0 ||
+	    parse_ulong(tok[2], 10, 0xfffffffe, &gid) < 0)
+		return fail(err, errlen, "line %u: uid and gid must be numbers", line);
+	e->mode = (mode_t)mode;
+	e->uid = (uid_t)uid;
+	e->gid = (gid_t)gid;
+	return 0;
+}
+
+static char *resolve(const char *base_dir, const char *path)
+{
+	char *out;
+
+	if (path[0] == '/' || !base_dir)
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", base_dir, path) < 0)
+		return NULL;
+	return out;
+}
+
+static bool has_dotdot(const char *p)
+{
+	const char *c = p;
+
+	while ((c = strstr(c, "..")) != NULL) {
+		if ((c == p || c[-1] == '/') && (c[2] == 0 || c[2] == '/'))
+			return true;
+		c += 2;
+	}
+	return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * A tree is copied with normalised metadata, so that the builder's umask and
+ * user do not show: root-owned, directories 0755, files 0755 when any execute
+ * bit is set and 0644 otherwise, symbolic links stored as links.
+ */
+static int add_tree(struct initrd_list *l, const char *src, const char *dest, unsigned line,
+		    int depth, char *err, size_t errlen)
+{
+	struct initrd_entry e = { .type = INITRD_DIR, .mode = 0755, .line = line };
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (depth > MAX_DEPTH)
+		return fail(err, errlen, "line %u: %s nests deeper than %d", line, src, MAX_DEPTH);
+	d = opendir(src);
+	if (!d)
+		return fail(err, errlen, "line %u: %s: %s", line, src, strerror(errno));
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **nn = realloc(names, (cap = cap ? cap * 2 : 32) * sizeof(*nn));
+
+			if (!nn) {
+				r = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	/* Directory order is whatever the file system keeps: sort it away. */
+	if (r == 0)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char *s = NULL, *t = NULL;
+		struct stat st;
+
+		if (asprintf(&s, "%s/%s", src, names[i]) < 0 ||
+		    asprintf(&t, "%s%s%s", dest, strcmp(dest, "/") ? "/" : "", names[i]) < 0) {
+			free(s);
+			r = -ENOMEM;
+			break;
+		}
+		if (lstat(s, &st) < 0) {
+			r = fail(err, errlen, "line %u: %s: %s", line, s, strerror(errno));
+		} else if (!name_ok(t)) {
+			r = fail(err, errlen, "line %u: %s: not a usable name in the image", line, t);
+		} else if (S_ISDIR(st.st_mode)) {
+			e.type = INITRD_DIR;
+			e.mode = 0755;
+			r = add(l, &e, t, NULL);
+			if (r == 0)
+				r = add_tree(l, s, t, line, depth + 1, err, errlen);
+		} else if (S_ISREG(st.st_mode)) {
+			e.type = INITRD_FILE;
+			e.mode = st.st_mode & 0111 ? 0755 : 0644;
+			r = add(l, &e, t, s);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t k = readlink(s, target, sizeof(target) - 1);
+
+			if (k < 0) {
+				r = fail(err, errlen, "line %u: %s: %s", line, s, strerror(errno));
+			} else {
+				target[k] = 0;
+				e.type = INITRD_SLINK;
+				e.mode = 0777;
+				r = add(l, &e, t, target);
+			}
+		} else {
+			r = fail(err, errlen, "line %u: %s: devices, pipes and sockets are listed, "
+					      "not copied from a tree",
+				 line, s);
+		}
+		free(s);
+		free(t);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return r == -ENOMEM ? fail(err, errlen, "line %u: out of memory", line) : r;
+}
+
+static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
+		      struct initrd_list *l, uint32_t *groups, char *err, size_t errlen)
+{
+	struct initrd_entry e = { .line = line };
+	const char *kw = tok[0];
+	_cleanup_free_ char *src = NULL;
+	int r, want;
+
+	if (!strcmp(kw, "tree")) {
+		struct stat st;
+
+		if (nt != 3)
+			return fail(err, errlen, "line %u: tree takes SRC DEST", line);
+		if (has_dotdot(tok[1]))
+			return fail(err, errlen, "line %u: tree source %s escapes with ..", line,
+				    tok[1]);
+		if (strcmp(tok[2], "/") && !name_ok(tok[2]))
+			return fail(err, errlen, "line %u: %s is not an absolute, normal path",
+				    line, tok[2]);
+		src = resolve(base_dir, tok[1]);
+		if (!src)
+			return -ENOMEM;
+		if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+			return fail(err, errlen, "line %u: %s: %s", line, src,
+				    errno == ELOOP ? "symbolic link loop" : "not a directory");
+		/* The tree's own directory is part of it (root excepted, which always is). */
+		if (strcmp(tok[2], "/")) {
+			struct initrd_entry d = { .type = INITRD_DIR, .mode = 0755, .line = line };
+			int r2 = add(l, &d, tok[2], NULL);
+
+			if (r2 < 0)
+				return r2;
+		}
+		return add_tree(l, src, tok[2], line, 0, err, errlen);
+	}
+
+	if (!strcmp(kw, "file"))
+		e.type = INITRD_FILE, want = 6;
+	else if (!strcmp(kw, "dir"))
+		e.type = INITRD_DIR, want = 5;
+	else if (!strcmp(kw, "nod"))
+		e.type = INITRD_NOD, want = 8;
+	else if (!strcmp(kw, "slink"))
+		e.type = INITRD_SLINK, want = 6;
+	else if (!strcmp(kw, "pipe"))
+		e.type = INITRD_PIPE, want = 5;
+	else if (!strcmp(kw, "sock"))
+		e.type = INITRD_SOCK, want = 5;
+	else if (!strcmp(kw, "lib") || !strcmp(kw, "module"))
+		return fail(err, errlen, "line %u: '%s' closures are not supported by this version; "
+					 "list the files with 'file'",
+			    line, kw);
+	else
+		return fail(err, errlen, "line %u: unknown type '%s' (file, dir, nod, slink, pipe, "
+					 "sock, tree)",
+			    line, kw);
+	if (nt < want || (nt > want && e.type != INITRD_FILE))
+		return fail(err, errlen, "line %u: %s takes %d fields, not %d", line, kw, want - 1,
+			    nt - 1);
+	if (!name_ok(tok[1]))
+		return fail(err, errlen, "line %u: name %s is not an absolute, normal path", line,
+			    tok[1]);
+	switch (e.type) {
+	case INITRD_FILE:
+		r = owner(tok + 3, line, &e, err, errlen);
+		if (r < 0)
+			return r;
+		src = resolve(base_dir, tok[2]);
+		if (!src)
+			return -ENOMEM;
+		if (access(src, R_OK) < 0)
+			return fail(err, errlen, "line %u: %s: %s", line, src, strerror(errno));
+		if (nt > want)
+			e.link_group = ++*groups;
+		r = add(l, &e, tok[1], src);
+		for (int i = want; r == 0 && i < nt; i++) {
+			if (!name_ok(tok[i]))
+				return fail(err, errlen, "line %u: hard link %s is not an absolute, "
+							 "normal path",
+					    line, tok[i]);
+			r = add(l, &e, tok[i], src);
+		}
+		return r;
+	case INITRD_SLINK:
+		r = owner(tok + 3, line, &e, err, errlen);
+		return r < 0 ? r : add(l, &e, tok[1], tok[2]);
+	case INITRD_NOD: {
+		unsigned long maj, min;
+
+		r = owner(tok + 2, line, &e, err, errlen);
+		if (r < 0)
+			return r;
+		if (strcmp(tok[5], "b") && strcmp(tok[5], "c"))
+			return fail(err, errlen, "line %u: device type must be b or c", line);
+		if (parse_ulong(tok[6], 10, 4095, &maj) < 0 ||
+		    parse_ulong(tok[7], 10, 1048575, &min) < 0)
+			return fail(err, errlen, "line %u: bad device numbers", line);
+		e.dev_type = tok[5][0];
+		e.major = (unsigned)maj;
+		e.minor = (unsigned)min;
+		return add(l, &e, tok[1], NULL);
+	}
+	default:
+		r = owner(tok + 2, line, &e, err, errlen);
+		return r < 0 ? r : add(l, &e, tok[1], NULL);
+	}
+}
+
+int initrd_list_parse(const char *text, size_t len, const char *base_dir, struct initrd_list *l,
+		      char *err, size_t errlen)
+{
+	char *copy = malloc(len + 1), *line, *save = NULL;
+	uint32_t groups = 0;
+	unsigned lineno = 0;
+	int r = 0;
+
+	memset(l, 0, sizeof(*l));
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, text, len);
+	copy[len] = 0;
+	if (memchr(text, 0, len)) {
+		free(copy);
+		return fail(err, errlen, "the list contains a NUL byte");
+	}
+	/* strsep keeps empty lines, so that line numbers stay right. */
+	save = copy;
+	while (r == 0 && (line = strsep(&save, "\n")) != NULL) {
+		char *tok[MAX_TOKENS], *t, *p = line;
+		int nt = 0;
+
+		lineno++;
+		while ((t = strsep(&p, " \t\r")) != NULL) {
+			if (!*t)
+				continue;
+			if (nt == 0 && t[0] == '#')
+				break;
+			if (nt == MAX_TOKENS) {
+				r = fail(err, errlen, "line %u: too many fields", lineno);
+				break;
+			}
+			tok[nt++] = t;
+		}
+		if (r == 0 && nt > 0)
+			r = parse_line(tok, nt, lineno, base_dir, l, &groups, err, errlen);
+	}
+	free(copy);
+	if (r == -ENOMEM)
+		fail(err, errlen, "out of memory");
+	if (r < 0)
+		initrd_list_free(l);
+	return r;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct initrd_entry *)a)->name,
+		      ((const struct initrd_entry *)b)->name);
+}
+
+int initrd_list_finish(struct initrd_list *l, char *err, size_t errlen)
+{
+	qsort(l->entries, l->n, sizeof(*l->entries), cmp_entry);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct initrd_entry *e = &l->entries[i];
+		char parent[PATH_MAX];
+		const char *slash = strrchr(e->name, '/');
+		struct initrd_entry key = { .name = parent };
+		const struct initrd_entry *p;
+
+		if (i > 0 && !strcmp(e->name, l->entries[i - 1].name))
+			return fail(err, errlen, "line %u: %s is listed twice (also line %u)",
+				    e->line, e->name, l->entries[i - 1].line);
+		if (slash == e->name)
+			continue;
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - e->name), e->name);
+		p = bsearch(&key, l->entries, l->n, sizeof(*l->entries), cmp_entry);
+		if (!p || p->type != INITRD_DIR)
+			return fail(err, errlen, "line %u: %s: its directory %s is not listed",
+				    e->line, e->name, parent);
+	}
+	return 0;
+}
