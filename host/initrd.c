@@ -288,8 +288,7 @@ static int diff_main(int argc, char **argv)
 		else if (x->uid != y->uid || x->gid != y->gid)
 			printf("%s: owner %u:%u, %u:%u\n", x->name, x->uid, x->gid, y->uid, y->gid),
 				ndiff++;
-		else if ((x->link || y->link) &&
-			 (!x->link || !y->link || strcmp(x->link, y->link)))
+		else if ((x->link || y->link) && (!x->link || !y->link || strcmp(x->link, y->link)))
 			printf("%s: link target %s, %s\n", x->name, x->link ? x->link : "",
 			       y->link ? y->link : ""),
 				ndiff++;

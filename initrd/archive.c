@@ -26,7 +26,7 @@
 #define MAX_ITEMS 1000000
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						     ...)
+						      ...)
 {
 	va_list ap;
 
@@ -77,8 +77,8 @@ static int copy_data(struct archive *a, int fd, uint64_t size, const char *src, 
 	return 0;
 }
 
-static int write_entries(struct archive *a, const struct initrd_list *l, int64_t mtime,
-			 char *err, size_t errlen)
+static int write_entries(struct archive *a, const struct initrd_list *l, int64_t mtime, char *err,
+			 size_t errlen)
 {
 	size_t n = l->n;
 	int64_t *ino = calloc(n ? n : 1, sizeof(*ino));
@@ -296,15 +296,138 @@ static int read_all(struct archive *a, struct initrd_items *out, char *err, size
 		}
 	}
 	if (r == 0 && st != ARCHIVE_EOF)
-		r = fail(err, errlen, "%s", archive_error_string(a) ? archive_error_string(a)
-								  : "not a cpio archive");
+		r = fail(err, errlen, "%s",
+			 archive_error_string(a) ? archive_error_string(a) : "not a cpio archive");
 	EVP_MD_CTX_free(md);
 	if (r < 0) {
 		initrd_items_free(out);
 		return r;
 	}
-	qsort(out->items, out->n, sizeof(*out->items), cmp_item);
+	if (out->n > 1)
+		qsort(out->items, out->n, sizeof(*out->items), cmp_item);
 	return 0;
+}
+
+/*
+ * Before libarchive's cpio reader sees the archive, walk its newc headers
+ * (Documentation/driver-api/early-userspace/buffer-format.rst) over the
+ * decompressed stream: only newc, names up to PATH_MAX, so that no buffer is
+ * ever sized by a hostile header.
+ */
+struct stream {
+	struct archive *a;
+	uint8_t buf[1 << 16];
+	size_t have, pos;
+	bool eof;
+};
+
+static int stream_get(struct stream *s, uint8_t *out, uint64_t n)
+{
+	while (n > 0) {
+		size_t k;
+
+		if (s->pos == s->have) {
+			la_ssize_t r;
+
+			if (s->eof)
+				return -EBADMSG;
+			r = archive_read_data(s->a, s->buf, sizeof(s->buf));
+			if (r < 0)
+				return -EIO;
+			if (r == 0) {
+				s->eof = true;
+				return -EBADMSG;
+			}
+			s->have = (size_t)r;
+			s->pos = 0;
+		}
+		k = s->have - s->pos < n ? s->have - s->pos : (size_t)n;
+		if (out) {
+			memcpy(out, s->buf + s->pos, k);
+			out += k;
+		}
+		s->pos += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static int hex8(const uint8_t *p, uint32_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 8; i++) {
+		int d = p[i] >= '0' && p[i] <= '9'   ? p[i] - '0'
+			: p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10
+			: p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 10
+						     : -1;
+
+		if (d < 0)
+			return -EBADMSG;
+		*v = *v << 4 | (uint32_t)d;
+	}
+	return 0;
+}
+
+static int prescan(struct archive *raw, char *err, size_t errlen)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+	struct archive_entry *ae;
+	uint64_t off = 0, count = 0;
+	int r = 0;
+
+	if (!s)
+		return fail(err, errlen, "out of memory");
+	s->a = raw;
+	if (archive_read_next_header(raw, &ae) != ARCHIVE_OK) {
+		free(s);
+		return fail(err, errlen, "%s",
+			    archive_error_string(raw) ? archive_error_string(raw) : "unreadable");
+	}
+	for (;;) {
+		uint8_t h[110], name[4097];
+		uint32_t namesize, filesize;
+
+		/* Zero padding may follow the trailer, and another archive may follow that. */
+		do {
+			r = stream_get(s, h, 4);
+			off += 4;
+		} while (r == 0 && is_zero(h, 4));
+		if (r < 0) {
+			r = count ? 0 : fail(err, errlen, "empty archive");
+			break;
+		}
+		if (stream_get(s, h + 4, 106) < 0 ||
+		    (memcmp(h, "070701", 6) && memcmp(h, "070702", 6))) {
+			r = fail(err, errlen, "offset %llu: not a cpio newc header",
+				 (unsigned long long)(off - 4));
+			break;
+		}
+		if (hex8(h + 54, &filesize) < 0 || hex8(h + 94, &namesize) < 0 || namesize < 2 ||
+		    namesize > sizeof(name)) {
+			r = fail(err, errlen, "offset %llu: bad name or file size",
+				 (unsigned long long)(off - 4));
+			break;
+		}
+		/* The name is padded so that header and name end on 4 bytes. */
+		if (stream_get(s, name, namesize) < 0 ||
+		    stream_get(s, NULL, (4 - (110 + namesize) % 4) % 4) < 0 || name[namesize - 1]) {
+			r = fail(err, errlen, "offset %llu: name truncated",
+				 (unsigned long long)(off - 4));
+			break;
+		}
+		if (stream_get(s, NULL, filesize + (4 - filesize % 4) % 4) < 0) {
+			r = fail(err, errlen, "%s: data truncated", (char *)name);
+			break;
+		}
+		off += 106 + namesize + (4 - (110 + namesize) % 4) % 4 + filesize +
+		       (4 - filesize % 4) % 4;
+		if (++count > MAX_ITEMS) {
+			r = fail(err, errlen, "more than %d entries", MAX_ITEMS);
+			break;
+		}
+	}
+	free(s);
+	return r;
 }
 
 static struct archive *reader(void)
@@ -318,11 +441,32 @@ static struct archive *reader(void)
 	return a;
 }
 
-int initrd_read(const char *path, struct initrd_items *out, char *err, size_t errlen)
+static int prescan_open(const char *path, const void *buf, size_t len, char *err, size_t errlen)
 {
-	struct archive *a = reader();
+	struct archive *raw = archive_read_new();
 	int r;
 
+	if (!raw)
+		return fail(err, errlen, "out of memory");
+	archive_read_support_filter_all(raw);
+	archive_read_support_format_raw(raw);
+	if ((path ? archive_read_open_filename(raw, path, 1 << 16)
+		  : archive_read_open_memory(raw, buf, len)) != ARCHIVE_OK)
+		r = fail(err, errlen, "%s", archive_error_string(raw));
+	else
+		r = prescan(raw, err, errlen);
+	archive_read_free(raw);
+	return r;
+}
+
+int initrd_read(const char *path, struct initrd_items *out, char *err, size_t errlen)
+{
+	struct archive *a;
+	int r = prescan_open(path, NULL, 0, err, errlen);
+
+	if (r < 0)
+		return r;
+	a = reader();
 	if (!a)
 		return fail(err, errlen, "out of memory");
 	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
@@ -336,9 +480,12 @@ int initrd_read(const char *path, struct initrd_items *out, char *err, size_t er
 int initrd_read_memory(const void *buf, size_t len, struct initrd_items *out, char *err,
 		       size_t errlen)
 {
-	struct archive *a = reader();
-	int r;
+	struct archive *a;
+	int r = prescan_open(NULL, buf, len, err, errlen);
 
+	if (r < 0)
+		return r;
+	a = reader();
 	if (!a)
 		return fail(err, errlen, "out of memory");
 	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK)

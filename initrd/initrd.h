@@ -21,15 +21,15 @@ enum initrd_type {
 };
 
 struct initrd_entry {
-	char *name;	/* absolute path in the image, normalised: "/bin/sh" */
-	char *source;	/* file: where the content comes from; slink: the target */
+	char *name;   /* absolute path in the image, normalised: "/bin/sh" */
+	char *source; /* file: where the content comes from; slink: the target */
 	enum initrd_type type;
-	mode_t mode;	/* permission bits (07777) */
+	mode_t mode; /* permission bits (07777) */
 	uid_t uid;
 	gid_t gid;
-	char dev_type;	/* nod: 'b' or 'c' */
+	char dev_type; /* nod: 'b' or 'c' */
 	unsigned major, minor;
-	unsigned line;	/* where it was listed */
+	unsigned line;	     /* where it was listed */
 	uint32_t link_group; /* file: entries sharing content through hard links, else 0 */
 };
 
@@ -63,7 +63,7 @@ int initrd_write(const struct initrd_list *l, const char *path, enum initrd_comp
 /* One entry of an archive as read back. */
 struct initrd_item {
 	char *name;
-	char *link; /* symlink target */
+	char *link;  /* symlink target */
 	mode_t mode; /* type and permissions */
 	uid_t uid;
 	gid_t gid;

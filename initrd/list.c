@@ -27,7 +27,7 @@
 #define MAX_DEPTH 64
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						     ...)
+						      ...)
 {
 	va_list ap;
 
@@ -196,7 +196,7 @@ static int add_tree(struct initrd_list *l, const char *src, const char *dest, un
 	}
 	closedir(d);
 	/* Directory order is whatever the file system keeps: sort it away. */
-	if (r == 0)
+	if (r == 0 && n > 1)
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		char *s = NULL, *t = NULL;
@@ -211,7 +211,8 @@ static int add_tree(struct initrd_list *l, const char *src, const char *dest, un
 		if (lstat(s, &st) < 0) {
 			r = fail(err, errlen, "line %u: %s: %s", line, s, strerror(errno));
 		} else if (!name_ok(t)) {
-			r = fail(err, errlen, "line %u: %s: not a usable name in the image", line, t);
+			r = fail(err, errlen, "line %u: %s: not a usable name in the image", line,
+				 t);
 		} else if (S_ISDIR(st.st_mode)) {
 			e.type = INITRD_DIR;
 			e.mode = 0755;
@@ -235,8 +236,9 @@ static int add_tree(struct initrd_list *l, const char *src, const char *dest, un
 				r = add(l, &e, t, target);
 			}
 		} else {
-			r = fail(err, errlen, "line %u: %s: devices, pipes and sockets are listed, "
-					      "not copied from a tree",
+			r = fail(err, errlen,
+				 "line %u: %s: devices, pipes and sockets are listed, "
+				 "not copied from a tree",
 				 line, s);
 		}
 		free(s);
@@ -297,12 +299,14 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 	else if (!strcmp(kw, "sock"))
 		e.type = INITRD_SOCK, want = 5;
 	else if (!strcmp(kw, "lib") || !strcmp(kw, "module"))
-		return fail(err, errlen, "line %u: '%s' closures are not supported by this version; "
-					 "list the files with 'file'",
+		return fail(err, errlen,
+			    "line %u: '%s' closures are not supported by this version; "
+			    "list the files with 'file'",
 			    line, kw);
 	else
-		return fail(err, errlen, "line %u: unknown type '%s' (file, dir, nod, slink, pipe, "
-					 "sock, tree)",
+		return fail(err, errlen,
+			    "line %u: unknown type '%s' (file, dir, nod, slink, pipe, "
+			    "sock, tree)",
 			    line, kw);
 	if (nt < want || (nt > want && e.type != INITRD_FILE))
 		return fail(err, errlen, "line %u: %s takes %d fields, not %d", line, kw, want - 1,
@@ -325,8 +329,9 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 		r = add(l, &e, tok[1], src);
 		for (int i = want; r == 0 && i < nt; i++) {
 			if (!name_ok(tok[i]))
-				return fail(err, errlen, "line %u: hard link %s is not an absolute, "
-							 "normal path",
+				return fail(err, errlen,
+					    "line %u: hard link %s is not an absolute, "
+					    "normal path",
 					    line, tok[i]);
 			r = add(l, &e, tok[i], src);
 		}
@@ -410,7 +415,8 @@ static int cmp_entry(const void *a, const void *b)
 
 int initrd_list_finish(struct initrd_list *l, char *err, size_t errlen)
 {
-	qsort(l->entries, l->n, sizeof(*l->entries), cmp_entry);
+	if (l->n > 1)
+		qsort(l->entries, l->n, sizeof(*l->entries), cmp_entry);
 	for (size_t i = 0; i < l->n; i++) {
 		const struct initrd_entry *e = &l->entries[i];
 		char parent[PATH_MAX];
