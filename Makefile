@@ -19,7 +19,7 @@ else
 Q := @
 endif
 
-PKGS := libcrypto libcjson libarchive
+PKGS := libcrypto libcjson libarchive libelf libkmod
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
@@ -106,6 +106,7 @@ demo: $(CVM)
 bench: $(BENCH_BIN) $(CVM)
 	$(Q)for b in $(BENCH_BIN); do $$b || exit 1; done
 	$(Q)scripts/bench-sev-snp-measure $(CVM)
+	$(Q)scripts/bench-initrd $(CVM)
 
 # libFuzzer needs clang; the core is rebuilt with the fuzzer's instrumentation.
 FUZZ_BUILD := build/fuzz

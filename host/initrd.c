@@ -15,13 +15,15 @@
 
 static void help(FILE *f)
 {
-	fputs("Usage: cvm initrd build LIST -o OUT [--compress none|gzip|zstd]\n"
+	fputs("Usage: cvm initrd build LIST -o OUT [--compress none|gzip|zstd] [--kver VER]\n"
 	      "                        [--source-date-epoch N] [--measure]\n"
 	      "       cvm initrd list IMG\n"
 	      "       cvm initrd diff A B\n"
 	      "\n"
 	      "build   writes the entries of LIST (the kernel's gen_init_cpio format: file,\n"
-	      "        dir, nod, slink, pipe, sock; and tree SRC DEST) as a cpio newc archive,\n"
+	      "        dir, nod, slink, pipe, sock; and tree SRC DEST, lib PATH [DEST] for an\n"
+	      "        ELF file with its shared libraries, module NAME for a module of\n"
+	      "        --kver with its dependencies) as a cpio newc archive,\n"
 	      "        the same bytes on any machine: entries sorted by path, inode numbers\n"
 	      "        in that order, every mtime from --source-date-epoch (or\n"
 	      "        SOURCE_DATE_EPOCH, default 0), owners and modes as listed, fixed\n"
@@ -65,7 +67,7 @@ static int build_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *out = NULL, *sde = getenv("SOURCE_DATE_EPOCH");
+	const char *out = NULL, *sde = getenv("SOURCE_DATE_EPOCH"), *kver = NULL;
 	enum initrd_compression comp = INITRD_GZIP;
 	_cleanup_free_ uint8_t *text = NULL;
 	_cleanup_free_ char *dir = NULL;
@@ -100,7 +102,8 @@ static int build_main(int argc, char **argv)
 			sde = optarg;
 			break;
 		case 'k':
-			break; /* module closures are resolved for this kernel (not yet) */
+			kver = optarg;
+			break;
 		case 'm':
 			measure = true;
 			break;
@@ -138,8 +141,11 @@ static int build_main(int argc, char **argv)
 		log_error("out of memory");
 		return EXIT_USAGE;
 	}
-	r = initrd_list_parse((const char *)text, len, dirname(dir), &l, err, sizeof(err));
+	r = initrd_list_parse((const char *)text, len, dirname(dir), kver, &l, err, sizeof(err));
 	if (r == 0) {
+		for (size_t i = 0; i < l.nbuiltin; i++)
+			printf("note: %s is built into kernel %s: nothing to add\n", l.builtin[i],
+			       kver);
 		r = initrd_list_finish(&l, err, sizeof(err));
 		if (r == 0)
 			r = initrd_write(&l, out, comp, mtime, err, sizeof(err));

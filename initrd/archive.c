@@ -118,7 +118,9 @@ static int write_entries(struct archive *a, const struct initrd_list *l, int64_t
 			r = fail(err, errlen, "out of memory");
 			break;
 		}
-		if (e->type == INITRD_FILE && last[i]) {
+		if (e->type == INITRD_FILE && last[i] && e->data) {
+			size = e->data_len;
+		} else if (e->type == INITRD_FILE && last[i]) {
 			fd = open(e->source, O_RDONLY | O_CLOEXEC);
 			if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 				r = fail(err, errlen, "line %u: %s: %s", e->line, e->source,
@@ -151,6 +153,9 @@ static int write_entries(struct archive *a, const struct initrd_list *l, int64_t
 				 archive_error_string(a));
 		else if (fd >= 0)
 			r = copy_data(a, fd, size, e->source, err, errlen);
+		else if (e->data && size &&
+			 archive_write_data(a, e->data, size) != (la_ssize_t)size)
+			r = fail(err, errlen, "%s: %s", e->name, archive_error_string(a));
 		if (fd >= 0)
 			close(fd);
 		archive_entry_free(ae);

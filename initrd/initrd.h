@@ -31,22 +31,34 @@ struct initrd_entry {
 	unsigned major, minor;
 	unsigned line;	     /* where it was listed */
 	uint32_t link_group; /* file: entries sharing content through hard links, else 0 */
+	bool implicit;	     /* added by a lib or module closure: equal duplicates merge */
+	char *data;	     /* file: generated content instead of a source */
+	size_t data_len;
 };
 
 struct initrd_list {
 	struct initrd_entry *entries;
 	size_t n, cap;
+	char *kver;	/* for module lines */
+	char **modules; /* module files in load order, paths in the image */
+	size_t nmodules;
+	char **builtin; /* modules found built into the kernel */
+	size_t nbuiltin;
 };
+
+/* Where the agent finds the modules to load, in order, one path a line. */
+#define INITRD_MODULE_ORDER "/etc/cvm/modules"
 
 void initrd_list_free(struct initrd_list *l);
 /*
  * Parses list text. Relative sources are resolved against base_dir, so
  * that the result does not depend on the working directory. Lines of
- * "tree SRC DEST" are expanded (sorted, no escaping with ..). On error
- * *err names the line.
+ * "tree SRC DEST" are expanded (sorted, no escaping with ..), "lib PATH
+ * [DEST]" adds an ELF file and its shared-library closure, "module NAME"
+ * a kernel module of kver and its dependencies. On error *err names the line.
  */
-int initrd_list_parse(const char *text, size_t len, const char *base_dir, struct initrd_list *l,
-		      char *err, size_t errlen);
+int initrd_list_parse(const char *text, size_t len, const char *base_dir, const char *kver,
+		      struct initrd_list *l, char *err, size_t errlen);
 /* Sorts by name and refuses duplicates and entries whose parent is not a listed directory. */
 int initrd_list_finish(struct initrd_list *l, char *err, size_t errlen);
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "initrd/initrd.h"
+#include "initrd/internal.h"
 #include "lib/lib.h"
 
 #define MAX_ENTRIES 1000000
@@ -38,18 +39,25 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, 
 	return -EINVAL;
 }
 
+static void entry_free(struct initrd_entry *e)
+{
+	free(e->name);
+	free(e->source);
+	free(e->data);
+}
+
 void initrd_list_free(struct initrd_list *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->entries[i].name);
-		free(l->entries[i].source);
-	}
+	for (size_t i = 0; i < l->n; i++)
+		entry_free(&l->entries[i]);
 	free(l->entries);
+	initrd_modules_free(l);
+	free(l->kver);
 	memset(l, 0, sizeof(*l));
 }
 
-static int add(struct initrd_list *l, const struct initrd_entry *e, const char *name,
-	       const char *source)
+int initrd_list_add(struct initrd_list *l, const struct initrd_entry *e, const char *name,
+		    const char *source)
 {
 	struct initrd_entry *ne;
 
@@ -68,13 +76,35 @@ static int add(struct initrd_list *l, const struct initrd_entry *e, const char *
 	*ne = *e;
 	ne->name = strdup(name);
 	ne->source = source ? strdup(source) : NULL;
-	if (!ne->name || (source && !ne->source)) {
-		free(ne->name);
-		free(ne->source);
+	ne->data = NULL;
+	if (e->data) {
+		ne->data = malloc(e->data_len ? e->data_len : 1);
+		if (ne->data)
+			memcpy(ne->data, e->data, e->data_len);
+	}
+	if (!ne->name || (source && !ne->source) || (e->data && !ne->data)) {
+		entry_free(ne);
 		return -ENOMEM;
 	}
 	l->n++;
 	return 0;
+}
+
+int initrd_add_parents(struct initrd_list *l, const char *name, unsigned line)
+{
+	struct initrd_entry d = {
+		.type = INITRD_DIR, .mode = 0755, .line = line, .implicit = true
+	};
+	char path[PATH_MAX];
+	int r = 0;
+
+	snprintf(path, sizeof(path), "%s", name);
+	for (char *c = strchr(path + 1, '/'); c && r == 0; c = strchr(c + 1, '/')) {
+		*c = 0;
+		r = initrd_list_add(l, &d, path, NULL);
+		*c = '/';
+	}
+	return r;
 }
 
 /* "/a/b": absolute, no empty, "." or ".." components, no trailing slash. */
@@ -216,13 +246,13 @@ static int add_tree(struct initrd_list *l, const char *src, const char *dest, un
 		} else if (S_ISDIR(st.st_mode)) {
 			e.type = INITRD_DIR;
 			e.mode = 0755;
-			r = add(l, &e, t, NULL);
+			r = initrd_list_add(l, &e, t, NULL);
 			if (r == 0)
 				r = add_tree(l, s, t, line, depth + 1, err, errlen);
 		} else if (S_ISREG(st.st_mode)) {
 			e.type = INITRD_FILE;
 			e.mode = st.st_mode & 0111 ? 0755 : 0644;
-			r = add(l, &e, t, s);
+			r = initrd_list_add(l, &e, t, s);
 		} else if (S_ISLNK(st.st_mode)) {
 			char target[PATH_MAX];
 			ssize_t k = readlink(s, target, sizeof(target) - 1);
@@ -233,7 +263,7 @@ static int add_tree(struct initrd_list *l, const char *src, const char *dest, un
 				target[k] = 0;
 				e.type = INITRD_SLINK;
 				e.mode = 0777;
-				r = add(l, &e, t, target);
+				r = initrd_list_add(l, &e, t, target);
 			}
 		} else {
 			r = fail(err, errlen,
@@ -278,7 +308,7 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 		/* The tree's own directory is part of it (root excepted, which always is). */
 		if (strcmp(tok[2], "/")) {
 			struct initrd_entry d = { .type = INITRD_DIR, .mode = 0755, .line = line };
-			int r2 = add(l, &d, tok[2], NULL);
+			int r2 = initrd_list_add(l, &d, tok[2], NULL);
 
 			if (r2 < 0)
 				return r2;
@@ -298,12 +328,23 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 		e.type = INITRD_PIPE, want = 5;
 	else if (!strcmp(kw, "sock"))
 		e.type = INITRD_SOCK, want = 5;
-	else if (!strcmp(kw, "lib") || !strcmp(kw, "module"))
-		return fail(err, errlen,
-			    "line %u: '%s' closures are not supported by this version; "
-			    "list the files with 'file'",
-			    line, kw);
-	else
+	else if (!strcmp(kw, "lib")) {
+		if (nt != 2 && nt != 3)
+			return fail(err, errlen, "line %u: lib takes PATH [DEST]", line);
+		if (nt == 3 && !name_ok(tok[2]))
+			return fail(err, errlen, "line %u: %s is not an absolute, normal path",
+				    line, tok[2]);
+		src = resolve(base_dir, tok[1]);
+		if (!src)
+			return -ENOMEM;
+		return initrd_add_lib(l, src, nt == 3 ? tok[2] : NULL, line, err, errlen);
+	} else if (!strcmp(kw, "module")) {
+		if (nt != 2)
+			return fail(err, errlen, "line %u: module takes NAME", line);
+		if (!l->kver)
+			return fail(err, errlen, "line %u: module lines need --kver", line);
+		return initrd_add_module(l, tok[1], line, err, errlen);
+	} else
 		return fail(err, errlen,
 			    "line %u: unknown type '%s' (file, dir, nod, slink, pipe, "
 			    "sock, tree)",
@@ -326,19 +367,19 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 			return fail(err, errlen, "line %u: %s: %s", line, src, strerror(errno));
 		if (nt > want)
 			e.link_group = ++*groups;
-		r = add(l, &e, tok[1], src);
+		r = initrd_list_add(l, &e, tok[1], src);
 		for (int i = want; r == 0 && i < nt; i++) {
 			if (!name_ok(tok[i]))
 				return fail(err, errlen,
 					    "line %u: hard link %s is not an absolute, "
 					    "normal path",
 					    line, tok[i]);
-			r = add(l, &e, tok[i], src);
+			r = initrd_list_add(l, &e, tok[i], src);
 		}
 		return r;
 	case INITRD_SLINK:
 		r = owner(tok + 3, line, &e, err, errlen);
-		return r < 0 ? r : add(l, &e, tok[1], tok[2]);
+		return r < 0 ? r : initrd_list_add(l, &e, tok[1], tok[2]);
 	case INITRD_NOD: {
 		unsigned long maj, min;
 
@@ -353,16 +394,16 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 		e.dev_type = tok[5][0];
 		e.major = (unsigned)maj;
 		e.minor = (unsigned)min;
-		return add(l, &e, tok[1], NULL);
+		return initrd_list_add(l, &e, tok[1], NULL);
 	}
 	default:
 		r = owner(tok + 2, line, &e, err, errlen);
-		return r < 0 ? r : add(l, &e, tok[1], NULL);
+		return r < 0 ? r : initrd_list_add(l, &e, tok[1], NULL);
 	}
 }
 
-int initrd_list_parse(const char *text, size_t len, const char *base_dir, struct initrd_list *l,
-		      char *err, size_t errlen)
+int initrd_list_parse(const char *text, size_t len, const char *base_dir, const char *kver,
+		      struct initrd_list *l, char *err, size_t errlen)
 {
 	char *copy = malloc(len + 1), *line, *save = NULL;
 	uint32_t groups = 0;
@@ -372,6 +413,10 @@ int initrd_list_parse(const char *text, size_t len, const char *base_dir, struct
 	memset(l, 0, sizeof(*l));
 	if (!copy)
 		return -ENOMEM;
+	if (kver && !(l->kver = strdup(kver))) {
+		free(copy);
+		return -ENOMEM;
+	}
 	memcpy(copy, text, len);
 	copy[len] = 0;
 	if (memchr(text, 0, len)) {
@@ -400,6 +445,8 @@ int initrd_list_parse(const char *text, size_t len, const char *base_dir, struct
 			r = parse_line(tok, nt, lineno, base_dir, l, &groups, err, errlen);
 	}
 	free(copy);
+	if (r == 0)
+		r = initrd_finish_modules(l, err, errlen);
 	if (r == -ENOMEM)
 		fail(err, errlen, "out of memory");
 	if (r < 0)
@@ -413,10 +460,41 @@ static int cmp_entry(const void *a, const void *b)
 		      ((const struct initrd_entry *)b)->name);
 }
 
+static bool same_entry(const struct initrd_entry *a, const struct initrd_entry *b)
+{
+	return a->type == b->type && a->mode == b->mode && a->uid == b->uid && a->gid == b->gid &&
+	       !a->link_group && !b->link_group && !a->data && !b->data &&
+	       (a->source == b->source ||
+		(a->source && b->source && !strcmp(a->source, b->source)));
+}
+
 int initrd_list_finish(struct initrd_list *l, char *err, size_t errlen)
 {
+	size_t o = 0;
+
 	if (l->n > 1)
 		qsort(l->entries, l->n, sizeof(*l->entries), cmp_entry);
+	/*
+	 * Closures add what they need; a directory or file they share with
+	 * another line (or closure) merges when both are the same entry. An
+	 * implicit directory yields to a listed one.
+	 */
+	for (size_t i = 0; i < l->n; i++) {
+		struct initrd_entry *prev = o ? &l->entries[o - 1] : NULL, *e = &l->entries[i];
+
+		if (prev && !strcmp(prev->name, e->name) && (prev->implicit || e->implicit) &&
+		    (same_entry(prev, e) || (prev->type == INITRD_DIR && e->type == INITRD_DIR))) {
+			if (prev->implicit && !e->implicit) {
+				entry_free(prev);
+				*prev = *e;
+			} else {
+				entry_free(e);
+			}
+			continue;
+		}
+		l->entries[o++] = *e;
+	}
+	l->n = o;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct initrd_entry *e = &l->entries[i];
 		char parent[PATH_MAX];

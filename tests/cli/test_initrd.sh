@@ -144,7 +144,7 @@ dir /a 0755 0 0"
 refuse "bad device type" "device type" "nod /c 0600 0 0 x 1 1"
 ln -sf loop "$tmp/a/loop"
 refuse "symlink loop as tree" "symbolic link loop" "tree loop /x"
-refuse "module closure" "not supported" "module virtio_blk"
+refuse "module without --kver" "module lines need --kver" "module virtio_blk"
 
 echo "cli initrd: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,72 @@
+#!/bin/sh
+# The default image: its module closure for the installed Debian kernel,
+# ELF closures, and the same bytes from two different builders.
+set -u
+cvm=${CVM_BIN:?}
+top=${CVM_TOP:?}
+tmp=${CVM_TEST_TMP:?}/cli-initrd-default
+rm -rf "$tmp" && mkdir -p "$tmp"
+pass=0
+fail=0
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+bad() { echo "not ok - $1"; fail=$((fail + 1)); }
+
+kver=$(ls /lib/modules 2>/dev/null | sort | tail -n 1)
+if [ -z "$kver" ]; then
+	bad "no kernel modules installed (scripts/setup-deps installs linux-image-amd64)"
+	exit 1
+fi
+list="$top/vm-images/default/initrd.list"
+
+(cd / && umask 022 && LC_ALL=C "$cvm" initrd build "$list" -o "$tmp/a.img" --kver "$kver" \
+	>"$tmp/a.out") || bad "build a"
+cp "$list" "$top/vm-images/default/init.placeholder" "$tmp/"
+(cd "$tmp" && umask 077 && LC_ALL=C.UTF-8 SOURCE_DATE_EPOCH=0 "$cvm" initrd build initrd.list \
+	-o b.img --kver "$kver" >/dev/null) || bad "build b"
+cmp -s "$tmp/a.img" "$tmp/b.img" && ok "default image: the same bytes from two builders" ||
+	bad "default image differs between builders"
+grep -q "note: tpm_tis is built into kernel" "$tmp/a.out" && ok "built-in module noted, not an error" ||
+	bad "built-in module note"
+
+zcat "$tmp/a.img" | cpio -i --to-stdout etc/cvm/modules 2>/dev/null >"$tmp/order"
+# Dependencies load first: virtio before virtio_blk, dm-mod before dm-crypt, jbd2 before ext4.
+before() { # a b: a is listed before b
+	la=$(grep -n "/$1.ko" "$tmp/order" | head -n 1 | cut -d: -f1)
+	lb=$(grep -n "/$2.ko" "$tmp/order" | head -n 1 | cut -d: -f1)
+	[ -n "$la" ] && [ -n "$lb" ] && [ "$la" -lt "$lb" ]
+}
+if before virtio_ring virtio_blk && before dm-mod dm-crypt && before dm-bufio dm-verity &&
+	before jbd2 ext4 && before cryptd aesni-intel; then
+	ok "module load order puts dependencies first"
+else
+	bad "module load order"
+	cat "$tmp/order"
+fi
+missing=0
+for m in $(grep -v '^#' "$tmp/order"); do
+	zcat "$tmp/a.img" | cpio -t 2>/dev/null | grep -qx "${m#/}" || missing=1
+done
+[ $missing -eq 0 ] && ok "every module of the order file is in the image" || bad "modules missing"
+
+# An ELF closure: the shell, its interpreter and libc, as the loader finds them.
+printf 'lib /bin/sh\n' >"$tmp/sh.list"
+"$cvm" initrd build "$tmp/sh.list" -o "$tmp/sh.img" >/dev/null || bad "lib /bin/sh"
+"$cvm" initrd list "$tmp/sh.img" >"$tmp/sh.txt"
+interp=$(readelf -l /bin/sh 2>/dev/null | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+if grep -q "^file /bin/sh " "$tmp/sh.txt" && grep -q "libc.so.6" "$tmp/sh.txt" &&
+	{ [ -z "$interp" ] || grep -q " $interp " "$tmp/sh.txt"; }; then
+	ok "lib closure holds the binary, its interpreter and libc"
+else
+	bad "lib closure"
+	cat "$tmp/sh.txt"
+fi
+printf 'module no_such_module_x\n' >"$tmp/nm.list"
+"$cvm" initrd build "$tmp/nm.list" -o "$tmp/nm.img" --kver "$kver" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "not found for kernel" "$tmp/err" && [ ! -e "$tmp/nm.img" ] &&
+	ok "missing module refused, nothing written" || bad "missing module"
+printf 'lib /etc/passwd\n' >"$tmp/ne.list"
+"$cvm" initrd build "$tmp/ne.list" -o "$tmp/ne.img" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "not an ELF file" "$tmp/err" && ok "non-ELF refused" || bad "non-ELF"
+
+echo "cli initrd default: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
