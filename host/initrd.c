@@ -231,7 +231,8 @@ static int list_main(int argc, char **argv)
 			bool first = true;
 
 			for (size_t k = 0; e->nlink > 1 && k < it.n; k++) {
-				if (it.items[k].ino != e->ino || !S_ISREG(it.items[k].mode))
+				if (it.items[k].ino != e->ino ||
+				    it.items[k].segment != e->segment || !S_ISREG(it.items[k].mode))
 					continue;
 				if (k < i)
 					first = false;
@@ -243,7 +244,8 @@ static int list_main(int argc, char **argv)
 			printf("file %s %s %04o %u %u", e->name, data->name + 1, perm, e->uid,
 			       e->gid);
 			for (size_t k = i + 1; e->nlink > 1 && k < it.n; k++)
-				if (it.items[k].ino == e->ino && S_ISREG(it.items[k].mode))
+				if (it.items[k].ino == e->ino &&
+				    it.items[k].segment == e->segment && S_ISREG(it.items[k].mode))
 					printf(" %s", it.items[k].name);
 			printf("\n");
 		}

@@ -236,17 +236,20 @@ void initrd_items_free(struct initrd_items *it)
 
 static int cmp_item(const void *a, const void *b)
 {
-	return strcmp(((const struct initrd_item *)a)->name, ((const struct initrd_item *)b)->name);
+	const struct initrd_item *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->segment > y->segment) - (x->segment < y->segment);
 }
 
-static int read_all(struct archive *a, struct initrd_items *out, char *err, size_t errlen)
+static int read_all(struct archive *a, struct initrd_items *out, uint32_t segment, char *err,
+		    size_t errlen)
 {
 	struct archive_entry *ae;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	size_t cap = 0;
+	size_t cap = out->n;
 	int r = 0, st;
 
-	memset(out, 0, sizeof(*out));
 	if (!md)
 		return fail(err, errlen, "out of memory");
 	while ((st = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
@@ -265,6 +268,7 @@ static int read_all(struct archive *a, struct initrd_items *out, char *err, size
 		if (out->n == cap) {
 			struct initrd_item *ni =
 				realloc(out->items, (cap = cap ? cap * 2 : 64) * sizeof(*ni));
+			/* cap starts at n, a power of two or not: grow from there. */
 
 			if (!ni) {
 				r = fail(err, errlen, "out of memory");
@@ -274,6 +278,7 @@ static int read_all(struct archive *a, struct initrd_items *out, char *err, size
 		}
 		it = &out->items[out->n];
 		memset(it, 0, sizeof(*it));
+		it->segment = segment;
 		if (name[0] == '.' && name[1] == '/')
 			name++;
 		if (asprintf(&it->name, "%s%s", name[0] == '/' ? "" : "/", name) < 0) {
@@ -308,8 +313,6 @@ static int read_all(struct archive *a, struct initrd_items *out, char *err, size
 		initrd_items_free(out);
 		return r;
 	}
-	if (out->n > 1)
-		qsort(out->items, out->n, sizeof(*out->items), cmp_item);
 	return 0;
 }
 
@@ -464,26 +467,33 @@ static int prescan_open(const char *path, const void *buf, size_t len, char *err
 	return r;
 }
 
-int initrd_read(const char *path, struct initrd_items *out, char *err, size_t errlen)
+/* The length of one uncompressed newc archive at p, through its trailer; 0 when malformed. */
+static size_t newc_length(const uint8_t *p, size_t len)
 {
-	struct archive *a;
-	int r = prescan_open(path, NULL, 0, err, errlen);
+	size_t off = 0;
 
-	if (r < 0)
-		return r;
-	a = reader();
-	if (!a)
-		return fail(err, errlen, "out of memory");
-	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
-		r = fail(err, errlen, "%s", archive_error_string(a));
-	else
-		r = read_all(a, out, err, errlen);
-	archive_read_free(a);
-	return r;
+	while (len - off >= 110 &&
+	       (!memcmp(p + off, "070701", 6) || !memcmp(p + off, "070702", 6))) {
+		uint32_t namesize, filesize;
+		size_t namepad, datapad;
+
+		if (hex8(p + off + 54, &filesize) < 0 || hex8(p + off + 94, &namesize) < 0 ||
+		    namesize < 2 || namesize > 4097)
+			return 0;
+		namepad = (4 - (110 + namesize) % 4) % 4;
+		datapad = (4 - filesize % 4) % 4;
+		if (len - off - 110 < (size_t)namesize + namepad ||
+		    len - off - 110 - namesize - namepad < (size_t)filesize + datapad)
+			return 0;
+		if (namesize == 11 && !memcmp(p + off + 110, "TRAILER!!!", 11))
+			return off + 110 + namesize + namepad + filesize + datapad;
+		off += 110 + namesize + namepad + filesize + datapad;
+	}
+	return 0;
 }
 
-int initrd_read_memory(const void *buf, size_t len, struct initrd_items *out, char *err,
-		       size_t errlen)
+static int read_segment(const void *buf, size_t len, struct initrd_items *out, uint32_t segment,
+			char *err, size_t errlen)
 {
 	struct archive *a;
 	int r = prescan_open(NULL, buf, len, err, errlen);
@@ -496,7 +506,65 @@ int initrd_read_memory(const void *buf, size_t len, struct initrd_items *out, ch
 	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK)
 		r = fail(err, errlen, "%s", archive_error_string(a));
 	else
-		r = read_all(a, out, err, errlen);
+		r = read_all(a, out, segment, err, errlen);
 	archive_read_free(a);
 	return r;
+}
+
+int initrd_read_memory(const void *buf, size_t len, struct initrd_items *out, char *err,
+		       size_t errlen)
+{
+	const uint8_t *p = buf;
+	size_t off = 0, o = 0;
+	uint32_t segment = 0;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	while (r == 0 && off < len) {
+		size_t seg;
+
+		while (off < len && p[off] == 0)
+			off++;
+		if (off == len)
+			break;
+		/* Uncompressed archives end at their trailer; what follows is another one. */
+		seg = newc_length(p + off, len - off);
+		if (seg == 0 || is_zero(p + off + seg, len - off - seg))
+			seg = len - off;
+		r = read_segment(p + off, seg, out, segment++, err, errlen);
+		off += seg;
+		if (segment > 64 && r == 0)
+			r = fail(err, errlen, "more than 64 concatenated archives");
+	}
+	if (r == 0 && out->n == 0 && segment == 0)
+		r = fail(err, errlen, "empty image");
+	if (r < 0) {
+		initrd_items_free(out);
+		return r;
+	}
+	if (out->n > 1)
+		qsort(out->items, out->n, sizeof(*out->items), cmp_item);
+	/* A name in a later archive replaces the earlier one, as the kernel unpacks them. */
+	for (size_t i = 0; i < out->n; i++) {
+		if (o && !strcmp(out->items[o - 1].name, out->items[i].name)) {
+			free(out->items[o - 1].name);
+			free(out->items[o - 1].link);
+			out->items[o - 1] = out->items[i];
+			continue;
+		}
+		out->items[o++] = out->items[i];
+	}
+	out->n = o;
+	return 0;
+}
+
+int initrd_read(const char *path, struct initrd_items *out, char *err, size_t errlen)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	size_t len;
+	int r = file_read(path, 1u << 30, &buf, &len);
+
+	if (r < 0)
+		return fail(err, errlen, "%s", strerror(-r));
+	return initrd_read_memory(buf, len, out, err, errlen);
 }

@@ -84,6 +84,7 @@ struct initrd_item {
 	uint8_t sha256[32];
 	uint32_t nlink;
 	int64_t ino;
+	uint32_t segment; /* which of concatenated archives it came from */
 };
 
 struct initrd_items {
@@ -91,7 +92,11 @@ struct initrd_items {
 	size_t n;
 };
 
-/* Reads any compression libarchive knows, newc or odc; sorted by name. */
+/*
+ * Reads an image as the kernel does: uncompressed newc archives, possibly
+ * concatenated (early microcode first), then one archive in any compression
+ * libarchive knows. Sorted by name; a name in a later archive replaces it.
+ */
 int initrd_read(const char *path, struct initrd_items *out, char *err, size_t errlen);
 int initrd_read_memory(const void *buf, size_t len, struct initrd_items *out, char *err,
 		       size_t errlen);

@@ -103,6 +103,24 @@ else
 	bad "hard links in list"
 fi
 
+# The kernel's concatenated form: an uncompressed archive (early microcode),
+# then a compressed one; list reads both, a later name replacing an earlier.
+mkdir -p "$tmp/early/kernel"
+echo microcode >"$tmp/early/ucode.bin"
+printf 'dir /kernel 0755 0 0\nfile /kernel/ucode.bin ucode.bin 0644 0 0\nfile /init ucode.bin 0700 0 0\n' \
+	>"$tmp/early/list"
+"$cvm" initrd build "$tmp/early/list" -o "$tmp/early.cpio" --compress none >/dev/null
+cat "$tmp/early.cpio" "$tmp/a.zstd" >"$tmp/concat.img"
+"$cvm" initrd list "$tmp/concat.img" >"$tmp/concat.txt" 2>"$tmp/err"
+if grep -qx 'file /kernel/ucode.bin kernel/ucode.bin 0644 0 0' "$tmp/concat.txt" &&
+	grep -q '^file /etc/cvm/agent.conf ' "$tmp/concat.txt" &&
+	grep -qx 'file /init sbin/init 0755 0 0 /sbin/init' "$tmp/concat.txt"; then
+	ok "list reads concatenated archives, later names winning"
+else
+	bad "concatenated archives"
+	cat "$tmp/err" "$tmp/concat.txt"
+fi
+
 # diff names what moved.
 sed 's|^file /etc/cvm/agent.conf src/etc/agent.conf 0640|file /etc/cvm/agent.conf src/etc/agent.conf 0644|' \
 	"$tmp/a/list" >"$tmp/a/list2"
