@@ -280,10 +280,19 @@ static int add_tree(struct initrd_list *l, const char *src, const char *dest, un
 	return r == -ENOMEM ? fail(err, errlen, "line %u: out of memory", line) : r;
 }
 
+static const char *absolute(const char *name, char *buf, size_t cap)
+{
+	if (name[0] == '/')
+		return name;
+	snprintf(buf, cap, "/%s", name);
+	return buf;
+}
+
 static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 		      struct initrd_list *l, uint32_t *groups, char *err, size_t errlen)
 {
 	struct initrd_entry e = { .line = line };
+	char name1[PATH_MAX];
 	const char *kw = tok[0];
 	_cleanup_free_ char *src = NULL;
 	int r, want;
@@ -352,9 +361,10 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 	if (nt < want || (nt > want && e.type != INITRD_FILE))
 		return fail(err, errlen, "line %u: %s takes %d fields, not %d", line, kw, want - 1,
 			    nt - 1);
+	/* gen_init_cpio takes names with or without the leading slash. */
+	tok[1] = (char *)absolute(tok[1], name1, sizeof(name1));
 	if (!name_ok(tok[1]))
-		return fail(err, errlen, "line %u: name %s is not an absolute, normal path", line,
-			    tok[1]);
+		return fail(err, errlen, "line %u: name %s is not a normal path", line, tok[1]);
 	switch (e.type) {
 	case INITRD_FILE:
 		r = owner(tok + 3, line, &e, err, errlen);
@@ -369,6 +379,9 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 			e.link_group = ++*groups;
 		r = initrd_list_add(l, &e, tok[1], src);
 		for (int i = want; r == 0 && i < nt; i++) {
+			char hl[PATH_MAX];
+
+			tok[i] = (char *)absolute(tok[i], hl, sizeof(hl));
 			if (!name_ok(tok[i]))
 				return fail(err, errlen,
 					    "line %u: hard link %s is not an absolute, "

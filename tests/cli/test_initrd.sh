@@ -153,7 +153,12 @@ file /etc/x nope 0644 0 0"
 refuse "unknown type" "line 1: unknown type 'fil'" "fil /x src/init 0644 0 0"
 refuse "too few fields" "line 1: dir takes 4 fields" "dir /etc 0755 0"
 refuse "bad mode" "line 1: mode '999'" "dir /etc 999 0 0"
-refuse "relative name" "line 1: name etc" "dir etc 0755 0 0"
+printf 'dir etc 0755 0 0\nfile etc/x.conf src/etc/agent.conf 0644 0 0\n' >"$tmp/a/rel.list"
+printf 'dir /etc 0755 0 0\nfile /etc/x.conf src/etc/agent.conf 0644 0 0\n' >"$tmp/a/abs.list"
+"$cvm" initrd build "$tmp/a/rel.list" -o "$tmp/rel.img" >/dev/null &&
+	"$cvm" initrd build "$tmp/a/abs.list" -o "$tmp/abs.img" >/dev/null &&
+	cmp -s "$tmp/rel.img" "$tmp/abs.img" && ok "names with or without the leading slash, as gen_init_cpio" ||
+	bad "names without a leading slash"
 refuse "dot-dot name" "line 1: name /a/../b" "dir /a/../b 0755 0 0"
 refuse "tree escaping with .." "line 1: tree source ../x escapes" "tree ../x /x"
 refuse "missing parent" "line 1: /a/b: its directory /a is not listed" "dir /a/b 0755 0 0"
