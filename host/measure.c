@@ -366,10 +366,12 @@ static int tdx_main(const char *code, const char *vars, bool two_pass, bool dire
 		return EXIT_USAGE;
 	}
 	r = file_read(code, 64u << 20, &c, &clen);
-	if (r == 0 && vars)
-		r = file_read(vars, 64u << 20, &v, &vlen);
 	if (r < 0) {
-		log_error_errno(r, "%s", r == 0 || !v ? (vars && c ? vars : code) : code);
+		log_error_errno(r, "%s", code);
+		return EXIT_USAGE;
+	}
+	if (vars && (r = file_read(vars, 64u << 20, &v, &vlen)) < 0) {
+		log_error_errno(r, "%s", vars);
 		return EXIT_USAGE;
 	}
 	image = malloc(vlen + clen);
@@ -620,12 +622,16 @@ static int launch_main(int argc, char **argv)
 
 		p.has_kernel = true;
 		r = file_sha256(kernel, p.kernel_sha256);
-		if (r == 0 && initrd)
+		if (r < 0) {
+			log_error_errno(r, "%s", kernel);
+			return EXIT_USAGE;
+		}
+		if (initrd)
 			r = file_sha256(initrd, p.initrd_sha256);
-		else if (r == 0)
+		else
 			SHA256((const uint8_t *)"", 0, p.initrd_sha256);
 		if (r < 0) {
-			log_error_errno(r, "%s", r == 0 ? kernel : initrd ? initrd : kernel);
+			log_error_errno(r, "%s", initrd);
 			return EXIT_USAGE;
 		}
 		/* The command line is measured with its terminating NUL. */
