@@ -38,24 +38,6 @@ static void help(FILE *f)
 	      f);
 }
 
-static int file_digest(const char *path, const EVP_MD *md, uint8_t *out)
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	FILE *f = fopen(path, "rb");
-	uint8_t buf[1 << 16];
-	size_t n;
-	int r = f && c && EVP_DigestInit_ex(c, md, NULL) == 1 ? 0 : -EIO;
-
-	while (r == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		EVP_DigestUpdate(c, buf, n);
-	if (r == 0)
-		EVP_DigestFinal_ex(c, out, NULL);
-	if (f)
-		fclose(f);
-	EVP_MD_CTX_free(c);
-	return r;
-}
-
 static int build_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -155,13 +137,13 @@ static int build_main(int argc, char **argv)
 		log_error("%s: %s", argv[optind], err);
 		return EXIT_USAGE;
 	}
-	if (file_digest(out, EVP_sha256(), d) < 0) {
+	if (file_digest(out, "SHA256", d, sizeof(d), NULL) < 0) {
 		log_error("%s: cannot read back", out);
 		return EXIT_USAGE;
 	}
 	hex_encode(d, 32, hex);
 	printf("sha256 %s  %s\n", hex, out);
-	if (measure && file_digest(out, EVP_sha384(), d) == 0) {
+	if (measure && file_digest(out, "SHA384", d, sizeof(d), NULL) == 0) {
 		hex_encode(d, 48, hex);
 		printf("sha384 %s  %s\n", hex, out);
 		printf("# SNP: the initrd entry of the SEV hashes table is its SHA-256 (above)\n");

@@ -310,28 +310,6 @@ static int replay_main(int argc, char **argv)
 	return rc;
 }
 
-static int file_sha256(const char *path, uint8_t out[32])
-{
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	FILE *f = fopen(path, "rb");
-	uint8_t buf[1 << 16];
-	size_t n;
-	int r = 0;
-
-	if (!f || !c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
-		r = f ? -ENOMEM : -errno;
-	while (r == 0 && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		EVP_DigestUpdate(c, buf, n);
-	if (r == 0 && ferror(f))
-		r = -EIO;
-	if (r == 0)
-		EVP_DigestFinal_ex(c, out, NULL);
-	if (f)
-		fclose(f);
-	EVP_MD_CTX_free(c);
-	return r;
-}
-
 static int parse_uint(const char *s, int base, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -621,13 +599,13 @@ static int launch_main(int argc, char **argv)
 		static const char nul = 0;
 
 		p.has_kernel = true;
-		r = file_sha256(kernel, p.kernel_sha256);
+		r = file_digest(kernel, "SHA256", p.kernel_sha256, 32, NULL);
 		if (r < 0) {
 			log_error_errno(r, "%s", kernel);
 			return EXIT_USAGE;
 		}
 		if (initrd)
-			r = file_sha256(initrd, p.initrd_sha256);
+			r = file_digest(initrd, "SHA256", p.initrd_sha256, 32, NULL);
 		else
 			SHA256((const uint8_t *)"", 0, p.initrd_sha256);
 		if (r < 0) {

@@ -25,17 +25,7 @@
 
 #define MAX_ITEMS 1000000
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EIO;
-}
+#define fail(err, errlen, ...) set_error(err, errlen, -EIO, __VA_ARGS__)
 
 static mode_t type_bits(const struct initrd_entry *e)
 {

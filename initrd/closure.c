@@ -29,17 +29,7 @@
 #define MAX_LIBS 4096
 #define MAX_DIRS 64
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) set_error(err, errlen, -EINVAL, __VA_ARGS__)
 
 struct elf_info {
 	int class, machine;

@@ -27,17 +27,7 @@
 #define MAX_TOKENS 64
 #define MAX_DEPTH 64
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) set_error(err, errlen, -EINVAL, __VA_ARGS__)
 
 static void entry_free(struct initrd_entry *e)
 {

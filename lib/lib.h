@@ -42,6 +42,12 @@ static inline void cJSON_Deletep(cJSON **p)
 void log_set_prog(const char *prog);
 const char *log_prog(void);
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * For functions that explain a refusal to their caller instead of logging:
+ * formats the reason into err (when given) and returns code.
+ */
+int set_error(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Logs "<fmt>: strerror(-err)" and returns err, which must be negative. */
 int log_error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -145,6 +151,11 @@ cJSON *json_add_hex(cJSON *obj, const char *key, const void *p, size_t n);
  * -EINVAL for NaN, infinities or invalid UTF-8. *out is NUL-terminated.
  */
 int jcs_serialize(const cJSON *v, char **out, size_t *len);
+
+/* ---- digests ---- */
+
+/* The digest (OpenSSL name: "SHA256", "SHA384") of a whole file, streamed. */
+int file_digest(const char *path, const char *md, uint8_t *out, size_t cap, size_t *len);
 
 /* ---- time ---- */
 

@@ -52,3 +52,15 @@ int log_error_errno(int err, const char *fmt, ...)
 	va_end(ap);
 	return err < 0 ? err : -err;
 }
+
+int set_error(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}

@@ -106,17 +106,7 @@ void evlog_free(struct evlog *log)
 	memset(log, 0, sizeof(*log));
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
-}
+#define fail(err, errlen, ...) set_error(err, errlen, -EBADMSG, __VA_ARGS__)
 
 static int push(struct evlog *log, const struct evlog_event *e, char *err, size_t errlen)
 {

@@ -32,17 +32,7 @@ static const char ht_kernel_guid[] = "4de79437-abd2-427f-b835-d5b172d2045b";
 static const char ht_initrd_guid[] = "44baf731-3a2f-4bd7-9af1-41e29169781d";
 static const char ht_cmdline_guid[] = "97d02dd8-bd20-4c94-aa78-e7714d36ab2a";
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
-}
+#define fail(err, errlen, ...) set_error(err, errlen, -EBADMSG, __VA_ARGS__)
 
 /* A GUID's text form to its in-memory (little-endian fields) bytes. */
 static void guid_bytes(const char *text, uint8_t out[16])

@@ -19,17 +19,7 @@
 
 static const char tdx_metadata_guid[] = "e47a6535-984a-4798-865e-4685a7bf8ec2";
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EBADMSG;
-}
+#define fail(err, errlen, ...) set_error(err, errlen, -EBADMSG, __VA_ARGS__)
 
 int tdvf_parse(const uint8_t *data, size_t len, struct tdvf *t, char *err, size_t errlen)
 {

@@ -6,11 +6,8 @@ set -u
 cvm=${CVM_BIN:?}
 tmp=${CVM_TEST_TMP:?}/cli-initrd
 rm -rf "$tmp" && mkdir -p "$tmp"
-pass=0
-fail=0
 
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "not ok - $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 # make_tree DIR ORDER: the same content, created in a given order.
 make_tree() {
@@ -169,5 +166,4 @@ ln -sf loop "$tmp/a/loop"
 refuse "symlink loop as tree" "symbolic link loop" "tree loop /x"
 refuse "module without --kver" "module lines need --kver" "module virtio_blk"
 
-echo "cli initrd: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary "cli initrd"

@@ -6,10 +6,7 @@ cvm=${CVM_BIN:?}
 top=${CVM_TOP:?}
 tmp=${CVM_TEST_TMP:?}/cli-initrd-default
 rm -rf "$tmp" && mkdir -p "$tmp"
-pass=0
-fail=0
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-bad() { echo "not ok - $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 
 kver=$(ls /lib/modules 2>/dev/null | sort | tail -n 1)
 if [ -z "$kver" ]; then
@@ -68,5 +65,4 @@ printf 'lib /etc/passwd\n' >"$tmp/ne.list"
 "$cvm" initrd build "$tmp/ne.list" -o "$tmp/ne.img" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "not an ELF file" "$tmp/err" && ok "non-ELF refused" || bad "non-ELF"
 
-echo "cli initrd default: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary "cli initrd default"

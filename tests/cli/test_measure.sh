@@ -6,24 +6,8 @@ vec=${CVM_VECTORS:?}
 tmp=${CVM_TEST_TMP:?}/cli-measure
 rm -rf "$tmp" && mkdir -p "$tmp"
 gcp="$vec/tdx/gcp-cos-ccel"
-pass=0
-fail=0
+. "$(dirname "$0")/lib.sh"
 
-expect() {
-	name=$1 want=$2 pattern=$3
-	shift 4
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	if [ "$got" -ne "$want" ]; then
-		echo "not ok - $name: exit $got, expected $want"; cat "$tmp/err"; fail=$((fail + 1))
-	elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err" "$tmp/out"; then
-		echo "not ok - $name: output lacks '$pattern'"; cat "$tmp/err"; fail=$((fail + 1))
-	elif [ "$want" -ne 0 ] && [ -n "$pattern" ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
-		echo "not ok - $name: stderr is not one line"; cat "$tmp/err"; fail=$((fail + 1))
-	else
-		echo "ok - $name"; pass=$((pass + 1))
-	fi
-}
 
 head -c 64 /dev/urandom >"$tmp/random.bin"
 printf '[{"pcr": 1, "digests": [{"hashAlg": "sha256", "digest": "00"}]}]' >"$tmp/bad.json"
@@ -52,9 +36,9 @@ for a, b in zip(d["events"], want):
     assert a["event"] == b["event"]
 assert {"RTMR0", "RTMR1"} <= set(d["registers"]["sha384"])
 ' "$tmp/ovmf.json" "$vec/eventlog/ccel-ovmf.expected.json"; then
-	echo "ok - --json agrees with Trustee's parse"; pass=$((pass + 1))
+	ok "--json agrees with Trustee's parse"
 else
-	echo "not ok - --json agrees with Trustee's parse"; fail=$((fail + 1))
+	bad "--json agrees with Trustee's parse"
 fi
 
 # diff: logs event by event, a log against a quote, reference JSON member by member.
@@ -75,5 +59,4 @@ expect "diff: reference values" 1 "first difference at snp.policy" -- \
 	"$cvm" measure diff "$tmp/a.json" "$tmp/b.json"
 expect "diff: a JSON and a log" 2 "cannot compare" -- "$cvm" measure diff "$tmp/a.json" "$gcp/ccel-data.bin"
 
-echo "cli measure: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary "cli measure"

@@ -8,26 +8,7 @@ tmp=${CVM_TEST_TMP:?}/cli-verify
 rm -rf "$tmp" && mkdir -p "$tmp"
 snp="$vec/snp/milan"
 now="--now 2024-01-01T00:00:00Z"
-pass=0
-fail=0
-
-# expect NAME STATUS STDERR_PATTERN -- command...
-expect() {
-	name=$1 want=$2 pattern=$3
-	shift 4
-	"$@" >"$tmp/out" 2>"$tmp/err"
-	got=$?
-	lines=$(wc -l <"$tmp/err")
-	if [ "$got" -ne "$want" ]; then
-		echo "not ok - $name: exit $got, expected $want"; cat "$tmp/err"; fail=$((fail + 1))
-	elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$tmp/err"; then
-		echo "not ok - $name: stderr lacks '$pattern'"; cat "$tmp/err"; fail=$((fail + 1))
-	elif [ "$want" -ne 0 ] && [ -n "$pattern" ] && [ "$lines" -ne 1 ]; then
-		echo "not ok - $name: $lines lines on stderr, expected one"; cat "$tmp/err"; fail=$((fail + 1))
-	else
-		echo "ok - $name"; pass=$((pass + 1))
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 printf '{"snp": {"allow_debug": true}}' >"$tmp/allow-debug.json"
 printf '{"snp": {"allow_debug": true, "mesurement": "00"}}' >"$tmp/typo.json"
@@ -81,9 +62,9 @@ assert d["claims"]["measurement"].startswith("b07af962"), d["claims"]
 assert d["claims"]["policy"] == "0x00000000000b0000"
 assert d["claims"]["reported_tcb"]["microcode"] == 0x44
 ' "$tmp/out.json"; then
-	echo "ok - --json verdict and claims"; pass=$((pass + 1))
+	ok "--json verdict and claims"
 else
-	echo "not ok - --json verdict and claims"; fail=$((fail + 1))
+	bad "--json verdict and claims"
 fi
 "$cvm" verify "$snp/report.bin" --certs "$snp" $now --json >"$tmp/out.json" 2>/dev/null
 if python3 -c '
@@ -93,9 +74,9 @@ assert d["verified"] is False
 bad = [c for c in d["checks"] if not c["ok"]]
 assert bad[0]["name"] == "policy_debug", bad
 ' "$tmp/out.json"; then
-	echo "ok - --json rejection names the check"; pass=$((pass + 1))
+	ok "--json rejection names the check"
 else
-	echo "not ok - --json rejection names the check"; fail=$((fail + 1))
+	bad "--json rejection names the check"
 fi
 
 # TDX: a real quote verifies; without collateral the output says TCB was not checked.
@@ -104,9 +85,9 @@ now="--now 2026-06-01T00:00:00Z"
 for q in spr-prod-quote-v4.bin quote-v5.bin gcp-cos-ccel/quote.bin; do
 	expect "real TDX quote $q" 0 "" -- "$cvm" verify "$vec/tdx/$q" $now
 	if grep -q "TCB status NOT checked" "$tmp/out"; then
-		echo "ok - $q: says TCB status not checked"; pass=$((pass + 1))
+		ok "$q: says TCB status not checked"
 	else
-		echo "not ok - $q: no word on the TCB status"; fail=$((fail + 1))
+		bad "$q: no word on the TCB status"
 	fi
 done
 expect "TDX report_data from nonce.bin" 0 "" -- "$cvm" verify "$vec/tdx/gcp-cos-ccel/quote.bin" $now \
@@ -125,5 +106,4 @@ expect "TDX collateral for another FMSPC" 1 "FMSPC" -- \
 expect "missing collateral dir" 2 "" -- "$cvm" verify "$vec/tdx/quote-v5.bin" --collateral "$tmp/nope"
 expect "TDX with --certs is a usage error" 2 "" -- "$cvm" verify "$vec/tdx/quote-v5.bin" --certs "$snp"
 
-echo "cli verify: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary "cli verify"
