@@ -17,6 +17,7 @@ static void help(FILE *f)
 	fputs("Usage: cvm measure --mode snp|snp:ovmf-hash|seves|sev|tdx --ovmf FILE [options]\n"
 	      "       cvm measure replay LOG [options]\n"
 	      "       cvm measure diff EXPECTED ACTUAL\n"
+	      "       cvm measure authenticode EFI-IMAGE\n"
 	      "\n"
 	      "Launch digests (flag-compatible with sev-snp-measure):\n"
 	      "  --mode MODE          snp, snp:ovmf-hash, seves or sev\n"
@@ -57,6 +58,9 @@ static void help(FILE *f)
 	      "                       quote itself is checked by 'cvm verify')\n"
 	      "  --json               print {\"format\", \"events\", \"registers\"} as JSON\n"
 	      "  -h, --help           this text\n"
+	      "\n"
+	      "authenticode prints the PE/COFF Authenticode SHA-256 and SHA-384 of an EFI\n"
+	      "image (a kernel's EFI stub): the digest firmware measures when it starts it.\n"
 	      "\n"
 	      "Diagnosis (diff): two event logs (the first event whose register, type or\n"
 	      "digest differs), two reference-values JSON documents (the first member that\n"
@@ -935,6 +939,37 @@ static int diff_main(int argc, char **argv)
 	return rc;
 }
 
+/* The Authenticode digests of an EFI image: what firmware extends for it. */
+static int authenticode_main(int argc, char **argv)
+{
+	static const char *const mds[] = { "SHA256", "SHA384" };
+	_cleanup_free_ uint8_t *img = NULL;
+	char err[256], hex[129];
+	uint8_t d[64];
+	size_t len, dlen;
+	int r;
+
+	if (argc != 2) {
+		log_error("usage: cvm measure authenticode EFI-IMAGE");
+		return EXIT_USAGE;
+	}
+	r = file_read(argv[1], 256u << 20, &img, &len);
+	if (r < 0) {
+		log_error_errno(r, "%s", argv[1]);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(mds); i++) {
+		r = pe_authenticode(img, len, mds[i], d, &dlen, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s: %s", argv[1], r == -ENOMEM ? "out of memory" : err);
+			return EXIT_USAGE;
+		}
+		hex_encode(d, dlen, hex);
+		printf("%s %s\n", i ? "sha384" : "sha256", hex);
+	}
+	return EXIT_OK;
+}
+
 int measure_main(int argc, char **argv)
 {
 	if (argc >= 2 && argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
@@ -948,6 +983,8 @@ int measure_main(int argc, char **argv)
 		return replay_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "diff") == 0)
 		return diff_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "authenticode") == 0)
+		return authenticode_main(argc - 1, argv + 1);
 	log_error("'%s' is not a measure command; see 'cvm measure --help'", argv[1]);
 	return EXIT_USAGE;
 }

@@ -512,6 +512,18 @@ int tdvf_parse(const uint8_t *data, size_t len, struct tdvf *t, char *err, size_
  */
 int tdx_mrtd(const struct tdvf *t, bool two_pass, uint8_t out[48]);
 
+/* ---- PE/COFF Authenticode digest (how firmware measures an EFI image) ---- */
+
+/*
+ * The Authenticode digest of a PE/COFF image (Microsoft "Windows Authenticode
+ * Portable Executable Signature Format", "Calculating the PE Image Hash"):
+ * headers without CheckSum and the certificate-table entry, sections in file
+ * order, then trailing data except the certificate table. md is an OpenSSL
+ * digest name ("SHA256", "SHA384"). err names what does not parse.
+ */
+int pe_authenticode(const uint8_t *img, size_t len, const char *md, uint8_t *out, size_t *outlen,
+		    char *err, size_t errlen);
+
 /* ---- evidence type detection ---- */
 
 enum cvm_platform evidence_detect(const uint8_t *buf, size_t len);

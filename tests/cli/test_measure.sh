@@ -59,4 +59,37 @@ expect "diff: reference values" 1 "first difference at snp.policy" -- \
 	"$cvm" measure diff "$tmp/a.json" "$tmp/b.json"
 expect "diff: a JSON and a log" 2 "cannot compare" -- "$cvm" measure diff "$tmp/a.json" "$gcp/ccel-data.bin"
 
+# Authenticode: our SHA-256 of Debian's signed kernel equals the digest its
+# signature carries (SpcIndirectDataContent), computed by Debian's signer.
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort | tail -n 1)
+if [ -z "$kernel" ]; then
+	bad "no kernel in /boot (scripts/setup-deps installs linux-image-amd64)"
+else
+	signed=$(python3 - "$kernel" "$tmp/sig.der" <<'PY'
+import struct, subprocess, sys
+d = open(sys.argv[1], "rb").read()
+pe = struct.unpack_from("<I", d, 0x3C)[0]
+opt = pe + 24
+dirs = opt + (112 if struct.unpack_from("<H", d, opt)[0] == 0x20B else 96)
+off, size = struct.unpack_from("<II", d, dirs + 32)
+open(sys.argv[2], "wb").write(d[off + 8:off + size])
+lines = subprocess.run(["openssl", "asn1parse", "-inform", "der", "-in", sys.argv[2]],
+                       capture_output=True, text=True).stdout.splitlines()
+for i, line in enumerate(lines):
+    if ":sha256" in line:
+        for nxt in lines[i + 1:i + 4]:
+            if "OCTET STRING" in nxt and "HEX DUMP" in nxt:
+                print(nxt.split(":")[-1].lower())
+                sys.exit(0)
+PY
+)
+	ours=$("$cvm" measure authenticode "$kernel" | sed -n 's/^sha256 //p')
+	if [ -n "$signed" ] && [ "$ours" = "$signed" ]; then
+		ok "Authenticode SHA-256 of $(basename "$kernel") equals its signed digest"
+	else
+		bad "Authenticode: ours '$ours', signed '$signed'"
+	fi
+fi
+expect "authenticode of a non-PE file" 2 "not a PE image" -- "$cvm" measure authenticode "$tmp/a.json"
+
 summary "cli measure"
