@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -40,6 +41,12 @@ static void help(FILE *f)
 	      "                       the TDVF image is VARS followed by CODE, as QEMU maps it\n"
 	      "  --two-pass           all TDH.MEM.PAGE.ADDs of a section before its\n"
 	      "                       TDH.MR.EXTENDs, as older KVM adds pages\n"
+	      "  --kernel F --initrd F --append STR --event-log CCEL [--memory SIZE]\n"
+	      "                       also RTMR0-3 of a direct boot: the kernel, command line\n"
+	      "                       and initrd events predicted, every other event (firmware\n"
+	      "                       configuration) from a reference log of the same\n"
+	      "                       firmware; each event says where it came from. --memory\n"
+	      "                       is the guest's (default 2G): QEMU places the initrd by it\n"
 	      "\n"
 	      "Event-log replay:\n"
 	      "\n"
@@ -327,33 +334,175 @@ static int parse_uint(const char *s, int base, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+struct tdx_opts {
+	const char *code, *vars, *kernel, *initrd, *append, *event_log, *output, *memory;
+	bool two_pass;
+};
+
+/* "2G", "512M", "4096K" or bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k')
+		shift = 10;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30;
+	else if (*end)
+		return -EINVAL;
+	if (shift && end[1])
+		return -EINVAL;
+	if (v > (UINT64_MAX >> shift))
+		return -ERANGE;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/*
+ * RTMR0-3 of a direct boot: the reference log gives the events and what
+ * cannot be predicted (firmware configuration: TD HOB, ACPI tables, CFV);
+ * the kernel, command line and initrd events are predicted from the inputs.
+ */
+static int tdx_rtmrs(const struct tdx_opts *o, uint8_t rtmr[4][48], bool text)
+{
+	_cleanup_free_ uint8_t *logbuf = NULL, *kernel = NULL;
+	uint8_t kd[48], cd[48], id[48];
+	struct evlog_bank banks[EVLOG_MAX_ALGS];
+	struct evlog log;
+	uint64_t memory = 2ull << 30, initrd_size = 0;
+	size_t len, klen = 0, nbanks;
+	char err[256];
+	int r;
+
+	if (!o->event_log) {
+		log_error(
+			"predicting RTMRs needs --event-log: a reference CCEL of the same firmware "
+			"gives RTMR0 and the order of events");
+		return EXIT_USAGE;
+	}
+	if (o->memory && parse_size(o->memory, &memory) < 0) {
+		log_error("--memory '%s': expected a size such as 2G or 4096M", o->memory);
+		return EXIT_USAGE;
+	}
+	r = file_read(o->event_log, CVM_CAP_COLLATERAL, &logbuf, &len);
+	if (r < 0) {
+		log_error_errno(r, "%s", o->event_log);
+		return EXIT_USAGE;
+	}
+	r = evlog_parse_tcg2(logbuf, len, EVLOG_CCEL, &log, err, sizeof(err));
+	if (r < 0 || log.nalgs != 1 || log.algs[0] != TPM_ALG_SHA384) {
+		log_error("%s: %s", o->event_log, r < 0 ? err : "not a CCEL (SHA-384 only)");
+		if (r == 0)
+			evlog_free(&log);
+		return EXIT_USAGE;
+	}
+	if (o->initrd) {
+		struct stat st;
+
+		r = stat(o->initrd, &st) < 0 ? -errno
+					     : file_digest(o->initrd, "SHA384", id, 48, NULL);
+		if (r < 0) {
+			log_error_errno(r, "%s", o->initrd);
+			evlog_free(&log);
+			return EXIT_USAGE;
+		}
+		initrd_size = (uint64_t)st.st_size;
+	}
+	if (o->kernel) {
+		r = file_read(o->kernel, 1u << 30, &kernel, &klen);
+		if (r < 0 || initrd_size > UINT32_MAX ||
+		    tdx_kernel_digest(kernel, klen, (uint32_t)initrd_size, memory, 0x28000, kd, err,
+				      sizeof(err)) < 0) {
+			if (r < 0)
+				log_error_errno(r, "%s", o->kernel);
+			else
+				log_error("%s: %s", o->kernel, err);
+			evlog_free(&log);
+			return EXIT_USAGE;
+		}
+	}
+	if (o->append && tdx_cmdline_digest(o->append, cd) < 0) {
+		log_error("--append: not valid UTF-8");
+		evlog_free(&log);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < log.n; i++) {
+		struct evlog_event *e = &log.events[i];
+		enum tdx_event_source src = tdx_event_source_of(e);
+		const uint8_t *pred = NULL;
+		uint8_t computed[48];
+		char reg[16], hex[97];
+
+		if (src == TDX_SRC_KERNEL && o->kernel)
+			pred = kd;
+		else if (src == TDX_SRC_CMDLINE && o->append)
+			pred = cd;
+		else if (src == TDX_SRC_INITRD && o->initrd)
+			pred = id;
+		else if (src == TDX_SRC_COMPUTED) {
+			SHA384(e->data.p, e->data.len, computed);
+			pred = computed;
+		} else
+			src = TDX_SRC_LOG;
+		evlog_register_name(EVLOG_CCEL, e->index, reg, sizeof(reg));
+		if (text) {
+			printf("%4llu %-6s %-34s %-10s", (unsigned long long)e->recnum, reg,
+			       evlog_type_name(e->type), tdx_event_source_name(src));
+			if (pred)
+				printf(" %s", memcmp(pred, e->digests[0].d, 48)
+						      ? "differs from the log"
+						      : "as in the log");
+			printf("\n");
+			if (pred && memcmp(pred, e->digests[0].d, 48)) {
+				hex_encode(pred, 48, hex);
+				printf("     predicted %s\n", hex);
+			}
+		}
+		if (pred)
+			memcpy(e->digests[0].d, pred, 48);
+	}
+	r = evlog_replay(&log, banks, &nbanks);
+	evlog_free(&log);
+	if (r < 0) {
+		log_error("out of memory");
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < 4; i++)
+		memcpy(rtmr[i], banks[0].reg[i + 1], 48);
+	return EXIT_OK;
+}
+
 /* TDX: MRTD of the TDVF image (OVMF_VARS followed by OVMF_CODE, as QEMU maps -bios). */
-static int tdx_main(const char *code, const char *vars, bool two_pass, bool direct_boot,
-		    const char *output)
+static int tdx_main(const struct tdx_opts *o)
 {
 	_cleanup_free_ uint8_t *c = NULL, *v = NULL, *image = NULL;
 	size_t clen, vlen = 0;
 	struct tdvf t;
-	uint8_t mrtd[48];
+	uint8_t mrtd[48], rtmr[4][48];
 	char err[256], hex[97];
+	bool json = !strcmp(o->output, "json");
+	bool rtmrs = o->kernel || o->initrd || o->append || o->event_log;
 	int r;
 
-	if (direct_boot) {
-		log_error("--mode tdx predicts MRTD only; take RTMR1-2 of a direct boot from a "
-			  "reference event log (cvm measure replay)");
-		return EXIT_USAGE;
-	}
-	if (strcmp(output, "hex") && strcmp(output, "json")) {
+	if (strcmp(o->output, "hex") && !json) {
 		log_error("--output-format must be hex or json with --mode tdx");
 		return EXIT_USAGE;
 	}
-	r = file_read(code, 64u << 20, &c, &clen);
+	r = file_read(o->code, 64u << 20, &c, &clen);
 	if (r < 0) {
-		log_error_errno(r, "%s", code);
+		log_error_errno(r, "%s", o->code);
 		return EXIT_USAGE;
 	}
-	if (vars && (r = file_read(vars, 64u << 20, &v, &vlen)) < 0) {
-		log_error_errno(r, "%s", vars);
+	if (o->vars && (r = file_read(o->vars, 64u << 20, &v, &vlen)) < 0) {
+		log_error_errno(r, "%s", o->vars);
 		return EXIT_USAGE;
 	}
 	image = malloc(vlen + clen);
@@ -365,19 +514,41 @@ static int tdx_main(const char *code, const char *vars, bool two_pass, bool dire
 		memcpy(image, v, vlen);
 	memcpy(image + vlen, c, clen);
 	if (tdvf_parse(image, vlen + clen, &t, err, sizeof(err)) < 0) {
-		log_error("%s: %s%s", code, err,
-			  vars ? "" : " (Debian's OVMF_CODE.fd needs --ovmf-vars OVMF_VARS.fd)");
+		log_error("%s: %s%s", o->code, err,
+			  o->vars ? "" : " (Debian's OVMF_CODE.fd needs --ovmf-vars OVMF_VARS.fd)");
 		return EXIT_USAGE;
 	}
-	if (tdx_mrtd(&t, two_pass, mrtd) < 0) {
+	if (tdx_mrtd(&t, o->two_pass, mrtd) < 0) {
 		log_error("out of memory");
 		return EXIT_USAGE;
 	}
+	if (rtmrs && (r = tdx_rtmrs(o, rtmr, !json)) != EXIT_OK)
+		return r;
 	hex_encode(mrtd, 48, hex);
-	if (!strcmp(output, "json"))
-		printf("{\n\t\"tdx\": {\n\t\t\"mrtd\": \"%s\"\n\t}\n}\n", hex);
-	else
+	if (json) {
+		cJSON *doc = cJSON_CreateObject(), *tdx = cJSON_AddObjectToObject(doc, "tdx");
+		char *s;
+
+		json_add_hex(tdx, "mrtd", mrtd, 48);
+		for (int i = 0; rtmrs && i < 4; i++) {
+			char key[8];
+
+			snprintf(key, sizeof(key), "rtmr%d", i);
+			json_add_hex(tdx, key, rtmr[i], 48);
+		}
+		s = cJSON_Print(doc);
+		printf("%s\n", s ? s : "");
+		free(s);
+		cJSON_Delete(doc);
+	} else if (!rtmrs) {
 		printf("%s\n", hex);
+	} else {
+		printf("\nMRTD   %s\n", hex);
+		for (int i = 0; i < 4; i++) {
+			hex_encode(rtmr[i], 48, hex);
+			printf("RTMR%d  %s\n", i, hex);
+		}
+	}
 	return EXIT_OK;
 }
 
@@ -401,6 +572,8 @@ static int launch_main(int argc, char **argv)
 		OPT_OUTPUT,
 		OPT_VARS,
 		OPT_TWO_PASS,
+		OPT_EVENT_LOG,
+		OPT_MEMORY,
 	};
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, OPT_MODE },
@@ -420,13 +593,15 @@ static int launch_main(int argc, char **argv)
 		{ "output-format", required_argument, NULL, OPT_OUTPUT },
 		{ "ovmf-vars", required_argument, NULL, OPT_VARS },
 		{ "two-pass", no_argument, NULL, OPT_TWO_PASS },
+		{ "event-log", required_argument, NULL, OPT_EVENT_LOG },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *mode = NULL, *ovmf_path = NULL, *vcpu_type = NULL, *kernel = NULL,
 		   *initrd = NULL, *append = NULL, *ovmf_hash = NULL, *output = "hex",
-		   *vmm = "QEMU", *vars = NULL;
+		   *vmm = "QEMU", *vars = NULL, *event_log = NULL, *memory = NULL;
 	uint64_t vcpus = 0, sig = 0, family = 0, model = 0, stepping = 0, x;
 	bool has_vcpus = false, has_sig = false, has_family = false, has_model = false,
 	     has_stepping = false, verbose = false, two_pass = false;
@@ -500,6 +675,12 @@ static int launch_main(int argc, char **argv)
 		case OPT_TWO_PASS:
 			two_pass = true;
 			break;
+		case OPT_EVENT_LOG:
+			event_log = optarg;
+			break;
+		case OPT_MEMORY:
+			memory = optarg;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -520,14 +701,27 @@ static int launch_main(int argc, char **argv)
 		log_error("unexpected argument '%s'; see 'cvm measure --help'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (mode && !strcmp(mode, "tdx") && ovmf_path)
-		return tdx_main(ovmf_path, vars, two_pass, kernel || initrd || append, output);
+	if (mode && !strcmp(mode, "tdx") && ovmf_path) {
+		struct tdx_opts t = { .code = ovmf_path,
+				      .vars = vars,
+				      .kernel = kernel,
+				      .initrd = initrd,
+				      .append = append,
+				      .event_log = event_log,
+				      .output = output,
+				      .memory = memory,
+				      .two_pass = two_pass };
+
+		return tdx_main(&t);
+	}
+	if (event_log || memory) {
+		log_error("--event-log and --memory apply to --mode tdx");
+		return EXIT_USAGE;
+	}
 	if (!mode || !ovmf_path) {
 		log_error("--mode and --ovmf are required; see 'cvm measure --help'");
 		return EXIT_USAGE;
 	}
-	if (!strcmp(mode, "tdx"))
-		return tdx_main(ovmf_path, vars, two_pass, kernel || initrd || append, output);
 	if (vars || two_pass) {
 		log_error("--ovmf-vars and --two-pass apply to --mode tdx");
 		return EXIT_USAGE;

@@ -523,6 +523,34 @@ int tdx_mrtd(const struct tdvf *t, bool two_pass, uint8_t out[48]);
  */
 int pe_authenticode(const uint8_t *img, size_t len, const char *md, uint8_t *out, size_t *outlen,
 		    char *err, size_t errlen);
+/* The same, feeding an initialised digest context (for callers that hash more after it). */
+int pe_authenticode_update(EVP_MD_CTX *c, const uint8_t *img, size_t len, char *err, size_t errlen);
+
+/* ---- TDX RTMR prediction for a direct boot through OVMF ---- */
+
+/*
+ * The kernel as QEMU hands it to OVMF: x86 boot protocol setup-header fields
+ * patched for the loader, command line and initrd placement (QEMU
+ * hw/i386/x86-common.c, x86_load_linux), which depends on the guest memory
+ * size and QEMU's ACPI data size. Then the Authenticode SHA-384 that OVMF
+ * extends into RTMR1, over the image padded to 8 bytes as OVMF loads it.
+ */
+int tdx_kernel_digest(const uint8_t *kernel, size_t len, uint32_t initrd_size, uint64_t memory,
+		      uint32_t acpi_data_size, uint8_t out[48], char *err, size_t errlen);
+/* OVMF's LOADED_IMAGE::LoadOptions event: SHA-384 of the UTF-16LE command line and its NUL. */
+int tdx_cmdline_digest(const char *cmdline, uint8_t out[48]);
+
+enum tdx_event_source {
+	TDX_SRC_LOG,	  /* taken from the reference event log */
+	TDX_SRC_COMPUTED, /* the event's own data, hashed (actions, separators) */
+	TDX_SRC_KERNEL,
+	TDX_SRC_CMDLINE,
+	TDX_SRC_INITRD,
+};
+
+const char *tdx_event_source_name(enum tdx_event_source s);
+/* Which input an event of a CCEL stands for, in the events OVMF emits for a direct boot. */
+enum tdx_event_source tdx_event_source_of(const struct evlog_event *e);
 
 /* ---- evidence type detection ---- */
 

@@ -30,18 +30,12 @@ static int cmp_section(const void *a, const void *b)
 	return (x->raw_ptr > y->raw_ptr) - (x->raw_ptr < y->raw_ptr);
 }
 
-int pe_authenticode(const uint8_t *img, size_t len, const char *md_name, uint8_t *out,
-		    size_t *outlen, char *err, size_t errlen)
+int pe_authenticode_update(EVP_MD_CTX *c, const uint8_t *img, size_t len, char *err, size_t errlen)
 {
 	struct pe_section sec[MAX_SECTIONS];
-	EVP_MD *md = NULL;
-	EVP_MD_CTX *c = NULL;
 	size_t pe, opt, checksum, certdir = 0, hdr_size, hashed, cert_off = 0, cert_size = 0;
 	uint16_t nsec, opt_size, magic;
 	uint32_t ndirs;
-	unsigned int n = 0;
-	int r = 0;
-
 	if (len < 0x40 || img[0] != 'M' || img[1] != 'Z')
 		return fail(err, errlen, "not a PE image (no MZ header)");
 	pe = le32(img + 0x3c);
@@ -84,14 +78,9 @@ int pe_authenticode(const uint8_t *img, size_t len, const char *md_name, uint8_t
 		    (sec[i].raw_ptr > len || sec[i].raw_size > len - sec[i].raw_ptr))
 			return fail(err, errlen, "section %u lies outside the file", i);
 	}
-	qsort(sec, nsec, sizeof(*sec), cmp_section);
+	if (nsec > 1)
+		qsort(sec, nsec, sizeof(*sec), cmp_section);
 
-	md = EVP_MD_fetch(NULL, md_name, NULL);
-	c = EVP_MD_CTX_new();
-	if (!md || !c || EVP_DigestInit_ex(c, md, NULL) != 1) {
-		r = -ENOMEM;
-		goto out;
-	}
 	/* Headers, skipping CheckSum and the certificate-table entry. */
 	if (certdir) {
 		EVP_DigestUpdate(c, img, checksum);
@@ -111,10 +100,24 @@ int pe_authenticode(const uint8_t *img, size_t len, const char *md_name, uint8_t
 	/* Data after the last section, except the certificate table. */
 	if (len > hashed + cert_size)
 		EVP_DigestUpdate(c, img + hashed, len - hashed - cert_size);
-	if (EVP_DigestFinal_ex(c, out, &n) != 1)
+	return 0;
+}
+
+int pe_authenticode(const uint8_t *img, size_t len, const char *md_name, uint8_t *out,
+		    size_t *outlen, char *err, size_t errlen)
+{
+	EVP_MD *md = EVP_MD_fetch(NULL, md_name, NULL);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned int n = 0;
+	int r;
+
+	if (!md || !c || EVP_DigestInit_ex(c, md, NULL) != 1)
+		r = -ENOMEM;
+	else
+		r = pe_authenticode_update(c, img, len, err, errlen);
+	if (r == 0 && EVP_DigestFinal_ex(c, out, &n) != 1)
 		r = -ENOMEM;
 	*outlen = n;
-out:
 	EVP_MD_CTX_free(c);
 	EVP_MD_free(md);
 	return r;

@@ -106,7 +106,7 @@ one=$("$cvm" measure --mode tdx --ovmf "$code" --ovmf-vars "$vars")
 two=$("$cvm" measure --mode tdx --ovmf "$code" --ovmf-vars "$vars" --two-pass)
 json=$("$cvm" measure --mode tdx --ovmf "$code" --ovmf-vars "$vars" --output-format json)
 if [ ${#one} -eq 96 ] && [ ${#two} -eq 96 ] && [ "$one" != "$two" ] &&
-	printf '%s' "$json" | grep -q "\"mrtd\": \"$one\""; then
+	printf '%s' "$json" | grep -Eq "\"mrtd\":[[:space:]]*\"$one\""; then
 	pass=$((pass + 1))
 else
 	echo "not ok - TDX MRTD: '$one' '$two'"; fail=$((fail + 1))
@@ -120,6 +120,40 @@ if [ $? -eq 2 ] && grep -q "no TDX metadata" "$tmp/err"; then
 else
 	echo "not ok - TDX on an image without a footer table"; fail=$((fail + 1))
 fi
+
+# TDX RTMRs of a direct boot against a reference CCEL (OVMF's, from Trustee).
+ccel="$vec/eventlog/ccel-ovmf.bin"
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort | tail -n 1)
+replayed=$("$cvm" measure replay "$ccel" | sed -n 's/^RTMR0  sha384 //p')
+pred=$("$cvm" measure --mode tdx --ovmf "$code" --ovmf-vars "$vars" --event-log "$ccel" --output-format json)
+if [ -n "$replayed" ] && printf '%s' "$pred" | grep -Eq "\"rtmr0\":[[:space:]]*\"$replayed\""; then
+	pass=$((pass + 1))
+else
+	echo "not ok - TDX: with no inputs, RTMR0 is the log's"; fail=$((fail + 1))
+fi
+"$cvm" measure --mode tdx --ovmf "$code" --ovmf-vars "$vars" --event-log "$ccel" --kernel "$kernel" \
+	--initrd "$data/initrd.bin" --append "console=ttyS0 quiet" --memory 4G >"$tmp/rtmr.txt" 2>"$tmp/err"
+initrd384=$(sha384sum "$data/initrd.bin" | cut -d' ' -f1)
+cmd384=$(python3 -c 'import hashlib; print(hashlib.sha384("console=ttyS0 quiet".encode("utf-16-le") + b"\0\0").hexdigest())')
+if grep -q "RTMR1  EV_EFI_BOOT_SERVICES_APPLICATION   --kernel   differs from the log" "$tmp/rtmr.txt" &&
+	grep -q "RTMR0  EV_EFI_VARIABLE_DRIVER_CONFIG      event log" "$tmp/rtmr.txt" &&
+	grep -A1 -- "--initrd   differs" "$tmp/rtmr.txt" | grep -q "predicted $initrd384" &&
+	grep -A1 -- "--append   differs" "$tmp/rtmr.txt" | grep -q "predicted $cmd384" &&
+	grep -q "^RTMR0  $replayed" "$tmp/rtmr.txt"; then
+	pass=$((pass + 1))
+else
+	echo "not ok - TDX RTMR prediction: provenance and predicted digests"; cat "$tmp/rtmr.txt" "$tmp/err"
+	fail=$((fail + 1))
+fi
+for a in "--kernel $kernel" "--event-log $ccel --memory lots" "--event-log $vec/tdx/quote-v5.bin"; do
+	# shellcheck disable=SC2086
+	"$cvm" measure --mode tdx --ovmf "$code" --ovmf-vars "$vars" $a >/dev/null 2>"$tmp/err"
+	if [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]; then
+		pass=$((pass + 1))
+	else
+		echo "not ok - TDX usage error expected: $a"; fail=$((fail + 1))
+	fi
+done
 
 echo "cli measure launch: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
