@@ -9,7 +9,7 @@ gcp="$vec/tdx/gcp-cos-ccel"
 . "$(dirname "$0")/lib.sh"
 
 
-head -c 64 /dev/urandom >"$tmp/random.bin"
+printf 'not an event log, not JSON either: 0123456789abcdef0123456789' >"$tmp/random.bin"
 printf '[{"pcr": 1, "digests": [{"hashAlg": "sha256", "digest": "00"}]}]' >"$tmp/bad.json"
 
 expect "help" 0 "" -- "$cvm" measure --help
