@@ -21,7 +21,7 @@ static void help(FILE *f)
 	      "       cvm measure authenticode EFI-IMAGE\n"
 	      "\n"
 	      "Launch digests (flag-compatible with sev-snp-measure):\n"
-	      "  --mode MODE          snp, snp:ovmf-hash, seves or sev\n"
+	      "  --mode MODE          snp, snp:ovmf-hash, snp:svsm, seves or sev\n"
 	      "  --ovmf FILE          the OVMF image the guest boots\n"
 	      "  --vcpus N            number of vCPUs (all modes but sev)\n"
 	      "  --vcpu-type T        QEMU CPU model (EPYC-v4, EPYC-Milan, EPYC-Genoa, ...)\n"
@@ -34,6 +34,8 @@ static void help(FILE *f)
 	      "  --guest-features HEX SEV features of the VMSA (default 0x1)\n"
 	      "  --snp-ovmf-hash HEX  start from this OVMF digest (snp:ovmf-hash output)\n"
 	      "  --output-format F    hex (default), base64, or json (reference values)\n"
+	      "  --svsm FILE --vars-size N | --vars-file FILE\n"
+	      "                       snp:svsm: the SVSM below OVMF and its variables\n"
 	      "  -v, --verbose        name the mode with the digest\n"
 	      "\n"
 	      "TDX MRTD (--mode tdx):\n"
@@ -574,6 +576,9 @@ static int launch_main(int argc, char **argv)
 		OPT_TWO_PASS,
 		OPT_EVENT_LOG,
 		OPT_MEMORY,
+		OPT_SVSM,
+		OPT_VARS_SIZE,
+		OPT_VARS_FILE,
 	};
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, OPT_MODE },
@@ -595,13 +600,21 @@ static int launch_main(int argc, char **argv)
 		{ "two-pass", no_argument, NULL, OPT_TWO_PASS },
 		{ "event-log", required_argument, NULL, OPT_EVENT_LOG },
 		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "svsm", required_argument, NULL, OPT_SVSM },
+		{ "vars-size", required_argument, NULL, OPT_VARS_SIZE },
+		{ "vars-file", required_argument, NULL, OPT_VARS_FILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *mode = NULL, *ovmf_path = NULL, *vcpu_type = NULL, *kernel = NULL,
 		   *initrd = NULL, *append = NULL, *ovmf_hash = NULL, *output = "hex",
-		   *vmm = "QEMU", *vars = NULL, *event_log = NULL, *memory = NULL;
+		   *vmm = "QEMU", *vars = NULL, *event_log = NULL, *memory = NULL,
+		   *svsm_path = NULL, *vars_file = NULL;
+	uint64_t vars_size = 0;
+	bool has_vars_size = false;
+	_cleanup_free_ uint8_t *svsm_image = NULL;
+	struct ovmf svsm;
 	uint64_t vcpus = 0, sig = 0, family = 0, model = 0, stepping = 0, x;
 	bool has_vcpus = false, has_sig = false, has_family = false, has_model = false,
 	     has_stepping = false, verbose = false, two_pass = false;
@@ -681,6 +694,16 @@ static int launch_main(int argc, char **argv)
 		case OPT_MEMORY:
 			memory = optarg;
 			break;
+		case OPT_SVSM:
+			svsm_path = optarg;
+			break;
+		case OPT_VARS_SIZE:
+			r = parse_uint(optarg, 10, 1u << 30, &vars_size);
+			has_vars_size = true;
+			break;
+		case OPT_VARS_FILE:
+			vars_file = optarg;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -734,8 +757,10 @@ static int launch_main(int argc, char **argv)
 		p.mode = SEV_MODE_SEV_ES;
 	else if (!strcmp(mode, "sev"))
 		p.mode = SEV_MODE_SEV;
+	else if (!strcmp(mode, "snp:svsm"))
+		p.mode = SEV_MODE_SNP_SVSM;
 	else {
-		log_error("--mode must be snp, snp:ovmf-hash, seves, sev or tdx");
+		log_error("--mode must be snp, snp:ovmf-hash, snp:svsm, seves, sev or tdx");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(vmm, "QEMU"))
@@ -746,6 +771,32 @@ static int launch_main(int argc, char **argv)
 		p.vmm = VMM_GCE;
 	else {
 		log_error("unknown VMM type '%s' (QEMU, ec2, gce)", vmm);
+		return EXIT_USAGE;
+	}
+	if (p.mode == SEV_MODE_SNP_SVSM) {
+		struct stat st;
+
+		if (p.vmm != VMM_QEMU) {
+			log_error("SVSM mode is only implemented for QEMU");
+			return EXIT_USAGE;
+		}
+		if (!svsm_path || (!vars_file && !has_vars_size)) {
+			log_error("snp:svsm mode requires --svsm and --vars-size or --vars-file");
+			return EXIT_USAGE;
+		}
+		if (vars_file) {
+			if (stat(vars_file, &st) < 0) {
+				log_error_errno(-errno, "%s", vars_file);
+				return EXIT_USAGE;
+			}
+			vars_size = (uint64_t)st.st_size;
+		}
+		if (kernel) {
+			log_error("snp:svsm mode does not measure a kernel");
+			return EXIT_USAGE;
+		}
+	} else if (svsm_path || vars_file || has_vars_size) {
+		log_error("--svsm, --vars-size and --vars-file apply to --mode snp:svsm");
 		return EXIT_USAGE;
 	}
 	if (strcmp(output, "hex") && strcmp(output, "base64") && strcmp(output, "json")) {
@@ -826,6 +877,26 @@ static int launch_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	p.ovmf = &ovmf;
+	if (p.mode == SEV_MODE_SNP_SVSM) {
+		size_t slen;
+
+		r = file_read(svsm_path, 64u << 20, &svsm_image, &slen);
+		if (r < 0) {
+			log_error_errno(r, "%s", svsm_path);
+			return EXIT_USAGE;
+		}
+		if (ovmf_parse(svsm_image, slen, &svsm, err, sizeof(err)) < 0) {
+			log_error("%s: %s", svsm_path, err);
+			return EXIT_USAGE;
+		}
+		/* The SVSM ends where the OVMF variables begin, below OVMF. */
+		if (ovmf.gpa < vars_size + slen) {
+			log_error("%s: does not fit below OVMF and its variables", svsm_path);
+			return EXIT_USAGE;
+		}
+		svsm.gpa = ovmf.gpa - vars_size - slen;
+		p.svsm = &svsm;
+	}
 	r = sev_launch_digest(&p, digest, &dlen, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s: %s", ovmf_path, r == -ENOMEM ? "out of memory" : err);
@@ -833,14 +904,15 @@ static int launch_main(int argc, char **argv)
 	}
 	if (!strcmp(output, "json")) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON *snp = cJSON_AddObjectToObject(o, p.mode == SEV_MODE_SNP ? "snp" : "launch");
+		bool snp_ref = p.mode == SEV_MODE_SNP || p.mode == SEV_MODE_SNP_SVSM;
+		cJSON *snp = cJSON_AddObjectToObject(o, snp_ref ? "snp" : "launch");
 		char *s;
 
 		cJSON_AddStringToObject(snp, "mode", mode);
 		json_add_hex(snp, p.mode == SEV_MODE_SNP_OVMF_HASH ? "ovmf_hash" : "measurement",
 			     digest, dlen);
 		/* The reference-values member is named measurement; mode is informative. */
-		if (p.mode == SEV_MODE_SNP)
+		if (snp_ref)
 			cJSON_DeleteItemFromObject(snp, "mode");
 		s = cJSON_Print(o);
 		printf("%s\n", s ? s : "");

@@ -405,6 +405,7 @@ enum sev_mode {
 	SEV_MODE_SEV_ES,
 	SEV_MODE_SNP,
 	SEV_MODE_SNP_OVMF_HASH, /* the OVMF pages alone, a seed for later digests */
+	SEV_MODE_SNP_SVSM,	/* OVMF and an SVSM below it (Coconut SVSM's IGVM-less layout) */
 };
 
 enum vmm_type {
@@ -461,6 +462,7 @@ struct sev_measure_params {
 	uint8_t ovmf_hash[48];
 	bool has_kernel; /* kernel, initrd and command line hashes (SHA-256) */
 	uint8_t kernel_sha256[32], initrd_sha256[32], cmdline_sha256[32];
+	const struct ovmf *svsm; /* SEV_MODE_SNP_SVSM: parsed with its gpa set by the caller */
 };
 
 /* The launch digest: SHA-384 (48 bytes) for SNP, SHA-256 (32) for SEV and SEV-ES. */

@@ -26,6 +26,7 @@ static const char footer_guid[] = "96b582de-1fb2-45f7-baea-a366c55a082d";
 static const char hash_table_rv_guid[] = "7255371f-3a3b-4b04-927b-1da6efa8d454";
 static const char sev_es_reset_guid[] = "00f771de-1a7e-4fcb-890e-68c77e2fb44e";
 static const char sev_metadata_guid[] = "dc886566-984a-4798-a75e-5585a7bf67cc";
+static const char svsm_info_guid[] = "a789a612-0597-4c4b-a49f-cbb1fe9d1ddd";
 /* QEMU SevHashTable GUIDs */
 static const char ht_header_guid[] = "9438d606-4f22-4cc9-b479-a793d411fd21";
 static const char ht_kernel_guid[] = "4de79437-abd2-427f-b835-d5b172d2045b";
@@ -278,6 +279,38 @@ static void vmsa_page(uint8_t page[PAGE], uint32_t eip, uint64_t sev_features, u
 	put(page + 0x410, fcw, 2);				 /* x87 fcw */
 }
 
+/*
+ * The vCPUs of an SVSM start in 32-bit protected mode at the SVSM's entry
+ * point, all alike, with SEV features 1 (SNP active). x87 FCW stays 0, as
+ * sev-snp-measure leaves it for this layout.
+ */
+static void svsm_vmsa_page(uint8_t page[PAGE], uint32_t eip, uint32_t vcpu_sig)
+{
+	memset(page, 0, PAGE);
+	seg(page + 0x000, 16, 0xc93, 0xffffffff, 0); /* es */
+	seg(page + 0x010, 8, 0xc9b, 0xffffffff, 0);  /* cs */
+	seg(page + 0x020, 16, 0xc93, 0xffffffff, 0); /* ss */
+	seg(page + 0x030, 16, 0xc93, 0xffffffff, 0); /* ds */
+	seg(page + 0x040, 16, 0xc93, 0xffffffff, 0); /* fs */
+	seg(page + 0x050, 0, 0x93, 0xffff, 0);	     /* gs */
+	seg(page + 0x060, 0, 0, 0xffff, 0);	     /* gdtr */
+	seg(page + 0x070, 0, 0x82, 0xffff, 0);	     /* ldtr */
+	seg(page + 0x080, 0, 0, 0xffff, 0);	     /* idtr */
+	seg(page + 0x090, 0, 0x8b, 0xffff, 0);	     /* tr */
+	put(page + 0x0d0, 0x1000, 8);		     /* efer */
+	put(page + 0x148, 0x40, 8);		     /* cr4 */
+	put(page + 0x158, 0x11, 8);		     /* cr0: PE, ET */
+	put(page + 0x160, 0x400, 8);		     /* dr7 */
+	put(page + 0x168, 0xffff0ff0, 8);	     /* dr6 */
+	put(page + 0x170, 0x2, 8);		     /* rflags */
+	put(page + 0x178, eip, 8);		     /* rip */
+	put(page + 0x268, 0x7040600070406ull, 8);    /* g_pat */
+	put(page + 0x310, vcpu_sig, 8);		     /* rdx */
+	put(page + 0x3b0, 0x1, 8);		     /* sev_features */
+	put(page + 0x3e8, 0x1, 8);		     /* xcr0 */
+	put(page + 0x408, 0x1f80, 4);		     /* mxcsr */
+}
+
 uint32_t sev_cpu_sig(unsigned family, unsigned model, unsigned stepping)
 {
 	unsigned fam_low = family > 0xf ? 0xf : family;
@@ -329,25 +362,35 @@ static bool has_section(const struct ovmf *o, uint32_t type)
 	return false;
 }
 
-static int snp_digest(const struct sev_measure_params *p, uint8_t ld[48], char *err, size_t errlen)
+static int snp_metadata(const struct sev_measure_params *p, const struct ovmf *o, uint8_t ld[48],
+			char *err, size_t errlen);
+
+static int svsm_digest(const struct sev_measure_params *p, uint8_t ld[48], char *err, size_t errlen)
 {
-	const struct ovmf *o = p->ovmf;
-	uint8_t vmsa[2][PAGE];
-	uint32_t ap_eip = 0;
+	struct sev_measure_params q = *p;
+	uint8_t page[PAGE], h[48];
+	struct span info;
 	int r;
 
-	if (p->has_kernel && !has_section(o, OVMF_SECTION_SNP_KERNEL_HASHES))
-		return fail(
-			err, errlen,
-			"kernel specified but the OVMF metadata has no SNP_KERNEL_HASHES section");
-	r = reset_eip(o, &ap_eip, err, errlen);
+	if (!p->svsm || ovmf_table_entry(p->svsm, svsm_info_guid, &info) < 0 || info.len < 4)
+		return fail(err, errlen, "SVSM image has no SVSM information entry");
+	normal_pages(ld, p->ovmf->gpa, p->ovmf->data, p->ovmf->len);
+	normal_pages(ld, p->svsm->gpa, p->svsm->data, p->svsm->len);
+	q.has_kernel = false;
+	q.vmm = VMM_QEMU;
+	r = snp_metadata(&q, p->svsm, ld, err, errlen);
 	if (r < 0)
 		return r;
-	if (p->has_ovmf_hash)
-		memcpy(ld, p->ovmf_hash, 48);
-	else
-		normal_pages(ld, o->gpa, o->data, o->len);
+	svsm_vmsa_page(page, (uint32_t)(le32(info.p) + p->svsm->gpa), p->vcpu_sig);
+	SHA384(page, PAGE, h);
+	for (unsigned i = 0; i < p->vcpus; i++)
+		page_info(ld, PAGE_VMSA, VMSA_GPA, h);
+	return 0;
+}
 
+static int snp_metadata(const struct sev_measure_params *p, const struct ovmf *o, uint8_t ld[48],
+			char *err, size_t errlen)
+{
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < o->nsections; i++) {
 			const struct ovmf_section *s = &o->sections[i];
@@ -397,6 +440,32 @@ static int snp_digest(const struct sev_measure_params *p, uint8_t ld[48], char *
 			}
 		}
 	}
+
+	return 0;
+}
+
+static int snp_digest(const struct sev_measure_params *p, uint8_t ld[48], char *err, size_t errlen)
+{
+	const struct ovmf *o = p->ovmf;
+	uint8_t vmsa[2][PAGE];
+	uint32_t ap_eip = 0;
+	int r;
+
+	if (p->has_kernel && !has_section(o, OVMF_SECTION_SNP_KERNEL_HASHES))
+		return fail(
+			err, errlen,
+			"kernel specified but the OVMF metadata has no SNP_KERNEL_HASHES section");
+	r = reset_eip(o, &ap_eip, err, errlen);
+	if (r < 0)
+		return r;
+	if (p->has_ovmf_hash)
+		memcpy(ld, p->ovmf_hash, 48);
+	else
+		normal_pages(ld, o->gpa, o->data, o->len);
+
+	r = snp_metadata(p, o, ld, err, errlen);
+	if (r < 0)
+		return r;
 
 	vmsa_page(vmsa[0], 0xfffffff0, p->guest_features, p->vcpu_sig, p->vmm);
 	vmsa_page(vmsa[1], ap_eip, p->guest_features, p->vcpu_sig, p->vmm);
@@ -463,7 +532,9 @@ int sev_launch_digest(const struct sev_measure_params *p, uint8_t out[48], size_
 		*outlen = 48;
 		return 0;
 	case SEV_MODE_SNP:
-		r = snp_digest(p, ld, err, errlen);
+	case SEV_MODE_SNP_SVSM:
+		r = p->mode == SEV_MODE_SNP ? snp_digest(p, ld, err, errlen)
+					    : svsm_digest(p, ld, err, errlen);
 		if (r == 0) {
 			memcpy(out, ld, 48);
 			*outlen = 48;

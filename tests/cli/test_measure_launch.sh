@@ -32,6 +32,10 @@ while IFS= read -r line; do
 		@debian) a=/usr/share/OVMF/OVMF_CODE.fd ;;
 		@kernel) a="$data/kernel.bin" ;;
 		@initrd) a="$data/initrd.bin" ;;
+		@null) a=/dev/null ;;
+		@svsm) a="$data/svsm/svsm.bin" ;;
+		@svsmovmf) a="$data/svsm/svsm_ovmf.fd" ;;
+		@vars4m) a=/usr/share/OVMF/OVMF_VARS_4M.fd ;;
 		esac
 		set -- "$@" "$a"
 		i=$((i + 1))
