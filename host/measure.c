@@ -369,6 +369,57 @@ static int parse_size(const char *s, uint64_t *out)
 }
 
 /*
+ * The RTMR1 and RTMR2 events OVMF emits for a direct boot, in the order of
+ * its real CCEL (tests/vectors/eventlog/ccel-ovmf.bin): the kernel image,
+ * "Calling EFI Application from Boot Option", the command line and initrd
+ * tags, the two ExitBootServices actions. Digests are filled in by the
+ * caller; RTMR0 (firmware configuration) has no event here.
+ */
+static int tdx_direct_boot_log(struct evlog *log, bool initrd)
+{
+	static const char *const actions[] = { "Calling EFI Application from Boot Option",
+					       "Exit Boot Services Invocation",
+					       "Exit Boot Services Returned with Success" };
+	/* TCG_PCClientTaggedEvent: ID, size, data (OVMF's tags and IDs). */
+	static const uint8_t cmdline_tag[] = "\xed\x22\x3b\x8f\x1a\0\0\0LOADED_IMAGE::LoadOptions";
+	static const uint8_t initrd_tag[] = "\xec\x22\x3b\x8f\x0d\0\0\0Linux initrd";
+	size_t n = 0;
+
+	memset(log, 0, sizeof(*log));
+	log->format = EVLOG_CCEL;
+	log->nalgs = 1;
+	log->algs[0] = TPM_ALG_SHA384;
+	log->sizes[0] = 48;
+	log->events = calloc(8, sizeof(*log->events));
+	if (!log->events)
+		return -ENOMEM;
+	log->events[n++] = (struct evlog_event){ .index = 2, .type = 0x80000003 };
+	log->events[n++] = (struct evlog_event){
+		.index = 2, .type = 0x80000007, .data = span_make(actions[0], strlen(actions[0]))
+	};
+	log->events[n++] = (struct evlog_event){
+		.index = 3, .type = 0x6, .data = span_make(cmdline_tag, sizeof(cmdline_tag))
+	};
+	if (initrd)
+		log->events[n++] = (struct evlog_event){
+			.index = 3, .type = 0x6, .data = span_make(initrd_tag, sizeof(initrd_tag))
+		};
+	for (int i = 1; i < 3; i++)
+		log->events[n++] =
+			(struct evlog_event){ .index = 2,
+					      .type = 0x80000007,
+					      .data = span_make(actions[i], strlen(actions[i])) };
+	for (size_t i = 0; i < n; i++) {
+		log->events[i].recnum = i + 1;
+		log->events[i].ndigests = 1;
+		log->events[i].digests[0] =
+			(struct evlog_digest){ .alg = TPM_ALG_SHA384, .len = 48 };
+	}
+	log->n = n;
+	return 0;
+}
+
+/*
  * RTMR0-3 of a direct boot: the reference log gives the events and what
  * cannot be predicted (firmware configuration: TD HOB, ACPI tables, CFV);
  * the kernel, command line and initrd events are predicted from the inputs.
@@ -384,26 +435,30 @@ static int tdx_rtmrs(const struct tdx_opts *o, uint8_t rtmr[4][48], bool text)
 	char err[256];
 	int r;
 
-	if (!o->event_log) {
-		log_error(
-			"predicting RTMRs needs --event-log: a reference CCEL of the same firmware "
-			"gives RTMR0 and the order of events");
+	if (!o->event_log && !o->kernel) {
+		log_error("predicting RTMRs needs --kernel, or --event-log for a reference CCEL");
 		return EXIT_USAGE;
 	}
 	if (o->memory && parse_size(o->memory, &memory) < 0) {
 		log_error("--memory '%s': expected a size such as 2G or 4096M", o->memory);
 		return EXIT_USAGE;
 	}
-	r = file_read(o->event_log, CVM_CAP_COLLATERAL, &logbuf, &len);
-	if (r < 0) {
-		log_error_errno(r, "%s", o->event_log);
-		return EXIT_USAGE;
-	}
-	r = evlog_parse_tcg2(logbuf, len, EVLOG_CCEL, &log, err, sizeof(err));
-	if (r < 0 || log.nalgs != 1 || log.algs[0] != TPM_ALG_SHA384) {
-		log_error("%s: %s", o->event_log, r < 0 ? err : "not a CCEL (SHA-384 only)");
-		if (r == 0)
-			evlog_free(&log);
+	if (o->event_log) {
+		r = file_read(o->event_log, CVM_CAP_COLLATERAL, &logbuf, &len);
+		if (r < 0) {
+			log_error_errno(r, "%s", o->event_log);
+			return EXIT_USAGE;
+		}
+		r = evlog_parse_tcg2(logbuf, len, EVLOG_CCEL, &log, err, sizeof(err));
+		if (r < 0 || log.nalgs != 1 || log.algs[0] != TPM_ALG_SHA384) {
+			log_error("%s: %s", o->event_log,
+				  r < 0 ? err : "not a CCEL (SHA-384 only)");
+			if (r == 0)
+				evlog_free(&log);
+			return EXIT_USAGE;
+		}
+	} else if (tdx_direct_boot_log(&log, o->initrd != NULL) < 0) {
+		log_error("out of memory");
 		return EXIT_USAGE;
 	}
 	if (o->initrd) {
@@ -431,7 +486,7 @@ static int tdx_rtmrs(const struct tdx_opts *o, uint8_t rtmr[4][48], bool text)
 			return EXIT_USAGE;
 		}
 	}
-	if (o->append && tdx_cmdline_digest(o->append, cd) < 0) {
+	if (tdx_cmdline_digest(o->append ? o->append : "", cd) < 0) {
 		log_error("--append: not valid UTF-8");
 		evlog_free(&log);
 		return EXIT_USAGE;
@@ -445,7 +500,7 @@ static int tdx_rtmrs(const struct tdx_opts *o, uint8_t rtmr[4][48], bool text)
 
 		if (src == TDX_SRC_KERNEL && o->kernel)
 			pred = kd;
-		else if (src == TDX_SRC_CMDLINE && o->append)
+		else if (src == TDX_SRC_CMDLINE && (o->append || !o->event_log))
 			pred = cd;
 		else if (src == TDX_SRC_INITRD && o->initrd)
 			pred = id;
@@ -480,6 +535,12 @@ static int tdx_rtmrs(const struct tdx_opts *o, uint8_t rtmr[4][48], bool text)
 	for (int i = 0; i < 4; i++)
 		memcpy(rtmr[i], banks[0].reg[i + 1], 48);
 	return EXIT_OK;
+}
+
+/* Without a reference log, RTMR0 (firmware configuration) is not predicted. */
+static bool rtmr_known(const struct tdx_opts *o, int i)
+{
+	return o->event_log || i > 0;
 }
 
 /* TDX: MRTD of the TDVF image (OVMF_VARS followed by OVMF_CODE, as QEMU maps -bios). */
@@ -535,6 +596,8 @@ static int tdx_main(const struct tdx_opts *o)
 		for (int i = 0; rtmrs && i < 4; i++) {
 			char key[8];
 
+			if (!rtmr_known(o, i))
+				continue;
 			snprintf(key, sizeof(key), "rtmr%d", i);
 			json_add_hex(tdx, key, rtmr[i], 48);
 		}
@@ -548,7 +611,9 @@ static int tdx_main(const struct tdx_opts *o)
 		printf("\nMRTD   %s\n", hex);
 		for (int i = 0; i < 4; i++) {
 			hex_encode(rtmr[i], 48, hex);
-			printf("RTMR%d  %s\n", i, hex);
+			printf("RTMR%d  %s\n", i,
+			       rtmr_known(o, i) ? hex
+						: "(firmware configuration: give --event-log)");
 		}
 	}
 	return EXIT_OK;
