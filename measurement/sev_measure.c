@@ -140,6 +140,16 @@ int ovmf_parse(const uint8_t *data, size_t len, struct ovmf *o, char *err, size_
 			if (s->size % PAGE || s->gpa % PAGE)
 				return fail(err, errlen,
 					    "SEV metadata section %u is not page-aligned", i);
+			/* Two sections may not claim the same guest page. */
+			for (uint32_t j = 0; j < i; j++) {
+				const struct ovmf_section *t = &o->sections[j];
+
+				if ((uint64_t)s->gpa < (uint64_t)t->gpa + t->size &&
+				    (uint64_t)t->gpa < (uint64_t)s->gpa + s->size)
+					return fail(err, errlen,
+						    "SEV metadata sections %u and %u overlap", j,
+						    i);
+			}
 		}
 		o->nsections = n;
 	}

@@ -73,6 +73,14 @@ int tdvf_parse(const uint8_t *data, size_t len, struct tdvf *t, char *err, size_
 				    "%zu-byte image (offset 0x%x, size 0x%llx)",
 				    i, s->type, len, s->data_offset,
 				    (unsigned long long)s->mem_size);
+		/* Two sections may not claim the same guest page. */
+		for (uint32_t j = 0; j < i; j++) {
+			const struct tdvf_section *o2 = &t->sections[j];
+
+			if (s->gpa < o2->gpa + o2->mem_size && o2->gpa < s->gpa + s->mem_size)
+				return fail(err, errlen, "TDX metadata sections %u and %u overlap",
+					    j, i);
+		}
 	}
 	t->n = n;
 	return 0;

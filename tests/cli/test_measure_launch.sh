@@ -6,6 +6,8 @@ cvm=${CVM_BIN:?}
 vec=${CVM_VECTORS:?}
 top=${CVM_TOP:?}
 data="$top/tests/data/measure"
+code=/usr/share/OVMF/OVMF_CODE.fd
+vars=/usr/share/OVMF/OVMF_VARS.fd
 tmp=${CVM_TEST_TMP:?}/cli-measure-launch
 rm -rf "$tmp" && mkdir -p "$tmp"
 pass=0
@@ -84,6 +86,31 @@ for f in odd lying; do
 		echo "not ok - hostile image $f"; fail=$((fail + 1))
 	fi
 done
+# Overlapping metadata sections are refused: SEV (AmdSev suffix) and TDVF (Debian's CODE).
+python3 - "$vec/measure/snp/ovmf_AmdSev_suffix.bin" "$tmp/overlap-sev.bin" \
+	/usr/share/OVMF/OVMF_CODE.fd "$tmp/overlap-tdvf.fd" <<'PY'
+import struct, sys
+for src, dst, magic, first, stride in ((sys.argv[1], sys.argv[2], b"ASEV", 16, 12),
+                                       (sys.argv[3], sys.argv[4], b"TDVF", 16 + 8, 32)):
+    d = bytearray(open(src, "rb").read())
+    m = d.rfind(magic)
+    size = 4 if magic == b"ASEV" else 8
+    gpa0 = d[m + first:m + first + size]
+    d[m + first + stride:m + first + stride + size] = gpa0   # section 1 starts where section 0 does
+    open(dst, "wb").write(d)
+PY
+"$cvm" measure --mode snp --vcpus 1 --vcpu-type EPYC-v4 --ovmf "$tmp/overlap-sev.bin" >/dev/null 2>"$tmp/err"
+if [ $? -eq 2 ] && grep -q "sections 0 and 1 overlap" "$tmp/err"; then
+	pass=$((pass + 1))
+else
+	echo "not ok - overlapping SEV metadata sections"; cat "$tmp/err"; fail=$((fail + 1))
+fi
+"$cvm" measure --mode tdx --ovmf "$tmp/overlap-tdvf.fd" --ovmf-vars "$vars" >/dev/null 2>"$tmp/err"
+if [ $? -eq 2 ] && grep -q "sections 0 and 1 overlap" "$tmp/err"; then
+	pass=$((pass + 1))
+else
+	echo "not ok - overlapping TDVF sections"; cat "$tmp/err"; fail=$((fail + 1))
+fi
 for a in "--mode snp --ovmf x" "--mode snp --vcpus 1 --ovmf x" "--mode bogus --ovmf x" \
 	"--mode snp --vcpus 1 --vcpu-type EPYC-v4 --ovmf x --initrd y" \
 	"--mode sev --ovmf x --snp-ovmf-hash 00"; do
@@ -98,8 +125,6 @@ done
 
 # TDX MRTD of Debian's OVMF: CODE alone runs past its end (its metadata
 # describes VARS+CODE); the two page orders give different values.
-code=/usr/share/OVMF/OVMF_CODE.fd
-vars=/usr/share/OVMF/OVMF_VARS.fd
 "$cvm" measure --mode tdx --ovmf "$code" >/dev/null 2>"$tmp/err"
 if [ $? -eq 2 ] && grep -q "runs past the end" "$tmp/err"; then
 	pass=$((pass + 1))
