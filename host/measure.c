@@ -594,7 +594,7 @@ static int tdx_main(const struct tdx_opts *o)
 
 		json_add_hex(tdx, "mrtd", mrtd, 48);
 		for (int i = 0; rtmrs && i < 4; i++) {
-			char key[8];
+			char key[16];
 
 			if (!rtmr_known(o, i))
 				continue;
