@@ -26,7 +26,7 @@
 #include "initrd/internal.h"
 #include "lib/lib.h"
 
-#define MAX_LIBS 4096
+#define MAX_LIBS 1024
 #define MAX_DIRS 64
 
 #define fail(err, errlen, ...) set_error(err, errlen, -EINVAL, __VA_ARGS__)
@@ -144,8 +144,9 @@ static size_t ldso_conf_dirs(const char *conf, char dirs[][PATH_MAX], size_t n, 
 		s[strcspn(s, "#\n")] = 0;
 		while (*s == ' ' || *s == '\t')
 			s++;
-		for (e = s + strlen(s); e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
-			*--e = 0, e++;
+		e = s + strlen(s);
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			*--e = 0;
 		if (!*s)
 			continue;
 		if (!strncmp(s, "include", 7) && (s[7] == ' ' || s[7] == '\t')) {
