@@ -34,6 +34,7 @@ static void help(FILE *f)
 	      "  --guest-features HEX SEV features of the VMSA (default 0x1)\n"
 	      "  --snp-ovmf-hash HEX  start from this OVMF digest (snp:ovmf-hash output)\n"
 	      "  --output-format F    hex (default), base64, or json (reference values)\n"
+	      "  --dump-vmsa          write each vCPU's VMSA to vmsaN.bin (seves, snp, snp:svsm)\n"
 	      "  --svsm FILE --vars-size N | --vars-file FILE\n"
 	      "                       snp:svsm: the SVSM below OVMF and its variables\n"
 	      "  -v, --verbose        name the mode with the digest\n"
@@ -619,6 +620,22 @@ static int tdx_main(const struct tdx_opts *o)
 	return EXIT_OK;
 }
 
+/* --dump-vmsa: vmsa0.bin, vmsa1.bin, ... in the working directory, as sev-snp-measure writes them. */
+static int write_vmsa(unsigned vcpu, const uint8_t page[4096], void *ctx)
+{
+	char name[32];
+	FILE *f;
+	int ok;
+
+	(void)ctx;
+	snprintf(name, sizeof(name), "vmsa%u.bin", vcpu);
+	f = fopen(name, "wb");
+	if (!f)
+		return -errno;
+	ok = fwrite(page, 1, 4096, f) == 4096;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
 static int launch_main(int argc, char **argv)
 {
 	enum {
@@ -644,6 +661,7 @@ static int launch_main(int argc, char **argv)
 		OPT_SVSM,
 		OPT_VARS_SIZE,
 		OPT_VARS_FILE,
+		OPT_DUMP_VMSA,
 	};
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, OPT_MODE },
@@ -668,6 +686,7 @@ static int launch_main(int argc, char **argv)
 		{ "svsm", required_argument, NULL, OPT_SVSM },
 		{ "vars-size", required_argument, NULL, OPT_VARS_SIZE },
 		{ "vars-file", required_argument, NULL, OPT_VARS_FILE },
+		{ "dump-vmsa", no_argument, NULL, OPT_DUMP_VMSA },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -768,6 +787,9 @@ static int launch_main(int argc, char **argv)
 			break;
 		case OPT_VARS_FILE:
 			vars_file = optarg;
+			break;
+		case OPT_DUMP_VMSA:
+			p.vmsa_cb = write_vmsa;
 			break;
 		case 'v':
 			verbose = true;
@@ -874,6 +896,10 @@ static int launch_main(int argc, char **argv)
 	}
 	if (p.mode != SEV_MODE_SEV && p.mode != SEV_MODE_SNP_OVMF_HASH && !has_vcpus) {
 		log_error("missing --vcpus N in guest mode '%s'", mode);
+		return EXIT_USAGE;
+	}
+	if (p.vmsa_cb && (p.mode == SEV_MODE_SEV || p.mode == SEV_MODE_SNP_OVMF_HASH)) {
+		log_error("--dump-vmsa is not available in the selected mode");
 		return EXIT_USAGE;
 	}
 	if (ovmf_hash && p.mode != SEV_MODE_SNP) {

@@ -463,6 +463,9 @@ struct sev_measure_params {
 	bool has_kernel; /* kernel, initrd and command line hashes (SHA-256) */
 	uint8_t kernel_sha256[32], initrd_sha256[32], cmdline_sha256[32];
 	const struct ovmf *svsm; /* SEV_MODE_SNP_SVSM: parsed with its gpa set by the caller */
+	/* Called with each vCPU's VMSA page as it is measured (sev-snp-measure --dump-vmsa). */
+	int (*vmsa_cb)(unsigned vcpu, const uint8_t page[4096], void *ctx);
+	void *vmsa_ctx;
 };
 
 /* The launch digest: SHA-384 (48 bytes) for SNP, SHA-256 (32) for SEV and SEV-ES. */

@@ -393,8 +393,11 @@ static int svsm_digest(const struct sev_measure_params *p, uint8_t ld[48], char 
 		return r;
 	svsm_vmsa_page(page, (uint32_t)(le32(info.p) + p->svsm->gpa), p->vcpu_sig);
 	SHA384(page, PAGE, h);
-	for (unsigned i = 0; i < p->vcpus; i++)
+	for (unsigned i = 0; i < p->vcpus; i++) {
+		if (p->vmsa_cb && p->vmsa_cb(i, page, p->vmsa_ctx) < 0)
+			return fail(err, errlen, "cannot write the VMSA of vCPU %u", i);
 		page_info(ld, PAGE_VMSA, VMSA_GPA, h);
+	}
 	return 0;
 }
 
@@ -482,6 +485,8 @@ static int snp_digest(const struct sev_measure_params *p, uint8_t ld[48], char *
 	for (unsigned i = 0; i < p->vcpus; i++) {
 		uint8_t h[48];
 
+		if (p->vmsa_cb && p->vmsa_cb(i, vmsa[i ? 1 : 0], p->vmsa_ctx) < 0)
+			return fail(err, errlen, "cannot write the VMSA of vCPU %u", i);
 		SHA384(vmsa[i ? 1 : 0], PAGE, h);
 		page_info(ld, PAGE_VMSA, VMSA_GPA, h);
 	}
@@ -520,8 +525,13 @@ static int sev_digest(const struct sev_measure_params *p, uint8_t out[32], char 
 			goto out;
 		vmsa_page(vmsa[0], 0xfffffff0, 0, p->vcpu_sig, p->vmm);
 		vmsa_page(vmsa[1], ap_eip, 0, p->vcpu_sig, p->vmm);
-		for (unsigned i = 0; i < p->vcpus; i++)
+		for (unsigned i = 0; i < p->vcpus && r == 0; i++) {
+			if (p->vmsa_cb && p->vmsa_cb(i, vmsa[i ? 1 : 0], p->vmsa_ctx) < 0)
+				r = fail(err, errlen, "cannot write the VMSA of vCPU %u", i);
 			EVP_DigestUpdate(c, vmsa[i ? 1 : 0], PAGE);
+		}
+		if (r < 0)
+			goto out;
 	}
 	EVP_DigestFinal_ex(c, out, NULL);
 out:

@@ -86,6 +86,23 @@ for f in odd lying; do
 		echo "not ok - hostile image $f"; fail=$((fail + 1))
 	fi
 done
+# --dump-vmsa writes one VMSA per vCPU, as sev-snp-measure's tests expect;
+# the pages are byte for byte sev-snp-measure's (their SHA-256 taken from
+# its --dump-vmsa output for these arguments).
+mkdir -p "$tmp/dump" && rm -f "$tmp/dump"/vmsa*.bin
+(cd "$tmp/dump" && "$cvm" measure --mode seves --vcpus 4 --vcpu-type EPYC-v4 \
+	--ovmf "$vec/measure/snp/ovmf_AmdSev_suffix.bin" --kernel /dev/null --initrd /dev/null \
+	--dump-vmsa >/dev/null)
+if [ -f "$tmp/dump/vmsa3.bin" ] && [ ! -f "$tmp/dump/vmsa4.bin" ] &&
+	[ "$(sha256sum "$tmp/dump/vmsa0.bin" | cut -d' ' -f1)" = 8295cef559b57130391d59605890ef93297720b48bef9a8c3c985b9c3fb0788c ] &&
+	[ "$(sha256sum "$tmp/dump/vmsa1.bin" | cut -d' ' -f1)" = 7ff723da33f39dedbe8336bb697e0a2f76471690074d5902e1a8177cd5312c95 ]; then
+	pass=$((pass + 1))
+else
+	echo "not ok - --dump-vmsa"; fail=$((fail + 1))
+fi
+"$cvm" measure --mode sev --ovmf "$vec/measure/snp/ovmf_AmdSev_suffix.bin" --dump-vmsa >/dev/null 2>&1
+[ $? -eq 2 ] && pass=$((pass + 1)) || { echo "not ok - --dump-vmsa with sev"; fail=$((fail + 1)); }
+
 # Overlapping metadata sections are refused: SEV (AmdSev suffix) and TDVF (Debian's CODE).
 python3 - "$vec/measure/snp/ovmf_AmdSev_suffix.bin" "$tmp/overlap-sev.bin" \
 	/usr/share/OVMF/OVMF_CODE.fd "$tmp/overlap-tdvf.fd" <<'PY'
