@@ -151,6 +151,18 @@ int ovmf_parse(const uint8_t *data, size_t len, struct ovmf *o, char *err, size_
 						    i);
 			}
 		}
+		/* Each page costs a hash; no firmware asks for more than a few MiB. */
+		{
+			uint64_t total = 0;
+
+			for (uint32_t i = 0; i < n; i++)
+				total += o->sections[i].size;
+			if (total > (1ull << 30))
+				return fail(err, errlen,
+					    "SEV metadata sections cover %llu MiB, more than any "
+					    "firmware",
+					    (unsigned long long)(total >> 20));
+		}
 		o->nsections = n;
 	}
 	return 0;

@@ -16,6 +16,7 @@
 
 #define PAGE 4096u
 #define CHUNK 256u
+#define MAX_ADDED (1ull << 30)
 
 static const char tdx_metadata_guid[] = "e47a6535-984a-4798-865e-4685a7bf8ec2";
 
@@ -81,6 +82,21 @@ int tdvf_parse(const uint8_t *data, size_t len, struct tdvf *t, char *err, size_
 				return fail(err, errlen, "TDX metadata sections %u and %u overlap",
 					    j, i);
 		}
+	}
+	/*
+	 * Every added page costs a hash: a firmware adds a few MiB (its volumes,
+	 * TD HOB, temporary memory), so more than 1 GiB is hostile metadata.
+	 */
+	{
+		uint64_t added = 0;
+
+		for (uint32_t i = 0; i < n; i++)
+			if (!(t->sections[i].attributes & TDVF_ATTR_PAGE_AUG))
+				added += t->sections[i].mem_size;
+		if (added > MAX_ADDED)
+			return fail(err, errlen,
+				    "TDX metadata adds %llu MiB of pages, more than any firmware",
+				    (unsigned long long)(added >> 20));
 	}
 	t->n = n;
 	return 0;
