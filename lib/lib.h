@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include <cJSON.h>
+#include <openssl/types.h>
 
 /* ---- cleanup helpers ---- */
 
@@ -161,6 +162,49 @@ int file_digest(const char *path, const char *md, uint8_t *out, size_t cap, size
 
 /* Parses an RFC 3339 date-time ("2023-06-18T08:42:58Z") into seconds since the epoch. */
 int rfc3339_parse(const char *s, int64_t *out);
+
+/* ---- elliptic curves (OpenSSL EVP) ---- */
+
+/* ECDSA verify of a raw r || s (big-endian, n bytes each) signature over msg. */
+int ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msglen,
+		     const uint8_t *r, const uint8_t *s, size_t n);
+/* An EVP_PKEY for an uncompressed P-256 point given as x || y; -EBADMSG when off the curve. */
+int p256_key_from_xy(const uint8_t xy[64], EVP_PKEY **out);
+/* The public point of a P-256 key as x || y. */
+int p256_key_xy(EVP_PKEY *k, uint8_t xy[64]);
+/* A fresh P-256 key pair. */
+int p256_generate(EVP_PKEY **out);
+
+/* ---- JOSE: JWK (EC P-256), JWE ECDH-ES+A256KW with A256GCM, JWS ES256 ---- */
+
+#define JWE_ALG "ECDH-ES+A256KW"
+#define JWE_ENC "A256GCM"
+
+/* {"kty":"EC","crv":"P-256","alg":"ECDH-ES+A256KW","x":...,"y":...} of k's public part. */
+int jwk_from_pkey(EVP_PKEY *k, cJSON **out);
+/*
+ * The public key of a JWK: kty EC, crv P-256, x and y of 32 bytes each
+ * (base64url), on the curve; "alg", when present, must be ECDH-ES+A256KW.
+ * A private member ("d") is refused: a JWK from outside is public only.
+ */
+int jwk_to_pkey(const cJSON *jwk, EVP_PKEY **out, char *err, size_t errlen);
+/* RFC 7518 §4.6.2 Concat KDF with SHA-256; apu and apv may be empty. */
+int concat_kdf_sha256(const uint8_t *z, size_t zlen, const char *alg, const uint8_t *apu,
+		      size_t apulen, const uint8_t *apv, size_t apvlen, uint8_t *out, size_t outlen);
+/* A flattened JWE {protected, encrypted_key, iv, ciphertext, tag} of pt for recipient. */
+int jwe_encrypt(EVP_PKEY *recipient, const uint8_t *pt, size_t n, cJSON **out);
+/*
+ * Opens a flattened JWE with priv. Only alg ECDH-ES+A256KW and enc A256GCM
+ * are accepted; "zip", "crit", JWE-level "aad" and unprotected headers are
+ * refused. The plaintext is in secret memory: release it with
+ * secret_free(*pt, *n). -EBADMSG with a reason in err on any fault.
+ */
+int jwe_decrypt(EVP_PKEY *priv, const cJSON *jwe, uint8_t **pt, size_t *n, char *err,
+		size_t errlen);
+/* A compact JWS (a JWT) over claims, alg ES256, with P-256 key k. */
+int jwt_sign_es256(EVP_PKEY *k, const cJSON *claims, char **out);
+/* Checks a compact JWS from jwt_sign_es256 and returns its claims. */
+int jwt_verify_es256(EVP_PKEY *k, const char *token, cJSON **claims, char *err, size_t errlen);
 
 /* ---- secret memory ---- */
 

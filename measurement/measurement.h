@@ -571,16 +571,11 @@ int x509_load_pem_chain(const void *pem, size_t len, STACK_OF(X509) **out);
 int x509_load_one(const void *buf, size_t len, X509 **out);
 /* 0 when t lies within the certificate's validity, -ERANGE otherwise. */
 int x509_check_time(X509 *c, time_t t);
-/* ECDSA verify of a raw r || s (big-endian, n bytes each) signature over msg. */
-int ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msglen,
-		     const uint8_t *r, const uint8_t *s, size_t n);
 /* c's issuer name is issuer's subject and issuer's key verifies c's signature. */
 bool x509_signed_by(X509 *c, X509 *issuer);
 /* The subject's common name, for messages. */
 void x509_cn(X509 *c, char *out, size_t cap);
 /* "2024-01-01T00:00:00Z" */
 void time_rfc3339(time_t t, char out[32]);
-/* An EVP_PKEY for an uncompressed P-256 point given as x || y. */
-int p256_key_from_xy(const uint8_t xy[64], EVP_PKEY **out);
 
 #endif
