@@ -19,7 +19,8 @@ else
 Q := @
 endif
 
-PKGS := libcrypto libcjson libarchive libelf libkmod
+PKGS := libcrypto libssl libcjson libarchive libelf libkmod libcurl libevent libevent_openssl \
+	tss2-esys tss2-tctildr tss2-mu tss2-rc
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
@@ -45,6 +46,9 @@ ALL_LDFLAGS := $(OPT_LDFLAGS) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 
 CORE_SRC := $(wildcard lib/*.c) $(wildcard measurement/*.c) $(wildcard initrd/*.c)
 HOST_SRC := $(wildcard host/*.c)
+# The sim TEE backend goes into test binaries only (cvm-test); cvm has none.
+SIM_SRC := agent/tee_sim.c
+AGENT_SRC := $(filter-out $(SIM_SRC),$(wildcard agent/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
@@ -52,11 +56,15 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 HOST_OBJ := $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
+SIM_OBJ := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 LIBCVM := $(BUILD)/libcvm.a
+LIBAGENT := $(BUILD)/libagent.a
 CVM := $(BUILD)/cvm
+CVM_TEST := $(BUILD)/cvm-test
 
 .PHONY: all test check unit-tests cli-tests demo fuzz bench install clean check-format format deps
 .DEFAULT_GOAL := all
@@ -73,26 +81,35 @@ $(LIBCVM): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(CVM): $(HOST_OBJ) $(LIBCVM)
+$(LIBAGENT): $(AGENT_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(CVM): $(HOST_OBJ) $(LIBAGENT) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJ) $(LIBCVM) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJ) $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
+
+$(CVM_TEST): $(HOST_OBJ) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJ) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(LIBCVM)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_OBJ) $(LIBCVM) $(PKG_LIBS) $(CMOCKA_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SUPPORT_OBJ) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) \
+		$(PKG_LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBCVM)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(SIM_OBJ) $(LIBAGENT) $(LIBCVM)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCVM) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
 
 deps:
 	$(Q)scripts/setup-deps
 
 # One variant: build, then run the unit tests and the command-line tests.
-check: $(CVM) $(UNIT_BIN)
+check: $(CVM) $(CVM_TEST) $(UNIT_BIN)
 	$(Q)scripts/run-tests $(BUILD)
 
 test: deps
@@ -103,7 +120,7 @@ test: deps
 demo: $(CVM)
 	$(Q)scripts/demo $(CVM)
 
-bench: $(BENCH_BIN) $(CVM)
+bench: $(BENCH_BIN) $(CVM) $(CVM_TEST)
 	$(Q)for b in $(BENCH_BIN); do $$b || exit 1; done
 	$(Q)scripts/bench-sev-snp-measure $(CVM)
 	$(Q)scripts/bench-initrd $(CVM)
@@ -126,7 +143,7 @@ install: $(CVM)
 	install -m 0755 $(CVM) $(DESTDIR)$(BINDIR)/cvm
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
-FORMAT_SRC = $(wildcard lib/*.[ch] measurement/*.[ch] initrd/*.[ch] host/*.[ch] tests/*/*.[ch] tests/unit/support/*.[ch])
+FORMAT_SRC = $(wildcard lib/*.[ch] measurement/*.[ch] initrd/*.[ch] agent/*.[ch] host/*.[ch] tests/*/*.[ch] tests/unit/support/*.[ch])
 
 check-format:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)

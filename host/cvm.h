@@ -13,5 +13,7 @@ enum {
 int verify_main(int argc, char **argv);
 int measure_main(int argc, char **argv);
 int initrd_main(int argc, char **argv);
+int kbs_main(int argc, char **argv);
+int kbs_client_main(int argc, char **argv);
 
 #endif

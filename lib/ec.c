@@ -62,7 +62,6 @@ int p256_key_from_xy(const uint8_t xy[64], EVP_PKEY **out)
 	return r;
 }
 
-
 int p256_key_xy(EVP_PKEY *k, uint8_t xy[64])
 {
 	uint8_t pt[65];

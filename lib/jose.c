@@ -100,8 +100,9 @@ int concat_kdf_sha256(const uint8_t *z, size_t zlen, const char *alg, const uint
 	uint32_t counter = 1;
 	int r = 0;
 
-#define BE32(v) (be[0] = (uint8_t)((v) >> 24), be[1] = (uint8_t)((v) >> 16), \
-		 be[2] = (uint8_t)((v) >> 8), be[3] = (uint8_t)(v), be)
+#define BE32(v)                                                                                   \
+	(be[0] = (uint8_t)((v) >> 24), be[1] = (uint8_t)((v) >> 16), be[2] = (uint8_t)((v) >> 8), \
+	 be[3] = (uint8_t)(v), be)
 	if (!c)
 		return -ENOMEM;
 	while (done < outlen && r == 0) {
@@ -234,8 +235,8 @@ int jwe_encrypt(EVP_PKEY *recipient, const uint8_t *pt, size_t n, cJSON **out)
 	jwe = cJSON_CreateObject();
 	if (!jwe || !cJSON_AddStringToObject(jwe, "protected", protected) ||
 	    add_b64url(jwe, "encrypted_key", wrapped, sizeof(wrapped)) < 0 ||
-	    add_b64url(jwe, "iv", iv, sizeof(iv)) < 0 ||
-	    add_b64url(jwe, "ciphertext", ct, n) < 0 || add_b64url(jwe, "tag", tag, sizeof(tag)) < 0)
+	    add_b64url(jwe, "iv", iv, sizeof(iv)) < 0 || add_b64url(jwe, "ciphertext", ct, n) < 0 ||
+	    add_b64url(jwe, "tag", tag, sizeof(tag)) < 0)
 		goto out;
 	*out = jwe;
 	jwe = NULL;
@@ -270,8 +271,7 @@ static int jwe_header(const char *protected, const cJSON *unprotected, EVP_PKEY 
 		return set_error(err, errlen, -EBADMSG, "JWE alg is not " JWE_ALG);
 	if (json_get_string(h, "enc", &s) < 0 || strcmp(s, JWE_ENC))
 		return set_error(err, errlen, -EBADMSG, "JWE enc is not " JWE_ENC);
-	cJSON_ArrayForEach(m, h)
-	{
+	cJSON_ArrayForEach(m, h) {
 		if (strcmp(m->string, "alg") && strcmp(m->string, "enc") &&
 		    strcmp(m->string, "epk") && strcmp(m->string, "kid") &&
 		    strcmp(m->string, "typ") && strcmp(m->string, "cty"))
@@ -284,11 +284,11 @@ static int jwe_header(const char *protected, const cJSON *unprotected, EVP_PKEY 
 		/* The epk may travel unprotected (as jwcrypto sends it): a changed epk fails the unwrap. */
 		const cJSON *u;
 
-		cJSON_ArrayForEach(u, unprotected)
-		{
+		cJSON_ArrayForEach(u, unprotected) {
 			if (strcmp(u->string, "epk") && strcmp(u->string, "kid"))
-				return set_error(err, errlen, -EBADMSG,
-						 "JWE unprotected header has a member other than epk");
+				return set_error(
+					err, errlen, -EBADMSG,
+					"JWE unprotected header has a member other than epk");
 		}
 		if (m && cJSON_GetObjectItemCaseSensitive(unprotected, "epk"))
 			return set_error(err, errlen, -EBADMSG, "JWE has two epk");
@@ -309,11 +309,10 @@ static int jwe_header(const char *protected, const cJSON *unprotected, EVP_PKEY 
 	return 0;
 }
 
-int jwe_decrypt(EVP_PKEY *priv, const cJSON *jwe, uint8_t **pt, size_t *n, char *err,
-		size_t errlen)
+int jwe_decrypt(EVP_PKEY *priv, const cJSON *jwe, uint8_t **pt, size_t *n, char *err, size_t errlen)
 {
-	static const char *const members[] = { "protected", "encrypted_key", "iv", "ciphertext",
-					       "tag", "header" };
+	static const char *const members[] = { "protected",  "encrypted_key", "iv",
+					       "ciphertext", "tag",	      "header" };
 	_cleanup_free_ uint8_t *wrapped = NULL, *iv = NULL, *ct = NULL, *tag = NULL;
 	EVP_PKEY *epk = NULL;
 	const cJSON *m;
@@ -324,8 +323,7 @@ int jwe_decrypt(EVP_PKEY *priv, const cJSON *jwe, uint8_t **pt, size_t *n, char 
 
 	if (!cJSON_IsObject(jwe))
 		return set_error(err, errlen, -EBADMSG, "JWE is not a JSON object");
-	cJSON_ArrayForEach(m, jwe)
-	{
+	cJSON_ArrayForEach(m, jwe) {
 		bool known = false;
 
 		for (size_t i = 0; i < ARRAY_SIZE(members); i++)
@@ -370,8 +368,9 @@ int jwe_decrypt(EVP_PKEY *priv, const cJSON *jwe, uint8_t **pt, size_t *n, char 
 	OPENSSL_cleanse(cek, sizeof(cek));
 	if (r < 0) {
 		secret_free(plain, ctlen);
-		return set_error(err, errlen, -EBADMSG,
-				 "JWE does not authenticate (ciphertext, tag, iv or header altered)");
+		return set_error(
+			err, errlen, -EBADMSG,
+			"JWE does not authenticate (ciphertext, tag, iv or header altered)");
 	}
 	*pt = plain;
 	*n = ctlen;

@@ -190,7 +190,8 @@ int jwk_from_pkey(EVP_PKEY *k, cJSON **out);
 int jwk_to_pkey(const cJSON *jwk, EVP_PKEY **out, char *err, size_t errlen);
 /* RFC 7518 §4.6.2 Concat KDF with SHA-256; apu and apv may be empty. */
 int concat_kdf_sha256(const uint8_t *z, size_t zlen, const char *alg, const uint8_t *apu,
-		      size_t apulen, const uint8_t *apv, size_t apvlen, uint8_t *out, size_t outlen);
+		      size_t apulen, const uint8_t *apv, size_t apvlen, uint8_t *out,
+		      size_t outlen);
 /* A flattened JWE {protected, encrypted_key, iv, ciphertext, tag} of pt for recipient. */
 int jwe_encrypt(EVP_PKEY *recipient, const uint8_t *pt, size_t n, cJSON **out);
 /*

@@ -61,6 +61,11 @@ enum cvm_check {
 	CHECK_MRCONFIGID,
 	CHECK_MROWNER,
 	CHECK_MROWNERCONFIG,
+	CHECK_AK,	   /* TPM: the attestation key is the pinned one */
+	CHECK_PCR_DIGEST,  /* TPM: the quoted PCR digest equals the PCR values given */
+	CHECK_PCR,	   /* TPM: PCR values against the reference */
+	CHECK_RUNTIME_LOG, /* the runtime event log replays to RTMR3 / PCR 15 */
+	CHECK_LUKS_HEADER, /* the runtime log measured the expected LUKS header */
 	CHECK__MAX,
 };
 
@@ -70,6 +75,7 @@ enum cvm_platform {
 	PLATFORM_NONE = 0,
 	PLATFORM_SNP,
 	PLATFORM_TDX,
+	PLATFORM_TPM,
 };
 
 const char *platform_name(enum cvm_platform p);
@@ -159,10 +165,20 @@ struct tdx_reference {
 	unsigned accepted_tcb; /* enum tdx_tcb_status bits; default UpToDate only */
 };
 
+#define TPM_PCRS 24
+
+struct tpm_reference {
+	bool has_pcr[TPM_PCRS]; /* SHA-256 bank */
+	uint8_t pcr[TPM_PCRS][32];
+	bool has_ak_sha256; /* SHA-256 of the AK's SubjectPublicKeyInfo (DER) */
+	uint8_t ak_sha256[32];
+};
+
 struct reference {
-	bool has_snp, has_tdx, has_luks_header_sha256;
+	bool has_snp, has_tdx, has_tpm, has_luks_header_sha256;
 	struct snp_reference snp;
 	struct tdx_reference tdx;
+	struct tpm_reference tpm;
 	uint8_t luks_header_sha256[32];
 };
 
@@ -556,6 +572,57 @@ enum tdx_event_source {
 const char *tdx_event_source_name(enum tdx_event_source s);
 /* Which input an event of a CCEL stands for, in the events OVMF emits for a direct boot. */
 enum tdx_event_source tdx_event_source_of(const struct evlog_event *e);
+
+/* ---- TPM 2.0 quotes (TPM 2.0 Library Part 2: TPMS_ATTEST, TPMT_SIGNATURE) ---- */
+
+struct tpm_quote {
+	uint8_t extra_data[64]; /* qualifyingData: the nonce */
+	size_t extra_len;
+	uint64_t clock;
+	uint32_t reset_count, restart_count;
+	uint64_t firmware_version;
+	uint32_t pcr_mask; /* selected PCRs of the SHA-256 bank */
+	uint8_t pcr_digest[32];
+	uint16_t sig_alg, sig_hash; /* TPM_ALG_RSASSA / RSAPSS / ECDSA; TPM_ALG_SHA256 */
+};
+
+/*
+ * Verifies a TPMS_ATTEST quote and its TPMT_SIGNATURE with the attestation
+ * key, that the quoted PCR digest equals SHA-256 over the selected values of
+ * pcrs (the SHA-256 bank, 24 values), and when given, the AK pin, PCR
+ * reference values and the expected qualifying data (the first 32 bytes of
+ * report_data, as Trustee's TPM attester sends it).
+ */
+int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen,
+		     EVP_PKEY *ak, const uint8_t pcrs[TPM_PCRS][32],
+		     const struct tpm_reference *ref, const uint8_t *report_data /* 64 or NULL */,
+		     struct tpm_quote *q, struct verdict *v);
+cJSON *tpm_quote_claims(const struct tpm_quote *q, const uint8_t pcrs[TPM_PCRS][32]);
+
+/* ---- evidence in the Trustee KBS protocol's JSON shapes (kbs_evidence.c) ---- */
+
+/* A raw SNP report as the virtee sev crate serializes AttestationReport. */
+cJSON *snp_report_to_sev_json(const uint8_t report[SNP_REPORT_SIZE]);
+/* The raw report back from that JSON; the signature then says if it is genuine. */
+int snp_report_from_sev_json(const cJSON *o, uint8_t report[SNP_REPORT_SIZE], char *err,
+			     size_t errlen);
+/* SNP cert_chain entries (null: none) into certificates. */
+int snp_certs_from_sev_json(const cJSON *chain, struct snp_certs *c, char *err, size_t errlen);
+/* A cert_chain holding one VCEK (or VLEK). */
+cJSON *snp_certs_to_sev_json(X509 *vcek, bool vlek);
+
+/* ---- cvm's runtime event log (runtime_log.c) ---- */
+
+/* One CEL-JSON record measuring value into RTMR3 (TDX, SHA-384) or PCR 15 (SHA-256). */
+cJSON *runtime_event_json(enum cvm_platform p, uint64_t recnum, const char *name,
+			  const uint8_t *value, size_t n);
+/*
+ * Checks a runtime log: every record is cvm's, its digest is that of its
+ * value, the log replays to reg (RTMR3: 48 bytes; PCR 15: 32), and when
+ * luks_sha256 is given, a "luks-header" event measured exactly it.
+ */
+int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const uint8_t *reg,
+		      const uint8_t *luks_sha256, struct verdict *v);
 
 /* ---- evidence type detection ---- */
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "measurement/measurement.h"
@@ -273,6 +274,40 @@ static int parse_tdx(const cJSON *o, struct tdx_reference *t, char *err, size_t 
 	return r;
 }
 
+/* {"pcrs": {"sha256": {"0".."23": hex}}, "ak_sha256": hex} */
+static int parse_tpm(const cJSON *o, struct tpm_reference *t, char *err, size_t errlen)
+{
+	static const char *const names[] = { "pcrs", "ak_sha256" };
+	static const char *const banks[] = { "sha256" };
+	const cJSON *pcrs, *bank, *e;
+	int r = check_members(o, "tpm", names, ARRAY_SIZE(names), err, errlen);
+
+	if (r == 0)
+		r = opt_hex(o, "ak_sha256", "tpm", t->ak_sha256, 32, &t->has_ak_sha256, err,
+			    errlen);
+	if (r < 0 || !(pcrs = cJSON_GetObjectItemCaseSensitive(o, "pcrs")))
+		return r;
+	r = check_members(pcrs, "tpm.pcrs", banks, ARRAY_SIZE(banks), err, errlen);
+	if (r < 0 || !(bank = cJSON_GetObjectItemCaseSensitive(pcrs, "sha256")))
+		return r;
+	if (!cJSON_IsObject(bank))
+		return fail(err, errlen, "tpm.pcrs.sha256", "must be an object");
+	cJSON_ArrayForEach(e, bank) {
+		char *end;
+		long i = strtol(e->string, &end, 10);
+		char p[64];
+
+		snprintf(p, sizeof(p), "tpm.pcrs.sha256.%.16s", e->string);
+		if (!*e->string || *end || i < 0 || i >= TPM_PCRS ||
+		    (e->string[0] == '0' && e->string[1]))
+			return fail(err, errlen, p, "not a PCR index 0-23");
+		if (!cJSON_IsString(e) || hex_decode_exact(e->valuestring, t->pcr[i], 32) < 0)
+			return fail(err, errlen, p, "must be 32 bytes of hex");
+		t->has_pcr[i] = true;
+	}
+	return 0;
+}
+
 int reference_parse(const char *text, size_t len, struct reference *ref, char *err, size_t errlen)
 {
 	static const char *const names[] = { "snp", "tdx", "tpm", "luks_header_sha256" };
@@ -298,9 +333,12 @@ int reference_parse(const char *text, size_t len, struct reference *ref, char *e
 			return r;
 		ref->has_tdx = true;
 	}
-	/* TPM reference values are checked against TPM quotes, which cvm verify does not take. */
-	if ((m = cJSON_GetObjectItemCaseSensitive(root, "tpm")) && !cJSON_IsObject(m))
-		return fail(err, errlen, "tpm", "must be an object");
+	if ((m = cJSON_GetObjectItemCaseSensitive(root, "tpm"))) {
+		r = parse_tpm(m, &ref->tpm, err, errlen);
+		if (r < 0)
+			return r;
+		ref->has_tpm = true;
+	}
 	return opt_hex(root, "luks_header_sha256", "reference", ref->luks_header_sha256, 32,
 		       &ref->has_luks_header_sha256, err, errlen);
 }

@@ -44,6 +44,11 @@ static const char *const check_names[CHECK__MAX] = {
 	[CHECK_MRCONFIGID] = "mrconfigid",
 	[CHECK_MROWNER] = "mrowner",
 	[CHECK_MROWNERCONFIG] = "mrownerconfig",
+	[CHECK_AK] = "attestation_key",
+	[CHECK_PCR_DIGEST] = "pcr_digest",
+	[CHECK_PCR] = "pcr",
+	[CHECK_RUNTIME_LOG] = "runtime_log",
+	[CHECK_LUKS_HEADER] = "luks_header",
 };
 
 const char *check_name(enum cvm_check c)
@@ -60,6 +65,8 @@ const char *platform_name(enum cvm_platform p)
 		return "snp";
 	case PLATFORM_TDX:
 		return "tdx";
+	case PLATFORM_TPM:
+		return "tpm";
 	default:
 		return "unknown";
 	}

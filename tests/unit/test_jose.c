@@ -72,7 +72,8 @@ static void test_jwk_round_trip_and_refusals(void **state)
 	cJSON_Delete(bad);
 	bad = cJSON_Duplicate(j, 1);
 	/* y of another point: off the curve */
-	cJSON_ReplaceItemInObject(bad, "y", cJSON_CreateString(cJSON_GetObjectItem(j, "x")->valuestring));
+	cJSON_ReplaceItemInObject(bad, "y",
+				  cJSON_CreateString(cJSON_GetObjectItem(j, "x")->valuestring));
 	assert_int_equal(jwk_to_pkey(bad, &back, err, sizeof(err)), -EBADMSG);
 	cJSON_Delete(bad);
 	bad = cJSON_Duplicate(j, 1);

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The key-release client: Trustee's KBS protocol (RCAR, version 0.4.0)
+ * over libcurl, HTTPS only, the broker pinned by a CA file.
+ *   POST /kbs/v0/auth      {"version", "tee", "extra-params"}  -> nonce, cookie
+ *   POST /kbs/v0/attest    {"runtime-data", "tee-evidence"}    -> token
+ *   GET  /kbs/v0/resource/<repo>/<type>/<tag>                  -> flattened JWE
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "agent/agent.h"
+#include "lib/lib.h"
+
+#define KBS_PROTOCOL_VERSION "0.4.0"
+
+bool kbs_resource_path_valid(const char *path)
+{
+	int parts = 0;
+	size_t len = 0;
+
+	if (!path || !*path || strlen(path) > 255)
+		return false;
+	for (const char *p = path;; p++) {
+		if (*p == '/' || *p == 0) {
+			if (len == 0)
+				return false;
+			/* "." and ".." are refused; names starting with a dot too */
+			if (p[-(long)len] == '.')
+				return false;
+			parts++;
+			len = 0;
+			if (*p == 0)
+				break;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+		len++;
+	}
+	return parts == 3;
+}
+
+int kbs_report_data(const char *nonce, const cJSON *jwk, const char *hash, uint8_t out[64])
+{
+	_cleanup_(cJSON_Deletep) cJSON *rt = cJSON_CreateObject();
+	_cleanup_free_ char *canon = NULL;
+	const EVP_MD *md = !hash || !strcmp(hash, "sha384") ? EVP_sha384()
+			   : !strcmp(hash, "sha256")	    ? EVP_sha256()
+			   : !strcmp(hash, "sha512")	    ? EVP_sha512()
+							    : NULL;
+	size_t len;
+	unsigned dlen = 0;
+
+	memset(out, 0, 64);
+	if (!md)
+		return -EINVAL;
+	if (!rt || !cJSON_AddStringToObject(rt, "additional-evidence", "") ||
+	    !cJSON_AddStringToObject(rt, "nonce", nonce) ||
+	    !cJSON_AddItemToObject(rt, "tee-pubkey", cJSON_Duplicate(jwk, 1)))
+		return -ENOMEM;
+	if (jcs_serialize(rt, &canon, &len) < 0)
+		return -EINVAL;
+	return EVP_Digest(canon, len, out, &dlen, md, NULL) == 1 ? 0 : -EIO;
+}
+
+/* ---- HTTP ---- */
+
+struct body {
+	char *p;
+	size_t len, cap, max;
+	bool too_big;
+};
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct body *b = ctx;
+	size_t n = size * nmemb;
+
+	if (b->len + n > b->max) {
+		b->too_big = true;
+		return 0; /* curl aborts the transfer */
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p;
+
+		if (cap > b->max + 1)
+			cap = b->max + 1;
+		p = realloc(b->p, cap);
+		if (!p)
+			return 0;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return n;
+}
+
+struct session {
+	const struct kbs_options *o;
+	CURL *curl;
+	char url_base[512];
+	char *token;
+};
+
+/* The broker's RFC 7807 "detail" (or the whole short body) for messages. */
+static void problem_detail(const struct body *b, char *out, size_t cap)
+{
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
+	const char *detail = NULL, *type = NULL;
+
+	snprintf(out, cap, "no detail");
+	if (!b->p || json_parse(b->p, b->len, &j) < 0)
+		return;
+	json_get_string(j, "detail", &detail);
+	json_get_string(j, "type", &type);
+	if (type && strrchr(type, '/'))
+		type = strrchr(type, '/') + 1;
+	if (detail && utf8_valid((const uint8_t *)detail, strlen(detail)))
+		snprintf(out, cap, "%.40s: %.200s", type ? type : "error", detail);
+}
+
+/*
+ * One request with bounded retries: network failures and 5xx answers are
+ * retried with doubling backoff; a 4xx answer is final.
+ */
+static int request(struct session *s, const char *method, const char *path, const char *json,
+		   struct body *b, long *status, char *err, size_t errlen)
+{
+	char url[1024], detail[256];
+	struct curl_slist *hdrs = NULL;
+	long backoff = s->o->backoff_ms > 0 ? s->o->backoff_ms : 200;
+	unsigned tries = s->o->retries;
+	CURLcode rc = CURLE_OK;
+	char auth[8192];
+
+	snprintf(url, sizeof(url), "%s%s", s->url_base, path);
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (s->token && strlen(s->token) < sizeof(auth) - 32) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->token);
+		hdrs = curl_slist_append(hdrs, auth);
+	}
+	(void)method;
+	for (unsigned attempt = 0;; attempt++) {
+		free(b->p);
+		*b = (struct body){ .max = s->o->max_response ? s->o->max_response : 1u << 20 };
+		curl_easy_setopt(s->curl, CURLOPT_URL, url);
+		curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, b);
+		if (json) {
+			curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
+			curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, json);
+			curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+		} else {
+			curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
+		}
+		rc = curl_easy_perform(s->curl);
+		*status = 0;
+		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, status);
+		if (rc == CURLE_OK && *status < 500)
+			break;
+		if (b->too_big || attempt >= tries || rc == CURLE_PEER_FAILED_VERIFICATION ||
+		    rc == CURLE_SSL_CACERT_BADFILE)
+			break;
+		{
+			struct timespec ts = { backoff / 1000, (backoff % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+			backoff *= 2;
+		}
+	}
+	curl_slist_free_all(hdrs);
+	OPENSSL_cleanse(auth, sizeof(auth));
+	if (b->too_big)
+		return set_error(err, errlen, -EFBIG, "%s %s: answer larger than %zu bytes", method,
+				 path, b->max);
+	if (rc != CURLE_OK)
+		return set_error(err, errlen, -EIO, "%s %s: %s", method, path,
+				 curl_easy_strerror(rc));
+	if (*status != 200) {
+		problem_detail(b, detail, sizeof(detail));
+		return set_error(err, errlen, *status == 401 || *status == 403 ? -EACCES : -EPROTO,
+				 "%s %s: HTTP %ld: %s", method, path, *status, detail);
+	}
+	return 0;
+}
+
+static int auth(struct session *s, struct tee *tee, char **nonce, char *hash, size_t hashcap,
+		char *err, size_t errlen)
+{
+	_cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject(), *resp = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct body b = { 0 };
+	const cJSON *extra;
+	const char *n = NULL, *sel = NULL;
+	_cleanup_free_ uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	long status;
+	int r;
+
+	if (!req || !cJSON_AddStringToObject(req, "version", KBS_PROTOCOL_VERSION) ||
+	    !cJSON_AddStringToObject(req, "tee", tee->kbs_tee) ||
+	    !cJSON_AddObjectToObject(req, "extra-params") || !(text = cJSON_PrintUnformatted(req)))
+		return -ENOMEM;
+	r = request(s, "POST", "/kbs/v0/auth", text, &b, &status, err, errlen);
+	if (r == 0 && (json_parse(b.p, b.len, &resp) < 0 || json_get_string(resp, "nonce", &n) < 0))
+		r = set_error(err, errlen, -EPROTO, "auth: the challenge has no nonce");
+	if (r == 0 && (base64_decode(n, strlen(n), BASE64_STD, &raw, &rawlen) < 0 || rawlen < 16 ||
+		       rawlen > 64))
+		r = set_error(err, errlen, -EPROTO,
+			      "auth: the nonce is not 16 to 64 bytes of standard base64");
+	extra = resp ? cJSON_GetObjectItemCaseSensitive(resp, "extra-params") : NULL;
+	if (r == 0 && extra && cJSON_IsObject(extra) &&
+	    json_get_string(extra, "selected-hash-algorithm", &sel) == 0) {
+		if (strcasecmp(sel, "sha256") && strcasecmp(sel, "sha384") &&
+		    strcasecmp(sel, "sha512"))
+			r = set_error(err, errlen, -EPROTO, "auth: unknown hash algorithm %.16s",
+				      sel);
+		else
+			snprintf(hash, hashcap, "%s", sel);
+	}
+	if (r == 0 && !(*nonce = strdup(n)))
+		r = -ENOMEM;
+	free(b.p);
+	return r;
+}
+
+static int attest(struct session *s, struct tee *tee, const char *nonce, const char *hash,
+		  EVP_PKEY *key, char *err, size_t errlen)
+{
+	_cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject(), *resp = NULL;
+	_cleanup_free_ char *text = NULL;
+	cJSON *jwk = NULL, *rt, *ev, *primary = NULL;
+	uint8_t rd[64];
+	struct body b = { 0 };
+	const char *token;
+	long status;
+	int r;
+
+	if (!req || jwk_from_pkey(key, &jwk) < 0)
+		return -ENOMEM;
+	r = kbs_report_data(nonce, jwk, hash, rd);
+	if (r < 0) {
+		cJSON_Delete(jwk);
+		return set_error(err, errlen, r, "report_data: cannot compute");
+	}
+	if (tee->cfg.sim_report_data)
+		memcpy(rd, tee->cfg.sim_report_data, 64);
+	r = tee->evidence(tee, rd, &primary, err, errlen);
+	if (r < 0) {
+		cJSON_Delete(jwk);
+		return r;
+	}
+	rt = cJSON_AddObjectToObject(req, "runtime-data");
+	ev = cJSON_AddObjectToObject(req, "tee-evidence");
+	if (!rt || !ev || !cJSON_AddStringToObject(rt, "nonce", nonce) ||
+	    !cJSON_AddItemToObject(rt, "tee-pubkey", jwk)) {
+		cJSON_Delete(jwk);
+		cJSON_Delete(primary);
+		return -ENOMEM;
+	}
+	if (!cJSON_AddItemToObject(ev, "primary_evidence", primary)) {
+		cJSON_Delete(primary);
+		return -ENOMEM;
+	}
+	if (!cJSON_AddStringToObject(ev, "additional_evidence", "") ||
+	    !(text = cJSON_PrintUnformatted(req)))
+		return -ENOMEM;
+	r = request(s, "POST", "/kbs/v0/attest", text, &b, &status, err, errlen);
+	if (r == 0 &&
+	    (json_parse(b.p, b.len, &resp) < 0 || json_get_string(resp, "token", &token) < 0))
+		r = set_error(err, errlen, -EPROTO, "attest: the answer has no token");
+	if (r == 0 && !(s->token = strdup(token)))
+		r = -ENOMEM;
+	free(b.p);
+	return r;
+}
+
+static int fetch(struct session *s, const char *resource, EVP_PKEY *key, uint8_t **secret,
+		 size_t *n, char *err, size_t errlen)
+{
+	_cleanup_(cJSON_Deletep) cJSON *jwe = NULL;
+	char path[512], why[256];
+	struct body b = { 0 };
+	long status;
+	int r;
+
+	snprintf(path, sizeof(path), "/kbs/v0/resource/%s", resource);
+	r = request(s, "GET", path, NULL, &b, &status, err, errlen);
+	if (r == 0 && json_parse(b.p, b.len, &jwe) < 0)
+		r = set_error(err, errlen, -EPROTO, "resource: the answer is not JSON");
+	if (r == 0 && jwe_decrypt(key, jwe, secret, n, why, sizeof(why)) < 0)
+		r = set_error(err, errlen, -EPROTO, "resource: %s", why);
+	free(b.p);
+	return r;
+}
+
+int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *resource,
+		     uint8_t **secret, size_t *n, char *err, size_t errlen)
+{
+	struct session s = { .o = o };
+	_cleanup_free_ char *nonce = NULL;
+	char hash[16] = "sha384";
+	EVP_PKEY *key = NULL;
+	int r;
+
+	if (!kbs_resource_path_valid(resource))
+		return set_error(err, errlen, -EINVAL,
+				 "resource path must be repo/type/tag of [A-Za-z0-9._-], no dot "
+				 "first: %.64s",
+				 resource);
+	if (strncmp(o->url, "https://", 8) || strlen(o->url) >= sizeof(s.url_base))
+		return set_error(err, errlen, -EINVAL, "the broker URL must be https://");
+	snprintf(s.url_base, sizeof(s.url_base), "%s", o->url);
+	while (strlen(s.url_base) > 8 && s.url_base[strlen(s.url_base) - 1] == '/')
+		s.url_base[strlen(s.url_base) - 1] = 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(s.curl = curl_easy_init()))
+		return set_error(err, errlen, -ENOMEM, "cannot start libcurl");
+	curl_easy_setopt(s.curl, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(s.curl, CURLOPT_REDIR_PROTOCOLS_STR, "");
+	curl_easy_setopt(s.curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(s.curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s.curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(s.curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(s.curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (o->cacert) {
+		/* Pinned: the given CA file only, never the system store. */
+		curl_easy_setopt(s.curl, CURLOPT_CAINFO, o->cacert);
+		curl_easy_setopt(s.curl, CURLOPT_CAPATH, NULL);
+	}
+	curl_easy_setopt(s.curl, CURLOPT_CONNECTTIMEOUT_MS,
+			 o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000L);
+	curl_easy_setopt(s.curl, CURLOPT_TIMEOUT_MS,
+			 o->total_timeout_ms > 0 ? o->total_timeout_ms : 30000L);
+	curl_easy_setopt(s.curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(s.curl, CURLOPT_COOKIEFILE, ""); /* cookies kept in memory */
+	curl_easy_setopt(s.curl, CURLOPT_USERAGENT, "cvm-kbs-client/" KBS_PROTOCOL_VERSION);
+
+	r = p256_generate(&key);
+	if (r == 0)
+		r = auth(&s, tee, &nonce, hash, sizeof(hash), err, errlen);
+	if (r == 0)
+		r = attest(&s, tee, nonce, hash, key, err, errlen);
+	if (r == 0)
+		r = fetch(&s, resource, key, secret, n, err, errlen);
+	EVP_PKEY_free(key);
+	if (s.token) {
+		OPENSSL_cleanse(s.token, strlen(s.token));
+		free(s.token);
+	}
+	curl_easy_cleanup(s.curl);
+	return r;
+}

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The vTPM backend over tpm2-tss ESAPI: an attestation key made as a
+ * primary key of the endorsement hierarchy from a fixed template (so the
+ * same TPM always yields the same AK, which a broker pins by its SHA-256),
+ * and a quote over all 24 SHA-256 PCRs with the first 32 bytes of
+ * report_data as qualifying data. The evidence is Trustee's TPM shape:
+ * {"ak_public", "tpm_quote": {"message", "signature", "pcrs"}}.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "agent/agent.h"
+#include "lib/lib.h"
+
+struct tpm {
+	struct tee tee;
+	TSS2_TCTI_CONTEXT *tcti;
+	ESYS_CONTEXT *esys;
+	ESYS_TR ak;
+	uint8_t *ak_der;
+	int ak_der_len;
+};
+
+/* A restricted RSA-2048 signing key, RSASSA with SHA-256 (as Trustee's TPM verifier takes). */
+static const TPM2B_PUBLIC ak_template = {
+	.publicArea = {
+		.type = TPM2_ALG_RSA,
+		.nameAlg = TPM2_ALG_SHA256,
+		.objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+				    TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+				    TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH,
+		.parameters.rsaDetail = {
+			.symmetric = { .algorithm = TPM2_ALG_NULL },
+			.scheme = { .scheme = TPM2_ALG_RSASSA,
+				    .details.rsassa.hashAlg = TPM2_ALG_SHA256 },
+			.keyBits = 2048,
+			.exponent = 0,
+		},
+	},
+};
+
+/* The AK's public part as a DER SubjectPublicKeyInfo. */
+static int rsa_spki(const TPM2B_PUBLIC *pub, uint8_t **der, int *len)
+{
+	const TPM2B_PUBLIC_KEY_RSA *n = &pub->publicArea.unique.rsa;
+	uint32_t e = pub->publicArea.parameters.rsaDetail.exponent ?: 65537;
+	OSSL_PARAM_BLD *b = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY *k = NULL;
+	BIGNUM *bn = BN_bin2bn(n->buffer, n->size, NULL), *be = BN_new();
+	int r = -EIO;
+
+	if (b && c && bn && be && BN_set_word(be, e) &&
+	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_N, bn) &&
+	    OSSL_PARAM_BLD_push_BN(b, OSSL_PKEY_PARAM_RSA_E, be) &&
+	    (params = OSSL_PARAM_BLD_to_param(b)) && EVP_PKEY_fromdata_init(c) == 1 &&
+	    EVP_PKEY_fromdata(c, &k, EVP_PKEY_PUBLIC_KEY, params) == 1) {
+		*der = NULL;
+		*len = i2d_PUBKEY(k, der);
+		r = *len > 0 ? 0 : -EIO;
+	}
+	EVP_PKEY_free(k);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(b);
+	EVP_PKEY_CTX_free(c);
+	BN_free(bn);
+	BN_free(be);
+	ERR_clear_error();
+	return r;
+}
+
+static int add_b64(cJSON *o, const char *key, const void *p, size_t n)
+{
+	_cleanup_free_ char *s = NULL;
+
+	if (base64_encode(p, n, BASE64_STD, &s) < 0 || !cJSON_AddStringToObject(o, key, s))
+		return -ENOMEM;
+	return 0;
+}
+
+static int read_pcrs(struct tpm *t, uint8_t pcrs[24][32], char *err, size_t errlen)
+{
+	uint32_t want = 0xffffff;
+
+	while (want) {
+		TPML_PCR_SELECTION sel = { .count = 1 };
+		TPML_PCR_SELECTION *got = NULL;
+		TPML_DIGEST *values = NULL;
+		uint32_t counter, mask;
+		size_t k = 0;
+		TSS2_RC rc;
+
+		sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
+		sel.pcrSelections[0].sizeofSelect = 3;
+		for (int i = 0; i < 3; i++)
+			sel.pcrSelections[0].pcrSelect[i] = (uint8_t)(want >> (8 * i));
+		rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
+				   &counter, &got, &values);
+		if (rc != TSS2_RC_SUCCESS) {
+			Esys_Free(got);
+			Esys_Free(values);
+			return set_error(err, errlen, -EIO, "tpm: PCR_Read: %s",
+					 Tss2_RC_Decode(rc));
+		}
+		mask = got->count ? (uint32_t)got->pcrSelections[0].pcrSelect[0] |
+					    (uint32_t)got->pcrSelections[0].pcrSelect[1] << 8 |
+					    (uint32_t)got->pcrSelections[0].pcrSelect[2] << 16
+				  : 0;
+		for (int i = 0; i < 24; i++)
+			if (mask & (1u << i) && k < values->count && values->digests[k].size == 32)
+				memcpy(pcrs[i], values->digests[k++].buffer, 32);
+		Esys_Free(got);
+		Esys_Free(values);
+		if (!(mask & want))
+			return set_error(err, errlen, -EIO, "tpm: the SHA-256 bank is not active");
+		want &= ~mask;
+	}
+	return 0;
+}
+
+static int tpm_evidence(struct tee *tee, const uint8_t rd[64], cJSON **out, char *err,
+			size_t errlen)
+{
+	struct tpm *t = (struct tpm *)tee;
+	TPM2B_DATA nonce = { .size = 32 };
+	TPML_PCR_SELECTION sel = { .count = 1 };
+	TPM2B_ATTEST *quoted = NULL;
+	TPMT_SIGNATURE *sig = NULL;
+	uint8_t sigbuf[sizeof(TPMT_SIGNATURE)], pcrs[24][32];
+	size_t off = 0;
+	cJSON *o = NULL, *q, *arr;
+	TSS2_RC rc;
+	int r = -ENOMEM;
+
+	memcpy(nonce.buffer, rd, 32);
+	sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
+	sel.pcrSelections[0].sizeofSelect = 3;
+	memset(sel.pcrSelections[0].pcrSelect, 0xff, 3);
+	rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &nonce,
+			&(TPMT_SIG_SCHEME){ .scheme = TPM2_ALG_NULL }, &sel, &quoted, &sig);
+	if (rc != TSS2_RC_SUCCESS)
+		return set_error(err, errlen, -EIO, "tpm: Quote: %s", Tss2_RC_Decode(rc));
+	if (Tss2_MU_TPMT_SIGNATURE_Marshal(sig, sigbuf, sizeof(sigbuf), &off) != TSS2_RC_SUCCESS) {
+		r = set_error(err, errlen, -EIO, "tpm: cannot marshal the signature");
+		goto out;
+	}
+	r = read_pcrs(t, pcrs, err, errlen);
+	if (r < 0)
+		goto out;
+	r = -ENOMEM;
+	o = cJSON_CreateObject();
+	q = o ? cJSON_AddObjectToObject(o, "tpm_quote") : NULL;
+	if (!q || add_b64(o, "ak_public", t->ak_der, (size_t)t->ak_der_len) < 0 ||
+	    add_b64(q, "signature", sigbuf, off) < 0 ||
+	    add_b64(q, "message", quoted->attestationData, quoted->size) < 0 ||
+	    !(arr = cJSON_AddArrayToObject(q, "pcrs")))
+		goto out;
+	for (int i = 0; i < 24; i++) {
+		char hex[65];
+
+		hex_encode(pcrs[i], 32, hex);
+		if (!cJSON_AddItemToArray(arr, cJSON_CreateString(hex)))
+			goto out;
+	}
+	r = tee_add_runtime_log(tee, o, err, errlen);
+	if (r == 0) {
+		*out = o;
+		o = NULL;
+	}
+out:
+	cJSON_Delete(o);
+	Esys_Free(quoted);
+	Esys_Free(sig);
+	return r;
+}
+
+static void tpm_close(struct tee *tee)
+{
+	struct tpm *t = (struct tpm *)tee;
+
+	if (t->esys) {
+		if (t->ak != ESYS_TR_NONE)
+			Esys_FlushContext(t->esys, t->ak);
+		Esys_Finalize(&t->esys);
+	}
+	Tss2_TctiLdr_Finalize(&t->tcti);
+	OPENSSL_free(t->ak_der);
+	free(t);
+}
+
+int tee_tpm_ak_sha256(struct tee *tee, uint8_t out[32])
+{
+	struct tpm *t = (struct tpm *)tee;
+	unsigned n = 0;
+
+	if (strcmp(tee->name, "tpm"))
+		return -EINVAL;
+	return EVP_Digest(t->ak_der, (size_t)t->ak_der_len, out, &n, EVP_sha256(), NULL) == 1
+		       ? 0
+		       : -EIO;
+}
+
+int tee_tpm_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen)
+{
+	struct tpm *t = calloc(1, sizeof(*t));
+	TPM2B_PUBLIC *pub = NULL;
+	TSS2_RC rc;
+
+	if (!t)
+		return -ENOMEM;
+	t->tee = (struct tee){ .name = "tpm",
+			       .kbs_tee = "tpm",
+			       .evidence = tpm_evidence,
+			       .close = tpm_close,
+			       .cfg = *cfg };
+	t->ak = ESYS_TR_NONE;
+	rc = Tss2_TctiLdr_Initialize(cfg->tcti ? cfg->tcti : "device:/dev/tpmrm0", &t->tcti);
+	if (rc != TSS2_RC_SUCCESS) {
+		free(t);
+		return set_error(err, errlen, -ENODEV, "tpm: no TPM at %s",
+				 cfg->tcti ? cfg->tcti : "/dev/tpmrm0");
+	}
+	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+	if (rc == TSS2_RC_SUCCESS)
+		rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
+					ESYS_TR_NONE, ESYS_TR_NONE, &(TPM2B_SENSITIVE_CREATE){ 0 },
+					&ak_template, &(TPM2B_DATA){ 0 },
+					&(TPML_PCR_SELECTION){ 0 }, &t->ak, &pub, NULL, NULL, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		tpm_close(&t->tee);
+		return set_error(err, errlen, -EIO, "tpm: cannot make the AK: %s",
+				 Tss2_RC_Decode(rc));
+	}
+	if (rsa_spki(pub, &t->ak_der, &t->ak_der_len) < 0) {
+		Esys_Free(pub);
+		tpm_close(&t->tee);
+		return set_error(err, errlen, -EIO, "tpm: cannot encode the AK");
+	}
+	Esys_Free(pub);
+	*out = &t->tee;
+	return 0;
+}

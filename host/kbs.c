@@ -1,0 +1,938 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvm kbs serve: a key broker speaking Trustee's KBS protocol (RCAR 0.4.0)
+ * over HTTPS, on libevent's evhttp with OpenSSL bufferevents.
+ *
+ *   POST /kbs/v0/auth      -> {"nonce", "extra-params": ""}, Set-Cookie kbs-session-id
+ *   POST /kbs/v0/attest    -> verifies evidence and its binding -> {"token": JWT}
+ *   GET  /kbs/v0/resource/<repo>/<type>/<tag> -> the resource's policy, then a JWE
+ *
+ * One thread, one event loop: each request is handled to the end before
+ * the next. Every decision is logged on stderr with its reason, never with
+ * a secret.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "agent/agent.h"
+#include "host/cvm.h"
+#include "host/kbs.h"
+#include "lib/lib.h"
+
+#define ERR_PREFIX "https://github.com/confidential-containers/kbs/errors/"
+
+enum tee_kind { TEE_SNP, TEE_TDX, TEE_TPM };
+
+struct session {
+	char id[65];
+	char nonce[64];
+	time_t expires;
+	bool used;     /* the nonce was spent on an /attest */
+	bool attested; /* and the evidence was accepted */
+	enum tee_kind tee;
+	EVP_PKEY *key; /* tee-pubkey */
+	uint8_t report_data[64];
+	uint8_t *raw; /* SNP report, TDX quote, or TPM quote message */
+	size_t raw_len;
+	uint8_t *extra; /* SNP: VCEK DER; TPM: signature */
+	size_t extra_len;
+	EVP_PKEY *ak; /* TPM */
+	uint8_t (*pcrs)[32];
+	char *runtime_log;
+};
+
+struct kbs {
+	/* configuration */
+	char listen_addr[64];
+	int port;
+	char store[1024];
+	long session_ttl, token_ttl, timeout;
+	size_t max_sessions, max_body;
+	/* state */
+	struct event_base *base;
+	struct evhttp *http;
+	SSL_CTX *ssl;
+	EVP_PKEY *token_key;
+	struct snp_verifier *snp;
+	struct tdx_verifier *tdx;
+	struct session **sessions;
+	size_t nsessions;
+	uint64_t served;
+};
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* one line: a hostile value never starts a second */
+	for (char *p = line; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = '?';
+	fprintf(stderr, "cvm kbs: %s\n", line);
+	fflush(stderr);
+}
+
+/* ---- sessions ---- */
+
+static void session_free(struct session *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->key);
+	EVP_PKEY_free(s->ak);
+	free(s->raw);
+	free(s->extra);
+	free(s->pcrs);
+	free(s->runtime_log);
+	free(s);
+}
+
+static void sessions_sweep(struct kbs *k, time_t now)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < k->nsessions; i++) {
+		if (k->sessions[i]->expires <= now)
+			session_free(k->sessions[i]);
+		else
+			k->sessions[j++] = k->sessions[i];
+	}
+	k->nsessions = j;
+}
+
+static struct session *session_find(struct kbs *k, const char *id, time_t now)
+{
+	for (size_t i = 0; i < k->nsessions; i++)
+		if (!strcmp(k->sessions[i]->id, id))
+			return k->sessions[i]->expires > now ? k->sessions[i] : NULL;
+	return NULL;
+}
+
+/* ---- answers ---- */
+
+static void reply_json(struct evhttp_request *req, int code, const char *reason, cJSON *body)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *text = cJSON_PrintUnformatted(body);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	if (b && text)
+		evbuffer_add(b, text, strlen(text));
+	evhttp_send_reply(req, code, reason, b);
+	if (text) {
+		OPENSSL_cleanse(text, strlen(text));
+		free(text);
+	}
+	if (b)
+		evbuffer_free(b);
+}
+
+/* RFC 7807 problem details, with the error names of Trustee's KBS. */
+static void reply_error(struct evhttp_request *req, int code, const char *type, const char *detail)
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+	char t[128];
+
+	snprintf(t, sizeof(t), ERR_PREFIX "%s", type);
+	if (o) {
+		cJSON_AddStringToObject(o, "type", t);
+		cJSON_AddStringToObject(o, "detail", detail);
+	}
+	reply_json(req, code,
+		   code == 400	 ? "Bad Request"
+		   : code == 401 ? "Unauthorized"
+		   : code == 404 ? "Not Found"
+		   : code == 413 ? "Payload Too Large"
+		   : code == 503 ? "Service Unavailable"
+				 : "Error",
+		   o);
+}
+
+static const char *peer(struct evhttp_request *req)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	const char *addr = NULL;
+	ev_uint16_t port;
+
+	if (c)
+		evhttp_connection_get_peer(c, (char **)&addr, &port);
+	return addr ? addr : "?";
+}
+
+/* The request body as a NUL-terminated string, or NULL when too big or empty. */
+static char *read_body(struct kbs *k, struct evhttp_request *req, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(in);
+	char *p;
+
+	if (n == 0 || n > k->max_body)
+		return NULL;
+	p = malloc(n + 1);
+	if (!p)
+		return NULL;
+	evbuffer_copyout(in, p, n);
+	p[n] = 0;
+	*len = n;
+	return p;
+}
+
+/* ---- /auth ---- */
+
+static void handle_auth(struct kbs *k, struct evhttp_request *req)
+{
+	_cleanup_free_ char *body = NULL, *nonce = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL, *resp = NULL;
+	const char *version, *tee;
+	const cJSON *extra;
+	struct session *s;
+	uint8_t raw[32], id[32];
+	char cookie[160];
+	size_t len = 0;
+	time_t now = time(NULL);
+
+	body = read_body(k, req, &len);
+	if (!body || json_parse(body, len, &j) < 0 || !cJSON_IsObject(j)) {
+		logf_("%s auth: refused: body is not a JSON object", peer(req));
+		return reply_error(req, 400, "InvalidRequest", "the body is not a JSON object");
+	}
+	if (json_get_string(j, "version", &version) < 0 || strcmp(version, "0.4.0")) {
+		logf_("%s auth: refused: protocol version not 0.4.0", peer(req));
+		return reply_error(req, 400, "ProtocolVersion", "protocol version must be 0.4.0");
+	}
+	if (json_get_string(j, "tee", &tee) < 0 ||
+	    (strcmp(tee, "snp") && strcmp(tee, "tdx") && strcmp(tee, "tpm"))) {
+		logf_("%s auth: refused: unknown tee", peer(req));
+		return reply_error(req, 400, "UnsupportedTee", "tee must be one of snp, tdx, tpm");
+	}
+	extra = cJSON_GetObjectItemCaseSensitive(j, "extra-params");
+	if (extra && !cJSON_IsObject(extra) && !cJSON_IsString(extra)) {
+		logf_("%s auth: refused: extra-params malformed", peer(req));
+		return reply_error(req, 400, "InvalidRequest", "extra-params malformed");
+	}
+	sessions_sweep(k, now);
+	if (k->nsessions >= k->max_sessions) {
+		logf_("%s auth: refused: %zu sessions open (max_sessions)", peer(req),
+		      k->nsessions);
+		return reply_error(req, 503, "TooManySessions", "too many sessions, retry later");
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s || RAND_bytes(raw, sizeof(raw)) != 1 || RAND_bytes(id, sizeof(id)) != 1 ||
+	    base64_encode(raw, sizeof(raw), BASE64_STD, &nonce) < 0) {
+		free(s);
+		return reply_error(req, 500, "InternalError", "out of memory");
+	}
+	hex_encode(id, sizeof(id), s->id);
+	snprintf(s->nonce, sizeof(s->nonce), "%s", nonce);
+	s->tee = !strcmp(tee, "snp") ? TEE_SNP : !strcmp(tee, "tdx") ? TEE_TDX : TEE_TPM;
+	s->expires = now + k->session_ttl;
+	k->sessions[k->nsessions++] = s;
+	resp = cJSON_CreateObject();
+	cJSON_AddStringToObject(resp, "nonce", nonce);
+	cJSON_AddStringToObject(resp, "extra-params", "");
+	snprintf(cookie, sizeof(cookie),
+		 "kbs-session-id=%s; Path=/kbs; Max-Age=%ld; Secure; HttpOnly", s->id,
+		 k->session_ttl);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", cookie);
+	logf_("%s auth: session %.8s for %s", peer(req), s->id, tee);
+	reply_json(req, 200, "OK", resp);
+}
+
+/* The session of the kbs-session-id cookie, or NULL. */
+static struct session *cookie_session(struct kbs *k, struct evhttp_request *req)
+{
+	const char *c = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
+	const char *p;
+	char id[65];
+
+	if (!c || !(p = strstr(c, "kbs-session-id=")))
+		return NULL;
+	p += strlen("kbs-session-id=");
+	if (strspn(p, "0123456789abcdef") != 64)
+		return NULL;
+	memcpy(id, p, 64);
+	id[64] = 0;
+	return session_find(k, id, time(NULL));
+}
+
+/* ---- evidence ---- */
+
+static int b64_member(const cJSON *o, const char *key, uint8_t **out, size_t *len, size_t cap)
+{
+	const char *s;
+
+	if (json_get_string(o, key, &s) < 0 || strlen(s) > cap / 3 * 4 + 4 ||
+	    base64_decode(s, strlen(s), BASE64_STD, out, len) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+/* Takes the primary evidence apart into the session; the checks come after. */
+static int take_evidence(struct session *s, const cJSON *ev, char *err, size_t errlen)
+{
+	const cJSON *m;
+
+	if (!cJSON_IsObject(ev))
+		return set_error(err, errlen, -EBADMSG, "primary_evidence is not an object");
+	m = cJSON_GetObjectItemCaseSensitive(ev, "runtime_eventlog");
+	if (m && !cJSON_IsNull(m)) {
+		if (!cJSON_IsString(m) || strlen(m->valuestring) > 256 * 1024)
+			return set_error(err, errlen, -EBADMSG, "runtime_eventlog malformed");
+		if (!(s->runtime_log = strdup(m->valuestring)))
+			return -ENOMEM;
+	}
+	switch (s->tee) {
+	case TEE_SNP: {
+		struct snp_certs certs;
+		int r;
+
+		s->raw = malloc(SNP_REPORT_SIZE);
+		if (!s->raw)
+			return -ENOMEM;
+		s->raw_len = SNP_REPORT_SIZE;
+		r = snp_report_from_sev_json(
+			cJSON_GetObjectItemCaseSensitive(ev, "attestation_report"), s->raw, err,
+			errlen);
+		if (r < 0)
+			return r;
+		r = snp_certs_from_sev_json(cJSON_GetObjectItemCaseSensitive(ev, "cert_chain"),
+					    &certs, err, errlen);
+		if (r < 0)
+			return r;
+		if (certs.vcek) {
+			int n = i2d_X509(certs.vcek, &s->extra);
+
+			s->extra_len = n > 0 ? (size_t)n : 0;
+		}
+		snp_certs_free(&certs);
+		if (!s->extra_len)
+			return set_error(err, errlen, -EBADMSG,
+					 "cert_chain carries no VCEK or VLEK (this broker does not "
+					 "fetch from AMD KDS)");
+		return 0;
+	}
+	case TEE_TDX:
+		m = cJSON_GetObjectItemCaseSensitive(ev, "cc_eventlog");
+		if (m && !cJSON_IsNull(m) && !cJSON_IsString(m))
+			return set_error(err, errlen, -EBADMSG, "cc_eventlog malformed");
+		if (b64_member(ev, "quote", &s->raw, &s->raw_len, CVM_CAP_EVIDENCE) < 0)
+			return set_error(err, errlen, -EBADMSG, "quote is not standard base64");
+		return 0;
+	case TEE_TPM: {
+		_cleanup_free_ uint8_t *der = NULL;
+		const uint8_t *p;
+		const cJSON *q = cJSON_GetObjectItemCaseSensitive(ev, "tpm_quote"), *pc;
+		size_t n = 0, i = 0;
+
+		if (b64_member(ev, "ak_public", &der, &n, 4096) < 0)
+			return set_error(err, errlen, -EBADMSG, "ak_public is not base64");
+		p = der;
+		s->ak = d2i_PUBKEY(NULL, &p, (long)n);
+		ERR_clear_error();
+		if (!s->ak || p != der + n)
+			return set_error(err, errlen, -EBADMSG, "ak_public is not a public key");
+		if (!cJSON_IsObject(q) ||
+		    b64_member(q, "message", &s->raw, &s->raw_len, 2048) < 0 ||
+		    b64_member(q, "signature", &s->extra, &s->extra_len, 2048) < 0)
+			return set_error(err, errlen, -EBADMSG,
+					 "tpm_quote needs base64 message and signature");
+		pc = cJSON_GetObjectItemCaseSensitive(q, "pcrs");
+		if (!cJSON_IsArray(pc) || cJSON_GetArraySize(pc) != TPM_PCRS)
+			return set_error(err, errlen, -EBADMSG, "tpm_quote.pcrs is not 24 values");
+		s->pcrs = calloc(TPM_PCRS, 32);
+		if (!s->pcrs)
+			return -ENOMEM;
+		cJSON_ArrayForEach(m, pc) {
+			if (!cJSON_IsString(m) ||
+			    hex_decode_exact(m->valuestring, s->pcrs[i++], 32) < 0)
+				return set_error(err, errlen, -EBADMSG,
+						 "tpm_quote.pcrs[%zu] is not 32 bytes of hex",
+						 i - 1);
+		}
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+/*
+ * Verifies the session's evidence: genuine, bound to report_data, and when a
+ * policy is given, every reference value of it and its runtime-log demands.
+ */
+static int evaluate(struct kbs *k, struct session *s, const struct kbs_policy *pol,
+		    struct verdict *v)
+{
+	struct reference none;
+	const struct reference *ref = pol ? &pol->ref : &none;
+	const uint8_t *reg = NULL;
+	uint8_t rtmr3[48];
+	int r = -1;
+
+	reference_defaults(&none);
+	switch (s->tee) {
+	case TEE_SNP: {
+		struct snp_certs certs = { 0 };
+		struct snp_report rep;
+
+		if (pol && !ref->has_snp)
+			break;
+		if (x509_load_one(s->extra, s->extra_len, &certs.vcek) < 0) {
+			verdict_init(v, PLATFORM_SNP);
+			return verdict_fail(v, CHECK_CERTIFICATES, "VCEK does not parse");
+		}
+		r = snp_verify(k->snp, s->raw, s->raw_len, &certs, &ref->snp, s->report_data, &rep,
+			       v);
+		snp_certs_free(&certs);
+		if (r == 0 && !verdict_ok(v))
+			r = -1;
+		if (r == 0 && (s->runtime_log || (pol && pol->require_runtime_log)))
+			return verdict_fail(
+				v, CHECK_RUNTIME_LOG,
+				"SEV-SNP has no runtime register to bind a runtime log");
+		return r;
+	}
+	case TEE_TDX: {
+		struct tdx_quote q;
+
+		if (pol && !ref->has_tdx)
+			break;
+		r = tdx_verify(k->tdx, s->raw, s->raw_len, &ref->tdx, s->report_data, &q, v);
+		memcpy(rtmr3, q.body.rtmr[3], 48);
+		reg = rtmr3;
+		break;
+	}
+	case TEE_TPM: {
+		struct tpm_quote q;
+
+		if (pol && !ref->has_tpm)
+			break;
+		r = tpm_quote_verify(s->raw, s->raw_len, s->extra, s->extra_len, s->ak,
+				     (const uint8_t(*)[32])s->pcrs, pol ? &ref->tpm : NULL,
+				     s->report_data, &q, v);
+		reg = s->pcrs[15];
+		break;
+	}
+	}
+	if (!reg) {
+		verdict_init(v, PLATFORM_NONE);
+		return verdict_fail(v, CHECK_FORMAT, "the policy has no reference values for %s",
+				    s->tee == TEE_SNP	? "snp"
+				    : s->tee == TEE_TDX ? "tdx"
+							: "tpm");
+	}
+	/* The verifiers record a refusal in the verdict and may still return 0. */
+	if (r < 0 || !verdict_ok(v))
+		return -1;
+	if (pol && pol->require_runtime_log && !s->runtime_log)
+		return verdict_fail(v, CHECK_RUNTIME_LOG,
+				    "the policy requires a runtime event log");
+	if (s->runtime_log)
+		return runtime_log_check(
+			s->runtime_log, strlen(s->runtime_log),
+			s->tee == TEE_TDX ? PLATFORM_TDX : PLATFORM_TPM, reg,
+			pol && ref->has_luks_header_sha256 ? ref->luks_header_sha256 : NULL, v);
+	return 0;
+}
+
+static void failure_text(const struct verdict *v, char *out, size_t cap)
+{
+	const struct check_result *f = verdict_first_failure(v);
+
+	if (f)
+		snprintf(out, cap, "%s: %s", check_name(f->check), f->detail);
+	else
+		snprintf(out, cap, "evidence refused");
+}
+
+/* ---- /attest ---- */
+
+static void handle_attest(struct kbs *k, struct evhttp_request *req)
+{
+	_cleanup_free_ char *body = NULL, *token = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL, *claims = NULL, *resp = NULL;
+	struct session *s = cookie_session(k, req);
+	const cJSON *rt, *te, *jwk;
+	const char *nonce;
+	struct verdict v;
+	char why[320];
+	size_t len = 0;
+	time_t now = time(NULL);
+
+	if (!s) {
+		logf_("%s attest: refused: no live session cookie", peer(req));
+		return reply_error(req, 401, "UnAuthenticatedCookie",
+				   "no live kbs-session-id: start with /auth");
+	}
+	if (s->used) {
+		logf_("%s attest %.8s: refused: nonce already used", peer(req), s->id);
+		return reply_error(req, 401, "NonceReused",
+				   "this session's nonce was already used; start again with /auth");
+	}
+	s->used = true; /* whatever follows, the nonce is spent */
+	body = read_body(k, req, &len);
+	if (!body || json_parse(body, len, &j) < 0 || !cJSON_IsObject(j)) {
+		logf_("%s attest %.8s: refused: body is not JSON", peer(req), s->id);
+		return reply_error(req, 400, "InvalidRequest", "the body is not a JSON object");
+	}
+	rt = cJSON_GetObjectItemCaseSensitive(j, "runtime-data");
+	te = cJSON_GetObjectItemCaseSensitive(j, "tee-evidence");
+	jwk = rt ? cJSON_GetObjectItemCaseSensitive(rt, "tee-pubkey") : NULL;
+	if (!cJSON_IsObject(rt) || !cJSON_IsObject(te) ||
+	    json_get_string(rt, "nonce", &nonce) < 0 || !jwk) {
+		logf_("%s attest %.8s: refused: runtime-data or tee-evidence missing", peer(req),
+		      s->id);
+		return reply_error(
+			req, 400, "InvalidRequest",
+			"runtime-data {nonce, tee-pubkey} and tee-evidence are required");
+	}
+	if (strcmp(nonce, s->nonce)) {
+		logf_("%s attest %.8s: refused: nonce is not this session's", peer(req), s->id);
+		return reply_error(req, 401, "AttestationFailed",
+				   "runtime-data.nonce is not this session's nonce");
+	}
+	if (jwk_to_pkey(jwk, &s->key, why, sizeof(why)) < 0) {
+		logf_("%s attest %.8s: refused: tee-pubkey: %s", peer(req), s->id, why);
+		return reply_error(req, 400, "InvalidRequest", why);
+	}
+	if (kbs_report_data(nonce, jwk, "sha384", s->report_data) < 0) {
+		logf_("%s attest %.8s: refused: runtime-data cannot be canonicalized", peer(req),
+		      s->id);
+		return reply_error(req, 400, "InvalidRequest",
+				   "runtime-data cannot be canonicalized (RFC 8785)");
+	}
+	if (take_evidence(s, cJSON_GetObjectItemCaseSensitive(te, "primary_evidence"), why,
+			  sizeof(why)) < 0) {
+		logf_("%s attest %.8s: refused: %s", peer(req), s->id, why);
+		return reply_error(req, 400, "InvalidRequest", why);
+	}
+	if (evaluate(k, s, NULL, &v) < 0) {
+		failure_text(&v, why, sizeof(why));
+		logf_("%s attest %.8s: refused: %s", peer(req), s->id, why);
+		return reply_error(req, 401, "AttestationFailed", why);
+	}
+	s->attested = true;
+	claims = cJSON_CreateObject();
+	cJSON_AddStringToObject(claims, "iss", "cvm-kbs");
+	cJSON_AddNumberToObject(claims, "iat", (double)now);
+	cJSON_AddNumberToObject(claims, "exp", (double)(now + k->token_ttl));
+	cJSON_AddStringToObject(claims, "sid", s->id);
+	cJSON_AddStringToObject(claims, "tee",
+				s->tee == TEE_SNP   ? "snp"
+				: s->tee == TEE_TDX ? "tdx"
+						    : "tpm");
+	cJSON_AddItemToObject(claims, "tee-pubkey", cJSON_Duplicate(jwk, 1));
+	if (jwt_sign_es256(k->token_key, claims, &token) < 0)
+		return reply_error(req, 500, "InternalError", "cannot sign the token");
+	resp = cJSON_CreateObject();
+	cJSON_AddStringToObject(resp, "token", token);
+	logf_("%s attest %.8s: accepted %s evidence", peer(req), s->id,
+	      s->tee == TEE_SNP	  ? "snp"
+	      : s->tee == TEE_TDX ? "tdx"
+				  : "tpm");
+	reply_json(req, 200, "OK", resp);
+}
+
+/* ---- /resource ---- */
+
+/* The session of a bearer token this broker issued, while the session lives. */
+static struct session *token_session(struct kbs *k, struct evhttp_request *req, char *why,
+				     size_t cap)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	_cleanup_(cJSON_Deletep) cJSON *claims = NULL;
+	const char *sid;
+	uint64_t exp;
+	struct session *s;
+
+	if (!h || strncmp(h, "Bearer ", 7))
+		return NULL;
+	if (jwt_verify_es256(k->token_key, h + 7, &claims, why, cap) < 0)
+		return NULL;
+	if (json_get_u64(claims, "exp", &exp) < 0 || (time_t)exp <= time(NULL)) {
+		snprintf(why, cap, "token expired");
+		return NULL;
+	}
+	if (json_get_string(claims, "sid", &sid) < 0 || !(s = session_find(k, sid, time(NULL)))) {
+		snprintf(why, cap, "token's session has expired");
+		return NULL;
+	}
+	return s;
+}
+
+static void handle_resource(struct kbs *k, struct evhttp_request *req, const char *path)
+{
+	_cleanup_(cJSON_Deletep) cJSON *jwe = NULL;
+	_cleanup_free_ uint8_t *ptext = NULL;
+	_cleanup_free_ uint8_t *data = NULL;
+	struct kbs_policy pol;
+	struct session *s;
+	struct verdict v;
+	char file[2048], why[320] = "no session cookie or bearer token";
+	size_t len = 0, plen = 0;
+	int r;
+
+	s = cookie_session(k, req);
+	if (!s)
+		s = token_session(k, req, why, sizeof(why));
+	if (!s || !s->attested) {
+		logf_("%s resource %s: refused: %s", peer(req), path,
+		      s ? "session not attested" : why);
+		return reply_error(req, 401, "UnAuthenticatedCookie",
+				   s ? "the session has not attested" : why);
+	}
+	if (!kbs_resource_path_valid(path)) {
+		logf_("%s resource: refused: invalid path", peer(req));
+		return reply_error(req, 400, "InvalidRequest",
+				   "resource path must be repo/type/tag of [A-Za-z0-9._-]");
+	}
+	if (kbs_store_path(k->store, "policies", path, file, sizeof(file)) < 0 ||
+	    file_read(file, CVM_CAP_JSON, &ptext, &plen) < 0) {
+		logf_("%s resource %s: refused: no such resource", peer(req), path);
+		return reply_error(req, 404, "ResourceNotFound", "no such resource");
+	}
+	if (kbs_policy_parse((char *)ptext, plen, &pol, why, sizeof(why)) < 0) {
+		logf_("%s resource %s: refused: its policy is invalid: %s", peer(req), path, why);
+		return reply_error(req, 401, "PolicyDeny", "the resource's policy is invalid");
+	}
+	if (evaluate(k, s, &pol, &v) < 0) {
+		failure_text(&v, why, sizeof(why));
+		logf_("%s resource %s %.8s: denied: %s", peer(req), path, s->id, why);
+		return reply_error(req, 401, "PolicyDeny", why);
+	}
+	if (kbs_store_path(k->store, "resources", path, file, sizeof(file)) < 0 ||
+	    (r = file_read(file, CVM_CAP_JSON, &data, &len)) < 0) {
+		logf_("%s resource %s: refused: policy without resource", peer(req), path);
+		return reply_error(req, 404, "ResourceNotFound", "no such resource");
+	}
+	r = jwe_encrypt(s->key, data, len, &jwe);
+	OPENSSL_cleanse(data, len);
+	if (r < 0)
+		return reply_error(req, 500, "InternalError", "cannot encrypt the resource");
+	logf_("%s resource %s %.8s: released (%zu bytes, sealed to the session key)", peer(req),
+	      path, s->id, len);
+	reply_json(req, 200, "OK", jwe);
+}
+
+/* ---- dispatch ---- */
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct kbs *k = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	static const char res[] = "/kbs/v0/resource/";
+
+	k->served++;
+	if (!uri)
+		return reply_error(req, 400, "InvalidRequest", "no URI");
+	if (strchr(uri, '?') || strchr(uri, '%') || strchr(uri, '#')) {
+		logf_("%s refused: query strings and escapes are not accepted", peer(req));
+		return reply_error(req, 400, "InvalidRequest",
+				   "query strings and %-escapes are not accepted");
+	}
+	if (cmd == EVHTTP_REQ_POST && !strcmp(uri, "/kbs/v0/auth"))
+		return handle_auth(k, req);
+	if (cmd == EVHTTP_REQ_POST && !strcmp(uri, "/kbs/v0/attest"))
+		return handle_attest(k, req);
+	if (cmd == EVHTTP_REQ_GET && !strncmp(uri, res, strlen(res)))
+		return handle_resource(k, req, uri + strlen(res));
+	logf_("%s refused: no such endpoint", peer(req));
+	reply_error(req, 404, "NotFound", "no such endpoint");
+}
+
+static struct bufferevent *on_connect(struct event_base *base, void *arg)
+{
+	struct kbs *k = arg;
+	SSL *ssl = SSL_new(k->ssl);
+
+	if (!ssl)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* ---- configuration ---- */
+
+static int cfg_string(const cJSON *c, const char *key, bool required, const char **out,
+		      const char *config)
+{
+	int r = json_get_string(c, key, out);
+
+	if (r == -ENOENT && !required) {
+		*out = NULL;
+		return 0;
+	}
+	if (r < 0)
+		log_error("%s: \"%s\" %s", config, key,
+			  r == -ENOENT ? "is required" : "must be a string");
+	return r;
+}
+
+static int cfg_number(const cJSON *c, const char *key, long def, long min, long max, long *out,
+		      const char *config)
+{
+	uint64_t v;
+	int r = json_get_u64(c, key, &v);
+
+	if (r == -ENOENT) {
+		*out = def;
+		return 0;
+	}
+	if (r < 0 || (long)v < min || (long)v > max) {
+		log_error("%s: \"%s\" must be a number from %ld to %ld", config, key, min, max);
+		return -EINVAL;
+	}
+	*out = (long)v;
+	return 0;
+}
+
+static int load_token_key(const char *path, EVP_PKEY **out, const char *config)
+{
+	FILE *f;
+	uint8_t xy[64];
+
+	if (!path)
+		return p256_generate(out); /* tokens then last as long as this process */
+	f = fopen(path, "re");
+	if (!f)
+		return log_error_errno(-errno, "%s: token_key %s", config, path);
+	*out = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	ERR_clear_error();
+	if (!*out || p256_key_xy(*out, xy) < 0) {
+		log_error("%s: token_key %s is not a P-256 private key (PEM)", config, path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Every resource must have a valid policy; the broker refuses to start otherwise. */
+static int check_store(const char *store)
+{
+	char dir[1200];
+	FILE *p;
+	char line[2048];
+	int bad = 0, n = 0;
+	_cleanup_free_ char *cmd = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/resources", store);
+	if (asprintf(&cmd, "cd '%s' 2>/dev/null && find . -type f ! -name '*.tmp.*' | sort", dir) <
+	    0)
+		return -ENOMEM;
+	if (strchr(store, '\''))
+		return log_error("store path must not contain a quote"), -EINVAL;
+	p = popen(cmd, "r");
+	if (!p)
+		return -errno;
+	while (fgets(line, sizeof(line), p)) {
+		char *path = line + 2, file[2048], why[256];
+		_cleanup_free_ uint8_t *text = NULL;
+		struct kbs_policy pol;
+		size_t len;
+
+		line[strcspn(line, "\n")] = 0;
+		n++;
+		if (!kbs_resource_path_valid(path)) {
+			log_error("resource %s: not a repo/type/tag path", path);
+			bad++;
+			continue;
+		}
+		kbs_store_path(store, "policies", path, file, sizeof(file));
+		if (file_read(file, CVM_CAP_JSON, &text, &len) < 0) {
+			log_error("resource %s: no policy (%s); set one with 'cvm kbs set-policy'",
+				  path, file);
+			bad++;
+		} else if (kbs_policy_parse((char *)text, len, &pol, why, sizeof(why)) < 0) {
+			log_error("resource %s: policy %s: %s", path, file, why);
+			bad++;
+		}
+	}
+	pclose(p);
+	return bad ? -EINVAL : n;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stop_signal = 1;
+	event_base_loopbreak(arg);
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sessions_sweep(arg, time(NULL));
+}
+
+int kbs_serve(const char *config)
+{
+	_cleanup_free_ uint8_t *text = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *c = NULL;
+	struct kbs k = { 0 };
+	const char *listen, *cert, *key, *store, *tkey, *snp_roots = NULL, *tdx_roots = NULL,
+							*collateral = NULL;
+	const cJSON *roots;
+	long max_sessions, max_body;
+	char err[256], *colon;
+	struct event *sigint = NULL, *sigterm = NULL, *sweep = NULL;
+	int r, nres, rc = EXIT_USAGE;
+
+	r = file_read(config, CVM_CAP_JSON, &text, &(size_t){ 0 });
+	if (r < 0) {
+		log_error_errno(r, "%s", config);
+		return EXIT_USAGE;
+	}
+	if (json_parse((char *)text, strlen((char *)text), &c) < 0 || !cJSON_IsObject(c)) {
+		log_error("%s: not a JSON object", config);
+		return EXIT_USAGE;
+	}
+	{
+		static const char *const known[] = {
+			"listen",    "tls_cert",    "tls_key",	  "store",
+			"token_key", "session_ttl", "token_ttl",  "max_sessions",
+			"max_body",  "timeout",	    "test_roots", "tdx_collateral"
+		};
+		const cJSON *m;
+
+		cJSON_ArrayForEach(m, c) {
+			size_t i;
+
+			for (i = 0; i < ARRAY_SIZE(known) && strcmp(known[i], m->string); i++)
+				;
+			if (i == ARRAY_SIZE(known)) {
+				log_error("%s: \"%.32s\": unknown member", config, m->string);
+				return EXIT_USAGE;
+			}
+		}
+	}
+	if (cfg_string(c, "listen", true, &listen, config) < 0 ||
+	    cfg_string(c, "tls_cert", true, &cert, config) < 0 ||
+	    cfg_string(c, "tls_key", true, &key, config) < 0 ||
+	    cfg_string(c, "store", true, &store, config) < 0 ||
+	    cfg_string(c, "token_key", false, &tkey, config) < 0 ||
+	    cfg_string(c, "tdx_collateral", false, &collateral, config) < 0 ||
+	    cfg_number(c, "session_ttl", 300, 1, 86400, &k.session_ttl, config) < 0 ||
+	    cfg_number(c, "token_ttl", 300, 1, 86400, &k.token_ttl, config) < 0 ||
+	    cfg_number(c, "max_sessions", 10000, 1, 1000000, &max_sessions, config) < 0 ||
+	    cfg_number(c, "max_body", 256 * 1024, 1024, 16 * 1024 * 1024, &max_body, config) < 0 ||
+	    cfg_number(c, "timeout", 10, 1, 600, &k.timeout, config) < 0)
+		return EXIT_USAGE;
+	if ((roots = cJSON_GetObjectItemCaseSensitive(c, "test_roots"))) {
+		if (cfg_string(roots, "snp", false, &snp_roots, config) < 0 ||
+		    cfg_string(roots, "tdx", false, &tdx_roots, config) < 0)
+			return EXIT_USAGE;
+		logf_("warning: test roots configured: evidence signed by a test PKI is accepted");
+	}
+	k.max_sessions = (size_t)max_sessions;
+	k.max_body = (size_t)max_body;
+	snprintf(k.store, sizeof(k.store), "%s", store);
+	snprintf(k.listen_addr, sizeof(k.listen_addr), "%s", listen);
+	colon = strrchr(k.listen_addr, ':');
+	if (!colon || !(k.port = atoi(colon + 1)) || k.port > 65535) {
+		log_error("%s: listen must be ADDRESS:PORT", config);
+		return EXIT_USAGE;
+	}
+	*colon = 0;
+	nres = check_store(store);
+	if (nres < 0) {
+		log_error("%s: the store %s has resources without a valid policy; not starting",
+			  config, store);
+		return EXIT_USAGE;
+	}
+	if (load_token_key(tkey, &k.token_key, config) < 0)
+		return EXIT_USAGE;
+	if (snp_verifier_new(snp_roots, 0, &k.snp) < 0) {
+		log_error("%s: test_roots.snp %s: not readable certificates", config, snp_roots);
+		goto out;
+	}
+	if (tdx_verifier_new(tdx_roots, collateral, 0, &k.tdx, err, sizeof(err)) < 0) {
+		log_error("%s: %s", config, err);
+		goto out;
+	}
+	k.sessions = calloc(k.max_sessions, sizeof(*k.sessions));
+	k.ssl = SSL_CTX_new(TLS_server_method());
+	if (!k.sessions || !k.ssl)
+		goto out;
+	SSL_CTX_set_min_proto_version(k.ssl, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(k.ssl, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(k.ssl, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(k.ssl) != 1) {
+		log_error("%s: tls_cert %s and tls_key %s do not load as a matching pair", config,
+			  cert, key);
+		goto out;
+	}
+	k.base = event_base_new();
+	k.http = k.base ? evhttp_new(k.base) : NULL;
+	if (!k.http)
+		goto out;
+	evhttp_set_bevcb(k.http, on_connect, &k);
+	evhttp_set_gencb(k.http, on_request, &k);
+	evhttp_set_allowed_methods(k.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_max_body_size(k.http, (ev_ssize_t)k.max_body);
+	evhttp_set_max_headers_size(k.http, 16 * 1024);
+	evhttp_set_timeout(k.http, (int)k.timeout);
+	if (evhttp_bind_socket(k.http, k.listen_addr, (ev_uint16_t)k.port) < 0) {
+		log_error("%s: cannot listen on %s:%d", config, k.listen_addr, k.port);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigint = evsignal_new(k.base, SIGINT, on_signal, k.base);
+	sigterm = evsignal_new(k.base, SIGTERM, on_signal, k.base);
+	sweep = event_new(k.base, -1, EV_PERSIST, on_sweep, &k);
+	if (!sigint || !sigterm || !sweep)
+		goto out;
+	event_add(sigint, NULL);
+	event_add(sigterm, NULL);
+	event_add(sweep, &(struct timeval){ 1, 0 });
+	logf_("listening on https://%s:%d, %d resource(s), session ttl %lds", k.listen_addr, k.port,
+	      nres, k.session_ttl);
+	event_base_dispatch(k.base);
+	logf_("stopping after %llu requests", (unsigned long long)k.served);
+	rc = EXIT_OK;
+out:
+	if (rc != EXIT_OK)
+		ERR_clear_error();
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	if (sweep)
+		event_free(sweep);
+	if (k.http)
+		evhttp_free(k.http);
+	if (k.base)
+		event_base_free(k.base);
+	SSL_CTX_free(k.ssl);
+	for (size_t i = 0; i < k.nsessions; i++)
+		session_free(k.sessions[i]);
+	free(k.sessions);
+	snp_verifier_free(k.snp);
+	tdx_verifier_free(k.tdx);
+	EVP_PKEY_free(k.token_key);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The key broker: its store of resources and policies, and the server. */
+#ifndef CVM_HOST_KBS_H
+#define CVM_HOST_KBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "measurement/measurement.h"
+
+/*
+ * A resource's policy, <store>/policies/<repo>/<type>/<tag>.json:
+ * {"reference": {reference values, DESIGN.md §6}, "require_runtime_log": bool}
+ */
+struct kbs_policy {
+	struct reference ref;
+	bool require_runtime_log;
+};
+
+/* Strict: unknown members refused; tpm needs ak_sha256; luks needs tdx or tpm. */
+int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *err, size_t errlen);
+
+/* <store>/resources/<path> and <store>/policies/<path>.json */
+int kbs_store_path(const char *store, const char *kind, const char *resource, char *out,
+		   size_t cap);
+/* Writes data to path atomically (temporary file, fsync, rename), mode 0600, making dirs. */
+int kbs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+int kbs_serve(const char *config_path);
+
+#endif

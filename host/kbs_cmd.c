@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cvm kbs serve | add-resource | set-policy, and cvm kbs-client. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "agent/agent.h"
+#include "host/cvm.h"
+#include "host/kbs.h"
+#include "lib/lib.h"
+
+static void kbs_usage(FILE *f)
+{
+	fputs("Usage: cvm kbs serve --config KBS.json\n"
+	      "       cvm kbs add-resource --store DIR REPO/TYPE/TAG FILE\n"
+	      "       cvm kbs set-policy --store DIR REPO/TYPE/TAG POLICY.json\n"
+	      "\n"
+	      "A key broker speaking Trustee's KBS protocol (RCAR 0.4.0) over HTTPS.\n"
+	      "It releases a resource, sealed to the key the evidence binds, only to a\n"
+	      "guest whose evidence is genuine and meets the resource's policy.\n"
+	      "\n"
+	      "The store holds resources/REPO/TYPE/TAG and policies/REPO/TYPE/TAG.json.\n"
+	      "A policy: {\"reference\": {reference values, as cvm verify takes them},\n"
+	      "\"require_runtime_log\": bool}. A resource without a valid policy stops\n"
+	      "the broker from starting. See docs/kbs.md.\n"
+	      "\n"
+	      "Exit status: 0 done, 1 refused (invalid policy), 2 usage or file error.\n",
+	      f);
+}
+
+static int store_cmd(int argc, char **argv, bool policy)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *store = NULL;
+	_cleanup_free_ uint8_t *data = NULL;
+	char path[2048], err[320];
+	size_t len = 0;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 's')
+			store = optarg;
+		else if (c == 'h') {
+			kbs_usage(stdout);
+			return EXIT_OK;
+		} else {
+			log_error("see 'cvm kbs --help'");
+			return EXIT_USAGE;
+		}
+	}
+	if (!store || argc - optind != 2) {
+		log_error("needs --store DIR, REPO/TYPE/TAG and a file; see 'cvm kbs --help'");
+		return EXIT_USAGE;
+	}
+	if (!kbs_resource_path_valid(argv[optind])) {
+		log_error("%s: a resource path is REPO/TYPE/TAG, each of [A-Za-z0-9._-], not "
+			  "starting with a dot",
+			  argv[optind]);
+		return EXIT_USAGE;
+	}
+	r = file_read(argv[optind + 1], CVM_CAP_JSON, &data, &len);
+	if (r < 0) {
+		log_error_errno(r, "%s", argv[optind + 1]);
+		return EXIT_USAGE;
+	}
+	if (policy) {
+		struct kbs_policy pol;
+
+		if (kbs_policy_parse((char *)data, len, &pol, err, sizeof(err)) < 0) {
+			log_error("%s: %s", argv[optind + 1], err);
+			return EXIT_REJECTED;
+		}
+	}
+	kbs_store_path(store, policy ? "policies" : "resources", argv[optind], path, sizeof(path));
+	r = kbs_write_atomic(path, data, len, err, sizeof(err));
+	if (!policy)
+		OPENSSL_cleanse(data, len);
+	if (r < 0) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	printf("%s %s\n", policy ? "policy" : "resource", path);
+	return EXIT_OK;
+}
+
+int kbs_main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		kbs_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "serve")) {
+		if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+			kbs_usage(stdout);
+			return EXIT_OK;
+		}
+		if (argc != 4 || strcmp(argv[2], "--config")) {
+			log_error("usage: cvm kbs serve --config KBS.json");
+			return EXIT_USAGE;
+		}
+		return kbs_serve(argv[3]);
+	}
+	if (!strcmp(argv[1], "add-resource"))
+		return store_cmd(argc - 1, argv + 1, false);
+	if (!strcmp(argv[1], "set-policy"))
+		return store_cmd(argc - 1, argv + 1, true);
+	log_error("'%s' is not a kbs command (serve, add-resource, set-policy)", argv[1]);
+	return EXIT_USAGE;
+}
+
+static void client_usage(FILE *f)
+{
+	fputs("Usage: cvm kbs-client --url URL --resource REPO/TYPE/TAG -o FILE [options]\n"
+	      "       cvm kbs-client --tee tpm [--tcti TCTI] --show-ak\n"
+	      "\n"
+	      "Runs the KBS protocol (RCAR 0.4.0) against a broker (cvm kbs or Trustee):\n"
+	      "auth, attest with evidence binding a fresh P-256 key, then fetches and\n"
+	      "decrypts the resource into FILE (mode 0600).\n"
+	      "\n"
+	      "  --url URL             https://HOST:PORT of the broker\n"
+	      "  --resource PATH       REPO/TYPE/TAG\n"
+	      "  -o, --output FILE     where the resource goes ('-': standard output)\n"
+	      "  --cacert PEM          trust only this certificate or CA for the broker\n"
+	      "  --tee NAME            evidence from: tpm, sim (test builds), auto (default)\n"
+	      "  --tcti TCTI           tpm: tss2 TCTI, e.g. swtpm:host=127.0.0.1,port=2321\n"
+	      "  --runtime-log FILE    send this CEL-JSON runtime event log with the evidence\n"
+	      "  --sim-pki DIR         sim: the test PKI (default $CVM_SIM_PKI)\n"
+	      "  --sim-platform P      sim: snp or tdx (default tdx)\n"
+	      "  --sim-measurement HEX sim: the SNP measurement or TDX MRTD to report\n"
+	      "  --sim-report-data HEX sim: report this instead of the binding (tests)\n"
+	      "  --timeout SECONDS     per request (default 30); connect timeout 5 s\n"
+	      "  --retries N           retries on network errors (default 3)\n"
+	      "  --show-ak             tpm: print the SHA-256 of the AK (for ak_sha256)\n"
+	      "\n"
+	      "Exit status: 0 released, 1 refused by the broker, 2 usage, network or\n"
+	      "local error.\n",
+	      f);
+}
+
+int kbs_client_main(int argc, char **argv)
+{
+	enum {
+		O_URL = 256,
+		O_RES,
+		O_CACERT,
+		O_TEE,
+		O_TCTI,
+		O_RTLOG,
+		O_PKI,
+		O_PLAT,
+		O_MEAS,
+		O_RD,
+		O_TIMEOUT,
+		O_RETRIES,
+		O_SHOWAK
+	};
+	static const struct option longopts[] = {
+		{ "url", required_argument, NULL, O_URL },
+		{ "resource", required_argument, NULL, O_RES },
+		{ "output", required_argument, NULL, 'o' },
+		{ "cacert", required_argument, NULL, O_CACERT },
+		{ "tee", required_argument, NULL, O_TEE },
+		{ "tcti", required_argument, NULL, O_TCTI },
+		{ "runtime-log", required_argument, NULL, O_RTLOG },
+		{ "sim-pki", required_argument, NULL, O_PKI },
+		{ "sim-platform", required_argument, NULL, O_PLAT },
+		{ "sim-measurement", required_argument, NULL, O_MEAS },
+		{ "sim-report-data", required_argument, NULL, O_RD },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "retries", required_argument, NULL, O_RETRIES },
+		{ "show-ak", no_argument, NULL, O_SHOWAK },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct kbs_options o = { 0 };
+	struct tee_config cfg = { 0 };
+	const char *resource = NULL, *output = NULL, *tee_name = "auto";
+	uint8_t rd[64], *secret = NULL;
+	bool show_ak = false;
+	struct tee *tee = NULL;
+	char err[512];
+	size_t n = 0;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_URL:
+			o.url = optarg;
+			break;
+		case O_RES:
+			resource = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case O_CACERT:
+			o.cacert = optarg;
+			break;
+		case O_TEE:
+			tee_name = optarg;
+			break;
+		case O_TCTI:
+			cfg.tcti = optarg;
+			break;
+		case O_RTLOG:
+			cfg.runtime_log = optarg;
+			break;
+		case O_PKI:
+			cfg.sim_pki = optarg;
+			break;
+		case O_PLAT:
+			cfg.sim_platform = optarg;
+			break;
+		case O_MEAS:
+			cfg.sim_measurement = optarg;
+			break;
+		case O_RD:
+			if (hex_decode_exact(optarg, rd, 64) < 0) {
+				log_error("--sim-report-data must be 64 bytes of hex");
+				return EXIT_USAGE;
+			}
+			cfg.sim_report_data = rd;
+			break;
+		case O_TIMEOUT:
+			o.total_timeout_ms = atol(optarg) * 1000;
+			break;
+		case O_RETRIES:
+			o.retries = (unsigned)atoi(optarg);
+			break;
+		case O_SHOWAK:
+			show_ak = true;
+			break;
+		case 'h':
+			client_usage(stdout);
+			return EXIT_OK;
+		default:
+			log_error("see 'cvm kbs-client --help'");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		log_error("unexpected argument '%s'; see 'cvm kbs-client --help'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!show_ak && (!o.url || !resource || !output)) {
+		log_error("needs --url, --resource and -o; see 'cvm kbs-client --help'");
+		return EXIT_USAGE;
+	}
+	if (!show_ak && o.total_timeout_ms <= 0)
+		o.total_timeout_ms = 30000;
+	if (!o.retries)
+		o.retries = 3;
+	if (tee_open(tee_name, &cfg, &tee, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if (show_ak) {
+		uint8_t d[32];
+		char hex[65];
+
+		r = tee_tpm_ak_sha256(tee, d);
+		tee_close(tee);
+		if (r < 0) {
+			log_error("--show-ak needs --tee tpm");
+			return EXIT_USAGE;
+		}
+		hex_encode(d, 32, hex);
+		printf("%s\n", hex);
+		return EXIT_OK;
+	}
+	r = kbs_get_resource(&o, tee, resource, &secret, &n, err, sizeof(err));
+	tee_close(tee);
+	if (r < 0) {
+		log_error("%s", err);
+		return r == -EACCES ? EXIT_REJECTED : EXIT_USAGE;
+	}
+	if (!strcmp(output, "-")) {
+		r = fwrite(secret, 1, n, stdout) == n ? 0 : -EIO;
+	} else {
+		r = kbs_write_atomic(output, secret, n, err, sizeof(err));
+		if (r < 0)
+			log_error("%s", err);
+	}
+	secret_free(secret, n);
+	return r < 0 ? EXIT_USAGE : EXIT_OK;
+}
