@@ -22,10 +22,10 @@
 struct sim {
 	struct tee tee;
 	bool tdx;
-	EVP_PKEY *key;	/* SNP: VCEK; TDX: attestation key */
-	EVP_PKEY *pck;	/* TDX */
-	X509 *vcek;	/* SNP */
-	uint8_t *chain; /* TDX: PCK chain PEM */
+	EVP_PKEY *key;		/* SNP: VCEK; TDX: attestation key */
+	EVP_PKEY *pck;		/* TDX */
+	struct snp_certs certs; /* SNP: VCEK and ASK */
+	uint8_t *chain;		/* TDX: PCK chain PEM */
 	size_t chain_len;
 	uint8_t chip_id[64];
 	uint8_t measurement[48];
@@ -109,7 +109,7 @@ static int snp_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 	o = cJSON_CreateObject();
 	if (!o)
 		return -ENOMEM;
-	chain = snp_certs_to_sev_json(s->vcek, false);
+	chain = snp_certs_to_sev_json(&s->certs, false);
 	if (!cJSON_AddItemToObject(o, "attestation_report", snp_report_to_sev_json(rep)) ||
 	    !chain || !cJSON_AddItemToObject(o, "cert_chain", chain)) {
 		cJSON_Delete(o);
@@ -231,7 +231,7 @@ static void sim_close(struct tee *t)
 
 	EVP_PKEY_free(s->key);
 	EVP_PKEY_free(s->pck);
-	X509_free(s->vcek);
+	snp_certs_free(&s->certs);
 	free(s->chain);
 	free(s);
 }
@@ -277,14 +277,18 @@ int tee_sim_open(const struct tee_config *cfg, struct tee **out, char *err, size
 
 		s->key = load_key(dir, "vcek.key");
 		if (file_read_at(dir, "vcek.pem", CVM_CAP_CERT, &pem, &n) == 0)
-			x509_load_one(pem, n, &s->vcek);
+			x509_load_one(pem, n, &s->certs.vcek);
+		free(pem);
+		pem = NULL;
+		if (file_read_at(dir, "ask.pem", CVM_CAP_CERT, &pem, &n) == 0)
+			x509_load_one(pem, n, &s->certs.ask);
 		if (file_read_at(dir, "chip_id.hex", 1024, &hex, &n) == 0) {
 			while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
 				hex[--n] = 0;
 			hex_decode_exact((char *)hex, s->chip_id, 64);
 		}
 	}
-	if (!s->key || (s->tdx ? !s->pck || !s->chain : !s->vcek)) {
+	if (!s->key || (s->tdx ? !s->pck || !s->chain : !s->certs.vcek || !s->certs.ask)) {
 		sim_close(&s->tee);
 		return set_error(err, errlen, -ENOENT, "sim: test PKI incomplete in %s", dir);
 	}

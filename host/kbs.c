@@ -49,7 +49,8 @@ struct session {
 	uint8_t report_data[64];
 	uint8_t *raw; /* SNP report, TDX quote, or TPM quote message */
 	size_t raw_len;
-	uint8_t *extra; /* SNP: VCEK DER; TPM: signature */
+	struct snp_certs certs; /* SNP: from cert_chain */
+	uint8_t *extra;		/* TPM: signature */
 	size_t extra_len;
 	EVP_PKEY *ak; /* TPM */
 	uint8_t (*pcrs)[32];
@@ -102,6 +103,7 @@ static void session_free(struct session *s)
 	EVP_PKEY_free(s->ak);
 	free(s->raw);
 	free(s->extra);
+	snp_certs_free(&s->certs);
 	free(s->pcrs);
 	free(s->runtime_log);
 	free(s);
@@ -304,7 +306,6 @@ static int take_evidence(struct session *s, const cJSON *ev, char *err, size_t e
 	}
 	switch (s->tee) {
 	case TEE_SNP: {
-		struct snp_certs certs;
 		int r;
 
 		s->raw = malloc(SNP_REPORT_SIZE);
@@ -317,16 +318,10 @@ static int take_evidence(struct session *s, const cJSON *ev, char *err, size_t e
 		if (r < 0)
 			return r;
 		r = snp_certs_from_sev_json(cJSON_GetObjectItemCaseSensitive(ev, "cert_chain"),
-					    &certs, err, errlen);
+					    &s->certs, err, errlen);
 		if (r < 0)
 			return r;
-		if (certs.vcek) {
-			int n = i2d_X509(certs.vcek, &s->extra);
-
-			s->extra_len = n > 0 ? (size_t)n : 0;
-		}
-		snp_certs_free(&certs);
-		if (!s->extra_len)
+		if (!s->certs.vcek)
 			return set_error(err, errlen, -EBADMSG,
 					 "cert_chain carries no VCEK or VLEK (this broker does not "
 					 "fetch from AMD KDS)");
@@ -392,18 +387,12 @@ static int evaluate(struct kbs *k, struct session *s, const struct kbs_policy *p
 	reference_defaults(&none);
 	switch (s->tee) {
 	case TEE_SNP: {
-		struct snp_certs certs = { 0 };
 		struct snp_report rep;
 
 		if (pol && !ref->has_snp)
 			break;
-		if (x509_load_one(s->extra, s->extra_len, &certs.vcek) < 0) {
-			verdict_init(v, PLATFORM_SNP);
-			return verdict_fail(v, CHECK_CERTIFICATES, "VCEK does not parse");
-		}
-		r = snp_verify(k->snp, s->raw, s->raw_len, &certs, &ref->snp, s->report_data, &rep,
-			       v);
-		snp_certs_free(&certs);
+		r = snp_verify(k->snp, s->raw, s->raw_len, &s->certs, &ref->snp, s->report_data,
+			       &rep, v);
 		if (r == 0 && !verdict_ok(v))
 			r = -1;
 		if (r == 0 && (s->runtime_log || (pol && pol->require_runtime_log)))
@@ -846,7 +835,6 @@ int kbs_serve(const char *config)
 		if (cfg_string(roots, "snp", false, &snp_roots, config) < 0 ||
 		    cfg_string(roots, "tdx", false, &tdx_roots, config) < 0)
 			return EXIT_USAGE;
-		logf_("warning: test roots configured: evidence signed by a test PKI is accepted");
 	}
 	k.max_sessions = (size_t)max_sessions;
 	k.max_body = (size_t)max_body;
@@ -909,6 +897,8 @@ int kbs_serve(const char *config)
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	event_add(sweep, &(struct timeval){ 1, 0 });
+	if (snp_roots || tdx_roots)
+		logf_("warning: test roots configured: evidence signed by a test PKI is accepted");
 	logf_("listening on https://%s:%d, %d resource(s), session ttl %lds", k.listen_addr, k.port,
 	      nres, k.session_ttl);
 	event_base_dispatch(k.base);

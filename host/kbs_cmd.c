@@ -139,6 +139,8 @@ static void client_usage(FILE *f)
 	      "  --timeout SECONDS     per request (default 30); connect timeout 5 s\n"
 	      "  --retries N           retries on network errors (default 3)\n"
 	      "  --show-ak             tpm: print the SHA-256 of the AK (for ak_sha256)\n"
+	      "  --evidence HEX        print the primary evidence binding these 64 bytes of\n"
+	      "                        report_data into -o (what attest sends), and stop\n"
 	      "\n"
 	      "Exit status: 0 released, 1 refused by the broker, 2 usage, network or\n"
 	      "local error.\n",
@@ -160,7 +162,8 @@ int kbs_client_main(int argc, char **argv)
 		O_RD,
 		O_TIMEOUT,
 		O_RETRIES,
-		O_SHOWAK
+		O_SHOWAK,
+		O_EVIDENCE,
 	};
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, O_URL },
@@ -177,14 +180,15 @@ int kbs_client_main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "retries", required_argument, NULL, O_RETRIES },
 		{ "show-ak", no_argument, NULL, O_SHOWAK },
+		{ "evidence", required_argument, NULL, O_EVIDENCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct kbs_options o = { 0 };
 	struct tee_config cfg = { 0 };
 	const char *resource = NULL, *output = NULL, *tee_name = "auto";
-	uint8_t rd[64], *secret = NULL;
-	bool show_ak = false;
+	uint8_t rd[64], ev_rd[64], *secret = NULL;
+	bool show_ak = false, evidence_only = false;
 	struct tee *tee = NULL;
 	char err[512];
 	size_t n = 0;
@@ -239,6 +243,13 @@ int kbs_client_main(int argc, char **argv)
 		case O_SHOWAK:
 			show_ak = true;
 			break;
+		case O_EVIDENCE:
+			if (hex_decode_exact(optarg, ev_rd, 64) < 0) {
+				log_error("--evidence must be 64 bytes of hex");
+				return EXIT_USAGE;
+			}
+			evidence_only = true;
+			break;
 		case 'h':
 			client_usage(stdout);
 			return EXIT_OK;
@@ -251,7 +262,11 @@ int kbs_client_main(int argc, char **argv)
 		log_error("unexpected argument '%s'; see 'cvm kbs-client --help'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!show_ak && (!o.url || !resource || !output)) {
+	if (evidence_only && !output) {
+		log_error("--evidence needs -o FILE");
+		return EXIT_USAGE;
+	}
+	if (!show_ak && !evidence_only && (!o.url || !resource || !output)) {
 		log_error("needs --url, --resource and -o; see 'cvm kbs-client --help'");
 		return EXIT_USAGE;
 	}
@@ -276,6 +291,27 @@ int kbs_client_main(int argc, char **argv)
 		hex_encode(d, 32, hex);
 		printf("%s\n", hex);
 		return EXIT_OK;
+	}
+	if (evidence_only) {
+		cJSON *ev = NULL;
+		_cleanup_free_ char *text = NULL;
+
+		r = tee->evidence(tee, ev_rd, &ev, err, sizeof(err));
+		tee_close(tee);
+		if (r < 0) {
+			log_error("%s", err);
+			return EXIT_USAGE;
+		}
+		text = cJSON_PrintUnformatted(ev);
+		cJSON_Delete(ev);
+		if (!text)
+			return EXIT_USAGE;
+		r = !strcmp(output, "-")
+			    ? (puts(text) < 0 ? -EIO : 0)
+			    : kbs_write_atomic(output, text, strlen(text), err, sizeof(err));
+		if (r < 0)
+			log_error("%s", err);
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	}
 	r = kbs_get_resource(&o, tee, resource, &secret, &n, err, sizeof(err));
 	tee_close(tee);

@@ -328,22 +328,30 @@ bad:
 	return set_error(err, errlen, -EBADMSG, "cert_chain entry malformed");
 }
 
-cJSON *snp_certs_to_sev_json(X509 *vcek, bool vlek)
+static int add_cert(cJSON *a, const char *type, X509 *c)
 {
-	cJSON *a = cJSON_CreateArray(), *e = NULL;
 	_cleanup_free_ uint8_t *der = NULL;
-	int n = vcek ? i2d_X509(vcek, &der) : 0;
+	int n = i2d_X509(c, &der);
+	cJSON *e = cJSON_CreateObject();
 
-	if (!a || n <= 0)
-		goto fail;
-	e = cJSON_CreateObject();
-	if (!e || !cJSON_AddStringToObject(e, "cert_type", vlek ? "VLEK" : "VCEK") ||
+	if (n <= 0 || !e || !cJSON_AddStringToObject(e, "cert_type", type) ||
 	    !cJSON_AddItemToObject(e, "data", byte_array(der, (size_t)n)) ||
-	    !cJSON_AddItemToArray(a, e))
-		goto fail;
+	    !cJSON_AddItemToArray(a, e)) {
+		cJSON_Delete(e);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+cJSON *snp_certs_to_sev_json(const struct snp_certs *c, bool vlek)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	if (!a || !c->vcek || add_cert(a, vlek ? "VLEK" : "VCEK", c->vcek) < 0 ||
+	    (c->ask && add_cert(a, vlek ? "ASVK" : "ASK", c->ask) < 0) ||
+	    (c->ark && add_cert(a, "ARK", c->ark) < 0)) {
+		cJSON_Delete(a);
+		return NULL;
+	}
 	return a;
-fail:
-	cJSON_Delete(e);
-	cJSON_Delete(a);
-	return NULL;
 }

@@ -608,8 +608,8 @@ int snp_report_from_sev_json(const cJSON *o, uint8_t report[SNP_REPORT_SIZE], ch
 			     size_t errlen);
 /* SNP cert_chain entries (null: none) into certificates. */
 int snp_certs_from_sev_json(const cJSON *chain, struct snp_certs *c, char *err, size_t errlen);
-/* A cert_chain holding one VCEK (or VLEK). */
-cJSON *snp_certs_to_sev_json(X509 *vcek, bool vlek);
+/* A cert_chain of the VCEK (or VLEK), and the ASK (ASVK) and ARK when given. */
+cJSON *snp_certs_to_sev_json(const struct snp_certs *c, bool vlek);
 
 /* ---- cvm's runtime event log (runtime_log.c) ---- */
 

@@ -1,0 +1,202 @@
+#!/bin/sh
+# cvm kbs and cvm kbs-client: the broker over HTTPS on 127.0.0.1, started and
+# stopped here; the client with sim (TDX, SNP) and vTPM (swtpm) evidence; the
+# protocol attacked by hand (kbs_protocol.py); store commands and a broker
+# that refuses to start on a bad store or configuration.
+set -u
+cvm=${CVM_BIN:?}
+cvmt=${CVM_TEST_BIN:?}
+pki=${CVM_TEST_PKI:?}
+tmp=${CVM_TEST_TMP:?}/cli-kbs
+rm -rf "$tmp" && mkdir -p "$tmp"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	[ -f "$tmp/swtpm.pid" ] && kill "$(cat "$tmp/swtpm.pid")" 2>/dev/null
+	return 0
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+	i=0
+	while ! /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && return 1
+		sleep 0.1
+	done
+}
+hex() { od -An -v -tx1 | tr -d ' \n'; }
+
+# ---- a TLS certificate for 127.0.0.1, and another that the client does not trust ----
+for n in tls other; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$tmp/$n.key" -out "$tmp/$n.pem" -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 2>/dev/null
+done
+
+# ---- the store ----
+store=$tmp/store
+head -c 64 /dev/urandom >"$tmp/volkey"
+mrtd=$(/usr/bin/python3 -c 'print(bytes(range(48)).hex())')
+snpm=$(/usr/bin/python3 -c 'print(bytes(range(0xa0, 0xd0)).hex())')
+luks=$(printf 'a LUKS2 header' | sha256sum | cut -c1-64)
+echo "{\"reference\":{\"tdx\":{\"mrtd\":\"$mrtd\"}}}" >"$tmp/tdx.json"
+echo "{\"reference\":{\"snp\":{\"measurement\":\"$snpm\"}}}" >"$tmp/snp.json"
+echo "{\"reference\":{\"tdx\":{\"mrtd\":\"$mrtd\"},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/tdxluks.json"
+for r in vol:tdx snp:snp tdxluks:tdxluks; do
+	expect "add-resource default/key/${r%%:*}" 0 "" -- "$cvm" kbs add-resource --store "$store" "default/key/${r%%:*}" "$tmp/volkey"
+	expect "set-policy default/key/${r%%:*}" 0 "" -- "$cvm" kbs set-policy --store "$store" "default/key/${r%%:*}" "$tmp/${r#*:}.json"
+done
+mode=$(stat -c %a "$store/resources/default/key/vol")
+[ "$mode" = 600 ] && ok "resources are written mode 0600" || bad "resource mode $mode"
+
+expect "add-resource refuses a path with .." 2 "REPO/TYPE/TAG" -- "$cvm" kbs add-resource --store "$store" default/../x "$tmp/volkey"
+expect "add-resource refuses two parts" 2 "REPO/TYPE/TAG" -- "$cvm" kbs add-resource --store "$store" default/key "$tmp/volkey"
+echo '{"reference":{"tdx":{"mrtd":"00"}}}' >"$tmp/bad.json"
+expect "set-policy refuses a malformed policy" 1 "mrtd" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
+echo '{"reference":{"tdx":{"mrtd":"'"$mrtd"'"}},"allow":"all"}' >"$tmp/bad.json"
+expect "set-policy refuses an unknown member" 1 "unknown member" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
+echo '{"reference":{"tpm":{}}}' >"$tmp/bad.json"
+expect "set-policy refuses a TPM policy without a pinned AK" 1 "ak_sha256" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
+echo '{"reference":{"snp":{"measurement":"'"$snpm"'"},"luks_header_sha256":"'"$luks"'"}}' >"$tmp/bad.json"
+expect "set-policy refuses a LUKS digest with no runtime register" 1 "runtime register" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
+cmp -s "$tmp/tdx.json" "$store/policies/default/key/vol.json" && ok "a refused policy leaves the old one" || bad "policy changed"
+
+port=$(free_port)
+cat >"$tmp/kbs.json" <<EOC
+{"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
+ "store": "$store", "timeout": 3,
+ "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"}}
+EOC
+
+# ---- a broker that must not start ----
+mkdir -p "$tmp/store2/resources/a/b" && cp "$tmp/volkey" "$tmp/store2/resources/a/b/c"
+sed "s|$store|$tmp/store2|" "$tmp/kbs.json" >"$tmp/kbs2.json"
+"$cvm" kbs serve --config "$tmp/kbs2.json" >"$tmp/out" 2>&1
+st=$?
+[ $st -eq 2 ] && grep -q 'resource a/b/c: no policy' "$tmp/out" && ok "no policy: the broker refuses to start and says why" || { bad "started without a policy ($st)"; cat "$tmp/out"; }
+mkdir -p "$tmp/store2/policies/a/b" && echo '{"reference":{}}' >"$tmp/store2/policies/a/b/c.json"
+"$cvm" kbs serve --config "$tmp/kbs2.json" >"$tmp/out" 2>&1
+st=$?
+[ $st -eq 2 ] && grep -q 'names no platform' "$tmp/out" && ok "malformed policy: the broker refuses to start and says why" || { bad "started with a bad policy ($st)"; cat "$tmp/out"; }
+sed 's|"timeout": 3|"timeout": 3, "listen_all": true|' "$tmp/kbs.json" >"$tmp/kbs3.json"
+expect "unknown configuration member" 2 "unknown member" -- "$cvm" kbs serve --config "$tmp/kbs3.json"
+sed 's|/tls\.key|/other.key|' "$tmp/kbs.json" >"$tmp/kbs3.json"
+expect "certificate and key that do not match" 2 "matching pair" -- "$cvm" kbs serve --config "$tmp/kbs3.json"
+
+# ---- the broker ----
+"$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &
+bpid=$!
+pids="$pids $bpid"
+wait_port "$port" && ok "the broker listens" || { bad "the broker did not start"; cat "$tmp/broker.log"; }
+url=https://127.0.0.1:$port
+cl() { "$cvmt" kbs-client --url "$url" --cacert "$tmp/tls.pem" --tee sim --sim-pki "$pki" "$@"; }
+
+expect "client, sim TDX: released" 0 "" -- cl --resource default/key/vol -o "$tmp/got"
+cmp -s "$tmp/got" "$tmp/volkey" && ok "the released resource is the stored one" || bad "resource differs"
+[ "$(stat -c %a "$tmp/got")" = 600 ] && ok "the output file is mode 0600" || bad "output mode"
+expect "client, sim SNP: released" 0 "" -- cl --sim-platform snp --resource default/key/snp -o "$tmp/got2"
+cmp -s "$tmp/got2" "$tmp/volkey" && ok "SNP: the released resource is the stored one" || bad "SNP resource differs"
+rm -f "$tmp/got3"
+expect "client: another MRTD is denied" 1 "PolicyDeny: mrtd" -- cl --sim-measurement "$(printf 'ee%.0s' $(seq 48))" --resource default/key/vol -o "$tmp/got3"
+[ ! -e "$tmp/got3" ] && ok "a denied resource writes no file" || bad "file written on denial"
+expect "client: report_data of another key" 1 "report_data" -- cl --sim-report-data "$(printf '00%.0s' $(seq 64))" --resource default/key/vol -o "$tmp/got3"
+expect "client: unknown resource" 2 "HTTP 404" -- cl --resource default/key/none -o "$tmp/got3"
+expect "client: bad resource path" 2 "resource path" -- cl --resource default/../vol -o "$tmp/got3"
+expect "client: http:// refused" 2 "https://" -- "$cvmt" kbs-client --url "http://127.0.0.1:$port" --tee sim --sim-pki "$pki" --resource default/key/vol -o "$tmp/got3"
+expect "client: a broker certificate not pinned" 2 "SSL" -- "$cvmt" kbs-client --url "$url" --cacert "$tmp/other.pem" --tee sim --sim-pki "$pki" --retries 0 --resource default/key/vol -o "$tmp/got3"
+expect "client: nobody listening" 2 "connect" -- "$cvmt" kbs-client --url "https://127.0.0.1:1" --cacert "$tmp/tls.pem" --tee sim --sim-pki "$pki" --retries 1 --resource default/key/vol -o "$tmp/got3"
+expect "production cvm has no sim backend" 2 "not in this build" -- "$cvm" kbs-client --url "$url" --tee sim --resource default/key/vol -o "$tmp/got3"
+
+# runtime log on TDX: the sim's RTMR3 is the log's replay
+/usr/bin/python3 - "$luks" "$tmp/rt-good.json" "$tmp/rt-other.json" <<'EOP'
+import hashlib, json, sys
+def rec(v):
+    return {"recnum": 0, "rtmr": 3, "digests": [{"hashAlg": "sha384",
+            "digest": hashlib.sha384(bytes.fromhex(v)).hexdigest()}],
+            "content_type": "cvm", "content": {"name": "luks-header", "value": v}}
+json.dump([rec(sys.argv[1])], open(sys.argv[2], "w"))
+json.dump([rec("11" * 32)], open(sys.argv[3], "w"))
+EOP
+expect "TDX: runtime log with the expected LUKS header: released" 0 "" -- cl --runtime-log "$tmp/rt-good.json" --resource default/key/tdxluks -o "$tmp/got4"
+expect "TDX: no runtime log where the policy needs one" 1 "requires a runtime event log" -- cl --resource default/key/tdxluks -o "$tmp/got4"
+expect "TDX: runtime log of another LUKS header" 1 "another LUKS header" -- cl --runtime-log "$tmp/rt-other.json" --resource default/key/tdxluks -o "$tmp/got4"
+
+# the protocol by hand
+if /usr/bin/python3 "$here/kbs_protocol.py" "$port" "$tmp/tls.pem" "$cvmt" "$pki" "$store" >"$tmp/proto.out" 2>&1; then
+	ok "protocol attacks ($(grep -c '^ok' "$tmp/proto.out") checks)"
+else
+	bad "protocol attacks"
+	grep -v '^ok' "$tmp/proto.out"
+fi
+
+# ---- vTPM (swtpm) ----
+tport=$(free_port)
+mkdir -p "$tmp/tpmstate"
+swtpm socket --tpm2 --tpmstate dir="$tmp/tpmstate" --flags startup-clear \
+	--server type=tcp,port="$tport",bindaddr=127.0.0.1 \
+	--ctrl type=tcp,port=$((tport + 1)),bindaddr=127.0.0.1 \
+	--daemon --pid file="$tmp/swtpm.pid"
+wait_port "$tport" && ok "swtpm listens" || bad "swtpm did not start"
+tcti=swtpm:host=127.0.0.1,port=$tport
+ak=$("$cvmt" kbs-client --tee tpm --tcti "$tcti" --show-ak)
+[ ${#ak} -eq 64 ] && ok "the AK's SHA-256: $ak" || bad "no AK ($ak)"
+[ "$("$cvm" kbs-client --tee tpm --tcti "$tcti" --show-ak)" = "$ak" ] && ok "the same AK every time" || bad "AK changed"
+pcr15=$(printf 'luks' | sha256sum | cut -c1-64)
+d=$(/usr/bin/python3 -c "import hashlib;print(hashlib.sha256(bytes.fromhex('$luks')).hexdigest())")
+TPM2TOOLS_TCTI=$tcti tpm2_pcrextend "15:sha256=$d" && ok "PCR 15 extended with the LUKS header event" || bad "pcrextend"
+/usr/bin/python3 - "$luks" "$d" "$tmp/rt-tpm.json" "$tmp/rt-tpm-bad.json" <<'EOP'
+import json, sys
+rec = {"recnum": 0, "pcr": 15, "digests": [{"hashAlg": "sha256", "digest": sys.argv[2]}],
+       "content_type": "cvm", "content": {"name": "luks-header", "value": sys.argv[1]}}
+json.dump([rec], open(sys.argv[3], "w"))
+json.dump([rec, dict(rec, recnum=1)], open(sys.argv[4], "w"))
+EOP
+echo "{\"reference\":{\"tpm\":{\"ak_sha256\":\"$ak\"},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/tpm.json"
+echo "{\"reference\":{\"tpm\":{\"ak_sha256\":\"$(printf '00%.0s' $(seq 32))\"}}}" >"$tmp/tpm-otherak.json"
+"$cvm" kbs add-resource --store "$store" default/key/tpm "$tmp/volkey" >/dev/null
+"$cvm" kbs set-policy --store "$store" default/key/tpm "$tmp/tpm.json" >/dev/null
+"$cvm" kbs add-resource --store "$store" default/key/tpm2 "$tmp/volkey" >/dev/null
+"$cvm" kbs set-policy --store "$store" default/key/tpm2 "$tmp/tpm-otherak.json" >/dev/null
+ctpm() { "$cvm" kbs-client --url "$url" --cacert "$tmp/tls.pem" --tee tpm --tcti "$tcti" "$@"; }
+expect "vTPM: quote, PCR 15 replay and LUKS header: released" 0 "" -- ctpm --runtime-log "$tmp/rt-tpm.json" --resource default/key/tpm -o "$tmp/got5"
+cmp -s "$tmp/got5" "$tmp/volkey" && ok "vTPM: the released resource is the stored one" || bad "vTPM resource differs"
+expect "vTPM: a log that does not replay to PCR 15" 1 "does not replay to PCR15" -- ctpm --runtime-log "$tmp/rt-tpm-bad.json" --resource default/key/tpm -o "$tmp/got5"
+expect "vTPM: another AK than the pinned one" 1 "AK is not the pinned one" -- ctpm --resource default/key/tpm2 -o "$tmp/got5"
+expect "vTPM: TPM evidence against a TDX policy" 1 "no reference values for tpm" -- ctpm --resource default/key/vol -o "$tmp/got5"
+
+# ---- an expired session (a second broker, sessions of 1 s) ----
+port2=$(free_port)
+sed -e "s|127.0.0.1:$port|127.0.0.1:$port2|" -e 's|"timeout": 3|"timeout": 3, "session_ttl": 1|' "$tmp/kbs.json" >"$tmp/kbs4.json"
+"$cvm" kbs serve --config "$tmp/kbs4.json" 2>"$tmp/broker2.log" &
+pids="$pids $!"
+wait_port "$port2"
+# the expiry check is the last part of the protocol script, given a second port
+if /usr/bin/python3 "$here/kbs_protocol.py" "$port" "$tmp/tls.pem" "$cvmt" "$pki" "$store" "$port2" >"$tmp/proto2.out" 2>&1 &&
+	grep -q '^ok - attest on an expired session is refused' "$tmp/proto2.out"; then
+	ok "an expired session is refused"
+else
+	bad "expired session"
+	grep -v '^ok' "$tmp/proto2.out"
+fi
+
+# ---- the broker's log: each decision with its reason, never a secret ----
+kill "$bpid" && wait "$bpid" 2>/dev/null
+grep -q 'released' "$tmp/broker.log" && grep -q 'denied: mrtd' "$tmp/broker.log" &&
+	grep -q 'refused: nonce already used' "$tmp/broker.log" && ok "decisions are logged with reasons" || bad "decisions missing from the log"
+secret_hex=$(hex <"$tmp/volkey")
+b64=$(base64 -w0 <"$tmp/volkey")
+if grep -q -F -e "$b64" "$tmp/broker.log" || hex <"$tmp/broker.log" | grep -q "$secret_hex"; then
+	bad "the broker log holds the secret"
+else
+	ok "the broker log holds no secret"
+fi
+grep -q 'stopping after' "$tmp/broker.log" && ok "the broker stops cleanly on SIGTERM" || bad "no clean stop"
+
+summary "cli kbs"
