@@ -36,25 +36,16 @@
 
 #define ERR_PREFIX "https://github.com/confidential-containers/kbs/errors/"
 
-enum tee_kind { TEE_SNP, TEE_TDX, TEE_TPM };
-
 struct session {
 	char id[65];
 	char nonce[64];
 	time_t expires;
 	bool used;     /* the nonce was spent on an /attest */
 	bool attested; /* and the evidence was accepted */
-	enum tee_kind tee;
+	enum cvm_platform tee;
 	EVP_PKEY *key; /* tee-pubkey */
 	uint8_t report_data[64];
-	uint8_t *raw; /* SNP report, TDX quote, or TPM quote message */
-	size_t raw_len;
-	struct snp_certs certs; /* SNP: from cert_chain */
-	uint8_t *extra;		/* TPM: signature */
-	size_t extra_len;
-	EVP_PKEY *ak; /* TPM */
-	uint8_t (*pcrs)[32];
-	char *runtime_log;
+	struct kbs_evidence ev;
 };
 
 struct kbs {
@@ -100,12 +91,7 @@ static void session_free(struct session *s)
 	if (!s)
 		return;
 	EVP_PKEY_free(s->key);
-	EVP_PKEY_free(s->ak);
-	free(s->raw);
-	free(s->extra);
-	snp_certs_free(&s->certs);
-	free(s->pcrs);
-	free(s->runtime_log);
+	kbs_evidence_free(&s->ev);
 	free(s);
 }
 
@@ -208,6 +194,7 @@ static void handle_auth(struct kbs *k, struct evhttp_request *req)
 	_cleanup_(cJSON_Deletep) cJSON *j = NULL, *resp = NULL;
 	const char *version, *tee;
 	const cJSON *extra;
+	enum cvm_platform platform;
 	struct session *s;
 	uint8_t raw[32], id[32];
 	char cookie[160];
@@ -223,8 +210,7 @@ static void handle_auth(struct kbs *k, struct evhttp_request *req)
 		logf_("%s auth: refused: protocol version not 0.4.0", peer(req));
 		return reply_error(req, 400, "ProtocolVersion", "protocol version must be 0.4.0");
 	}
-	if (json_get_string(j, "tee", &tee) < 0 ||
-	    (strcmp(tee, "snp") && strcmp(tee, "tdx") && strcmp(tee, "tpm"))) {
+	if (json_get_string(j, "tee", &tee) < 0 || kbs_tee_parse(tee, &platform) < 0) {
 		logf_("%s auth: refused: unknown tee", peer(req));
 		return reply_error(req, 400, "UnsupportedTee", "tee must be one of snp, tdx, tpm");
 	}
@@ -247,7 +233,7 @@ static void handle_auth(struct kbs *k, struct evhttp_request *req)
 	}
 	hex_encode(id, sizeof(id), s->id);
 	snprintf(s->nonce, sizeof(s->nonce), "%s", nonce);
-	s->tee = !strcmp(tee, "snp") ? TEE_SNP : !strcmp(tee, "tdx") ? TEE_TDX : TEE_TPM;
+	s->tee = platform;
 	s->expires = now + k->session_ttl;
 	k->sessions[k->nsessions++] = s;
 	resp = cJSON_CreateObject();
@@ -280,97 +266,6 @@ static struct session *cookie_session(struct kbs *k, struct evhttp_request *req)
 
 /* ---- evidence ---- */
 
-static int b64_member(const cJSON *o, const char *key, uint8_t **out, size_t *len, size_t cap)
-{
-	const char *s;
-
-	if (json_get_string(o, key, &s) < 0 || strlen(s) > cap / 3 * 4 + 4 ||
-	    base64_decode(s, strlen(s), BASE64_STD, out, len) < 0)
-		return -EBADMSG;
-	return 0;
-}
-
-/* Takes the primary evidence apart into the session; the checks come after. */
-static int take_evidence(struct session *s, const cJSON *ev, char *err, size_t errlen)
-{
-	const cJSON *m;
-
-	if (!cJSON_IsObject(ev))
-		return set_error(err, errlen, -EBADMSG, "primary_evidence is not an object");
-	m = cJSON_GetObjectItemCaseSensitive(ev, "runtime_eventlog");
-	if (m && !cJSON_IsNull(m)) {
-		if (!cJSON_IsString(m) || strlen(m->valuestring) > 256 * 1024)
-			return set_error(err, errlen, -EBADMSG, "runtime_eventlog malformed");
-		if (!(s->runtime_log = strdup(m->valuestring)))
-			return -ENOMEM;
-	}
-	switch (s->tee) {
-	case TEE_SNP: {
-		int r;
-
-		s->raw = malloc(SNP_REPORT_SIZE);
-		if (!s->raw)
-			return -ENOMEM;
-		s->raw_len = SNP_REPORT_SIZE;
-		r = snp_report_from_sev_json(
-			cJSON_GetObjectItemCaseSensitive(ev, "attestation_report"), s->raw, err,
-			errlen);
-		if (r < 0)
-			return r;
-		r = snp_certs_from_sev_json(cJSON_GetObjectItemCaseSensitive(ev, "cert_chain"),
-					    &s->certs, err, errlen);
-		if (r < 0)
-			return r;
-		if (!s->certs.vcek)
-			return set_error(err, errlen, -EBADMSG,
-					 "cert_chain carries no VCEK or VLEK (this broker does not "
-					 "fetch from AMD KDS)");
-		return 0;
-	}
-	case TEE_TDX:
-		m = cJSON_GetObjectItemCaseSensitive(ev, "cc_eventlog");
-		if (m && !cJSON_IsNull(m) && !cJSON_IsString(m))
-			return set_error(err, errlen, -EBADMSG, "cc_eventlog malformed");
-		if (b64_member(ev, "quote", &s->raw, &s->raw_len, CVM_CAP_EVIDENCE) < 0)
-			return set_error(err, errlen, -EBADMSG, "quote is not standard base64");
-		return 0;
-	case TEE_TPM: {
-		_cleanup_free_ uint8_t *der = NULL;
-		const uint8_t *p;
-		const cJSON *q = cJSON_GetObjectItemCaseSensitive(ev, "tpm_quote"), *pc;
-		size_t n = 0, i = 0;
-
-		if (b64_member(ev, "ak_public", &der, &n, 4096) < 0)
-			return set_error(err, errlen, -EBADMSG, "ak_public is not base64");
-		p = der;
-		s->ak = d2i_PUBKEY(NULL, &p, (long)n);
-		ERR_clear_error();
-		if (!s->ak || p != der + n)
-			return set_error(err, errlen, -EBADMSG, "ak_public is not a public key");
-		if (!cJSON_IsObject(q) ||
-		    b64_member(q, "message", &s->raw, &s->raw_len, 2048) < 0 ||
-		    b64_member(q, "signature", &s->extra, &s->extra_len, 2048) < 0)
-			return set_error(err, errlen, -EBADMSG,
-					 "tpm_quote needs base64 message and signature");
-		pc = cJSON_GetObjectItemCaseSensitive(q, "pcrs");
-		if (!cJSON_IsArray(pc) || cJSON_GetArraySize(pc) != TPM_PCRS)
-			return set_error(err, errlen, -EBADMSG, "tpm_quote.pcrs is not 24 values");
-		s->pcrs = calloc(TPM_PCRS, 32);
-		if (!s->pcrs)
-			return -ENOMEM;
-		cJSON_ArrayForEach(m, pc) {
-			if (!cJSON_IsString(m) ||
-			    hex_decode_exact(m->valuestring, s->pcrs[i++], 32) < 0)
-				return set_error(err, errlen, -EBADMSG,
-						 "tpm_quote.pcrs[%zu] is not 32 bytes of hex",
-						 i - 1);
-		}
-		return 0;
-	}
-	}
-	return -EINVAL;
-}
-
 /*
  * Verifies the session's evidence: genuine, bound to report_data, and when a
  * policy is given, every reference value of it and its runtime-log demands.
@@ -386,60 +281,60 @@ static int evaluate(struct kbs *k, struct session *s, const struct kbs_policy *p
 
 	reference_defaults(&none);
 	switch (s->tee) {
-	case TEE_SNP: {
+	case PLATFORM_SNP: {
 		struct snp_report rep;
 
 		if (pol && !ref->has_snp)
 			break;
-		r = snp_verify(k->snp, s->raw, s->raw_len, &s->certs, &ref->snp, s->report_data,
-			       &rep, v);
+		r = snp_verify(k->snp, s->ev.raw, s->ev.raw_len, &s->ev.certs, &ref->snp,
+			       s->report_data, &rep, v);
 		if (r == 0 && !verdict_ok(v))
 			r = -1;
-		if (r == 0 && (s->runtime_log || (pol && pol->require_runtime_log)))
+		if (r == 0 && (s->ev.runtime_log || (pol && pol->require_runtime_log)))
 			return verdict_fail(
 				v, CHECK_RUNTIME_LOG,
 				"SEV-SNP has no runtime register to bind a runtime log");
 		return r;
 	}
-	case TEE_TDX: {
-		struct tdx_quote q;
+	case PLATFORM_TDX: {
+		struct tdx_quote q = { 0 };
 
 		if (pol && !ref->has_tdx)
 			break;
-		r = tdx_verify(k->tdx, s->raw, s->raw_len, &ref->tdx, s->report_data, &q, v);
+		r = tdx_verify(k->tdx, s->ev.raw, s->ev.raw_len, &ref->tdx, s->report_data, &q, v);
 		memcpy(rtmr3, q.body.rtmr[3], 48);
 		reg = rtmr3;
 		break;
 	}
-	case TEE_TPM: {
+	case PLATFORM_TPM: {
 		struct tpm_quote q;
 
 		if (pol && !ref->has_tpm)
 			break;
-		r = tpm_quote_verify(s->raw, s->raw_len, s->extra, s->extra_len, s->ak,
-				     (const uint8_t(*)[32])s->pcrs, pol ? &ref->tpm : NULL,
-				     s->report_data, &q, v);
-		reg = s->pcrs[15];
+		r = tpm_quote_verify(s->ev.raw, s->ev.raw_len, s->ev.extra, s->ev.extra_len,
+				     s->ev.ak, (const uint8_t(*)[32])s->ev.pcrs,
+				     pol ? &ref->tpm : NULL, s->report_data, &q, v);
+		reg = s->ev.pcrs[15];
 		break;
 	}
+	default:
+		break;
 	}
 	if (!reg) {
 		verdict_init(v, PLATFORM_NONE);
 		return verdict_fail(v, CHECK_FORMAT, "the policy has no reference values for %s",
-				    s->tee == TEE_SNP	? "snp"
-				    : s->tee == TEE_TDX ? "tdx"
-							: "tpm");
+				    platform_name(s->tee));
 	}
 	/* The verifiers record a refusal in the verdict and may still return 0. */
 	if (r < 0 || !verdict_ok(v))
 		return -1;
-	if (pol && pol->require_runtime_log && !s->runtime_log)
+	if (pol && pol->require_runtime_log && !s->ev.runtime_log)
 		return verdict_fail(v, CHECK_RUNTIME_LOG,
 				    "the policy requires a runtime event log");
-	if (s->runtime_log)
+	if (s->ev.runtime_log)
 		return runtime_log_check(
-			s->runtime_log, strlen(s->runtime_log),
-			s->tee == TEE_TDX ? PLATFORM_TDX : PLATFORM_TPM, reg,
+			s->ev.runtime_log, strlen(s->ev.runtime_log),
+			s->tee == PLATFORM_TDX ? PLATFORM_TDX : PLATFORM_TPM, reg,
 			pol && ref->has_luks_header_sha256 ? ref->luks_header_sha256 : NULL, v);
 	return 0;
 }
@@ -510,8 +405,8 @@ static void handle_attest(struct kbs *k, struct evhttp_request *req)
 		return reply_error(req, 400, "InvalidRequest",
 				   "runtime-data cannot be canonicalized (RFC 8785)");
 	}
-	if (take_evidence(s, cJSON_GetObjectItemCaseSensitive(te, "primary_evidence"), why,
-			  sizeof(why)) < 0) {
+	if (kbs_evidence_parse(s->tee, cJSON_GetObjectItemCaseSensitive(te, "primary_evidence"),
+			       &s->ev, why, sizeof(why)) < 0) {
 		logf_("%s attest %.8s: refused: %s", peer(req), s->id, why);
 		return reply_error(req, 400, "InvalidRequest", why);
 	}
@@ -526,19 +421,13 @@ static void handle_attest(struct kbs *k, struct evhttp_request *req)
 	cJSON_AddNumberToObject(claims, "iat", (double)now);
 	cJSON_AddNumberToObject(claims, "exp", (double)(now + k->token_ttl));
 	cJSON_AddStringToObject(claims, "sid", s->id);
-	cJSON_AddStringToObject(claims, "tee",
-				s->tee == TEE_SNP   ? "snp"
-				: s->tee == TEE_TDX ? "tdx"
-						    : "tpm");
+	cJSON_AddStringToObject(claims, "tee", platform_name(s->tee));
 	cJSON_AddItemToObject(claims, "tee-pubkey", cJSON_Duplicate(jwk, 1));
 	if (jwt_sign_es256(k->token_key, claims, &token) < 0)
 		return reply_error(req, 500, "InternalError", "cannot sign the token");
 	resp = cJSON_CreateObject();
 	cJSON_AddStringToObject(resp, "token", token);
-	logf_("%s attest %.8s: accepted %s evidence", peer(req), s->id,
-	      s->tee == TEE_SNP	  ? "snp"
-	      : s->tee == TEE_TDX ? "tdx"
-				  : "tpm");
+	logf_("%s attest %.8s: accepted %s evidence", peer(req), s->id, platform_name(s->tee));
 	reply_json(req, 200, "OK", resp);
 }
 

@@ -624,6 +624,25 @@ cJSON *runtime_event_json(enum cvm_platform p, uint64_t recnum, const char *name
 int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const uint8_t *reg,
 		      const uint8_t *luks_sha256, struct verdict *v);
 
+/* The parts of one "primary_evidence", taken apart; nothing is checked yet. */
+struct kbs_evidence {
+	enum cvm_platform platform;
+	uint8_t *raw; /* SNP report (0x4A0), TDX quote, or TPMS_ATTEST */
+	size_t raw_len;
+	struct snp_certs certs; /* SNP: from cert_chain (VCEK required) */
+	EVP_PKEY *ak;		/* TPM: ak_public */
+	uint8_t *extra;		/* TPM: TPMT_SIGNATURE */
+	size_t extra_len;
+	uint8_t (*pcrs)[32]; /* TPM: the 24 SHA-256 PCRs */
+	char *runtime_log;   /* "runtime_eventlog", or NULL */
+};
+
+/* "snp", "tdx", "tpm" of the protocol. */
+int kbs_tee_parse(const char *name, enum cvm_platform *out);
+int kbs_evidence_parse(enum cvm_platform tee, const cJSON *primary, struct kbs_evidence *e,
+		       char *err, size_t errlen);
+void kbs_evidence_free(struct kbs_evidence *e);
+
 /* ---- evidence type detection ---- */
 
 enum cvm_platform evidence_detect(const uint8_t *buf, size_t len);
