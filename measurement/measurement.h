@@ -590,8 +590,8 @@ struct tpm_quote {
  * Verifies a TPMS_ATTEST quote and its TPMT_SIGNATURE with the attestation
  * key, that the quoted PCR digest equals SHA-256 over the selected values of
  * pcrs (the SHA-256 bank, 24 values), and when given, the AK pin, PCR
- * reference values and the expected qualifying data (the first 32 bytes of
- * report_data, as Trustee's TPM attester sends it).
+ * reference values and the expected qualifying data: the first 32 bytes of
+ * report_data, as Trustee's TPM attester sends it, or all 64 (older ones).
  */
 int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen,
 		     EVP_PKEY *ak, const uint8_t pcrs[TPM_PCRS][32],

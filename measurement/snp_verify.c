@@ -427,6 +427,10 @@ static int chain_build(struct snp_verifier *sv, const struct snp_certs *certs, s
 			if (k == SNP_ROOTS_N)
 				continue;
 			ask = ch->vlek ? sv->asvk[k] : sv->ask[k];
+			/* The product's intermediate is the one that issued the leaf. */
+			if (X509_NAME_cmp(X509_get_issuer_name(certs->vcek),
+					  X509_get_subject_name(ask)) != 0)
+				continue;
 		}
 		if (!x509_signed_by(ask, roots[i]))
 			continue;
