@@ -17,8 +17,7 @@
 
 #include "agent/agent.h"
 #include "lib/lib.h"
-
-#define KBS_PROTOCOL_VERSION "0.4.0"
+#include "measurement/measurement.h"
 
 bool kbs_resource_path_valid(const char *path)
 {

@@ -191,9 +191,10 @@ static char *read_body(struct kbs *k, struct evhttp_request *req, size_t *len)
 static void handle_auth(struct kbs *k, struct evhttp_request *req)
 {
 	_cleanup_free_ char *body = NULL, *nonce = NULL;
-	_cleanup_(cJSON_Deletep) cJSON *j = NULL, *resp = NULL;
-	const char *version, *tee;
-	const cJSON *extra;
+	_cleanup_(cJSON_Deletep) cJSON *resp = NULL;
+	const char *type;
+	char why[160];
+	int r;
 	enum cvm_platform platform;
 	struct session *s;
 	uint8_t raw[32], id[32];
@@ -202,22 +203,10 @@ static void handle_auth(struct kbs *k, struct evhttp_request *req)
 	time_t now = time(NULL);
 
 	body = read_body(k, req, &len);
-	if (!body || json_parse(body, len, &j) < 0 || !cJSON_IsObject(j)) {
-		logf_("%s auth: refused: body is not a JSON object", peer(req));
-		return reply_error(req, 400, "InvalidRequest", "the body is not a JSON object");
-	}
-	if (json_get_string(j, "version", &version) < 0 || strcmp(version, "0.4.0")) {
-		logf_("%s auth: refused: protocol version not 0.4.0", peer(req));
-		return reply_error(req, 400, "ProtocolVersion", "protocol version must be 0.4.0");
-	}
-	if (json_get_string(j, "tee", &tee) < 0 || kbs_tee_parse(tee, &platform) < 0) {
-		logf_("%s auth: refused: unknown tee", peer(req));
-		return reply_error(req, 400, "UnsupportedTee", "tee must be one of snp, tdx, tpm");
-	}
-	extra = cJSON_GetObjectItemCaseSensitive(j, "extra-params");
-	if (extra && !cJSON_IsObject(extra) && !cJSON_IsString(extra)) {
-		logf_("%s auth: refused: extra-params malformed", peer(req));
-		return reply_error(req, 400, "InvalidRequest", "extra-params malformed");
+	r = kbs_auth_request_parse(body, body ? len : 0, &platform, &type, why, sizeof(why));
+	if (r < 0) {
+		logf_("%s auth: refused: %s", peer(req), why);
+		return reply_error(req, 400, type, why);
 	}
 	sessions_sweep(k, now);
 	if (k->nsessions >= k->max_sessions) {
@@ -243,7 +232,7 @@ static void handle_auth(struct kbs *k, struct evhttp_request *req)
 		 "kbs-session-id=%s; Path=/kbs; Max-Age=%ld; Secure; HttpOnly", s->id,
 		 k->session_ttl);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", cookie);
-	logf_("%s auth: session %.8s for %s", peer(req), s->id, tee);
+	logf_("%s auth: session %.8s for %s", peer(req), s->id, platform_name(platform));
 	reply_json(req, 200, "OK", resp);
 }
 
@@ -356,7 +345,7 @@ static void handle_attest(struct kbs *k, struct evhttp_request *req)
 	_cleanup_free_ char *body = NULL, *token = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *j = NULL, *claims = NULL, *resp = NULL;
 	struct session *s = cookie_session(k, req);
-	const cJSON *rt, *te, *jwk;
+	const cJSON *jwk, *primary;
 	const char *nonce;
 	struct verdict v;
 	char why[320];
@@ -375,20 +364,10 @@ static void handle_attest(struct kbs *k, struct evhttp_request *req)
 	}
 	s->used = true; /* whatever follows, the nonce is spent */
 	body = read_body(k, req, &len);
-	if (!body || json_parse(body, len, &j) < 0 || !cJSON_IsObject(j)) {
-		logf_("%s attest %.8s: refused: body is not JSON", peer(req), s->id);
-		return reply_error(req, 400, "InvalidRequest", "the body is not a JSON object");
-	}
-	rt = cJSON_GetObjectItemCaseSensitive(j, "runtime-data");
-	te = cJSON_GetObjectItemCaseSensitive(j, "tee-evidence");
-	jwk = rt ? cJSON_GetObjectItemCaseSensitive(rt, "tee-pubkey") : NULL;
-	if (!cJSON_IsObject(rt) || !cJSON_IsObject(te) ||
-	    json_get_string(rt, "nonce", &nonce) < 0 || !jwk) {
-		logf_("%s attest %.8s: refused: runtime-data or tee-evidence missing", peer(req),
-		      s->id);
-		return reply_error(
-			req, 400, "InvalidRequest",
-			"runtime-data {nonce, tee-pubkey} and tee-evidence are required");
+	if (kbs_attest_request_parse(body, body ? len : 0, &j, &nonce, &jwk, &primary, why,
+				     sizeof(why)) < 0) {
+		logf_("%s attest %.8s: refused: %s", peer(req), s->id, why);
+		return reply_error(req, 400, "InvalidRequest", why);
 	}
 	if (strcmp(nonce, s->nonce)) {
 		logf_("%s attest %.8s: refused: nonce is not this session's", peer(req), s->id);
@@ -405,8 +384,7 @@ static void handle_attest(struct kbs *k, struct evhttp_request *req)
 		return reply_error(req, 400, "InvalidRequest",
 				   "runtime-data cannot be canonicalized (RFC 8785)");
 	}
-	if (kbs_evidence_parse(s->tee, cJSON_GetObjectItemCaseSensitive(te, "primary_evidence"),
-			       &s->ev, why, sizeof(why)) < 0) {
+	if (kbs_evidence_parse(s->tee, primary, &s->ev, why, sizeof(why)) < 0) {
 		logf_("%s attest %.8s: refused: %s", peer(req), s->id, why);
 		return reply_error(req, 400, "InvalidRequest", why);
 	}

@@ -9,18 +9,6 @@
 
 #include "measurement/measurement.h"
 
-/*
- * A resource's policy, <store>/policies/<repo>/<type>/<tag>.json:
- * {"reference": {reference values, DESIGN.md §6}, "require_runtime_log": bool}
- */
-struct kbs_policy {
-	struct reference ref;
-	bool require_runtime_log;
-};
-
-/* Strict: unknown members refused; tpm needs ak_sha256; luks needs tdx or tpm. */
-int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *err, size_t errlen);
-
 /* <store>/resources/<path> and <store>/policies/<path>.json */
 int kbs_store_path(const char *store, const char *kind, const char *resource, char *out,
 		   size_t cap);

@@ -487,3 +487,62 @@ int kbs_tee_parse(const char *name, enum cvm_platform *out)
 		return -EINVAL;
 	return 0;
 }
+
+/* ---- the broker's requests ---- */
+
+int kbs_auth_request_parse(const char *body, size_t len, enum cvm_platform *tee,
+			   const char **problem, char *err, size_t errlen)
+{
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
+	const char *version, *name;
+	const cJSON *extra;
+
+	*problem = "InvalidRequest";
+	if (!body || json_parse(body, len, &j) < 0 || !cJSON_IsObject(j))
+		return set_error(err, errlen, -EBADMSG, "the body is not a JSON object");
+	if (json_get_string(j, "version", &version) < 0 || strcmp(version, KBS_PROTOCOL_VERSION)) {
+		*problem = "ProtocolVersion";
+		return set_error(err, errlen, -EPROTO,
+				 "protocol version must be " KBS_PROTOCOL_VERSION);
+	}
+	if (json_get_string(j, "tee", &name) < 0 || kbs_tee_parse(name, tee) < 0) {
+		*problem = "UnsupportedTee";
+		return set_error(err, errlen, -EPROTONOSUPPORT, "tee must be one of snp, tdx, tpm");
+	}
+	extra = cJSON_GetObjectItemCaseSensitive(j, "extra-params");
+	if (extra && !cJSON_IsObject(extra) && !cJSON_IsString(extra))
+		return set_error(err, errlen, -EBADMSG, "extra-params malformed");
+	return 0;
+}
+
+int kbs_attest_request_parse(const char *body, size_t len, cJSON **root, const char **nonce,
+			     const cJSON **jwk, const cJSON **primary, char *err, size_t errlen)
+{
+	const cJSON *rt, *te, *add;
+	cJSON *j = NULL;
+
+	if (!body || json_parse(body, len, &j) < 0 || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return set_error(err, errlen, -EBADMSG, "the body is not a JSON object");
+	}
+	rt = cJSON_GetObjectItemCaseSensitive(j, "runtime-data");
+	te = cJSON_GetObjectItemCaseSensitive(j, "tee-evidence");
+	*jwk = rt ? cJSON_GetObjectItemCaseSensitive(rt, "tee-pubkey") : NULL;
+	*primary = te ? cJSON_GetObjectItemCaseSensitive(te, "primary_evidence") : NULL;
+	add = te ? cJSON_GetObjectItemCaseSensitive(te, "additional_evidence") : NULL;
+	if (!cJSON_IsObject(rt) || !cJSON_IsObject(te) || json_get_string(rt, "nonce", nonce) < 0 ||
+	    !cJSON_IsObject(*jwk) || !cJSON_IsObject(*primary)) {
+		cJSON_Delete(j);
+		return set_error(err, errlen, -EBADMSG,
+				 "runtime-data {nonce, tee-pubkey} and tee-evidence "
+				 "{primary_evidence} are required");
+	}
+	/* Device evidence is not verified here: a request that carries some is refused. */
+	if (add && !(cJSON_IsString(add) && !*add->valuestring) && !cJSON_IsNull(add)) {
+		cJSON_Delete(j);
+		return set_error(err, errlen, -EBADMSG,
+				 "additional_evidence is not supported and must be empty");
+	}
+	*root = j;
+	return 0;
+}

@@ -637,11 +637,34 @@ struct kbs_evidence {
 	char *runtime_log;   /* "runtime_eventlog", or NULL */
 };
 
+#define KBS_PROTOCOL_VERSION "0.4.0"
+
+/* {"version": "0.4.0", "tee", "extra-params"}; *problem names the RFC 7807 type on refusal. */
+int kbs_auth_request_parse(const char *body, size_t len, enum cvm_platform *tee,
+			   const char **problem, char *err, size_t errlen);
+/* {"runtime-data": {nonce, tee-pubkey}, "tee-evidence": {primary_evidence, ...}}; pointers into *root. */
+int kbs_attest_request_parse(const char *body, size_t len, cJSON **root, const char **nonce,
+			     const cJSON **jwk, const cJSON **primary, char *err, size_t errlen);
+
 /* "snp", "tdx", "tpm" of the protocol. */
 int kbs_tee_parse(const char *name, enum cvm_platform *out);
 int kbs_evidence_parse(enum cvm_platform tee, const cJSON *primary, struct kbs_evidence *e,
 		       char *err, size_t errlen);
 void kbs_evidence_free(struct kbs_evidence *e);
+
+/* ---- a key broker resource's policy (kbs_policy.c) ---- */
+
+/*
+ * A resource's policy, <store>/policies/<repo>/<type>/<tag>.json:
+ * {"reference": {reference values, DESIGN.md §6}, "require_runtime_log": bool}
+ */
+struct kbs_policy {
+	struct reference ref;
+	bool require_runtime_log;
+};
+
+/* Strict: unknown members refused; tpm needs ak_sha256; luks needs tdx or tpm. */
+int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *err, size_t errlen);
 
 /* ---- evidence type detection ---- */
 

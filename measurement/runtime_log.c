@@ -54,6 +54,7 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 	struct evlog log;
 	struct evlog_bank banks[EVLOG_MAX_ALGS];
 	size_t nbanks = 0, i = 0;
+	int r;
 	const cJSON *rec;
 	bool luks_seen = false;
 	char err[160];
@@ -63,10 +64,11 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 	if (evlog_parse_cel_json(text, len, &log, err, sizeof(err)) < 0)
 		return verdict_fail(v, CHECK_RUNTIME_LOG, "runtime event log: %s", err);
 	if (tdx != (log.format == EVLOG_CCEL) && log.n) {
+		r = verdict_fail(v, CHECK_RUNTIME_LOG,
+				 "runtime event log uses %s records on a %s platform",
+				 tdx ? "PCR" : "RTMR", platform_name(p));
 		evlog_free(&log);
-		return verdict_fail(v, CHECK_RUNTIME_LOG,
-				    "runtime event log uses %s records on a %s platform",
-				    tdx ? "PCR" : "RTMR", platform_name(p));
+		return r;
 	}
 	cJSON_ArrayForEach(rec, log.json) {
 		const struct evlog_event *e = &log.events[i++];
@@ -78,35 +80,39 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 		bool bound = false;
 
 		if (e->index != index) {
+			r = verdict_fail(v, CHECK_RUNTIME_LOG,
+					 "runtime event %zu extends another register", i - 1);
 			evlog_free(&log);
-			return verdict_fail(v, CHECK_RUNTIME_LOG,
-					    "runtime event %zu extends another register", i - 1);
+			return r;
 		}
 		if (json_get_string(rec, "content_type", &type) < 0 || strcmp(type, "cvm") ||
 		    json_get_string(c, "name", &name) < 0 ||
 		    json_get_string(c, "value", &type) < 0 ||
 		    hex_decode(type, value, sizeof(value), &n) < 0) {
+			r = verdict_fail(v, CHECK_RUNTIME_LOG,
+					 "runtime event %zu: content is not cvm's {name, value}",
+					 i - 1);
 			evlog_free(&log);
-			return verdict_fail(v, CHECK_RUNTIME_LOG,
-					    "runtime event %zu: content is not cvm's {name, value}",
-					    i - 1);
+			return r;
 		}
 		EVP_Digest(value, n, d, &dl, tdx ? EVP_sha384() : EVP_sha256(), NULL);
 		for (uint32_t j = 0; j < e->ndigests; j++)
 			if (e->digests[j].alg == alg)
 				bound = !memcmp(e->digests[j].d, d, dlen);
 		if (!bound) {
-			evlog_free(&log);
-			return verdict_fail(
+			r = verdict_fail(
 				v, CHECK_RUNTIME_LOG,
 				"runtime event %zu (%.32s): digest is not that of its value", i - 1,
 				name);
+			evlog_free(&log);
+			return r;
 		}
 		if (!strcmp(name, "luks-header")) {
 			if (luks_sha256 && (n != 32 || memcmp(value, luks_sha256, 32))) {
+				r = verdict_fail(v, CHECK_LUKS_HEADER,
+						 "the guest measured another LUKS header");
 				evlog_free(&log);
-				return verdict_fail(v, CHECK_LUKS_HEADER,
-						    "the guest measured another LUKS header");
+				return r;
 			}
 			luks_seen = true;
 		}

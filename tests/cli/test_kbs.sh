@@ -175,7 +175,8 @@ expect "vTPM: TPM evidence against a TDX policy" 1 "no reference values for tpm"
 port2=$(free_port)
 sed -e "s|127.0.0.1:$port|127.0.0.1:$port2|" -e 's|"timeout": 3|"timeout": 3, "session_ttl": 1|' "$tmp/kbs.json" >"$tmp/kbs4.json"
 "$cvm" kbs serve --config "$tmp/kbs4.json" 2>"$tmp/broker2.log" &
-pids="$pids $!"
+b2pid=$!
+pids="$pids $b2pid"
 wait_port "$port2"
 # the expiry check is the last part of the protocol script, given a second port
 if /usr/bin/python3 "$here/kbs_protocol.py" "$port" "$tmp/tls.pem" "$cvmt" "$pki" "$store" "$port2" >"$tmp/proto2.out" 2>&1 &&
@@ -188,6 +189,7 @@ fi
 
 # ---- the broker's log: each decision with its reason, never a secret ----
 kill "$bpid" && wait "$bpid" 2>/dev/null
+kill "$b2pid" && wait "$b2pid" 2>/dev/null
 grep -q 'released' "$tmp/broker.log" && grep -q 'denied: mrtd' "$tmp/broker.log" &&
 	grep -q 'refused: nonce already used' "$tmp/broker.log" && ok "decisions are logged with reasons" || bad "decisions missing from the log"
 secret_hex=$(hex <"$tmp/volkey")
@@ -198,5 +200,11 @@ else
 	ok "the broker log holds no secret"
 fi
 grep -q 'stopping after' "$tmp/broker.log" && ok "the broker stops cleanly on SIGTERM" || bad "no clean stop"
+if grep -q -e 'Sanitizer' -e 'runtime error' "$tmp"/broker*.log; then
+	bad "sanitizer reports in the broker's log"
+	grep -e 'Sanitizer' -e 'runtime error' -A5 "$tmp"/broker*.log | head -40
+else
+	ok "no sanitizer report from the broker"
+fi
 
 summary "cli kbs"
