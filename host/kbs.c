@@ -12,7 +12,10 @@
  * a secret.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,15 +100,18 @@ static void session_free(struct session *s)
 
 static void sessions_sweep(struct kbs *k, time_t now)
 {
-	size_t j = 0;
+	size_t j = 0, n = k->nsessions;
 
-	for (size_t i = 0; i < k->nsessions; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (k->sessions[i]->expires <= now)
 			session_free(k->sessions[i]);
 		else
 			k->sessions[j++] = k->sessions[i];
 	}
 	k->nsessions = j;
+	/* Give the memory of expired sessions back, so that the broker's size follows its load. */
+	if (j < n)
+		malloc_trim(0);
 }
 
 static struct session *session_find(struct kbs *k, const char *id, time_t now)
@@ -500,6 +506,15 @@ static void on_request(struct evhttp_request *req, void *arg)
 	static const char res[] = "/kbs/v0/resource/";
 
 	k->served++;
+	{
+		/* Answers go out in one piece: no Nagle delay against the peer's delayed ACK. */
+		struct evhttp_connection *c = evhttp_request_get_connection(req);
+		struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+		evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+		if (fd >= 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	}
 	if (!uri)
 		return reply_error(req, 400, "InvalidRequest", "no URI");
 	if (strchr(uri, '?') || strchr(uri, '%') || strchr(uri, '#')) {
