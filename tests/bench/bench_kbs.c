@@ -138,7 +138,8 @@ int main(void)
 	run(cmd);
 	snprintf(conf, sizeof(conf), "%s/kbs.json", dir);
 	snprintf(cmd, sizeof(cmd),
-		 "printf '{\"listen\":\"127.0.0.1:%d\",\"tls_cert\":\"%s\",\"tls_key\":\"%s/tls.key\","
+		 "printf "
+		 "'{\"listen\":\"127.0.0.1:%d\",\"tls_cert\":\"%s\",\"tls_key\":\"%s/tls.key\","
 		 "\"store\":\"%s/store\",\"session_ttl\":2,\"max_sessions\":100000,"
 		 "\"test_roots\":{\"tdx\":\"%s/tdx/roots.pem\"}}' > %s",
 		 port, cacert, dir, dir, pki, conf);

@@ -15,6 +15,8 @@ static int parse(const char *s, struct reference *ref, char *err, size_t errlen)
 	return reference_parse(s, strlen(s), ref, err, errlen);
 }
 
+#define HEX32 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
 static void test_defaults_are_secure(void **state)
 {
 	struct reference ref;
@@ -63,6 +65,20 @@ static void test_full_document(void **state)
 	assert_int_equal(ref.luks_header_sha256[31], 0xaa);
 }
 
+static void test_tpm_section(void **state)
+{
+	const char *doc = "{\"tpm\": {\"ak_sha256\": \"" HEX32 "\", \"pcrs\": {\"sha256\": "
+			  "{\"0\": \"" HEX32 "\", \"23\": \"" HEX32 "\"}}}}";
+	struct reference ref;
+	char err[160];
+
+	(void)state;
+	assert_int_equal(parse(doc, &ref, err, sizeof(err)), 0);
+	assert_true(ref.has_tpm && ref.tpm.has_ak_sha256);
+	assert_true(ref.tpm.has_pcr[0] && ref.tpm.has_pcr[23] && !ref.tpm.has_pcr[7]);
+	assert_int_equal(ref.tpm.pcr[23][31], 0x1f);
+}
+
 static void test_refusals_name_the_member(void **state)
 {
 	static const struct {
@@ -84,6 +100,15 @@ static void test_refusals_name_the_member(void **state)
 		{ "{\"tdx\": {\"rtmr4\": \"00\"}}", "tdx.rtmr4: unknown member" },
 		{ "{\"tdx\": {\"accepted_tcb_status\": [\"Fine\"]}}", "tdx.accepted_tcb_status" },
 		{ "{\"tdx\": {\"accepted_tcb_status\": []}}", "tdx.accepted_tcb_status" },
+		{ "{\"tpm\": {\"pcr\": {}}}", "tpm.pcr: unknown member" },
+		{ "{\"tpm\": {\"pcrs\": {\"sha1\": {}}}}", "tpm.pcrs.sha1: unknown member" },
+		{ "{\"tpm\": {\"pcrs\": {\"sha256\": {\"24\": \"00\"}}}}",
+		  "tpm.pcrs.sha256.24: not a PCR index" },
+		{ "{\"tpm\": {\"pcrs\": {\"sha256\": {\"07\": \"00\"}}}}",
+		  "tpm.pcrs.sha256.07: not a PCR index" },
+		{ "{\"tpm\": {\"pcrs\": {\"sha256\": {\"7\": \"00\"}}}}",
+		  "tpm.pcrs.sha256.7: must be 32 bytes" },
+		{ "{\"tpm\": {\"ak_sha256\": \"00\"}}", "tpm.ak_sha256" },
 		{ "{\"snp\": {}, \"snp\": {}}", "reference: not valid JSON" },
 		{ "[]", "reference: must be an object" },
 		{ "{", "reference: not valid JSON" },
@@ -105,6 +130,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_are_secure),
 		cmocka_unit_test(test_full_document),
+		cmocka_unit_test(test_tpm_section),
 		cmocka_unit_test(test_refusals_name_the_member),
 	};
 
