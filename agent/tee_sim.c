@@ -68,18 +68,6 @@ static int sign_raw(EVP_PKEY *k, const EVP_MD *md, const void *msg, size_t len, 
 	return ok ? 0 : -EIO;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int snp_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
 {
 	/* The test VCEK's TCB (scripts/test-pki/snp): boot loader 4, TEE 1, SNP 22, ucode 213. */
@@ -87,19 +75,19 @@ static int snp_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 	uint8_t rep[SNP_REPORT_SIZE] = { 0 }, r[48], sv[48];
 	cJSON *o, *chain;
 
-	put32(rep + 0x000, 3);
-	put64(rep + 0x008, 0x30000);
-	put32(rep + 0x034, 1);
-	put64(rep + 0x038, tcb);
+	put_le(rep + 0x000, 3, 4);
+	put_le(rep + 0x008, 0x30000, 8);
+	put_le(rep + 0x034, 1, 4);
+	put_le(rep + 0x038, tcb, 8);
 	memcpy(rep + 0x050, rd, 64);
 	memcpy(rep + 0x090, s->measurement, 48);
-	put64(rep + 0x180, tcb);
+	put_le(rep + 0x180, tcb, 8);
 	rep[0x188] = 0x19; /* Milan: family 19h, model 01h */
 	rep[0x189] = 0x01;
 	rep[0x18A] = 0x01;
 	memcpy(rep + 0x1A0, s->chip_id, 64);
-	put64(rep + 0x1E0, tcb);
-	put64(rep + 0x1F0, tcb);
+	put_le(rep + 0x1E0, tcb, 8);
+	put_le(rep + 0x1F0, tcb, 8);
 	if (sign_raw(s->key, EVP_sha384(), rep, SNP_REPORT_SIGNED_SIZE, r, sv, 48) < 0)
 		return set_error(err, errlen, -EIO, "sim: cannot sign the report");
 	for (int i = 0; i < 48; i++) {
@@ -159,7 +147,7 @@ static int tdx_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 		return -ENOMEM;
 	q[0] = 4;
 	q[2] = 2; /* ECDSA-256 with P-256 */
-	put32(q + 4, 0x81);
+	put_le(q + 4, 0x81, 4);
 	memcpy(q + 12, "\x93\x9a\x72\x33\xf7\x9c\x4c\xa9\x94\x0a\x0d\xb3\x95\x7f\x06\x07", 16);
 	body = q + 48;
 	body[0] = 3;
@@ -171,7 +159,7 @@ static int tdx_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 		return r;
 	memcpy(body + 520, rd, 64);
 	o = 48 + 584;
-	put32(q + o, (uint32_t)sig_len);
+	put_le(q + o, (uint32_t)sig_len, 4);
 	o += 4;
 	if (sign_raw(s->key, EVP_sha256(), q, 48 + 584, q + o, q + o + 32, 32) < 0 ||
 	    p256_key_xy(s->key, xy) < 0)
@@ -179,7 +167,7 @@ static int tdx_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 	memcpy(q + o + 64, xy, 64);
 	o += 128;
 	q[o] = 6;
-	put32(q + o + 2, (uint32_t)cert_len);
+	put_le(q + o + 2, (uint32_t)cert_len, 4);
 	o += 6;
 	qe = q + o;
 	qe[256] = 2; /* ISVPRODID of the TD QE */
@@ -199,7 +187,7 @@ static int tdx_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 	qe[448] = (uint8_t)auth_len;
 	memcpy(qe + 450, auth, auth_len);
 	qe[450 + auth_len] = 5;
-	put32(qe + 452 + auth_len, (uint32_t)s->chain_len);
+	put_le(qe + 452 + auth_len, (uint32_t)s->chain_len, 4);
 	memcpy(qe + 456 + auth_len, s->chain, s->chain_len);
 	if (base64_encode(q, total, BASE64_STD, &b64) < 0 || !(ev = cJSON_CreateObject()))
 		return -ENOMEM;

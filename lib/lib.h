@@ -76,6 +76,8 @@ int span_u64le(struct span *s, uint64_t *v);
 uint16_t le16(const uint8_t *p);
 uint32_t le32(const uint8_t *p);
 uint64_t le64(const uint8_t *p);
+/* Writes the n low bytes of v little-endian (n <= 8). */
+void put_le(uint8_t *p, uint64_t v, unsigned n);
 bool is_zero(const void *p, size_t n);
 
 /* ---- hex, base64, base64url ---- */

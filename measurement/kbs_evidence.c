@@ -69,12 +69,6 @@ static uint64_t get_le(const uint8_t *p, unsigned n)
 	return v;
 }
 
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static cJSON *byte_array(const uint8_t *p, size_t n)
 {
 	cJSON *a = cJSON_CreateArray();

@@ -85,18 +85,6 @@ uint8_t *sim_read(const char *path, size_t *len)
 
 /* ---- SEV-SNP ---- */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 void sim_snp_defaults(struct sim_snp *p)
 {
 	char path[512];
@@ -125,24 +113,24 @@ void sim_snp_report(const struct sim_snp *p, const char *key_path, uint8_t out[0
 	uint8_t r[48], s[48];
 
 	memset(out, 0, 0x4A0);
-	put32(out + 0x000, p->version ? p->version : 2);
-	put64(out + 0x008, p->policy);
-	put32(out + 0x030, p->vmpl);
-	put32(out + 0x034, 1);
-	put64(out + 0x038, p->reported_tcb);
-	put32(out + 0x048, p->flags);
+	put_le(out + 0x000, p->version ? p->version : 2, 4);
+	put_le(out + 0x008, p->policy, 8);
+	put_le(out + 0x030, p->vmpl, 4);
+	put_le(out + 0x034, 1, 4);
+	put_le(out + 0x038, p->reported_tcb, 8);
+	put_le(out + 0x048, p->flags, 4);
 	memcpy(out + 0x050, p->report_data, 64);
 	memcpy(out + 0x090, p->measurement, 48);
 	memcpy(out + 0x0C0, p->host_data, 32);
-	put64(out + 0x180, p->reported_tcb);
+	put_le(out + 0x180, p->reported_tcb, 8);
 	if (p->version >= 3) {
 		out[0x188] = p->cpuid_fam;
 		out[0x189] = p->cpuid_mod;
 		out[0x18A] = p->cpuid_step;
 	}
 	memcpy(out + 0x1A0, p->chip_id, 64);
-	put64(out + 0x1E0, p->reported_tcb);
-	put64(out + 0x1F0, p->reported_tcb);
+	put_le(out + 0x1E0, p->reported_tcb, 8);
+	put_le(out + 0x1F0, p->reported_tcb, 8);
 	sim_sign(key, EVP_sha384(), out, 0x2A0, r, s, 48);
 	for (int i = 0; i < 48; i++) {
 		out[0x2A0 + i] = r[47 - i];
@@ -199,7 +187,7 @@ uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len)
 	/* Header (Intel DCAP quote format, Table A.3) */
 	q[0] = (uint8_t)p->version;
 	q[2] = (uint8_t)p->att_key_type;
-	put32(q + 4, 0x81);
+	put_le(q + 4, 0x81, 4);
 	memcpy(q + 12, "\x93\x9a\x72\x33\xf7\x9c\x4c\xa9\x94\x0a\x0d\xb3\x95\x7f\x06\x07", 16);
 	/* TD report body (Table A.3.2) */
 	body = q + 48;
@@ -210,14 +198,14 @@ uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len)
 		memcpy(body + 328 + 48 * i, p->rtmr[i], 48);
 	memcpy(body + 520, p->report_data, 64);
 	o = 48 + 584;
-	put32(q + o, (uint32_t)sig_len);
+	put_le(q + o, (uint32_t)sig_len, 4);
 	o += 4;
 	sim_sign(ak, EVP_sha256(), q, 48 + 584, q + o, q + o + 32, 32);
 	ak_xy(ak, xy);
 	memcpy(q + o + 64, xy, 64);
 	o += 128;
 	q[o] = 6;
-	put32(q + o + 2, (uint32_t)cert_len);
+	put_le(q + o + 2, (uint32_t)cert_len, 4);
 	o += 6;
 	/* QE report: report_data = SHA-256(AK || auth data) || 0^32 */
 	qe = q + o;
@@ -243,7 +231,7 @@ uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len)
 	q[o + 384 + 64] = (uint8_t)auth_len;
 	o += 384 + 64 + 2 + auth_len;
 	q[o] = 5;
-	put32(q + o + 2, (uint32_t)pem_len);
+	put_le(q + o + 2, (uint32_t)pem_len, 4);
 	memcpy(q + o + 6, pem, pem_len);
 	free(pem);
 	EVP_PKEY_free(ak);
