@@ -127,6 +127,10 @@ static void problem_detail(const struct body *b, char *out, size_t cap)
 		type = strrchr(type, '/') + 1;
 	if (detail && utf8_valid((const uint8_t *)detail, strlen(detail)))
 		snprintf(out, cap, "%.40s: %.200s", type ? type : "error", detail);
+	/* one line of ours, whatever the broker sent */
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }
 
 /*
@@ -254,7 +258,7 @@ static int attest(struct session *s, struct tee *tee, const char *nonce, const c
 		cJSON_Delete(jwk);
 		return set_error(err, errlen, r, "report_data: cannot compute");
 	}
-	if (tee->cfg.sim_report_data)
+	if (tee->cfg.sim_report_data && !strcmp(tee->name, "sim"))
 		memcpy(rd, tee->cfg.sim_report_data, 64);
 	r = tee->evidence(tee, rd, &primary, err, errlen);
 	if (r < 0) {

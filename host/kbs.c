@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <ftw.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -599,48 +600,50 @@ static int load_token_key(const char *path, EVP_PKEY **out, const char *config)
 }
 
 /* Every resource must have a valid policy; the broker refuses to start otherwise. */
+static const char *walk_store;
+static int walk_bad, walk_n;
+
+static int check_resource(const char *file, const struct stat *st, int type, struct FTW *ftw)
+{
+	char path[2048], why[256];
+	const char *rel;
+	_cleanup_free_ uint8_t *text = NULL;
+	struct kbs_policy pol;
+	size_t len, base = strlen(walk_store) + strlen("/resources/");
+
+	(void)st;
+	(void)ftw;
+	if (type != FTW_F || strstr(file, ".tmp."))
+		return 0;
+	rel = strlen(file) > base ? file + base : file;
+	walk_n++;
+	if (!kbs_resource_path_valid(rel)) {
+		log_error("resource %s: not a repo/type/tag path", rel);
+		walk_bad++;
+		return 0;
+	}
+	kbs_store_path(walk_store, "policies", rel, path, sizeof(path));
+	if (file_read(path, CVM_CAP_JSON, &text, &len) < 0) {
+		log_error("resource %s: no policy (%s); set one with 'cvm kbs set-policy'", rel,
+			  path);
+		walk_bad++;
+	} else if (kbs_policy_parse((char *)text, len, &pol, why, sizeof(why)) < 0) {
+		log_error("resource %s: policy %s: %s", rel, path, why);
+		walk_bad++;
+	}
+	return 0;
+}
+
 static int check_store(const char *store)
 {
 	char dir[1200];
-	FILE *p;
-	char line[2048];
-	int bad = 0, n = 0;
-	_cleanup_free_ char *cmd = NULL;
 
 	snprintf(dir, sizeof(dir), "%s/resources", store);
-	if (asprintf(&cmd, "cd '%s' 2>/dev/null && find . -type f ! -name '*.tmp.*' | sort", dir) <
-	    0)
-		return -ENOMEM;
-	if (strchr(store, '\''))
-		return log_error("store path must not contain a quote"), -EINVAL;
-	p = popen(cmd, "r");
-	if (!p)
-		return -errno;
-	while (fgets(line, sizeof(line), p)) {
-		char *path = line + 2, file[2048], why[256];
-		_cleanup_free_ uint8_t *text = NULL;
-		struct kbs_policy pol;
-		size_t len;
-
-		line[strcspn(line, "\n")] = 0;
-		n++;
-		if (!kbs_resource_path_valid(path)) {
-			log_error("resource %s: not a repo/type/tag path", path);
-			bad++;
-			continue;
-		}
-		kbs_store_path(store, "policies", path, file, sizeof(file));
-		if (file_read(file, CVM_CAP_JSON, &text, &len) < 0) {
-			log_error("resource %s: no policy (%s); set one with 'cvm kbs set-policy'",
-				  path, file);
-			bad++;
-		} else if (kbs_policy_parse((char *)text, len, &pol, why, sizeof(why)) < 0) {
-			log_error("resource %s: policy %s: %s", path, file, why);
-			bad++;
-		}
-	}
-	pclose(p);
-	return bad ? -EINVAL : n;
+	walk_store = store;
+	walk_bad = walk_n = 0;
+	if (nftw(dir, check_resource, 16, FTW_PHYS) < 0 && errno != ENOENT)
+		return log_error_errno(-errno, "%s", dir);
+	return walk_bad ? -EINVAL : walk_n;
 }
 
 static volatile sig_atomic_t stop_signal;
