@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+
 #include "agent/agent.h"
 #include "lib/lib.h"
 #include "measurement/measurement.h"
@@ -290,6 +292,91 @@ static void test_runtime_log(void **state)
 	}
 }
 
+/* The private key whose scalar is 1: the recipient of the golden JWEs. */
+static EVP_PKEY *scalar_one_key(void)
+{
+	static const char pem[] =
+		"-----BEGIN PRIVATE KEY-----\n"
+		"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgAAAAAAAAAAAAAAAA\n"
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAGhRANCAARrF9Hy4SxCR/i85uVjpEDydwN9gS3r\n"
+		"M6D0oTlF2JjClk/jQuL+Gn+bjufrSnwPnhYrzjNXazFezsu2QGg3v1H1\n"
+		"-----END PRIVATE KEY-----\n";
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+
+	BIO_free(b);
+	assert_non_null(k);
+	return k;
+}
+
+/* tests/data/kbs/golden: the protocol's messages, written from Trustee's docs and code. */
+static void test_golden_messages(void **state)
+{
+	static const char *const jwes[] = { "tests/data/kbs/golden/resource-response-trustee.json",
+					    "tests/data/kbs/golden/resource-response.json" };
+	char path[512], err[256];
+	uint8_t *text, *pt = NULL;
+	size_t len, n = 0;
+	enum cvm_platform tee;
+	const char *problem, *nonce;
+	const cJSON *jwk, *primary;
+	cJSON *root = NULL;
+	struct kbs_evidence e;
+	EVP_PKEY *k;
+
+	(void)state;
+	text = sim_read(
+		sim_path(path, sizeof(path), "CVM_TOP", "tests/data/kbs/golden/auth-request.json"),
+		&len);
+	assert_int_equal(
+		kbs_auth_request_parse((char *)text, len, &tee, &problem, err, sizeof(err)), 0);
+	assert_int_equal(tee, PLATFORM_TDX);
+	free(text);
+
+	/* a real TDX quote (tests/vectors) in Trustee's TdxEvidence */
+	text = sim_read(sim_path(path, sizeof(path), "CVM_TOP",
+				 "tests/data/kbs/golden/attest-request-tdx.json"),
+			&len);
+	assert_int_equal(kbs_attest_request_parse((char *)text, len, &root, &nonce, &jwk, &primary,
+						  err, sizeof(err)),
+			 0);
+	assert_string_equal(nonce, "dGhlIHNlc3Npb24gbm9uY2UsIDMyIGJ5dGVzIGxvbmc=");
+	assert_int_equal(jwk_to_pkey(jwk, &k, err, sizeof(err)), 0);
+	EVP_PKEY_free(k);
+	assert_int_equal(kbs_evidence_parse(PLATFORM_TDX, primary, &e, err, sizeof(err)), 0);
+	{
+		struct tdx_verifier *tv = NULL;
+		struct tdx_reference ref = { .accepted_tcb = TCB_UP_TO_DATE };
+		struct tdx_quote q;
+		struct verdict v;
+
+		assert_int_equal(tdx_verifier_new(NULL, NULL, 0, &tv, err, sizeof(err)), 0);
+		tdx_verify(tv, e.raw, e.raw_len, &ref, NULL, &q, &v);
+		if (!verdict_ok(&v))
+			fail_msg("%s", verdict_first_failure(&v)->detail);
+		tdx_verifier_free(tv);
+	}
+	kbs_evidence_free(&e);
+	/* the same evidence offered as SNP or TPM is not taken */
+	assert_int_equal(kbs_evidence_parse(PLATFORM_SNP, primary, &e, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(kbs_evidence_parse(PLATFORM_TPM, primary, &e, err, sizeof(err)), -EBADMSG);
+	cJSON_Delete(root);
+	free(text);
+
+	/* resource answers: Trustee's shape (epk protected) and jwcrypto's (epk unprotected) */
+	k = scalar_one_key();
+	for (size_t i = 0; i < ARRAY_SIZE(jwes); i++) {
+		cJSON *j = load(jwes[i]);
+
+		assert_int_equal(jwe_decrypt(k, j, &pt, &n, err, sizeof(err)), 0);
+		assert_int_equal(n, strlen("golden resource"));
+		assert_memory_equal(pt, "golden resource", n);
+		secret_free(pt, n);
+		cJSON_Delete(j);
+	}
+	EVP_PKEY_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_report_data_binding),
 		cmocka_unit_test(test_resource_paths),
 		cmocka_unit_test(test_runtime_log),
+		cmocka_unit_test(test_golden_messages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
