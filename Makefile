@@ -20,7 +20,7 @@ Q := @
 endif
 
 PKGS := libcrypto libssl libcjson libarchive libelf libkmod libcurl libevent libevent_openssl \
-	tss2-esys tss2-tctildr tss2-mu tss2-rc
+	tss2-esys tss2-tctildr tss2-mu tss2-rc libcryptsetup
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)

@@ -16,6 +16,7 @@ static const struct {
 	{ "measure", measure_main,
 	  "predict launch measurements (SNP, TDX MRTD), replay and compare event logs" },
 	{ "initrd", initrd_main, "build, list and compare reproducible initramfs images" },
+	{ "pack", pack_main, "pack a workload directory into a LUKS2 + dm-verity volume" },
 	{ "kbs", kbs_main, "run a key broker (Trustee KBS protocol) and manage its store" },
 	{ "kbs-client", kbs_client_main,
 	  "attest to a key broker and fetch a resource (Trustee KBS protocol)" },

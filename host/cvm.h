@@ -15,5 +15,6 @@ int measure_main(int argc, char **argv);
 int initrd_main(int argc, char **argv);
 int kbs_main(int argc, char **argv);
 int kbs_client_main(int argc, char **argv);
+int pack_main(int argc, char **argv);
 
 #endif
