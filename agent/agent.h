@@ -14,6 +14,8 @@
 #include <cJSON.h>
 #include <openssl/evp.h>
 
+#include "measurement/measurement.h"
+
 /* ---- TEE backends ---- */
 
 struct tee_config {
@@ -79,5 +81,23 @@ bool kbs_resource_path_valid(const char *path);
  * {"additional-evidence": "", "nonce": nonce, "tee-pubkey": jwk}, zero-padded to 64 bytes.
  */
 int kbs_report_data(const char *nonce, const cJSON *jwk, const char *hash, uint8_t out[64]);
+
+/* ---- the workload volume (volume.c) ---- */
+
+struct volume {
+	char device[256];
+	uint64_t size;
+	struct luks2_header hdr; /* validated; hdr.sha256 is what the agent measures */
+	int memfd;		 /* the header area, sealed, the only copy used */
+	char header_path[64];
+};
+
+/* Reads the header area once, validates it (E_LUKS_*), keeps it in a sealed memfd. */
+int volume_open(const char *device, const struct luks2_allow *allow, struct volume *v, char *err,
+		size_t errlen);
+/* Unlocks with the in-memory header; name NULL checks the key without device-mapper. */
+int volume_unlock(struct volume *v, const char *name, const uint8_t *pass, size_t n, char *err,
+		  size_t errlen);
+void volume_close(struct volume *v);
 
 #endif

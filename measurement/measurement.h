@@ -666,6 +666,36 @@ struct kbs_policy {
 /* Strict: unknown members refused; tpm needs ak_sha256; luks needs tdx or tpm. */
 int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *err, size_t errlen);
 
+/* ---- LUKS2 headers a guest may use (luks2.c) ---- */
+
+struct luks2_allow {
+	const char *const *ciphers; /* segment ciphers, NULL-terminated */
+	bool integrity;		    /* allow a segment with integrity */
+	uint32_t sector_size;	    /* the one sector size allowed */
+	uint64_t max_pbkdf2_iter;
+	uint64_t max_header_area; /* bytes before the data segment */
+};
+
+/* aes-xts-plain64, 4096-byte sectors, no integrity, PBKDF2 up to 10^7, 16 MiB header area. */
+void luks2_allow_defaults(struct luks2_allow *a);
+
+struct luks2_header {
+	uint64_t hdr_size;    /* one metadata copy (binary header and JSON) */
+	uint64_t data_offset; /* the header area: [0, data_offset) */
+	uint32_t sector_size;
+	char cipher[48];
+	uint8_t sha256[32]; /* of the header area */
+};
+
+/*
+ * Validates the header area buf (len bytes read from the start of a volume
+ * of device_size bytes) against the allow-list. Refusals read
+ * "E_LUKS_<WHAT>: why". The digest is over [0, data_offset).
+ */
+int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
+			  const struct luks2_allow *allow, struct luks2_header *h, char *err,
+			  size_t errlen);
+
 /* ---- evidence type detection ---- */
 
 enum cvm_platform evidence_detect(const uint8_t *buf, size_t len);

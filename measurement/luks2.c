@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A strict LUKS2 header validator (LUKS2 On-Disk Format Specification,
+ * version 1.1.x: binary header, JSON metadata). A guest checks the header
+ * area of a volume the host handed it against an allow-list before any key
+ * is asked for, and then uses this very copy (never the disk's again) as a
+ * detached header. Each refusal names what it stops: cipher_null volumes,
+ * extra keyslots or tokens that a host could add, keyslot areas aimed at
+ * the data, header copies that disagree, reencryption or integrity
+ * metadata, and memory-hard PBKDFs a host could size against the guest.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "measurement/measurement.h"
+
+#define BIN_HDR 4096
+
+static uint64_t be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int fail(char *err, size_t errlen, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	char why[200];
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return set_error(err, errlen, -EBADMSG, "%s: %s", code, why);
+}
+
+/* A JSON number written as a decimal string, as LUKS2 writes offsets and sizes. */
+static int u64_string(const cJSON *o, const char *key, uint64_t *v)
+{
+	const char *s;
+	char *end;
+
+	if (json_get_string(o, key, &s) < 0 || !*s || strlen(s) > 20 || s[0] == '-' ||
+	    (s[0] == '0' && s[1]))
+		return -EBADMSG;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return *end || errno ? -EBADMSG : 0;
+}
+
+/* Exactly one member, named "0". */
+static const cJSON *only_zero(const cJSON *o)
+{
+	if (!cJSON_IsObject(o) || cJSON_GetArraySize(o) != 1 || !o->child ||
+	    strcmp(o->child->string, "0"))
+		return NULL;
+	return o->child;
+}
+
+static bool only_members(const cJSON *o, const char *const *names, size_t n)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, o) {
+		size_t i;
+
+		for (i = 0; i < n && strcmp(names[i], m->string); i++)
+			;
+		if (i == n)
+			return false;
+	}
+	return true;
+}
+
+static bool str_is(const cJSON *o, const char *key, const char *want)
+{
+	const char *s;
+
+	return json_get_string(o, key, &s) == 0 && !strcmp(s, want);
+}
+
+static bool array_is_zero(const cJSON *o, const char *key)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsArray(a) && cJSON_GetArraySize(a) == 1 && cJSON_IsString(a->child) &&
+	       !strcmp(a->child->valuestring, "0");
+}
+
+/* One binary header and its JSON area: magic, version, size, offset and checksum. */
+static int check_bin(const uint8_t *p, size_t avail, bool primary, uint64_t *hdr_size, char *err,
+		     size_t errlen)
+{
+	static const uint8_t magic1[6] = { 'L', 'U', 'K', 'S', 0xba, 0xbe };
+	static const uint8_t magic2[6] = { 'S', 'K', 'U', 'L', 0xba, 0xbe };
+	const char *which = primary ? "primary" : "secondary";
+	uint8_t sum[32];
+	uint64_t size;
+	EVP_MD_CTX *c;
+	unsigned n = 0;
+	int ok;
+
+	if (avail < BIN_HDR)
+		return fail(err, errlen, "E_LUKS_TRUNCATED", "the %s header is cut short", which);
+	if (memcmp(p, primary ? magic1 : magic2, 6))
+		return fail(err, errlen, "E_LUKS_MAGIC", "the %s header has no LUKS2 magic", which);
+	if (p[6] != 0 || p[7] != 2)
+		return fail(err, errlen, "E_LUKS_VERSION", "the %s header is not LUKS2", which);
+	size = be64(p + 8);
+	/* 16 KiB to 4 MiB, a power of two (the specification's list) */
+	if (size < 16384 || size > 4194304 || (size & (size - 1)))
+		return fail(err, errlen, "E_LUKS_HDR_SIZE", "%s header size %llu not allowed",
+			    which, (unsigned long long)size);
+	if (size > avail)
+		return fail(err, errlen, "E_LUKS_TRUNCATED", "the %s header area is cut short",
+			    which);
+	if (be64(p + 256) != (primary ? 0 : size))
+		return fail(err, errlen, "E_LUKS_HDR_OFFSET", "the %s header's offset is wrong",
+			    which);
+	if (strncmp((const char *)p + 72, "sha256", 32))
+		return fail(err, errlen, "E_LUKS_CHECKSUM",
+			    "the %s header's checksum is not sha256", which);
+	c = EVP_MD_CTX_new();
+	ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(c, p, 448) == 1 &&
+	     EVP_DigestUpdate(c, (const uint8_t[64]){ 0 }, 64) == 1 &&
+	     EVP_DigestUpdate(c, p + 512, size - 512) == 1 && EVP_DigestFinal_ex(c, sum, &n) == 1;
+	EVP_MD_CTX_free(c);
+	if (!ok)
+		return -ENOMEM;
+	if (memcmp(sum, p + 448, 32) || !is_zero(p + 448 + 32, 32))
+		return fail(err, errlen, "E_LUKS_CHECKSUM", "the %s header's checksum is wrong",
+			    which);
+	*hdr_size = size;
+	return 0;
+}
+
+int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
+			  const struct luks2_allow *allow, struct luks2_header *h, char *err,
+			  size_t errlen)
+{
+	static const char *const top[] = { "keyslots", "tokens", "segments", "digests", "config" };
+	static const char *const ks_names[] = {
+		"type", "key_size", "af", "area", "kdf", "priority"
+	};
+	static const char *const seg_names[] = { "type",     "offset",	   "size",
+						 "iv_tweak", "encryption", "sector_size",
+						 "integrity" };
+	static const char *const cfg_names[] = { "json_size", "keyslots_size" };
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
+	const cJSON *ks, *seg, *dg, *cfg, *area, *kdf, *af, *m;
+	uint64_t size1, size2, ks_off, ks_size, seg_off, kss, json_size, iters;
+	const char *s;
+	size_t jlen;
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	if (device_size == 0)
+		return fail(err, errlen, "E_VOLUME_EMPTY", "the volume has zero length");
+	r = check_bin(buf, len, true, &size1, err, errlen);
+	if (r < 0)
+		return r;
+	r = check_bin(buf + size1, len - size1, false, &size2, err, errlen);
+	if (r < 0)
+		return r;
+	/* Both copies the same: sizes, sequence, label, UUID, subsystem, salts aside, and JSON. */
+	if (size1 != size2 || memcmp(buf + 8, buf + size1 + 8, 96) ||
+	    memcmp(buf + 168, buf + size1 + 168, 88) ||
+	    memcmp(buf + BIN_HDR, buf + size1 + BIN_HDR, size1 - BIN_HDR))
+		return fail(err, errlen, "E_LUKS_COPIES", "the two header copies disagree");
+	h->hdr_size = size1;
+	/* the JSON area: text, then only NULs */
+	jlen = strnlen((const char *)buf + BIN_HDR, size1 - BIN_HDR);
+	if (jlen == size1 - BIN_HDR || !is_zero(buf + BIN_HDR + jlen, size1 - BIN_HDR - jlen) ||
+	    json_parse((const char *)buf + BIN_HDR, jlen, &j) < 0 || !cJSON_IsObject(j))
+		return fail(err, errlen, "E_LUKS_JSON", "the JSON metadata does not parse");
+	if (!only_members(j, top, ARRAY_SIZE(top)))
+		return fail(err, errlen, "E_LUKS_JSON", "unknown top-level metadata");
+
+	/* tokens: none (a token can point the guest at another key source) */
+	m = cJSON_GetObjectItemCaseSensitive(j, "tokens");
+	if (!cJSON_IsObject(m) || cJSON_GetArraySize(m) != 0)
+		return fail(err, errlen, "E_LUKS_TOKENS", "the header carries tokens");
+
+	/* config: sizes consistent, no flags or requirements (reencryption, ...) */
+	cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
+	if (!cJSON_IsObject(cfg) || !only_members(cfg, cfg_names, ARRAY_SIZE(cfg_names)))
+		return fail(err, errlen, "E_LUKS_CONFIG",
+			    "config carries flags or requirements (reencryption)");
+	if (u64_string(cfg, "json_size", &json_size) < 0 || json_size != size1 - BIN_HDR ||
+	    u64_string(cfg, "keyslots_size", &kss) < 0 || kss % 4096)
+		return fail(err, errlen, "E_LUKS_CONFIG", "config sizes inconsistent");
+
+	/* one keyslot */
+	m = cJSON_GetObjectItemCaseSensitive(j, "keyslots");
+	ks = only_zero(m);
+	if (!ks)
+		return fail(err, errlen, "E_LUKS_KEYSLOTS", "%d keyslots; exactly one is allowed",
+			    cJSON_IsObject(m) ? cJSON_GetArraySize(m) : -1);
+	area = cJSON_GetObjectItemCaseSensitive(ks, "area");
+	kdf = cJSON_GetObjectItemCaseSensitive(ks, "kdf");
+	af = cJSON_GetObjectItemCaseSensitive(ks, "af");
+	if (!only_members(ks, ks_names, ARRAY_SIZE(ks_names)) || !str_is(ks, "type", "luks2") ||
+	    !cJSON_IsObject(area) || !str_is(area, "type", "raw") || !cJSON_IsObject(af) ||
+	    !str_is(af, "type", "luks1") || !str_is(af, "hash", "sha256"))
+		return fail(err, errlen, "E_LUKS_KEYSLOT",
+			    "keyslot 0 is not a plain luks2 keyslot");
+	if (!str_is(area, "encryption", "aes-xts-plain64"))
+		return fail(err, errlen, "E_LUKS_CIPHER", "keyslot cipher is not aes-xts-plain64");
+	if (u64_string(area, "offset", &ks_off) < 0 || u64_string(area, "size", &ks_size) < 0)
+		return fail(err, errlen, "E_LUKS_KEYSLOT", "keyslot area malformed");
+	m = cJSON_GetObjectItemCaseSensitive(ks, "key_size");
+	if (!cJSON_IsNumber(m) || m->valuedouble != 64)
+		return fail(err, errlen, "E_LUKS_KEYSLOT", "keyslot key is not 512 bits");
+	m = cJSON_GetObjectItemCaseSensitive(af, "stripes");
+	if (!cJSON_IsNumber(m) || m->valuedouble != 4000 || ks_size < 64 * 4000)
+		return fail(err, errlen, "E_LUKS_KEYSLOT", "keyslot anti-forensic split unusual");
+	/* the keyslot area lies in the keyslots area, after both metadata copies */
+	if (ks_off < 2 * size1 || ks_off % 4096 || ks_size > kss ||
+	    ks_off + ks_size > 2 * size1 + kss)
+		return fail(err, errlen, "E_LUKS_KEYSLOT_AREA",
+			    "the keyslot area lies outside the keyslots area");
+	if (!cJSON_IsObject(kdf))
+		return fail(err, errlen, "E_LUKS_KDF", "keyslot has no kdf");
+	if (str_is(kdf, "type", "pbkdf2")) {
+		m = cJSON_GetObjectItemCaseSensitive(kdf, "iterations");
+		iters = cJSON_IsNumber(m) && m->valuedouble >= 1 ? (uint64_t)m->valuedouble : 0;
+		if (!str_is(kdf, "hash", "sha256") || iters < 1000 ||
+		    iters > allow->max_pbkdf2_iter)
+			return fail(err, errlen, "E_LUKS_KDF",
+				    "PBKDF2 must be sha256 with 1000 to %llu iterations",
+				    (unsigned long long)allow->max_pbkdf2_iter);
+	} else {
+		return fail(err, errlen, "E_LUKS_KDF",
+			    "keyslot KDF is not PBKDF2 (a memory-hard KDF is sized by the host)");
+	}
+
+	/* one segment */
+	m = cJSON_GetObjectItemCaseSensitive(j, "segments");
+	seg = only_zero(m);
+	if (!seg)
+		return fail(err, errlen, "E_LUKS_SEGMENTS", "exactly one segment is allowed");
+	if (!only_members(seg, seg_names, ARRAY_SIZE(seg_names)) || !str_is(seg, "type", "crypt"))
+		return fail(err, errlen, "E_LUKS_SEGMENT",
+			    "segment 0 is not a plain crypt segment");
+	if (json_get_string(seg, "encryption", &s) < 0)
+		return fail(err, errlen, "E_LUKS_CIPHER", "segment has no cipher");
+	{
+		bool ok = false;
+
+		for (size_t i = 0; allow->ciphers[i]; i++)
+			ok |= !strcmp(s, allow->ciphers[i]);
+		if (!ok)
+			return fail(err, errlen, "E_LUKS_CIPHER",
+				    "segment cipher %.40s not allowed", s);
+		snprintf(h->cipher, sizeof(h->cipher), "%s", s);
+	}
+	if (cJSON_GetObjectItemCaseSensitive(seg, "integrity") && !allow->integrity)
+		return fail(err, errlen, "E_LUKS_INTEGRITY", "segment integrity not asked for");
+	m = cJSON_GetObjectItemCaseSensitive(seg, "sector_size");
+	if (!cJSON_IsNumber(m) || m->valuedouble != allow->sector_size)
+		return fail(err, errlen, "E_LUKS_SECTOR", "segment sector size is not %u",
+			    allow->sector_size);
+	if (!str_is(seg, "iv_tweak", "0"))
+		return fail(err, errlen, "E_LUKS_SEGMENT", "segment iv_tweak is not 0");
+	if (u64_string(seg, "offset", &seg_off) < 0 || seg_off % 4096)
+		return fail(err, errlen, "E_LUKS_SEGMENT", "segment offset malformed");
+	/* the data after every byte of metadata and keyslots: no overlap */
+	if (seg_off < 2 * size1 + kss || seg_off < ks_off + ks_size)
+		return fail(err, errlen, "E_LUKS_OVERLAP",
+			    "the data segment overlaps the keyslots");
+	if (seg_off > allow->max_header_area)
+		return fail(err, errlen, "E_LUKS_HDR_SIZE", "header area of %llu bytes too large",
+			    (unsigned long long)seg_off);
+	if (!str_is(seg, "size", "dynamic")) {
+		uint64_t sz;
+
+		if (u64_string(seg, "size", &sz) < 0 || sz == 0 || sz % allow->sector_size ||
+		    seg_off + sz > device_size)
+			return fail(err, errlen, "E_LUKS_SEGMENT",
+				    "segment size malformed or past the device");
+	}
+	if (device_size < seg_off + allow->sector_size)
+		return fail(err, errlen, "E_VOLUME_TRUNCATED", "the volume ends before its data");
+
+	/* one digest binding keyslot 0 to segment 0 */
+	m = cJSON_GetObjectItemCaseSensitive(j, "digests");
+	dg = only_zero(m);
+	if (!dg || !str_is(dg, "type", "pbkdf2") || !array_is_zero(dg, "keyslots") ||
+	    !array_is_zero(dg, "segments"))
+		return fail(err, errlen, "E_LUKS_DIGESTS",
+			    "exactly one pbkdf2 digest of keyslot 0 and segment 0 is allowed");
+
+	if (len < seg_off)
+		return fail(err, errlen, "E_LUKS_TRUNCATED", "header area not read whole");
+	h->data_offset = seg_off;
+	h->sector_size = allow->sector_size;
+	{
+		unsigned n = 0;
+
+		if (EVP_Digest(buf, seg_off, h->sha256, &n, EVP_sha256(), NULL) != 1)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void luks2_allow_defaults(struct luks2_allow *a)
+{
+	static const char *const xts[] = { "aes-xts-plain64", NULL };
+
+	memset(a, 0, sizeof(*a));
+	a->ciphers = xts;
+	a->sector_size = 4096;
+	a->max_pbkdf2_iter = 10000000;
+	a->max_header_area = 16 * 1024 * 1024 + 32 * 1024;
+}

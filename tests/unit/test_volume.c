@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The unlock path on the host: volumes made by `cvm pack` (and attacked with
+ * cryptsetup and by rewriting their metadata) are opened, validated and
+ * their key checked from the in-memory header copy, as the guest does
+ * before activation. Every attack is refused before any key is used.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "agent/agent.h"
+#include "lib/lib.h"
+#include "tests/unit/support/sim.h"
+
+static char dir[512], cvm[512];
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
+static cJSON *key_json(const char *name)
+{
+	char path[600];
+	size_t len;
+	uint8_t *t;
+	cJSON *j = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	t = sim_read(path, &len);
+	assert_int_equal(json_parse((char *)t, len, &j), 0);
+	free(t);
+	return j;
+}
+
+static size_t volume_key(const char *name, uint8_t pass[32])
+{
+	cJSON *j = key_json(name);
+
+	assert_int_equal(json_get_hex(j, "volume_key", pass, 32), 0);
+	cJSON_Delete(j);
+	return 32;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/volume", sim_env("CVM_TEST_TMP"));
+	snprintf(cvm, sizeof(cvm), "%s", sim_env("CVM_BIN"));
+	sh("rm -rf %s && mkdir -p %s/wl && echo job > %s/wl/job && head -c 100000 /dev/zero > "
+	   "%s/wl/zero",
+	   dir, dir, dir, dir);
+	sh("%s pack %s/wl -o %s/good.img --key-out %s/good.key >/dev/null", cvm, dir, dir, dir);
+	sh("%s pack %s/wl -o %s/other.img --key-out %s/other.key >/dev/null", cvm, dir, dir, dir);
+	return 0;
+}
+
+static int open_err(const char *img, char *err, size_t errlen, struct volume *v)
+{
+	struct luks2_allow allow;
+	char path[600];
+
+	luks2_allow_defaults(&allow);
+	snprintf(path, sizeof(path), "%s/%s", dir, img);
+	return volume_open(path, &allow, v, err, errlen);
+}
+
+static void expect_refused(const char *img, const char *code)
+{
+	struct volume v;
+	char err[256] = "";
+
+	assert_int_equal(open_err(img, err, sizeof(err), &v), -EBADMSG);
+	if (strncmp(err, code, strlen(code)))
+		fail_msg("%s: got '%s', expected %s", img, err, code);
+}
+
+static void test_good_volume(void **state)
+{
+	struct volume v;
+	uint8_t pass[32], want[32], wrong[32] = { 0 };
+	char err[256];
+	cJSON *k = key_json("good.key");
+
+	(void)state;
+	assert_int_equal(open_err("good.img", err, sizeof(err), &v), 0);
+	assert_int_equal(json_get_hex(k, "luks_header_sha256", want, 32), 0);
+	assert_memory_equal(v.hdr.sha256, want, 32);
+	assert_int_equal(v.hdr.data_offset, 1048576);
+	assert_string_equal(v.hdr.cipher, "aes-xts-plain64");
+	volume_key("good.key", pass);
+	assert_int_equal(volume_unlock(&v, NULL, pass, 32, err, sizeof(err)), 0);
+	assert_int_equal(volume_unlock(&v, NULL, wrong, 32, err, sizeof(err)), -EACCES);
+	assert_string_equal(err, "E_KEY: the released key does not open the volume");
+	volume_close(&v);
+	cJSON_Delete(k);
+}
+
+/* The disk's header is replaced after the check: the in-memory copy is what unlocks. */
+static void test_no_check_then_open_race(void **state)
+{
+	struct volume v;
+	uint8_t pass[32], other[32];
+	char err[256];
+
+	(void)state;
+	sh("cp %s/good.img %s/race.img", dir, dir);
+	assert_int_equal(open_err("race.img", err, sizeof(err), &v), 0);
+	sh("dd if=%s/other.img of=%s/race.img bs=1M count=1 conv=notrunc 2>/dev/null", dir, dir);
+	volume_key("good.key", pass);
+	volume_key("other.key", other);
+	assert_int_equal(volume_unlock(&v, NULL, pass, 32, err, sizeof(err)), 0);
+	assert_int_equal(volume_unlock(&v, NULL, other, 32, err, sizeof(err)), -EACCES);
+	volume_close(&v);
+}
+
+/* A swapped volume with a valid header of its own: valid, but its digest is not the policy's. */
+static void test_swapped_volume(void **state)
+{
+	struct volume v;
+	uint8_t want[32], pass[32];
+	char err[256];
+	cJSON *k = key_json("good.key");
+
+	(void)state;
+	assert_int_equal(open_err("other.img", err, sizeof(err), &v), 0);
+	assert_int_equal(json_get_hex(k, "luks_header_sha256", want, 32), 0);
+	assert_memory_not_equal(v.hdr.sha256, want, 32);
+	volume_key("good.key", pass);
+	assert_int_equal(volume_unlock(&v, NULL, pass, 32, err, sizeof(err)), -EACCES);
+	volume_close(&v);
+	cJSON_Delete(k);
+}
+
+/* Rewrites the JSON metadata of one or both copies (edit: a sed expression), fixing checksums. */
+static void rewrite(const char *src, const char *dst, const char *py_edit, int copies)
+{
+	sh("cp %s/%s %s/%s && /usr/bin/python3 - %s/%s %d <<'EOP'\n"
+	   "import hashlib, json, sys\n"
+	   "f = open(sys.argv[1], 'r+b'); d = bytearray(f.read(1 << 20)); n = int(sys.argv[2])\n"
+	   "size = int.from_bytes(d[8:16], 'big')\n"
+	   "for c in range(n):\n"
+	   "    o = c * size\n"
+	   "    j = json.loads(bytes(d[o + 4096:o + size]).rstrip(b'\\0'))\n"
+	   "    %s\n"
+	   "    t = json.dumps(j, separators=(',', ':')).encode()\n"
+	   "    d[o + 4096:o + size] = t + bytes(size - 4096 - len(t))\n"
+	   "    d[o + 448:o + 512] = bytes(64)\n"
+	   "    d[o + 448:o + 480] = hashlib.sha256(bytes(d[o:o + size])).digest()\n"
+	   "f.seek(0); f.write(d); f.close()\n"
+	   "EOP",
+	   dir, src, dir, dst, dir, dst, copies, py_edit);
+}
+
+static void test_attacks_refused(void **state)
+{
+	(void)state;
+	/* a second keyslot, added with cryptsetup */
+	sh("cp %s/good.img %s/two.img && /usr/bin/python3 -c \"import json,sys; "
+	   "sys.stdout.buffer.write(bytes.fromhex(json.load(open('%s/good.key'))['volume_key']))\" "
+	   "> "
+	   "%s/pass && head -c 32 /dev/urandom > %s/pass2 && cryptsetup luksAddKey --batch-mode "
+	   "--pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file %s/pass %s/two.img %s/pass2",
+	   dir, dir, dir, dir, dir, dir, dir, dir);
+	expect_refused("two.img", "E_LUKS_KEYSLOTS");
+	/* a token */
+	sh("cp %s/good.img %s/token.img && echo '{\"type\":\"luks2-keyring\",\"keyslots\":[\"0\"],"
+	   "\"key_description\":\"x\"}' > %s/tok.json && cryptsetup token import --json-file "
+	   "%s/tok.json %s/token.img",
+	   dir, dir, dir, dir, dir);
+	expect_refused("token.img", "E_LUKS_TOKENS");
+	/* cipher_null (CVE-2025-59054): the segment rewritten, checksums made good */
+	rewrite("good.img", "null2.img", "j['segments']['0']['encryption'] = 'cipher_null-ecb'", 2);
+	expect_refused("null2.img", "E_LUKS_CIPHER");
+	/* a keyslot area aimed at the data */
+	rewrite("good.img", "area.img", "j['keyslots']['0']['area']['offset'] = '1048576'", 2);
+	expect_refused("area.img", "E_LUKS_KEYSLOT_AREA");
+	/* a segment starting inside the keyslots area */
+	rewrite("good.img", "overlap.img", "j['segments']['0']['offset'] = '262144'", 2);
+	expect_refused("overlap.img", "E_LUKS_OVERLAP");
+	/* header copies that disagree */
+	rewrite("good.img", "copies.img",
+		"j['segments']['0']['sector_size'] = 4096 if c else 4096; "
+		"j['config']['keyslots_size'] = '1015808' if c == 0 else '987136'",
+		2);
+	expect_refused("copies.img", "E_LUKS_COPIES");
+	/* integrity, reencryption requirements, another sector size, argon2 */
+	rewrite("good.img", "integ.img",
+		"j['segments']['0']['integrity'] = {'type': 'hmac(sha256)', 'journal_encryption': "
+		"'none', 'journal_integrity': 'none'}",
+		2);
+	expect_refused("integ.img", "E_LUKS_INTEGRITY");
+	rewrite("good.img", "reenc.img",
+		"j['config']['requirements'] = {'mandatory': ['online-reencrypt-v2']}", 2);
+	expect_refused("reenc.img", "E_LUKS_CONFIG");
+	rewrite("good.img", "sector.img", "j['segments']['0']['sector_size'] = 512", 2);
+	expect_refused("sector.img", "E_LUKS_SECTOR");
+	rewrite("good.img", "argon.img",
+		"j['keyslots']['0']['kdf'] = {'type': 'argon2id', 'time': 4, 'memory': 4194304, "
+		"'cpus': 4, 'salt': 'AAAA'}",
+		2);
+	expect_refused("argon.img", "E_LUKS_KDF");
+	/* a checksum that does not match (one byte of JSON changed, checksum kept) */
+	sh("cp %s/good.img %s/sum.img && printf ' ' | dd of=%s/sum.img bs=1 seek=4200 conv=notrunc "
+	   "2>/dev/null",
+	   dir, dir, dir);
+	expect_refused("sum.img", "E_LUKS_CHECKSUM");
+	/* truncated device, and one of zero length */
+	sh("head -c 20000 %s/good.img > %s/trunchdr.img && : > %s/empty.img", dir, dir, dir);
+	expect_refused("trunchdr.img", "E_LUKS_TRUNCATED");
+	sh("head -c 500000 %s/good.img > %s/trunc.img", dir, dir);
+	expect_refused("trunc.img", "E_VOLUME_TRUNCATED");
+	sh("head -c 1048576 %s/good.img > %s/nodata.img", dir, dir);
+	expect_refused("nodata.img", "E_VOLUME_TRUNCATED");
+	expect_refused("empty.img", "E_VOLUME_EMPTY");
+	/* not LUKS at all */
+	sh("head -c 2097152 /dev/zero > %s/zero.img", dir);
+	expect_refused("zero.img", "E_LUKS_MAGIC");
+	sh("rm -f %s/pass %s/pass2", dir, dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_volume),
+		cmocka_unit_test(test_no_check_then_open_race),
+		cmocka_unit_test(test_swapped_volume),
+		cmocka_unit_test(test_attacks_refused),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
