@@ -76,6 +76,14 @@ static int run(char *const argv[], char *const env[], bool quiet)
 		    (quiet && !freopen("/dev/null", "w", stderr)))
 			_exit(127);
 		execvp(argv[0], argv);
+		/* mke2fs and debugfs live in sbin, which a user's PATH may lack */
+		for (const char *const *d = (const char *const[]){ "/usr/sbin/", "/sbin/", NULL };
+		     *d; d++) {
+			char path[256];
+
+			snprintf(path, sizeof(path), "%s%s", *d, argv[0]);
+			execv(path, argv);
+		}
 		_exit(127);
 	}
 	if (waitpid(pid, &st, 0) < 0)
