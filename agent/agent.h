@@ -100,4 +100,17 @@ int volume_unlock(struct volume *v, const char *name, const uint8_t *pass, size_
 		  size_t errlen);
 void volume_close(struct volume *v);
 
+/* What `cvm pack` wrote into volume.key, as the broker releases it. */
+struct volume_key {
+	uint8_t pass[32]; /* the keyslot's passphrase: wipe after use */
+	uint8_t header_sha256[32];
+	uint8_t root_hash[32], salt[32];
+	uint64_t data_blocks, hash_offset;
+};
+
+int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *err, size_t errlen);
+/* dm-crypt, dm-verity and a read-only, nodev, nosuid mount of NAME at mountpoint (guest only). */
+int volume_activate(struct volume *v, const struct volume_key *k, const char *name,
+		    const char *mountpoint, char *err, size_t errlen);
+
 #endif

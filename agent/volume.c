@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+
+#include <openssl/crypto.h>
 
 #include "agent/agent.h"
 #include "lib/lib.h"
@@ -126,4 +129,81 @@ void volume_close(struct volume *v)
 	if (v->memfd >= 0)
 		close(v->memfd);
 	v->memfd = -1;
+}
+
+int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *err, size_t errlen)
+{
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
+	const cJSON *v;
+	uint64_t ver = 0, dbs = 0, hbs = 0;
+	const char *alg;
+
+	memset(k, 0, sizeof(*k));
+	if (json_parse(text, len, &j) < 0 || !cJSON_IsObject(j))
+		return set_error(err, errlen, -EBADMSG, "E_VOLUME_KEY: not a JSON object");
+	v = cJSON_GetObjectItemCaseSensitive(j, "verity");
+	if (json_get_u64(j, "version", &ver) < 0 || ver != 1 ||
+	    json_get_hex(j, "volume_key", k->pass, sizeof(k->pass)) < 0 ||
+	    json_get_hex(j, "luks_header_sha256", k->header_sha256, 32) < 0 || !cJSON_IsObject(v) ||
+	    json_get_hex(v, "root_hash", k->root_hash, 32) < 0 ||
+	    json_get_hex(v, "salt", k->salt, 32) < 0 ||
+	    json_get_string(v, "hash_algorithm", &alg) < 0 || strcmp(alg, "sha256") ||
+	    json_get_u64(v, "data_block_size", &dbs) < 0 || dbs != 4096 ||
+	    json_get_u64(v, "hash_block_size", &hbs) < 0 || hbs != 4096 ||
+	    json_get_u64(v, "data_blocks", &k->data_blocks) < 0 || k->data_blocks == 0 ||
+	    json_get_u64(v, "hash_offset", &k->hash_offset) < 0 ||
+	    k->hash_offset != k->data_blocks * 4096) {
+		OPENSSL_cleanse(k, sizeof(*k));
+		return set_error(err, errlen, -EBADMSG,
+				 "E_VOLUME_KEY: not a volume key of version 1 (cvm pack)");
+	}
+	return 0;
+}
+
+/*
+ * In the guest: dm-crypt from the in-memory header (read-only), dm-verity
+ * over it with the released root hash, then the filesystem mounted
+ * read-only, nodev, nosuid. The key's header digest must be the one
+ * measured: a key released for another volume is not tried.
+ */
+int volume_activate(struct volume *v, const struct volume_key *k, const char *name,
+		    const char *mountpoint, char *err, size_t errlen)
+{
+	char crypt_name[64], crypt_dev[96], verity_dev[96];
+	struct crypt_params_verity vp = {
+		.hash_name = "sha256",
+		.salt = (const char *)k->salt,
+		.salt_size = sizeof(k->salt),
+		.hash_type = 1,
+		.data_block_size = 4096,
+		.hash_block_size = 4096,
+		.data_size = k->data_blocks,
+		.hash_area_offset = k->hash_offset,
+		.flags = CRYPT_VERITY_NO_HEADER,
+	};
+	struct crypt_device *cd = NULL;
+	int r;
+
+	if (memcmp(k->header_sha256, v->hdr.sha256, 32))
+		return set_error(err, errlen, -EACCES,
+				 "E_KEY: the released key is for another volume header");
+	snprintf(crypt_name, sizeof(crypt_name), "%s-crypt", name);
+	snprintf(crypt_dev, sizeof(crypt_dev), "/dev/mapper/%s", crypt_name);
+	snprintf(verity_dev, sizeof(verity_dev), "/dev/mapper/%s", name);
+	r = volume_unlock(v, crypt_name, k->pass, sizeof(k->pass), err, errlen);
+	if (r < 0)
+		return r;
+	crypt_set_log_callback(NULL, cs_log, NULL);
+	r = crypt_init_data_device(&cd, crypt_dev, crypt_dev);
+	if (r == 0)
+		r = crypt_format(cd, CRYPT_VERITY, NULL, NULL, NULL, NULL, 0, &vp);
+	if (r == 0)
+		r = crypt_activate_by_volume_key(cd, name, (const char *)k->root_hash, 32,
+						 CRYPT_ACTIVATE_READONLY);
+	crypt_free(cd);
+	if (r < 0)
+		return set_error(err, errlen, r, "E_VERITY: %s", strerror(-r));
+	if (mount(verity_dev, mountpoint, "ext4", MS_RDONLY | MS_NODEV | MS_NOSUID, "") < 0)
+		return set_error(err, errlen, -errno, "E_MOUNT: %s", strerror(errno));
+	return 0;
 }

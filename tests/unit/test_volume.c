@@ -237,6 +237,31 @@ static void test_attacks_refused(void **state)
 	sh("rm -f %s/pass %s/pass2", dir, dir);
 }
 
+/* The released volume.key: parsed strictly; a key for another header is not tried. */
+static void test_volume_key(void **state)
+{
+	char path[600], err[256];
+	size_t len;
+	uint8_t *text;
+	struct volume_key k;
+	struct volume v;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/good.key", dir);
+	text = sim_read(path, &len);
+	assert_int_equal(volume_key_parse((char *)text, len, &k, err, sizeof(err)), 0);
+	assert_int_equal(k.hash_offset, k.data_blocks * 4096);
+	assert_int_equal(open_err("other.img", err, sizeof(err), &v), 0);
+	assert_int_equal(volume_activate(&v, &k, "cvm-test", "/nonexistent", err, sizeof(err)),
+			 -EACCES);
+	assert_string_equal(err, "E_KEY: the released key is for another volume header");
+	volume_close(&v);
+	assert_int_equal(volume_key_parse("{\"version\":2}", 13, &k, err, sizeof(err)), -EBADMSG);
+	text[len / 2] = 'x';
+	assert_int_equal(volume_key_parse((char *)text, len, &k, err, sizeof(err)), -EBADMSG);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_no_check_then_open_race),
 		cmocka_unit_test(test_swapped_volume),
 		cmocka_unit_test(test_attacks_refused),
+		cmocka_unit_test(test_volume_key),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
