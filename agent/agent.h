@@ -34,6 +34,12 @@ struct tee {
 	int (*evidence)(struct tee *t, const uint8_t report_data[64], cJSON **primary, char *err,
 			size_t errlen);
 	void (*close)(struct tee *t);
+	/*
+	 * Extends the runtime register (TDX RTMR3: SHA-384; TPM PCR 15: SHA-256)
+	 * with digest; NULL when the platform has none (SEV-SNP).
+	 */
+	int (*extend)(struct tee *t, const uint8_t *digest, size_t len, char *err, size_t errlen);
+	enum cvm_platform runtime; /* PLATFORM_TDX or PLATFORM_TPM: the register's kind */
 	struct tee_config cfg;
 	void *priv;
 };
@@ -51,6 +57,14 @@ int tee_sim_open(const struct tee_config *cfg, struct tee **out, char *err, size
 int tee_tpm_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
 /* tpm: SHA-256 of the AK's SubjectPublicKeyInfo, the value a policy pins as ak_sha256. */
 int tee_tpm_ak_sha256(struct tee *tee, uint8_t out[32]);
+
+/*
+ * Measures value under name before the agent acts on it: extends the
+ * runtime register and appends the CEL-JSON record to cfg.runtime_log
+ * (rewritten whole, atomically). -ENOTSUP on a platform without one.
+ */
+int tee_measure(struct tee *t, const char *name, const uint8_t *value, size_t n, char *err,
+		size_t errlen);
 
 /* ---- key release (Trustee KBS protocol, RCAR 0.4.0) ---- */
 

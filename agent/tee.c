@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "lib/lib.h"
@@ -50,4 +51,60 @@ int tee_add_runtime_log(const struct tee *t, cJSON *primary, char *err, size_t e
 		return set_error(err, errlen, -EBADMSG, "runtime log %s: not text",
 				 t->cfg.runtime_log);
 	return cJSON_AddStringToObject(primary, "runtime_eventlog", (char *)text) ? 0 : -ENOMEM;
+}
+
+int tee_measure(struct tee *t, const char *name, const uint8_t *value, size_t n, char *err,
+		size_t errlen)
+{
+	_cleanup_(cJSON_Deletep) cJSON *log = NULL;
+	_cleanup_free_ uint8_t *text = NULL;
+	_cleanup_free_ char *out = NULL;
+	cJSON *rec;
+	const cJSON *d;
+	uint8_t digest[48];
+	size_t len = 0;
+	int r;
+
+	if (!t->extend || !t->cfg.runtime_log)
+		return set_error(err, errlen, -ENOTSUP,
+				 "E_MEASURE: %s has no runtime register or no runtime log",
+				 t->name);
+	r = file_read(t->cfg.runtime_log, CVM_CAP_JSON, &text, &len);
+	if (r == -ENOENT)
+		log = cJSON_CreateArray();
+	else if (r < 0 || json_parse((char *)text, len, &log) < 0 || !cJSON_IsArray(log))
+		return set_error(err, errlen, -EBADMSG, "E_MEASURE: runtime log %s unreadable",
+				 t->cfg.runtime_log);
+	rec = runtime_event_json(t->runtime, (uint64_t)cJSON_GetArraySize(log), name, value, n);
+	if (!log || !rec || !cJSON_AddItemToArray(log, rec))
+		return -ENOMEM;
+	d = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rec, "digests"), 0);
+	len = t->runtime == PLATFORM_TDX ? 48 : 32;
+	if (hex_decode_exact(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "digest")),
+			     digest, len) < 0)
+		return -EINVAL;
+	/* register first: a log entry without its extend would never replay */
+	r = t->extend(t, digest, len, err, errlen);
+	if (r < 0)
+		return r;
+	out = cJSON_PrintUnformatted(log);
+	if (!out)
+		return -ENOMEM;
+	{
+		char tmp[4200];
+		FILE *f;
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", t->cfg.runtime_log);
+		f = fopen(tmp, "we");
+		if (!f || fputs(out, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) < 0) {
+			if (f)
+				fclose(f);
+			return set_error(err, errlen, -EIO, "E_MEASURE: cannot write %s", tmp);
+		}
+		fclose(f);
+		if (rename(tmp, t->cfg.runtime_log) < 0)
+			return set_error(err, errlen, -errno, "E_MEASURE: %s: %s",
+					 t->cfg.runtime_log, strerror(errno));
+	}
+	return 0;
 }

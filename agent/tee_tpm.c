@@ -187,6 +187,24 @@ out:
 	return r;
 }
 
+static int tpm_extend(struct tee *tee, const uint8_t *digest, size_t len, char *err, size_t errlen)
+{
+	struct tpm *t = (struct tpm *)tee;
+	TPML_DIGEST_VALUES v = { .count = 1 };
+	TSS2_RC rc;
+
+	if (len != 32)
+		return set_error(err, errlen, -EINVAL, "E_MEASURE: PCR 15 takes SHA-256");
+	v.digests[0].hashAlg = TPM2_ALG_SHA256;
+	memcpy(v.digests[0].digest.sha256, digest, 32);
+	rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR15, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+			     &v);
+	if (rc != TSS2_RC_SUCCESS)
+		return set_error(err, errlen, -EIO, "E_MEASURE: PCR_Extend: %s",
+				 Tss2_RC_Decode(rc));
+	return 0;
+}
+
 static void tpm_close(struct tee *tee)
 {
 	struct tpm *t = (struct tpm *)tee;
@@ -225,6 +243,8 @@ int tee_tpm_open(const struct tee_config *cfg, struct tee **out, char *err, size
 			       .kbs_tee = "tpm",
 			       .evidence = tpm_evidence,
 			       .close = tpm_close,
+			       .extend = tpm_extend,
+			       .runtime = PLATFORM_TPM,
 			       .cfg = *cfg };
 	t->ak = ESYS_TR_NONE;
 	rc = Tss2_TctiLdr_Initialize(cfg->tcti ? cfg->tcti : "device:/dev/tpmrm0", &t->tcti);
