@@ -21,25 +21,10 @@
 
 #include "agent/agent.h"
 #include "lib/lib.h"
+#include "tests/bench/bench.h"
 #include "measurement/measurement.h"
 
 static char dir[256], pki[300], cacert[300], url[64];
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void run(const char *cmd)
-{
-	if (system(cmd) != 0) {
-		fprintf(stderr, "bench kbs: failed: %s\n", cmd);
-		exit(1);
-	}
-}
 
 static long rss_kib(pid_t pid)
 {
@@ -135,7 +120,7 @@ int main(void)
 		 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 		 "202122232425262728292a2b2c2d2e2f",
 		 dir, cvm, dir, dir);
-	run(cmd);
+	bench_run("bench kbs", cmd);
 	snprintf(conf, sizeof(conf), "%s/kbs.json", dir);
 	snprintf(cmd, sizeof(cmd),
 		 "printf "
@@ -143,7 +128,7 @@ int main(void)
 		 "\"store\":\"%s/store\",\"session_ttl\":2,\"max_sessions\":100000,"
 		 "\"test_roots\":{\"tdx\":\"%s/tdx/roots.pem\"}}' > %s",
 		 port, cacert, dir, dir, pki, conf);
-	run(cmd);
+	bench_run("bench kbs", cmd);
 	broker = fork();
 	if (broker == 0) {
 		if (!freopen("/dev/null", "w", stderr))
@@ -228,7 +213,7 @@ int main(void)
 	waitpid(broker, NULL, 0);
 	tee_close(tee);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	run(cmd);
+	bench_run("bench kbs", cmd);
 	return 0;
 fail:
 	kill(broker, SIGTERM);

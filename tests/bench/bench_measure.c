@@ -13,17 +13,10 @@
 #include <openssl/sha.h>
 
 #include "lib/lib.h"
+#include "tests/bench/bench.h"
 #include "measurement/measurement.h"
 
 #define ROUNDS 5
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint8_t *filled(size_t n, uint32_t seed)
 {

@@ -17,18 +17,11 @@
 #include <openssl/pem.h>
 
 #include "lib/lib.h"
+#include "tests/bench/bench.h"
 #include "measurement/measurement.h"
 
 #define ROUNDS 5
 #define ROUND_SECONDS 0.4
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef int (*bench_fn)(void *ctx);
 

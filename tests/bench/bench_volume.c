@@ -21,22 +21,7 @@
 
 #include "agent/agent.h"
 #include "lib/lib.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void run(const char *cmd)
-{
-	if (system(cmd) != 0) {
-		fprintf(stderr, "bench volume: failed: %s\n", cmd);
-		exit(1);
-	}
-}
+#include "tests/bench/bench.h"
 
 static void quiet(int level, const char *msg, void *u)
 {
@@ -94,7 +79,7 @@ int main(void)
 		"> %s/wl/f$i; done; %s pack %s/wl -o %s --key-out %s > /dev/null",
 		dir, dir, cvm, dir, img, keyf);
 	t0 = now_s();
-	run(cmd);
+	bench_run("bench volume", cmd);
 	{
 		_cleanup_free_ uint8_t *t = NULL;
 		cJSON *j = NULL;
@@ -110,7 +95,7 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "%s pack %s/wl -o %s/p2.img --key-out %s/p2.key > /dev/null",
 		 cvm, dir, dir, dir);
 	t0 = now_s();
-	run(cmd);
+	bench_run("bench volume", cmd);
 	pack_s = now_s() - t0;
 	{
 		static uint8_t buf[1 << 20], out[1 << 20];
@@ -156,13 +141,13 @@ int main(void)
 			 "cryptsetup luksKillSlot --batch-mode --key-file %s/pass %s 0",
 			 img, img2, hex, dir, dir, img2, dir, dir, img2);
 	}
-	run(cmd);
+	bench_run("bench volume", cmd);
 	theirs = key_check_child(img2, pass, 32, &rss_theirs);
 	printf("unlock: cvm (PBKDF2 1000, in-memory header) %.2f ms, peak RSS %ld KiB; "
 	       "cryptsetup defaults (argon2id) %.0f ms, peak RSS %ld KiB: %.0fx faster "
 	       "(goal >= 50x)\n",
 	       ours * 1000, rss_ours, theirs * 1000, rss_theirs, theirs / ours);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	run(cmd);
+	bench_run("bench volume", cmd);
 	return 0;
 }
