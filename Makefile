@@ -53,6 +53,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+E2E_SRC := $(wildcard tests/e2e/*.c)
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 HOST_OBJ := $(HOST_SRC:%.c=$(BUILD)/obj/%.o)
@@ -61,6 +62,7 @@ SIM_OBJ := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
 SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+E2E_BIN := $(E2E_SRC:tests/e2e/%.c=$(BUILD)/e2e/%)
 LIBCVM := $(BUILD)/libcvm.a
 LIBAGENT := $(BUILD)/libagent.a
 CVM := $(BUILD)/cvm
@@ -105,11 +107,17 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(SIM_OBJ) $(LIBAGENT) $(LIBCVM)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
 
+# Programs that run inside a QEMU guest (PID 1 of an end-to-end test).
+$(BUILD)/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(LIBAGENT) $(LIBCVM)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
+
 deps:
 	$(Q)scripts/setup-deps
 
 # One variant: build, then run the unit tests and the command-line tests.
-check: $(CVM) $(CVM_TEST) $(UNIT_BIN)
+check: $(CVM) $(CVM_TEST) $(UNIT_BIN) $(E2E_BIN)
 	$(Q)scripts/run-tests $(BUILD)
 
 test: deps

@@ -194,7 +194,9 @@ int volume_activate(struct volume *v, const struct volume_key *k, const char *na
 	if (r < 0)
 		return r;
 	crypt_set_log_callback(NULL, cs_log, NULL);
-	r = crypt_init_data_device(&cd, crypt_dev, crypt_dev);
+	/* the tree follows the filesystem on the same (decrypted) device */
+	vp.data_device = crypt_dev;
+	r = crypt_init(&cd, crypt_dev);
 	if (r == 0)
 		r = crypt_format(cd, CRYPT_VERITY, NULL, NULL, NULL, NULL, 0, &vp);
 	if (r == 0)
