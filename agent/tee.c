@@ -90,21 +90,12 @@ int tee_measure(struct tee *t, const char *name, const uint8_t *value, size_t n,
 	out = cJSON_PrintUnformatted(log);
 	if (!out)
 		return -ENOMEM;
-	{
-		char tmp[4200];
-		FILE *f;
+	r = file_write_atomic(t->cfg.runtime_log, out, strlen(out), err, errlen);
+	if (r < 0) {
+		char why[256];
 
-		snprintf(tmp, sizeof(tmp), "%s.tmp", t->cfg.runtime_log);
-		f = fopen(tmp, "we");
-		if (!f || fputs(out, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) < 0) {
-			if (f)
-				fclose(f);
-			return set_error(err, errlen, -EIO, "E_MEASURE: cannot write %s", tmp);
-		}
-		fclose(f);
-		if (rename(tmp, t->cfg.runtime_log) < 0)
-			return set_error(err, errlen, -errno, "E_MEASURE: %s: %s",
-					 t->cfg.runtime_log, strerror(errno));
+		snprintf(why, sizeof(why), "%s", err ? err : "");
+		return set_error(err, errlen, r, "E_MEASURE: %s", why);
 	}
 	return 0;
 }

@@ -12,8 +12,6 @@
 /* <store>/resources/<path> and <store>/policies/<path>.json */
 int kbs_store_path(const char *store, const char *kind, const char *resource, char *out,
 		   size_t cap);
-/* Writes data to path atomically (temporary file, fsync, rename), mode 0600, making dirs. */
-int kbs_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 int kbs_serve(const char *config_path);
 

@@ -80,7 +80,7 @@ static int store_cmd(int argc, char **argv, bool policy)
 		}
 	}
 	kbs_store_path(store, policy ? "policies" : "resources", argv[optind], path, sizeof(path));
-	r = kbs_write_atomic(path, data, len, err, sizeof(err));
+	r = file_write_atomic(path, data, len, err, sizeof(err));
 	if (!policy)
 		OPENSSL_cleanse(data, len);
 	if (r < 0) {
@@ -308,7 +308,7 @@ int kbs_client_main(int argc, char **argv)
 			return EXIT_USAGE;
 		r = !strcmp(output, "-")
 			    ? (puts(text) < 0 ? -EIO : 0)
-			    : kbs_write_atomic(output, text, strlen(text), err, sizeof(err));
+			    : file_write_atomic(output, text, strlen(text), err, sizeof(err));
 		if (r < 0)
 			log_error("%s", err);
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
@@ -322,7 +322,7 @@ int kbs_client_main(int argc, char **argv)
 	if (!strcmp(output, "-")) {
 		r = fwrite(secret, 1, n, stdout) == n ? 0 : -EIO;
 	} else {
-		r = kbs_write_atomic(output, secret, n, err, sizeof(err));
+		r = file_write_atomic(output, secret, n, err, sizeof(err));
 		if (r < 0)
 			log_error("%s", err);
 	}

@@ -475,7 +475,8 @@ int pack_main(int argc, char **argv)
 		cJSON_AddNumberToObject(v, "data_blocks", (double)(fs_bytes / PACK_BLOCK));
 		cJSON_AddNumberToObject(v, "hash_offset", (double)fs_bytes);
 		text = cJSON_Print(k);
-		r = text ? kbs_write_atomic(keyout, text, strlen(text), err, sizeof(err)) : -ENOMEM;
+		r = text ? file_write_atomic(keyout, text, strlen(text), err, sizeof(err))
+			 : -ENOMEM;
 		if (text) {
 			OPENSSL_cleanse(text, strlen(text));
 			free(text);

@@ -124,6 +124,12 @@ int base64_decode(const char *in, size_t n, enum base64_alphabet a, uint8_t **ou
 int file_read(const char *path, size_t cap, uint8_t **out, size_t *len);
 /* Same, for path relative to dir. */
 int file_read_at(const char *dir, const char *name, size_t cap, uint8_t **out, size_t *len);
+/*
+ * Writes data to path atomically: a temporary file beside it (mode 0600),
+ * fsync, rename, fsync of the directory; missing parent directories are
+ * made (0700). err gets "<path>: <why>".
+ */
+int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 /* ---- JSON over cJSON ---- */
 
