@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "agent/agent.h"
+#include "agent/tee_sim.h"
 #include "lib/lib.h"
 #include "measurement/measurement.h"
 
@@ -47,9 +48,8 @@ static EVP_PKEY *load_key(const char *dir, const char *name)
 	return k;
 }
 
-/* ECDSA over msg with r and s big-endian, n bytes each. */
-static int sign_raw(EVP_PKEY *k, const EVP_MD *md, const void *msg, size_t len, uint8_t *r,
-		    uint8_t *s, size_t n)
+int sim_sign_raw(EVP_PKEY *k, const EVP_MD *md, const void *msg, size_t len, uint8_t *r, uint8_t *s,
+		 size_t n)
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	uint8_t der[160];
@@ -68,32 +68,57 @@ static int sign_raw(EVP_PKEY *k, const EVP_MD *md, const void *msg, size_t len, 
 	return ok ? 0 : -EIO;
 }
 
-static int snp_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
+int sim_snp_sign(const struct sim_snp_fields *p, EVP_PKEY *vcek, uint8_t rep[SNP_REPORT_SIZE])
 {
-	/* The test VCEK's TCB (scripts/test-pki/snp): boot loader 4, TEE 1, SNP 22, ucode 213. */
-	const uint64_t tcb = 4ull | 1ull << 8 | 22ull << 48 | 213ull << 56;
-	uint8_t rep[SNP_REPORT_SIZE] = { 0 }, r[48], sv[48];
-	cJSON *o, *chain;
+	uint8_t r[48], sv[48];
 
-	put_le(rep + 0x000, 3, 4);
-	put_le(rep + 0x008, 0x30000, 8);
-	put_le(rep + 0x034, 1, 4);
-	put_le(rep + 0x038, tcb, 8);
-	memcpy(rep + 0x050, rd, 64);
-	memcpy(rep + 0x090, s->measurement, 48);
-	put_le(rep + 0x180, tcb, 8);
-	rep[0x188] = 0x19; /* Milan: family 19h, model 01h */
-	rep[0x189] = 0x01;
-	rep[0x18A] = 0x01;
-	memcpy(rep + 0x1A0, s->chip_id, 64);
-	put_le(rep + 0x1E0, tcb, 8);
-	put_le(rep + 0x1F0, tcb, 8);
-	if (sign_raw(s->key, EVP_sha384(), rep, SNP_REPORT_SIGNED_SIZE, r, sv, 48) < 0)
-		return set_error(err, errlen, -EIO, "sim: cannot sign the report");
+	memset(rep, 0, SNP_REPORT_SIZE);
+	put_le(rep + 0x000, p->version, 4);
+	put_le(rep + 0x008, p->policy, 8);
+	put_le(rep + 0x030, p->vmpl, 4);
+	put_le(rep + 0x034, 1, 4); /* ECDSA P-384 with SHA-384 */
+	put_le(rep + 0x038, p->reported_tcb, 8);
+	put_le(rep + 0x048, p->flags, 4);
+	memcpy(rep + 0x050, p->report_data, 64);
+	memcpy(rep + 0x090, p->measurement, 48);
+	memcpy(rep + 0x0C0, p->host_data, 32);
+	put_le(rep + 0x180, p->reported_tcb, 8);
+	if (p->version >= 3) {
+		rep[0x188] = p->cpuid_fam;
+		rep[0x189] = p->cpuid_mod;
+		rep[0x18A] = p->cpuid_step;
+	}
+	memcpy(rep + 0x1A0, p->chip_id, 64);
+	put_le(rep + 0x1E0, p->reported_tcb, 8);
+	put_le(rep + 0x1F0, p->reported_tcb, 8);
+	if (sim_sign_raw(vcek, EVP_sha384(), rep, SNP_REPORT_SIGNED_SIZE, r, sv, 48) < 0)
+		return -EIO;
 	for (int i = 0; i < 48; i++) {
 		rep[0x2A0 + i] = r[47 - i];
 		rep[0x2E8 + i] = sv[47 - i];
 	}
+	return 0;
+}
+
+static int snp_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
+{
+	/* The test VCEK's TCB (scripts/test-pki/snp): boot loader 4, TEE 1, SNP 22, ucode 213. */
+	struct sim_snp_fields f = {
+		.version = 3,
+		.policy = 0x30000,
+		.reported_tcb = 4ull | 1ull << 8 | 22ull << 48 | 213ull << 56,
+		.cpuid_fam = 0x19, /* Milan: family 19h, model 01h */
+		.cpuid_mod = 0x01,
+		.cpuid_step = 0x01,
+	};
+	uint8_t rep[SNP_REPORT_SIZE];
+	cJSON *o, *chain;
+
+	memcpy(f.report_data, rd, 64);
+	memcpy(f.measurement, s->measurement, 48);
+	memcpy(f.chip_id, s->chip_id, 64);
+	if (sim_snp_sign(&f, s->key, rep) < 0)
+		return set_error(err, errlen, -EIO, "sim: cannot sign the report");
 	o = cJSON_CreateObject();
 	if (!o)
 		return -ENOMEM;
@@ -130,65 +155,95 @@ static int sim_rtmr3(const struct tee *t, uint8_t out[48], char *err, size_t err
 	return 0;
 }
 
-static int tdx_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
+uint8_t *sim_tdx_sign(const struct sim_tdx_fields *p, EVP_PKEY *ak, EVP_PKEY *pck,
+		      const uint8_t *chain, size_t chain_len, size_t *len)
 {
 	const size_t auth_len = 32;
-	size_t cert_len = 384 + 64 + 2 + auth_len + 2 + 4 + s->chain_len;
+	size_t cert_len = 384 + 64 + 2 + auth_len + 2 + 4 + chain_len;
 	size_t sig_len = 64 + 64 + 2 + 4 + cert_len, total = 48 + 584 + 4 + sig_len, o;
-	_cleanup_free_ uint8_t *q = calloc(1, total);
-	_cleanup_free_ char *b64 = NULL;
-	uint8_t *body, *qe, xy[64], digest[32], auth[32];
+	uint8_t *q = calloc(1, total), *body, *qe, xy[64], digest[32], auth[32];
 	unsigned dlen = 0;
 	EVP_MD_CTX *c;
-	cJSON *ev;
-	int r;
 
 	if (!q)
-		return -ENOMEM;
-	q[0] = 4;
-	q[2] = 2; /* ECDSA-256 with P-256 */
+		return NULL;
+	/* header (Table A.3) */
+	put_le(q, p->version, 2);
+	put_le(q + 2, p->att_key_type, 2);
 	put_le(q + 4, 0x81, 4);
 	memcpy(q + 12, "\x93\x9a\x72\x33\xf7\x9c\x4c\xa9\x94\x0a\x0d\xb3\x95\x7f\x06\x07", 16);
+	/* TD report body (Table A.3.2) */
 	body = q + 48;
-	body[0] = 3;
-	body[2] = 5;
-	body[120 + 3] = 0x10; /* SEPT_VE_DISABLE */
-	memcpy(body + 136, s->measurement, 48);
-	r = sim_rtmr3(&s->tee, body + 328 + 48 * 3, err, errlen);
-	if (r < 0)
-		return r;
-	memcpy(body + 520, rd, 64);
+	memcpy(body + 0, p->tee_tcb_svn, 16);
+	memcpy(body + 120, p->td_attributes, 8);
+	memcpy(body + 136, p->mrtd, 48);
+	for (int i = 0; i < 4; i++)
+		memcpy(body + 328 + 48 * i, p->rtmr[i], 48);
+	memcpy(body + 520, p->report_data, 64);
 	o = 48 + 584;
 	put_le(q + o, (uint32_t)sig_len, 4);
 	o += 4;
-	if (sign_raw(s->key, EVP_sha256(), q, 48 + 584, q + o, q + o + 32, 32) < 0 ||
-	    p256_key_xy(s->key, xy) < 0)
-		return set_error(err, errlen, -EIO, "sim: cannot sign the quote");
+	if (sim_sign_raw(ak, EVP_sha256(), q, 48 + 584, q + o, q + o + 32, 32) < 0 ||
+	    p256_key_xy(ak, xy) < 0)
+		goto fail;
 	memcpy(q + o + 64, xy, 64);
 	o += 128;
 	q[o] = 6;
 	put_le(q + o + 2, (uint32_t)cert_len, 4);
 	o += 6;
+	/* QE report: report_data = SHA-256(AK || auth data) || 0^32 */
 	qe = q + o;
 	qe[256] = 2; /* ISVPRODID of the TD QE */
-	qe[258] = 4; /* ISVSVN */
+	put_le(qe + 258, p->qe_isv_svn, 2);
 	memset(auth, 0x5a, sizeof(auth));
 	c = EVP_MD_CTX_new();
 	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(c, xy, 64) != 1 || EVP_DigestUpdate(c, auth, sizeof(auth)) != 1 ||
 	    EVP_DigestFinal_ex(c, digest, &dlen) != 1) {
 		EVP_MD_CTX_free(c);
-		return -ENOMEM;
+		goto fail;
 	}
 	EVP_MD_CTX_free(c);
 	memcpy(qe + 320, digest, 32);
-	if (sign_raw(s->pck, EVP_sha256(), qe, 384, qe + 384, qe + 384 + 32, 32) < 0)
-		return set_error(err, errlen, -EIO, "sim: cannot sign the QE report");
-	qe[448] = (uint8_t)auth_len;
+	if (p->break_qe_binding)
+		qe[320] ^= 1;
+	if (sim_sign_raw(pck, EVP_sha256(), qe, 384, qe + 384, qe + 384 + 32, 32) < 0)
+		goto fail;
+	put_le(qe + 448, auth_len, 2);
 	memcpy(qe + 450, auth, auth_len);
 	qe[450 + auth_len] = 5;
-	put_le(qe + 452 + auth_len, (uint32_t)s->chain_len, 4);
-	memcpy(qe + 456 + auth_len, s->chain, s->chain_len);
+	put_le(qe + 452 + auth_len, (uint32_t)chain_len, 4);
+	memcpy(qe + 456 + auth_len, chain, chain_len);
+	*len = total;
+	return q;
+fail:
+	free(q);
+	return NULL;
+}
+
+static int tdx_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
+{
+	struct sim_tdx_fields f = {
+		.version = 4,
+		.att_key_type = 2, /* ECDSA-256 with P-256 */
+		.tee_tcb_svn = { 3, 0, 5 },
+		.td_attributes = { 0, 0, 0, 0x10 }, /* SEPT_VE_DISABLE, as real TDs run */
+		.qe_isv_svn = 4,
+	};
+	_cleanup_free_ uint8_t *q = NULL;
+	_cleanup_free_ char *b64 = NULL;
+	size_t total = 0;
+	cJSON *ev;
+	int r;
+
+	memcpy(f.mrtd, s->measurement, 48);
+	memcpy(f.report_data, rd, 64);
+	r = sim_rtmr3(&s->tee, f.rtmr[3], err, errlen);
+	if (r < 0)
+		return r;
+	q = sim_tdx_sign(&f, s->key, s->pck, s->chain, s->chain_len, &total);
+	if (!q)
+		return set_error(err, errlen, -EIO, "sim: cannot sign the quote");
 	if (base64_encode(q, total, BASE64_STD, &b64) < 0 || !(ev = cJSON_CreateObject()))
 		return -ENOMEM;
 	cJSON_AddNullToObject(ev, "cc_eventlog");

@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 
 #include "lib/lib.h"
+#include "agent/tee_sim.h"
 #include "tests/unit/support/sim.h"
 
 static void die(const char *what, const char *detail)
@@ -49,21 +50,8 @@ EVP_PKEY *sim_load_key(const char *path)
 void sim_sign(EVP_PKEY *key, const EVP_MD *md, const void *msg, size_t len, uint8_t *r, uint8_t *s,
 	      size_t n)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char der[256];
-	const unsigned char *p = der;
-	size_t derlen = sizeof(der);
-	ECDSA_SIG *sig;
-
-	if (!ctx || EVP_DigestSignInit(ctx, NULL, md, NULL, key) != 1 ||
-	    EVP_DigestSign(ctx, der, &derlen, msg, len) != 1)
+	if (sim_sign_raw(key, md, msg, len, r, s, n) < 0)
 		die("sign", "EVP_DigestSign failed");
-	EVP_MD_CTX_free(ctx);
-	sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
-	if (!sig || BN_bn2binpad(ECDSA_SIG_get0_r(sig), r, (int)n) != (int)n ||
-	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), s, (int)n) != (int)n)
-		die("sign", "bad signature encoding");
-	ECDSA_SIG_free(sig);
 }
 
 void sim_write(const char *path, const void *buf, size_t len)
@@ -110,32 +98,23 @@ void sim_snp_defaults(struct sim_snp *p)
 void sim_snp_report(const struct sim_snp *p, const char *key_path, uint8_t out[0x4A0])
 {
 	EVP_PKEY *key = sim_load_key(key_path);
-	uint8_t r[48], s[48];
+	struct sim_snp_fields f = {
+		.version = p->version ? p->version : 2,
+		.policy = p->policy,
+		.vmpl = p->vmpl,
+		.flags = p->flags,
+		.reported_tcb = p->reported_tcb,
+		.cpuid_fam = p->cpuid_fam,
+		.cpuid_mod = p->cpuid_mod,
+		.cpuid_step = p->cpuid_step,
+	};
 
-	memset(out, 0, 0x4A0);
-	put_le(out + 0x000, p->version ? p->version : 2, 4);
-	put_le(out + 0x008, p->policy, 8);
-	put_le(out + 0x030, p->vmpl, 4);
-	put_le(out + 0x034, 1, 4);
-	put_le(out + 0x038, p->reported_tcb, 8);
-	put_le(out + 0x048, p->flags, 4);
-	memcpy(out + 0x050, p->report_data, 64);
-	memcpy(out + 0x090, p->measurement, 48);
-	memcpy(out + 0x0C0, p->host_data, 32);
-	put_le(out + 0x180, p->reported_tcb, 8);
-	if (p->version >= 3) {
-		out[0x188] = p->cpuid_fam;
-		out[0x189] = p->cpuid_mod;
-		out[0x18A] = p->cpuid_step;
-	}
-	memcpy(out + 0x1A0, p->chip_id, 64);
-	put_le(out + 0x1E0, p->reported_tcb, 8);
-	put_le(out + 0x1F0, p->reported_tcb, 8);
-	sim_sign(key, EVP_sha384(), out, 0x2A0, r, s, 48);
-	for (int i = 0; i < 48; i++) {
-		out[0x2A0 + i] = r[47 - i];
-		out[0x2E8 + i] = s[47 - i];
-	}
+	memcpy(f.chip_id, p->chip_id, 64);
+	memcpy(f.measurement, p->measurement, 48);
+	memcpy(f.host_data, p->host_data, 32);
+	memcpy(f.report_data, p->report_data, 64);
+	if (sim_snp_sign(&f, key, out) < 0)
+		die("sign", "the SNP report");
 	EVP_PKEY_free(key);
 }
 
@@ -155,16 +134,6 @@ void sim_tdx_defaults(struct sim_tdx *p)
 	p->qe_isv_svn = 4;
 }
 
-static void ak_xy(EVP_PKEY *k, uint8_t xy[64])
-{
-	uint8_t pt[65];
-	size_t n = sizeof(pt);
-
-	if (EVP_PKEY_get_octet_string_param(k, "pub", pt, sizeof(pt), &n) != 1 || n != 65)
-		die("attestation key", "cannot export the point");
-	memcpy(xy, pt + 1, 64);
-}
-
 uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len)
 {
 	char path[512];
@@ -173,70 +142,26 @@ uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len)
 	const char *chain_path =
 		p->chain_pem ? p->chain_pem
 			     : sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/pck-chain.pem");
-	size_t pem_len, auth_len = 32, cert_len, sig_len, total, o;
-	uint8_t *pem = sim_read(chain_path, &pem_len), *q, *body, *qe;
-	uint8_t xy[64], digest[32];
+	size_t pem_len;
+	uint8_t *pem = sim_read(chain_path, &pem_len), *q;
+	struct sim_tdx_fields f = {
+		.version = p->version,
+		.att_key_type = p->att_key_type,
+		.qe_isv_svn = p->qe_isv_svn,
+		.break_qe_binding = p->break_qe_binding,
+	};
 
-	cert_len = 384 + 64 + 2 + auth_len + 2 + 4 + pem_len;
-	sig_len = 64 + 64 + 2 + 4 + cert_len;
-	total = 48 + 584 + 4 + sig_len;
-	q = calloc(1, total);
+	memcpy(f.tee_tcb_svn, p->tee_tcb_svn, 16);
+	memcpy(f.td_attributes, p->td_attributes, 8);
+	memcpy(f.mrtd, p->mrtd, 48);
+	memcpy(f.rtmr, p->rtmr, sizeof(f.rtmr));
+	memcpy(f.report_data, p->report_data, 64);
+	q = sim_tdx_sign(&f, ak, pck, pem, pem_len, len);
 	if (!q)
-		die("quote", "out of memory");
-
-	/* Header (Intel DCAP quote format, Table A.3) */
-	q[0] = (uint8_t)p->version;
-	q[2] = (uint8_t)p->att_key_type;
-	put_le(q + 4, 0x81, 4);
-	memcpy(q + 12, "\x93\x9a\x72\x33\xf7\x9c\x4c\xa9\x94\x0a\x0d\xb3\x95\x7f\x06\x07", 16);
-	/* TD report body (Table A.3.2) */
-	body = q + 48;
-	memcpy(body + 0, p->tee_tcb_svn, 16);
-	memcpy(body + 120, p->td_attributes, 8);
-	memcpy(body + 136, p->mrtd, 48);
-	for (int i = 0; i < 4; i++)
-		memcpy(body + 328 + 48 * i, p->rtmr[i], 48);
-	memcpy(body + 520, p->report_data, 64);
-	o = 48 + 584;
-	put_le(q + o, (uint32_t)sig_len, 4);
-	o += 4;
-	sim_sign(ak, EVP_sha256(), q, 48 + 584, q + o, q + o + 32, 32);
-	ak_xy(ak, xy);
-	memcpy(q + o + 64, xy, 64);
-	o += 128;
-	q[o] = 6;
-	put_le(q + o + 2, (uint32_t)cert_len, 4);
-	o += 6;
-	/* QE report: report_data = SHA-256(AK || auth data) || 0^32 */
-	qe = q + o;
-	qe[258] = (uint8_t)p->qe_isv_svn;
-	qe[259] = (uint8_t)(p->qe_isv_svn >> 8);
-	qe[256] = 2; /* ISVPRODID of the TD QE */
-	{
-		uint8_t auth[32];
-		EVP_MD_CTX *c = EVP_MD_CTX_new();
-
-		memset(auth, 0x5a, sizeof(auth));
-		EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-		EVP_DigestUpdate(c, xy, 64);
-		EVP_DigestUpdate(c, auth, sizeof(auth));
-		EVP_DigestFinal_ex(c, digest, NULL);
-		EVP_MD_CTX_free(c);
-		memcpy(qe + 320, digest, 32);
-		if (p->break_qe_binding)
-			qe[320] ^= 1;
-		memcpy(q + o + 384 + 64 + 2, auth, sizeof(auth));
-	}
-	sim_sign(pck, EVP_sha256(), qe, 384, q + o + 384, q + o + 384 + 32, 32);
-	q[o + 384 + 64] = (uint8_t)auth_len;
-	o += 384 + 64 + 2 + auth_len;
-	q[o] = 5;
-	put_le(q + o + 2, (uint32_t)pem_len, 4);
-	memcpy(q + o + 6, pem, pem_len);
+		die("sign", "the TDX quote");
 	free(pem);
 	EVP_PKEY_free(ak);
 	EVP_PKEY_free(pck);
-	*len = total;
 	return q;
 }
 
