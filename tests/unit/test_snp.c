@@ -316,7 +316,7 @@ static void test_validity_at_verification_time(void **state)
 
 /* ---- the test PKI ---- */
 
-static enum cvm_check verify_sim(const struct sim_snp *p, const char *key,
+static enum cvm_check verify_sim(const struct sim_snp_fields *p, const char *key,
 				 const struct snp_certs *certs, const struct snp_reference *ref)
 {
 	uint8_t buf[SNP_REPORT_SIZE];
@@ -328,7 +328,7 @@ static enum cvm_check verify_sim(const struct sim_snp *p, const char *key,
 
 static void test_test_pki_report_verifies_only_with_test_roots(void **state)
 {
-	struct sim_snp p;
+	struct sim_snp_fields p;
 	uint8_t buf[SNP_REPORT_SIZE];
 	char path[512];
 
@@ -350,7 +350,7 @@ static void test_test_pki_report_verifies_only_with_test_roots(void **state)
 static void test_vcek_on_wrong_curve_rejected(void **state)
 {
 	struct snp_certs p256;
-	struct sim_snp p;
+	struct sim_snp_fields p;
 
 	(void)state;
 	load_dir("CVM_TEST_PKI", "snp/certs-p256", &p256);
@@ -361,7 +361,7 @@ static void test_vcek_on_wrong_curve_rejected(void **state)
 
 static void test_vlek_chain_and_signing_key_field(void **state)
 {
-	struct sim_snp p;
+	struct sim_snp_fields p;
 
 	(void)state;
 	sim_snp_defaults(&p);
@@ -381,7 +381,7 @@ static void test_vlek_chain_and_signing_key_field(void **state)
 
 static void test_report_claims_against_vcek(void **state)
 {
-	struct sim_snp p;
+	struct sim_snp_fields p;
 
 	(void)state;
 	sim_snp_defaults(&p);
@@ -406,7 +406,7 @@ static void test_report_claims_against_vcek(void **state)
 static void test_policy_and_vmpl(void **state)
 {
 	struct snp_reference ref = ref_defaults();
-	struct sim_snp p;
+	struct sim_snp_fields p;
 
 	(void)state;
 	sim_snp_defaults(&p);
@@ -441,7 +441,7 @@ static void test_policy_and_vmpl(void **state)
 static void test_reference_values(void **state)
 {
 	struct snp_reference ref = ref_defaults();
-	struct sim_snp p;
+	struct sim_snp_fields p;
 
 	(void)state;
 	sim_snp_defaults(&p);

@@ -257,18 +257,18 @@ static void test_wrong_version_key_type_tee_type(void **state)
 
 static void test_test_pki_quote_verifies_only_with_test_roots(void **state)
 {
-	struct sim_tdx p;
+	struct sim_tdx_fields p;
 	size_t len;
 	uint8_t *q;
 
 	(void)state;
 	sim_tdx_defaults(&p);
-	q = sim_tdx_quote(&p, &len);
+	q = sim_tdx_quote(&p, NULL, &len);
 	assert_int_equal(verify_with(testroots, q, len, NULL, NULL), CHECK_NONE);
 	assert_int_equal(verify_with(pinned, q, len, NULL, NULL), CHECK_ROOT_PINNED);
 	free(q);
 	p.break_qe_binding = true;
-	q = sim_tdx_quote(&p, &len);
+	q = sim_tdx_quote(&p, NULL, &len);
 	assert_int_equal(verify_with(testroots, q, len, NULL, NULL), CHECK_QE_REPORT_DATA);
 	free(q);
 }
@@ -278,7 +278,7 @@ static void test_chain_out_of_order_rejected(void **state)
 	char path[512], chain[600];
 	uint8_t *pck, *ca, *root;
 	size_t a, b, c;
-	struct sim_tdx p;
+	struct sim_tdx_fields p;
 	FILE *f;
 	size_t len;
 	uint8_t *q;
@@ -295,8 +295,7 @@ static void test_chain_out_of_order_rejected(void **state)
 	fwrite(ca, 1, b, f);
 	fclose(f);
 	sim_tdx_defaults(&p);
-	p.chain_pem = chain;
-	q = sim_tdx_quote(&p, &len);
+	q = sim_tdx_quote(&p, chain, &len);
 	assert_int_equal(verify_with(testroots, q, len, NULL, NULL), CHECK_ROOT_PINNED);
 	free(q);
 
@@ -305,7 +304,7 @@ static void test_chain_out_of_order_rejected(void **state)
 	fwrite(pck, 1, a, f);
 	fwrite(root, 1, c, f);
 	fclose(f);
-	q = sim_tdx_quote(&p, &len);
+	q = sim_tdx_quote(&p, chain, &len);
 	assert_int_equal(verify_with(testroots, q, len, NULL, NULL), CHECK_CERTIFICATES);
 	free(q);
 	free(pck);
@@ -316,14 +315,14 @@ static void test_chain_out_of_order_rejected(void **state)
 static void test_pck_on_wrong_curve_rejected(void **state)
 {
 	char path[512];
-	struct sim_tdx p;
+	struct sim_tdx_fields p;
 	size_t len;
 	uint8_t *q;
 
 	(void)state;
 	sim_tdx_defaults(&p);
-	p.chain_pem = sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/pck384-chain.pem");
-	q = sim_tdx_quote(&p, &len);
+	q = sim_tdx_quote(&p, sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/pck384-chain.pem"),
+			  &len);
 	assert_int_equal(verify_with(testroots, q, len, NULL, NULL), CHECK_KEY_TYPE);
 	free(q);
 }
@@ -331,14 +330,14 @@ static void test_pck_on_wrong_curve_rejected(void **state)
 static void test_debug_td_refused_unless_allowed(void **state)
 {
 	struct tdx_reference ref = { .accepted_tcb = TCB_UP_TO_DATE };
-	struct sim_tdx p;
+	struct sim_tdx_fields p;
 	size_t len;
 	uint8_t *q;
 
 	(void)state;
 	sim_tdx_defaults(&p);
 	p.td_attributes[0] |= 1;
-	q = sim_tdx_quote(&p, &len);
+	q = sim_tdx_quote(&p, NULL, &len);
 	assert_int_equal(verify_with(testroots, q, len, &ref, NULL), CHECK_TD_DEBUG);
 	ref.allow_debug = true;
 	assert_int_equal(verify_with(testroots, q, len, &ref, NULL), CHECK_NONE);
@@ -348,14 +347,14 @@ static void test_debug_td_refused_unless_allowed(void **state)
 static void test_reference_measurements(void **state)
 {
 	struct tdx_reference ref = { .accepted_tcb = TCB_UP_TO_DATE };
-	struct sim_tdx p;
+	struct sim_tdx_fields p;
 	size_t len;
 	uint8_t *q;
 
 	(void)state;
 	sim_tdx_defaults(&p);
 	p.rtmr[2][0] = 0xaa;
-	q = sim_tdx_quote(&p, &len);
+	q = sim_tdx_quote(&p, NULL, &len);
 	ref.has_mrtd = true;
 	memcpy(ref.mrtd, p.mrtd, 48);
 	ref.has_rtmr[2] = true;
@@ -384,8 +383,9 @@ static const char *collateral_dir(const char *name)
 	return dir;
 }
 
-static enum cvm_check verify_collateral(const struct sim_collateral *c, const struct sim_tdx *p,
-					unsigned accepted, char *status, size_t cap)
+static enum cvm_check verify_collateral(const struct sim_collateral *c,
+					const struct sim_tdx_fields *p, unsigned accepted,
+					char *status, size_t cap)
 {
 	struct tdx_reference ref = { .accepted_tcb = accepted };
 	struct tdx_verifier *tv;
@@ -400,7 +400,7 @@ static enum cvm_check verify_collateral(const struct sim_collateral *c, const st
 	if (tdx_verifier_new(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/roots.pem"), dir, 0,
 			     &tv, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
-	buf = sim_tdx_quote(p, &len);
+	buf = sim_tdx_quote(p, NULL, &len);
 	assert_int_equal(tdx_verify(tv, buf, len, &ref, NULL, &q, &v), 0);
 	if (status)
 		snprintf(status, cap, "%s", v.tcb_status_checked ? v.tcb_status : "");
@@ -412,7 +412,7 @@ static enum cvm_check verify_collateral(const struct sim_collateral *c, const st
 static void test_collateral_tcb_status(void **state)
 {
 	struct sim_collateral c;
-	struct sim_tdx p;
+	struct sim_tdx_fields p;
 	char status[32];
 
 	(void)state;
@@ -444,7 +444,7 @@ static void test_collateral_tcb_status(void **state)
 static void test_collateral_for_other_platform_or_out_of_date(void **state)
 {
 	struct sim_collateral c;
-	struct sim_tdx p;
+	struct sim_tdx_fields p;
 
 	(void)state;
 	sim_tdx_defaults(&p);
@@ -462,7 +462,7 @@ static void test_collateral_for_other_platform_or_out_of_date(void **state)
 static void test_collateral_tampering_rejected(void **state)
 {
 	struct sim_collateral c;
-	struct sim_tdx p;
+	struct sim_tdx_fields p;
 	struct tdx_verifier *tv;
 	struct tdx_quote q;
 	struct verdict v;
@@ -488,7 +488,7 @@ static void test_collateral_tampering_rejected(void **state)
 		tdx_verifier_new(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/roots.pem"), dir,
 				 0, &tv, err, sizeof(err)),
 		0);
-	buf = sim_tdx_quote(&p, &qlen);
+	buf = sim_tdx_quote(&p, NULL, &qlen);
 	assert_int_equal(tdx_verify(tv, buf, qlen, NULL, NULL, &q, &v), 0);
 	assert_int_equal(v.failed, CHECK_COLLATERAL);
 	free(buf);

@@ -9,7 +9,6 @@
 #include <openssl/sha.h>
 
 #include "lib/lib.h"
-#include "agent/tee_sim.h"
 #include "tests/unit/support/sim.h"
 
 static void die(const char *what, const char *detail)
@@ -73,7 +72,7 @@ uint8_t *sim_read(const char *path, size_t *len)
 
 /* ---- SEV-SNP ---- */
 
-void sim_snp_defaults(struct sim_snp *p)
+void sim_snp_defaults(struct sim_snp_fields *p)
 {
 	char path[512];
 	size_t len;
@@ -95,32 +94,18 @@ void sim_snp_defaults(struct sim_snp *p)
 	p->report_data[0] = 0x42;
 }
 
-void sim_snp_report(const struct sim_snp *p, const char *key_path, uint8_t out[0x4A0])
+void sim_snp_report(const struct sim_snp_fields *p, const char *key_path, uint8_t out[0x4A0])
 {
 	EVP_PKEY *key = sim_load_key(key_path);
-	struct sim_snp_fields f = {
-		.version = p->version ? p->version : 2,
-		.policy = p->policy,
-		.vmpl = p->vmpl,
-		.flags = p->flags,
-		.reported_tcb = p->reported_tcb,
-		.cpuid_fam = p->cpuid_fam,
-		.cpuid_mod = p->cpuid_mod,
-		.cpuid_step = p->cpuid_step,
-	};
 
-	memcpy(f.chip_id, p->chip_id, 64);
-	memcpy(f.measurement, p->measurement, 48);
-	memcpy(f.host_data, p->host_data, 32);
-	memcpy(f.report_data, p->report_data, 64);
-	if (sim_snp_sign(&f, key, out) < 0)
+	if (sim_snp_sign(p, key, out) < 0)
 		die("sign", "the SNP report");
 	EVP_PKEY_free(key);
 }
 
 /* ---- TDX ---- */
 
-void sim_tdx_defaults(struct sim_tdx *p)
+void sim_tdx_defaults(struct sim_tdx_fields *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->version = 4;
@@ -134,29 +119,19 @@ void sim_tdx_defaults(struct sim_tdx *p)
 	p->qe_isv_svn = 4;
 }
 
-uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len)
+uint8_t *sim_tdx_quote(const struct sim_tdx_fields *p, const char *chain_pem, size_t *len)
 {
 	char path[512];
 	EVP_PKEY *ak = sim_load_key(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/ak.key"));
 	EVP_PKEY *pck = sim_load_key(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/pck.key"));
-	const char *chain_path =
-		p->chain_pem ? p->chain_pem
-			     : sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/pck-chain.pem");
 	size_t pem_len;
-	uint8_t *pem = sim_read(chain_path, &pem_len), *q;
-	struct sim_tdx_fields f = {
-		.version = p->version,
-		.att_key_type = p->att_key_type,
-		.qe_isv_svn = p->qe_isv_svn,
-		.break_qe_binding = p->break_qe_binding,
-	};
+	uint8_t *pem, *q;
 
-	memcpy(f.tee_tcb_svn, p->tee_tcb_svn, 16);
-	memcpy(f.td_attributes, p->td_attributes, 8);
-	memcpy(f.mrtd, p->mrtd, 48);
-	memcpy(f.rtmr, p->rtmr, sizeof(f.rtmr));
-	memcpy(f.report_data, p->report_data, 64);
-	q = sim_tdx_sign(&f, ak, pck, pem, pem_len, len);
+	pem = sim_read(chain_pem
+			       ? chain_pem
+			       : sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/pck-chain.pem"),
+		       &pem_len);
+	q = sim_tdx_sign(p, ak, pck, pem, pem_len, len);
 	if (!q)
 		die("sign", "the TDX quote");
 	free(pem);

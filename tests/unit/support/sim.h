@@ -13,6 +13,8 @@
 
 #include <openssl/evp.h>
 
+#include "agent/tee_sim.h"
+
 /* An environment variable the test runner sets; the test fails without it. */
 const char *sim_env(const char *name);
 /* "$CVM_TEST_PKI/<rel>" and friends, in a static buffer per call site. */
@@ -26,42 +28,16 @@ uint8_t *sim_read(const char *path, size_t *len);
 
 /* ---- SEV-SNP ---- */
 
-struct sim_snp {
-	uint32_t version; /* 2 when 0 */
-	uint64_t policy;
-	uint32_t vmpl;
-	uint32_t flags; /* signing_key in bits 2-4 */
-	uint64_t reported_tcb;
-	uint8_t chip_id[64];
-	uint8_t measurement[48];
-	uint8_t host_data[32];
-	uint8_t report_data[64];
-	uint8_t cpuid_fam, cpuid_mod, cpuid_step; /* version >= 3 */
-};
-
 /* Default parameters matching the test VCEK (TCB and chip id). */
-void sim_snp_defaults(struct sim_snp *p);
+void sim_snp_defaults(struct sim_snp_fields *p);
 /* Builds the report and signs it with the key at key_path ("vcek.key" of the PKI). */
-void sim_snp_report(const struct sim_snp *p, const char *key_path, uint8_t out[0x4A0]);
+void sim_snp_report(const struct sim_snp_fields *p, const char *key_path, uint8_t out[0x4A0]);
 
 /* ---- TDX ---- */
 
-struct sim_tdx {
-	uint16_t version;      /* 4 */
-	uint16_t att_key_type; /* 2 */
-	uint8_t tee_tcb_svn[16];
-	uint8_t td_attributes[8];
-	uint8_t mrtd[48];
-	uint8_t rtmr[4][48];
-	uint8_t report_data[64];
-	uint16_t qe_isv_svn;
-	const char *chain_pem; /* path; default the PKI's pck-chain.pem */
-	bool break_qe_binding;
-};
-
-void sim_tdx_defaults(struct sim_tdx *p);
+void sim_tdx_defaults(struct sim_tdx_fields *p);
 /* A v4 quote signed by the PKI's attestation key, its QE report by the PCK. */
-uint8_t *sim_tdx_quote(const struct sim_tdx *p, size_t *len);
+uint8_t *sim_tdx_quote(const struct sim_tdx_fields *p, const char *chain_pem, size_t *len);
 
 struct sim_collateral {
 	const char *fmspc;  /* hex; default the test PCK's */
