@@ -20,7 +20,7 @@ Q := @
 endif
 
 PKGS := libcrypto libssl libcjson libarchive libelf libkmod libcurl libevent libevent_openssl \
-	tss2-esys tss2-tctildr tss2-mu tss2-rc libcryptsetup
+	tss2-esys tss2-tctildr tss2-mu tss2-rc libcryptsetup libsecp256k1
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
@@ -48,7 +48,9 @@ CORE_SRC := $(wildcard lib/*.c) $(wildcard measurement/*.c) $(wildcard initrd/*.
 HOST_SRC := $(wildcard host/*.c)
 # The sim TEE backend goes into test binaries only (cvm-test); cvm has none.
 SIM_SRC := agent/tee_sim.c
-AGENT_SRC := $(filter-out $(SIM_SRC),$(wildcard agent/*.c))
+# cvm-agent's main(); the rest of agent/ is libagent.a.
+AGENT_MAIN := agent/cvm_agent.c
+AGENT_SRC := $(filter-out $(SIM_SRC) $(AGENT_MAIN),$(wildcard agent/*.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
@@ -67,6 +69,8 @@ LIBCVM := $(BUILD)/libcvm.a
 LIBAGENT := $(BUILD)/libagent.a
 CVM := $(BUILD)/cvm
 CVM_TEST := $(BUILD)/cvm-test
+AGENT := $(BUILD)/cvm-agent
+AGENT_TEST := $(BUILD)/cvm-agent-test
 
 .PHONY: all test check unit-tests cli-tests demo fuzz bench install clean check-format format deps
 .DEFAULT_GOAL := all
@@ -94,6 +98,15 @@ $(CVM): $(HOST_OBJ) $(LIBAGENT) $(LIBCVM)
 $(CVM_TEST): $(HOST_OBJ) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJ) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
+
+# The agent: production (no sim backend) and the test build the e2e image uses.
+$(AGENT): $(BUILD)/obj/$(AGENT_MAIN:.c=.o) $(LIBAGENT) $(LIBCVM)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
+
+$(AGENT_TEST): $(BUILD)/obj/$(AGENT_MAIN:.c=.o) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS)
 
@@ -146,7 +159,7 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h i
 fuzz: deps $(FUZZ_BIN)
 	$(Q)scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-install: $(CVM)
+install: $(CVM) $(AGENT)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(CVM) $(DESTDIR)$(BINDIR)/cvm
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
