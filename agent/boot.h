@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvm-agent's own duties as PID 1: the file systems and modules it needs,
+ * devices and the RNG it waits for with a deadline, its configuration
+ * (kernel command line and the measured /etc/cvm/agent.json), and the
+ * status lines it reports to the host.
+ */
+#ifndef CVM_AGENT_BOOT_H
+#define CVM_AGENT_BOOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AGENT_CONFIG_PATH "/etc/cvm/agent.json"
+#define AGENT_STATUS_PORT "org.cvm.status"
+
+/* ---- PID 1 duties (pid1.c) ---- */
+
+/* proc, sysfs, devtmpfs, /run; securityfs and configfs where the kernel has them. */
+int pid1_mount_all(char *err, size_t errlen);
+/* Loads each module of the load-order file, in order; counts those that failed. */
+int pid1_load_modules(const char *order_file, char *err, size_t errlen);
+/* Waits until path exists, up to ms milliseconds: -ETIMEDOUT when it does not. */
+int pid1_wait_path(const char *path, long ms);
+/* Waits until the kernel's RNG is initialised, up to ms milliseconds. */
+int pid1_wait_rng(long ms);
+/* Reaps every exited child. */
+void pid1_reap(void);
+/* Milliseconds of CLOCK_MONOTONIC (since boot). */
+uint64_t pid1_now_ms(void);
+/* sync, then power off; never returns. */
+__attribute__((noreturn)) void pid1_power_off(void);
+
+/* ---- configuration (config.c) ---- */
+
+struct agent_config {
+	char tee[16]; /* auto, tsm, tdx-guest, sev-guest, tpm, sim */
+	/* broker */
+	char broker_url[256], broker_cacert[256], resource[256];
+	long connect_timeout_ms, timeout_ms, backoff_ms;
+	unsigned retries;
+	/* network: only when configured */
+	bool network;
+	char ifname[16], address[64], gateway[64];
+	/* devices, as /dev paths */
+	char workload_dev[64], output_dev[64], tpm_dev[64];
+	long device_wait_ms;
+	/* limits on what the workload may ask for */
+	long deadline_cap_s;
+	uint64_t output_cap;
+	/* status port name, or "console" */
+	char status_port[64];
+	int log_level; /* 0 errors, 1 info, 2 debug */
+	/* sim backend (test builds only) */
+	char sim_pki[256], sim_platform[8], sim_measurement[97];
+	uint8_t digest[32]; /* SHA-256 of agent.json as read: measured as "agent-config" */
+};
+
+/*
+ * Reads agent.json (strict: unknown members refused) and then the kernel
+ * command line's cvm.* keys, which only choose among what the measured file
+ * allows: device names, status port, log level, and the TEE when the file
+ * says "auto". Errors are one line.
+ */
+int agent_config_load(const char *path, const char *cmdline, struct agent_config *c, char *err,
+		      size_t errlen);
+/* The same for a JSON text already in memory (tests, fuzzing). */
+int agent_config_parse(const char *text, size_t len, const char *cmdline, struct agent_config *c,
+		       char *err, size_t errlen);
+
+/* ---- status lines (status.c) ---- */
+
+/*
+ * Opens the virtio-serial port named name (found through
+ * /sys/class/virtio-ports, no udev), or the console when name is "console"
+ * or the port is absent (then it returns false). sysroot prefixes every
+ * path (tests); NULL is "/".
+ */
+bool status_open(const char *sysroot, const char *name);
+/*
+ * Writes one line {"t": ms, "phase": phase, "ok": ok[, "code": code]
+ * [, "detail": detail][, members of extra]}, and takes extra (may be NULL).
+ * detail must carry no secret and no byte of the workload: callers pass it
+ * only for what the host supplied or could see anyway.
+ */
+struct cJSON;
+void status_emit(const char *phase, bool ok, const char *code, const char *detail,
+		 struct cJSON *extra);
+void status_close(void);
+
+#endif

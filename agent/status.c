@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Status lines to the host: one JSON object per line on the virtio-serial
+ * port (DESIGN §6), found by its name in sysfs since there is no udev, or
+ * on the console. Everything written here is readable by the host.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "agent/boot.h"
+#include "lib/lib.h"
+
+static int status_fd = -1;
+static int console_fd = -1;
+
+/* /sys/class/virtio-ports/vportNpM/name holds the port's name; the node is /dev/vportNpM. */
+static int open_port(const char *root, const char *name)
+{
+	char path[512], got[80];
+	struct dirent *e;
+	int fd = -1;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/sys/class/virtio-ports", root);
+	d = opendir(path);
+	while (d && fd < 0 && (e = readdir(d))) {
+		ssize_t n;
+		int nf;
+
+		if (strncmp(e->d_name, "vport", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/sys/class/virtio-ports/%s/name", root, e->d_name);
+		nf = open(path, O_RDONLY | O_CLOEXEC);
+		n = nf >= 0 ? read(nf, got, sizeof(got) - 1) : -1;
+		if (nf >= 0)
+			close(nf);
+		if (n <= 0)
+			continue;
+		got[n] = 0;
+		got[strcspn(got, "\n")] = 0;
+		if (strcmp(got, name))
+			continue;
+		snprintf(path, sizeof(path), "%s/dev/%s", root, e->d_name);
+		fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	}
+	if (d)
+		closedir(d);
+	return fd;
+}
+
+bool status_open(const char *sysroot, const char *name)
+{
+	char path[512];
+	const char *root = sysroot ? sysroot : "";
+
+	status_close();
+	snprintf(path, sizeof(path), "%s/dev/console", root);
+	console_fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (!strcmp(name, "console"))
+		return true;
+	status_fd = open_port(root, name);
+	return status_fd >= 0;
+}
+
+static void write_all(int fd, const char *s, size_t n)
+{
+	while (fd >= 0 && n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+void status_emit(const char *phase, bool ok, const char *code, const char *detail, cJSON *extra)
+{
+	cJSON *o = cJSON_CreateObject(), *m;
+	_cleanup_free_ char *text = NULL;
+
+	if (o && cJSON_AddNumberToObject(o, "t", (double)pid1_now_ms()) &&
+	    cJSON_AddStringToObject(o, "phase", phase) && cJSON_AddBoolToObject(o, "ok", ok) &&
+	    (!code || cJSON_AddStringToObject(o, "code", code)) &&
+	    (!detail || cJSON_AddStringToObject(o, "detail", detail))) {
+		while (extra && (m = extra->child)) {
+			cJSON_DetachItemViaPointer(extra, m);
+			cJSON_AddItemToObject(o, m->string, m);
+		}
+		text = cJSON_PrintUnformatted(o);
+	}
+	cJSON_Delete(extra);
+	cJSON_Delete(o);
+	if (!text)
+		return;
+	if (status_fd >= 0) {
+		write_all(status_fd, text, strlen(text));
+		write_all(status_fd, "\n", 1);
+	}
+	write_all(console_fd, "cvm-agent: ", 11);
+	write_all(console_fd, text, strlen(text));
+	write_all(console_fd, "\n", 1);
+}
+
+void status_close(void)
+{
+	if (status_fd >= 0)
+		close(status_fd);
+	if (console_fd >= 0)
+		close(console_fd);
+	status_fd = console_fd = -1;
+}

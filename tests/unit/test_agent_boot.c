@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvm-agent's configuration (agent.json, then the kernel command line's
+ * cvm.* keys, which only choose among what the file allows) and its status
+ * lines on a virtio-serial port found by name in a fake sysfs tree.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "agent/boot.h"
+#include "lib/lib.h"
+
+#define BROKER                                                                                \
+	"\"broker\": {\"url\": \"https://10.0.2.100:8443\", \"cacert\": \"/etc/cvm/b.pem\", " \
+	"\"resource\": \"default/workload/key\"}"
+
+static int parse(const char *json, const char *cmdline, struct agent_config *c, char *err)
+{
+	return agent_config_parse(json, strlen(json), cmdline, c, err, 256);
+}
+
+static void test_minimal_config_gets_defaults(void **state)
+{
+	struct agent_config c;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(parse("{" BROKER "}", "console=ttyS0 quiet", &c, err), 0);
+	assert_string_equal(c.tee, "auto");
+	assert_string_equal(c.workload_dev, "/dev/vda");
+	assert_string_equal(c.output_dev, "/dev/vdb");
+	assert_string_equal(c.status_port, "org.cvm.status");
+	assert_false(c.network);
+	assert_int_equal(c.retries, 5);
+	assert_string_equal(c.resource, "default/workload/key");
+}
+
+static void test_config_digest_is_of_the_file(void **state)
+{
+	struct agent_config a, b;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse("{" BROKER "}", "", &a, err), 0);
+	assert_int_equal(parse("{" BROKER " }", "", &b, err), 0);
+	assert_memory_not_equal(a.digest, b.digest, 32);
+}
+
+static void test_full_config(void **state)
+{
+	struct agent_config c;
+	char err[256] = "";
+	const char *j = "{\"tee\": \"sim\", " BROKER ", \"network\": {\"interface\": \"eth0\", "
+			"\"address\": \"10.0.2.15/24\", \"gateway\": \"10.0.2.2\"}, \"devices\": "
+			"{\"workload\": \"vdc\", \"output\": \"vdd\", \"wait_ms\": 100}, "
+			"\"limits\": {\"deadline_seconds\": 60, \"output_bytes\": 8192}, "
+			"\"sim\": {\"pki\": \"/etc/cvm/sim-pki\", \"platform\": \"snp\"}}";
+
+	(void)state;
+	assert_int_equal(parse(j, NULL, &c, err), 0);
+	assert_true(c.network);
+	assert_string_equal(c.ifname, "eth0");
+	assert_string_equal(c.workload_dev, "/dev/vdc");
+	assert_int_equal(c.device_wait_ms, 100);
+	assert_int_equal(c.deadline_cap_s, 60);
+	assert_int_equal(c.output_cap, 8192);
+	assert_string_equal(c.sim_platform, "snp");
+}
+
+static void test_refuses_bad_files(void **state)
+{
+	static const struct {
+		const char *json, *why;
+	} cases[] = {
+		{ "{}", "broker: required" },
+		{ "{" BROKER ", \"extra\": 1}", "agent.json.extra: unknown member" },
+		{ "{\"broker\": {\"url\": \"http://x\", \"cacert\": \"/c\", \"resource\": "
+		  "\"a/b/c\"}}",
+		  "must be https://" },
+		{ "{\"broker\": {\"url\": \"https://x\", \"resource\": \"a/b/c\"}}",
+		  "pinned certificate" },
+		{ "{\"broker\": {\"url\": \"https://x\", \"cacert\": \"/c\", \"resource\": "
+		  "\"a/b/c\", "
+		  "\"retries\": 1000}}",
+		  "broker.retries" },
+		{ "{\"tee\": \"sgx\", " BROKER "}", "tee" },
+		{ "{" BROKER ", \"devices\": {\"workload\": \"../sda\"}}", "not a device name" },
+		{ "{" BROKER ", \"network\": {\"interface\": \"eth0\"}}", "address are required" },
+		{ "{" BROKER ", \"status_port\": \"a b\"}", "not a port name" },
+		{ "{" BROKER ", \"sim\": {\"platform\": \"sgx\"}}", "tdx or snp" },
+		{ "{" BROKER ", \"limits\": {\"output_bytes\": 1}}", "limits.output_bytes" },
+		{ "{\"tee\": \"auto\", \"tee\": \"tpm\", " BROKER "}", "not valid JSON" },
+		{ "[1]", "not an object" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct agent_config c;
+		char err[256] = "";
+
+		assert_int_not_equal(parse(cases[i].json, "", &c, err), 0);
+		if (!strstr(err, cases[i].why) || strncmp(err, "E_CONFIG: ", 10))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].why);
+	}
+}
+
+static void test_cmdline_chooses_among_allowed(void **state)
+{
+	struct agent_config c;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(parse("{" BROKER "}",
+			       "root=/dev/x cvm.workload=vdc cvm.output=vdd cvm.status=console "
+			       "cvm.log=debug cvm.tee=tpm init=/init",
+			       &c, err),
+			 0);
+	assert_string_equal(c.workload_dev, "/dev/vdc");
+	assert_string_equal(c.output_dev, "/dev/vdd");
+	assert_string_equal(c.status_port, "console");
+	assert_int_equal(c.log_level, 2);
+	assert_string_equal(c.tee, "tpm");
+}
+
+static void test_cmdline_refusals(void **state)
+{
+	static const struct {
+		const char *cmdline, *why;
+	} cases[] = {
+		{ "cvm.workload=../../etc/passwd", "not a device name" },
+		{ "cvm.workload=VDA", "not a device name" },
+		{ "cvm.output=", "not a device name" },
+		{ "cvm.broker=https://evil", "unknown key" },
+		{ "cvm.log=trace", "error, info or debug" },
+		{ "cvm.tee=sgx", "auto, tsm" },
+		{ "cvm.status=a/b", "not a port name" },
+		{ "cvm.workload", "malformed" },
+		{ "cvm.workload="
+		  "vdaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		  "malformed" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct agent_config c;
+		char err[256] = "";
+
+		assert_int_not_equal(parse("{" BROKER "}", cases[i].cmdline, &c, err), 0);
+		if (!strstr(err, cases[i].why))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].why);
+	}
+}
+
+static void test_cmdline_cannot_override_a_fixed_tee(void **state)
+{
+	struct agent_config c;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_not_equal(parse("{\"tee\": \"tdx-guest\", " BROKER "}", "cvm.tee=sim", &c, err),
+			     0);
+	assert_non_null(strstr(err, "agent.json fixes the TEE"));
+	assert_int_equal(
+		parse("{\"tee\": \"tdx-guest\", " BROKER "}", "cvm.tee=tdx-guest", &c, err), 0);
+}
+
+static void put(const char *root, const char *rel, const char *text)
+{
+	char path[1024];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *slurp(const char *root, const char *rel)
+{
+	char path[1024];
+	uint8_t *t = NULL;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (file_read(path, 1 << 20, &t, &n) < 0)
+		return NULL;
+	return (char *)t;
+}
+
+static void test_status_lines_go_to_the_named_port(void **state)
+{
+	char root[] = "/tmp/cvm-status-XXXXXX", cmd[1100];
+	_cleanup_free_ char *got = NULL, *other = NULL;
+	cJSON *j, *extra = cJSON_CreateObject();
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/sys/class/virtio-ports/vport0p1 %s/sys/class/virtio-ports/vport0p2 "
+		 "%s/dev",
+		 root, root, root);
+	assert_int_equal(system(cmd), 0);
+	put(root, "sys/class/virtio-ports/vport0p1/name", "org.other\n");
+	put(root, "sys/class/virtio-ports/vport0p2/name", "org.cvm.status\n");
+	put(root, "dev/vport0p1", "");
+	put(root, "dev/vport0p2", "");
+	assert_true(status_open(root, "org.cvm.status"));
+	cJSON_AddNumberToObject(extra, "wait_ms", 12);
+	status_emit("key", false, "E_KEY", "PolicyDeny: \"mrtd\"\n", extra);
+	status_emit("poweroff", true, NULL, NULL, NULL);
+	status_close();
+	got = slurp(root, "dev/vport0p2");
+	other = slurp(root, "dev/vport0p1");
+	assert_non_null(got);
+	assert_string_equal(other, "");
+	/* two lines, each one JSON object; the detail's quote and newline are escaped */
+	assert_non_null(strchr(got, '\n'));
+	*strchr(got, '\n') = 0;
+	assert_int_equal(json_parse(got, strlen(got), &j), 0);
+	assert_string_equal(cJSON_GetObjectItem(j, "phase")->valuestring, "key");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "ok")));
+	assert_string_equal(cJSON_GetObjectItem(j, "code")->valuestring, "E_KEY");
+	assert_string_equal(cJSON_GetObjectItem(j, "detail")->valuestring,
+			    "PolicyDeny: \"mrtd\"\n");
+	assert_int_equal(cJSON_GetObjectItem(j, "wait_ms")->valueint, 12);
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(j, "t")));
+	cJSON_Delete(j);
+	assert_non_null(strstr(got + strlen(got) + 1, "\"phase\":\"poweroff\""));
+	assert_false(status_open(root, "org.absent"));
+	status_close();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_wait_path_has_a_deadline(void **state)
+{
+	(void)state;
+	assert_int_equal(pid1_wait_path("/", 0), 0);
+	assert_int_equal(pid1_wait_path("/nonexistent/cvm", 50), -ETIMEDOUT);
+	assert_int_equal(pid1_wait_rng(1000), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal_config_gets_defaults),
+		cmocka_unit_test(test_config_digest_is_of_the_file),
+		cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_refuses_bad_files),
+		cmocka_unit_test(test_cmdline_chooses_among_allowed),
+		cmocka_unit_test(test_cmdline_refusals),
+		cmocka_unit_test(test_cmdline_cannot_override_a_fixed_tee),
+		cmocka_unit_test(test_status_lines_go_to_the_named_port),
+		cmocka_unit_test(test_wait_path_has_a_deadline),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
