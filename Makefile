@@ -72,7 +72,7 @@ CVM_TEST := $(BUILD)/cvm-test
 AGENT := $(BUILD)/cvm-agent
 AGENT_TEST := $(BUILD)/cvm-agent-test
 
-.PHONY: all test check unit-tests cli-tests demo fuzz bench install clean check-format format deps
+.PHONY: all test check e2e unit-tests cli-tests demo fuzz bench install clean check-format format deps
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -133,6 +133,10 @@ deps:
 check: $(CVM) $(CVM_TEST) $(UNIT_BIN) $(E2E_BIN)
 	$(Q)scripts/run-tests $(BUILD)
 
+# One order end to end in QEMU (TCG): the agent, broker, vTPM, disks and channel are real.
+e2e: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
+	$(Q)sh tests/e2e/test_order.sh $(BUILD)
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory check-format
 	$(Q)$(MAKE) --no-print-directory check
@@ -151,10 +155,13 @@ FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS := $(WARN) -D_GNU_SOURCE -g -O1 -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h initrd/*.h)
+# Targets of agent/ parsers name the one agent source they need.
+$(FUZZ_BUILD)/fuzz_agent_config: FUZZ_EXTRA := agent/config.c
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h initrd/*.h agent/*.[ch])
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $@"
-	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_EXTRA) $(CORE_SRC) $(PKG_LIBS)
 
 fuzz: deps $(FUZZ_BIN)
 	$(Q)scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)

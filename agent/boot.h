@@ -25,6 +25,8 @@ int pid1_load_modules(const char *order_file, char *err, size_t errlen);
 int pid1_wait_path(const char *path, long ms);
 /* Waits until the kernel's RNG is initialised, up to ms milliseconds. */
 int pid1_wait_rng(long ms);
+/* The peak resident set of this process (VmHWM), in KiB; -1 when unknown. */
+long pid1_peak_rss_kb(void);
 /* Reaps every exited child. */
 void pid1_reap(void);
 /* Milliseconds of CLOCK_MONOTONIC (since boot). */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/random.h>
@@ -113,6 +114,18 @@ int pid1_wait_rng(long ms)
 		usleep(20000);
 	}
 	return 0;
+}
+
+long pid1_peak_rss_kb(void)
+{
+	_cleanup_free_ uint8_t *text = NULL;
+	size_t len;
+	const char *p;
+
+	if (file_read("/proc/self/status", 64 * 1024, &text, &len) < 0)
+		return -1;
+	p = strstr((const char *)text, "VmHWM:");
+	return p ? strtol(p + 6, NULL, 10) : -1;
 }
 
 void pid1_reap(void)
