@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The customer's job: its manifest (cvm-job.json at the workload's root,
+ * docs/job.md) and the runner that executes it as an unprivileged user with
+ * limits and a deadline, from PID 1 of the guest.
+ */
+#ifndef CVM_AGENT_JOB_H
+#define CVM_AGENT_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define JOB_MAX_ARGS 64
+#define JOB_MAX_ENV 64
+#define JOB_MAX_STR 1024
+
+struct job_limits {
+	uint64_t cpu_seconds;	  /* RLIMIT_CPU */
+	uint64_t memory_bytes;	  /* RLIMIT_AS */
+	uint64_t file_size_bytes; /* RLIMIT_FSIZE: also caps stdout and stderr */
+	uint64_t processes;	  /* RLIMIT_NPROC, for the job's uid */
+	uint64_t output_bytes;	  /* the size of the result area */
+};
+
+struct job_manifest {
+	char *argv[JOB_MAX_ARGS + 1]; /* argv[0] relative to the workload root */
+	char *env[JOB_MAX_ENV + 1];   /* "NAME=value" */
+	size_t argc, envc;
+	char cwd[JOB_MAX_STR]; /* relative to the workload root */
+	char output_dir[64];   /* "/NAME": where the job is told its output is; "" for none */
+	uid_t uid;
+	gid_t gid;
+	struct job_limits limits;
+	uint64_t deadline_seconds;
+	uint8_t recipient[33]; /* the customer's compressed secp256k1 public key */
+};
+
+/* Parses cvm-job.json strictly; err names the member, never its value. */
+int job_manifest_parse(const char *text, size_t len, struct job_manifest *m, char *err,
+		       size_t errlen);
+void job_manifest_free(struct job_manifest *m);
+
+struct job_status {
+	int exit_code; /* when it exited; -1 otherwise */
+	int signal;    /* the signal that ended it; 0 otherwise */
+	bool timed_out;
+	uint64_t runtime_ms;
+};
+
+/*
+ * Runs the job: argv[0] and cwd under workload_root, as uid/gid with no
+ * supplementary groups, no new privileges, its limits, a clean environment
+ * (the manifest's, plus CVM_WORKLOAD, CVM_OUTPUT, HOME, PATH), in a session
+ * of its own; stdout and stderr into log_dir/stdout and log_dir/stderr;
+ * output_dir made the job's. At min(deadline, deadline_cap_seconds) on
+ * CLOCK_MONOTONIC the whole process group and then every process of the
+ * uid are killed. Reaps every child while it waits (the caller is PID 1).
+ * Returns < 0 only when the job could not be started.
+ */
+int job_run(const struct job_manifest *m, const char *workload_root, const char *output_dir,
+	    const char *log_dir, long deadline_cap_seconds, struct job_status *st, char *err,
+	    size_t errlen);
+
+#endif
