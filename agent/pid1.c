@@ -67,7 +67,12 @@ int pid1_load_modules(const char *order_file, char *err, size_t errlen)
 	if (r < 0)
 		return set_error(err, errlen, r, "%s: %s", order_file, strerror(-r));
 	for (line = strtok_r((char *)text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		int fd = open(line, O_RDONLY | O_CLOEXEC);
+		int fd;
+
+		/* "# builtin NAME": a module built into the kernel, noted by the initrd builder */
+		if (line[0] == '#')
+			continue;
+		fd = open(line, O_RDONLY | O_CLOEXEC);
 
 		if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)) {
 			if (!failed++)

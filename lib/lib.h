@@ -221,4 +221,122 @@ int jwt_verify_es256(EVP_PKEY *k, const char *token, cJSON **claims, char *err, 
 void *secret_alloc(size_t n);
 void secret_free(void *p, size_t n);
 
+/* ---- result bundle (.cvmr, docs/result.md) ---- */
+
+#define RESULT_MAGIC "CVMR"
+#define RESULT_VERSION 1
+#define RESULT_CHUNK_DEFAULT (64u * 1024)
+#define RESULT_CHUNK_MAX (1u * 1024 * 1024)
+#define RESULT_HEADER_MAX (64u * 1024)
+#define RESULT_TRAILER_MAX (4u * 1024 * 1024)
+#define RESULT_ORDER_ID_MAX 128
+
+/* A secp256k1 key: the secret in secret memory, the public key compressed. */
+struct result_key {
+	uint8_t *sk; /* 32 bytes, or NULL for a public key only */
+	uint8_t pub[33];
+};
+
+int result_key_generate(struct result_key *k, char *err, size_t errlen);
+/* Loads a secp256k1 private key: PEM (SEC1 or PKCS#8) or 64 hex digits. */
+int result_key_load(const char *path, struct result_key *k, char *err, size_t errlen);
+/* Writes k as a PKCS#8 PEM file, mode 0600. */
+int result_key_save(const struct result_key *k, const char *path, char *err, size_t errlen);
+void result_key_wipe(struct result_key *k);
+/* Order ids: 1 to 128 of [A-Za-z0-9._:-]. */
+bool result_order_id_valid(const char *s);
+
+/* What the header says besides the keys (the writer's input). */
+struct result_meta {
+	const char *order_id;
+	const uint8_t *job_manifest_sha256;    /* 32 bytes */
+	const uint8_t *workload_header_sha256; /* 32 bytes */
+	int exit_code, signal;
+	bool timed_out, partial;
+};
+
+/* Where bundle bytes go, in order. */
+typedef int (*result_sink_fn)(void *ctx, const void *p, size_t n);
+/*
+ * Fresh evidence binding report_data: the agent's TEE answers
+ * {"tee": "snp"|"tdx"|"tpm", "primary": <primary evidence>}.
+ */
+typedef int (*result_evidence_fn)(void *ctx, const uint8_t report_data[64], cJSON **evidence,
+				  char *err, size_t errlen);
+
+struct result_writer;
+int result_writer_new(const uint8_t recipient[33], const struct result_key *signer,
+		      const struct result_meta *meta, size_t chunk_size, result_sink_fn sink,
+		      void *sink_ctx, struct result_writer **out, char *err, size_t errlen);
+/* Plaintext in; whole chunks are sealed and written as they fill. */
+int result_writer_write(struct result_writer *w, const void *p, size_t n, char *err, size_t errlen);
+/* Seals the last chunk, then writes the trailer: eventlog (JSON text), evidence, signature. */
+int result_writer_finish(struct result_writer *w, const char *eventlog, result_evidence_fn ev,
+			 void *ev_ctx, char *err, size_t errlen);
+void result_writer_free(struct result_writer *w);
+
+/* Random access to a bundle: a file or a region of the output disk. */
+struct result_source {
+	int fd;
+	uint64_t offset, size;
+};
+
+struct result_info {
+	cJSON *header;	/* the header as parsed */
+	cJSON *trailer; /* {"eventlog", "evidence", "signature"} */
+	char *header_text;
+	uint32_t header_len;
+	uint8_t recipient_id[32], ephemeral[33], signing_pub[33];
+	uint8_t job_manifest_sha256[32], workload_header_sha256[32];
+	char order_id[RESULT_ORDER_ID_MAX + 1];
+	uint32_t chunk_size;
+	uint64_t chunks, plaintext_max; /* chunk count, and an upper bound of the plaintext */
+	int exit_code, signal;
+	bool timed_out, partial;
+	uint8_t digest[32];	 /* D: SHA-256 of every byte before the trailer */
+	uint8_t report_data[64]; /* SHA-512(D || signing_pub): what the evidence must bind */
+};
+
+/*
+ * Checks a bundle's framing (magic, version, header, every chunk's length,
+ * the trailer, nothing after it) and the signature over D, without a key.
+ * The evidence is not verified here: the caller verifies it and that it
+ * binds info->report_data. Errors are "E_RESULT_...: why".
+ */
+int result_verify(const struct result_source *src, struct result_info *info, char *err,
+		  size_t errlen);
+/*
+ * Decrypts a bundle that result_verify accepted, chunk by chunk: a chunk's
+ * plaintext reaches sink only after its tag checked; the end is reached
+ * only if the last chunk carries the last-chunk flag. Returns 0 only then.
+ */
+int result_decrypt(const struct result_source *src, const struct result_info *info,
+		   const struct result_key *recipient, result_sink_fn sink, void *ctx, char *err,
+		   size_t errlen);
+void result_info_free(struct result_info *info);
+
+/* ---- the output disk: commit record (block 0), order block (block 1), bundle (8 KiB on) ---- */
+
+#define OUTDISK_BLOCK 4096u
+#define OUTDISK_BUNDLE_OFFSET 8192u
+
+struct outdisk_commit {
+	uint64_t offset, length;
+	uint8_t sha256[32];
+};
+
+/* Encodes a commit record into one 4 KiB block. */
+void outdisk_commit_encode(const struct outdisk_commit *c, uint8_t block[OUTDISK_BLOCK]);
+/* -ENOENT: no commit record (zero block); -EBADMSG: a damaged one. */
+int outdisk_commit_parse(const uint8_t block[OUTDISK_BLOCK], struct outdisk_commit *c);
+/* The order block the host writes: {"order_id": ...}. */
+int outdisk_order_encode(const char *order_id, uint8_t block[OUTDISK_BLOCK]);
+int outdisk_order_parse(const uint8_t block[OUTDISK_BLOCK], char *order_id, size_t cap, char *err,
+			size_t errlen);
+/*
+ * Reads a disk's commit record and checks that the bundle it names is
+ * whole (SHA-256): src then spans the bundle. "E_NO_RESULT: why" otherwise.
+ */
+int outdisk_open(int fd, struct result_source *src, char *err, size_t errlen);
+
 #endif

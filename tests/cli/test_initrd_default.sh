@@ -13,15 +13,26 @@ if [ -z "$kver" ]; then
 	bad "no kernel modules installed (scripts/setup-deps installs linux-image-amd64)"
 	exit 1
 fi
-list="$top/vm-images/default/initrd.list"
+# The image directory: the recipe, the agent and the broker certificate it pins.
+agent=$(dirname "$cvm")/cvm-agent
+[ -x "$agent" ] || { bad "no $agent (make builds it)"; summary "cli initrd default"; exit 1; }
+mkdir -p "$tmp/img" "$tmp/img2"
+cp "$top"/vm-images/default/* "$agent" "$tmp/img/"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/broker.key" \
+	-out "$tmp/img/broker.pem" -days 2 -subj /CN=cvm-broker 2>/dev/null
+cp -p "$tmp"/img/* "$tmp/img2/"
+list="$tmp/img/initrd.list"
 
 (cd / && umask 022 && LC_ALL=C "$cvm" initrd build "$list" -o "$tmp/a.img" --kver "$kver" \
 	>"$tmp/a.out") || bad "build a"
-cp "$list" "$top/vm-images/default/init.placeholder" "$tmp/"
-(cd "$tmp" && umask 077 && LC_ALL=C.UTF-8 SOURCE_DATE_EPOCH=0 "$cvm" initrd build initrd.list \
-	-o b.img --kver "$kver" >/dev/null) || bad "build b"
+(cd "$tmp/img2" && umask 077 && LC_ALL=C.UTF-8 SOURCE_DATE_EPOCH=0 "$cvm" initrd build initrd.list \
+	-o ../b.img --kver "$kver" >/dev/null) || bad "build b"
 cmp -s "$tmp/a.img" "$tmp/b.img" && ok "default image: the same bytes from two builders" ||
 	bad "default image differs between builders"
+zcat "$tmp/a.img" | cpio -i --to-stdout init 2>/dev/null | cmp -s - "$agent" &&
+	ok "default image: cvm-agent is /init" || bad "default image: /init is not cvm-agent"
+zcat "$tmp/a.img" | cpio -t 2>/dev/null | grep -qx etc/cvm/agent.json &&
+	ok "default image: agent.json is in the image" || bad "default image: no agent.json"
 grep -q "note: tpm_tis is built into kernel" "$tmp/a.out" && ok "built-in module noted, not an error" ||
 	bad "built-in module note"
 

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The end of an order inside the guest: the order block the host left on
+ * the output disk, and the sealed, signed result written back to it with
+ * its commit record last (docs/result.md).
+ */
+#ifndef CVM_AGENT_RESULT_H
+#define CVM_AGENT_RESULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/lib.h"
+
+/* Reads the order block of the output disk (hostile input, one block). */
+int result_order_read(const char *device, char *order_id, size_t cap, char *err, size_t errlen);
+
+/*
+ * Tars stage_dir (sorted, regular files and directories only, owner 0,
+ * mtime 0), seals it to recipient, signs it with signer, adds evidence from
+ * ev, and writes the bundle to the output device: block 0 zeroed and
+ * flushed first, the bundle from 8 KiB, flushed, then the commit record,
+ * flushed. The plaintext never touches a disk. max_plaintext bounds the
+ * tar stream (E_OUTPUT_TOO_LARGE). *bytes is the bundle's size.
+ */
+int result_write(const char *device, const char *stage_dir, const uint8_t recipient[33],
+		 const struct result_key *signer, const struct result_meta *meta,
+		 result_evidence_fn ev, void *ev_ctx, const char *eventlog, uint64_t max_plaintext,
+		 uint64_t *bytes, char *err, size_t errlen);
+
+#endif
