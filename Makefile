@@ -145,10 +145,11 @@ test: deps
 demo: $(CVM)
 	$(Q)scripts/demo $(CVM)
 
-bench: $(BENCH_BIN) $(CVM) $(CVM_TEST)
+bench: $(BENCH_BIN) $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)for b in $(BENCH_BIN); do $$b || exit 1; done
 	$(Q)scripts/bench-sev-snp-measure $(CVM)
 	$(Q)scripts/bench-initrd $(CVM)
+	$(Q)scripts/bench-agent $(BUILD)
 
 # libFuzzer needs clang; the core is rebuilt with the fuzzer's instrumentation.
 FUZZ_BUILD := build/fuzz

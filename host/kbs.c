@@ -650,9 +650,8 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd;
 	(void)what;
-	stop_signal = 1;
+	stop_signal = (int)fd; /* libevent passes the signal number */
 	event_base_loopbreak(arg);
 }
 
@@ -787,7 +786,11 @@ int kbs_serve(const char *config)
 	logf_("listening on https://%s:%d, %d resource(s), session ttl %lds", k.listen_addr, k.port,
 	      nres, k.session_ttl);
 	event_base_dispatch(k.base);
-	logf_("stopping after %llu requests", (unsigned long long)k.served);
+	if (stop_signal)
+		logf_("stopping on signal %d after %llu requests", (int)stop_signal,
+		      (unsigned long long)k.served);
+	else
+		logf_("stopping after %llu requests", (unsigned long long)k.served);
 	rc = EXIT_OK;
 out:
 	if (rc != EXIT_OK)
