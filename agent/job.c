@@ -4,7 +4,6 @@
  * authenticated volume, but a parser trusts nothing), then run as an
  * unprivileged user with limits and a deadline. No shell anywhere.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,13 +27,16 @@
 #define JOB_DEFAULT_DEADLINE 3600
 #define JOB_DEFAULT_FSIZE (1ull << 30)
 #define JOB_DEFAULT_NPROC 256
+#define JOB_MAX_SECONDS (30ull * 24 * 3600)
+#define JOB_MAX_BYTES (1ull << 46)
+#define ENV_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 
 static int bad(char *err, size_t errlen, const char *member, const char *why)
 {
 	return set_error(err, errlen, -EINVAL, "E_MANIFEST: %s: %s", member, why);
 }
 
-/* A path below the workload root: relative, normal, no "..", printable. */
+/* A path below the workload root: relative, no empty or ".." component, no control character. */
 static bool relpath_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -55,15 +57,13 @@ static bool relpath_valid(const char *s)
 	return true;
 }
 
+/* [A-Za-z_][A-Za-z0-9_]*, in ASCII whatever the locale */
 static bool env_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 128 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+	if (n == 0 || n > 128 || strspn(s, ENV_NAME_CHARS) != n || (s[0] >= '0' && s[0] <= '9'))
 		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return false;
 	return true;
 }
 
@@ -129,16 +129,29 @@ static int parse_env(const cJSON *e, struct job_manifest *m, char *err, size_t e
 	return 0;
 }
 
-static int num(const cJSON *o, const char *key, uint64_t min, uint64_t max, uint64_t *out,
-	       char *err, size_t errlen)
+/* An optional JSON integer (not a string) in [min, max]; *out keeps its default when absent. */
+static int num(const cJSON *o, const char *key, const char *name, uint64_t min, uint64_t max,
+	       uint64_t *out, char *err, size_t errlen)
 {
-	int r = json_get_u64(o, key, out);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	uint64_t x;
 
-	if (r == -ENOENT)
+	if (!v)
 		return 0;
-	if (r < 0 || *out < min || *out > max)
-		return bad(err, errlen, key, "not an integer in range");
+	if (!cJSON_IsNumber(v) || json_get_u64(o, key, &x) < 0 || x < min || x > max)
+		return set_error(err, errlen, -EINVAL,
+				 "E_MANIFEST: %s: not an integer from %llu to %llu", name,
+				 (unsigned long long)min, (unsigned long long)max);
+	*out = x;
 	return 0;
+}
+
+static int num_required(const cJSON *o, const char *key, const char *name, uint64_t min,
+			uint64_t max, uint64_t *out, char *err, size_t errlen)
+{
+	if (!cJSON_GetObjectItemCaseSensitive(o, key))
+		return bad(err, errlen, name, "required");
+	return num(o, key, name, min, max, out, err, errlen);
 }
 
 static int parse_limits(const cJSON *l, struct job_limits *lim, char *err, size_t errlen)
@@ -148,14 +161,17 @@ static int parse_limits(const cJSON *l, struct job_limits *lim, char *err, size_
 	int r;
 
 	if ((r = only(l, "limits", names, err, errlen)) < 0 ||
-	    (r = num(l, "cpu_seconds", 1, 30 * 24 * 3600, &lim->cpu_seconds, err, errlen)) < 0 ||
-	    (r = num(l, "memory_bytes", 1 << 20, 1ull << 46, &lim->memory_bytes, err, errlen)) <
-		    0 ||
-	    (r = num(l, "file_size_bytes", 1, 1ull << 46, &lim->file_size_bytes, err, errlen)) <
-		    0 ||
-	    (r = num(l, "processes", 1, 65536, &lim->processes, err, errlen)) < 0)
+	    (r = num(l, "cpu_seconds", "limits.cpu_seconds", 1, JOB_MAX_SECONDS, &lim->cpu_seconds,
+		     err, errlen)) < 0 ||
+	    (r = num(l, "memory_bytes", "limits.memory_bytes", 16ull << 20, JOB_MAX_BYTES,
+		     &lim->memory_bytes, err, errlen)) < 0 ||
+	    (r = num(l, "file_size_bytes", "limits.file_size_bytes", 1, JOB_MAX_BYTES,
+		     &lim->file_size_bytes, err, errlen)) < 0 ||
+	    (r = num(l, "processes", "limits.processes", 1, 65536, &lim->processes, err, errlen)) <
+		    0)
 		return r;
-	return num(l, "output_bytes", 4096, 1ull << 46, &lim->output_bytes, err, errlen);
+	return num(l, "output_bytes", "limits.output_bytes", 4096, JOB_MAX_BYTES,
+		   &lim->output_bytes, err, errlen);
 }
 
 static int parse_user(const cJSON *u, struct job_manifest *m, char *err, size_t errlen)
@@ -164,13 +180,11 @@ static int parse_user(const cJSON *u, struct job_manifest *m, char *err, size_t 
 	uint64_t uid = 0, gid = 0;
 	int r;
 
-	if ((r = only(u, "user", names, err, errlen)) < 0)
-		return r;
 	/* root, and the overflow id 65534 that stands for "unmapped", are refused */
-	if (json_get_u64(u, "uid", &uid) < 0 || uid < 1 || uid > 65533)
-		return bad(err, errlen, "user.uid", "an integer from 1 to 65533");
-	if (json_get_u64(u, "gid", &gid) < 0 || gid < 1 || gid > 65533)
-		return bad(err, errlen, "user.gid", "an integer from 1 to 65533");
+	if ((r = only(u, "user", names, err, errlen)) < 0 ||
+	    (r = num_required(u, "uid", "user.uid", 1, 65533, &uid, err, errlen)) < 0 ||
+	    (r = num_required(u, "gid", "user.gid", 1, 65533, &gid, err, errlen)) < 0)
+		return r;
 	m->uid = (uid_t)uid;
 	m->gid = (gid_t)gid;
 	return 0;
@@ -182,6 +196,8 @@ static int parse_recipient(const cJSON *root, struct job_manifest *m, char *err,
 	secp256k1_pubkey pk;
 	int ok;
 
+	if (!cJSON_GetObjectItemCaseSensitive(root, "result_recipient"))
+		return bad(err, errlen, "result_recipient", "required");
 	if (json_get_hex(root, "result_recipient", m->recipient, 33) < 0 ||
 	    (m->recipient[0] != 2 && m->recipient[0] != 3))
 		return bad(err, errlen, "result_recipient",
@@ -192,23 +208,11 @@ static int parse_recipient(const cJSON *root, struct job_manifest *m, char *err,
 	return ok ? 0 : bad(err, errlen, "result_recipient", "not a point on secp256k1");
 }
 
-static int parse_root(const cJSON *root, struct job_manifest *m, char *err, size_t errlen)
+static int parse_paths(const cJSON *root, struct job_manifest *m, char *err, size_t errlen)
 {
-	static const char *const names[] = { "argv",	   "env",
-					     "cwd",	   "user",
-					     "limits",	   "deadline_seconds",
-					     "output_dir", "result_recipient",
-					     NULL };
-	const cJSON *v;
 	const char *s;
 	int r;
 
-	if ((r = only(root, "cvm-job.json", names, err, errlen)) < 0 ||
-	    (r = parse_argv(cJSON_GetObjectItemCaseSensitive(root, "argv"), m, err, errlen)) < 0)
-		return r;
-	if ((v = cJSON_GetObjectItemCaseSensitive(root, "env")) &&
-	    (r = parse_env(v, m, err, errlen)) < 0)
-		return r;
 	snprintf(m->cwd, sizeof(m->cwd), ".");
 	if ((r = json_get_string(root, "cwd", &s)) == 0) {
 		if (strcmp(s, ".") && !relpath_valid(s))
@@ -218,14 +222,35 @@ static int parse_root(const cJSON *root, struct job_manifest *m, char *err, size
 		return bad(err, errlen, "cwd", "not a string");
 	}
 	if ((r = json_get_string(root, "output_dir", &s)) == 0) {
-		/* one directory under /, for the job's view of its output */
+		/* one new name directly under /, where the agent links the output area */
 		if (s[0] != '/' || !relpath_valid(s + 1) || strchr(s + 1, '/') ||
-		    strlen(s) >= sizeof(m->output_dir))
+		    !strcmp(s, "/.") || strlen(s) >= sizeof(m->output_dir))
 			return bad(err, errlen, "output_dir", "not /NAME");
 		snprintf(m->output_dir, sizeof(m->output_dir), "%s", s);
 	} else if (r != -ENOENT) {
 		return bad(err, errlen, "output_dir", "not a string");
 	}
+	return 0;
+}
+
+static int parse_root(const cJSON *root, struct job_manifest *m, char *err, size_t errlen)
+{
+	static const char *const names[] = { "argv",	   "env",
+					     "cwd",	   "user",
+					     "limits",	   "deadline_seconds",
+					     "output_dir", "result_recipient",
+					     NULL };
+	const cJSON *v;
+	int r;
+
+	if ((r = only(root, "cvm-job.json", names, err, errlen)) < 0 ||
+	    (r = parse_argv(cJSON_GetObjectItemCaseSensitive(root, "argv"), m, err, errlen)) < 0)
+		return r;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "env")) &&
+	    (r = parse_env(v, m, err, errlen)) < 0)
+		return r;
+	if ((r = parse_paths(root, m, err, errlen)) < 0)
+		return r;
 	if (!(v = cJSON_GetObjectItemCaseSensitive(root, "user")))
 		return bad(err, errlen, "user", "required");
 	if ((r = parse_user(v, m, err, errlen)) < 0)
@@ -236,8 +261,8 @@ static int parse_root(const cJSON *root, struct job_manifest *m, char *err, size
 	    (r = parse_limits(v, &m->limits, err, errlen)) < 0)
 		return r;
 	m->deadline_seconds = JOB_DEFAULT_DEADLINE;
-	if ((r = num(root, "deadline_seconds", 1, 30 * 24 * 3600, &m->deadline_seconds, err,
-		     errlen)) < 0)
+	if ((r = num(root, "deadline_seconds", "deadline_seconds", 1, JOB_MAX_SECONDS,
+		     &m->deadline_seconds, err, errlen)) < 0)
 		return r;
 	return parse_recipient(root, m, err, errlen);
 }
@@ -252,6 +277,8 @@ int job_manifest_parse(const char *text, size_t len, struct job_manifest *m, cha
 	if (json_parse(text, len, &root) < 0)
 		return bad(err, errlen, "cvm-job.json", "not valid JSON");
 	r = parse_root(root, m, err, errlen);
+	if (r == -ENOMEM)
+		set_error(err, errlen, r, "E_MANIFEST: out of memory");
 	if (r < 0)
 		job_manifest_free(m);
 	return r;
@@ -268,6 +295,16 @@ void job_manifest_free(struct job_manifest *m)
 
 /* ---- the runner ---- */
 
+#define KILL_ROUNDS 100
+#define POLL_US 10000
+
+/* The job's pid and, once reaped, how it ended. */
+struct reaper {
+	pid_t job;
+	bool done;
+	int status;
+};
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -276,123 +313,246 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void limit(int what, uint64_t v)
+/* Reaps every child that has ended, not only the job: the caller is PID 1. */
+static void reap(struct reaper *r)
+{
+	int status;
+	pid_t w;
+
+	while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+		if (w == r->job) {
+			r->done = true;
+			r->status = status;
+		}
+	if (w < 0 && errno == ECHILD && !r->done) {
+		/* nothing left to wait for: the job was reaped elsewhere */
+		r->done = true;
+		r->status = -1;
+	}
+}
+
+/*
+ * Kills every process of the job's uid, also those that left its session
+ * and process group: a helper that has become the uid sends kill(-1,
+ * SIGKILL), which reaches every process it may signal but itself (kill(2)).
+ * A forking job can race one pass, so the rounds go on, reaping in between,
+ * until a helper finds nothing left (ESRCH), for a bounded number of rounds.
+ */
+static void kill_uid(const struct job_manifest *m, struct reaper *r)
+{
+	for (int round = 0; round < KILL_ROUNDS; round++) {
+		int status = 0;
+		pid_t k = fork();
+
+		if (k == 0) {
+			if (setgroups(0, NULL) < 0 || setgid(m->gid) < 0 || setuid(m->uid) < 0)
+				_exit(2);
+			_exit(kill(-1, SIGKILL) == 0 ? 0 : 1);
+		}
+		if (k < 0)
+			return;
+		while (waitpid(k, &status, 0) < 0 && errno == EINTR)
+			;
+		reap(r);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			return;
+		usleep(2000);
+	}
+}
+
+static int limit(int what, uint64_t v)
 {
 	struct rlimit rl = { (rlim_t)v, (rlim_t)v };
 
-	if (v)
-		setrlimit(what, &rl);
+	return v ? setrlimit(what, &rl) : 0;
 }
 
-/* In the child, between fork and exec: only async-signal-safe calls. */
-__attribute__((noreturn)) static void child(const struct job_manifest *m, const char *path,
-					    const char *dir, char *const *envp, int out, int errfd,
-					    int report)
+/* The job starts with default signal dispositions and an empty mask, whatever PID 1 uses. */
+static int reset_signals(void)
 {
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC), e;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
 
-	if (setsid() < 0 || null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 ||
-	    dup2(errfd, 2) < 0 || chdir(dir) < 0)
-		goto fail;
-	limit(RLIMIT_CPU, m->limits.cpu_seconds);
-	limit(RLIMIT_AS, m->limits.memory_bytes);
-	limit(RLIMIT_FSIZE, m->limits.file_size_bytes);
-	limit(RLIMIT_NPROC, m->limits.processes);
-	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, &dfl, NULL); /* fails harmlessly for SIGKILL, SIGSTOP */
+	sigemptyset(&none);
+	return sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
+ * In the child, between fork and exec: only async-signal-safe calls. fds
+ * are /dev/null, stdout and stderr, all above 2.
+ */
+static int child_setup(const struct job_manifest *m, const char *dir, const int fds[3])
+{
+	if (reset_signals() < 0 || setsid() < 0)
+		return -1;
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			return -1;
+	/* none of PID 1's descriptors reach the job; the report pipe closes at exec */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		return -1;
+	if (limit(RLIMIT_CPU, m->limits.cpu_seconds) < 0 ||
+	    limit(RLIMIT_AS, m->limits.memory_bytes) < 0 ||
+	    limit(RLIMIT_FSIZE, m->limits.file_size_bytes) < 0 ||
+	    limit(RLIMIT_NPROC, m->limits.processes) < 0 ||
+	    setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) < 0)
+		return -1;
 	if (setgroups(0, NULL) < 0 || setgid(m->gid) < 0 || setuid(m->uid) < 0 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		goto fail;
+		return -1;
 	umask(077);
-	signal(SIGPIPE, SIG_DFL);
-	execve(path, m->argv, envp);
-fail:
+	/* after the drop: the job's working directory must be one the job may enter */
+	return chdir(dir);
+}
+
+__attribute__((noreturn)) static void child(const struct job_manifest *m, const char *path,
+					    const char *dir, char *const *envp, const int fds[3],
+					    int report)
+{
+	int e;
+
+	if (child_setup(m, dir, fds) == 0)
+		execve(path, m->argv, envp);
 	e = errno;
 	if (write(report, &e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);
 }
 
-/* Kills every process of uid: a helper that becomes uid signals all it may (kill -1). */
-static void kill_uid(uid_t uid, gid_t gid)
+/* A descriptor above 2, so that the child's dup2 onto 0, 1 and 2 clobbers none of them. */
+static int high_fd(int fd)
 {
-	for (int pass = 0; pass < 2; pass++) {
-		pid_t k = fork();
+	int h;
 
-		if (k == 0) {
-			if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
-				_exit(1);
-			kill(-1, SIGKILL);
-			_exit(0);
-		}
-		if (k > 0)
-			waitpid(k, NULL, 0);
-	}
+	if (fd < 0 || fd > 2)
+		return fd;
+	h = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return h;
 }
 
-static int open_log(const char *dir, const char *name, const struct job_manifest *m)
+static int open_log(const char *dir, const char *name)
 {
 	char path[4096];
-	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0 && fchown(fd, m->uid, m->gid) < 0) {
-		close(fd);
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return fd;
+	return high_fd(open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
 }
 
-static char **job_env(const struct job_manifest *m, const char *root, const char *outdir)
+static char *env_var(const char *name, const char *value)
 {
-	char **envp = calloc(m->envc + 5, sizeof(char *));
-	size_t n = 0;
+	char *kv;
 
-	if (!envp)
-		return NULL;
-	for (size_t i = 0; i < m->envc; i++)
-		envp[n++] = m->env[i];
-	if (asprintf(&envp[n++], "CVM_WORKLOAD=%s", root) < 0 ||
-	    asprintf(&envp[n++], "CVM_OUTPUT=%s", m->output_dir[0] ? m->output_dir : outdir) < 0 ||
-	    asprintf(&envp[n++], "HOME=%s", outdir) < 0 ||
-	    asprintf(&envp[n++], "PATH=/usr/bin:/bin") < 0)
-		envp[n - 1] = NULL;
-	return envp;
+	return asprintf(&kv, "%s=%s", name, value) < 0 ? NULL : kv;
 }
 
 static void free_env(const struct job_manifest *m, char **envp)
 {
-	for (size_t i = m->envc; envp && envp[i]; i++)
+	if (!envp)
+		return;
+	for (size_t i = m->envc; i < m->envc + 4; i++)
 		free(envp[i]);
 	free(envp);
 }
 
-/* Waits for pid until deadline_ms, reaping every other child on the way. */
-static void wait_job(pid_t pid, uint64_t deadline_ms, const struct job_manifest *m,
+/* The job's whole environment: the manifest's names, then the four the agent sets. */
+static char **job_env(const struct job_manifest *m, const char *root, const char *outdir)
+{
+	const char *view = m->output_dir[0] ? m->output_dir : outdir;
+	char **envp = calloc(m->envc + 5, sizeof(char *));
+	size_t n = m->envc;
+
+	if (!envp)
+		return NULL;
+	memcpy(envp, m->env, m->envc * sizeof(char *));
+	envp[n] = env_var("CVM_WORKLOAD", root);
+	envp[n + 1] = env_var("CVM_OUTPUT", view);
+	envp[n + 2] = env_var("HOME", view);
+	envp[n + 3] = env_var("PATH", "/usr/bin:/bin");
+	for (size_t i = n; i < n + 4; i++)
+		if (!envp[i]) {
+			free_env(m, envp);
+			return NULL;
+		}
+	return envp;
+}
+
+/* Waits for the job until deadline_ms, then kills it and everything of its uid. */
+static void wait_job(struct reaper *r, uint64_t deadline_ms, const struct job_manifest *m,
 		     struct job_status *st)
 {
-	bool killed = false;
-
-	for (;;) {
-		int status;
-		pid_t w = waitpid(-1, &status, WNOHANG);
-
-		if (w == pid) {
-			st->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-			st->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-			return;
-		}
-		if (w > 0)
+	for (reap(r); !r->done; reap(r)) {
+		if (!st->timed_out && now_ms() >= deadline_ms) {
+			st->timed_out = true;
+			kill(-r->job, SIGKILL);
+			kill_uid(m, r);
 			continue;
-		if (w < 0 && errno == ECHILD)
-			return;
-		if (!killed && now_ms() >= deadline_ms) {
-			st->timed_out = killed = true;
-			kill(-pid, SIGKILL);
-			kill_uid(m->uid, m->gid);
 		}
-		usleep(10000);
+		usleep(POLL_US);
 	}
+	if (r->status != -1 && WIFEXITED(r->status))
+		st->exit_code = WEXITSTATUS(r->status);
+	if (r->status != -1 && WIFSIGNALED(r->status))
+		st->signal = WTERMSIG(r->status);
+}
+
+/* Reads the child's exec failure: 0 when the pipe closed because exec succeeded. */
+static int exec_error(int fd)
+{
+	int e = 0;
+	ssize_t n;
+
+	while ((n = read(fd, &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	return n == (ssize_t)sizeof(e) ? e : 0;
+}
+
+/* Starts the job and waits for it; the descriptors are the caller's. Returns an errno or 0. */
+static int start_and_wait(const struct job_manifest *m, const char *path, const char *dir,
+			  char *const *envp, const int fds[3], long cap, struct job_status *st)
+{
+	uint64_t deadline = m->deadline_seconds, t0;
+	struct reaper r = { 0 };
+	int pipefd[2], e;
+
+	if (cap > 0 && (uint64_t)cap < deadline)
+		deadline = (uint64_t)cap;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return errno;
+	pipefd[0] = high_fd(pipefd[0]);
+	pipefd[1] = high_fd(pipefd[1]);
+	if (pipefd[0] < 0 || pipefd[1] < 0) {
+		e = errno;
+		goto out;
+	}
+	/* orphans of the job come back to this process, as they would to PID 1 */
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	t0 = now_ms();
+	r.job = fork();
+	if (r.job == 0)
+		child(m, path, dir, envp, fds, pipefd[1]);
+	if (r.job < 0) {
+		e = errno;
+		goto out;
+	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	e = exec_error(pipefd[0]);
+	wait_job(&r, t0 + deadline * 1000, m, st);
+	/* nothing of the job outlives it: processes that escaped its session neither */
+	kill_uid(m, &r);
+	st->runtime_ms = now_ms() - t0;
+out:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	return e;
 }
 
 int job_run(const struct job_manifest *m, const char *workload_root, const char *output_dir,
@@ -400,63 +560,29 @@ int job_run(const struct job_manifest *m, const char *workload_root, const char 
 	    size_t errlen)
 {
 	char path[4096], dir[4096];
-	int out, errfd, pipefd[2], e = 0;
-	uint64_t deadline = m->deadline_seconds, t0;
+	int fds[3], e = 0;
 	char **envp;
-	pid_t pid;
-	ssize_t n;
 
 	memset(st, 0, sizeof(*st));
 	st->exit_code = -1;
-	if (deadline_cap_seconds > 0 && (uint64_t)deadline_cap_seconds < deadline)
-		deadline = (uint64_t)deadline_cap_seconds;
 	if (snprintf(path, sizeof(path), "%s/%s", workload_root, m->argv[0]) >= (int)sizeof(path) ||
 	    snprintf(dir, sizeof(dir), "%s/%s", workload_root, m->cwd) >= (int)sizeof(dir))
 		return set_error(err, errlen, -ENAMETOOLONG, "E_JOB_START: path too long");
 	if (chown(output_dir, m->uid, m->gid) < 0 || chmod(output_dir, 0700) < 0)
 		return set_error(err, errlen, -errno, "E_JOB_START: output directory: %s",
 				 strerror(errno));
-	out = open_log(log_dir, "stdout", m);
-	errfd = open_log(log_dir, "stderr", m);
+	errno = 0;
+	fds[0] = high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	fds[1] = open_log(log_dir, "stdout");
+	fds[2] = open_log(log_dir, "stderr");
 	envp = job_env(m, workload_root, output_dir);
-	if (out < 0 || errfd < 0 || !envp || pipe2(pipefd, O_CLOEXEC) < 0) {
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || !envp)
 		e = errno ? errno : ENOMEM;
-		goto out;
-	}
-	/* orphans of the job come back to this process, as they would to PID 1 */
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	t0 = now_ms();
-	pid = fork();
-	if (pid == 0)
-		child(m, path, dir, envp, out, errfd, pipefd[1]);
-	close(pipefd[1]);
-	if (pid < 0) {
-		e = errno;
-		close(pipefd[0]);
-		goto out;
-	}
-	n = read(pipefd[0], &e, sizeof(e));
-	close(pipefd[0]);
-	if (n != (ssize_t)sizeof(e))
-		e = 0; /* exec succeeded: the pipe closed */
-	wait_job(pid, t0 + deadline * 1000, m, st);
-	/* nothing of the job outlives it: escapees of its session too */
-	kill_uid(m->uid, m->gid);
-	st->runtime_ms = now_ms() - t0;
-	/* reap what the kill left, for a bounded time (a task in D state may linger) */
-	for (uint64_t end = now_ms() + 2000; now_ms() < end;) {
-		pid_t w = waitpid(-1, NULL, WNOHANG);
-
-		if (w < 0)
-			break;
-		if (w == 0)
-			usleep(5000);
-	}
-out:
-	if (out >= 0)
-		close(out);
-	if (errfd >= 0)
-		close(errfd);
+	else
+		e = start_and_wait(m, path, dir, envp, fds, deadline_cap_seconds, st);
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	free_env(m, envp);
 	if (e)
 		return set_error(err, errlen, -e, "E_JOB_START: %s", strerror(e));

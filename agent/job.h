@@ -37,7 +37,11 @@ struct job_manifest {
 	uint8_t recipient[33]; /* the customer's compressed secp256k1 public key */
 };
 
-/* Parses cvm-job.json strictly; err names the member, never its value. */
+/*
+ * Parses cvm-job.json strictly (docs/job.md): -EINVAL and "E_MANIFEST:
+ * <member>: <why>" in err, naming the member, never its value. On failure
+ * m holds nothing and job_manifest_free(m) is harmless.
+ */
 int job_manifest_parse(const char *text, size_t len, struct job_manifest *m, char *err,
 		       size_t errlen);
 void job_manifest_free(struct job_manifest *m);
@@ -54,10 +58,13 @@ struct job_status {
  * supplementary groups, no new privileges, its limits, a clean environment
  * (the manifest's, plus CVM_WORKLOAD, CVM_OUTPUT, HOME, PATH), in a session
  * of its own; stdout and stderr into log_dir/stdout and log_dir/stderr;
- * output_dir made the job's. At min(deadline, deadline_cap_seconds) on
+ * output_dir made the job's. At min(deadline, deadline_cap_seconds) (a
+ * cap <= 0 is none) on
  * CLOCK_MONOTONIC the whole process group and then every process of the
- * uid are killed. Reaps every child while it waits (the caller is PID 1).
- * Returns < 0 only when the job could not be started.
+ * uid are killed; so are they when the job ends, so nothing of it outlives
+ * it. Reaps every child while it waits (the caller is PID 1). Returns 0
+ * once the job was started, whatever its end (in st); < 0 and "E_JOB_START:
+ * ..." when it could not be started.
  */
 int job_run(const struct job_manifest *m, const char *workload_root, const char *output_dir,
 	    const char *log_dir, long deadline_cap_seconds, struct job_status *st, char *err,

@@ -6,10 +6,12 @@
 #include <stddef.h>
 
 /*
- * Waits up to wait_ms for ifname to appear, brings up "lo" and ifname,
- * gives ifname the IPv4 address cidr ("10.0.2.15/24") and, when gateway is
- * not NULL, a default route through it. Every request is acknowledged or
- * the call fails with a one-line error (E_NETWORK: ...).
+ * Waits up to wait_ms (CLOCK_MONOTONIC) for ifname to appear, brings up
+ * "lo" and ifname, gives ifname the IPv4 address cidr ("10.0.2.15/24"; an
+ * address already there is kept) and, when gateway is not NULL, the default
+ * route of the main table through it (replacing any other). Every request
+ * is acknowledged by the kernel or the call fails with a one-line error
+ * "E_NETWORK: ..." and -errno (-ENODEV when ifname never appeared).
  */
 int net_configure(const char *ifname, const char *cidr, const char *gateway, long wait_ms,
 		  char *err, size_t errlen);
