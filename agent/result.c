@@ -2,13 +2,16 @@
 /*
  * Writing the result: a deterministic tar of the staging directory
  * (libarchive), streamed through the sealing writer straight onto the
- * output disk, whose commit record is written and flushed last. A crash at
- * any point leaves either no commit record or the previous state of block 0
- * zeroed: never something that looks complete.
+ * output disk, whose commit record is written and flushed last
+ * (docs/result.md, "Output disk"). Block 0 is zeroed and flushed before
+ * the first bundle byte, so a crash at any point leaves either a zero
+ * block 0 or a commit record of a whole bundle: never something that looks
+ * complete and is not.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,9 +19,13 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "agent/result.h"
+
+#define TAR_DEPTH_MAX 64
+#define TAR_PATH_MAX 4096
 
 int result_order_read(const char *device, char *order_id, size_t cap, char *err, size_t errlen)
 {
@@ -34,36 +41,66 @@ int result_order_read(const char *device, char *order_id, size_t cap, char *err,
 	return outdisk_order_parse(b, order_id, cap, err, errlen);
 }
 
+/* ---- the disk ---- */
+
 struct disk {
 	int fd;
-	uint64_t pos, size; /* bytes of bundle written; room for the bundle */
+	uint64_t pos, room; /* bundle bytes written; room for them from OUTDISK_BUNDLE_OFFSET */
 	EVP_MD_CTX *sha;
 };
 
-static int disk_sink(void *ctx, const void *p, size_t n)
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
-	struct disk *d = ctx;
-	const uint8_t *b = p;
-
-	if (n > d->size - d->pos)
-		return -ENOSPC;
-	if (EVP_DigestUpdate(d->sha, p, n) != 1)
-		return -EIO;
 	while (n) {
-		ssize_t w = pwrite(d->fd, b, n, (off_t)(OUTDISK_BUNDLE_OFFSET + d->pos));
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return w < 0 ? -errno : -EIO;
-		b += w;
+		p += w;
 		n -= (size_t)w;
-		d->pos += (uint64_t)w;
+		off += (uint64_t)w;
 	}
 	return 0;
 }
 
+static int disk_sink(void *ctx, const void *p, size_t n)
+{
+	struct disk *d = ctx;
+	int r;
+
+	if (n > d->room - d->pos)
+		return -ENOSPC;
+	if (EVP_DigestUpdate(d->sha, p, n) != 1)
+		return -EIO;
+	if ((r = pwrite_all(d->fd, p, n, OUTDISK_BUNDLE_OFFSET + d->pos)) < 0)
+		return r;
+	d->pos += n;
+	return 0;
+}
+
+static int flush(int fd, char *err, size_t errlen)
+{
+	if (fdatasync(fd) < 0)
+		return set_error(err, errlen, -errno, "E_OUTPUT_FLUSH: %s", strerror(errno));
+	return 0;
+}
+
+static int write_block0(struct disk *d, const uint8_t block[OUTDISK_BLOCK], char *err,
+			size_t errlen)
+{
+	int r = pwrite_all(d->fd, block, OUTDISK_BLOCK, 0);
+
+	if (r < 0)
+		return set_error(err, errlen, r, "E_OUTPUT_WRITE: block 0: %s", strerror(-r));
+	return flush(d->fd, err, errlen);
+}
+
+/* ---- the tar ---- */
+
 struct tar {
+	struct archive *a;
 	struct result_writer *w;
 	uint64_t total, max;
 	char *err;
@@ -71,12 +108,22 @@ struct tar {
 	int failed; /* the first error, for archive callbacks that can only say -1 */
 };
 
+static int tar_fail(struct tar *t, int r, const char *what)
+{
+	if (!t->failed)
+		t->failed =
+			set_error(t->err, t->errlen, r, "E_OUTPUT_TAR: %s: %s", what, strerror(-r));
+	return t->failed;
+}
+
 static la_ssize_t tar_write(struct archive *a, void *ctx, const void *buf, size_t n)
 {
 	struct tar *t = ctx;
 	int r;
 
 	(void)a;
+	if (t->failed) /* the first error is the one reported */
+		return -1;
 	if (n > t->max - t->total) {
 		t->failed = set_error(t->err, t->errlen, -EFBIG,
 				      "E_OUTPUT_TOO_LARGE: the output exceeds %llu bytes",
@@ -91,124 +138,184 @@ static la_ssize_t tar_write(struct archive *a, void *ctx, const void *buf, size_
 	return (la_ssize_t)n;
 }
 
+/* An entry with the fixed owner, time and modes that make the tar reproducible. */
+static struct archive_entry *entry_new(const char *path, const struct stat *st)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	if (!e)
+		return NULL;
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_mtime(e, 0, 0);
+	if (S_ISDIR(st->st_mode)) {
+		archive_entry_set_filetype(e, AE_IFDIR);
+		archive_entry_set_perm(e, 0755);
+	} else {
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, st->st_mode & 0111 ? 0755 : 0644);
+		archive_entry_set_size(e, st->st_size);
+	}
+	return e;
+}
+
+static int add_file(struct tar *t, int fd, const char *path, const struct stat *st)
+{
+	struct archive_entry *e = entry_new(path, st);
+	uint8_t buf[65536];
+	uint64_t done = 0;
+	ssize_t n = 0;
+	int r = 0;
+
+	if (!e || archive_write_header(t->a, e) != ARCHIVE_OK)
+		r = tar_fail(t, e ? -EIO : -ENOMEM, "writing an entry header");
+	while (r == 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
+		if (archive_write_data(t->a, buf, (size_t)n) != n)
+			r = tar_fail(t, -EIO, "writing a file");
+		done += (uint64_t)n;
+	}
+	if (r == 0 && n < 0)
+		r = tar_fail(t, -errno, "reading a file");
+	if (r == 0 && done != (uint64_t)st->st_size)
+		r = tar_fail(t, -ESTALE, "a file changed while it was archived");
+	OPENSSL_cleanse(buf, sizeof(buf));
+	archive_entry_free(e);
+	return r;
+}
+
+static int add_dir(struct tar *t, int dirfd, const char *prefix, int depth);
+
+/* A directory's entry, then its contents; fd is closed either way. */
+static int add_subdir(struct tar *t, int fd, const char *path, const struct stat *st, int depth)
+{
+	struct archive_entry *e = entry_new(path, st);
+	int r;
+
+	if (!e || archive_write_header(t->a, e) != ARCHIVE_OK) {
+		close(fd);
+		r = tar_fail(t, e ? -EIO : -ENOMEM, "writing a directory");
+	} else {
+		r = add_dir(t, fd, path, depth + 1);
+	}
+	archive_entry_free(e);
+	return r;
+}
+
+/* One name of a directory: a regular file or a directory is archived; anything else is left out. */
+static int add_name(struct tar *t, int dirfd, const char *prefix, const char *name, int depth)
+{
+	char path[TAR_PATH_MAX];
+	struct stat st;
+	bool dir;
+	int fd, r;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return tar_fail(t, -errno, "stat");
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return 0; /* links, devices, fifos and sockets are not part of a result */
+	dir = S_ISDIR(st.st_mode);
+	if (snprintf(path, sizeof(path), "%s%s%s", prefix, name, dir ? "/" : "") >=
+	    (int)sizeof(path))
+		return tar_fail(t, -ENAMETOOLONG, "a path");
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return tar_fail(t, -errno, "open");
+	/* the type seen by fstat of the open file is the one archived */
+	if (fstat(fd, &st) < 0)
+		r = tar_fail(t, -errno, "stat");
+	else if (dir && S_ISDIR(st.st_mode))
+		return add_subdir(t, fd, path, &st, depth);
+	else if (dir || !S_ISREG(st.st_mode))
+		r = tar_fail(t, -ESTALE, "a file changed type");
+	else
+		r = add_file(t, fd, path, &st);
+	close(fd);
+	return r;
+}
+
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int add_file(struct archive *a, struct archive_entry *e, int fd, const struct stat *st)
-{
-	uint8_t buf[65536];
-	ssize_t n;
-
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, st->st_mode & 0111 ? 0755 : 0644);
-	archive_entry_set_size(e, st->st_size);
-	if (archive_write_header(a, e) != ARCHIVE_OK)
-		return -EIO;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (archive_write_data(a, buf, (size_t)n) != n)
-			return -EIO;
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return n < 0 ? -errno : 0;
-}
-
-/* Adds dirfd's entries under prefix, sorted, recursively; no link is followed. */
-static int add_dir(struct archive *a, int dirfd, const char *prefix, int depth)
+/* Adds the entries of dirfd (which it closes) under prefix, sorted by name, depth first. */
+static int add_dir(struct tar *t, int dirfd, const char *prefix, int depth)
 {
 	struct dirent **names = NULL;
-	int n, r = 0;
-	DIR *d;
+	int n = -1, r = 0;
 
-	if (depth > 64)
-		return -ELOOP;
-	if (!(d = fdopendir(dirfd))) {
-		r = -errno;
-		close(dirfd);
-		return r;
-	}
-	n = scandirat(dirfd, ".", &names, NULL, by_name);
+	if (depth > TAR_DEPTH_MAX)
+		r = tar_fail(t, -ELOOP, "directories nest too deep");
+	else if ((n = scandirat(dirfd, ".", &names, NULL, by_name)) < 0)
+		r = tar_fail(t, -errno, "reading a directory");
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
-		char path[4096];
-		struct stat st;
-		struct archive_entry *e;
-		int fd;
 
-		if (r < 0 || !strcmp(name, ".") || !strcmp(name, "..") ||
-		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) ||
-		    snprintf(path, sizeof(path), "%s%s", prefix, name) >= (int)sizeof(path) - 1)
-			continue; /* links, devices, fifos and sockets are not part of a result */
-		fd = openat(dirfd, name,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-				    (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
-		if (fd < 0 || !(e = archive_entry_new())) {
-			r = fd < 0 ? -errno : -ENOMEM;
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		archive_entry_set_pathname(e, path);
-		archive_entry_set_uid(e, 0);
-		archive_entry_set_gid(e, 0);
-		archive_entry_set_mtime(e, 0, 0);
-		if (S_ISDIR(st.st_mode)) {
-			archive_entry_set_filetype(e, AE_IFDIR);
-			archive_entry_set_perm(e, 0755);
-			strcat(path, "/");
-			r = archive_write_header(a, e) == ARCHIVE_OK
-				    ? add_dir(a, fd, path, depth + 1)
-				    : -EIO;
-		} else {
-			r = add_file(a, e, fd, &st);
-			close(fd);
-		}
-		archive_entry_free(e);
-	}
-	for (int i = 0; i < n; i++)
+		if (r == 0 && strcmp(name, ".") && strcmp(name, ".."))
+			r = add_name(t, dirfd, prefix, name, depth);
 		free(names[i]);
+	}
 	free(names);
-	closedir(d);
-	return n < 0 ? -errno : r;
+	close(dirfd);
+	return r;
 }
 
+/* pax (restricted: ustar headers unless a name or size needs more), unblocked. */
 static int tar_stage(struct tar *t, const char *stage_dir)
 {
-	struct archive *a = archive_write_new();
 	int fd = open(stage_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int r = -ENOMEM;
+	int r = 0;
 
-	if (!a || fd < 0) {
-		r = fd < 0 ? -errno : r;
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(a, 512) != ARCHIVE_OK ||
-	    archive_write_open2(a, t, NULL, tar_write, NULL, NULL) != ARCHIVE_OK) {
+	if (fd < 0)
+		return set_error(t->err, t->errlen, -errno, "E_OUTPUT_TAR: %s: %s", stage_dir,
+				 strerror(errno));
+	if (!(t->a = archive_write_new()) ||
+	    archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(t->a, 0) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(t->a, 1) != ARCHIVE_OK ||
+	    archive_write_open2(t->a, t, NULL, tar_write, NULL, NULL) != ARCHIVE_OK) {
 		close(fd);
-		r = -EIO;
-		goto out;
+		r = tar_fail(t, -EIO, "starting the archive");
+	} else {
+		r = add_dir(t, fd, "", 0);
+		if (archive_write_close(t->a) != ARCHIVE_OK && r == 0)
+			r = tar_fail(t, -EIO, "ending the archive");
 	}
-	r = add_dir(a, fd, "", 0);
-	if (archive_write_close(a) != ARCHIVE_OK && r == 0)
-		r = -EIO;
-out:
-	archive_write_free(a);
-	if (t->failed)
-		return t->failed;
-	if (r < 0)
-		return set_error(t->err, t->errlen, r, "E_OUTPUT_TAR: %s", strerror(-r));
+	archive_write_free(t->a);
+	t->a = NULL;
+	return t->failed ? t->failed : r;
+}
+
+/* ---- the order of writes ---- */
+
+static int disk_open(const char *device, struct disk *d, char *err, size_t errlen)
+{
+	off_t end;
+
+	if (!(d->sha = EVP_MD_CTX_new()) || EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL) != 1)
+		return set_error(err, errlen, -ENOMEM, "E_OUTPUT_OPEN: out of memory");
+	if ((d->fd = open(device, O_RDWR | O_CLOEXEC)) < 0)
+		return set_error(err, errlen, -errno, "E_OUTPUT_OPEN: %s: %s", device,
+				 strerror(errno));
+	end = lseek(d->fd, 0, SEEK_END);
+	if (end < (off_t)(OUTDISK_BUNDLE_OFFSET + OUTDISK_BLOCK))
+		return set_error(err, errlen, -ENOSPC, "E_OUTPUT_FULL: %s is too small", device);
+	d->room = (uint64_t)end - OUTDISK_BUNDLE_OFFSET;
 	return 0;
 }
 
-static int flush(int fd, char *err, size_t errlen)
+static int commit(struct disk *d, char *err, size_t errlen)
 {
-	if (fdatasync(fd) < 0)
-		return set_error(err, errlen, -errno, "E_OUTPUT_FLUSH: %s", strerror(errno));
-	return 0;
+	struct outdisk_commit c = { .offset = OUTDISK_BUNDLE_OFFSET, .length = d->pos };
+	uint8_t block[OUTDISK_BLOCK];
+	int r;
+
+	if ((r = flush(d->fd, err, errlen)) < 0)
+		return r;
+	if (EVP_DigestFinal_ex(d->sha, c.sha256, NULL) != 1 || outdisk_commit_encode(&c, block) < 0)
+		return set_error(err, errlen, -EIO, "E_OUTPUT_WRITE: commit record");
+	return write_block0(d, block, err, errlen);
 }
 
 int result_write(const char *device, const char *stage_dir, const uint8_t recipient[33],
@@ -216,52 +323,22 @@ int result_write(const char *device, const char *stage_dir, const uint8_t recipi
 		 result_evidence_fn ev, void *ev_ctx, const char *eventlog, uint64_t max_plaintext,
 		 uint64_t *bytes, char *err, size_t errlen)
 {
-	struct disk d = { .sha = EVP_MD_CTX_new() };
+	static const uint8_t zero[OUTDISK_BLOCK];
+	struct disk d = { .fd = -1 };
 	struct tar t = { .max = max_plaintext, .err = err, .errlen = errlen };
-	struct outdisk_commit c = { .offset = OUTDISK_BUNDLE_OFFSET };
-	uint8_t block[OUTDISK_BLOCK] = { 0 };
-	off_t end;
 	int r;
 
-	d.fd = open(device, O_RDWR | O_CLOEXEC);
-	if (d.fd < 0 || !d.sha || EVP_DigestInit_ex(d.sha, EVP_sha256(), NULL) != 1) {
-		r = set_error(err, errlen, d.fd < 0 ? -errno : -ENOMEM, "E_OUTPUT_OPEN: %s: %s",
-			      device, strerror(errno));
-		goto out;
-	}
-	end = lseek(d.fd, 0, SEEK_END);
-	if (end < (off_t)(OUTDISK_BUNDLE_OFFSET + OUTDISK_BLOCK)) {
-		r = set_error(err, errlen, -ENOSPC, "E_OUTPUT_FULL: %s is too small", device);
-		goto out;
-	}
-	d.size = (uint64_t)end - OUTDISK_BUNDLE_OFFSET;
+	*bytes = 0;
 	/* no commit record while the bundle is being written */
-	if (pwrite(d.fd, block, sizeof(block), 0) != (ssize_t)sizeof(block)) {
-		r = set_error(err, errlen, -EIO, "E_OUTPUT_WRITE: %s", strerror(errno));
-		goto out;
-	}
-	if ((r = flush(d.fd, err, errlen)) < 0 ||
-	    (r = result_writer_new(recipient, signer, meta, 0, disk_sink, &d, &t.w, err, errlen)) <
-		    0 ||
-	    (r = tar_stage(&t, stage_dir)) < 0 ||
-	    (r = result_writer_finish(t.w, eventlog, ev, ev_ctx, err, errlen)) < 0)
-		goto out;
-	if (r == 0 && d.pos == 0)
-		r = set_error(err, errlen, -EIO, "E_OUTPUT_WRITE: nothing written");
-	if (r < 0 || (r = flush(d.fd, err, errlen)) < 0)
-		goto out;
-	c.length = d.pos;
-	EVP_DigestFinal_ex(d.sha, c.sha256, NULL);
-	outdisk_commit_encode(&c, block);
-	if (pwrite(d.fd, block, sizeof(block), 0) != (ssize_t)sizeof(block)) {
-		r = set_error(err, errlen, -EIO, "E_OUTPUT_WRITE: commit record: %s",
-			      strerror(errno));
-		goto out;
-	}
-	r = flush(d.fd, err, errlen);
-	*bytes = d.pos;
-out:
-	if (r == -ENOSPC && err && !strstr(err, "E_OUTPUT_FULL"))
+	if ((r = disk_open(device, &d, err, errlen)) == 0 &&
+	    (r = write_block0(&d, zero, err, errlen)) == 0 &&
+	    (r = result_writer_new(recipient, signer, meta, 0, disk_sink, &d, &t.w, err, errlen)) ==
+		    0 &&
+	    (r = tar_stage(&t, stage_dir)) == 0 &&
+	    (r = result_writer_finish(t.w, eventlog, ev, ev_ctx, err, errlen)) == 0 &&
+	    (r = commit(&d, err, errlen)) == 0)
+		*bytes = d.pos;
+	if (r == -ENOSPC && err && strncmp(err, "E_OUTPUT_FULL", 13))
 		set_error(err, errlen, r, "E_OUTPUT_FULL: the output disk is full");
 	result_writer_free(t.w);
 	EVP_MD_CTX_free(d.sha);

@@ -12,16 +12,22 @@
 
 #include "lib/lib.h"
 
-/* Reads the order block of the output disk (hostile input, one block). */
+/*
+ * Reads the order block of the output disk (block 1, hostile input, one
+ * block). "E_ORDER: why" on refusal.
+ */
 int result_order_read(const char *device, char *order_id, size_t cap, char *err, size_t errlen);
 
 /*
- * Tars stage_dir (sorted, regular files and directories only, owner 0,
- * mtime 0), seals it to recipient, signs it with signer, adds evidence from
- * ev, and writes the bundle to the output device: block 0 zeroed and
- * flushed first, the bundle from 8 KiB, flushed, then the commit record,
- * flushed. The plaintext never touches a disk. max_plaintext bounds the
- * tar stream (E_OUTPUT_TOO_LARGE). *bytes is the bundle's size.
+ * Tars stage_dir (pax, names sorted bytewise, regular files and
+ * directories only, no link followed, owner 0, mtime 0, modes 0644, 0755),
+ * seals it to recipient, signs it with signer, adds evidence from ev, and
+ * writes the bundle to the output device: block 0 zeroed and flushed
+ * first, the bundle from 8 KiB, flushed, then the commit record, flushed.
+ * The plaintext never touches a disk. max_plaintext bounds the tar stream.
+ * *bytes is the bundle's size. Errors: "E_OUTPUT_OPEN", "E_OUTPUT_FULL",
+ * "E_OUTPUT_TOO_LARGE", "E_OUTPUT_TAR", "E_OUTPUT_WRITE", "E_OUTPUT_FLUSH",
+ * or the writer's "E_RESULT..." (evidence, keys), each with ": why".
  */
 int result_write(const char *device, const char *stage_dir, const uint8_t recipient[33],
 		 const struct result_key *signer, const struct result_meta *meta,

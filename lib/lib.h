@@ -225,24 +225,33 @@ void secret_free(void *p, size_t n);
 
 #define RESULT_MAGIC "CVMR"
 #define RESULT_VERSION 1
+#define RESULT_CIPHER "secp256k1-ECDH+HKDF-SHA256+A256GCM"
 #define RESULT_CHUNK_DEFAULT (64u * 1024)
-#define RESULT_CHUNK_MAX (1u * 1024 * 1024)
+#define RESULT_CHUNK_MIN 1024u
+#define RESULT_CHUNK_MAX (1024u * 1024)
 #define RESULT_HEADER_MAX (64u * 1024)
 #define RESULT_TRAILER_MAX (4u * 1024 * 1024)
 #define RESULT_ORDER_ID_MAX 128
 
-/* A secp256k1 key: the secret in secret memory, the public key compressed. */
+/* A secp256k1 key: the secret in secret memory, the public key compressed (SEC 1 §2.3.3). */
 struct result_key {
 	uint8_t *sk; /* 32 bytes, or NULL for a public key only */
 	uint8_t pub[33];
 };
 
 int result_key_generate(struct result_key *k, char *err, size_t errlen);
-/* Loads a secp256k1 private key: PEM (SEC1 or PKCS#8) or 64 hex digits. */
+/*
+ * Loads a secp256k1 private key from a file: PEM (SEC 1 "EC PRIVATE KEY" or
+ * unencrypted PKCS#8) or 64 hex digits. Encrypted PEM is refused.
+ */
 int result_key_load(const char *path, struct result_key *k, char *err, size_t errlen);
-/* Writes k as a PKCS#8 PEM file, mode 0600. */
+/* Writes k as an unencrypted PKCS#8 PEM file, mode 0600. */
 int result_key_save(const struct result_key *k, const char *path, char *err, size_t errlen);
 void result_key_wipe(struct result_key *k);
+/* The compressed public key as 66 lower-case hex digits and a NUL. */
+void result_key_pub_hex(const struct result_key *k, char out[67]);
+/* A compressed public key from 66 hex digits; -EINVAL unless it is a point on the curve. */
+int result_pub_from_hex(const char *hex, uint8_t pub[33]);
 /* Order ids: 1 to 128 of [A-Za-z0-9._:-]. */
 bool result_order_id_valid(const char *s);
 
@@ -251,31 +260,40 @@ struct result_meta {
 	const char *order_id;
 	const uint8_t *job_manifest_sha256;    /* 32 bytes */
 	const uint8_t *workload_header_sha256; /* 32 bytes */
-	int exit_code, signal;
+	int exit_code;			       /* -1 to 255 */
+	int signal;			       /* 0 to 64 */
 	bool timed_out, partial;
 };
 
-/* Where bundle bytes go, in order. */
+/* Where bundle bytes (writer) or plaintext (reader) go, in order. */
 typedef int (*result_sink_fn)(void *ctx, const void *p, size_t n);
 /*
- * Fresh evidence binding report_data: the agent's TEE answers
- * {"tee": "snp"|"tdx"|"tpm", "primary": <primary evidence>}.
+ * Fresh evidence binding report_data: {"tee": "snp"|"tdx"|"tpm",
+ * "primary": <the primary evidence as the TEE backend gives it>}.
  */
 typedef int (*result_evidence_fn)(void *ctx, const uint8_t report_data[64], cJSON **evidence,
 				  char *err, size_t errlen);
 
+/*
+ * The streaming writer: one chunk of plaintext in memory. The header goes
+ * to sink at once; chunks as they fill; the trailer at finish. After any
+ * error the writer refuses to go on. chunk_size 0 means the default.
+ */
 struct result_writer;
 int result_writer_new(const uint8_t recipient[33], const struct result_key *signer,
 		      const struct result_meta *meta, size_t chunk_size, result_sink_fn sink,
 		      void *sink_ctx, struct result_writer **out, char *err, size_t errlen);
-/* Plaintext in; whole chunks are sealed and written as they fill. */
 int result_writer_write(struct result_writer *w, const void *p, size_t n, char *err, size_t errlen);
-/* Seals the last chunk, then writes the trailer: eventlog (JSON text), evidence, signature. */
+/*
+ * Seals the last chunk, asks ev for evidence binding SHA-512(D || signing
+ * key) and writes the trailer: eventlog (a JSON array's text; NULL for
+ * none), evidence, signature.
+ */
 int result_writer_finish(struct result_writer *w, const char *eventlog, result_evidence_fn ev,
 			 void *ev_ctx, char *err, size_t errlen);
 void result_writer_free(struct result_writer *w);
 
-/* Random access to a bundle: a file or a region of the output disk. */
+/* Random access to a bundle: a file, or the bundle's region of the output disk. */
 struct result_source {
 	int fd;
 	uint64_t offset, size;
@@ -284,9 +302,12 @@ struct result_source {
 struct result_info {
 	cJSON *header;	/* the header as parsed */
 	cJSON *trailer; /* {"eventlog", "evidence", "signature"} */
+	const cJSON *eventlog;
+	const cJSON *evidence; /* {"tee", "primary"}: verifying it is the caller's job */
+	char tee[4];	       /* "snp", "tdx" or "tpm" */
 	char *header_text;
 	uint32_t header_len;
-	uint8_t recipient_id[32], ephemeral[33], signing_pub[33];
+	uint8_t recipient_key_id[32], ephemeral[33], signing_pub[33];
 	uint8_t job_manifest_sha256[32], workload_header_sha256[32];
 	char order_id[RESULT_ORDER_ID_MAX + 1];
 	uint32_t chunk_size;
@@ -298,27 +319,49 @@ struct result_info {
 };
 
 /*
- * Checks a bundle's framing (magic, version, header, every chunk's length,
- * the trailer, nothing after it) and the signature over D, without a key.
- * The evidence is not verified here: the caller verifies it and that it
- * binds info->report_data. Errors are "E_RESULT_...: why".
+ * Checks a bundle without a key: framing (magic, version, header, every
+ * chunk's length, a last chunk, the trailer, nothing after it), the
+ * canonical header and trailer, and the signature over D. The evidence is
+ * not verified here: the caller verifies info->evidence and that it binds
+ * info->report_data. Errors are "E_RESULT_...: why".
  */
 int result_verify(const struct result_source *src, struct result_info *info, char *err,
 		  size_t errlen);
+void result_info_free(struct result_info *info);
+
 /*
- * Decrypts a bundle that result_verify accepted, chunk by chunk: a chunk's
- * plaintext reaches sink only after its tag checked; the end is reached
- * only if the last chunk carries the last-chunk flag. Returns 0 only then.
+ * Pull-style decryption of a bundle that result_verify accepted. Each call
+ * gives the next chunk's plaintext, only after its tag has checked (*p
+ * holds *n bytes until the next call); *end turns true with the last
+ * chunk, and stays true (with *n == 0) on later calls. A chunk that does
+ * not authenticate, or is missing, is an error, and so is every call after.
  */
+struct result_reader;
+int result_reader_new(const struct result_source *src, const struct result_info *info,
+		      const struct result_key *recipient, struct result_reader **out, char *err,
+		      size_t errlen);
+int result_reader_next(struct result_reader *r, const uint8_t **p, size_t *n, bool *end, char *err,
+		       size_t errlen);
+void result_reader_free(struct result_reader *r);
+/* Decrypts every chunk to sink; 0 only when the last chunk has been reached. */
 int result_decrypt(const struct result_source *src, const struct result_info *info,
 		   const struct result_key *recipient, result_sink_fn sink, void *ctx, char *err,
 		   size_t errlen);
-void result_info_free(struct result_info *info);
+/*
+ * Decrypts and extracts the result's tar into dir, which must not exist:
+ * regular files and directories only, relative names without "." or ".."
+ * components, no links, no overwriting. Entries go into "<dir>.part",
+ * renamed to dir only when the last chunk has been reached; on failure
+ * "<dir>.part" stays behind and dir does not exist.
+ */
+int result_extract(const struct result_source *src, const struct result_info *info,
+		   const struct result_key *recipient, const char *dir, char *err, size_t errlen);
 
 /* ---- the output disk: commit record (block 0), order block (block 1), bundle (8 KiB on) ---- */
 
 #define OUTDISK_BLOCK 4096u
 #define OUTDISK_BUNDLE_OFFSET 8192u
+#define OUTDISK_ORDER_MAX (OUTDISK_BLOCK - 12)
 
 struct outdisk_commit {
 	uint64_t offset, length;
@@ -326,11 +369,12 @@ struct outdisk_commit {
 };
 
 /* Encodes a commit record into one 4 KiB block. */
-void outdisk_commit_encode(const struct outdisk_commit *c, uint8_t block[OUTDISK_BLOCK]);
-/* -ENOENT: no commit record (zero block); -EBADMSG: a damaged one. */
+int outdisk_commit_encode(const struct outdisk_commit *c, uint8_t block[OUTDISK_BLOCK]);
+/* -ENOENT: no commit record (a zero block); -EBADMSG: anything else that is not one. */
 int outdisk_commit_parse(const uint8_t block[OUTDISK_BLOCK], struct outdisk_commit *c);
-/* The order block the host writes: {"order_id": ...}. */
+/* The order block the host writes before boot: {"order_id": ...}. */
 int outdisk_order_encode(const char *order_id, uint8_t block[OUTDISK_BLOCK]);
+/* Parses the order block as hostile input; "E_ORDER: why" on refusal. */
 int outdisk_order_parse(const uint8_t block[OUTDISK_BLOCK], char *order_id, size_t cap, char *err,
 			size_t errlen);
 /*
