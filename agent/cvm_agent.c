@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -40,6 +41,7 @@ struct order {
 	char order_id[RESULT_ORDER_ID_MAX + 1];
 	uint8_t header_sha256[32]; /* of the workload volume's LUKS2 header, as measured */
 	uint8_t manifest_sha256[32];
+	uint64_t stage_size; /* the result area's size */
 	struct job_manifest job;
 	bool job_parsed;
 	uint64_t wait_ms; /* time spent waiting on the TEE, the broker and the kernel */
@@ -274,6 +276,7 @@ static void stage(char *outdir, size_t cap)
 
 	if (o.job.limits.output_bytes && o.job.limits.output_bytes < size)
 		size = o.job.limits.output_bytes;
+	o.stage_size = size;
 	snprintf(opts, sizeof(opts), "mode=0711,size=%llu", (unsigned long long)size);
 	mkdir(RESULT_DIR, 0700);
 	if (mount("tmpfs", RESULT_DIR, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
@@ -327,6 +330,14 @@ static int evidence_cb(void *ctx, const uint8_t report_data[64], cJSON **out, ch
 	return 0;
 }
 
+/* Output cut short by a full result area is incomplete too, even if the job exited 0. */
+static bool stage_full(void)
+{
+	struct statvfs v;
+
+	return statvfs(RESULT_DIR, &v) == 0 && v.f_bavail == 0;
+}
+
 static void seal(const struct job_status *st)
 {
 	struct result_meta m = {
@@ -336,17 +347,19 @@ static void seal(const struct job_status *st)
 		.exit_code = st->exit_code,
 		.signal = st->signal,
 		.timed_out = st->timed_out,
-		.partial = st->timed_out,
+		.partial = st->timed_out || stage_full(),
 	};
 	_cleanup_free_ uint8_t *log = NULL;
 	size_t loglen = 0;
 	uint64_t bytes = 0;
+	/* a full result area plus the tar's own headers and padding */
+	const uint64_t tar_cap = o.stage_size + o.stage_size / 8 + (1u << 20);
 	char err[256], cb[48];
 
 	if (file_read(RUNTIME_LOG, CVM_CAP_JSON, &log, &loglen) < 0)
 		fail("result", "E_RESULT", "the runtime log is unreadable");
 	if (result_write(o.cfg.output_dev, RESULT_DIR, o.job.recipient, &o.sign, &m, evidence_cb,
-			 o.tee, (const char *)log, o.cfg.output_cap, &bytes, err, sizeof(err)) < 0)
+			 o.tee, (const char *)log, tar_cap, &bytes, err, sizeof(err)) < 0)
 		fail("result", code_of(err, "E_RESULT", cb, sizeof(cb)), NULL);
 	status_emit("result", true, NULL, NULL, extra_ms("bytes", bytes));
 }

@@ -4,7 +4,9 @@
 # (sim evidence) as PID 1; a swtpm vTPM on tpm-tis; the workload volume from
 # `cvm pack` and an empty output disk on virtio-blk; the status port on
 # virtio-serial; user networking with restrict=on and one guestfwd to the
-# key broker on host loopback. Then the negative runs: a policy expecting
+# key broker on host loopback (the cmd: form, one socat per connection: the
+# chardev form connects once, when QEMU starts, and a broker's idle timeout
+# can close it before the guest gets there). Then the negative runs: a policy expecting
 # another measurement, a swapped workload volume, a job past its deadline.
 # usage: tests/e2e/test_order.sh BUILD_DIR   (CVM_E2E_ONLY=good: the order alone, for `make bench`)
 set -u
@@ -136,7 +138,7 @@ boot() {
 		-device virtio-serial-pci \
 		-chardev file,id=status,path="$run/status" \
 		-device virtserialport,chardev=status,name=org.cvm.status \
-		-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-tcp:127.0.0.1:$port \
+		-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:"socat - TCP:127.0.0.1:$port" \
 		-device virtio-net-pci,netdev=n0 \
 		-chardev socket,id=chrtpm,path="$run/swtpm.sock" \
 		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
