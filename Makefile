@@ -1,6 +1,7 @@
 # cvm: the one build entry.
 #   make            build build/cvm
-#   make test       install dependencies, then run every test plain and under ASan+UBSan
+#   make test       install dependencies, then run every test plain and under ASan+UBSan,
+#                   then one order end to end in QEMU (make e2e)
 #   make demo       verify a real SEV-SNP report and print the verdict
 #   make fuzz       build the libFuzzer targets with clang, run each FUZZ_SECONDS (default 30)
 #   make bench      run the benchmarks
@@ -76,7 +77,7 @@ AGENT_TEST := $(BUILD)/cvm-agent-test
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(CVM)
+all: $(CVM) $(AGENT)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -130,7 +131,7 @@ deps:
 	$(Q)scripts/setup-deps
 
 # One variant: build, then run the unit tests and the command-line tests.
-check: $(CVM) $(CVM_TEST) $(UNIT_BIN) $(E2E_BIN)
+check: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(UNIT_BIN) $(E2E_BIN)
 	$(Q)scripts/run-tests $(BUILD)
 
 # One order end to end in QEMU (TCG): the agent, broker, vTPM, disks and channel are real.
@@ -141,6 +142,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory check-format
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory check SAN=1
+	$(Q)$(MAKE) --no-print-directory e2e
 
 demo: $(CVM)
 	$(Q)scripts/demo $(CVM)
