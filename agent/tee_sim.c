@@ -136,22 +136,18 @@ static int snp_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 static int sim_rtmr3(const struct tee *t, uint8_t out[48], char *err, size_t errlen)
 {
 	_cleanup_free_ uint8_t *text = NULL;
-	struct evlog log;
-	struct evlog_bank banks[EVLOG_MAX_ALGS];
-	size_t len, nb = 0;
+	struct runtime_log log;
+	size_t len;
 	char why[160];
 
 	memset(out, 0, 48);
 	if (!t->cfg.runtime_log)
 		return 0;
 	if (file_read(t->cfg.runtime_log, CVM_CAP_JSON, &text, &len) < 0 ||
-	    evlog_parse_cel_json((char *)text, len, &log, why, sizeof(why)) < 0)
+	    runtime_log_parse((char *)text, len, &log, why, sizeof(why)) < 0)
 		return set_error(err, errlen, -EINVAL, "sim: runtime log unreadable");
-	if (evlog_replay(&log, banks, &nb) == 0)
-		for (size_t b = 0; b < nb; b++)
-			if (banks[b].alg == TPM_ALG_SHA384)
-				memcpy(out, banks[b].reg[4], 48);
-	evlog_free(&log);
+	memcpy(out, log.rtmr3, 48);
+	runtime_log_free(&log);
 	return 0;
 }
 

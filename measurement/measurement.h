@@ -611,15 +611,56 @@ int snp_certs_from_sev_json(const cJSON *chain, struct snp_certs *c, char *err, 
 /* A cert_chain of the VCEK (or VLEK), and the ASK (ASVK) and ARK when given. */
 cJSON *snp_certs_to_sev_json(const struct snp_certs *c, bool vlek);
 
-/* ---- cvm's runtime event log (runtime_log.c) ---- */
+/* ---- cvm's runtime event log (runtime_log.c, docs/measurements.md) ---- */
 
-/* One CEL-JSON record measuring value into RTMR3 (TDX, SHA-384) or PCR 15 (SHA-256). */
+/* One CEL-JSON record measuring value into RTMR3 (TDX, SHA-384) or PCR 15 (SHA-256 only). */
 cJSON *runtime_event_json(enum cvm_platform p, uint64_t recnum, const char *name,
 			  const uint8_t *value, size_t n);
+/* A PCR 15 record: the SHA-256 digest of value and, when sha384, its SHA-384 digest. */
+cJSON *runtime_event_pcr15_json(uint64_t recnum, const char *name, const uint8_t *value, size_t n,
+				bool sha384);
+
+#define RUNTIME_NAME_MAX 64
+#define RUNTIME_VALUE_MAX 256
+#define RUNTIME_MAX_EVENTS 4096
+
+/* An event name: 1 to RUNTIME_NAME_MAX of [A-Za-z0-9._:-]. */
+bool runtime_event_name_valid(const char *name);
+
+struct runtime_event {
+	enum cvm_platform reg; /* PLATFORM_TDX: RTMR3; PLATFORM_TPM: PCR 15 */
+	uint64_t recnum;
+	char name[RUNTIME_NAME_MAX + 1];
+	uint8_t value[RUNTIME_VALUE_MAX];
+	size_t len;
+	bool sha384; /* PCR 15: the record carries the SHA-384 digest too */
+};
+
+struct runtime_log {
+	size_t n;
+	struct runtime_event *events;
+	size_t n_rtmr3, n_pcr15;
+	uint8_t rtmr3[48];	  /* the replay of the RTMR3 records */
+	uint8_t pcr15_sha256[32]; /* the replay of the PCR 15 records, per bank */
+	uint8_t pcr15_sha384[48];
+	bool pcr15_has_sha384;
+};
+
 /*
- * Checks a runtime log: every record is cvm's, its digest is that of its
- * value, the log replays to reg (RTMR3: 48 bytes; PCR 15: 32), and when
- * luks_sha256 is given, a "luks-header" event measured exactly it.
+ * Parses and replays a runtime log, RTMR3 and PCR 15 records in any mix:
+ * every record is cvm's, numbered by its position, extends RTMR3 or PCR 15
+ * only, and carries its register's digests, each that of its value.
+ * err names the record at fault.
+ */
+int runtime_log_parse(const char *text, size_t len, struct runtime_log *log, char *err,
+		      size_t errlen);
+void runtime_log_free(struct runtime_log *log);
+/*
+ * Checks a runtime log against the register p's evidence holds (TDX: RTMR3,
+ * 48 bytes; TPM: PCR 15 of the SHA-256 bank, 32): the log parses, its
+ * records of that register replay to reg, and when luks_sha256 is given,
+ * those records measured a "luks-header" and only that one. Records of the
+ * other register are checked for form but bind nothing here.
  */
 int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const uint8_t *reg,
 		      const uint8_t *luks_sha256, struct verdict *v);
