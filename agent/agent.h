@@ -16,35 +16,65 @@
 
 #include "measurement/measurement.h"
 
-/* ---- TEE backends ---- */
+/* ---- TEE backends (docs/measurements.md) ---- */
+
+/*
+ * The kernel's side of the kernel backends, replaceable so that host tests
+ * run them against a fake tree: device ioctls, and the configfs and sysfs
+ * operations the kernel acts on. Each returns 0 or a negative errno; a
+ * member left NULL is the system call itself.
+ */
+struct tee_kernel_ops {
+	int (*ioctl)(void *ctx, int fd, unsigned long request, void *arg);
+	int (*mkdir)(void *ctx, const char *path);
+	int (*rmdir)(void *ctx, const char *path);
+	/* one write(2) of data at offset 0, as sysfs and configfs attributes take it */
+	int (*write)(void *ctx, const char *path, const void *data, size_t len);
+	void *ctx;
+};
 
 struct tee_config {
-	const char *tcti;	  /* tpm: a tss2 TCTI ("swtpm:host=...,port=..."); default device */
-	const char *runtime_log;  /* a CEL-JSON file to send as runtime_eventlog, or NULL */
-	const char *sim_pki;	  /* sim: the test PKI directory (scripts/gen-test-pki) */
-	const char *sim_platform; /* sim: "snp" or "tdx" (default) */
+	const char *root; /* prefix of every kernel path; NULL or "" in production */
+	const struct tee_kernel_ops *ops; /* NULL: the system calls themselves */
+	/*
+	 * The TPM for PCR 15 and the tpm backend: a tss2 TCTI
+	 * ("swtpm:host=...,port=..."); NULL: <root>/dev/tpmrm0 when it exists.
+	 */
+	const char *tcti;
+	const char *runtime_log;	/* a CEL-JSON file to send as runtime_eventlog, or NULL */
+	const char *sim_pki;		/* sim: the test PKI directory (scripts/gen-test-pki) */
+	const char *sim_platform;	/* sim: "snp" or "tdx" (default) */
 	const char *sim_measurement;	/* sim: hex SNP MEASUREMENT or TDX MRTD to report */
 	const uint8_t *sim_report_data; /* sim: report this instead of the binding (attacks) */
 };
 
+/* A TPM's PCR 15, where runtime measurements go whatever the evidence backend (tee_tpm.c). */
+struct tee_tpm;
+
 struct tee {
-	const char *name;    /* the backend: "sim", "tpm" */
+	const char *name;    /* the backend: "tsm", "tdx-guest", "sev-guest", "tpm", "sim" */
 	const char *kbs_tee; /* the protocol's "tee": "snp", "tdx", "tpm" */
 	/* The protocol's "primary_evidence" binding report_data. */
 	int (*evidence)(struct tee *t, const uint8_t report_data[64], cJSON **primary, char *err,
 			size_t errlen);
 	void (*close)(struct tee *t);
-	/*
-	 * Extends the runtime register (TDX RTMR3: SHA-384; TPM PCR 15: SHA-256)
-	 * with digest; NULL when the platform has none (SEV-SNP).
-	 */
+	/* The backend's own runtime register, TDX RTMR3 (SHA-384); NULL when it has none. */
 	int (*extend)(struct tee *t, const uint8_t *digest, size_t len, char *err, size_t errlen);
-	enum cvm_platform runtime; /* PLATFORM_TDX or PLATFORM_TPM: the register's kind */
+	enum cvm_platform runtime; /* PLATFORM_TDX when extend is RTMR3 */
 	struct tee_config cfg;
 	void *priv;
+	struct tee_tpm *pcr; /* PCR 15's TPM: the tpm backend's own, or found by tee_measure */
+	bool pcr_probed;     /* tee_measure looked for a TPM */
+	/* kernel backends: the platform's evidence, to which tee.c adds the runtime log */
+	int (*platform_evidence)(struct tee *t, const uint8_t report_data[64], cJSON **primary,
+				 char *err, size_t errlen);
 };
 
-/* Opens a backend by name ("sim", "tpm", or "auto": the first that works). */
+/*
+ * Opens a backend by name: "tsm" (configfs-tsm), "tdx-guest", "sev-guest",
+ * "tpm", "sim" (test builds), or "auto": the first of tsm, tdx-guest,
+ * sev-guest and tpm that opens (never sim); err then says what each said.
+ */
 int tee_open(const char *name, const struct tee_config *cfg, struct tee **out, char *err,
 	     size_t errlen);
 void tee_close(struct tee *t);
@@ -57,11 +87,26 @@ int tee_sim_open(const struct tee_config *cfg, struct tee **out, char *err, size
 int tee_tpm_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
 /* tpm: SHA-256 of the AK's SubjectPublicKeyInfo, the value a policy pins as ak_sha256. */
 int tee_tpm_ak_sha256(struct tee *tee, uint8_t out[32]);
+/* The kernel backends (tee_kernel.c). */
+int tee_tsm_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
+int tee_tdx_guest_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
+int tee_sev_guest_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
+
+/* The TPM of cfg for PCR 15; -ENODEV when there is none. PCR 15 needs the SHA-256 bank. */
+int tee_tpm_pcr_open(const struct tee_config *cfg, struct tee_tpm **out, char *err, size_t errlen);
+/* Whether the TPM has PCR 15 in the SHA-384 bank. */
+bool tee_tpm_pcr_sha384(const struct tee_tpm *p);
+/* Extends PCR 15 in the SHA-256 bank and, when the TPM has it, the SHA-384 bank. */
+int tee_tpm_pcr_extend(struct tee_tpm *p, const uint8_t sha256[32], const uint8_t sha384[48],
+		       char *err, size_t errlen);
+/* Releases what tee_tpm_pcr_open opened (the tpm backend's own goes with the backend). */
+void tee_tpm_pcr_close(struct tee_tpm *p);
 
 /*
- * Measures value under name before the agent acts on it: extends the
- * runtime register and appends the CEL-JSON record to cfg.runtime_log
- * (rewritten whole, atomically). -ENOTSUP on a platform without one.
+ * Measures value (at most RUNTIME_VALUE_MAX bytes) under name before the
+ * agent acts on it: extends the backend's RTMR3 and, when a TPM is present,
+ * PCR 15, then appends one CEL-JSON record per register to cfg.runtime_log
+ * (rewritten whole, atomically). -ENOTSUP when there is no register at all.
  */
 int tee_measure(struct tee *t, const char *name, const uint8_t *value, size_t n, char *err,
 		size_t errlen);

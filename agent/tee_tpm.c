@@ -6,10 +6,15 @@
  * and a quote over all 24 SHA-256 PCRs with the first 32 bytes of
  * report_data as qualifying data. The evidence is Trustee's TPM shape:
  * {"ak_public", "tpm_quote": {"message", "signature", "pcrs"}}.
+ *
+ * Runtime measurements extend PCR 15 of whatever TPM is present, also when
+ * the evidence comes from another backend: in the SHA-256 bank (required,
+ * the bank quotes cover) and the SHA-384 bank when the TPM has allocated it.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -24,10 +29,16 @@
 #include "agent/agent.h"
 #include "lib/lib.h"
 
-struct tpm {
-	struct tee tee;
+struct tee_tpm {
 	TSS2_TCTI_CONTEXT *tcti;
 	ESYS_CONTEXT *esys;
+	bool sha384;  /* PCR 15 is allocated in the SHA-384 bank */
+	bool backend; /* the tpm backend's own: closed with it */
+};
+
+struct tpm {
+	struct tee tee;
+	struct tee_tpm pcr;
 	ESYS_TR ak;
 	uint8_t *ak_der;
 	int ak_der_len;
@@ -107,7 +118,7 @@ static int read_pcrs(struct tpm *t, uint8_t pcrs[24][32], char *err, size_t errl
 		sel.pcrSelections[0].sizeofSelect = 3;
 		for (int i = 0; i < 3; i++)
 			sel.pcrSelections[0].pcrSelect[i] = (uint8_t)(want >> (8 * i));
-		rc = Esys_PCR_Read(t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
+		rc = Esys_PCR_Read(t->pcr.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
 				   &counter, &got, &values);
 		if (rc != TSS2_RC_SUCCESS) {
 			Esys_Free(got);
@@ -149,7 +160,7 @@ static int tpm_evidence(struct tee *tee, const uint8_t rd[64], cJSON **out, char
 	sel.pcrSelections[0].hash = TPM2_ALG_SHA256;
 	sel.pcrSelections[0].sizeofSelect = 3;
 	memset(sel.pcrSelections[0].pcrSelect, 0xff, 3);
-	rc = Esys_Quote(t->esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &nonce,
+	rc = Esys_Quote(t->pcr.esys, t->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &nonce,
 			&(TPMT_SIG_SCHEME){ .scheme = TPM2_ALG_NULL }, &sel, &quoted, &sig);
 	if (rc != TSS2_RC_SUCCESS)
 		return set_error(err, errlen, -EIO, "tpm: Quote: %s", Tss2_RC_Decode(rc));
@@ -187,17 +198,104 @@ out:
 	return r;
 }
 
-static int tpm_extend(struct tee *tee, const uint8_t *digest, size_t len, char *err, size_t errlen)
+/* ---- PCR 15 ---- */
+
+/* Whether the TPM has PCR 15 allocated in the SHA-256 and SHA-384 banks (TPM2_CAP_PCRS). */
+static int pcr15_banks(struct tee_tpm *p, char *err, size_t errlen)
 {
-	struct tpm *t = (struct tpm *)tee;
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more = 0;
+	bool sha256 = false;
+	TSS2_RC rc = Esys_GetCapability(p->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+					TPM2_CAP_PCRS, 0, 1, &more, &cap);
+
+	if (rc != TSS2_RC_SUCCESS)
+		return set_error(err, errlen, -EIO, "tpm: GetCapability(PCRS): %s",
+				 Tss2_RC_Decode(rc));
+	for (uint32_t i = 0; i < cap->data.assignedPCR.count && i < TPM2_NUM_PCR_BANKS; i++) {
+		const TPMS_PCR_SELECTION *s = &cap->data.assignedPCR.pcrSelections[i];
+		const bool has15 = s->sizeofSelect >= 2 && (s->pcrSelect[1] & 0x80);
+
+		if (s->hash == TPM2_ALG_SHA256)
+			sha256 = has15;
+		else if (s->hash == TPM2_ALG_SHA384)
+			p->sha384 = has15;
+	}
+	Esys_Free(cap);
+	if (!sha256)
+		return set_error(err, errlen, -EIO, "tpm: PCR 15 is not in a SHA-256 bank");
+	return 0;
+}
+
+/* cfg.tcti, else <root>/dev/tpmrm0: -ENODEV when there is neither. */
+static int pcr_connect(const struct tee_config *cfg, struct tee_tpm *p, char *err, size_t errlen)
+{
+	char conf[4200];
+	TSS2_RC rc;
+
+	if (cfg->tcti)
+		snprintf(conf, sizeof(conf), "%s", cfg->tcti);
+	else if (snprintf(conf, sizeof(conf), "device:%s/dev/tpmrm0", cfg->root ? cfg->root : "") >=
+		 (int)sizeof(conf))
+		return set_error(err, errlen, -ENAMETOOLONG, "tpm: root path too long");
+	if (!cfg->tcti && access(conf + strlen("device:"), F_OK) < 0)
+		return set_error(err, errlen, -ENODEV, "tpm: no %s", conf + strlen("device:"));
+	rc = Tss2_TctiLdr_Initialize(conf, &p->tcti);
+	if (rc != TSS2_RC_SUCCESS)
+		return set_error(err, errlen, cfg->tcti ? -EIO : -ENODEV, "tpm: no TPM at %s",
+				 conf);
+	rc = Esys_Initialize(&p->esys, p->tcti, NULL);
+	if (rc != TSS2_RC_SUCCESS)
+		return set_error(err, errlen, -EIO, "tpm: %s: %s", conf, Tss2_RC_Decode(rc));
+	return pcr15_banks(p, err, errlen);
+}
+
+static void pcr_disconnect(struct tee_tpm *p)
+{
+	if (p->esys)
+		Esys_Finalize(&p->esys);
+	Tss2_TctiLdr_Finalize(&p->tcti);
+}
+
+int tee_tpm_pcr_open(const struct tee_config *cfg, struct tee_tpm **out, char *err, size_t errlen)
+{
+	struct tee_tpm *p = calloc(1, sizeof(*p));
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	r = pcr_connect(cfg, p, err, errlen);
+	if (r < 0) {
+		pcr_disconnect(p);
+		free(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+bool tee_tpm_pcr_sha384(const struct tee_tpm *p)
+{
+	return p->sha384;
+}
+
+int tee_tpm_pcr_extend(struct tee_tpm *p, const uint8_t sha256[32], const uint8_t sha384[48],
+		       char *err, size_t errlen)
+{
 	TPML_DIGEST_VALUES v = { .count = 1 };
 	TSS2_RC rc;
 
-	if (len != 32)
-		return set_error(err, errlen, -EINVAL, "E_MEASURE: PCR 15 takes SHA-256");
 	v.digests[0].hashAlg = TPM2_ALG_SHA256;
-	memcpy(v.digests[0].digest.sha256, digest, 32);
-	rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR15, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+	memcpy(v.digests[0].digest.sha256, sha256, 32);
+	if (p->sha384) {
+		if (!sha384)
+			return set_error(err, errlen, -EINVAL,
+					 "E_MEASURE: PCR 15 needs a SHA-384 digest too");
+		v.digests[1].hashAlg = TPM2_ALG_SHA384;
+		memcpy(v.digests[1].digest.sha384, sha384, 48);
+		v.count = 2;
+	}
+	rc = Esys_PCR_Extend(p->esys, ESYS_TR_PCR15, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
 			     &v);
 	if (rc != TSS2_RC_SUCCESS)
 		return set_error(err, errlen, -EIO, "E_MEASURE: PCR_Extend: %s",
@@ -205,16 +303,23 @@ static int tpm_extend(struct tee *tee, const uint8_t *digest, size_t len, char *
 	return 0;
 }
 
+void tee_tpm_pcr_close(struct tee_tpm *p)
+{
+	if (!p || p->backend)
+		return;
+	pcr_disconnect(p);
+	free(p);
+}
+
+/* ---- the tpm backend ---- */
+
 static void tpm_close(struct tee *tee)
 {
 	struct tpm *t = (struct tpm *)tee;
 
-	if (t->esys) {
-		if (t->ak != ESYS_TR_NONE)
-			Esys_FlushContext(t->esys, t->ak);
-		Esys_Finalize(&t->esys);
-	}
-	Tss2_TctiLdr_Finalize(&t->tcti);
+	if (t->pcr.esys && t->ak != ESYS_TR_NONE)
+		Esys_FlushContext(t->pcr.esys, t->ak);
+	pcr_disconnect(&t->pcr);
 	OPENSSL_free(t->ak_der);
 	free(t);
 }
@@ -236,6 +341,7 @@ int tee_tpm_open(const struct tee_config *cfg, struct tee **out, char *err, size
 	struct tpm *t = calloc(1, sizeof(*t));
 	TPM2B_PUBLIC *pub = NULL;
 	TSS2_RC rc;
+	int r;
 
 	if (!t)
 		return -ENOMEM;
@@ -243,22 +349,20 @@ int tee_tpm_open(const struct tee_config *cfg, struct tee **out, char *err, size
 			       .kbs_tee = "tpm",
 			       .evidence = tpm_evidence,
 			       .close = tpm_close,
-			       .extend = tpm_extend,
-			       .runtime = PLATFORM_TPM,
-			       .cfg = *cfg };
+			       .cfg = *cfg,
+			       .pcr = &t->pcr,
+			       .pcr_probed = true };
+	t->pcr.backend = true;
 	t->ak = ESYS_TR_NONE;
-	rc = Tss2_TctiLdr_Initialize(cfg->tcti ? cfg->tcti : "device:/dev/tpmrm0", &t->tcti);
-	if (rc != TSS2_RC_SUCCESS) {
-		free(t);
-		return set_error(err, errlen, -ENODEV, "tpm: no TPM at %s",
-				 cfg->tcti ? cfg->tcti : "/dev/tpmrm0");
+	r = pcr_connect(cfg, &t->pcr, err, errlen);
+	if (r < 0) {
+		tpm_close(&t->tee);
+		return r;
 	}
-	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
-	if (rc == TSS2_RC_SUCCESS)
-		rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD,
-					ESYS_TR_NONE, ESYS_TR_NONE, &(TPM2B_SENSITIVE_CREATE){ 0 },
-					&ak_template, &(TPM2B_DATA){ 0 },
-					&(TPML_PCR_SELECTION){ 0 }, &t->ak, &pub, NULL, NULL, NULL);
+	rc = Esys_CreatePrimary(t->pcr.esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				ESYS_TR_NONE, &(TPM2B_SENSITIVE_CREATE){ 0 }, &ak_template,
+				&(TPM2B_DATA){ 0 }, &(TPML_PCR_SELECTION){ 0 }, &t->ak, &pub, NULL,
+				NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		tpm_close(&t->tee);
 		return set_error(err, errlen, -EIO, "tpm: cannot make the AK: %s",
