@@ -13,19 +13,26 @@ static void help(FILE *f)
 {
 	fputs("Usage: cvm verify EVIDENCE [options]\n"
 	      "\n"
-	      "Verifies a raw SEV-SNP attestation report (0x4A0 bytes, versions 2 to 5) or a TDX\n"
-	      "quote (version 4 or 5): its signature, its certificate chain up to a built-in,\n"
-	      "pinned vendor root, and its claims against reference values.\n"
+	      "Verifies a raw SEV-SNP attestation report (0x4A0 bytes, versions 2 to 5), a TDX\n"
+	      "quote (version 4 or 5), or a TEE backend's evidence as JSON (Trustee's shapes,\n"
+	      "as 'cvm kbs-client --evidence' writes it; the only form of a TPM quote): its\n"
+	      "signature, its certificate chain up to a built-in, pinned vendor root (a TPM\n"
+	      "quote: its pinned attestation key), and its claims against reference values.\n"
 	      "\n"
 	      "Options:\n"
-	      "  --reference FILE     reference values (JSON; see docs/verify.md)\n"
+	      "  --reference FILE     reference values (JSON; see docs/verify.md); a TPM quote\n"
+	      "                       needs tpm.ak_sha256 in it\n"
 	      "  --report-data HEX    expected report_data, up to 64 bytes, zero-padded\n"
 	      "  --certs DIR          SNP: vcek (or vlek), optional ask (or asvk) and ark, each\n"
 	      "                       .pem or .der, or ask_ark.pem as AMD's KDS serves it;\n"
-	      "                       the AMD ASK/ASVK and ARK are built in\n"
+	      "                       the AMD ASK/ASVK and ARK are built in (JSON evidence\n"
+	      "                       carries its own cert_chain)\n"
 	      "  --collateral DIR     TDX: Intel PCS collateral (TCB info, QE identity, CRLs);\n"
 	      "                       without it the TCB status is not checked, and the output\n"
 	      "                       says so\n"
+	      "  --runtime-log FILE   cvm-agent's CEL-JSON runtime event log: replayed against\n"
+	      "                       the quote's RTMR3 (TDX) or PCR 15 (TPM), its events\n"
+	      "                       printed; needed for luks_header_sha256 in --reference\n"
 	      "  --test-roots PEM     also trust these roots (test PKI only; never in production)\n"
 	      "  --now RFC3339        time for certificate and collateral validity\n"
 	      "                       (default: the current time)\n"
@@ -41,12 +48,22 @@ static void help(FILE *f)
 
 struct opts {
 	const char *evidence, *reference, *report_data, *certs, *collateral, *test_roots, *now;
+	const char *runtime_log;
 	bool json;
 };
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_REF = 256, OPT_RD, OPT_CERTS, OPT_COLL, OPT_TROOTS, OPT_NOW, OPT_JSON };
+	enum {
+		OPT_REF = 256,
+		OPT_RD,
+		OPT_CERTS,
+		OPT_COLL,
+		OPT_TROOTS,
+		OPT_NOW,
+		OPT_JSON,
+		OPT_RTLOG
+	};
 	static const struct option longopts[] = {
 		{ "reference", required_argument, NULL, OPT_REF },
 		{ "report-data", required_argument, NULL, OPT_RD },
@@ -55,6 +72,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "test-roots", required_argument, NULL, OPT_TROOTS },
 		{ "now", required_argument, NULL, OPT_NOW },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "runtime-log", required_argument, NULL, OPT_RTLOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -86,6 +104,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_JSON:
 			o->json = true;
 			break;
+		case OPT_RTLOG:
+			o->runtime_log = optarg;
+			break;
 		case 'h':
 			help(stdout);
 			exit(EXIT_OK);
@@ -103,31 +124,87 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static void print_text(const struct verdict *v, const char *evidence, const char *summary)
+/* What one run verifies, and what it found. */
+struct run {
+	struct opts o;
+	struct reference ref;
+	uint8_t report_data[64];
+	int64_t now;
+	enum cvm_platform platform;
+	const uint8_t *raw; /* the report or quote (TPM: TPMS_ATTEST) */
+	size_t raw_len;
+	struct kbs_evidence ev; /* JSON evidence, taken apart */
+	bool json_evidence;
+	struct verdict v;
+	cJSON *claims;
+	char summary[96]; /* what the evidence is, when genuine */
+	char note[96];	  /* what was not checked */
+	uint8_t reg[48];  /* the runtime register the evidence holds: RTMR3 or PCR 15 */
+};
+
+static void print_events(const struct run *r, const struct runtime_log *log)
 {
-	for (size_t i = 0; i < v->n; i++)
-		printf("  %-4s %-22s %s\n", v->results[i].ok ? "ok" : "FAIL",
-		       check_name(v->results[i].check), v->results[i].detail);
-	if (verdict_ok(v))
-		printf("%s: verified: %s\n", evidence, summary);
-	else
-		printf("%s: rejected\n", evidence);
+	printf("  runtime events (%s):\n", r->platform == PLATFORM_TDX ? "RTMR3" : "PCR15");
+	for (size_t i = 0; i < log->n; i++) {
+		const struct runtime_event *e = &log->events[i];
+		char hex[2 * RUNTIME_VALUE_MAX + 1];
+
+		if (e->reg != r->platform)
+			continue;
+		hex_encode(e->value, e->len, hex);
+		printf("    %-4llu %-16s %s\n", (unsigned long long)e->recnum, e->name, hex);
+	}
 }
 
-static void print_json(const struct verdict *v, cJSON *claims)
+static void print_text(const struct run *r, const struct runtime_log *log)
 {
-	_cleanup_(cJSON_Deletep) cJSON *o = verdict_to_json(v);
+	for (size_t i = 0; i < r->v.n; i++)
+		printf("  %-4s %-22s %s\n", r->v.results[i].ok ? "ok" : "FAIL",
+		       check_name(r->v.results[i].check), r->v.results[i].detail);
+	if (log)
+		print_events(r, log);
+	if (verdict_ok(&r->v))
+		printf("%s: verified: %s, %zu checks passed%s\n", r->o.evidence, r->summary, r->v.n,
+		       r->note);
+	else
+		printf("%s: rejected\n", r->o.evidence);
+}
+
+/* The events of the register the evidence holds, as claims. */
+static void add_event_claims(struct run *r, const struct runtime_log *log)
+{
+	cJSON *a;
+
+	if (!r->claims || !(a = cJSON_AddArrayToObject(r->claims, "runtime_events")))
+		return;
+	for (size_t i = 0; i < log->n; i++) {
+		const struct runtime_event *e = &log->events[i];
+		cJSON *o;
+
+		if (e->reg != r->platform || !(o = cJSON_CreateObject()))
+			continue;
+		cJSON_AddNumberToObject(o, "recnum", (double)e->recnum);
+		cJSON_AddStringToObject(o, "register", e->reg == PLATFORM_TDX ? "rtmr3" : "pcr15");
+		cJSON_AddStringToObject(o, "name", e->name);
+		json_add_hex(o, "value", e->value, e->len);
+		cJSON_AddItemToArray(a, o);
+	}
+}
+
+static void print_json(const struct run *r)
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = verdict_to_json(&r->v);
 	_cleanup_free_ char *s = NULL;
 
 	if (!o)
 		return;
-	if (v->platform == PLATFORM_TDX) {
-		cJSON_AddBoolToObject(o, "tcb_status_checked", v->tcb_status_checked);
-		if (v->tcb_status_checked)
-			cJSON_AddStringToObject(o, "tcb_status", v->tcb_status);
+	if (r->v.platform == PLATFORM_TDX) {
+		cJSON_AddBoolToObject(o, "tcb_status_checked", r->v.tcb_status_checked);
+		if (r->v.tcb_status_checked)
+			cJSON_AddStringToObject(o, "tcb_status", r->v.tcb_status);
 	}
-	if (claims)
-		cJSON_AddItemToObject(o, "claims", claims);
+	if (r->claims)
+		cJSON_AddItemReferenceToObject(o, "claims", r->claims);
 	else
 		cJSON_AddNullToObject(o, "claims");
 	s = cJSON_Print(o);
@@ -135,158 +212,340 @@ static void print_json(const struct verdict *v, cJSON *claims)
 		printf("%s\n", s);
 }
 
-int verify_main(int argc, char **argv)
+/* ---- the evidence ---- */
+
+/* JSON evidence names its platform by its members (measurement/kbs_evidence.c). */
+static enum cvm_platform json_platform(const cJSON *o)
 {
-	_cleanup_free_ uint8_t *evidence = NULL, *reftext = NULL;
-	uint8_t report_data[64] = { 0 };
-	struct reference ref;
-	struct verdict v;
-	struct opts o;
-	cJSON *claims = NULL;
-	char err[256], summary[160] = "";
-	int64_t now = 0;
-	size_t len, rlen;
-	int r, rc;
+	if (cJSON_GetObjectItemCaseSensitive(o, "tpm_quote"))
+		return PLATFORM_TPM;
+	if (cJSON_GetObjectItemCaseSensitive(o, "quote"))
+		return PLATFORM_TDX;
+	if (cJSON_GetObjectItemCaseSensitive(o, "attestation_report"))
+		return PLATFORM_SNP;
+	return PLATFORM_NONE;
+}
 
-	if (parse_args(argc, argv, &o) < 0)
-		return EXIT_USAGE;
+/* Takes the evidence apart; 0 with platform NONE when it is neither form. */
+static int load_evidence(struct run *r, const uint8_t *buf, size_t len)
+{
+	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	size_t i = 0;
+	char err[200];
 
-	if (o.now && rfc3339_parse(o.now, &now) < 0) {
-		log_error("--now '%s': not an RFC 3339 date-time (2024-01-31T12:00:00Z)", o.now);
-		return EXIT_USAGE;
+	r->raw = buf;
+	r->raw_len = len;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r'))
+		i++;
+	if (i == len || buf[i] != '{' || len == SNP_REPORT_SIZE) {
+		r->platform = evidence_detect(buf, len);
+		if (len > CVM_CAP_EVIDENCE) {
+			verdict_init(&r->v, PLATFORM_NONE);
+			return verdict_fail(&r->v, CHECK_FORMAT, "larger than %u bytes",
+					    CVM_CAP_EVIDENCE);
+		}
+		return 0;
 	}
-	if (o.report_data) {
-		size_t n;
-		size_t sl = strlen(o.report_data);
-
-		if (sl > 128 || hex_decode(o.report_data, report_data, 64, &n) < 0) {
-			log_error("--report-data: expected up to 64 bytes of hex");
-			return EXIT_USAGE;
-		}
+	r->json_evidence = true;
+	if (json_parse((const char *)buf, len, &doc) < 0 ||
+	    (r->platform = json_platform(doc)) == PLATFORM_NONE)
+		return 0;
+	if (kbs_evidence_parse(r->platform, doc, &r->ev, err, sizeof(err)) < 0) {
+		verdict_init(&r->v, r->platform);
+		r->platform = PLATFORM_NONE;
+		return verdict_fail(&r->v, CHECK_FORMAT, "%s", err);
 	}
-	reference_defaults(&ref);
-	if (o.reference) {
-		r = file_read(o.reference, CVM_CAP_JSON, &reftext, &rlen);
-		if (r < 0) {
-			log_error_errno(r, "%s", o.reference);
-			return EXIT_USAGE;
-		}
-		if (reference_parse((const char *)reftext, rlen, &ref, err, sizeof(err)) < 0) {
-			log_error("%s: %s", o.reference, err);
-			return EXIT_USAGE;
-		}
-	}
+	r->raw = r->ev.raw;
+	r->raw_len = r->ev.raw_len;
+	return 0;
+}
 
-	r = file_read(o.evidence, CVM_CAP_EVIDENCE, &evidence, &len);
-	if (r == -EFBIG) {
-		/* Oversized evidence is hostile input, not a usage error. */
-		log_error("%s: format: larger than %u bytes", o.evidence, CVM_CAP_EVIDENCE);
-		return EXIT_REJECTED;
-	}
-	if (r < 0) {
-		log_error_errno(r, "%s", o.evidence);
-		return EXIT_USAGE;
-	}
+static int verify_snp(struct run *r)
+{
+	struct snp_verifier *sv = NULL;
+	struct snp_certs certs = { 0 };
+	struct snp_report rep;
+	char err[256];
+	int rc;
 
-	switch (evidence_detect(evidence, len)) {
-	case PLATFORM_SNP: {
-		struct snp_verifier *sv = NULL;
-		struct snp_certs certs = { 0 };
-		struct snp_report rep;
-
-		if (o.collateral) {
-			log_error("--collateral applies to TDX quotes; %s is an SNP report",
-				  o.evidence);
-			return EXIT_USAGE;
+	if (r->o.collateral) {
+		log_error("--collateral applies to TDX quotes; %s is an SNP report", r->o.evidence);
+		return -EINVAL;
+	}
+	if (!r->o.certs && !r->json_evidence) {
+		log_error("%s: an SNP report needs --certs DIR with its VCEK or VLEK",
+			  r->o.evidence);
+		return -EINVAL;
+	}
+	if (r->o.certs) {
+		rc = snp_certs_load_dir(r->o.certs, &certs, err, sizeof(err));
+		if (rc == -EBADMSG) {
+			verdict_init(&r->v, PLATFORM_SNP);
+			verdict_fail(&r->v, CHECK_CERTIFICATES, "%s", err);
+			return 0;
 		}
-		if (!o.certs) {
-			log_error("%s: an SNP report needs --certs DIR with its VCEK or VLEK",
-				  o.evidence);
-			return EXIT_USAGE;
-		}
-		r = snp_certs_load_dir(o.certs, &certs, err, sizeof(err));
-		if (r == -EBADMSG) {
-			log_error("%s: certificates: %s", o.evidence, err);
-			return EXIT_REJECTED;
-		}
-		if (r < 0) {
+		if (rc < 0) {
 			log_error("%s", err);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
-		r = snp_verifier_new(o.test_roots, (time_t)now, &sv);
-		if (r < 0) {
-			snp_certs_free(&certs);
-			log_error_errno(r, "%s", o.test_roots ? o.test_roots : "built-in roots");
-			return EXIT_USAGE;
-		}
-		r = snp_verify(sv, evidence, len, &certs, &ref.snp,
-			       o.report_data ? report_data : NULL, &rep, &v);
-		if (r == 0 && v.n > 0 && v.results[0].check == CHECK_FORMAT && v.results[0].ok)
-			claims = snp_report_claims(&rep);
-		if (r == 0 && verdict_ok(&v))
-			snprintf(summary, sizeof(summary),
-				 "genuine SEV-SNP report (%s), %zu checks passed",
-				 snp_product_name(rep.product), v.n);
-		snp_verifier_free(sv);
+	}
+	rc = snp_verifier_new(r->o.test_roots, (time_t)r->now, &sv);
+	if (rc < 0) {
 		snp_certs_free(&certs);
-		break;
+		log_error_errno(rc, "%s", r->o.test_roots ? r->o.test_roots : "built-in roots");
+		return -EINVAL;
 	}
-	case PLATFORM_TDX: {
-		struct tdx_verifier *tv = NULL;
-		struct tdx_quote q;
+	rc = snp_verify(sv, r->raw, r->raw_len, r->o.certs ? &certs : &r->ev.certs, &r->ref.snp,
+			r->o.report_data ? r->report_data : NULL, &rep, &r->v);
+	if (rc == 0 && r->v.n > 0 && r->v.results[0].check == CHECK_FORMAT && r->v.results[0].ok)
+		r->claims = snp_report_claims(&rep);
+	if (rc == 0 && verdict_ok(&r->v))
+		snprintf(r->summary, sizeof(r->summary), "genuine SEV-SNP report (%s)",
+			 snp_product_name(rep.product));
+	snp_verifier_free(sv);
+	snp_certs_free(&certs);
+	return rc;
+}
 
-		if (o.certs) {
-			log_error("--certs applies to SNP reports; a TDX quote carries its PCK "
-				  "chain");
-			return EXIT_USAGE;
-		}
-		r = tdx_verifier_new(o.test_roots, o.collateral, (time_t)now, &tv, err,
-				     sizeof(err));
-		if (r < 0) {
-			log_error("%s", err);
-			return EXIT_USAGE;
-		}
-		r = tdx_verify(tv, evidence, len, &ref.tdx, o.report_data ? report_data : NULL, &q,
-			       &v);
-		if (r == 0 && v.n > 0 && v.results[0].check == CHECK_FORMAT && v.results[0].ok)
-			claims = tdx_quote_claims(&q);
-		if (r == 0 && verdict_ok(&v))
-			snprintf(summary, sizeof(summary),
-				 "genuine TDX quote v%u, %zu checks passed%s", q.version, v.n,
-				 v.tcb_status_checked
-					 ? ""
-					 : "; TCB status NOT checked (no --collateral)");
-		tdx_verifier_free(tv);
-		break;
+static int verify_tdx(struct run *r)
+{
+	struct tdx_verifier *tv = NULL;
+	struct tdx_quote q;
+	char err[256];
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	if (r->o.certs) {
+		log_error("--certs applies to SNP reports; a TDX quote carries its PCK chain");
+		return -EINVAL;
 	}
+	rc = tdx_verifier_new(r->o.test_roots, r->o.collateral, (time_t)r->now, &tv, err,
+			      sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		return -EINVAL;
+	}
+	rc = tdx_verify(tv, r->raw, r->raw_len, &r->ref.tdx,
+			r->o.report_data ? r->report_data : NULL, &q, &r->v);
+	if (rc == 0 && r->v.n > 0 && r->v.results[0].check == CHECK_FORMAT && r->v.results[0].ok)
+		r->claims = tdx_quote_claims(&q);
+	memcpy(r->reg, q.body.rtmr[3], 48);
+	snprintf(r->summary, sizeof(r->summary), "genuine TDX quote v%u", q.version);
+	if (!r->v.tcb_status_checked)
+		snprintf(r->note, sizeof(r->note), "; TCB status NOT checked (no --collateral)");
+	tdx_verifier_free(tv);
+	return rc;
+}
+
+/* A TPM quote proves something only under a pinned attestation key. */
+static int verify_tpm(struct run *r)
+{
+	struct tpm_quote q;
+	int rc;
+
+	if (r->o.certs || r->o.collateral || r->o.test_roots) {
+		log_error("--certs, --collateral and --test-roots do not apply to a TPM quote");
+		return -EINVAL;
+	}
+	if (!r->ref.tpm.has_ak_sha256) {
+		log_error("%s: a TPM quote needs --reference with tpm.ak_sha256 (the pinned AK)",
+			  r->o.evidence);
+		return -EINVAL;
+	}
+	rc = tpm_quote_verify(r->ev.raw, r->ev.raw_len, r->ev.extra, r->ev.extra_len, r->ev.ak,
+			      (const uint8_t(*)[32])r->ev.pcrs, &r->ref.tpm,
+			      r->o.report_data ? r->report_data : NULL, &q, &r->v);
+	if (rc == -1 && !verdict_ok(&r->v))
+		rc = 0; /* a refusal: the verdict says which check */
+	if (rc == 0 && r->v.n > 0 && r->v.results[0].check == CHECK_FORMAT && r->v.results[0].ok)
+		r->claims = tpm_quote_claims(&q, (const uint8_t(*)[32])r->ev.pcrs);
+	memcpy(r->reg, r->ev.pcrs[15], 32);
+	snprintf(r->summary, sizeof(r->summary), "TPM quote signed by the pinned AK");
+	return rc;
+}
+
+/* ---- the runtime log ---- */
+
+/* Replays the log against the evidence's register; the events are printed whatever the verdict. */
+static int check_runtime_log(struct run *r, struct runtime_log *log, bool *parsed)
+{
+	_cleanup_free_ uint8_t *text = NULL;
+	size_t len;
+	char err[160];
+	int rc = file_read(r->o.runtime_log, CVM_CAP_JSON, &text, &len);
+
+	if (rc == -EFBIG)
+		return verdict_fail(&r->v, CHECK_RUNTIME_LOG, "runtime event log over %u bytes",
+				    CVM_CAP_JSON);
+	if (rc < 0) {
+		log_error_errno(rc, "%s", r->o.runtime_log);
+		return -EINVAL;
+	}
+	*parsed = runtime_log_parse((char *)text, len, log, err, sizeof(err)) == 0;
+	rc = runtime_log_check((char *)text, len, r->platform, r->reg,
+			       r->ref.has_luks_header_sha256 ? r->ref.luks_header_sha256 : NULL,
+			       &r->v);
+	return rc == -ENOMEM ? rc : 0;
+}
+
+/* Whether the runtime-log options fit the evidence: a usage question, asked before verifying. */
+static int runtime_usage(const struct run *r)
+{
+	if (r->o.runtime_log && r->platform == PLATFORM_SNP) {
+		log_error(
+			"--runtime-log: SEV-SNP has no runtime register (a TDX or TPM quote has)");
+		return -EINVAL;
+	}
+	if (r->ref.has_luks_header_sha256 && r->platform == PLATFORM_SNP) {
+		log_error("luks_header_sha256 in %s cannot be checked: SEV-SNP has no runtime "
+			  "register",
+			  r->o.reference);
+		return -EINVAL;
+	}
+	if (r->ref.has_luks_header_sha256 && !r->o.runtime_log && r->platform != PLATFORM_NONE) {
+		log_error("luks_header_sha256 in %s needs --runtime-log", r->o.reference);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int read_inputs(struct run *r)
+{
+	_cleanup_free_ uint8_t *reftext = NULL;
+	char err[256];
+	size_t rlen;
+	int rc;
+
+	if (r->o.now && rfc3339_parse(r->o.now, &r->now) < 0) {
+		log_error("--now '%s': not an RFC 3339 date-time (2024-01-31T12:00:00Z)", r->o.now);
+		return -EINVAL;
+	}
+	if (r->o.report_data) {
+		size_t n;
+
+		if (strlen(r->o.report_data) > 128 ||
+		    hex_decode(r->o.report_data, r->report_data, 64, &n) < 0) {
+			log_error("--report-data: expected up to 64 bytes of hex");
+			return -EINVAL;
+		}
+	}
+	reference_defaults(&r->ref);
+	if (!r->o.reference)
+		return 0;
+	rc = file_read(r->o.reference, CVM_CAP_JSON, &reftext, &rlen);
+	if (rc < 0)
+		return log_error_errno(rc, "%s", r->o.reference);
+	if (reference_parse((const char *)reftext, rlen, &r->ref, err, sizeof(err)) < 0) {
+		log_error("%s: %s", r->o.reference, err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int verify_evidence(struct run *r)
+{
+	int rc = runtime_usage(r);
+
+	if (rc < 0)
+		return rc;
+	switch (r->platform) {
+	case PLATFORM_SNP:
+		return verify_snp(r);
+	case PLATFORM_TDX:
+		return verify_tdx(r);
+	case PLATFORM_TPM:
+		return verify_tpm(r);
 	default:
-		verdict_init(&v, PLATFORM_NONE);
-		verdict_fail(&v, CHECK_FORMAT,
-			     "neither an SNP report (%u bytes) nor a TDX quote (version 4 or 5, "
-			     "TEE type 0x81): %zu bytes",
-			     SNP_REPORT_SIZE, len);
-		r = 0;
-		break;
+		verdict_init(&r->v, PLATFORM_NONE);
+		verdict_fail(&r->v, CHECK_FORMAT,
+			     "neither an SNP report (%u bytes), a TDX quote (version 4 or 5, TEE "
+			     "type 0x81) nor JSON evidence: %zu bytes",
+			     SNP_REPORT_SIZE, r->raw_len);
+		return 0;
 	}
-	if (r < 0) {
-		cJSON_Delete(claims);
-		log_error_errno(r, "%s", o.evidence);
-		return EXIT_USAGE;
-	}
+}
 
-	if (o.json)
-		print_json(&v, claims);
-	else {
-		print_text(&v, o.evidence, summary);
-		cJSON_Delete(claims);
-	}
-	rc = verdict_ok(&v) ? EXIT_OK : EXIT_REJECTED;
+static int finish(struct run *r, const struct runtime_log *log)
+{
+	int rc = verdict_ok(&r->v) ? EXIT_OK : EXIT_REJECTED;
+
+	if (log)
+		add_event_claims(r, log);
+	if (r->o.json)
+		print_json(r);
+	else
+		print_text(r, log);
 	if (rc != EXIT_OK) {
-		const struct check_result *f = verdict_first_failure(&v);
+		const struct check_result *f = verdict_first_failure(&r->v);
 
 		fflush(stdout);
-		log_error("%s: %s: %s", o.evidence, f ? check_name(f->check) : "none",
+		log_error("%s: %s: %s", r->o.evidence, f ? check_name(f->check) : "none",
 			  f ? f->detail : "no check ran");
 	}
+	return rc;
+}
+
+static int verify_run(struct run *r, const uint8_t *evidence, size_t len)
+{
+	struct runtime_log log = { 0 };
+	bool parsed = false;
+	int rc;
+
+	if (load_evidence(r, evidence, len) < 0)
+		return finish(r, NULL);
+	rc = verify_evidence(r);
+	if (rc == -EINVAL)
+		return EXIT_USAGE;
+	if (rc < 0) {
+		log_error_errno(rc, "%s", r->o.evidence);
+		return EXIT_USAGE;
+	}
+	/* The log means something only once the evidence holding its register is genuine. */
+	if (r->o.runtime_log && verdict_ok(&r->v)) {
+		rc = check_runtime_log(r, &log, &parsed);
+		if (rc == -EINVAL)
+			return EXIT_USAGE;
+		if (rc < 0) {
+			log_error_errno(rc, "%s", r->o.runtime_log);
+			return EXIT_USAGE;
+		}
+	}
+	rc = finish(r, parsed ? &log : NULL);
+	runtime_log_free(&log);
+	return rc;
+}
+
+int verify_main(int argc, char **argv)
+{
+	_cleanup_free_ uint8_t *evidence = NULL;
+	struct run *r = calloc(1, sizeof(*r));
+	size_t len;
+	int rc;
+
+	if (!r) {
+		log_error_errno(-ENOMEM, "cvm verify");
+		return EXIT_USAGE;
+	}
+	if (parse_args(argc, argv, &r->o) < 0 || read_inputs(r) < 0) {
+		free(r);
+		return EXIT_USAGE;
+	}
+	/* JSON evidence may carry an event log; a raw report or quote is held to 64 KiB. */
+	rc = file_read(r->o.evidence, CVM_CAP_JSON, &evidence, &len);
+	if (rc == -EFBIG) {
+		/* Oversized evidence is hostile input, not a usage error. */
+		log_error("%s: format: larger than %u bytes", r->o.evidence, CVM_CAP_JSON);
+		free(r);
+		return EXIT_REJECTED;
+	}
+	if (rc < 0) {
+		log_error_errno(rc, "%s", r->o.evidence);
+		free(r);
+		return EXIT_USAGE;
+	}
+	rc = verify_run(r, evidence, len);
+	cJSON_Delete(r->claims);
+	kbs_evidence_free(&r->ev);
+	free(r);
 	return rc;
 }

@@ -106,4 +106,137 @@ expect "TDX collateral for another FMSPC" 1 "FMSPC" -- \
 expect "missing collateral dir" 2 "" -- "$cvm" verify "$vec/tdx/quote-v5.bin" --collateral "$tmp/nope"
 expect "TDX with --certs is a usage error" 2 "" -- "$cvm" verify "$vec/tdx/quote-v5.bin" --certs "$snp"
 
+# --runtime-log: cvm-agent's CEL-JSON log, written here as docs/measurements.md
+# describes it (RTMR3 and PCR 15 records of each event), replayed against the
+# sim's TDX quote (its RTMR3 is the replay of the log it is given) and against
+# a TPM quote of a swtpm whose PCR 15 got the same extends.
+test_bin=${CVM_TEST_BIN:?}
+pki=${CVM_TEST_PKI:?}
+rd=$(printf '%0128d' 0)
+luks=$(printf '1c%.0s' $(seq 32))
+mklog() { # mklog FILE [forge|reorder]: order-id and luks-header, both registers
+	python3 - "$@" <<'EOF_PY'
+import hashlib, json, sys
+events = [("order-id", b"order-7".hex()), ("luks-header", "1c" * 32)]
+if sys.argv[2:] == ["reorder"]:
+    events.reverse()
+recs = []
+for name, value in events:
+    v = bytes.fromhex(value)
+    h = lambda alg: {"hashAlg": alg, "digest": hashlib.new(alg, v).hexdigest()}
+    recs.append({"recnum": len(recs), "rtmr": 3, "digests": [h("sha384")],
+                 "content_type": "cvm", "content": {"name": name, "value": value}})
+    recs.append({"recnum": len(recs), "pcr": 15, "digests": [h("sha256"), h("sha384")],
+                 "content_type": "cvm", "content": {"name": name, "value": value}})
+if sys.argv[2:] == ["forge"]:
+    recs[2]["content"]["value"] = "2d" * 32
+json.dump(recs, open(sys.argv[1], "w"))
+EOF_PY
+}
+mklog "$tmp/log.json"
+mklog "$tmp/reordered.json" reorder
+mklog "$tmp/forged.json" forge
+printf '{"luks_header_sha256": "%s"}' "$luks" >"$tmp/luks.json"
+printf '{"luks_header_sha256": "%s"}' "$(printf '2d%.0s' $(seq 32))" >"$tmp/other-luks.json"
+"$test_bin" kbs-client --tee sim --sim-pki "$pki" --runtime-log "$tmp/log.json" \
+	--evidence "$rd" -o "$tmp/tdx.json" 2>"$tmp/err" || bad "sim TDX evidence: $(cat "$tmp/err")"
+troots="--test-roots $pki/tdx/roots.pem"
+
+expect "TDX quote and its runtime log" 0 "runtime_log .*2 runtime events replay to RTMR3" -- \
+	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/log.json"
+if grep -q "order-id  *6f726465722d37" "$tmp/out" && grep -q "luks-header  *$luks" "$tmp/out"; then
+	ok "runtime events printed with their values"
+else
+	bad "runtime events printed with their values"
+fi
+expect "runtime log and the expected LUKS header" 0 "luks_header" -- \
+	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/log.json" \
+	--reference "$tmp/luks.json"
+expect "runtime log of another LUKS header" 1 "luks_header: the guest measured another" -- \
+	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/log.json" \
+	--reference "$tmp/other-luks.json"
+expect "events in another order do not replay" 1 "runtime_log: runtime event log does not replay to RTMR3" -- \
+	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/reordered.json"
+expect "a value its digest does not measure" 1 "digest is not that of its value" -- \
+	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/forged.json"
+printf '[{"recnum": 0, "rtmr": 2}]' >"$tmp/rtmr2.json"
+expect "a record of another register" 1 "RTMR other than RTMR3" -- \
+	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/rtmr2.json"
+expect "LUKS reference without a runtime log" 2 "needs --runtime-log" -- \
+	"$test_bin" verify "$tmp/tdx.json" $troots --reference "$tmp/luks.json"
+expect "missing runtime log" 2 "No such file" -- \
+	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/none.json"
+expect "SEV-SNP has no runtime register" 2 "SEV-SNP has no runtime register" -- \
+	"$cvm" verify "$snp/report.bin" --certs "$snp" --runtime-log "$tmp/log.json"
+"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/log.json" --json >"$tmp/out.json" 2>/dev/null
+if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verified"] is True, d
+ev = d["claims"]["runtime_events"]
+assert [(e["recnum"], e["register"], e["name"]) for e in ev] == [
+    (0, "rtmr3", "order-id"), (2, "rtmr3", "luks-header")], ev
+assert ev[0]["value"] == b"order-7".hex()
+assert [c for c in d["checks"] if c["name"] == "runtime_log"][0]["ok"]
+' "$tmp/out.json"; then
+	ok "--json: runtime events in the claims"
+else
+	bad "--json: runtime events in the claims"
+fi
+
+# JSON evidence as the backends give it: SNP with its own cert_chain; hostile JSON.
+"$test_bin" kbs-client --tee sim --sim-platform snp --sim-pki "$pki" --evidence "$rd" \
+	-o "$tmp/snp.json" 2>"$tmp/err" || bad "sim SNP evidence: $(cat "$tmp/err")"
+expect "SNP evidence as JSON, chain from its cert_chain" 0 "genuine SEV-SNP report" -- \
+	"$test_bin" verify "$tmp/snp.json" --test-roots "$pki/snp/roots.pem" --report-data 00
+printf '{"quote": 5}' >"$tmp/bad-quote.json"
+expect "JSON evidence with a malformed quote" 1 "format: quote is not standard base64" -- \
+	"$cvm" verify "$tmp/bad-quote.json"
+printf '{"evidence": "x"}' >"$tmp/unknown.json"
+expect "JSON of no known evidence shape" 1 "format: neither" -- "$cvm" verify "$tmp/unknown.json"
+
+# A TPM quote: swtpm with SHA-256 and SHA-384 banks, PCR 15 extended as the agent extends it.
+tpmdir="$tmp/tpm"
+port=$((33000 + ($$ % 1000) * 2))
+tcti="swtpm:host=127.0.0.1,port=$port"
+mkdir -p "$tpmdir"
+if swtpm_setup --tpm2 --tpmstate "$tpmdir" --pcr-banks sha256,sha384 --overwrite \
+	--config /dev/null >"$tpmdir/setup.log" 2>&1 &&
+	swtpm socket --tpm2 --tpmstate dir="$tpmdir" --flags startup-clear \
+		--server type=tcp,port=$port,bindaddr=127.0.0.1 \
+		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+		--daemon --pid file="$tpmdir/pid"; then
+	sleep 0.3
+	python3 -c '
+import json, sys
+for r in json.load(open(sys.argv[1])):
+    if "pcr" in r:
+        print(",".join("%s=%s" % (d["hashAlg"], d["digest"]) for d in r["digests"]))
+' "$tmp/log.json" | while read -r d; do
+		TPM2TOOLS_TCTI=$tcti tpm2_pcrextend "15:$d" || echo "extend failed" >&2
+	done
+	ak=$("$cvm" kbs-client --tee tpm --tcti "$tcti" --show-ak)
+	printf '{"tpm": {"ak_sha256": "%s"}, "luks_header_sha256": "%s"}' "$ak" "$luks" >"$tmp/tpm-ref.json"
+	printf '{"tpm": {"ak_sha256": "%064d"}}' 0 >"$tmp/tpm-other-ak.json"
+	"$cvm" kbs-client --tee tpm --tcti "$tcti" --evidence "$rd" -o "$tmp/tpm.json" 2>"$tmp/err" ||
+		bad "TPM evidence: $(cat "$tmp/err")"
+	kill "$(cat "$tpmdir/pid")"
+	expect "TPM quote and its runtime log" 0 "2 runtime events replay to PCR15" -- \
+		"$cvm" verify "$tmp/tpm.json" --reference "$tmp/tpm-ref.json" --runtime-log "$tmp/log.json"
+	if grep -q "^    1 *order-id" "$tmp/out" && grep -q "^    3 *luks-header" "$tmp/out"; then
+		ok "TPM: the PCR 15 events printed"
+	else
+		bad "TPM: the PCR 15 events printed"
+	fi
+	expect "TPM runtime log out of order" 1 "does not replay to PCR15" -- \
+		"$cvm" verify "$tmp/tpm.json" --reference "$tmp/tpm-ref.json" \
+		--runtime-log "$tmp/reordered.json"
+	expect "TPM quote without a pinned AK" 2 "tpm.ak_sha256" -- \
+		"$cvm" verify "$tmp/tpm.json" --runtime-log "$tmp/log.json"
+	expect "TPM quote under another AK pin" 1 "attestation_key" -- \
+		"$cvm" verify "$tmp/tpm.json" --reference "$tmp/tpm-other-ak.json"
+else
+	bad "swtpm: $(cat "$tpmdir/setup.log")"
+fi
+
 summary "cli verify"
