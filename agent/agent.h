@@ -38,7 +38,8 @@ struct tee_config {
 	const struct tee_kernel_ops *ops; /* NULL: the system calls themselves */
 	/*
 	 * The TPM for PCR 15 and the tpm backend: a tss2 TCTI
-	 * ("swtpm:host=...,port=..."); NULL: <root>/dev/tpmrm0 when it exists.
+	 * ("swtpm:host=...,port=..."); NULL: <root>/dev/tpmrm0 when it exists and
+	 * root is set (the agent sets ""), so that nothing else touches a host's PCR 15.
 	 */
 	const char *tcti;
 	const char *runtime_log;	/* a CEL-JSON file to send as runtime_eventlog, or NULL */

@@ -155,6 +155,7 @@ static void open_tee(void)
 	char err[512];
 	uint64_t t = pid1_now_ms();
 
+	tc.root = ""; /* the guest's own kernel interfaces and TPM */
 	tc.runtime_log = RUNTIME_LOG;
 	if (o.cfg.sim_pki[0])
 		tc.sim_pki = o.cfg.sim_pki;

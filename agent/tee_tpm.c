@@ -233,9 +233,16 @@ static int pcr_connect(const struct tee_config *cfg, struct tee_tpm *p, char *er
 	char conf[4200];
 	TSS2_RC rc;
 
+	/*
+	 * Without a TCTI the device is looked for only under an explicit root
+	 * ("" in the guest): a host program or test that merely opens a backend
+	 * must never extend the PCR 15 of the machine it runs on.
+	 */
+	if (!cfg->tcti && !cfg->root)
+		return set_error(err, errlen, -ENODEV, "tpm: none configured");
 	if (cfg->tcti)
 		snprintf(conf, sizeof(conf), "%s", cfg->tcti);
-	else if (snprintf(conf, sizeof(conf), "device:%s/dev/tpmrm0", cfg->root ? cfg->root : "") >=
+	else if (snprintf(conf, sizeof(conf), "device:%s/dev/tpmrm0", cfg->root) >=
 		 (int)sizeof(conf))
 		return set_error(err, errlen, -ENAMETOOLONG, "tpm: root path too long");
 	if (!cfg->tcti && access(conf + strlen("device:"), F_OK) < 0)
@@ -354,7 +361,10 @@ int tee_tpm_open(const struct tee_config *cfg, struct tee **out, char *err, size
 			       .pcr_probed = true };
 	t->pcr.backend = true;
 	t->ak = ESYS_TR_NONE;
-	r = pcr_connect(cfg, &t->pcr, err, errlen);
+	/* chosen as the evidence backend: the system's TPM device when no TCTI is given */
+	r = pcr_connect(
+		&(struct tee_config){ .root = cfg->root ? cfg->root : "", .tcti = cfg->tcti },
+		&t->pcr, err, errlen);
 	if (r < 0) {
 		tpm_close(&t->tee);
 		return r;

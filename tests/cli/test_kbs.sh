@@ -199,7 +199,7 @@ if grep -q -F -e "$b64" "$tmp/broker.log" || hex <"$tmp/broker.log" | grep -q "$
 else
 	ok "the broker log holds no secret"
 fi
-grep -q 'stopping after' "$tmp/broker.log" && ok "the broker stops cleanly on SIGTERM" || bad "no clean stop"
+grep -q 'stopping on signal 15' "$tmp/broker.log" && ok "the broker stops cleanly on SIGTERM" || bad "no clean stop"
 if grep -q -e 'Sanitizer' -e 'runtime error' "$tmp"/broker*.log; then
 	bad "sanitizer reports in the broker's log"
 	grep -e 'Sanitizer' -e 'runtime error' -A5 "$tmp"/broker*.log | head -40
