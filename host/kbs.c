@@ -262,6 +262,16 @@ static struct session *cookie_session(struct kbs *k, struct evhttp_request *req)
 
 /* ---- evidence ---- */
 
+/* Whether a policy has reference values for the evidence's platform (none: no policy yet). */
+static bool policy_covers(const struct kbs_policy *pol, enum cvm_platform tee)
+{
+	if (!pol)
+		return true;
+	return (tee == PLATFORM_SNP && pol->ref.has_snp) ||
+	       (tee == PLATFORM_TDX && pol->ref.has_tdx) ||
+	       (tee == PLATFORM_TPM && pol->ref.has_tpm);
+}
+
 /*
  * Verifies the session's evidence: genuine, bound to report_data, and when a
  * policy is given, every reference value of it and its runtime-log demands.
@@ -269,69 +279,32 @@ static struct session *cookie_session(struct kbs *k, struct evhttp_request *req)
 static int evaluate(struct kbs *k, struct session *s, const struct kbs_policy *pol,
 		    struct verdict *v)
 {
-	struct reference none;
-	const struct reference *ref = pol ? &pol->ref : &none;
-	const uint8_t *reg = NULL;
-	uint8_t rtmr3[48];
-	int r = -1;
+	uint8_t reg[48];
+	size_t reglen;
 
-	reference_defaults(&none);
-	switch (s->tee) {
-	case PLATFORM_SNP: {
-		struct snp_report rep;
-
-		if (pol && !ref->has_snp)
-			break;
-		r = snp_verify(k->snp, s->ev.raw, s->ev.raw_len, &s->ev.certs, &ref->snp,
-			       s->report_data, &rep, v);
-		if (r == 0 && !verdict_ok(v))
-			r = -1;
-		if (r == 0 && (s->ev.runtime_log || (pol && pol->require_runtime_log)))
-			return verdict_fail(
-				v, CHECK_RUNTIME_LOG,
-				"SEV-SNP has no runtime register to bind a runtime log");
-		return r;
-	}
-	case PLATFORM_TDX: {
-		struct tdx_quote q = { 0 };
-
-		if (pol && !ref->has_tdx)
-			break;
-		r = tdx_verify(k->tdx, s->ev.raw, s->ev.raw_len, &ref->tdx, s->report_data, &q, v);
-		memcpy(rtmr3, q.body.rtmr[3], 48);
-		reg = rtmr3;
-		break;
-	}
-	case PLATFORM_TPM: {
-		struct tpm_quote q;
-
-		if (pol && !ref->has_tpm)
-			break;
-		r = tpm_quote_verify(s->ev.raw, s->ev.raw_len, s->ev.extra, s->ev.extra_len,
-				     s->ev.ak, (const uint8_t(*)[32])s->ev.pcrs,
-				     pol ? &ref->tpm : NULL, s->report_data, &q, v);
-		reg = s->ev.pcrs[15];
-		break;
-	}
-	default:
-		break;
-	}
-	if (!reg) {
+	if (!policy_covers(pol, s->tee)) {
 		verdict_init(v, PLATFORM_NONE);
 		return verdict_fail(v, CHECK_FORMAT, "the policy has no reference values for %s",
 				    platform_name(s->tee));
 	}
-	/* The verifiers record a refusal in the verdict and may still return 0. */
-	if (r < 0 || !verdict_ok(v))
+	if (kbs_evidence_verify(&s->ev, k->snp, k->tdx, pol ? &pol->ref : NULL, s->report_data, reg,
+				&reglen, v) < 0)
 		return -1;
+	if (s->tee == PLATFORM_SNP) {
+		if (s->ev.runtime_log || (pol && pol->require_runtime_log))
+			return verdict_fail(
+				v, CHECK_RUNTIME_LOG,
+				"SEV-SNP has no runtime register to bind a runtime log");
+		return 0;
+	}
 	if (pol && pol->require_runtime_log && !s->ev.runtime_log)
 		return verdict_fail(v, CHECK_RUNTIME_LOG,
 				    "the policy requires a runtime event log");
 	if (s->ev.runtime_log)
 		return runtime_log_check(
-			s->ev.runtime_log, strlen(s->ev.runtime_log),
-			s->tee == PLATFORM_TDX ? PLATFORM_TDX : PLATFORM_TPM, reg,
-			pol && ref->has_luks_header_sha256 ? ref->luks_header_sha256 : NULL, v);
+			s->ev.runtime_log, strlen(s->ev.runtime_log), s->tee, reg,
+			pol && pol->ref.has_luks_header_sha256 ? pol->ref.luks_header_sha256 : NULL,
+			v);
 	return 0;
 }
 

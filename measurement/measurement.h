@@ -692,6 +692,20 @@ int kbs_tee_parse(const char *name, enum cvm_platform *out);
 int kbs_evidence_parse(enum cvm_platform tee, const cJSON *primary, struct kbs_evidence *e,
 		       char *err, size_t errlen);
 void kbs_evidence_free(struct kbs_evidence *e);
+/*
+ * Verifies evidence that kbs_evidence_parse took apart, as the key broker
+ * does: genuine (SNP: e->certs up to a pinned AMD root; TDX: the quote's PCK
+ * chain up to a pinned Intel root; TPM: signed by e->ak, which ref may pin),
+ * binding report_data when given, and matching ref (NULL: the secure
+ * defaults of reference_defaults). The runtime register the evidence holds
+ * comes back in reg, whatever the verdict: TDX RTMR3 (*reglen 48), TPM PCR 15
+ * of the SHA-256 bank (32); SNP has none (0). 0 when every check passed, -1
+ * when one failed (v names it), another negative errno when none could run.
+ */
+int kbs_evidence_verify(const struct kbs_evidence *e, struct snp_verifier *snp,
+			struct tdx_verifier *tdx, const struct reference *ref,
+			const uint8_t *report_data, uint8_t reg[48], size_t *reglen,
+			struct verdict *v);
 
 /* ---- a key broker resource's policy (kbs_policy.c) ---- */
 
