@@ -161,6 +161,9 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 # Targets of agent/ parsers name the one agent source they need.
 $(FUZZ_BUILD)/fuzz_agent_config: FUZZ_EXTRA := agent/config.c
 $(FUZZ_BUILD)/fuzz_job_manifest: FUZZ_EXTRA := agent/job.c
+# ... and the one of host/ its source.
+$(FUZZ_BUILD)/fuzz_order: FUZZ_EXTRA := host/order.c
+$(FUZZ_BUILD)/fuzz_order: host/order.c host/cvm.h
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h initrd/*.h agent/*.[ch])
 	@mkdir -p $(dir $@)

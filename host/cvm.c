@@ -20,6 +20,7 @@ static const struct {
 	{ "kbs", kbs_main, "run a key broker (Trustee KBS protocol) and manage its store" },
 	{ "kbs-client", kbs_client_main,
 	  "attest to a key broker and fetch a resource (Trustee KBS protocol)" },
+	{ "order", order_main, "sign an order, or check one against a provider's limits" },
 };
 
 static void usage(FILE *f)

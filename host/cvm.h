@@ -17,4 +17,72 @@ int kbs_main(int argc, char **argv);
 int kbs_client_main(int argc, char **argv);
 int pack_main(int argc, char **argv);
 
+/* ---- orders (order.c, docs/order.md) ---- */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/lib.h"
+
+#define ORDER_URL_MAX 2048
+#define ORDER_RESOURCE_MAX 255
+#define ORDER_IMAGE_MAX 64
+
+/* What a provider accepts; the format's own bounds are ORDER_LIMITS_MAX. */
+struct order_limits {
+	uint64_t max_vcpus, max_memory_mib, max_deadline_seconds, max_workload_bytes;
+};
+
+#define ORDER_LIMITS_MAX                                                 \
+	((struct order_limits){ .max_vcpus = 256,                        \
+				.max_memory_mib = 4u * 1024 * 1024,      \
+				.max_deadline_seconds = 30u * 24 * 3600, \
+				.max_workload_bytes = 1ull << 40 })
+
+/* A signed order as parsed and verified: every field checked, the signature too. */
+struct order {
+	char id[RESULT_ORDER_ID_MAX + 1];
+	char workload_url[ORDER_URL_MAX + 1];
+	uint8_t workload_sha256[32];
+	uint64_t workload_size;
+	char broker_url[ORDER_URL_MAX + 1];
+	char broker_resource[ORDER_RESOURCE_MAX + 1];
+	char image[ORDER_IMAGE_MAX + 1];
+	uint64_t vcpus, memory_mib, deadline_seconds;
+	char upload_url[ORDER_URL_MAX + 1];
+	uint8_t customer_pub[33]; /* compressed secp256k1: signs the order, receives the result */
+	uint8_t signature[64];	  /* compact r || s, low S */
+	uint8_t sha256[32]; /* of the signed form: what the signature covers (SNP HOST_DATA) */
+	uint8_t sha384[48]; /* of the signed form (TDX MRCONFIGID) */
+};
+
+/*
+ * Parses and verifies an order: one JSON object with exactly the members of
+ * docs/order.md, each of its type and range; then the signature by
+ * customer_pubkey over SHA-256 of the RFC 8785 form without "signature";
+ * then the provider's limits. Refusals are one line in err:
+ * "E_ORDER: ..." (-EBADMSG), "E_ORDER_SIGNATURE: ..." (-EKEYREJECTED),
+ * "E_ORDER_LIMIT: ..." (-ERANGE).
+ */
+int order_parse(const char *text, size_t len, const struct order_limits *lim, struct order *o,
+		char *err, size_t errlen);
+/*
+ * Signs an order with k: "customer_pubkey" is added when absent and must
+ * name k when present; a "signature" already there is replaced. The result
+ * (*out, to free()) is the signed order in RFC 8785 form, checked by
+ * order_parse against the format's bounds.
+ */
+int order_sign(const char *text, size_t len, const struct result_key *k, char **out, char *err,
+	       size_t errlen);
+/* {"max_vcpus", "max_memory_mib", "max_deadline_seconds", "max_workload_bytes"}, each optional. */
+int order_limits_parse(const char *text, size_t len, struct order_limits *lim, char *err,
+		       size_t errlen);
+/*
+ * The host and port of a URL that order_parse accepted (a DNS name or an
+ * IPv4 address; the scheme's port when none is given).
+ */
+int order_url_host_port(const char *url, char *host, size_t cap, uint16_t *port);
+
+int order_main(int argc, char **argv);
+
 #endif
