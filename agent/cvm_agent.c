@@ -105,7 +105,8 @@ static void measure(const char *name, const void *value, size_t n)
 static void boot(void)
 {
 	char err[256] = "", cmdline[4096] = "";
-	int fd, failed;
+	int fd, failed, r;
+	uint64_t t;
 	ssize_t n;
 
 	if (getpid() == 1 && pid1_mount_all(err, sizeof(err)) < 0) {
@@ -114,7 +115,10 @@ static void boot(void)
 	}
 	mkdir(RUN_DIR, 0711);
 	status_open(NULL, "console");
+	/* module loading is the kernel's time: counted as waiting, like the TEE and broker */
+	t = pid1_now_ms();
 	failed = pid1_load_modules("/etc/cvm/modules", err, sizeof(err));
+	o.wait_ms += pid1_now_ms() - t;
 	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
 	n = fd >= 0 ? read(fd, cmdline, sizeof(cmdline) - 1) : -1;
 	if (fd >= 0)
@@ -133,7 +137,10 @@ static void boot(void)
 		status_emit("boot", failed == 0, failed ? "E_MODULES" : NULL, failed ? err : NULL,
 			    e);
 	}
-	if (pid1_wait_rng(30000) < 0)
+	t = pid1_now_ms();
+	r = pid1_wait_rng(30000);
+	o.wait_ms += pid1_now_ms() - t;
+	if (r < 0)
 		fail("boot", "E_RNG", "the kernel's RNG did not initialise");
 }
 
