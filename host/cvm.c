@@ -20,6 +20,8 @@ static const struct {
 	{ "kbs", kbs_main, "run a key broker (Trustee KBS protocol) and manage its store" },
 	{ "kbs-client", kbs_client_main,
 	  "attest to a key broker and fetch a resource (Trustee KBS protocol)" },
+	{ "keygen", keygen_main, "make the secp256k1 key pair that results are sealed to" },
+	{ "result", result_main, "verify a sealed result bundle and open it, or inspect it" },
 	{ "order", order_main, "sign an order, or check one against a provider's limits" },
 };
 

@@ -16,6 +16,8 @@ int initrd_main(int argc, char **argv);
 int kbs_main(int argc, char **argv);
 int kbs_client_main(int argc, char **argv);
 int pack_main(int argc, char **argv);
+int keygen_main(int argc, char **argv);
+int result_main(int argc, char **argv);
 
 /* ---- orders (order.c, docs/order.md) ---- */
 

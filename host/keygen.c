@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvm keygen: the customer's secp256k1 key pair, to which results are sealed
+ * (docs/result.md §6). The private key goes to a new file (PKCS#8 PEM, mode
+ * 0600); the compressed public key is printed for the order's
+ * result_recipient.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/cvm.h"
+#include "lib/lib.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: cvm keygen -o KEY\n"
+	      "\n"
+	      "Makes a secp256k1 key pair for sealed results. The private key is written to\n"
+	      "KEY as unencrypted PKCS#8 PEM, mode 0600; an existing file is never\n"
+	      "overwritten. The compressed public key (66 hex digits) is printed on standard\n"
+	      "output: it goes into the order as result_recipient, and 'cvm result open\n"
+	      "--key KEY' opens what is sealed to it.\n"
+	      "\n"
+	      "  -o, --output KEY  the new key file\n"
+	      "  -h, --help        this text\n"
+	      "\n"
+	      "Exit status: 0 made, 2 usage error, KEY exists, or it cannot be written.\n",
+	      f);
+}
+
+/*
+ * Claims the name with O_EXCL first, so that an existing key is never
+ * replaced; result_key_save then puts the key there atomically.
+ */
+static int write_new_key(const struct result_key *k, const char *path)
+{
+	char err[512];
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		if (errno == EEXIST)
+			log_error("%s already exists; a key is never overwritten", path);
+		else
+			log_error_errno(-errno, "%s", path);
+		return -1;
+	}
+	close(fd);
+	if (result_key_save(k, path, err, sizeof(err)) < 0) {
+		unlink(path);
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int keygen_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *out = NULL;
+	struct result_key k;
+	char err[256], hex[67];
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			log_error("unknown or incomplete option '%s'; see 'cvm keygen --help'",
+				  argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!out || optind != argc) {
+		log_error("expected -o KEY and nothing else; see 'cvm keygen --help'");
+		return EXIT_USAGE;
+	}
+	if (result_key_generate(&k, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	rc = write_new_key(&k, out) < 0 ? EXIT_USAGE : EXIT_OK;
+	result_key_pub_hex(&k, hex);
+	result_key_wipe(&k);
+	if (rc == EXIT_OK && (printf("%s\n", hex) < 0 || fflush(stdout) != 0)) {
+		log_error_errno(-EIO, "standard output");
+		rc = EXIT_USAGE;
+	}
+	return rc;
+}

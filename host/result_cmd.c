@@ -1,0 +1,1028 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cvm result open | inspect: the customer's check of a sealed result
+ * (docs/result.md §2, docs/result-cli.md). The checks run in a fixed order
+ * and stop at the first that fails:
+ *
+ *   framing      commit record (an output disk), framing, canonical header and
+ *                trailer, the signature over the bundle (lib: outdisk_open,
+ *                result_verify)
+ *   evidence     the trailer's evidence is genuine, as the key broker verifies
+ *                it (measurement: kbs_evidence_verify)
+ *   binding      it binds report_data = SHA-512(D || signing key)
+ *   runtime_log  the trailer's runtime log replays to the evidence's RTMR3 or
+ *                PCR 15 (and is the log the evidence itself carries)
+ *   events       it measured result-key, order-id, luks-header and
+ *                job-manifest, each once, with the header's values
+ *   reference    the measurements against --reference
+ *   decrypt      (open) every chunk, then a safe extraction (result_extract)
+ *
+ * Everything in the bundle is hostile until checked: text from it is
+ * printed only in the forms the checks allow (hex, validated names), and
+ * the extracted file names with their control bytes replaced.
+ */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/cvm.h"
+#include "lib/lib.h"
+#include "measurement/measurement.h"
+
+enum stage {
+	ST_FRAMING,
+	ST_EVIDENCE,
+	ST_BINDING,
+	ST_RUNTIME_LOG,
+	ST_EVENTS,
+	ST_REFERENCE,
+	ST_DECRYPT,
+	ST__MAX,
+};
+
+/* Each stage's name and the error code its refusals carry (framing and decrypt: lib's own). */
+static const struct {
+	const char *name, *code;
+} stages[ST__MAX] = {
+	[ST_FRAMING] = { "framing", NULL },
+	[ST_EVIDENCE] = { "evidence", "E_RESULT_EVIDENCE" },
+	[ST_BINDING] = { "binding", "E_RESULT_BINDING" },
+	[ST_RUNTIME_LOG] = { "runtime_log", "E_RESULT_EVENTLOG" },
+	[ST_EVENTS] = { "events", "E_RESULT_EVENT" },
+	[ST_REFERENCE] = { "reference", "E_RESULT_REFERENCE" },
+	[ST_DECRYPT] = { "decrypt", NULL },
+};
+
+enum stage_state { STAGE_NOT_RUN, STAGE_OK, STAGE_SKIPPED, STAGE_FAILED };
+
+struct opts {
+	const char *input, *key, *reference, *test_roots, *certs, *collateral, *out;
+	bool json, open;
+};
+
+struct file_entry {
+	char *path;
+	uint64_t size;
+	bool dir;
+};
+
+struct run {
+	struct opts o;
+	struct reference ref;
+	struct result_key key;
+	struct result_source src;
+	bool disk;
+	struct result_info in;
+	bool have_info;
+	enum cvm_platform tee;
+	struct kbs_evidence ev;
+	struct snp_verifier *snp;
+	struct tdx_verifier *tdx;
+	struct verdict v;    /* the evidence: genuine and binding */
+	struct verdict vref; /* the evidence against --reference */
+	bool have_v, have_vref;
+	uint8_t reg[48];
+	size_t reglen;
+	struct runtime_log log;
+	bool have_log;
+	enum stage_state state[ST__MAX];
+	char detail[ST__MAX][320];
+	char error[600]; /* "E_...: why" of the first refusal */
+	int usage;	 /* a usage problem found on the way (EXIT_USAGE) */
+	struct file_entry *files;
+	size_t nfiles;
+};
+
+/* ---- usage ---- */
+
+static void help(FILE *f, bool open)
+{
+	if (open)
+		fputs("Usage: cvm result open BUNDLE|OUTPUT_DISK --key KEY -o DIR [options]\n"
+		      "\n"
+		      "Verifies a sealed result, then decrypts it and extracts its files into "
+		      "DIR,\n"
+		      "which must not exist. The checks, in order, stopping at the first that\n"
+		      "fails: framing (the commit record of an output disk, the bundle's framing,\n"
+		      "its signature), evidence (genuine, as the key broker verifies it), binding\n"
+		      "(it binds the bundle), runtime_log (it replays to the evidence's RTMR3 or\n"
+		      "PCR 15), events (result-key, order-id, luks-header and job-manifest were\n"
+		      "measured with the header's values), reference (with --reference), decrypt.\n"
+		      "\n"
+		      "  --key KEY            the recipient's key (cvm keygen)\n"
+		      "  -o, --output DIR     where the files go (made only when all is well)\n",
+		      f);
+	else
+		fputs("Usage: cvm result inspect BUNDLE|OUTPUT_DISK [options]\n"
+		      "\n"
+		      "Prints a sealed result's header and runs every check that needs no key:\n"
+		      "framing, evidence, binding, runtime_log, events and, with --reference,\n"
+		      "reference. Nothing is decrypted.\n"
+		      "\n",
+		      f);
+	fputs("  --reference FILE     reference values (JSON, docs/verify.md); without it the\n"
+	      "                       measurements are NOT compared, and the output says so.\n"
+	      "                       TPM evidence needs tpm.ak_sha256 (the pinned AK)\n"
+	      "  --test-roots PEM     also trust these roots (test PKI only; never in production)\n"
+	      "  --certs DIR          SNP: the VCEK chain from DIR instead of the evidence's\n"
+	      "  --collateral DIR     TDX: Intel PCS collateral; without it the TCB status is\n"
+	      "                       not checked, and the output says so\n"
+	      "  --json               print what was verified as one JSON object\n"
+	      "  -h, --help           this text\n"
+	      "\n"
+	      "Exit status:\n"
+	      "  0  every check passed (open: and the files were extracted)\n"
+	      "  1  refused; one line on stderr names the first failed check (E_...)\n"
+	      "  2  usage error, unreadable input, or DIR cannot be made\n",
+	      f);
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { OPT_KEY = 256, OPT_REF, OPT_TROOTS, OPT_CERTS, OPT_COLL, OPT_JSON };
+	static const struct option longopts[] = {
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "output", required_argument, NULL, 'o' },
+		{ "reference", required_argument, NULL, OPT_REF },
+		{ "test-roots", required_argument, NULL, OPT_TROOTS },
+		{ "certs", required_argument, NULL, OPT_CERTS },
+		{ "collateral", required_argument, NULL, OPT_COLL },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *verb = o->open ? "open" : "inspect";
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, o->open ? "ho:" : "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KEY:
+			o->key = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case OPT_REF:
+			o->reference = optarg;
+			break;
+		case OPT_TROOTS:
+			o->test_roots = optarg;
+			break;
+		case OPT_CERTS:
+			o->certs = optarg;
+			break;
+		case OPT_COLL:
+			o->collateral = optarg;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case 'h':
+			help(stdout, o->open);
+			exit(EXIT_OK);
+		default:
+			log_error("unknown or incomplete option '%s'; see 'cvm result %s --help'",
+				  argv[optind - 1], verb);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc - 1) {
+		log_error("expected one BUNDLE or OUTPUT_DISK; see 'cvm result %s --help'", verb);
+		return -EINVAL;
+	}
+	o->input = argv[optind];
+	if (o->open && (!o->key || !o->out)) {
+		log_error("open needs --key KEY and -o DIR; see 'cvm result open --help'");
+		return -EINVAL;
+	}
+	if (!o->open && (o->key || o->out)) {
+		log_error("inspect takes no key and writes nothing; see 'cvm result open'");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- stages ---- */
+
+__attribute__((format(printf, 3, 4))) static void stage_ok(struct run *r, enum stage s,
+							   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->detail[s], sizeof(r->detail[s]), fmt, ap);
+	va_end(ap);
+	r->state[s] = STAGE_OK;
+}
+
+/* Not checked, and why: printed as such, never as a pass. */
+static void stage_skip(struct run *r, enum stage s, const char *why)
+{
+	snprintf(r->detail[s], sizeof(r->detail[s]), "%s", why);
+	r->state[s] = STAGE_SKIPPED;
+}
+
+/* A refusal: the stage's code (when it has one) and why; returns -1. */
+__attribute__((format(printf, 3, 4))) static int stage_fail(struct run *r, enum stage s,
+							    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->detail[s], sizeof(r->detail[s]), fmt, ap);
+	va_end(ap);
+	r->state[s] = STAGE_FAILED;
+	if (stages[s].code)
+		snprintf(r->error, sizeof(r->error), "%s: %s", stages[s].code, r->detail[s]);
+	else
+		snprintf(r->error, sizeof(r->error), "%s", r->detail[s]);
+	return -1;
+}
+
+/* A usage problem that only the bundle's platform reveals; returns -1. */
+__attribute__((format(printf, 2, 3))) static int usage_fail(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+	r->usage = 1;
+	return -1;
+}
+
+static const char *failure_of(const struct verdict *v, char *buf, size_t cap)
+{
+	const struct check_result *f = verdict_first_failure(v);
+
+	snprintf(buf, cap, "%s: %s", f ? check_name(f->check) : "none",
+		 f ? f->detail : "no check ran");
+	return buf;
+}
+
+/* ---- framing ---- */
+
+/* A bundle file starts with its magic; anything else is taken for an output disk. */
+static int check_framing(struct run *r)
+{
+	char err[512];
+	uint8_t m[4] = { 0 };
+	struct stat st;
+	ssize_t n;
+	int fd = open(r->o.input, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return usage_fail(r, "%s", strerror(e));
+	}
+	r->src = (struct result_source){ .fd = fd, .size = (uint64_t)st.st_size };
+	n = S_ISREG(st.st_mode) ? pread(fd, m, 4, 0) : 0;
+	/* a file cut inside the magic is a bundle cut short, not a disk */
+	if (n > 0 && !memcmp(m, RESULT_MAGIC, (size_t)n) && (n == 4 || st.st_size == n)) {
+		r->disk = false;
+	} else {
+		r->disk = true;
+		if (outdisk_open(fd, &r->src, err, sizeof(err)) < 0)
+			return stage_fail(r, ST_FRAMING, "%s", err);
+	}
+	if (result_verify(&r->src, &r->in, err, sizeof(err)) < 0)
+		return stage_fail(r, ST_FRAMING, "%s", err);
+	r->have_info = true;
+	stage_ok(r, ST_FRAMING,
+		 "%s%llu chunk%s, canonical header and trailer, signed by the result-signing key",
+		 r->disk ? "commit record matches the bundle; " : "",
+		 (unsigned long long)r->in.chunks, r->in.chunks == 1 ? "" : "s");
+	return 0;
+}
+
+/* ---- evidence ---- */
+
+static bool jcs_equal(const cJSON *a, const cJSON *b)
+{
+	_cleanup_free_ char *ta = NULL, *tb = NULL;
+	size_t la, lb;
+
+	return a && b && jcs_serialize(a, &ta, &la) == 0 && jcs_serialize(b, &tb, &lb) == 0 &&
+	       la == lb && !memcmp(ta, tb, la);
+}
+
+static bool name_in(const char *s, const char *const *names, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (!strcmp(s, names[i]))
+			return true;
+	return false;
+}
+
+static bool members_known(const cJSON *o, const char *const *names, size_t n)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, o)
+		if (!name_in(m->string, names, n))
+			return false;
+	return true;
+}
+
+/*
+ * The primary evidence carries nothing that no check reads (docs/result.md
+ * §2): only its platform's members; an SNP report exactly as its raw bytes
+ * give it, certificates only of the kinds the chain uses; a TPM quote of
+ * message, signature and PCRs. TDX's cc_eventlog (the firmware's RTMR0-2
+ * log) is the exception the broker makes too: RTMR0-2 are compared as
+ * reference values instead.
+ */
+static int check_shape(struct run *r, const cJSON *primary)
+{
+	static const char *const snp[] = { "attestation_report", "cert_chain" };
+	static const char *const tdx[] = { "quote", "cc_eventlog", "runtime_eventlog" };
+	static const char *const tpm[] = { "ak_public", "tpm_quote", "runtime_eventlog" };
+	static const char *const quote[] = { "message", "signature", "pcrs" };
+	static const char *const certs[] = { "VCEK", "VLEK", "ASK", "ASVK", "ARK" };
+	const cJSON *e;
+	bool ok;
+
+	if (r->tee == PLATFORM_SNP) {
+		_cleanup_(cJSON_Deletep) cJSON *again = snp_report_to_sev_json(r->ev.raw);
+
+		ok = members_known(primary, snp, ARRAY_SIZE(snp)) &&
+		     jcs_equal(again,
+			       cJSON_GetObjectItemCaseSensitive(primary, "attestation_report"));
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(primary, "cert_chain"))
+			ok = ok && name_in(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+						   e, "cert_type")),
+					   certs, ARRAY_SIZE(certs));
+	} else if (r->tee == PLATFORM_TDX) {
+		ok = members_known(primary, tdx, ARRAY_SIZE(tdx));
+	} else {
+		ok = members_known(primary, tpm, ARRAY_SIZE(tpm)) &&
+		     members_known(cJSON_GetObjectItemCaseSensitive(primary, "tpm_quote"), quote,
+				   ARRAY_SIZE(quote));
+	}
+	if (!ok)
+		return stage_fail(r, ST_EVIDENCE,
+				  "format: the %s evidence carries something no check reads",
+				  platform_name(r->tee));
+	return 0;
+}
+
+/* The options that apply to one platform's evidence only. */
+static int options_fit(struct run *r)
+{
+	if (r->o.certs && r->tee != PLATFORM_SNP)
+		return usage_fail(r, "--certs applies to SEV-SNP evidence; this is %s evidence",
+				  platform_name(r->tee));
+	if (r->o.collateral && r->tee != PLATFORM_TDX)
+		return usage_fail(r, "--collateral applies to TDX evidence; this is %s evidence",
+				  platform_name(r->tee));
+	if (r->tee == PLATFORM_TPM && r->o.test_roots)
+		return usage_fail(r, "--test-roots does not apply to TPM evidence");
+	if (r->tee == PLATFORM_TPM && !r->ref.tpm.has_ak_sha256)
+		return usage_fail(r, "TPM evidence proves nothing without a pinned attestation "
+				     "key: give --reference with tpm.ak_sha256");
+	return 0;
+}
+
+static int load_evidence(struct run *r)
+{
+	const cJSON *primary = cJSON_GetObjectItemCaseSensitive(r->in.evidence, "primary");
+	struct snp_certs certs;
+	char err[256];
+	int rc;
+
+	if (kbs_tee_parse(r->in.tee, &r->tee) < 0)
+		return stage_fail(r, ST_EVIDENCE, "unknown TEE");
+	if (options_fit(r) < 0)
+		return -1;
+	if (kbs_evidence_parse(r->tee, primary, &r->ev, err, sizeof(err)) < 0)
+		return stage_fail(r, ST_EVIDENCE, "format: %s", err);
+	if (check_shape(r, primary) < 0)
+		return -1;
+	if (!r->o.certs)
+		return 0;
+	rc = snp_certs_load_dir(r->o.certs, &certs, err, sizeof(err));
+	if (rc < 0)
+		return usage_fail(r, "--certs %s: %s", r->o.certs, err);
+	snp_certs_free(&r->ev.certs);
+	r->ev.certs = certs;
+	return 0;
+}
+
+static int make_verifier(struct run *r)
+{
+	char err[256];
+	int rc;
+
+	if (r->tee == PLATFORM_SNP) {
+		rc = snp_verifier_new(r->o.test_roots, 0, &r->snp);
+		if (rc < 0)
+			return usage_fail(r, "%s: %s",
+					  r->o.test_roots ? r->o.test_roots : "built-in roots",
+					  strerror(-rc));
+	} else if (r->tee == PLATFORM_TDX) {
+		rc = tdx_verifier_new(r->o.test_roots, r->o.collateral, 0, &r->tdx, err,
+				      sizeof(err));
+		if (rc < 0)
+			return usage_fail(r, "%s", err);
+	}
+	return 0;
+}
+
+/*
+ * What the evidence must meet to count as genuine, before any reference
+ * value is compared: the reference's acceptance rules (debug, migration
+ * agent, SMT, product, accepted TCB levels, the pinned AK) without its
+ * expected values, which the reference stage compares last.
+ */
+static void acceptance_of(const struct reference *full, struct reference *a)
+{
+	*a = *full;
+	a->has_snp = a->has_tdx = a->has_tpm = a->has_luks_header_sha256 = false;
+	a->snp.has_measurement = a->snp.has_host_data = a->snp.has_policy = false;
+	a->snp.has_vmpl = a->snp.has_min_tcb = a->snp.has_report_data = false;
+	a->snp.has_family_id = a->snp.has_image_id = false;
+	a->snp.has_id_key_digest = a->snp.has_author_key_digest = false;
+	a->tdx.has_mrtd = a->tdx.has_mrconfigid = a->tdx.has_mrowner = false;
+	a->tdx.has_mrownerconfig = a->tdx.has_report_data = false;
+	memset(a->tdx.has_rtmr, 0, sizeof(a->tdx.has_rtmr));
+	memset(a->tpm.has_pcr, 0, sizeof(a->tpm.has_pcr));
+}
+
+static void evidence_summary(struct run *r)
+{
+	if (r->tee == PLATFORM_SNP)
+		stage_ok(r, ST_EVIDENCE,
+			 "genuine SEV-SNP report (VCEK chain to a pinned AMD root)");
+	else if (r->tee == PLATFORM_TPM)
+		stage_ok(r, ST_EVIDENCE, "TPM quote signed by the pinned attestation key");
+	else
+		stage_ok(r, ST_EVIDENCE, "genuine TDX quote (PCK chain to a pinned Intel root)%s",
+			 r->v.tcb_status_checked ? ""
+						 : "; TCB status NOT checked (no --collateral)");
+}
+
+/* Genuine first (no report_data), then bound: a refusal names the first of the two that fails. */
+static int check_evidence(struct run *r)
+{
+	struct reference accept;
+	struct verdict vb;
+	char why[300];
+	int rc;
+
+	if (load_evidence(r) < 0 || make_verifier(r) < 0)
+		return -1;
+	acceptance_of(&r->ref, &accept);
+	rc = kbs_evidence_verify(&r->ev, r->snp, r->tdx, &accept, NULL, r->reg, &r->reglen, &r->v);
+	r->have_v = true;
+	if (rc < -1)
+		return usage_fail(r, "%s", strerror(-rc));
+	if (rc < 0)
+		return stage_fail(r, ST_EVIDENCE, "%s", failure_of(&r->v, why, sizeof(why)));
+	evidence_summary(r);
+	rc = kbs_evidence_verify(&r->ev, r->snp, r->tdx, &accept, r->in.report_data, r->reg,
+				 &r->reglen, &vb);
+	if (rc < -1)
+		return usage_fail(r, "%s", strerror(-rc));
+	if (rc < 0)
+		return stage_fail(r, ST_BINDING, "the evidence does not bind this bundle (%s)",
+				  failure_of(&vb, why, sizeof(why)));
+	stage_ok(r, ST_BINDING, "the evidence binds report_data = SHA-512(D || signing key)");
+	return 0;
+}
+
+/* ---- the runtime log ---- */
+
+/* The copy of the log that the evidence may carry must be the trailer's log. */
+static bool same_log(const char *copy, const cJSON *log)
+{
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
+
+	return json_parse(copy, strlen(copy), &j) == 0 && jcs_equal(j, log);
+}
+
+static int check_runtime_log(struct run *r)
+{
+	_cleanup_free_ char *text = NULL;
+	struct verdict v;
+	char err[200];
+	size_t len;
+
+	if (jcs_serialize(r->in.eventlog, &text, &len) < 0)
+		return stage_fail(r, ST_RUNTIME_LOG, "the trailer's eventlog cannot be serialized");
+	if (r->ev.runtime_log && !same_log(r->ev.runtime_log, r->in.eventlog))
+		return stage_fail(r, ST_RUNTIME_LOG,
+				  "the evidence carries another runtime log than the trailer");
+	if (runtime_log_parse(text, len, &r->log, err, sizeof(err)) < 0)
+		return stage_fail(r, ST_RUNTIME_LOG, "%s", err);
+	r->have_log = true;
+	if (r->tee == PLATFORM_SNP) {
+		if (r->ev.runtime_log)
+			return stage_fail(r, ST_RUNTIME_LOG,
+					  "SEV-SNP has no runtime register to bind a runtime log");
+		stage_skip(r, ST_RUNTIME_LOG,
+			   "not bound: SEV-SNP has no runtime register (the log is not evidence)");
+		return 0;
+	}
+	verdict_init(&v, r->tee);
+	if (runtime_log_check(text, len, r->tee, r->reg, NULL, &v) < 0 || !verdict_ok(&v))
+		return stage_fail(r, ST_RUNTIME_LOG, "%s", failure_of(&v, err, sizeof(err)));
+	stage_ok(r, ST_RUNTIME_LOG, "%s", v.results[v.n - 1].detail);
+	return 0;
+}
+
+/* The one event of the bound register with this name, and that it measured want. */
+static int check_event(struct run *r, const char *name, const void *want, size_t n,
+		       const char *what)
+{
+	const struct runtime_event *found = NULL;
+
+	for (size_t i = 0; i < r->log.n; i++) {
+		const struct runtime_event *e = &r->log.events[i];
+
+		if (e->reg != r->tee || strcmp(e->name, name))
+			continue;
+		if (found)
+			return stage_fail(r, ST_EVENTS, "the runtime log measured %s twice", name);
+		found = e;
+	}
+	if (!found)
+		return stage_fail(r, ST_EVENTS, "the runtime log has no %s event", name);
+	if (found->len != n || memcmp(found->value, want, n))
+		return stage_fail(r, ST_EVENTS, "the %s event is not the header's %s", name, what);
+	return 0;
+}
+
+static int check_events(struct run *r)
+{
+	if (r->tee == PLATFORM_SNP) {
+		stage_skip(r, ST_EVENTS,
+			   "not measured: SEV-SNP has no runtime register; the header's order id, "
+			   "workload and job manifest are bound by report_data only");
+		return 0;
+	}
+	if (check_event(r, "result-key", r->in.signing_pub, 33, "signing_pubkey") < 0 ||
+	    check_event(r, "order-id", r->in.order_id, strlen(r->in.order_id), "order_id") < 0 ||
+	    check_event(r, "luks-header", r->in.workload_header_sha256, 32,
+			"workload_header_sha256") < 0 ||
+	    check_event(r, "job-manifest", r->in.job_manifest_sha256, 32, "job_manifest_sha256") <
+		    0)
+		return -1;
+	stage_ok(r, ST_EVENTS,
+		 "result-key, order-id, luks-header and job-manifest measured with the header's "
+		 "values");
+	return 0;
+}
+
+/* ---- reference values ---- */
+
+static bool reference_covers(const struct reference *ref, enum cvm_platform p)
+{
+	return (p == PLATFORM_SNP && ref->has_snp) || (p == PLATFORM_TDX && ref->has_tdx) ||
+	       (p == PLATFORM_TPM && ref->has_tpm);
+}
+
+static int check_reference(struct run *r)
+{
+	char why[300];
+	int rc;
+
+	if (!r->o.reference) {
+		stage_skip(r, ST_REFERENCE, "measurements NOT compared: no --reference given");
+		return 0;
+	}
+	if (!reference_covers(&r->ref, r->tee))
+		return stage_fail(r, ST_REFERENCE, "%s has no reference values for %s",
+				  r->o.reference, platform_name(r->tee));
+	rc = kbs_evidence_verify(&r->ev, r->snp, r->tdx, &r->ref, r->in.report_data, r->reg,
+				 &r->reglen, &r->vref);
+	r->have_vref = true;
+	if (rc < -1)
+		return usage_fail(r, "%s", strerror(-rc));
+	if (rc == 0 && r->ref.has_luks_header_sha256)
+		rc = verdict_compare(&r->vref, CHECK_LUKS_HEADER, "workload LUKS header",
+				     r->in.workload_header_sha256, r->ref.luks_header_sha256, 32);
+	if (rc < 0)
+		return stage_fail(r, ST_REFERENCE, "%s", failure_of(&r->vref, why, sizeof(why)));
+	stage_ok(r, ST_REFERENCE, "the measurements match %s (%zu checks)", r->o.reference,
+		 r->vref.n);
+	return 0;
+}
+
+/* ---- decryption and the files ---- */
+
+static struct run *walk_run;
+static size_t walk_root;
+
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	struct run *r = walk_run;
+	struct file_entry *f;
+
+	(void)type;
+	if (ftw->level == 0)
+		return 0;
+	f = realloc(r->files, (r->nfiles + 1) * sizeof(*f));
+	if (!f)
+		return -1;
+	r->files = f;
+	f = &r->files[r->nfiles];
+	f->path = strdup(path + walk_root);
+	if (!f->path)
+		return -1;
+	f->size = S_ISDIR(st->st_mode) ? 0 : (uint64_t)st->st_size;
+	f->dir = S_ISDIR(st->st_mode);
+	r->nfiles++;
+	return 0;
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct file_entry *)a)->path, ((const struct file_entry *)b)->path);
+}
+
+static int list_files(struct run *r)
+{
+	walk_run = r;
+	walk_root = strlen(r->o.out) + 1;
+	if (nftw(r->o.out, walk_one, 16, FTW_PHYS) != 0)
+		return -1;
+	qsort(r->files, r->nfiles, sizeof(*r->files), file_cmp);
+	return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+static int decrypt(struct run *r)
+{
+	char err[512], part[4096];
+
+	if (result_extract(&r->src, &r->in, &r->key, r->o.out, err, sizeof(err)) < 0) {
+		/* the local disk is the customer's trouble, not a refusal of the result */
+		if (!strncmp(err, "E_RESULT_OUTPUT", 15))
+			return usage_fail(r, "%s", err);
+		/*
+		 * A refusal comes after result_extract made DIR.part: what it holds
+		 * is incomplete, so it goes (only regular files and directories,
+		 * made here; no link is followed).
+		 */
+		snprintf(part, sizeof(part), "%s.part", r->o.out);
+		nftw(part, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		return stage_fail(r, ST_DECRYPT, "%s", err);
+	}
+	if (list_files(r) < 0)
+		return usage_fail(r, "%s: cannot list what was extracted", r->o.out);
+	stage_ok(r, ST_DECRYPT, "every chunk authenticated; %zu entr%s extracted into %s",
+		 r->nfiles, r->nfiles == 1 ? "y" : "ies", r->o.out);
+	return 0;
+}
+
+static int run_checks(struct run *r)
+{
+	if (check_framing(r) < 0 || check_evidence(r) < 0 || check_runtime_log(r) < 0 ||
+	    check_events(r) < 0 || check_reference(r) < 0)
+		return -1;
+	return r->o.open ? decrypt(r) : 0;
+}
+
+/* ---- output ---- */
+
+/* A name from the result, safe to print: control bytes, and bytes of invalid UTF-8, as '?'. */
+static void printable(const char *in, char *out, size_t cap)
+{
+	bool utf8 = utf8_valid((const uint8_t *)in, strlen(in));
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < cap; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		out[i] = c < 0x20 || c == 0x7f || (!utf8 && c >= 0x80) ? '?' : (char)c;
+	}
+	out[i] = 0;
+}
+
+static const char *job_text(const struct result_info *in, char *buf, size_t cap)
+{
+	char sig[32] = "no signal";
+
+	if (in->signal)
+		snprintf(sig, sizeof(sig), "signal %d", in->signal);
+	if (in->exit_code >= 0)
+		snprintf(buf, cap, "exit code %d, %s, %s", in->exit_code, sig,
+			 in->timed_out ? "TIMED OUT" : "not timed out");
+	else
+		snprintf(buf, cap, "no exit code, %s, %s", sig,
+			 in->timed_out ? "TIMED OUT" : "not timed out");
+	return buf;
+}
+
+static void print_verdict(const struct verdict *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		printf("         %-4s %-20s %s\n", v->results[i].ok ? "ok" : "FAIL",
+		       check_name(v->results[i].check), v->results[i].detail);
+}
+
+static void print_events(const struct run *r)
+{
+	for (size_t i = 0; i < r->log.n; i++) {
+		const struct runtime_event *e = &r->log.events[i];
+		char hex[2 * RUNTIME_VALUE_MAX + 1];
+
+		if (e->reg != r->tee)
+			continue;
+		hex_encode(e->value, e->len, hex);
+		printf("         %-4llu %-16s %s\n", (unsigned long long)e->recnum, e->name, hex);
+	}
+}
+
+static void print_stage(const struct run *r, enum stage s)
+{
+	static const char *const mark[] = { "", "ok", "--", "FAIL" };
+
+	if (r->state[s] == STAGE_NOT_RUN)
+		return;
+	printf("  %-4s %-12s %s\n", mark[r->state[s]], stages[s].name, r->detail[s]);
+	if (s == ST_EVIDENCE && r->have_v)
+		print_verdict(&r->v);
+	if (s == ST_REFERENCE && r->have_vref)
+		print_verdict(&r->vref);
+	if (s == ST_RUNTIME_LOG && r->have_log && r->tee != PLATFORM_SNP)
+		print_events(r);
+}
+
+static void print_header(const struct run *r)
+{
+	const struct result_info *in = &r->in;
+	char hex[67], job[96];
+
+	printf("order:            %s\n", in->order_id);
+	printf("evidence:         %s\n", in->tee);
+	hex_encode(in->workload_header_sha256, 32, hex);
+	printf("workload header:  %s (SHA-256)\n", hex);
+	hex_encode(in->job_manifest_sha256, 32, hex);
+	printf("job manifest:     %s (SHA-256)\n", hex);
+	hex_encode(in->signing_pub, 33, hex);
+	printf("signing key:      %s\n", hex);
+	hex_encode(in->recipient_key_id, 32, hex);
+	printf("recipient key id: %s\n", hex);
+	printf("job:              %s\n", job_text(in, job, sizeof(job)));
+	if (in->partial)
+		printf("\n*** PARTIAL RESULT: the job's output was cut short (deadline or size "
+		       "limit); what it holds is incomplete ***\n\n");
+}
+
+static void print_files(const struct run *r)
+{
+	const size_t shown = r->nfiles < 100 ? r->nfiles : 100;
+
+	printf("files in %s:\n", r->o.out);
+	for (size_t i = 0; i < shown; i++) {
+		char name[4096];
+
+		printable(r->files[i].path, name, sizeof(name));
+		if (r->files[i].dir)
+			printf("  %s/\n", name);
+		else
+			printf("  %-48s %llu bytes\n", name, (unsigned long long)r->files[i].size);
+	}
+	if (shown < r->nfiles)
+		printf("  ... and %zu more\n", r->nfiles - shown);
+}
+
+static void print_text(const struct run *r, bool ok)
+{
+	printf("%s: %s\n", r->o.input, r->disk ? "output disk" : "result bundle");
+	for (int s = 0; s < ST__MAX; s++)
+		print_stage(r, (enum stage)s);
+	if (r->have_info)
+		print_header(r);
+	if (ok && r->o.open)
+		print_files(r);
+	if (ok)
+		printf("%s: %s%s%s\n", r->o.input,
+		       r->o.open ? "verified and opened" : "verified (not decrypted)",
+		       r->o.reference ? "" : "; measurements NOT compared (no --reference)",
+		       r->have_info && r->in.partial ? "; PARTIAL result" : "");
+	else if (!r->usage)
+		printf("%s: refused\n", r->o.input);
+}
+
+static cJSON *checks_json(const struct run *r)
+{
+	static const char *const state[] = { "not run", "ok", "not checked", "failed" };
+	cJSON *a = cJSON_CreateArray();
+
+	for (int s = 0; a && s < (r->o.open ? ST__MAX : ST_DECRYPT); s++) {
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(a, o))
+			break;
+		cJSON_AddStringToObject(o, "name", stages[s].name);
+		cJSON_AddStringToObject(o, "state", state[r->state[s]]);
+		cJSON_AddBoolToObject(o, "ok", r->state[s] == STAGE_OK);
+		cJSON_AddStringToObject(o, "detail", r->detail[s]);
+	}
+	return a;
+}
+
+static cJSON *events_json(const struct run *r)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && r->have_log && i < r->log.n; i++) {
+		const struct runtime_event *e = &r->log.events[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(a, o))
+			break;
+		cJSON_AddNumberToObject(o, "recnum", (double)e->recnum);
+		cJSON_AddStringToObject(o, "register", e->reg == PLATFORM_TDX ? "rtmr3" : "pcr15");
+		cJSON_AddBoolToObject(o, "bound", e->reg == r->tee);
+		cJSON_AddStringToObject(o, "name", e->name);
+		json_add_hex(o, "value", e->value, e->len);
+	}
+	return a;
+}
+
+static cJSON *files_json(const struct run *r)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && i < r->nfiles; i++) {
+		cJSON *o = cJSON_CreateObject();
+		char name[4096];
+
+		if (!o || !cJSON_AddItemToArray(a, o))
+			break;
+		printable(r->files[i].path, name, sizeof(name));
+		cJSON_AddStringToObject(o, "path", name);
+		cJSON_AddStringToObject(o, "type", r->files[i].dir ? "directory" : "file");
+		if (!r->files[i].dir)
+			cJSON_AddNumberToObject(o, "size", (double)r->files[i].size);
+	}
+	return a;
+}
+
+static void print_json(const struct run *r, bool ok)
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+	_cleanup_free_ char *s = NULL;
+
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "input", r->o.input);
+	cJSON_AddStringToObject(o, "source", r->disk ? "output disk" : "bundle");
+	cJSON_AddBoolToObject(o, "verified", ok);
+	if (ok)
+		cJSON_AddNullToObject(o, "error");
+	else
+		cJSON_AddStringToObject(o, "error", r->error);
+	cJSON_AddItemToObject(o, "checks", checks_json(r));
+	cJSON_AddBoolToObject(o, "measurements_compared", r->state[ST_REFERENCE] == STAGE_OK);
+	if (r->have_info) {
+		cJSON_AddItemToObject(o, "header", cJSON_Duplicate(r->in.header, 1));
+		cJSON_AddBoolToObject(o, "partial", r->in.partial);
+	}
+	cJSON_AddItemToObject(o, "evidence_checks", r->have_v ? verdict_to_json(&r->v) : NULL);
+	if (r->have_vref)
+		cJSON_AddItemToObject(o, "reference_checks", verdict_to_json(&r->vref));
+	cJSON_AddItemToObject(o, "runtime_events", events_json(r));
+	if (r->o.open && ok) {
+		cJSON_AddStringToObject(o, "output", r->o.out);
+		cJSON_AddItemToObject(o, "files", files_json(r));
+	}
+	s = cJSON_Print(o);
+	if (s)
+		printf("%s\n", s);
+}
+
+/* ---- the verbs ---- */
+
+static int read_inputs(struct run *r)
+{
+	_cleanup_free_ uint8_t *text = NULL;
+	char err[512];
+	struct stat st;
+	size_t len;
+	int rc;
+
+	reference_defaults(&r->ref);
+	if (r->o.open && (lstat(r->o.out, &st) == 0 || errno != ENOENT)) {
+		log_error("%s already exists; results are extracted into a new directory",
+			  r->o.out);
+		return -EEXIST;
+	}
+	if (r->o.reference) {
+		rc = file_read(r->o.reference, CVM_CAP_JSON, &text, &len);
+		if (rc < 0)
+			return log_error_errno(rc, "%s", r->o.reference);
+		if (reference_parse((const char *)text, len, &r->ref, err, sizeof(err)) < 0) {
+			log_error("%s: %s", r->o.reference, err);
+			return -EINVAL;
+		}
+	}
+	if (r->o.open && result_key_load(r->o.key, &r->key, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void run_free(struct run *r)
+{
+	result_key_wipe(&r->key);
+	if (r->have_info)
+		result_info_free(&r->in);
+	kbs_evidence_free(&r->ev);
+	runtime_log_free(&r->log);
+	snp_verifier_free(r->snp);
+	tdx_verifier_free(r->tdx);
+	if (r->src.fd >= 0)
+		close(r->src.fd);
+	for (size_t i = 0; i < r->nfiles; i++)
+		free(r->files[i].path);
+	free(r->files);
+	free(r);
+}
+
+static int result_run(struct run *r)
+{
+	bool ok = run_checks(r) == 0;
+
+	/* Nothing to show of an input that could not even be read. */
+	if (r->state[ST_FRAMING] != STAGE_NOT_RUN && r->o.json)
+		print_json(r, ok);
+	else if (r->state[ST_FRAMING] != STAGE_NOT_RUN)
+		print_text(r, ok);
+	fflush(stdout);
+	if (ok && r->in.partial)
+		log_error("%s: warning: PARTIAL result: the job's output is incomplete",
+			  r->o.input);
+	if (ok)
+		return EXIT_OK;
+	log_error("%s: %s", r->o.input, r->error);
+	return r->usage ? EXIT_USAGE : EXIT_REJECTED;
+}
+
+static int result_verb(int argc, char **argv, bool open)
+{
+	struct run *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r) {
+		log_error_errno(-ENOMEM, "cvm result");
+		return EXIT_USAGE;
+	}
+	r->o.open = open;
+	r->src.fd = -1;
+	if (parse_args(argc, argv, &r->o) < 0 || read_inputs(r) < 0)
+		rc = EXIT_USAGE;
+	else
+		rc = result_run(r);
+	run_free(r);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: cvm result open BUNDLE|OUTPUT_DISK --key KEY -o DIR [options]\n"
+	      "       cvm result inspect BUNDLE|OUTPUT_DISK [options]\n"
+	      "\n"
+	      "'cvm result open --help' and 'cvm result inspect --help' describe them.\n",
+	      f);
+}
+
+int result_main(int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "open") || !strcmp(argv[1], "inspect"))) {
+		static char prog[32];
+		const bool open = !strcmp(argv[1], "open");
+
+		snprintf(prog, sizeof(prog), "cvm result %s", argv[1]);
+		log_set_prog(prog);
+		return result_verb(argc - 1, argv + 1, open);
+	}
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	usage(stderr);
+	return EXIT_USAGE;
+}
