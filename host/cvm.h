@@ -87,4 +87,67 @@ int order_url_host_port(const char *url, char *host, size_t cap, uint16_t *port)
 
 int order_main(int argc, char **argv);
 
+/* ---- images and QEMU launch arguments (qemu.c, docs/order.md) ---- */
+
+#define IMAGE_PATH_MAX 1024
+#define IMAGE_CMDLINE_MAX 2048
+
+enum qemu_platform {
+	QEMU_PLAIN, /* no TEE: TCG or KVM, for development */
+	QEMU_TDX,   /* Intel TDX, upstream QEMU 10.1 or later */
+	QEMU_SNP,   /* AMD SEV-SNP, upstream QEMU 9.1 or later */
+	QEMU_PLATFORMS,
+};
+
+/* How an image boots on one platform ("platforms" of image.json). */
+struct image_platform {
+	bool supported;
+	bool kvm;		       /* plain: KVM instead of TCG; tdx and snp: always */
+	bool vtpm;		       /* a swtpm vTPM on tpm-tis */
+	char cpu[32];		       /* the -cpu model (part of the SNP launch digest) */
+	char firmware[IMAGE_PATH_MAX]; /* -bios: OVMF for TDX or SEV-SNP; "" for QEMU's own */
+	uint32_t qgs_port;	       /* tdx: the host's Quote Generation Service, vsock port */
+};
+
+/* An image description (vm-images/NAME/image.json), its paths made absolute or kept as given. */
+struct image {
+	char name[ORDER_IMAGE_MAX + 1];
+	char kernel[IMAGE_PATH_MAX], initrd[IMAGE_PATH_MAX];
+	char cmdline[IMAGE_CMDLINE_MAX + 1];
+	char broker_address[16]; /* where the guest's agent.json expects the broker; "" for none */
+	uint16_t broker_port;
+	struct image_platform platform[QEMU_PLATFORMS];
+};
+
+/* Parses image.json text; relative paths are taken from dir. "E_IMAGE: why" on refusal. */
+int image_parse(const char *text, size_t len, const char *dir, struct image *img, char *err,
+		size_t errlen);
+/* Reads and parses path; relative paths in it are taken from its directory. */
+int image_load(const char *path, struct image *img, char *err, size_t errlen);
+
+int qemu_platform_parse(const char *name, enum qemu_platform *p);
+const char *qemu_platform_name(enum qemu_platform p);
+
+/* What a launch needs from the host: its own files. */
+struct qemu_paths {
+	const char *qemu;	  /* the binary; NULL for qemu-system-x86_64 */
+	const char *workload;	  /* the workload volume, attached read-only (the guest's vda) */
+	const char *output;	  /* the output disk (vdb) */
+	const char *status;	  /* the file the status port writes to */
+	const char *swtpm_socket; /* swtpm's control socket, when the platform wants a vTPM */
+};
+
+/*
+ * The QEMU command line for an order on a platform, as an argv for execv
+ * (NULL-terminated, to qemu_args_free). A pure function of its inputs:
+ * the launch measurement an image's reference values hold depends on it.
+ * -EINVAL with "E_LAUNCH: why" when the image does not support the platform
+ * or a path it needs is missing.
+ */
+int qemu_args(const struct image *img, const struct order *o, enum qemu_platform p,
+	      const struct qemu_paths *paths, char ***argv, char *err, size_t errlen);
+void qemu_args_free(char **argv);
+
+int run_main(int argc, char **argv);
+
 #endif

@@ -85,4 +85,53 @@ expect "sign needs a key" 2 "wrong arguments" -- "$cvm" order sign "$tmp/order.j
 expect "unknown subcommand" 2 "not an order command" -- "$cvm" order verify "$tmp/signed.json"
 expect "an unreadable key" 2 "E_RESULT_KEY" -- "$cvm" order sign "$tmp/order.json" --key "$tmp/order.json" -o "$tmp/y.json"
 
+# ---- cvm run --print-qemu; real QEMU takes the plain command line ----
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+[ -r "$kernel" ] || bad "no kernel in /boot (scripts/setup-deps installs linux-image-amd64)"
+mkdir -p "$tmp/images/default" "$tmp/images/dev" "$tmp/work"
+sed "s|\"vmlinuz\"|\"$kernel\"|" "$(dirname "$0")/../../vm-images/default/image.json" >"$tmp/images/default/image.json"
+head -c 4096 /dev/zero >"$tmp/images/default/initrd.img"
+truncate -s 8M "$tmp/work/workload.img" "$tmp/work/output.img"
+expect "print-qemu plain" 0 "" -- "$cvm" run "$tmp/signed.json" --print-qemu --images "$tmp/images" --workdir "$tmp/work"
+cp "$tmp/out" "$tmp/plain.cmd"
+grep -q "^qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 .*'user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:socat - TCP:broker.example.com:8443'" "$tmp/plain.cmd" &&
+	ok "plain: the order's size and broker forward" || { bad "plain command line"; cat "$tmp/plain.cmd"; }
+swtpm socket --tpm2 --tpmstate dir="$tmp/work" --ctrl type=unixio,path="$tmp/work/swtpm.sock" \
+	--pid file="$tmp/work/swtpm.pid" --flags startup-clear --daemon 2>"$tmp/swtpm.log" || bad "swtpm"
+# QEMU opens every device, disk, chardev and the vTPM, loads the kernel and stops before
+# the first instruction (-S): still running after 5 s means it took every option
+eval "set -- $(cat "$tmp/plain.cmd")"
+timeout 5 "$@" -S </dev/null >"$tmp/qemu.log" 2>&1
+st=$?
+[ $st -eq 124 ] && ok "QEMU takes the plain command line" || { bad "QEMU refused it (exit $st)"; cat "$tmp/qemu.log"; }
+kill "$(cat "$tmp/work/swtpm.pid" 2>/dev/null)" 2>/dev/null
+expect "print-qemu tdx" 0 "mrconfigid" -- "$cvm" run "$tmp/signed.json" --print-qemu --platform tdx --images "$tmp/images"
+want=$($py -c "import base64,hashlib,json,sys
+o=json.load(open(sys.argv[1])); o.pop('signature')
+print(base64.b64encode(hashlib.sha384(json.dumps(o,sort_keys=True,separators=(',',':')).encode()).digest()).decode())" "$tmp/signed.json")
+grep -q "\"mrconfigid\":\"$want\"" "$tmp/out" && ok "tdx: MRCONFIGID is SHA-384 of the signed form" || { bad "tdx mrconfigid"; cat "$tmp/out"; }
+expect "print-qemu snp" 0 "sev-snp-guest" -- "$cvm" run "$tmp/signed.json" --print-qemu --platform snp --images "$tmp/images"
+want=$($py -c "import base64,hashlib,json,sys
+o=json.load(open(sys.argv[1])); o.pop('signature')
+print(base64.b64encode(hashlib.sha256(json.dumps(o,sort_keys=True,separators=(',',':')).encode()).digest()).decode())" "$tmp/signed.json")
+grep -q "kernel-hashes=on,host-data=$want " "$tmp/out" && ok "snp: HOST_DATA is SHA-256 of the signed form" || { bad "snp host-data"; cat "$tmp/out"; }
+echo '{"name": "dev", "kernel": "k", "initrd": "i", "cmdline": "c", "platforms": {"plain": {}}}' >"$tmp/images/dev/image.json"
+reimage() { # NAME OUT: the signed order, for another image, signed again
+	$py -c "
+import json, sys
+o = json.load(open(sys.argv[1])); o['image'] = sys.argv[2]; o.pop('signature')
+json.dump(o, open(sys.argv[3], 'w'))" "$tmp/signed.json" "$1" "$tmp/$1.unsigned.json" &&
+		"$cvm" order sign "$tmp/$1.unsigned.json" --key "$tmp/customer.pem" -o "$2" || bad "sign the $1 order"
+}
+reimage dev "$tmp/dev.json"
+reimage gpu "$tmp/gpu.json"
+expect "an image without the platform" 1 "E_LAUNCH: image dev has no tdx platform" -- \
+	"$cvm" run "$tmp/dev.json" --print-qemu --platform tdx --images "$tmp/images"
+expect "an image the provider does not have" 1 "E_ORDER_IMAGE: image gpu is not one of" -- \
+	"$cvm" run "$tmp/gpu.json" --print-qemu --images "$tmp/images"
+expect "a refused order prints nothing" 1 "E_ORDER_SIGNATURE" -- "$cvm" run "$tmp/changed.json" --print-qemu --images "$tmp/images"
+[ ! -s "$tmp/out" ] && ok "nothing on standard output for a refused order" || bad "output for a refused order"
+expect "run without --print-qemu" 2 "does not launch it" -- "$cvm" run "$tmp/signed.json"
+expect "run with an unknown platform" 2 "plain, tdx or snp" -- "$cvm" run "$tmp/signed.json" --print-qemu --platform sev
+
 summary "cli order"
