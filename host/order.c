@@ -584,7 +584,8 @@ static void usage(FILE *f)
 	      "  -o, --output FILE the signed order\n"
 	      "\n"
 	      "check: verifies the order and its signature, then the provider's limits,\n"
-	      "and prints the order id and the SHA-256 of its signed form.\n"
+	      "and prints the order id and the SHA-256 and SHA-384 of its signed form\n"
+	      "(what the launch puts in SEV-SNP HOST_DATA and TDX MRCONFIGID).\n"
 	      "  --limits FILE     {\"max_vcpus\", \"max_memory_mib\", \"max_deadline_seconds\",\n"
 	      "                    \"max_workload_bytes\"}, each optional (default: the\n"
 	      "                    format's bounds)\n"
@@ -638,7 +639,7 @@ static int check_cmd(const char *in, const char *limits_file)
 	struct order_limits lim = ORDER_LIMITS_MAX;
 	_cleanup_free_ uint8_t *data = NULL;
 	struct order o;
-	char err[320], hex[65];
+	char err[320], h256[65], h384[97];
 	size_t len;
 
 	if (limits_file) {
@@ -658,8 +659,10 @@ static int check_cmd(const char *in, const char *limits_file)
 		log_error("%s: %s", in, err);
 		return EXIT_REJECTED;
 	}
-	hex_encode(o.sha256, sizeof(o.sha256), hex);
-	printf("order %s sha256 %s\n", o.id, hex);
+	/* the signed form's digests: what SNP HOST_DATA and TDX MRCONFIGID carry at launch */
+	hex_encode(o.sha256, sizeof(o.sha256), h256);
+	hex_encode(o.sha384, sizeof(o.sha384), h384);
+	printf("order %s\nsha256 %s\nsha384 %s\n", o.id, h256, h384);
 	return EXIT_OK;
 }
 

@@ -25,11 +25,12 @@ EOJ
 
 expect "help" 0 "Usage: cvm order sign" -- "$cvm" order --help
 expect "sign" 0 "" -- "$cvm" order sign "$tmp/order.json" --key "$tmp/customer.pem" -o "$tmp/signed.json"
-expect "check" 0 "order order-cli-1 sha256 " -- "$cvm" order check "$tmp/signed.json"
-sha=$(sed -n 's/^order order-cli-1 sha256 //p' "$tmp/out")
+expect "check" 0 "^order order-cli-1$" -- "$cvm" order check "$tmp/signed.json"
+sha=$(sed -n 's/^sha256 //p' "$tmp/out")
+sha384=$(sed -n 's/^sha384 //p' "$tmp/out")
 
 # the signature, the key and the digest as someone else computes them
-$py - "$tmp/signed.json" "$tmp/customer.pem" "$sha" >"$tmp/indep" 2>&1 <<'EOP'
+$py - "$tmp/signed.json" "$tmp/customer.pem" "$sha" "$sha384" >"$tmp/indep" 2>&1 <<'EOP'
 import hashlib, json, sys
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
@@ -40,7 +41,8 @@ pub = key.public_key().public_bytes(serialization.Encoding.X962,
 assert order["customer_pubkey"] == pub, "customer_pubkey"
 sig = bytes.fromhex(order.pop("signature"))
 canon = json.dumps(order, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-assert hashlib.sha256(canon).hexdigest() == sys.argv[3], "the printed digest"
+assert hashlib.sha256(canon).hexdigest() == sys.argv[3], "the printed SHA-256"
+assert hashlib.sha384(canon).hexdigest() == sys.argv[4], "the printed SHA-384"
 r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
 n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 assert s <= n // 2, "low S"
