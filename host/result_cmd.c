@@ -442,15 +442,15 @@ static int make_verifier(struct run *r)
 /*
  * What the evidence must meet to count as genuine, before any reference
  * value is compared: the reference's acceptance rules (debug, migration
- * agent, SMT, product, accepted TCB levels, the pinned AK) without its
- * expected values, which the reference stage compares last.
+ * agent, SMT, product, the VMPL, accepted TCB levels, the pinned AK)
+ * without its expected values, which the reference stage compares last.
  */
 static void acceptance_of(const struct reference *full, struct reference *a)
 {
 	*a = *full;
 	a->has_snp = a->has_tdx = a->has_tpm = a->has_luks_header_sha256 = false;
 	a->snp.has_measurement = a->snp.has_host_data = a->snp.has_policy = false;
-	a->snp.has_vmpl = a->snp.has_min_tcb = a->snp.has_report_data = false;
+	a->snp.has_min_tcb = a->snp.has_report_data = false;
 	a->snp.has_family_id = a->snp.has_image_id = false;
 	a->snp.has_id_key_digest = a->snp.has_author_key_digest = false;
 	a->tdx.has_mrtd = a->tdx.has_mrconfigid = a->tdx.has_mrowner = false;
