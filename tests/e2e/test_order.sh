@@ -178,6 +178,15 @@ expect "good: the result's evidence verifies and binds the bundle" 0 "" -- "$cvm
 	--test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref.json" --report-data "$rd"
 expect "good: evidence bound to another bundle is refused" 1 "report_data" -- "$cvm" verify "$run/opened.evidence" \
 	--test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref.json" --report-data "$(printf '00%.0s' $(seq 64))"
+# the customer's whole check: evidence, binding, runtime log replay, measured events, reference
+echo "{\"tdx\": {\"mrtd\": \"$mrtd\"}, \"luks_header_sha256\": \"$(luks "$tmp/wl.key")\"}" >"$tmp/ref-full.json"
+expect "good: cvm result open verifies everything and extracts" 0 "verified and opened" -- "$cvm" result open "$run/out.img" \
+	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref-full.json" -o "$run/result"
+cmp -s "$run/result/output/b.bin.upper" "$run/opened/output/b.bin.upper" && ok "good: cvm result gives the same files" ||
+	bad "good: cvm result files differ"
+echo "{\"tdx\": {\"mrtd\": \"$mrtd\"}, \"luks_header_sha256\": \"$(luks "$tmp/wl2.key")\"}" >"$tmp/ref-other.json"
+expect "good: a reference naming another workload is refused" 1 "E_RESULT_REFERENCE" -- "$cvm" result open "$run/out.img" \
+	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref-other.json" -o "$run/result2"
 # nothing secret reaches the host: no volume key on the console, status or output disk
 vk=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['volume_key'])" "$tmp/wl.key")
 if grep -q -i "$vk" "$run/console" "$run/status" || grep -q 'quick brown fox' "$run/console" "$run/status" "$run/out.img"; then
@@ -207,6 +216,8 @@ boot slow wl3 order-e2e-4 slow
 phase slow job | grep -q '"code":"E_JOB_DEADLINE"' && ok "slow: the deadline killed the job and was reported" || { bad "slow: status"; cat "$tmp/run-slow/status"; }
 expect "slow: the partial result opens" 0 "" -- "$tool" open "$tmp/run-slow/out.img" --key "$tmp/customer.pem" -o "$tmp/run-slow/opened"
 grep -q '"partial":true' "$tmp/out" && ok "slow: the bundle is marked partial" || bad "slow: partial mark"
+expect "slow: cvm result open flags the partial result" 0 "PARTIAL result" -- "$cvm" result open "$tmp/run-slow/out.img" \
+	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" -o "$tmp/run-slow/result"
 [ -s "$tmp/run-slow/opened/output/a.txt.sha256" ] && ok "slow: output written before the deadline is kept" || bad "slow: partial output"
 
 summary "e2e"
