@@ -192,9 +192,7 @@ static int parse_user(const cJSON *u, struct job_manifest *m, char *err, size_t 
 
 static int parse_recipient(const cJSON *root, struct job_manifest *m, char *err, size_t errlen)
 {
-	secp256k1_context *ctx;
 	secp256k1_pubkey pk;
-	int ok;
 
 	if (!cJSON_GetObjectItemCaseSensitive(root, "result_recipient"))
 		return bad(err, errlen, "result_recipient", "required");
@@ -202,10 +200,9 @@ static int parse_recipient(const cJSON *root, struct job_manifest *m, char *err,
 	    (m->recipient[0] != 2 && m->recipient[0] != 3))
 		return bad(err, errlen, "result_recipient",
 			   "not a compressed secp256k1 public key (33 bytes of hex)");
-	ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-	ok = ctx && secp256k1_ec_pubkey_parse(ctx, &pk, m->recipient, 33);
-	secp256k1_context_destroy(ctx);
-	return ok ? 0 : bad(err, errlen, "result_recipient", "not a point on secp256k1");
+	if (!cvm_secp256k1() || !secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, m->recipient, 33))
+		return bad(err, errlen, "result_recipient", "not a point on secp256k1");
+	return 0;
 }
 
 static int parse_paths(const cJSON *root, struct job_manifest *m, char *err, size_t errlen)

@@ -23,23 +23,6 @@
 #define E_SIG "E_ORDER_SIGNATURE: "
 #define E_LIMIT "E_ORDER_LIMIT: "
 
-static secp256k1_context *secp(void)
-{
-	static secp256k1_context *c;
-	uint8_t seed[32];
-
-	if (c)
-		return c;
-	c = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-	/* blinding of the signing multiplication (secp256k1.h, context_randomize) */
-	if (c && (RAND_bytes(seed, sizeof(seed)) != 1 || !secp256k1_context_randomize(c, seed))) {
-		secp256k1_context_destroy(c);
-		c = NULL;
-	}
-	OPENSSL_cleanse(seed, sizeof(seed));
-	return c;
-}
-
 /* A member's name from the input, for an error line only when it is short and printable. */
 static const char *shown(const char *s)
 {
@@ -415,13 +398,14 @@ static int check_signature(const cJSON *root, struct order *o, char *err, size_t
 	    hex_decode_exact(m->valuestring, o->signature, 64) < 0)
 		return set_error(err, errlen, -EKEYREJECTED,
 				 E_SIG "not 128 hex digits (compact r || s)");
-	if (!secp() || !secp256k1_ecdsa_signature_parse_compact(secp(), &sig, o->signature))
+	if (!cvm_secp256k1() ||
+	    !secp256k1_ecdsa_signature_parse_compact(cvm_secp256k1(), &sig, o->signature))
 		return set_error(err, errlen, -EKEYREJECTED, E_SIG "r or s out of range");
 	/* normalize returns 1 when s was high: the other of the two valid forms */
-	if (secp256k1_ecdsa_signature_normalize(secp(), NULL, &sig))
+	if (secp256k1_ecdsa_signature_normalize(cvm_secp256k1(), NULL, &sig))
 		return set_error(err, errlen, -EKEYREJECTED, E_SIG "high S (not the low-S form)");
-	if (!secp256k1_ec_pubkey_parse(secp(), &pk, o->customer_pub, 33) ||
-	    !secp256k1_ecdsa_verify(secp(), &sig, o->sha256, &pk))
+	if (!secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, o->customer_pub, 33) ||
+	    !secp256k1_ecdsa_verify(cvm_secp256k1(), &sig, o->sha256, &pk))
 		return set_error(err, errlen, -EKEYREJECTED,
 				 E_SIG "does not verify with customer_pubkey");
 	return 0;
@@ -526,8 +510,9 @@ int order_sign(const char *text, size_t len, const struct result_key *k, char **
 	    (r = signed_digests(root, digest, NULL, err, errlen)) < 0)
 		return r;
 	/* RFC 6979 nonces: the same order and key give the same signature, low S */
-	if (!secp() || !secp256k1_ecdsa_sign(secp(), &sig, digest, k->sk, NULL, NULL) ||
-	    !secp256k1_ecdsa_signature_serialize_compact(secp(), compact, &sig))
+	if (!cvm_secp256k1() ||
+	    !secp256k1_ecdsa_sign(cvm_secp256k1(), &sig, digest, k->sk, NULL, NULL) ||
+	    !secp256k1_ecdsa_signature_serialize_compact(cvm_secp256k1(), compact, &sig))
 		return set_error(err, errlen, -EIO, E_SIG "signing failed");
 	if (!json_add_hex(root, "signature", compact, sizeof(compact)) ||
 	    jcs_serialize(root, &signed_text, &n) < 0)

@@ -239,6 +239,10 @@ struct result_key {
 	uint8_t pub[33];
 };
 
+/* The process's one libsecp256k1 context, randomised for blinding; NULL if it cannot be made. */
+struct secp256k1_context_struct;
+struct secp256k1_context_struct *cvm_secp256k1(void);
+
 int result_key_generate(struct result_key *k, char *err, size_t errlen);
 /*
  * Loads a secp256k1 private key from a file: PEM (SEC 1 "EC PRIVATE KEY" or

@@ -35,7 +35,7 @@
 #define TAG_LEN 16
 #define HKDF_SALT "cvm-result-v1"
 
-static secp256k1_context *secp(void)
+secp256k1_context *cvm_secp256k1(void)
 {
 	static secp256k1_context *c;
 	uint8_t seed[32];
@@ -74,8 +74,9 @@ static int pub_from_sk(struct result_key *k)
 	secp256k1_pubkey pk;
 	size_t n = 33;
 
-	if (!secp() || !secp256k1_ec_pubkey_create(secp(), &pk, k->sk) ||
-	    !secp256k1_ec_pubkey_serialize(secp(), k->pub, &n, &pk, SECP256K1_EC_COMPRESSED))
+	if (!cvm_secp256k1() || !secp256k1_ec_pubkey_create(cvm_secp256k1(), &pk, k->sk) ||
+	    !secp256k1_ec_pubkey_serialize(cvm_secp256k1(), k->pub, &n, &pk,
+					   SECP256K1_EC_COMPRESSED))
 		return -EINVAL;
 	return 0;
 }
@@ -83,14 +84,14 @@ static int pub_from_sk(struct result_key *k)
 int result_key_generate(struct result_key *k, char *err, size_t errlen)
 {
 	memset(k, 0, sizeof(*k));
-	if (!secp() || !(k->sk = secret_alloc(32)))
+	if (!cvm_secp256k1() || !(k->sk = secret_alloc(32)))
 		return set_error(err, errlen, -ENOMEM, "E_RESULT_KEY: out of memory");
 	do {
 		if (RAND_priv_bytes(k->sk, 32) != 1) {
 			result_key_wipe(k);
 			return set_error(err, errlen, -EIO, "E_RESULT_KEY: no randomness");
 		}
-	} while (!secp256k1_ec_seckey_verify(secp(), k->sk));
+	} while (!secp256k1_ec_seckey_verify(cvm_secp256k1(), k->sk));
 	if (pub_from_sk(k) < 0) {
 		result_key_wipe(k);
 		return set_error(err, errlen, -EIO, "E_RESULT_KEY: no public key");
@@ -113,8 +114,8 @@ int result_pub_from_hex(const char *hex, uint8_t pub[33])
 {
 	secp256k1_pubkey pk;
 
-	if (strlen(hex) != 66 || hex_decode_exact(hex, pub, 33) < 0 || !secp() ||
-	    !secp256k1_ec_pubkey_parse(secp(), &pk, pub, 33))
+	if (strlen(hex) != 66 || hex_decode_exact(hex, pub, 33) < 0 || !cvm_secp256k1() ||
+	    !secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, pub, 33))
 		return -EINVAL;
 	return 0;
 }
@@ -177,7 +178,8 @@ int result_key_load(const char *path, struct result_key *k, char *err, size_t er
 	if (r < 0)
 		r = sk_from_pem(text, len, k->sk);
 	secret_free(text, len + 1);
-	if (r < 0 || !secp() || !secp256k1_ec_seckey_verify(secp(), k->sk) || pub_from_sk(k) < 0) {
+	if (r < 0 || !cvm_secp256k1() || !secp256k1_ec_seckey_verify(cvm_secp256k1(), k->sk) ||
+	    pub_from_sk(k) < 0) {
 		result_key_wipe(k);
 		return set_error(err, errlen, -EINVAL,
 				 "E_RESULT_KEY: %s: not a secp256k1 private key (unencrypted PEM "
@@ -269,8 +271,8 @@ static int derive(const uint8_t *sk, const uint8_t peer[33], const uint8_t eph[3
 
 	memcpy(info, eph, 33);
 	memcpy(info + 33, recipient, 33);
-	ok = kc && secp() && secp256k1_ec_pubkey_parse(secp(), &pk, peer, 33) &&
-	     secp256k1_ecdh(secp(), x, &pk, sk, ecdh_x, NULL);
+	ok = kc && cvm_secp256k1() && secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, peer, 33) &&
+	     secp256k1_ecdh(cvm_secp256k1(), x, &pk, sk, ecdh_x, NULL);
 	if (ok) {
 		p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0);
 		p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, x, 32);
@@ -446,7 +448,8 @@ int result_writer_new(const uint8_t recipient[33], const struct result_key *sign
 		return set_error(err, errlen, -EINVAL, "E_RESULT: chunk size out of range");
 	if (!meta_valid(meta))
 		return set_error(err, errlen, -EINVAL, "E_RESULT: bad order id or job outcome");
-	if (!signer->sk || !secp() || !secp256k1_ec_pubkey_parse(secp(), &pk, recipient, 33))
+	if (!signer->sk || !cvm_secp256k1() ||
+	    !secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, recipient, 33))
 		return set_error(err, errlen, -EINVAL, "E_RESULT: bad recipient or signing key");
 	if (!(w = calloc(1, sizeof(*w))))
 		return set_error(err, errlen, -ENOMEM, "E_RESULT: out of memory");
@@ -527,8 +530,8 @@ static int sign(const struct result_writer *w, const uint8_t rd[64], uint8_t sig
 	uint8_t h[32];
 
 	if (sha256(rd, 64, h) < 0 ||
-	    !secp256k1_ecdsa_sign(secp(), &s, h, w->signing_sk, NULL, NULL) ||
-	    !secp256k1_ecdsa_signature_serialize_compact(secp(), sig, &s))
+	    !secp256k1_ecdsa_sign(cvm_secp256k1(), &s, h, w->signing_sk, NULL, NULL) ||
+	    !secp256k1_ecdsa_signature_serialize_compact(cvm_secp256k1(), sig, &s))
 		return -EIO;
 	return 0;
 }
@@ -731,8 +734,9 @@ static int parse_header(struct result_info *in, char *err, size_t errlen)
 		return set_error(err, errlen, -EBADMSG, "E_RESULT_HEADER: version or cipher");
 	if ((r = parse_hexes(in, err, errlen)) < 0)
 		return r;
-	if (!secp() || !secp256k1_ec_pubkey_parse(secp(), &pk, in->ephemeral, 33) ||
-	    !secp256k1_ec_pubkey_parse(secp(), &pk, in->signing_pub, 33))
+	if (!cvm_secp256k1() ||
+	    !secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, in->ephemeral, 33) ||
+	    !secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, in->signing_pub, 33))
 		return set_error(err, errlen, -EBADMSG,
 				 "E_RESULT_HEADER: a key is not on the curve");
 	if (json_int(h, "chunk_size", RESULT_CHUNK_MIN, RESULT_CHUNK_MAX, &cs) < 0)
@@ -875,9 +879,9 @@ static int check_signature(const struct result_info *in, char *err, size_t errle
 		return set_error(err, errlen, -EBADMSG, "E_RESULT_TRAILER: signature malformed");
 	/* verify refuses high-S signatures: one bundle, one valid signature */
 	if (sha256(in->report_data, 64, h) < 0 ||
-	    !secp256k1_ec_pubkey_parse(secp(), &pk, in->signing_pub, 33) ||
-	    !secp256k1_ecdsa_signature_parse_compact(secp(), &s, sig) ||
-	    !secp256k1_ecdsa_verify(secp(), &s, h, &pk))
+	    !secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, in->signing_pub, 33) ||
+	    !secp256k1_ecdsa_signature_parse_compact(cvm_secp256k1(), &s, sig) ||
+	    !secp256k1_ecdsa_verify(cvm_secp256k1(), &s, h, &pk))
 		return set_error(err, errlen, -EBADMSG,
 				 "E_RESULT_SIGNATURE: the signature does not verify");
 	return 0;

@@ -34,9 +34,9 @@ static void fixed_key(uint8_t b, struct result_key *k)
 	k->sk = secret_alloc(32);
 	assert_non_null(k->sk);
 	memset(k->sk, b, 32);
-	assert_true(secp256k1_ec_pubkey_create(secp(), &pk, k->sk));
+	assert_true(secp256k1_ec_pubkey_create(cvm_secp256k1(), &pk, k->sk));
 	assert_true(
-		secp256k1_ec_pubkey_serialize(secp(), k->pub, &n, &pk, SECP256K1_EC_COMPRESSED));
+		secp256k1_ec_pubkey_serialize(cvm_secp256k1(), k->pub, &n, &pk, SECP256K1_EC_COMPRESSED));
 }
 
 static int setup(void **state)
@@ -88,8 +88,8 @@ static void sign_tree(cJSON *root, const struct result_key *k)
 	cJSON_DeleteItemFromObjectCaseSensitive(root, "signature");
 	assert_int_equal(jcs_serialize(root, &text, &n), 0);
 	assert_int_equal(EVP_Digest(text, n, d, NULL, EVP_sha256(), NULL), 1);
-	assert_true(secp256k1_ecdsa_sign(secp(), &sig, d, k->sk, NULL, NULL));
-	assert_true(secp256k1_ecdsa_signature_serialize_compact(secp(), compact, &sig));
+	assert_true(secp256k1_ecdsa_sign(cvm_secp256k1(), &sig, d, k->sk, NULL, NULL));
+	assert_true(secp256k1_ecdsa_signature_serialize_compact(cvm_secp256k1(), compact, &sig));
 	assert_non_null(json_add_hex(root, "signature", compact, 64));
 }
 
@@ -139,8 +139,8 @@ static void test_verifies_a_signature_over_the_rfc8785_form(void **state)
 		 pub);
 	assert_int_equal(EVP_Digest(canon, strlen(canon), d256, NULL, EVP_sha256(), NULL), 1);
 	assert_int_equal(EVP_Digest(canon, strlen(canon), d384, NULL, EVP_sha384(), NULL), 1);
-	assert_true(secp256k1_ecdsa_sign(secp(), &sig, d256, customer.sk, NULL, NULL));
-	assert_true(secp256k1_ecdsa_signature_serialize_compact(secp(), compact, &sig));
+	assert_true(secp256k1_ecdsa_sign(cvm_secp256k1(), &sig, d256, customer.sk, NULL, NULL));
+	assert_true(secp256k1_ecdsa_signature_serialize_compact(cvm_secp256k1(), compact, &sig));
 	hex_encode(compact, 64, sighex);
 	/* the order as a customer might write it: another member order, whitespace */
 	snprintf(order, sizeof(order),
