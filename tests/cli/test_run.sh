@@ -1,0 +1,280 @@
+#!/bin/sh
+# cvm run: the provider's part of an order, for real under QEMU TCG. The
+# image is vm-images/default with the test build of the agent (sim
+# evidence, the test PKI) and Debian's kernel; the workload (cvm pack) is
+# served over HTTP by python3 -m http.server, the broker is cvm kbs serve
+# with the policy the image and the volume need, and a small HTTP server of
+# this test takes the uploads (failing when told to) and serves range
+# requests. Then: cvm run returns 0, the uploaded bundle opens with cvm
+# result open, and nothing secret is in the work directory, the logs or the
+# summary; and the faults: a bad signature and a wrong SHA-256 refused
+# before launch, the broker down (E_KEY_RELEASE), the upload failing (kept,
+# exit 3), QEMU killed, cvm run itself stopped, the deadline.
+set -u
+cvm=${CVM_BIN:?}
+bin=$(dirname "$cvm")
+pki=${CVM_TEST_PKI:?}
+tmp=${CVM_TEST_TMP:?}/cli-run
+top=$(cd "$(dirname "$0")/../.." && pwd)
+rm -rf "$tmp" && mkdir -p "$tmp/www" "$tmp/up"
+. "$top/tests/cli/lib.sh"
+py=/usr/bin/python3
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	return 0
+}
+trap cleanup EXIT INT TERM
+
+kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+kver=${kernel#/boot/vmlinuz-}
+for f in "$bin/cvm-agent-test" "$bin/e2e/job_transform"; do
+	[ -x "$f" ] || { bad "missing $f (make check builds it)"; summary "cli run"; exit 1; }
+done
+[ -r "$kernel" ] || { bad "no kernel in /boot (scripts/setup-deps installs linux-image-amd64)"; summary "cli run"; exit 1; }
+
+free_port() {
+	$py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+	i=0
+	while ! $py -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && return 1
+		sleep 0.1
+	done
+}
+# jq-like: the value of a Python expression over the summary (s) in FILE
+js() { $py -c "import json,sys; s=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+
+# ---- the customer's key, a workload, its volume ----
+"$cvm" keygen -o "$tmp/customer.key" >"$tmp/customer.pub" || bad "keygen"
+recipient=$(cat "$tmp/customer.pub")
+mrtd=$($py -c 'print(bytes(range(48)).hex())')
+wl=$tmp/wl
+mkdir -p "$wl/bin" "$wl/data"
+cp "$bin/e2e/job_transform" "$wl/bin/transform"
+printf 'The quick brown fox\njumps over the lazy dog.\n' >"$wl/data/a.txt"
+cat >"$wl/cvm-job.json" <<EOJ
+{"argv": ["bin/transform", "data/a.txt"], "cwd": ".", "user": {"uid": 1000, "gid": 1000},
+ "deadline_seconds": 120,
+ "limits": {"cpu_seconds": 60, "memory_bytes": 268435456, "file_size_bytes": 16777216, "processes": 16},
+ "output_dir": "/output", "result_recipient": "$recipient"}
+EOJ
+"$cvm" pack "$wl" -o "$tmp/www/workload.img" --key-out "$tmp/volume.key" --source-date-epoch 1 >/dev/null || bad "pack"
+wsha=$(sha256sum <"$tmp/www/workload.img" | cut -c1-64)
+wsize=$(stat -c %s "$tmp/www/workload.img")
+luks=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['luks_header_sha256'])" "$tmp/volume.key")
+vk=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['volume_key'])" "$tmp/volume.key")
+
+# ---- the broker: the volume key under the policy of the image's (sim) MRTD and the volume ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/tls.key" \
+	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:10.0.2.100 2>/dev/null
+echo "{\"reference\":{\"tdx\":{\"mrtd\":\"$mrtd\"},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/policy.json"
+"$cvm" kbs add-resource --store "$tmp/store" default/workload/key "$tmp/volume.key" >/dev/null &&
+	"$cvm" kbs set-policy --store "$tmp/store" default/workload/key "$tmp/policy.json" >/dev/null || bad "broker store"
+bport=$(free_port)
+cat >"$tmp/kbs.json" <<EOC
+{"listen": "127.0.0.1:$bport", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
+ "store": "$tmp/store", "timeout": 10, "test_roots": {"tdx": "$pki/tdx/roots.pem"}}
+EOC
+"$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &
+pids="$pids $!"
+wait_port "$bport" || { bad "the broker did not start"; cat "$tmp/broker.log"; }
+
+# ---- the files: http.server for the workload; uploads and range requests here ----
+wport=$(free_port)
+$py -m http.server --bind 127.0.0.1 --directory "$tmp/www" "$wport" >"$tmp/www.log" 2>&1 &
+pids="$pids $!"
+cat >"$tmp/files.py" <<'EOP'
+# PUT /ok/NAME stores; /flaky/NAME answers 503 once, then stores; /fail/NAME always 503.
+# GET /range/NAME serves www/NAME with RFC 9110 range requests. Each request goes to LOG.
+import http.server, os, sys
+root, log, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+seen = {}
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def note(self, code, extra):
+        with open(log, "a") as f: f.write("%s %s %d %s\n" % (self.command, self.path, code, extra))
+    def answer(self, code, body=b"", headers=()):
+        self.send_response(code)
+        for k, v in headers: self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        kind, name = self.path.strip("/").split("/", 1)
+        seen[self.path] = seen.get(self.path, 0) + 1
+        if kind == "fail" or (kind == "flaky" and seen[self.path] == 1):
+            code = 503
+        else:
+            open(os.path.join(root, "up", os.path.basename(name)), "wb").write(body); code = 201
+        self.note(code, str(len(body))); self.answer(code)
+    def do_GET(self):
+        data = open(os.path.join(root, "www", os.path.basename(self.path)), "rb").read()
+        rng = self.headers.get("Range")
+        self.note(206 if rng else 200, rng or "-")
+        if not rng: return self.answer(200, data)
+        start = int(rng.split("=")[1].split("-")[0])
+        self.answer(206, data[start:], [("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))])
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+EOP
+fport=$(free_port)
+$py "$tmp/files.py" "$tmp" "$tmp/files.log" "$fport" 2>"$tmp/files.err" &
+pids="$pids $!"
+wait_port "$wport" && wait_port "$fport" || bad "the file servers did not start"
+
+# ---- the provider's image: vm-images/default with the test agent and the sim PKI ----
+img=$tmp/imgsrc
+mkdir -p "$img/sim-pki/tdx" "$tmp/images/default"
+cp "$top/vm-images/default/initrd.list" "$img/"
+cp "$bin/cvm-agent-test" "$img/cvm-agent"
+cp "$tmp/tls.pem" "$img/broker.pem"
+cp "$pki/tdx/ak.key" "$pki/tdx/pck.key" "$pki/tdx/pck-chain.pem" "$img/sim-pki/tdx/"
+cat >"$img/agent.json" <<EOA
+{"tee": "sim",
+ "broker": {"url": "https://10.0.2.100:8443", "cacert": "/etc/cvm/broker.pem", "resource": "default/workload/key",
+            "retries": 1, "backoff_ms": 200, "timeout_ms": 20000},
+ "network": {"interface": "eth0", "address": "10.0.2.15/24", "gateway": "10.0.2.2"},
+ "devices": {"workload": "vda", "output": "vdb"},
+ "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx", "measurement": "$mrtd"}}
+EOA
+printf '\n# test build only: the sim backend and its test PKI\ntree sim-pki /etc/cvm/sim-pki\n' >>"$img/initrd.list"
+"$cvm" initrd build "$img/initrd.list" -o "$tmp/images/default/initrd.img" --kver "$kver" >/dev/null || bad "initrd"
+cp "$top/vm-images/default/image.json" "$tmp/images/default/"
+ln -s "$kernel" "$tmp/images/default/vmlinuz"
+
+# ---- orders: ID WORKLOAD_URL UPLOAD_URL [SHA256] [BROKER_PORT] [DEADLINE] -> $tmp/ID.json ----
+order() {
+	cat >"$tmp/$1.unsigned.json" <<EOO
+{"id": "$1",
+ "workload": {"url": "$2", "sha256": "${4:-$wsha}", "size": $wsize},
+ "broker": {"url": "https://127.0.0.1:${5:-$bport}", "resource": "default/workload/key"},
+ "image": "default", "vcpus": 1, "memory_mib": 1024, "deadline_seconds": ${6:-240},
+ "result": {"upload_url": "$3"}}
+EOO
+	"$cvm" order sign "$tmp/$1.unsigned.json" --key "$tmp/customer.key" -o "$tmp/$1.json" || bad "sign $1"
+}
+run() { # ID [options]: cvm run into $tmp/run-ID; summary in $tmp/ID.summary, stderr in $tmp/ID.err
+	rid=$1
+	shift
+	"$cvm" run "$tmp/$rid.json" --workdir "$tmp/run-$rid" --images "$tmp/images" "$@" \
+		>"$tmp/$rid.summary" 2>"$tmp/$rid.err"
+}
+run_bg() { # ID: run ID in the background; its PID in $rpid
+	"$cvm" run "$tmp/$1.json" --workdir "$tmp/run-$1" --images "$tmp/images" \
+		>"$tmp/$1.summary" 2>"$tmp/$1.err" &
+	rpid=$!
+}
+gone() { # ID: the QEMU and swtpm of that run have ended, and their files are gone
+	set -- "$1" $(sed -n 's/.*QEMU started (pid \([0-9]*\), [a-z]*; swtpm pid \([0-9]*\)).*/\1 \2/p' "$tmp/$1.err")
+	[ $# -eq 3 ] && ! kill -0 "$2" 2>/dev/null && ! kill -0 "$3" 2>/dev/null &&
+		[ ! -e "$tmp/run-$1/qemu.pid" ] && [ ! -e "$tmp/run-$1/swtpm.sock" ] && [ ! -e "$tmp/run-$1/swtpm" ]
+}
+ref=$tmp/ref.json
+echo "{\"tdx\": {\"mrtd\": \"$mrtd\"}, \"luks_header_sha256\": \"$luks\"}" >"$ref"
+files=http://127.0.0.1:$fport
+
+# ---- usage and refusals before anything starts ----
+expect "help" 0 "Usage: cvm run ORDER.json --workdir DIR" -- "$cvm" run --help
+order good "http://127.0.0.1:$wport/workload.img" "$files/flaky/good.cvmr"
+expect "no --workdir" 2 "is needed to launch" -- "$cvm" run "$tmp/good.json" --images "$tmp/images"
+sed 's/"vcpus":1/"vcpus":2/' "$tmp/good.json" >"$tmp/badsig.json"
+expect "a bad signature is refused" 2 "E_ORDER_SIGNATURE" -- "$cvm" run "$tmp/badsig.json" \
+	--workdir "$tmp/run-badsig" --images "$tmp/images"
+[ ! -e "$tmp/run-badsig" ] && [ ! -s "$tmp/out" ] && ok "a bad signature: nothing made, no summary" ||
+	bad "a bad signature left something"
+grep -c "" "$tmp/www.log" >"$tmp/www.before"
+order digest "http://127.0.0.1:$wport/workload.img" "$files/ok/digest.cvmr" "$(printf 'ab%.0s' $(seq 32))"
+expect "a wrong workload SHA-256 is refused" 2 "E_WORKLOAD_DIGEST" -- "$cvm" run "$tmp/digest.json" \
+	--workdir "$tmp/run-digest" --images "$tmp/images"
+[ "$(js "$tmp/out" 's["code"]')" = E_WORKLOAD_DIGEST ] && [ "$(js "$tmp/out" 's["qemu"]')" = None ] &&
+	ok "a wrong SHA-256: the summary names it, nothing launched" || { bad "digest summary"; cat "$tmp/out"; }
+[ ! -e "$tmp/run-digest/console.log" ] && [ ! -e "$tmp/run-digest/output.img" ] &&
+	[ ! -e "$tmp/run-digest/workload.img" ] && [ ! -e "$tmp/run-digest/workload.img.part" ] &&
+	ok "a wrong SHA-256: no disk, no console, no download kept" || { bad "digest: files left"; ls -l "$tmp/run-digest"; }
+
+# ---- the order ----
+run good --upload-retries 2
+st=$?
+[ $st -eq 0 ] && ok "good: cvm run exits 0" || { bad "good: exit $st"; cat "$tmp/good.err" "$tmp/good.summary"; tail -n 20 "$tmp/run-good/console.log"; }
+cat "$tmp/good.err"
+cmp -s "$tmp/up/good.cvmr" "$tmp/run-good/result.cvmr" && ok "good: the uploaded bundle is the one kept" ||
+	bad "good: upload differs"
+[ "$(grep -c '^PUT /flaky/good.cvmr 503' "$tmp/files.log")" = 1 ] &&
+	[ "$(grep -c '^PUT /flaky/good.cvmr 201' "$tmp/files.log")" = 1 ] &&
+	[ "$(js "$tmp/good.summary" 's["upload"]["attempts"]')" = 2 ] &&
+	ok "good: a failed upload was retried" || { bad "good: upload retry"; cat "$tmp/files.log"; }
+[ "$(js "$tmp/good.summary" 's["bundle"]["sha256"]')" = "$(sha256sum <"$tmp/up/good.cvmr" | cut -c1-64)" ] &&
+	[ "$(js "$tmp/good.summary" '" ".join(p["phase"] for p in s["phases"] if p["ok"] and p["phase"] in ("key", "result", "poweroff"))')" = \
+		"key result poweroff" ] && [ "$(js "$tmp/good.summary" 'all(p["ok"] for p in s["phases"])')" = True ] &&
+	ok "good: the summary has the phases and the bundle's SHA-256" || { bad "good: summary"; cat "$tmp/good.summary"; }
+expect "good: cvm result open verifies and opens the upload" 0 "verified and opened" -- "$cvm" result open \
+	"$tmp/up/good.cvmr" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" --reference "$ref" -o "$tmp/opened"
+tr a-z A-Z <"$wl/data/a.txt" | cmp -s - "$tmp/opened/output/a.txt.upper" && ok "good: the job's output" ||
+	bad "good: the job's output"
+gone good && ok "good: QEMU and swtpm ended, their files removed" || bad "good: processes or files left"
+if grep -r -a -q -i -e "$vk" -e 'quick brown fox' -e 'QUICK BROWN FOX' "$tmp/run-good" "$tmp/good.summary" "$tmp/good.err"; then
+	bad "good: a key or plaintext in the work directory, logs or summary"
+else
+	ok "good: no volume key or plaintext in the work directory, logs or summary"
+fi
+
+# ---- the broker down; the workload continued from a partial download ----
+order nobroker "$files/range/workload.img" "$files/ok/nobroker.cvmr" "" "$(free_port)"
+mkdir -p "$tmp/run-nobroker"
+head -c 1048576 "$tmp/www/workload.img" >"$tmp/run-nobroker/workload.img.part"
+run nobroker
+st=$?
+[ $st -eq 1 ] && [ "$(js "$tmp/nobroker.summary" 's["code"]')" = E_KEY_RELEASE ] && grep -q "E_KEY_RELEASE" "$tmp/nobroker.err" &&
+	ok "broker down: exit 1 with the agent's E_KEY_RELEASE" || { bad "broker down: exit $st"; cat "$tmp/nobroker.err" "$tmp/nobroker.summary"; }
+grep -q '^GET /range/workload.img 206 bytes=1048576-$' "$tmp/files.log" &&
+	[ "$(js "$tmp/nobroker.summary" 's["workload"]["resumed_at"]')" = 1048576 ] &&
+	ok "broker down: the download went on from the .part file" || { bad "resume"; cat "$tmp/files.log"; }
+[ ! -e "$tmp/run-nobroker/result.cvmr" ] && ! grep -q '^PUT /ok/nobroker' "$tmp/files.log" &&
+	ok "broker down: no result, nothing uploaded" || bad "broker down: a result"
+gone nobroker && ok "broker down: QEMU and swtpm ended" || bad "broker down: processes or files left"
+
+# ---- the upload target failing ----
+order upfail "http://127.0.0.1:$wport/workload.img" "$files/fail/upfail.cvmr"
+run upfail --upload-retries 2
+st=$?
+[ $st -eq 3 ] && [ "$(grep -c '^PUT /fail/upfail.cvmr 503' "$tmp/files.log")" = 3 ] &&
+	[ "$(js "$tmp/upfail.summary" 's["upload"]["ok"]')" = False ] && grep -q "E_UPLOAD" "$tmp/upfail.err" &&
+	ok "upload failing: tried 3 times, exit 3" || { bad "upload failing: exit $st"; cat "$tmp/upfail.err"; }
+expect "upload failing: the kept bundle opens" 0 "verified and opened" -- "$cvm" result open \
+	"$tmp/run-upfail/result.cvmr" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" -o "$tmp/opened2"
+expect "a kept result is not overwritten by another run" 2 "E_WORKDIR" -- "$cvm" run "$tmp/upfail.json" \
+	--workdir "$tmp/run-upfail" --images "$tmp/images"
+
+# ---- QEMU killed mid-run; cvm run stopped; the deadline ----
+order killed "http://127.0.0.1:$wport/workload.img" "$files/ok/killed.cvmr"
+run_bg killed
+i=0
+while [ ! -s "$tmp/run-killed/qemu.pid" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 1
+kill -9 "$(cat "$tmp/run-killed/qemu.pid")" 2>/dev/null
+wait $rpid
+st=$?
+[ $st -eq 1 ] && grep -q "E_QEMU: QEMU was killed by signal 9" "$tmp/killed.err" && gone killed &&
+	ok "QEMU killed: reported (exit 1), swtpm ended, files removed" || { bad "QEMU killed: exit $st"; cat "$tmp/killed.err"; }
+
+order stopped "http://127.0.0.1:$wport/workload.img" "$files/ok/stopped.cvmr"
+run_bg stopped
+i=0
+while ! grep -q "QEMU started" "$tmp/stopped.err" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $rpid
+wait $rpid
+st=$?
+[ $st -eq 1 ] && [ "$(js "$tmp/stopped.summary" 's["code"]')" = E_INTERRUPTED ] && gone stopped &&
+	ok "cvm run stopped (SIGTERM): QEMU and swtpm ended, exit 1" || { bad "stopped: exit $st"; cat "$tmp/stopped.err"; }
+
+order late "http://127.0.0.1:$wport/workload.img" "$files/ok/late.cvmr" "" "" 2
+run late
+st=$?
+[ $st -eq 1 ] && [ "$(js "$tmp/late.summary" 's["code"]')" = E_DEADLINE ] &&
+	[ "$(js "$tmp/late.summary" 's["qemu"]["stopped_by"]')" = deadline ] && gone late &&
+	ok "the deadline: QEMU stopped, E_DEADLINE, exit 1" || { bad "deadline: exit $st"; cat "$tmp/late.err"; }
+
+summary "cli run"
