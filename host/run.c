@@ -55,7 +55,7 @@ enum {
 #define STATUS_SEEN_MAX 64
 #define DETAIL_SHOWN 160
 
-static void usage(FILE *f)
+static void run_usage(FILE *f)
 {
 	fputs("Usage: cvm run ORDER.json --workdir DIR [options]\n"
 	      "       cvm run ORDER.json --print-qemu [options]\n"
@@ -175,7 +175,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 				return -EINVAL;
 			break;
 		case 'h':
-			usage(stdout);
+			run_usage(stdout);
 			return 1;
 		default:
 			return log_error("see 'cvm run --help'"), -EINVAL;
@@ -486,7 +486,7 @@ static int status_poll(struct status_follow *f, const char *path)
 
 /* ---- processes ---- */
 
-static int64_t now_ms(void)
+static int64_t mono_ms(void)
 {
 	struct timespec ts;
 
@@ -570,14 +570,14 @@ static int spawn(char *const argv[], const char *log, pid_t *out, char *err, siz
 /* Waits up to ms for pid to end; true when it has (reaped, or not ours to wait for). */
 static bool wait_child(pid_t pid, unsigned ms, int *wstatus)
 {
-	const int64_t end = now_ms() + ms;
+	const int64_t end = mono_ms() + ms;
 
 	for (;;) {
 		pid_t w = waitpid(pid, wstatus, WNOHANG);
 
 		if (w == pid || (w < 0 && errno != EINTR))
 			return true;
-		if (now_ms() >= end)
+		if (mono_ms() >= end)
 			return false;
 		nap_ms(POLL_MS / 2);
 	}
@@ -730,7 +730,7 @@ static int start_swtpm(struct run *r, char *err, size_t errlen)
 	char state[RUN_PATH_MAX + 8], ctrl[RUN_PATH_MAX + 32];
 	char *argv[] = { "swtpm",  "socket", "--tpm2",	"--tpmstate",	 state,
 			 "--ctrl", ctrl,     "--flags", "startup-clear", NULL };
-	const int64_t end = now_ms() + GRACE_MS;
+	const int64_t end = mono_ms() + GRACE_MS;
 	char why[320];
 	struct stat st;
 	int ws;
@@ -750,7 +750,7 @@ static int start_swtpm(struct run *r, char *err, size_t errlen)
 			return set_error(err, errlen, -EIO, "E_SWTPM: swtpm ended (see %s)",
 					 r->p.swtpm_log);
 		}
-		if (now_ms() >= end || fetch_stop)
+		if (mono_ms() >= end || fetch_stop)
 			return set_error(err, errlen, -ETIMEDOUT, "E_SWTPM: no socket from swtpm");
 		nap_ms(POLL_MS / 2);
 	}
@@ -781,7 +781,7 @@ static int launch(struct run *r, char *err, size_t errlen)
 /* Follows the status lines until QEMU ends, or stops it: deadline, signal, a flooding guest. */
 static void follow(struct run *r)
 {
-	const int64_t t = now_ms(), deadline = t + (int64_t)r->o->deadline_seconds * 1000;
+	const int64_t t = mono_ms(), deadline = t + (int64_t)r->o->deadline_seconds * 1000;
 	struct stat cst;
 
 	for (;;) {
@@ -793,7 +793,7 @@ static void follow(struct run *r)
 		}
 		if (fetch_stop)
 			r->stopped_by = "signal";
-		else if (now_ms() >= deadline)
+		else if (mono_ms() >= deadline)
 			r->stopped_by = "deadline";
 		else if (flood < 0 ||
 			 (stat(r->p.console, &cst) == 0 && cst.st_size > CONSOLE_FILE_MAX))
@@ -807,7 +807,7 @@ static void follow(struct run *r)
 	else
 		stop_child(r->qemu, &r->qemu_wstatus);
 	r->qemu = 0;
-	r->vm_ms = now_ms() - t;
+	r->vm_ms = mono_ms() - t;
 	status_poll(&r->st, r->p.status);
 	unlink(r->p.qemu_pid);
 }
@@ -973,7 +973,7 @@ static void show_result(const struct run *r)
 static void upload(struct run *r)
 {
 	char err[480], shown[FETCH_URL_SHOWN_MAX];
-	const int64_t t = now_ms();
+	const int64_t t = mono_ms();
 
 	r->upload_tried = true;
 	fetch_url_shown(r->o->upload_url, shown, sizeof(shown));
@@ -984,7 +984,7 @@ static void upload(struct run *r)
 	else
 		say(r, "uploaded to %s (HTTP %ld, %u attempt%s)", shown, r->up.http_status,
 		    r->up.attempts, r->up.attempts == 1 ? "" : "s");
-	r->upload_ms = now_ms() - t;
+	r->upload_ms = mono_ms() - t;
 }
 
 /* ---- the summary (stdout, one JSON object) ---- */
@@ -1088,7 +1088,7 @@ static void summary_print(const struct run *r)
 	cJSON_AddNumberToObject(t, "fetch_ms", (double)r->fetch_ms);
 	cJSON_AddNumberToObject(t, "vm_ms", (double)r->vm_ms);
 	cJSON_AddNumberToObject(t, "upload_ms", (double)r->upload_ms);
-	cJSON_AddNumberToObject(t, "total_ms", (double)(now_ms() - r->t0));
+	cJSON_AddNumberToObject(t, "total_ms", (double)(mono_ms() - r->t0));
 	if (!(text = cJSON_PrintUnformatted(s)) || printf("%s\n", text) < 0 || fflush(stdout)) {
 		log_error("standard output: the summary cannot be written");
 		return;
@@ -1101,12 +1101,12 @@ static void summary_print(const struct run *r)
 static int inputs(struct run *r)
 {
 	char err[480];
-	const int64_t t = now_ms();
+	const int64_t t = mono_ms();
 	int rc = fetch_workload(r->o->workload_url, r->p.workload, r->o->workload_size,
 				r->o->workload_sha256, FETCH_ATTEMPTS, BACKOFF_MS,
 				isatty(STDERR_FILENO), &r->fetch, err, sizeof(err));
 
-	r->fetch_ms = now_ms() - t;
+	r->fetch_ms = mono_ms() - t;
 	if (rc == -EINTR)
 		return run_fail(r,
 				"E_INTERRUPTED: stopped by a signal while fetching the workload"),
@@ -1154,7 +1154,7 @@ static int vm(struct run *r)
 
 static int run_order(const struct run_opts *ro, const struct order *o, const struct image *img)
 {
-	struct run r = { .ro = ro, .o = o, .img = img, .started = time(NULL), .t0 = now_ms() };
+	struct run r = { .ro = ro, .o = o, .img = img, .started = time(NULL), .t0 = mono_ms() };
 	char err[480], **argv = NULL;
 
 	r.st.who = o->id;

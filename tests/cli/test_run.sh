@@ -56,10 +56,11 @@ wl=$tmp/wl
 mkdir -p "$wl/bin" "$wl/data"
 cp "$bin/e2e/job_transform" "$wl/bin/transform"
 printf 'The quick brown fox\njumps over the lazy dog.\n' >"$wl/data/a.txt"
+# no memory_bytes (RLIMIT_AS): a sanitizer build of the job reserves more address space than any cap
 cat >"$wl/cvm-job.json" <<EOJ
 {"argv": ["bin/transform", "data/a.txt"], "cwd": ".", "user": {"uid": 1000, "gid": 1000},
  "deadline_seconds": 120,
- "limits": {"cpu_seconds": 60, "memory_bytes": 268435456, "file_size_bytes": 16777216, "processes": 16},
+ "limits": {"cpu_seconds": 60, "file_size_bytes": 16777216, "processes": 16},
  "output_dir": "/output", "result_recipient": "$recipient"}
 EOJ
 "$cvm" pack "$wl" -o "$tmp/www/workload.img" --key-out "$tmp/volume.key" --source-date-epoch 1 >/dev/null || bad "pack"
@@ -89,7 +90,8 @@ $py -m http.server --bind 127.0.0.1 --directory "$tmp/www" "$wport" >"$tmp/www.l
 pids="$pids $!"
 cat >"$tmp/files.py" <<'EOP'
 # PUT /ok/NAME stores; /flaky/NAME answers 503 once, then stores; /fail/NAME always 503.
-# GET /range/NAME serves www/NAME with RFC 9110 range requests. Each request goes to LOG.
+# GET /range/NAME serves www/NAME with RFC 9110 range requests, /chunked/NAME without a length.
+# Each request goes to LOG.
 import http.server, os, sys
 root, log, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 seen = {}
@@ -115,6 +117,12 @@ class H(http.server.BaseHTTPRequestHandler):
         data = open(os.path.join(root, "www", os.path.basename(self.path)), "rb").read()
         rng = self.headers.get("Range")
         self.note(206 if rng else 200, rng or "-")
+        if self.path.startswith("/chunked/"):
+            self.send_response(200); self.send_header("Transfer-Encoding", "chunked"); self.end_headers()
+            for i in range(0, len(data), 65536):
+                c = data[i:i + 65536]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(c), c))
+            return self.wfile.write(b"0\r\n\r\n")
         if not rng: return self.answer(200, data)
         start = int(rng.split("=")[1].split("-")[0])
         self.answer(206, data[start:], [("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))])
@@ -145,11 +153,11 @@ printf '\n# test build only: the sim backend and its test PKI\ntree sim-pki /etc
 cp "$top/vm-images/default/image.json" "$tmp/images/default/"
 ln -s "$kernel" "$tmp/images/default/vmlinuz"
 
-# ---- orders: ID WORKLOAD_URL UPLOAD_URL [SHA256] [BROKER_PORT] [DEADLINE] -> $tmp/ID.json ----
+# ---- orders: ID WORKLOAD_URL UPLOAD_URL [SHA256] [BROKER_PORT] [DEADLINE] [SIZE] -> $tmp/ID.json ----
 order() {
 	cat >"$tmp/$1.unsigned.json" <<EOO
 {"id": "$1",
- "workload": {"url": "$2", "sha256": "${4:-$wsha}", "size": $wsize},
+ "workload": {"url": "$2", "sha256": "${4:-$wsha}", "size": ${7:-$wsize}},
  "broker": {"url": "https://127.0.0.1:${5:-$bport}", "resource": "default/workload/key"},
  "image": "default", "vcpus": 1, "memory_mib": 1024, "deadline_seconds": ${6:-240},
  "result": {"upload_url": "$3"}}
@@ -194,6 +202,16 @@ expect "a wrong workload SHA-256 is refused" 2 "E_WORKLOAD_DIGEST" -- "$cvm" run
 [ ! -e "$tmp/run-digest/console.log" ] && [ ! -e "$tmp/run-digest/output.img" ] &&
 	[ ! -e "$tmp/run-digest/workload.img" ] && [ ! -e "$tmp/run-digest/workload.img.part" ] &&
 	ok "a wrong SHA-256: no disk, no console, no download kept" || { bad "digest: files left"; ls -l "$tmp/run-digest"; }
+
+half=$((wsize / 2))
+order big "http://127.0.0.1:$wport/workload.img" "$files/ok/big.cvmr" "" "" "" "$half"
+expect "a workload larger than ordered (Content-Length) is refused" 2 "E_WORKLOAD_SIZE: the server's file is $wsize bytes, the order says $half" -- \
+	"$cvm" run "$tmp/big.json" --workdir "$tmp/run-big" --images "$tmp/images"
+order big2 "$files/chunked/workload.img" "$files/ok/big2.cvmr" "" "" "" "$half"
+expect "a workload larger than ordered (no length) is refused" 2 "E_WORKLOAD_SIZE: the server sends more than the order's $half bytes" -- \
+	"$cvm" run "$tmp/big2.json" --workdir "$tmp/run-big2" --images "$tmp/images"
+[ -z "$(ls -A "$tmp/run-big")$(ls -A "$tmp/run-big2")" ] && ok "a workload larger than ordered: nothing kept" ||
+	{ bad "big: files left"; ls -l "$tmp/run-big" "$tmp/run-big2"; }
 
 # ---- the order ----
 run good --upload-retries 2
