@@ -2,7 +2,9 @@
 #   make            build build/cvm
 #   make test       install dependencies, then run every test plain and under ASan+UBSan,
 #                   then one order end to end in QEMU (make e2e)
-#   make demo       verify a real SEV-SNP report and print the verdict
+#   make demo       install what the build needs, then run one whole order: the image, a
+#                   workload, a key broker, a signed order, cvm run in QEMU (TCG), cvm
+#                   result open (scripts/demo-order); then verify a real SEV-SNP report
 #   make fuzz       build the libFuzzer targets with clang, run each FUZZ_SECONDS (default 30)
 #   make bench      run the benchmarks
 #   make install    install into $(DESTDIR)$(PREFIX)
@@ -144,7 +146,10 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory check SAN=1
 	$(Q)$(MAKE) --no-print-directory e2e
 
-demo: $(CVM)
+# The guest carries the test agent (sim evidence): there is no TDX or SEV-SNP here.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all $(AGENT_TEST) $(E2E_BIN)
+	$(Q)scripts/demo-order $(BUILD)
 	$(Q)scripts/demo $(CVM)
 
 bench: $(BENCH_BIN) $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
