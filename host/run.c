@@ -1141,6 +1141,11 @@ static int vm(struct run *r)
 	qemu_outcome(r);
 	if (take_result(r, err, sizeof(err)) < 0)
 		return no_result(r, err), RUN_NO_RESULT;
+	if (r->why[0]) {
+		/* the commit record was written before QEMU was stopped or failed: a result */
+		say(r, "%s; the result had been committed", r->why);
+		r->why[0] = r->code[0] = 0;
+	}
 	show_result(r);
 	if (fetch_stop)
 		return run_fail(r,
