@@ -35,8 +35,8 @@ static void fixed_key(uint8_t b, struct result_key *k)
 	assert_non_null(k->sk);
 	memset(k->sk, b, 32);
 	assert_true(secp256k1_ec_pubkey_create(cvm_secp256k1(), &pk, k->sk));
-	assert_true(
-		secp256k1_ec_pubkey_serialize(cvm_secp256k1(), k->pub, &n, &pk, SECP256K1_EC_COMPRESSED));
+	assert_true(secp256k1_ec_pubkey_serialize(cvm_secp256k1(), k->pub, &n, &pk,
+						  SECP256K1_EC_COMPRESSED));
 }
 
 static int setup(void **state)
