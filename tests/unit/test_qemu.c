@@ -50,9 +50,9 @@ static void fixed_pub(struct result_key *k)
 	secp256k1_pubkey pk;
 	size_t n = 33;
 
-	assert_true(secp256k1_ec_pubkey_create(secp(), &pk, k->sk));
-	assert_true(
-		secp256k1_ec_pubkey_serialize(secp(), k->pub, &n, &pk, SECP256K1_EC_COMPRESSED));
+	assert_true(secp256k1_ec_pubkey_create(cvm_secp256k1(), &pk, k->sk));
+	assert_true(secp256k1_ec_pubkey_serialize(cvm_secp256k1(), k->pub, &n, &pk,
+						  SECP256K1_EC_COMPRESSED));
 }
 
 static int setup(void **state)
