@@ -246,7 +246,7 @@ static int fd_sink(void *ctx, const void *p, size_t n)
 }
 
 /* Evidence of the right shape: cvm run checks the framing and signature, not the evidence. */
-static int evidence_stub(void *ctx, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
+static int shaped_evidence(void *ctx, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
 {
 	cJSON *e = cJSON_CreateObject();
 
@@ -279,7 +279,7 @@ static void commit_bundle(const char *disk, const char *order_id, bool flip)
 					   sizeof(err)),
 			 0);
 	assert_int_equal(result_writer_write(w, "output", 6, err, sizeof(err)), 0);
-	if (result_writer_finish(w, NULL, evidence_stub, NULL, err, sizeof(err)) < 0)
+	if (result_writer_finish(w, NULL, shaped_evidence, NULL, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
 	result_writer_free(w);
 	result_key_wipe(&customer);
