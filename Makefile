@@ -1,7 +1,7 @@
 # cvm: the one build entry.
 #   make            build build/cvm
 #   make test       install dependencies, then run every test plain and under ASan+UBSan,
-#                   then one order end to end in QEMU (make e2e)
+#                   then one order end to end in QEMU (make e2e), then make demo
 #   make demo       install what the build needs, then run one whole order: the image, a
 #                   workload, a key broker, a signed order, cvm run in QEMU (TCG), cvm
 #                   result open (scripts/demo-order); then verify a real SEV-SNP report
@@ -145,6 +145,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory check SAN=1
 	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory demo
 
 # The guest carries the test agent (sim evidence): there is no TDX or SEV-SNP here.
 demo: deps
@@ -169,6 +170,8 @@ $(FUZZ_BUILD)/fuzz_job_manifest: FUZZ_EXTRA := agent/job.c
 # ... and the one of host/ its source.
 $(FUZZ_BUILD)/fuzz_order: FUZZ_EXTRA := host/order.c
 $(FUZZ_BUILD)/fuzz_order: host/order.c host/cvm.h
+# fuzz_run_status includes host/run.c and what it calls
+$(FUZZ_BUILD)/fuzz_run_status: $(wildcard host/*.[ch])
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h initrd/*.h agent/*.[ch])
 	@mkdir -p $(dir $@)

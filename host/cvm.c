@@ -23,7 +23,7 @@ static const struct {
 	{ "keygen", keygen_main, "make the secp256k1 key pair that results are sealed to" },
 	{ "result", result_main, "verify a sealed result bundle and open it, or inspect it" },
 	{ "order", order_main, "sign an order, or check one against a provider's limits" },
-	{ "run", run_main, "check an order and print the QEMU command line that launches it" },
+	{ "run", run_main, "run an order in QEMU; keep and upload its sealed result" },
 };
 
 static void usage(FILE *f)

@@ -949,7 +949,12 @@ static void no_result(struct run *r, const char *disk_err)
 {
 	const struct status_follow *f = &r->st;
 
-	if (f->fail_code[0])
+	if (f->fail_code[0] && !strcmp(f->fail_code, "E_OUTPUT_FULL"))
+		run_fail(r,
+			 "%s: the agent's %s phase failed: the bundle does not fit on the %" PRIu64
+			 "-byte output disk (--output-size)",
+			 f->fail_code, f->fail_phase, r->ro->output_size);
+	else if (f->fail_code[0])
 		run_fail(r, "%s: the agent's %s phase failed%s%s", f->fail_code, f->fail_phase,
 			 f->fail_detail[0] ? ": " : "", f->fail_detail);
 	else if (f->last_code[0])

@@ -8,8 +8,10 @@
 # requests. Then: cvm run returns 0, the uploaded bundle opens with cvm
 # result open, and nothing secret is in the work directory, the logs or the
 # summary; and the faults: a bad signature and a wrong SHA-256 refused
-# before launch, the broker down (E_KEY_RELEASE), the upload failing (kept,
-# exit 3), QEMU killed, cvm run itself stopped, the deadline.
+# before launch, the broker down, slow (once: retried; always: the agent's
+# budget ends) or answering garbage (E_KEY_RELEASE), the output disk full
+# (E_OUTPUT_FULL), the upload failing (kept, exit 3), QEMU killed, cvm run
+# itself stopped, the deadline.
 set -u
 cvm=${CVM_BIN:?}
 bin=$(dirname "$cvm")
@@ -143,7 +145,7 @@ cp "$pki/tdx/ak.key" "$pki/tdx/pck.key" "$pki/tdx/pck-chain.pem" "$img/sim-pki/t
 cat >"$img/agent.json" <<EOA
 {"tee": "sim",
  "broker": {"url": "https://10.0.2.100:8443", "cacert": "/etc/cvm/broker.pem", "resource": "default/workload/key",
-            "retries": 1, "backoff_ms": 200, "timeout_ms": 20000},
+            "retries": 1, "backoff_ms": 200, "timeout_ms": 6000},
  "network": {"interface": "eth0", "address": "10.0.2.15/24", "gateway": "10.0.2.2"},
  "devices": {"workload": "vda", "output": "vdb"},
  "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx", "measurement": "$mrtd"}}
@@ -253,6 +255,102 @@ grep -q '^GET /range/workload.img 206 bytes=1048576-$' "$tmp/files.log" &&
 [ ! -e "$tmp/run-nobroker/result.cvmr" ] && ! grep -q '^PUT /ok/nobroker' "$tmp/files.log" &&
 	ok "broker down: no result, nothing uploaded" || bad "broker down: a result"
 gone nobroker && ok "broker down: QEMU and swtpm ended" || bad "broker down: processes or files left"
+
+# ---- the broker slow or answering garbage: a proxy between the guest and the broker ----
+cat >"$tmp/badbroker.py" <<'EOP'
+# MODE PORT BROKER_PORT CERT KEY LOG. Each connection that sends a byte is
+# one line in LOG (slirp may open one that never does, for a retransmitted
+# SYN). silent: never answers; once: the first one silent, the next ones
+# passed to the broker; garbage: TLS with the broker's own certificate, then
+# HTTP 200 with a body that is not the protocol's JSON.
+import socket, ssl, sys, threading
+mode, port, bport, cert, key, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+n, lock = [0], threading.Lock()
+def note(what):
+    with open(log, "a") as f: f.write(what + "\n")
+def pipe(a, b):
+    try:
+        while (d := a.recv(65536)): b.sendall(d)
+    except OSError: pass
+    for s in (a, b):
+        try: s.shutdown(socket.SHUT_RDWR)
+        except OSError: pass
+def silent(c):
+    try:
+        while c.recv(65536): pass
+    except OSError: pass
+    c.close()
+def garbage(c):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        req = b""
+        while b"\r\n\r\n" not in req: req += t.recv(65536) or b"\r\n\r\n"
+        body = b'{"nonce": "\xff\xfe", "extra-params": [1, 2, {"'
+        t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        note("garbage")
+        t.close()
+    except OSError: c.close()
+def serve(c):
+    c.settimeout(60)
+    try: spoke = c.recv(1, socket.MSG_PEEK)
+    except OSError: spoke = b""
+    if not spoke: return c.close()
+    with lock: n[0] += 1; k = n[0]
+    if mode == "silent" or (mode == "once" and k == 1):
+        note("silent"); return silent(c)
+    if mode == "garbage": return garbage(c)
+    note("passed")
+    b = socket.create_connection(("127.0.0.1", bport))
+    threading.Thread(target=pipe, args=(b, c), daemon=True).start(); pipe(c, b)
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port)); l.listen(16)
+while True:
+    c, _ = l.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOP
+badbroker() { # MODE ID: order ID through a MODE proxy, run; the proxy's log in $tmp/MODE.proxy
+	pport=$(free_port)
+	$py "$tmp/badbroker.py" "$1" "$pport" "$bport" "$tmp/tls.pem" "$tmp/tls.key" "$tmp/$1.proxy" 2>"$tmp/$1.proxy.err" &
+	pids="$pids $!"
+	wait_port "$pport" || bad "the $1 proxy did not start"
+	order "$2" "http://127.0.0.1:$wport/workload.img" "$files/ok/$2.cvmr" "" "$pport"
+	run "$2"
+}
+key_refused() { # ID: exit 1, E_KEY_RELEASE, and the agent powered off
+	[ $st -eq 1 ] && [ "$(js "$tmp/$1.summary" 's["code"]')" = E_KEY_RELEASE ] &&
+		[ "$(js "$tmp/$1.summary" '[p["phase"] for p in s["phases"]][-1]')" = poweroff ]
+}
+
+badbroker once slowonce
+st=$?
+[ $st -eq 0 ] && [ "$(head -n 1 "$tmp/once.proxy")" = silent ] && grep -q passed "$tmp/once.proxy" &&
+	cmp -s "$tmp/up/slowonce.cvmr" "$tmp/run-slowonce/result.cvmr" &&
+	ok "broker slow once: the agent timed out, retried, and the order ran" ||
+	{ bad "broker slow once: exit $st"; cat "$tmp/slowonce.err" "$tmp/once.proxy"; }
+badbroker silent slow
+st=$?
+key_refused slow && [ "$(grep -c silent "$tmp/silent.proxy")" = 2 ] && grep -q "Timeout" "$tmp/slow.err" &&
+	ok "broker always slow: two tries of the agent's budget, E_KEY_RELEASE, powered off, exit 1" ||
+	{ bad "broker always slow: exit $st"; cat "$tmp/slow.err" "$tmp/silent.proxy"; }
+badbroker garbage garbage
+st=$?
+key_refused garbage && [ "$(grep -c garbage "$tmp/garbage.proxy")" = 1 ] &&
+	ok "broker answering garbage: not retried, E_KEY_RELEASE, powered off, exit 1" ||
+	{ bad "broker garbage: exit $st"; cat "$tmp/garbage.err" "$tmp/garbage.proxy"; }
+for id in slow garbage; do
+	[ ! -e "$tmp/run-$id/result.cvmr" ] && ! grep -q "^PUT /ok/$id.cvmr " "$tmp/files.log" && gone "$id" ||
+		bad "$id: a result, an upload, or processes left"
+done
+
+# ---- the output disk full ----
+order full "http://127.0.0.1:$wport/workload.img" "$files/ok/full.cvmr"
+run full --output-size 16384
+st=$?
+[ $st -eq 1 ] && [ "$(js "$tmp/full.summary" 's["code"]')" = E_OUTPUT_FULL ] &&
+	grep -q "E_OUTPUT_FULL: .* does not fit on the 16384-byte output disk" "$tmp/full.err" &&
+	[ ! -e "$tmp/run-full/result.cvmr" ] && ! grep -q "^PUT /ok/full.cvmr " "$tmp/files.log" && gone full &&
+	ok "output disk full: E_OUTPUT_FULL, no result kept or uploaded, exit 1" ||
+	{ bad "output disk full: exit $st"; cat "$tmp/full.err" "$tmp/full.summary"; }
 
 # ---- the upload target failing ----
 order upfail "http://127.0.0.1:$wport/workload.img" "$files/fail/upfail.cvmr"
