@@ -62,7 +62,7 @@ static const struct {
 enum stage_state { STAGE_NOT_RUN, STAGE_OK, STAGE_SKIPPED, STAGE_FAILED };
 
 struct opts {
-	const char *input, *key, *reference, *test_roots, *certs, *collateral, *out;
+	const char *input, *key, *reference, *test_roots, *certs, *collateral, *out, *order;
 	bool json, open;
 };
 
@@ -126,7 +126,9 @@ static void help(FILE *f, bool open)
 		      "reference. Nothing is decrypted.\n"
 		      "\n",
 		      f);
-	fputs("  --reference FILE     reference values (JSON, docs/verify.md); without it the\n"
+	fputs("  --order ID           the order the result must be for (the header's order id,\n"
+	      "                       which the events check shows was measured)\n"
+	      "  --reference FILE     reference values (JSON, docs/verify.md); without it the\n"
 	      "                       measurements are NOT compared, and the output says so.\n"
 	      "                       TPM evidence needs tpm.ak_sha256 (the pinned AK)\n"
 	      "  --test-roots PEM     also trust these roots (test PKI only; never in production)\n"
@@ -145,7 +147,7 @@ static void help(FILE *f, bool open)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_KEY = 256, OPT_REF, OPT_TROOTS, OPT_CERTS, OPT_COLL, OPT_JSON };
+	enum { OPT_KEY = 256, OPT_REF, OPT_TROOTS, OPT_CERTS, OPT_COLL, OPT_JSON, OPT_ORDER };
 	static const struct option longopts[] = {
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "output", required_argument, NULL, 'o' },
@@ -154,6 +156,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "certs", required_argument, NULL, OPT_CERTS },
 		{ "collateral", required_argument, NULL, OPT_COLL },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "order", required_argument, NULL, OPT_ORDER },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -184,6 +187,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_JSON:
 			o->json = true;
+			break;
+		case OPT_ORDER:
+			o->order = optarg;
 			break;
 		case 'h':
 			help(stdout, o->open);
@@ -299,6 +305,10 @@ static int check_framing(struct run *r)
 	if (result_verify(&r->src, &r->in, err, sizeof(err)) < 0)
 		return stage_fail(r, ST_FRAMING, "%s", err);
 	r->have_info = true;
+	if (r->o.order && strcmp(r->o.order, r->in.order_id))
+		return stage_fail(r, ST_FRAMING,
+				  "E_RESULT_ORDER: the bundle is for order %s, not %s",
+				  r->in.order_id, r->o.order);
 	stage_ok(r, ST_FRAMING,
 		 "%s%llu chunk%s, canonical header and trailer, signed by the result-signing key",
 		 r->disk ? "commit record matches the bundle; " : "",

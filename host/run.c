@@ -57,7 +57,7 @@ enum {
 
 static void run_usage(FILE *f)
 {
-	fputs("Usage: cvm run ORDER.json --workdir DIR [options]\n"
+	fputs("Usage: cvm run ORDER.json [--workdir DIR] [options]\n"
 	      "       cvm run ORDER.json --print-qemu [options]\n"
 	      "\n"
 	      "Runs a signed order (docs/order.md): checks it against the provider's limits\n"
@@ -69,7 +69,10 @@ static void run_usage(FILE *f)
 	      "--print-qemu it only prints the QEMU command line, shell-quoted.\n"
 	      "\n"
 	      "  --workdir DIR         the order's files: workload.img, output.img, status,\n"
-	      "                        console.log, result.cvmr, swtpm state (made if missing)\n"
+	      "                        console.log, result.cvmr, swtpm state (made if missing;\n"
+	      "                        default ./cvm-run-ID, ID the order's id). A result\n"
+	      "                        kept there by an earlier run of the order is uploaded\n"
+	      "                        again, not run again\n"
 	      "  --platform P          plain (default), tdx or snp\n"
 	      "  --images DIR          where images live: DIR/NAME/image.json (default\n"
 	      "                        vm-images)\n"
@@ -84,7 +87,8 @@ static void run_usage(FILE *f)
 	      "Exit status: 0 a committed result, uploaded; 1 no result (the agent's code,\n"
 	      "E_DEADLINE, E_QEMU, E_INTERRUPTED); 2 usage, or refused before launch (the\n"
 	      "order, its image, the workload); 3 a committed result, kept in DIR, whose\n"
-	      "upload failed. --print-qemu: 0 printed, 1 refused, 2 usage or image error.\n",
+	      "upload failed (the same command again retries the upload). --print-qemu: 0\n"
+	      "printed, 1 refused, 2 usage or image error.\n",
 	      f);
 }
 
@@ -184,12 +188,6 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	if (argc - optind != 1)
 		return log_error("needs one ORDER.json; see 'cvm run --help'"), -EINVAL;
 	o->order = argv[optind];
-	if (!o->print && !o->workdir)
-		return log_error("--workdir DIR is needed to launch an order (--print-qemu prints "
-				 "the command line and does not launch it)"),
-		       -EINVAL;
-	if (!o->workdir)
-		o->workdir = ".";
 	return 0;
 }
 
@@ -264,6 +262,10 @@ struct run_paths {
 		bundle_part[RUN_PATH_MAX];
 };
 
+/*
+ * DIR's files, absolute: QEMU reads a relative "a:b/x" as protocol "a"
+ * (and a relative path means another file once QEMU's cwd differs).
+ */
 static int make_paths(const char *dir, struct run_paths *p)
 {
 	const struct {
@@ -277,8 +279,15 @@ static int make_paths(const char *dir, struct run_paths *p)
 		{ p->bundle, "result.cvmr" },	 { p->bundle_part, "result.cvmr.part" },
 	};
 
+	char cwd[RUN_PATH_MAX] = "";
+
+	if (dir[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return -ENAMETOOLONG;
+	if (!strcmp(dir, "."))
+		dir = "";
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
-		int n = snprintf(f[i].out, RUN_PATH_MAX, "%s/%s", dir, f[i].name);
+		int n = snprintf(f[i].out, RUN_PATH_MAX, "%s%s%s%s%s", cwd, cwd[0] ? "/" : "", dir,
+				 dir[0] ? "/" : "", f[i].name);
 
 		if (n < 0 || n >= RUN_PATH_MAX)
 			return -ENAMETOOLONG;
@@ -624,9 +633,9 @@ struct run {
 	int64_t t0, fetch_ms, vm_ms, upload_ms;
 	struct fetch_report fetch;
 	struct status_follow st;
-	char code[64]; /* what ended the run without an uploaded result */
-	char why[480]; /* its one line */
-	bool have_bundle, partial;
+	char code[64];			 /* what ended the run without an uploaded result */
+	char why[480];			 /* its one line */
+	bool have_bundle, partial, kept; /* kept: DIR/result.cvmr of an earlier run */
 	int job_exit;
 	uint64_t bundle_size;
 	uint8_t bundle_sha256[32];
@@ -692,10 +701,10 @@ static int prepare_workdir(struct run *r, char *err, size_t errlen)
 		return set_error(err, errlen, -ENOTDIR, "E_WORKDIR: %s is not a directory", dir);
 	if (make_paths(dir, &r->p) < 0)
 		return set_error(err, errlen, -ENAMETOOLONG, "E_WORKDIR: %s: path too long", dir);
-	if (access(r->p.bundle, F_OK) == 0)
-		return set_error(err, errlen, -EEXIST,
-				 "E_WORKDIR: %s is the result of an earlier run: move it first",
-				 r->p.bundle);
+	if (access(r->p.bundle, F_OK) == 0) {
+		r->kept = true;
+		return 0;
+	}
 	if (!r->img->platform[r->ro->platform].vtpm)
 		return 0;
 	if (strlen(r->p.sock) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
@@ -1058,6 +1067,7 @@ static void summary_files(cJSON *s, const struct run *r)
 		cJSON_AddStringToObject(b, "sha256", hex);
 		cJSON_AddBoolToObject(b, "partial", r->partial);
 		cJSON_AddNumberToObject(b, "job_exit_code", r->job_exit);
+		cJSON_AddBoolToObject(b, "from_earlier_run", r->kept);
 	}
 	if (!r->upload_tried) {
 		cJSON_AddNullToObject(s, "upload");
@@ -1162,6 +1172,29 @@ static int vm(struct run *r)
 	return r->up.ok ? RUN_RESULT : RUN_NOT_UPLOADED;
 }
 
+/*
+ * DIR/result.cvmr of an earlier run of this order (whose upload failed):
+ * checked again, then uploaded. Anything else there is refused.
+ */
+static int upload_kept(struct run *r)
+{
+	char err[480] = "";
+	size_t n;
+
+	if (check_bundle(r, r->p.bundle, err, sizeof(err)) < 0 ||
+	    file_digest(r->p.bundle, "SHA256", r->bundle_sha256, 32, &n) < 0)
+		return run_fail(r,
+				"E_WORKDIR: %s holds a result that is not this order's (%s): "
+				"move it first",
+				r->p.bundle, err[0] ? err : "unreadable"),
+		       RUN_REFUSED;
+	r->have_bundle = true;
+	say(r, "the result of an earlier run of this order is in %s: uploading it", r->p.bundle);
+	show_result(r);
+	upload(r);
+	return r->up.ok ? RUN_RESULT : RUN_NOT_UPLOADED;
+}
+
 static int run_order(const struct run_opts *ro, const struct order *o, const struct image *img)
 {
 	struct run r = { .ro = ro, .o = o, .img = img, .started = time(NULL), .t0 = mono_ms() };
@@ -1175,9 +1208,13 @@ static int run_order(const struct run_opts *ro, const struct order *o, const str
 		return log_error("%s: %s", ro->order, err), RUN_REFUSED;
 	qemu_args_free(argv);
 	catch_signals();
-	r.exit = inputs(&r);
-	if (r.exit == EXIT_OK)
-		r.exit = vm(&r);
+	if (r.kept) {
+		r.exit = upload_kept(&r);
+	} else {
+		r.exit = inputs(&r);
+		if (r.exit == EXIT_OK)
+			r.exit = vm(&r);
+	}
 	if (r.qemu > 0)
 		stop_child(r.qemu, &r.qemu_wstatus);
 	end_swtpm(&r, 0);
@@ -1193,6 +1230,7 @@ int run_main(int argc, char **argv)
 	struct run_opts ro;
 	struct order o;
 	struct image img;
+	char workdir[16 + RESULT_ORDER_ID_MAX];
 	int r = parse_opts(argc, argv, &ro);
 
 	if (r != 0)
@@ -1201,5 +1239,11 @@ int run_main(int argc, char **argv)
 		r = load_image(&ro, &o, &img);
 	if (r != EXIT_OK)
 		return ro.print ? r : RUN_REFUSED;
+	if (!ro.workdir) {
+		/* the order id is [A-Za-z0-9._:-]: "cvm-run-" keeps it from being "." or ".." */
+		snprintf(workdir, sizeof(workdir), "%s%s", ro.print ? "." : "cvm-run-",
+			 ro.print ? "" : o.id);
+		ro.workdir = workdir;
+	}
 	return ro.print ? print_qemu(&ro, &o, &img) : run_order(&ro, &o, &img);
 }

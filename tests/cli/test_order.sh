@@ -133,7 +133,16 @@ expect "an image the provider does not have" 1 "E_ORDER_IMAGE: image gpu is not 
 	"$cvm" run "$tmp/gpu.json" --print-qemu --images "$tmp/images"
 expect "a refused order prints nothing" 1 "E_ORDER_SIGNATURE" -- "$cvm" run "$tmp/changed.json" --print-qemu --images "$tmp/images"
 [ ! -s "$tmp/out" ] && ok "nothing on standard output for a refused order" || bad "output for a refused order"
-expect "run without --print-qemu" 2 "does not launch it" -- "$cvm" run "$tmp/signed.json"
+# without --workdir, ./cvm-run-ID; a result there that is not this order's is refused
+mkdir -p "$tmp/cwd/cvm-run-order-cli-1"
+echo "not a bundle" >"$tmp/cwd/cvm-run-order-cli-1/result.cvmr"
+(cd "$tmp/cwd" && "$cvm" run "$tmp/signed.json" --images "$tmp/images" >"$tmp/out" 2>"$tmp/err")
+st=$?
+[ $st -eq 2 ] && grep -q "E_WORKDIR: $tmp/cwd/cvm-run-order-cli-1/result.cvmr holds a result that is not this order's" "$tmp/err" &&
+	grep -q '"code":"E_WORKDIR"' "$tmp/out" && [ "$(cat "$tmp/cwd/cvm-run-order-cli-1/result.cvmr")" = "not a bundle" ] &&
+	[ "$(ls "$tmp/cwd/cvm-run-order-cli-1")" = result.cvmr ] &&
+	ok "run: the work directory defaults to ./cvm-run-ID; another result there is refused, left as it was" ||
+	{ bad "default workdir: exit $st"; cat "$tmp/err"; }
 expect "run with an unknown platform" 2 "plain, tdx or snp" -- "$cvm" run "$tmp/signed.json" --print-qemu --platform sev
 
 summary "cli order"

@@ -252,6 +252,10 @@ expect "open with matching reference values" 0 "verified and opened$" -- open_ "
 grep -q "^  ok   reference    the measurements match" "$tmp/out" && grep -q "ok   mrtd " "$tmp/out" &&
 	grep -q "ok   luks_header " "$tmp/out" && ok "the reference stage shows what it compared" || bad "reference stage"
 reset_out
+expect "open --order with the bundle's order" 0 "verified and opened" -- open_ "$tmp/good.cvmr" $tdxroots --order order-cli-2
+reset_out
+refused "open --order with another order" "E_RESULT_ORDER: the bundle is for order order-cli-2, not order-cli-9" -- \
+	open_ "$tmp/good.cvmr" $tdxroots --order order-cli-9
 refused "another MRTD than the reference" "E_RESULT_REFERENCE: mrtd" -- open_ "$tmp/good.cvmr" $tdxroots --reference "$tmp/ref-mrtd.json"
 refused "another workload than the reference" "E_RESULT_REFERENCE: luks_header" -- open_ "$tmp/good.cvmr" $tdxroots --reference "$tmp/ref-luks.json"
 refused "a reference without the platform" "E_RESULT_REFERENCE: .* has no reference values for tdx" -- open_ "$tmp/good.cvmr" $tdxroots --reference "$tmp/ref-snp.json"

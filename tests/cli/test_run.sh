@@ -91,7 +91,8 @@ wport=$(free_port)
 $py -m http.server --bind 127.0.0.1 --directory "$tmp/www" "$wport" >"$tmp/www.log" 2>&1 &
 pids="$pids $!"
 cat >"$tmp/files.py" <<'EOP'
-# PUT /ok/NAME stores; /flaky/NAME answers 503 once, then stores; /fail/NAME always 503.
+# PUT /ok/NAME stores; /flaky/NAME answers 503 once, then stores; /fail/NAME
+# answers 503 until the file ROOT/healed exists, then stores.
 # GET /range/NAME serves www/NAME with RFC 9110 range requests, /chunked/NAME without a length.
 # Each request goes to LOG.
 import http.server, os, sys
@@ -110,7 +111,8 @@ class H(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         kind, name = self.path.strip("/").split("/", 1)
         seen[self.path] = seen.get(self.path, 0) + 1
-        if kind == "fail" or (kind == "flaky" and seen[self.path] == 1):
+        if (kind == "fail" and not os.path.exists(os.path.join(root, "healed"))) or \
+           (kind == "flaky" and seen[self.path] == 1):
             code = 503
         else:
             open(os.path.join(root, "up", os.path.basename(name)), "wb").write(body); code = 201
@@ -187,9 +189,8 @@ echo "{\"tdx\": {\"mrtd\": \"$mrtd\"}, \"luks_header_sha256\": \"$luks\"}" >"$re
 files=http://127.0.0.1:$fport
 
 # ---- usage and refusals before anything starts ----
-expect "help" 0 "Usage: cvm run ORDER.json --workdir DIR" -- "$cvm" run --help
+expect "help" 0 "Usage: cvm run ORDER.json \[--workdir DIR\]" -- "$cvm" run --help
 order good "http://127.0.0.1:$wport/workload.img" "$files/flaky/good.cvmr"
-expect "no --workdir" 2 "is needed to launch" -- "$cvm" run "$tmp/good.json" --images "$tmp/images"
 sed 's/"vcpus":1/"vcpus":2/' "$tmp/good.json" >"$tmp/badsig.json"
 expect "a bad signature is refused" 2 "E_ORDER_SIGNATURE" -- "$cvm" run "$tmp/badsig.json" \
 	--workdir "$tmp/run-badsig" --images "$tmp/images"
@@ -231,7 +232,7 @@ cmp -s "$tmp/up/good.cvmr" "$tmp/run-good/result.cvmr" && ok "good: the uploaded
 		"key result poweroff" ] && [ "$(js "$tmp/good.summary" 'all(p["ok"] for p in s["phases"])')" = True ] &&
 	ok "good: the summary has the phases and the bundle's SHA-256" || { bad "good: summary"; cat "$tmp/good.summary"; }
 expect "good: cvm result open verifies and opens the upload" 0 "verified and opened" -- "$cvm" result open \
-	"$tmp/up/good.cvmr" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" --reference "$ref" -o "$tmp/opened"
+	"$tmp/up/good.cvmr" --key "$tmp/customer.key" --order good --test-roots "$pki/tdx/roots.pem" --reference "$ref" -o "$tmp/opened"
 tr a-z A-Z <"$wl/data/a.txt" | cmp -s - "$tmp/opened/output/a.txt.upper" && ok "good: the job's output" ||
 	bad "good: the job's output"
 gone good && ok "good: QEMU and swtpm ended, their files removed" || bad "good: processes or files left"
@@ -361,8 +362,18 @@ st=$?
 	ok "upload failing: tried 3 times, exit 3" || { bad "upload failing: exit $st"; cat "$tmp/upfail.err"; }
 expect "upload failing: the kept bundle opens" 0 "verified and opened" -- "$cvm" result open \
 	"$tmp/run-upfail/result.cvmr" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" -o "$tmp/opened2"
-expect "a kept result is not overwritten by another run" 2 "E_WORKDIR" -- "$cvm" run "$tmp/upfail.json" \
-	--workdir "$tmp/run-upfail" --images "$tmp/images"
+expect "a kept result is not another order's" 2 "E_WORKDIR: $tmp/run-upfail/result.cvmr holds a result that is not this order's (E_RESULT_ORDER" -- \
+	"$cvm" run "$tmp/good.json" --workdir "$tmp/run-upfail" --images "$tmp/images"
+touch "$tmp/healed"
+before=$(stat -c %Y.%s "$tmp/run-upfail/output.img" "$tmp/run-upfail/console.log")
+run upfail
+st=$?
+[ $st -eq 0 ] && cmp -s "$tmp/up/upfail.cvmr" "$tmp/run-upfail/result.cvmr" &&
+	grep -q "the result of an earlier run of this order is in .*: uploading it" "$tmp/upfail.err" &&
+	[ "$(js "$tmp/upfail.summary" 's["bundle"]["from_earlier_run"] and s["qemu"] is None')" = True ] &&
+	[ "$(stat -c %Y.%s "$tmp/run-upfail/output.img" "$tmp/run-upfail/console.log")" = "$before" ] &&
+	ok "upload failing: the same command again uploads the kept result, runs nothing" ||
+	{ bad "upload again: exit $st"; cat "$tmp/upfail.err" "$tmp/upfail.summary"; }
 
 # ---- QEMU killed mid-run; cvm run stopped; the deadline ----
 order killed "http://127.0.0.1:$wport/workload.img" "$files/ok/killed.cvmr"
