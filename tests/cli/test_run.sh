@@ -6,12 +6,13 @@
 # with the policy the image and the volume need, and a small HTTP server of
 # this test takes the uploads (failing when told to) and serves range
 # requests. Then: cvm run returns 0, the uploaded bundle opens with cvm
-# result open, and nothing secret is in the work directory, the logs or the
-# summary; and the faults: a bad signature and a wrong SHA-256 refused
-# before launch, the broker down, slow (once: retried; always: the agent's
-# budget ends) or answering garbage (E_KEY_RELEASE), the output disk full
-# (E_OUTPUT_FULL), the upload failing (kept, exit 3), QEMU killed, cvm run
-# itself stopped, the deadline.
+# result open, nothing secret is in the work directory, the logs or the
+# summary, and the agent's output disk cut at every 4 KiB boundary is
+# refused. The faults: a bad signature and a wrong SHA-256 refused before
+# launch, the broker down, slow (once: retried; always: the agent's budget
+# ends) or answering garbage (E_KEY_RELEASE), the output disk full
+# (E_OUTPUT_FULL), the upload failing (kept, exit 3; the same command again
+# uploads it), QEMU killed, cvm run itself stopped, the deadline.
 set -u
 cvm=${CVM_BIN:?}
 bin=$(dirname "$cvm")
@@ -241,6 +242,32 @@ if grep -r -a -q -i -e "$vk" -e 'quick brown fox' -e 'QUICK BROWN FOX' "$tmp/run
 else
 	ok "good: no volume key or plaintext in the work directory, logs or summary"
 fi
+
+# ---- a power cut while the agent wrote this bundle: its output disk cut at every 4 KiB ----
+# truncated (a short copy), or full size with the blocks after the cut never written
+end=$((8192 + $(js "$tmp/good.summary" 's["bundle"]["bytes"]')))
+cuts=0 failed=0
+k=4096
+while [ "$k" -lt "$end" ]; do
+	head -c "$k" "$tmp/run-good/output.img" >"$tmp/cut.img"
+	cp "$tmp/cut.img" "$tmp/zeroed.img" && truncate -s "$(stat -c %s "$tmp/run-good/output.img")" "$tmp/zeroed.img"
+	for img in cut.img zeroed.img; do
+		rm -rf "$tmp/cut-out"
+		if "$cvm" result open "$tmp/$img" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" \
+			-o "$tmp/cut-out" >"$tmp/cut.out" 2>"$tmp/cut.err" || [ -e "$tmp/cut-out" ] ||
+			[ -e "$tmp/cut-out.part" ] || ! grep -q "E_NO_RESULT" "$tmp/cut.err"; then
+			failed=$((failed + 1))
+			echo "cut $img at $k: $(cat "$tmp/cut.err")"
+		fi
+	done
+	cuts=$((cuts + 1))
+	k=$((k + 4096))
+done
+"$cvm" result open "$tmp/run-good/output.img" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" \
+	-o "$tmp/whole-out" >/dev/null 2>&1 || failed=$((failed + 1))
+[ "$cuts" -ge 5 ] && [ "$failed" -eq 0 ] &&
+	ok "the agent's output disk cut at each of $cuts 4 KiB boundaries is refused (E_NO_RESULT), whole it opens" ||
+	bad "$failed of $cuts cuts of the agent's disk not refused"
 
 # ---- the broker down; the workload continued from a partial download ----
 order nobroker "$files/range/workload.img" "$files/ok/nobroker.cvmr" "" "$(free_port)"
