@@ -30,6 +30,19 @@ for page in "$top"/docs/man/cvm-*.1; do
 	[ -s "$tmp/help" ] && [ -z "$missing" ] && ok "$name names every option of cvm $verb --help" ||
 		bad "$name does not name:$missing"
 done
-[ "$pages" -ge 5 ] && ok "$pages manual pages" || bad "only $pages manual pages"
+# every command of 'cvm --help' has its page, and cvm.1 names it
+LC_ALL=C.UTF-8 groff -man -ww -z -Tutf8 "$top/docs/man/cvm.1" >"$tmp/groff.out" 2>&1
+[ $? -eq 0 ] && [ ! -s "$tmp/groff.out" ] && ok "cvm renders without a warning" || { bad "cvm.1: groff"; cat "$tmp/groff.out"; }
+"$cvm" --help >"$tmp/help" 2>&1
+verbs=$(sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z-]*\) .*/\1/p' "$tmp/help")
+missing=""
+for v in $verbs; do
+	esc=$(printf '%s' "$v" | sed 's/-/\\-/g')
+	[ -r "$top/docs/man/cvm-$v.1" ] && grep -qF ".BR cvm\\-$esc (1)" "$top/docs/man/cvm.1" ||
+		missing="$missing $v"
+done
+[ -n "$verbs" ] && [ -z "$missing" ] && ok "every command of cvm --help has a page that cvm.1 names" ||
+	bad "commands without a page or not in cvm.1:$missing"
+[ "$pages" -ge 10 ] && ok "$pages manual pages" || bad "only $pages manual pages"
 
 summary "cli man"
