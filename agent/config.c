@@ -27,17 +27,10 @@ static int only_members(const cJSON *o, const char *where, const char *const *na
 
 	if (!cJSON_IsObject(o))
 		return bad(err, errlen, where, "not an object");
-	cJSON_ArrayForEach(m, o) {
-		bool known = false;
-
-		for (size_t i = 0; names[i] && !known; i++)
-			known = !strcmp(m->string, names[i]);
-		if (!known) {
-			snprintf(p, sizeof(p), "%s.%.40s", where, m->string);
-			return bad(err, errlen, p, "unknown member");
-		}
-	}
-	return 0;
+	if (!(m = json_unknown_member(o, names, SIZE_MAX)))
+		return 0;
+	snprintf(p, sizeof(p), "%s.%.40s", where, m->string);
+	return bad(err, errlen, p, "unknown member");
 }
 
 /* Copies an optional string member; absent leaves out unchanged. */

@@ -77,19 +77,10 @@ static bool env_reserved(const char *s)
 static int only(const cJSON *o, const char *where, const char *const *names, char *err,
 		size_t errlen)
 {
-	const cJSON *m;
-
 	if (!cJSON_IsObject(o))
 		return bad(err, errlen, where, "not an object");
-	cJSON_ArrayForEach(m, o) {
-		bool known = false;
-
-		for (size_t i = 0; names[i] && !known; i++)
-			known = !strcmp(m->string, names[i]);
-		if (!known)
-			return bad(err, errlen, where, "unknown member");
-	}
-	return 0;
+	return json_unknown_member(o, names, SIZE_MAX) ? bad(err, errlen, where, "unknown member")
+						       : 0;
 }
 
 static int parse_argv(const cJSON *a, struct job_manifest *m, char *err, size_t errlen)

@@ -68,18 +68,12 @@ bool status_open(const char *sysroot, const char *name)
 	return status_fd >= 0;
 }
 
-static void write_all(int fd, const char *s, size_t n)
+/* A line that cannot be written has nowhere else to go. */
+static void put_line(int fd, const char *prefix, const char *text)
 {
-	while (fd >= 0 && n) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
+	if (fd >= 0 && fd_write_all(fd, prefix, strlen(prefix)) == 0 &&
+	    fd_write_all(fd, text, strlen(text)) == 0)
+		fd_write_all(fd, "\n", 1);
 }
 
 void status_emit(const char *phase, bool ok, const char *code, const char *detail, cJSON *extra)
@@ -101,13 +95,8 @@ void status_emit(const char *phase, bool ok, const char *code, const char *detai
 	cJSON_Delete(o);
 	if (!text)
 		return;
-	if (status_fd >= 0) {
-		write_all(status_fd, text, strlen(text));
-		write_all(status_fd, "\n", 1);
-	}
-	write_all(console_fd, "cvm-agent: ", 11);
-	write_all(console_fd, text, strlen(text));
-	write_all(console_fd, "\n", 1);
+	put_line(status_fd, "", text);
+	put_line(console_fd, "cvm-agent: ", text);
 }
 
 void status_close(void)

@@ -39,19 +39,11 @@ static const char *shown(const char *s)
 static int only_members(const cJSON *o, const char *where, const char *const *names, size_t n,
 			char *err, size_t errlen)
 {
-	const cJSON *m;
+	const cJSON *m = json_unknown_member(o, names, n);
 
-	cJSON_ArrayForEach(m, o) {
-		bool known = false;
-
-		for (size_t i = 0; i < n; i++)
-			known |= !strcmp(m->string, names[i]);
-		if (!known)
-			return set_error(err, errlen, -EBADMSG,
-					 E_ORDER "unknown member \"%s\" in %s", shown(m->string),
-					 where);
-	}
-	return 0;
+	return m ? set_error(err, errlen, -EBADMSG, E_ORDER "unknown member \"%s\" in %s",
+			     shown(m->string), where)
+		 : 0;
 }
 
 static int get_object(const cJSON *o, const char *key, const cJSON **out, char *err, size_t errlen)

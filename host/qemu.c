@@ -57,18 +57,9 @@ const char *qemu_platform_name(enum qemu_platform p)
 static int image_members(const cJSON *o, const char *where, const char *const *names, size_t n,
 			 char *err, size_t errlen)
 {
-	const cJSON *m;
-
-	cJSON_ArrayForEach(m, o) {
-		bool known = false;
-
-		for (size_t i = 0; i < n; i++)
-			known |= !strcmp(m->string, names[i]);
-		if (!known)
-			return set_error(err, errlen, -EBADMSG, E_IMAGE "%s: unknown member",
-					 where);
-	}
-	return 0;
+	return json_unknown_member(o, names, n)
+		       ? set_error(err, errlen, -EBADMSG, E_IMAGE "%s: unknown member", where)
+		       : 0;
 }
 
 /* Printable ASCII of 1 to cap - 1 bytes: no control byte reaches QEMU's command line. */

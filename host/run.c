@@ -859,21 +859,6 @@ static void evp_md_ctx_freep(EVP_MD_CTX **c)
 	EVP_MD_CTX_free(*c);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Copies the bundle's region of the output disk to a file of its own, hashing it. */
 static int copy_bundle(int fd, const struct result_source *src, const char *to, uint8_t sha[32],
 		       char *err, size_t errlen)
@@ -893,7 +878,7 @@ static int copy_bundle(int fd, const struct result_source *src, const char *to, 
 
 		if (n <= 0)
 			rc = n < 0 ? -errno : -EIO;
-		else if ((rc = write_all(out, buf, (size_t)n)) == 0 &&
+		else if ((rc = fd_write_all(out, buf, (size_t)n)) == 0 &&
 			 EVP_DigestUpdate(md, buf, (size_t)n) != 1)
 			rc = -EIO;
 		done += n > 0 ? (uint64_t)n : 0;

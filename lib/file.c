@@ -94,11 +94,27 @@ static int mkdirs(char *path)
 	return 0;
 }
 
+int fd_write_all(int fd, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
 {
 	char tmp[4200], dir[4096];
 	int fd, r = 0;
-	const uint8_t *p = data;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp) ||
 	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
@@ -110,18 +126,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return set_error(err, errlen, -errno, "%s: %s", tmp, strerror(errno));
-	while (len && r == 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			r = -errno;
-		else {
-			p += w;
-			len -= (size_t)w;
-		}
-	}
+	r = fd_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

@@ -311,8 +311,8 @@ static int jwe_header(const char *protected, const cJSON *unprotected, EVP_PKEY 
 
 int jwe_decrypt(EVP_PKEY *priv, const cJSON *jwe, uint8_t **pt, size_t *n, char *err, size_t errlen)
 {
-	static const char *const members[] = { "protected",  "encrypted_key", "iv",
-					       "ciphertext", "tag",	      "header" };
+	static const char *const members[] = { "protected", "encrypted_key", "iv", "ciphertext",
+					       "tag",	    "header",	     "aad" };
 	_cleanup_free_ uint8_t *wrapped = NULL, *iv = NULL, *ct = NULL, *tag = NULL;
 	EVP_PKEY *epk = NULL;
 	const cJSON *m;
@@ -323,15 +323,11 @@ int jwe_decrypt(EVP_PKEY *priv, const cJSON *jwe, uint8_t **pt, size_t *n, char 
 
 	if (!cJSON_IsObject(jwe))
 		return set_error(err, errlen, -EBADMSG, "JWE is not a JSON object");
-	cJSON_ArrayForEach(m, jwe) {
-		bool known = false;
-
-		for (size_t i = 0; i < ARRAY_SIZE(members); i++)
-			known |= !strcmp(m->string, members[i]);
-		if (!known && !(!strcmp(m->string, "aad") && cJSON_IsNull(m)))
-			return set_error(err, errlen, -EBADMSG,
-					 "JWE has an unsupported member \"%.32s\"", m->string);
-	}
+	/* "aad" only as null */
+	if ((m = json_unknown_member(jwe, members, ARRAY_SIZE(members))) ||
+	    ((m = cJSON_GetObjectItemCaseSensitive(jwe, "aad")) && !cJSON_IsNull(m)))
+		return set_error(err, errlen, -EBADMSG, "JWE has an unsupported member \"%.32s\"",
+				 m->string);
 	if (json_get_string(jwe, "protected", &protected) < 0)
 		return set_error(err, errlen, -EBADMSG, "JWE has no protected header");
 	if (get_b64url(jwe, "encrypted_key", &wrapped, &wlen, 40, 40) < 0)

@@ -99,6 +99,21 @@ int json_parse(const char *text, size_t len, cJSON **out)
 	return 0;
 }
 
+const cJSON *json_unknown_member(const cJSON *o, const char *const *names, size_t n)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, o) {
+		size_t i = 0;
+
+		while (i < n && names[i] && strcmp(m->string, names[i]))
+			i++;
+		if (i == n || !names[i])
+			return m;
+	}
+	return NULL;
+}
+
 static const cJSON *member(const cJSON *obj, const char *key)
 {
 	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;

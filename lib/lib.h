@@ -124,6 +124,8 @@ int base64_decode(const char *in, size_t n, enum base64_alphabet a, uint8_t **ou
 int file_read(const char *path, size_t cap, uint8_t **out, size_t *len);
 /* Same, for path relative to dir. */
 int file_read_at(const char *dir, const char *name, size_t cap, uint8_t **out, size_t *len);
+/* Writes all n bytes to fd, again after EINTR and short writes: 0 or -errno (-EIO for 0). */
+int fd_write_all(int fd, const void *data, size_t n);
 /*
  * Writes data to path atomically: a temporary file beside it (mode 0600),
  * fsync, rename, fsync of the directory; missing parent directories are
@@ -149,6 +151,11 @@ int json_get_bool(const cJSON *obj, const char *key, bool *out);
 int json_get_u64(const cJSON *obj, const char *key, uint64_t *out);
 /* A hex string of exactly n bytes. */
 int json_get_hex(const cJSON *obj, const char *key, uint8_t *out, size_t n);
+/*
+ * The first member of object o whose name is not one of names[0..n) (a NULL
+ * entry also ends the list), or NULL when every member is named.
+ */
+const cJSON *json_unknown_member(const cJSON *o, const char *const *names, size_t n);
 /* Adds a hex string member; returns NULL on allocation failure. */
 cJSON *json_add_hex(cJSON *obj, const char *key, const void *p, size_t n);
 

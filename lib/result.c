@@ -654,28 +654,13 @@ static int json_int(const cJSON *o, const char *k, int64_t min, int64_t max, int
 	return 0;
 }
 
-static bool only_members(const cJSON *o, const char *const *names, size_t n)
-{
-	const cJSON *m;
-
-	cJSON_ArrayForEach(m, o) {
-		bool known = false;
-
-		for (size_t i = 0; i < n; i++)
-			known |= !strcmp(m->string, names[i]);
-		if (!known)
-			return false;
-	}
-	return true;
-}
-
 static int parse_job(struct result_info *in, char *err, size_t errlen)
 {
 	static const char *const names[] = { "exit_code", "signal", "timed_out", "partial" };
 	const cJSON *job = cJSON_GetObjectItemCaseSensitive(in->header, "job");
 	int64_t code, sig;
 
-	if (!cJSON_IsObject(job) || !only_members(job, names, ARRAY_SIZE(names)) ||
+	if (!cJSON_IsObject(job) || json_unknown_member(job, names, ARRAY_SIZE(names)) ||
 	    json_int(job, "exit_code", -1, 255, &code) < 0 ||
 	    json_int(job, "signal", 0, 64, &sig) < 0 ||
 	    json_get_bool(job, "timed_out", &in->timed_out) < 0 ||
@@ -727,7 +712,7 @@ static int parse_header(struct result_info *in, char *err, size_t errlen)
 	int64_t v, cs;
 	int r;
 
-	if (!only_members(h, names, ARRAY_SIZE(names)))
+	if (json_unknown_member(h, names, ARRAY_SIZE(names)))
 		return set_error(err, errlen, -EBADMSG, "E_RESULT_HEADER: unknown member");
 	if (json_int(h, "version", 0, 255, &v) < 0 || v != RESULT_VERSION ||
 	    json_get_string(h, "cipher", &s) < 0 || strcmp(s, RESULT_CIPHER))
@@ -1120,21 +1105,6 @@ static int open_parent(int root, const char *path, char *leaf, size_t cap)
 	return -ENOENT;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* -EBADMSG when the tar's data fails (libarchive says why), another -errno for the disk. */
 static int extract_file(struct archive *a, int dirfd, const char *leaf, mode_t mode)
 {
@@ -1146,7 +1116,7 @@ static int extract_file(struct archive *a, int dirfd, const char *leaf, mode_t m
 	if (fd < 0)
 		return -errno;
 	while (r == 0 && (n = archive_read_data(a, buf, sizeof(buf))) > 0)
-		r = write_all(fd, buf, (size_t)n);
+		r = fd_write_all(fd, buf, (size_t)n);
 	if (r == 0 && n < 0)
 		r = -EBADMSG;
 	OPENSSL_cleanse(buf, sizeof(buf));

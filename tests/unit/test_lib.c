@@ -194,6 +194,26 @@ static void test_json_getters(void **state)
 	cJSON_Delete(v);
 }
 
+static void test_json_unknown_member(void **state)
+{
+	static const char *const abc[] = { "a", "b", "c" }, *const ab_null[] = { "a", "b", NULL };
+	const char *s = "{\"a\": 1, \"b\": 2, \"c\": 3}";
+	cJSON *v, *empty = cJSON_CreateObject();
+
+	(void)state;
+	assert_int_equal(json_parse(s, strlen(s), &v), 0);
+	assert_null(json_unknown_member(v, abc, 3));
+	/* the list's length, or a NULL entry, ends it: "c" is then unknown */
+	assert_string_equal(json_unknown_member(v, abc, 2)->string, "c");
+	assert_string_equal(json_unknown_member(v, ab_null, SIZE_MAX)->string, "c");
+	/* the first unknown member, in document order */
+	assert_string_equal(json_unknown_member(v, abc + 2, 1)->string, "a");
+	assert_string_equal(json_unknown_member(v, abc, 0)->string, "a");
+	assert_null(json_unknown_member(empty, abc, 0));
+	cJSON_Delete(v);
+	cJSON_Delete(empty);
+}
+
 static void test_rfc3339(void **state)
 {
 	int64_t t;
@@ -232,6 +252,7 @@ int main(void)
 		cmocka_unit_test(test_file_read_caps_input),
 		cmocka_unit_test(test_json_parse_refusals),
 		cmocka_unit_test(test_json_getters),
+		cmocka_unit_test(test_json_unknown_member),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_secret_memory),
 	};

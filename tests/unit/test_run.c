@@ -242,7 +242,7 @@ static void test_output_disk_has_the_order_block_and_no_result(void **state)
 
 static int fd_sink(void *ctx, const void *p, size_t n)
 {
-	return write_all(*(int *)ctx, p, n);
+	return fd_write_all(*(int *)ctx, p, n);
 }
 
 /* Evidence of the right shape: cvm run checks the framing and signature, not the evidence. */
