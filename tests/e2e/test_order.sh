@@ -34,17 +34,6 @@ for f in "$cvm" "$cvmt" "$tool" "$top/$build/cvm-agent-test" "$top/$build/e2e/jo
 done
 [ -r "$kernel" ] || { bad "no kernel in /boot (scripts/setup-deps installs linux-image-amd64)"; summary "e2e"; exit 1; }
 
-free_port() {
-	$py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-	i=0
-	while ! $py -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && return 1
-		sleep 0.1
-	done
-}
 
 # ---- the test PKI (sim evidence), the broker's TLS certificate, the customer's key ----
 pki=$tmp/pki
