@@ -96,6 +96,10 @@ head -c 4096 /dev/zero >"$tmp/images/default/initrd.img"
 truncate -s 8M "$tmp/work/workload.img" "$tmp/work/output.img"
 expect "print-qemu plain" 0 "" -- "$cvm" run "$tmp/signed.json" --print-qemu --images "$tmp/images" --workdir "$tmp/work"
 cp "$tmp/out" "$tmp/plain.cmd"
+# a relative work directory is named absolutely (QEMU reads a relative "w:1/x" as protocol "w")
+(cd "$tmp" && "$cvm" run "$tmp/signed.json" --print-qemu --images "$tmp/images" --workdir w:1 >"$tmp/rel.cmd" 2>"$tmp/err")
+grep -q "file=$tmp/w:1/workload.img," "$tmp/rel.cmd" && grep -q "path=$tmp/w:1/status " "$tmp/rel.cmd" &&
+	ok "print-qemu: a relative work directory becomes absolute" || { bad "relative workdir"; cat "$tmp/rel.cmd" "$tmp/err"; }
 grep -q "^qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 .*'user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:socat - TCP:broker.example.com:8443'" "$tmp/plain.cmd" &&
 	ok "plain: the order's size and broker forward" || { bad "plain command line"; cat "$tmp/plain.cmd"; }
 swtpm socket --tpm2 --tpmstate dir="$tmp/work" --ctrl type=unixio,path="$tmp/work/swtpm.sock" \
