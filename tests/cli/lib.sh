@@ -48,3 +48,50 @@ wait_port() {
 		sleep 0.1
 	done
 }
+
+# sim_initrd DIR OUT AGENT RESOURCE RETRIES TIMEOUT_MS: builds in DIR the
+# initrd OUT of vm-images/default with the test build AGENT of cvm-agent (the
+# sim TEE, signing with the test PKI $pki, reporting MRTD $mrtd), the
+# broker's certificate $tmp/tls.pem, and the broker RESOURCE tried RETRIES
+# times after TIMEOUT_MS. Also needs $top, $cvm and $kver.
+sim_initrd() {
+	mkdir -p "$1/sim-pki/tdx"
+	cp "$top/vm-images/default/initrd.list" "$1/"
+	cp "$3" "$1/cvm-agent"
+	cp "$tmp/tls.pem" "$1/broker.pem"
+	cp "$pki/tdx/ak.key" "$pki/tdx/pck.key" "$pki/tdx/pck-chain.pem" "$1/sim-pki/tdx/"
+	cat >"$1/agent.json" <<EOA
+{"tee": "sim",
+ "broker": {"url": "https://10.0.2.100:8443", "cacert": "/etc/cvm/broker.pem", "resource": "$4",
+            "retries": $5, "backoff_ms": 200, "timeout_ms": $6},
+ "network": {"interface": "eth0", "address": "10.0.2.15/24", "gateway": "10.0.2.2"},
+ "devices": {"workload": "vda", "output": "vdb"},
+ "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx", "measurement": "$mrtd"}}
+EOA
+	printf '\n# test build only: the sim backend and its test PKI\ntree sim-pki /etc/cvm/sim-pki\n' >>"$1/initrd.list"
+	"$cvm" initrd build "$1/initrd.list" -o "$2" --kver "$kver" >/dev/null
+}
+
+# disk_cuts DISK END OPENER: DISK, an output disk whose bundle ends at END,
+# cut at every 4 KiB boundary below END as a short copy leaves it
+# ($tmp/cut.img, truncated) and as a power cut does ($tmp/zeroed.img, zeros
+# from the cut to DISK's size, the commit record in place). "OPENER IMAGE"
+# must fail for each, and say E_NO_RESULT on stderr ($tmp/cut.err); an
+# opener fails only when it refused and extracted nothing. Sets $cuts and
+# $failed.
+disk_cuts() {
+	cuts=0 failed=0
+	k=4096
+	while [ "$k" -lt "$2" ]; do
+		head -c "$k" "$1" >"$tmp/cut.img"
+		cp "$tmp/cut.img" "$tmp/zeroed.img" && truncate -s "$(stat -c %s "$1")" "$tmp/zeroed.img"
+		for img in cut.img zeroed.img; do
+			if "$3" "$tmp/$img" >"$tmp/cut.out" 2>"$tmp/cut.err" || ! grep -q E_NO_RESULT "$tmp/cut.err"; then
+				failed=$((failed + 1))
+				echo "cut $img at $k: $(cat "$tmp/cut.err")"
+			fi
+		done
+		cuts=$((cuts + 1))
+		k=$((k + 4096))
+	done
+}

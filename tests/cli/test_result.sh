@@ -120,29 +120,21 @@ expect "the bundle file opens on its own" 0 "complete" -- \
 # The disk as a crash or a short copy leaves it: truncated, or with the
 # blocks after the cut never written; and the bundle file cut alone.
 end=$((8192 + bundle_len))
-cuts=0 failed=0
+cut_open() { # IMAGE: fails when refused, nothing extracted and nothing called complete
+	rm -rf "$tmp/cut-out"
+	"$tool" open "$1" --key "$tmp/customer.pem" -o "$tmp/cut-out" || grep -q complete "$tmp/cut.out" ||
+		[ -e "$tmp/cut-out" ]
+}
+disk_cuts "$tmp/disk.img" "$end" cut_open
 k=4096
-while [ "$k" -lt "$end" ]; do
-	head -c "$k" "$tmp/disk.img" >"$tmp/cut.img"
-	cp "$tmp/cut.img" "$tmp/zeroed.img" && truncate -s 4194304 "$tmp/zeroed.img"
-	for img in cut.img zeroed.img; do
-		rm -rf "$tmp/cut-out"
-		if "$tool" open "$tmp/$img" --key "$tmp/customer.pem" -o "$tmp/cut-out" >"$tmp/cut.out" 2>"$tmp/cut.err" ||
-			grep -q complete "$tmp/cut.out" || [ -e "$tmp/cut-out" ] || ! grep -q E_NO_RESULT "$tmp/cut.err"; then
-			failed=$((failed + 1))
-			echo "cut $img at $k: $(cat "$tmp/cut.err")"
-		fi
-	done
-	if [ "$k" -gt 8192 ]; then
-		head -c $((k - 8192)) "$tmp/bundle.cvmr" >"$tmp/cut.cvmr"
-		rm -rf "$tmp/cut-out"
-		if "$tool" open "$tmp/cut.cvmr" --key "$tmp/customer.pem" -o "$tmp/cut-out" >"$tmp/cut.out" 2>"$tmp/cut.err" ||
-			grep -q complete "$tmp/cut.out" || [ -e "$tmp/cut-out" ] || ! grep -q E_RESULT_ "$tmp/cut.err"; then
-			failed=$((failed + 1))
-			echo "cut bundle at $((k - 8192)): $(cat "$tmp/cut.err")"
-		fi
+while [ "$k" -lt "$bundle_len" ]; do
+	head -c "$k" "$tmp/bundle.cvmr" >"$tmp/cut.cvmr"
+	rm -rf "$tmp/cut-out"
+	if "$tool" open "$tmp/cut.cvmr" --key "$tmp/customer.pem" -o "$tmp/cut-out" >"$tmp/cut.out" 2>"$tmp/cut.err" ||
+		grep -q complete "$tmp/cut.out" || [ -e "$tmp/cut-out" ] || ! grep -q E_RESULT_ "$tmp/cut.err"; then
+		failed=$((failed + 1))
+		echo "cut bundle at $k: $(cat "$tmp/cut.err")"
 	fi
-	cuts=$((cuts + 1))
 	k=$((k + 4096))
 done
 [ "$cuts" -eq $(((end - 1) / 4096)) ] && [ "$cuts" -gt 100 ] && [ "$failed" -eq 0 ] && ok "every one of $cuts cuts is refused, none marked complete" ||

@@ -339,25 +339,11 @@ while [ "$k" -lt "$size" ]; do
 done
 [ "$cuts" -gt 50 ] && [ "$failed" -eq 0 ] && ok "every one of $cuts cuts of the bundle is refused" ||
 	bad "$failed of $cuts bundle cuts not refused"
-end=$((8192 + bundle_len))
-cuts=0 failed=0
-k=4096
-# a short copy (truncated), and a power cut with the commit record on the
-# disk but the blocks after the cut never written (zeros to the disk's end)
-while [ "$k" -lt "$end" ]; do
-	head -c "$k" "$tmp/agent.img" >"$tmp/cut.img"
-	cp "$tmp/cut.img" "$tmp/zeroed.img" && truncate -s 4194304 "$tmp/zeroed.img"
-	for img in cut.img zeroed.img; do
-		reset_out
-		if open_ "$tmp/$img" $tdxroots >"$tmp/cut.out" 2>"$tmp/cut.err" || [ -e "$tmp/res" ] ||
-			! grep -q "E_NO_RESULT" "$tmp/cut.err" || [ "$(wc -l <"$tmp/cut.err")" -ne 1 ]; then
-			failed=$((failed + 1))
-			echo "cut $img at $k: $(cat "$tmp/cut.err")"
-		fi
-	done
-	cuts=$((cuts + 1))
-	k=$((k + 4096))
-done
+cut_open() { # IMAGE: fails when refused in one line with nothing extracted
+	reset_out
+	open_ "$1" $tdxroots || [ -e "$tmp/res" ] || [ "$(wc -l <"$tmp/cut.err")" -ne 1 ]
+}
+disk_cuts "$tmp/agent.img" $((8192 + bundle_len)) cut_open
 [ "$cuts" -gt 50 ] && [ "$failed" -eq 0 ] && ok "every one of $cuts cuts of the disk is refused, truncated or zeroed" ||
 	bad "$failed of $cuts disk cuts not refused"
 cp "$tmp/agent.img" "$tmp/crash.img"

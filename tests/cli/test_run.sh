@@ -128,22 +128,9 @@ pids="$pids $!"
 wait_port "$wport" && wait_port "$fport" || bad "the file servers did not start"
 
 # ---- the provider's image: vm-images/default with the test agent and the sim PKI ----
-img=$tmp/imgsrc
-mkdir -p "$img/sim-pki/tdx" "$tmp/images/default"
-cp "$top/vm-images/default/initrd.list" "$img/"
-cp "$bin/cvm-agent-test" "$img/cvm-agent"
-cp "$tmp/tls.pem" "$img/broker.pem"
-cp "$pki/tdx/ak.key" "$pki/tdx/pck.key" "$pki/tdx/pck-chain.pem" "$img/sim-pki/tdx/"
-cat >"$img/agent.json" <<EOA
-{"tee": "sim",
- "broker": {"url": "https://10.0.2.100:8443", "cacert": "/etc/cvm/broker.pem", "resource": "default/workload/key",
-            "retries": 1, "backoff_ms": 200, "timeout_ms": 6000},
- "network": {"interface": "eth0", "address": "10.0.2.15/24", "gateway": "10.0.2.2"},
- "devices": {"workload": "vda", "output": "vdb"},
- "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx", "measurement": "$mrtd"}}
-EOA
-printf '\n# test build only: the sim backend and its test PKI\ntree sim-pki /etc/cvm/sim-pki\n' >>"$img/initrd.list"
-"$cvm" initrd build "$img/initrd.list" -o "$tmp/images/default/initrd.img" --kver "$kver" >/dev/null || bad "initrd"
+mkdir -p "$tmp/images/default"
+sim_initrd "$tmp/imgsrc" "$tmp/images/default/initrd.img" "$bin/cvm-agent-test" default/workload/key 1 6000 ||
+	bad "initrd"
 cp "$top/vm-images/default/image.json" "$tmp/images/default/"
 ln -s "$kernel" "$tmp/images/default/vmlinuz"
 
@@ -234,24 +221,12 @@ fi
 
 # ---- a power cut while the agent wrote this bundle: its output disk cut at every 4 KiB ----
 # truncated (a short copy), or full size with the blocks after the cut never written
-end=$((8192 + $(js "$tmp/good.summary" 's["bundle"]["bytes"]')))
-cuts=0 failed=0
-k=4096
-while [ "$k" -lt "$end" ]; do
-	head -c "$k" "$tmp/run-good/output.img" >"$tmp/cut.img"
-	cp "$tmp/cut.img" "$tmp/zeroed.img" && truncate -s "$(stat -c %s "$tmp/run-good/output.img")" "$tmp/zeroed.img"
-	for img in cut.img zeroed.img; do
-		rm -rf "$tmp/cut-out"
-		if "$cvm" result open "$tmp/$img" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" \
-			-o "$tmp/cut-out" >"$tmp/cut.out" 2>"$tmp/cut.err" || [ -e "$tmp/cut-out" ] ||
-			[ -e "$tmp/cut-out.part" ] || ! grep -q "E_NO_RESULT" "$tmp/cut.err"; then
-			failed=$((failed + 1))
-			echo "cut $img at $k: $(cat "$tmp/cut.err")"
-		fi
-	done
-	cuts=$((cuts + 1))
-	k=$((k + 4096))
-done
+cut_open() { # IMAGE: fails when cvm result open refused it and extracted nothing
+	rm -rf "$tmp/cut-out"
+	"$cvm" result open "$1" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" -o "$tmp/cut-out" ||
+		[ -e "$tmp/cut-out" ] || [ -e "$tmp/cut-out.part" ]
+}
+disk_cuts "$tmp/run-good/output.img" $((8192 + $(js "$tmp/good.summary" 's["bundle"]["bytes"]'))) cut_open
 "$cvm" result open "$tmp/run-good/output.img" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" \
 	-o "$tmp/whole-out" >/dev/null 2>&1 || failed=$((failed + 1))
 [ "$cuts" -ge 5 ] && [ "$failed" -eq 0 ] &&

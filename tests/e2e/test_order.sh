@@ -86,22 +86,7 @@ wait_port "$port" && ok "the broker listens on 127.0.0.1:$port" || { bad "the br
 
 # ---- the image: vm-images/default with the test agent, its config and the sim PKI ----
 mkimage() { # NAME RESOURCE
-	d=$tmp/image-$1
-	mkdir -p "$d/sim-pki/tdx"
-	cp "$top/vm-images/default/initrd.list" "$d/"
-	cp "$top/$build/cvm-agent-test" "$d/cvm-agent"
-	cp "$tmp/tls.pem" "$d/broker.pem"
-	cp "$pki/tdx/ak.key" "$pki/tdx/pck.key" "$pki/tdx/pck-chain.pem" "$d/sim-pki/tdx/"
-	cat >"$d/agent.json" <<EOA
-{"tee": "sim",
- "broker": {"url": "https://10.0.2.100:8443", "cacert": "/etc/cvm/broker.pem", "resource": "$2",
-            "retries": 2, "backoff_ms": 200, "timeout_ms": 20000},
- "network": {"interface": "eth0", "address": "10.0.2.15/24", "gateway": "10.0.2.2"},
- "devices": {"workload": "vda", "output": "vdb"},
- "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx", "measurement": "$mrtd"}}
-EOA
-	printf '\n# test build only: the sim backend and its test PKI\ntree sim-pki /etc/cvm/sim-pki\n' >>"$d/initrd.list"
-	"$cvm" initrd build "$d/initrd.list" -o "$tmp/initrd-$1.img" --kver "$kver" >/dev/null ||
+	sim_initrd "$tmp/image-$1" "$tmp/initrd-$1.img" "$top/$build/cvm-agent-test" "$2" 2 20000 ||
 		bad "initrd $1"
 }
 mkimage good default/workload/key
