@@ -25,6 +25,30 @@ int result_main(int argc, char **argv);
 #include <stdint.h>
 
 #include "lib/lib.h"
+#include "measurement/measurement.h"
+
+/* ---- --reference: reference values or a signed image manifest (refsrc.c) ---- */
+
+struct refsrc {
+	struct reference ref; /* the values, or a manifest's pins (--pins) */
+	struct manifest m;
+	bool is_manifest;
+	char label[200];
+};
+
+/*
+ * Loads --reference PATH. A manifest needs builder_hex (its signature, in
+ * sig_path or PATH with .sig for .json, must be that key's); pins_path
+ * adds the values it leaves unpredicted (and ak_sha256, luks_header_sha256,
+ * acceptance rules). -ENOENT unreadable, -EINVAL usage, -EBADMSG and
+ * -EKEYREJECTED refused; err says why.
+ */
+int refsrc_load(const char *path, const char *builder_hex, const char *sig_path,
+		const char *pins_path, struct refsrc *rs, char *err, size_t errlen);
+/* The references to try for evidence of platform p (one per launch of a manifest). */
+int refsrc_candidates(const struct refsrc *rs, enum cvm_platform p, struct reference **out,
+		      size_t *n, char *err, size_t errlen);
+void refsrc_free(struct refsrc *rs);
 
 #define ORDER_URL_MAX 2048
 #define ORDER_RESOURCE_MAX 255

@@ -262,33 +262,27 @@ static struct session *cookie_session(struct kbs *k, struct evhttp_request *req)
 
 /* ---- evidence ---- */
 
-/* Whether a policy has reference values for the evidence's platform (none: no policy yet). */
-static bool policy_covers(const struct kbs_policy *pol, enum cvm_platform tee)
-{
-	if (!pol)
-		return true;
-	return (tee == PLATFORM_SNP && pol->ref.has_snp) ||
-	       (tee == PLATFORM_TDX && pol->ref.has_tdx) ||
-	       (tee == PLATFORM_TPM && pol->ref.has_tpm);
-}
-
 /*
  * Verifies the session's evidence: genuine, bound to report_data, and when a
- * policy is given, every reference value of it and its runtime-log demands.
+ * policy is given, one of its complete references for the evidence's
+ * platform (one per launch of the image it names) and its runtime-log
+ * demands.
  */
 static int evaluate(struct kbs *k, struct session *s, const struct kbs_policy *pol,
 		    struct verdict *v)
 {
+	const struct reference *cands = pol ? pol->cands[s->tee] : NULL;
+	size_t n = pol ? pol->ncands[s->tee] : 0;
 	uint8_t reg[48];
 	size_t reglen;
 
-	if (!policy_covers(pol, s->tee)) {
+	if (pol && !n) {
 		verdict_init(v, PLATFORM_NONE);
-		return verdict_fail(v, CHECK_FORMAT, "the policy has no reference values for %s",
-				    platform_name(s->tee));
+		return verdict_fail(v, CHECK_FORMAT, "the policy accepts no %s evidence (%s)",
+				    platform_name(s->tee), pol->image_label);
 	}
-	if (kbs_evidence_verify(&s->ev, k->snp, k->tdx, pol ? &pol->ref : NULL, s->report_data, reg,
-				&reglen, v) < 0)
+	if (kbs_evidence_verify_any(&s->ev, k->snp, k->tdx, cands, n, s->report_data, reg, &reglen,
+				    v) < 0)
 		return -1;
 	if (s->tee == PLATFORM_SNP) {
 		if (s->ev.runtime_log || (pol && pol->require_runtime_log))
@@ -424,7 +418,7 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 	struct kbs_policy pol;
 	struct session *s;
 	struct verdict v;
-	char file[2048], why[320] = "no session cookie or bearer token";
+	char file[2048], images[1200], why[320] = "no session cookie or bearer token";
 	size_t len = 0, plen = 0;
 	int r;
 
@@ -447,11 +441,15 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 		logf_("%s resource %s: refused: no such resource", peer(req), path);
 		return reply_error(req, 404, "ResourceNotFound", "no such resource");
 	}
-	if (kbs_policy_parse((char *)ptext, plen, &pol, why, sizeof(why)) < 0) {
+	snprintf(images, sizeof(images), "%s/images", k->store);
+	if (kbs_policy_parse((char *)ptext, plen, &pol, why, sizeof(why)) < 0 ||
+	    kbs_policy_resolve(&pol, images, why, sizeof(why)) < 0) {
 		logf_("%s resource %s: refused: its policy is invalid: %s", peer(req), path, why);
 		return reply_error(req, 401, "PolicyDeny", "the resource's policy is invalid");
 	}
-	if (evaluate(k, s, &pol, &v) < 0) {
+	r = evaluate(k, s, &pol, &v);
+	kbs_policy_free(&pol);
+	if (r < 0) {
 		failure_text(&v, why, sizeof(why));
 		logf_("%s resource %s %.8s: denied: %s", peer(req), path, s->id, why);
 		return reply_error(req, 401, "PolicyDeny", why);
@@ -574,6 +572,7 @@ static int load_token_key(const char *path, EVP_PKEY **out, const char *config)
 
 /* Every resource must have a valid policy; the broker refuses to start otherwise. */
 static const char *walk_store;
+static char walk_images[1200];
 static int walk_bad, walk_n;
 
 static int check_resource(const char *file, const struct stat *st, int type, struct FTW *ftw)
@@ -600,9 +599,12 @@ static int check_resource(const char *file, const struct stat *st, int type, str
 		log_error("resource %s: no policy (%s); set one with 'cvm kbs set-policy'", rel,
 			  path);
 		walk_bad++;
-	} else if (kbs_policy_parse((char *)text, len, &pol, why, sizeof(why)) < 0) {
+	} else if (kbs_policy_parse((char *)text, len, &pol, why, sizeof(why)) < 0 ||
+		   kbs_policy_resolve(&pol, walk_images, why, sizeof(why)) < 0) {
 		log_error("resource %s: policy %s: %s", rel, path, why);
 		walk_bad++;
+	} else {
+		kbs_policy_free(&pol);
 	}
 	return 0;
 }
@@ -613,6 +615,7 @@ static int check_store(const char *store)
 
 	snprintf(dir, sizeof(dir), "%s/resources", store);
 	walk_store = store;
+	snprintf(walk_images, sizeof(walk_images), "%s/images", store);
 	walk_bad = walk_n = 0;
 	if (nftw(dir, check_resource, 16, FTW_PHYS) < 0 && errno != ENOENT)
 		return log_error_errno(-errno, "%s", dir);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cvm kbs serve | add-resource | set-policy, and cvm kbs-client. */
+/* cvm kbs serve | add-resource | add-image | set-policy, and cvm kbs-client. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -16,16 +16,24 @@ static void kbs_usage(FILE *f)
 {
 	fputs("Usage: cvm kbs serve --config KBS.json\n"
 	      "       cvm kbs add-resource --store DIR REPO/TYPE/TAG FILE\n"
+	      "       cvm kbs add-image --store DIR MANIFEST.json [--signature SIG]\n"
 	      "       cvm kbs set-policy --store DIR REPO/TYPE/TAG POLICY.json\n"
 	      "\n"
 	      "A key broker speaking Trustee's KBS protocol (RCAR 0.4.0) over HTTPS.\n"
 	      "It releases a resource, sealed to the key the evidence binds, only to a\n"
 	      "guest whose evidence is genuine and meets the resource's policy.\n"
 	      "\n"
-	      "The store holds resources/REPO/TYPE/TAG and policies/REPO/TYPE/TAG.json.\n"
-	      "A policy: {\"reference\": {reference values, as cvm verify takes them},\n"
-	      "\"require_runtime_log\": bool}. A resource without a valid policy stops\n"
-	      "the broker from starting. See docs/kbs.md.\n"
+	      "The store holds resources/REPO/TYPE/TAG, policies/REPO/TYPE/TAG.json and\n"
+	      "images/SHA256.json (signed image manifests, from cvm image build; the\n"
+	      "signature is checked by add-image, SIG defaults to the manifest's name\n"
+	      "with .sig for .json). A policy names the image the resource goes to:\n"
+	      "{\"image\": {\"builder\": PUBKEY, \"name\": NAME} | {\"manifest_sha256\": HEX},\n"
+	      " \"platforms\": [\"tdx\", \"snp\", \"tpm\"], \"reference\": {values the manifest\n"
+	      " leaves unpredicted, tpm.ak_sha256, luks_header_sha256, ...},\n"
+	      " \"require_runtime_log\": bool}\n"
+	      "Every launch register (firmware, kernel, initrd, command line) must be\n"
+	      "pinned; a policy that leaves one open is refused, naming it. A resource\n"
+	      "without a valid policy stops the broker from starting. See docs/kbs.md.\n"
 	      "\n"
 	      "Exit status: 0 done, 1 refused (invalid policy), 2 usage or file error.\n",
 	      f);
@@ -73,11 +81,15 @@ static int store_cmd(int argc, char **argv, bool policy)
 	}
 	if (policy) {
 		struct kbs_policy pol;
+		char images[1200];
 
-		if (kbs_policy_parse((char *)data, len, &pol, err, sizeof(err)) < 0) {
+		snprintf(images, sizeof(images), "%s/images", store);
+		if (kbs_policy_parse((char *)data, len, &pol, err, sizeof(err)) < 0 ||
+		    kbs_policy_resolve(&pol, images, err, sizeof(err)) < 0) {
 			log_error("%s: %s", argv[optind + 1], err);
 			return EXIT_REJECTED;
 		}
+		kbs_policy_free(&pol);
 	}
 	kbs_store_path(store, policy ? "policies" : "resources", argv[optind], path, sizeof(path));
 	r = file_write_atomic(path, data, len, err, sizeof(err));
@@ -88,6 +100,78 @@ static int store_cmd(int argc, char **argv, bool policy)
 		return EXIT_USAGE;
 	}
 	printf("%s %s\n", policy ? "policy" : "resource", path);
+	return EXIT_OK;
+}
+
+/* cvm kbs add-image: a signed manifest into <store>/images/<sha256>.json and .sig. */
+static int add_image(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "signature", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *store = NULL, *sigpath = NULL;
+	_cleanup_free_ uint8_t *text = NULL, *sig = NULL;
+	char path[2048], defsig[2048], err[320], hex[65];
+	struct manifest m;
+	size_t len = 0, slen = 0;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (c == 's')
+			store = optarg;
+		else if (c == 'S')
+			sigpath = optarg;
+		else if (c == 'h') {
+			kbs_usage(stdout);
+			return EXIT_OK;
+		} else {
+			log_error("see 'cvm kbs --help'");
+			return EXIT_USAGE;
+		}
+	}
+	if (!store || argc - optind != 1) {
+		log_error("needs --store DIR and a manifest; see 'cvm kbs --help'");
+		return EXIT_USAGE;
+	}
+	if (!sigpath) {
+		size_t n = strlen(argv[optind]);
+
+		if (n > 5 && !strcmp(argv[optind] + n - 5, ".json"))
+			n -= 5;
+		snprintf(defsig, sizeof(defsig), "%.*s.sig", (int)n, argv[optind]);
+		sigpath = defsig;
+	}
+	if ((r = file_read(argv[optind], CVM_CAP_JSON, &text, &len)) < 0 ||
+	    (r = file_read(sigpath, CVM_CAP_JSON, &sig, &slen)) < 0) {
+		log_error_errno(r, "%s", text ? sigpath : argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (manifest_parse((char *)text, len, &m, err, sizeof(err)) < 0) {
+		log_error("%s: %s", argv[optind], err);
+		return EXIT_REJECTED;
+	}
+	r = manifest_check_signature(&m, (char *)sig, slen, NULL, NULL, err, sizeof(err));
+	hex_encode(m.sha256, 32, hex);
+	manifest_free(&m);
+	if (r < 0) {
+		log_error("%s: %s", sigpath, err);
+		return EXIT_REJECTED;
+	}
+	snprintf(path, sizeof(path), "%s/images/%s.json", store, hex);
+	r = file_write_atomic(path, text, len, err, sizeof(err));
+	if (r == 0) {
+		snprintf(path, sizeof(path), "%s/images/%s.sig", store, hex);
+		r = file_write_atomic(path, sig, slen, err, sizeof(err));
+	}
+	if (r < 0) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	printf("image %s/images/%s.json\n", store, hex);
 	return EXIT_OK;
 }
 
@@ -112,7 +196,10 @@ int kbs_main(int argc, char **argv)
 		return store_cmd(argc - 1, argv + 1, false);
 	if (!strcmp(argv[1], "set-policy"))
 		return store_cmd(argc - 1, argv + 1, true);
-	log_error("'%s' is not a kbs command (serve, add-resource, set-policy)", argv[1]);
+	if (!strcmp(argv[1], "add-image"))
+		return add_image(argc - 1, argv + 1);
+	log_error("'%s' is not a kbs command (serve, add-resource, add-image, set-policy)",
+		  argv[1]);
 	return EXIT_USAGE;
 }
 

@@ -63,7 +63,8 @@ enum stage_state { STAGE_NOT_RUN, STAGE_OK, STAGE_SKIPPED, STAGE_FAILED };
 
 struct opts {
 	const char *input, *key, *reference, *test_roots, *certs, *collateral, *out, *order;
-	bool json, open;
+	const char *builder, *signature, *pins;
+	bool json, open, accept_unpinned;
 };
 
 struct file_entry {
@@ -75,6 +76,7 @@ struct file_entry {
 struct run {
 	struct opts o;
 	struct reference ref;
+	struct refsrc rsrc;
 	struct result_key key;
 	struct result_source src;
 	bool disk;
@@ -128,9 +130,18 @@ static void help(FILE *f, bool open)
 		      f);
 	fputs("  --order ID           the order the result must be for (the header's order id,\n"
 	      "                       which the events check shows was measured)\n"
-	      "  --reference FILE     reference values (JSON, docs/verify.md); without it the\n"
-	      "                       measurements are NOT compared, and the output says so.\n"
-	      "                       TPM evidence needs tpm.ak_sha256 (the pinned AK)\n"
+	      "  --reference FILE     the image the result must come from: its builder's signed\n"
+	      "                       manifest (cvm image build, docs/image.md) or reference\n"
+	      "                       values (JSON, docs/verify.md). TPM evidence needs\n"
+	      "                       tpm.ak_sha256 (the pinned AK; in --pins for a manifest)\n"
+	      "  --builder PUBKEY     with a manifest: the image builder's key; the manifest's\n"
+	      "                       signature (FILE with .sig for .json) must be its\n"
+	      "  --signature SIG      with a manifest: its signature file, if not beside it\n"
+	      "  --pins FILE          with a manifest: reference values for what it leaves\n"
+	      "                       unpredicted, and tpm.ak_sha256, luks_header_sha256\n"
+	      "  --accept-unpinned-image\n"
+	      "                       open without --reference: accept a result from an image\n"
+	      "                       nobody pinned (the measurements are NOT compared)\n"
 	      "  --test-roots PEM     also trust these roots (test PKI only; never in production)\n"
 	      "  --certs DIR          SNP: the VCEK chain from DIR instead of the evidence's\n"
 	      "  --collateral DIR     TDX: Intel PCS collateral; without it the TCB status is\n"
@@ -147,7 +158,19 @@ static void help(FILE *f, bool open)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_KEY = 256, OPT_REF, OPT_TROOTS, OPT_CERTS, OPT_COLL, OPT_JSON, OPT_ORDER };
+	enum {
+		OPT_KEY = 256,
+		OPT_REF,
+		OPT_TROOTS,
+		OPT_CERTS,
+		OPT_COLL,
+		OPT_JSON,
+		OPT_ORDER,
+		OPT_BUILDER,
+		OPT_SIG,
+		OPT_PINS,
+		OPT_ANY
+	};
 	static const struct option longopts[] = {
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "output", required_argument, NULL, 'o' },
@@ -157,6 +180,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "collateral", required_argument, NULL, OPT_COLL },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "order", required_argument, NULL, OPT_ORDER },
+		{ "builder", required_argument, NULL, OPT_BUILDER },
+		{ "signature", required_argument, NULL, OPT_SIG },
+		{ "pins", required_argument, NULL, OPT_PINS },
+		{ "accept-unpinned-image", no_argument, NULL, OPT_ANY },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -191,6 +218,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_ORDER:
 			o->order = optarg;
 			break;
+		case OPT_BUILDER:
+			o->builder = optarg;
+			break;
+		case OPT_SIG:
+			o->signature = optarg;
+			break;
+		case OPT_PINS:
+			o->pins = optarg;
+			break;
+		case OPT_ANY:
+			o->accept_unpinned = true;
+			break;
 		case 'h':
 			help(stdout, o->open);
 			exit(EXIT_OK);
@@ -211,6 +250,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (!o->open && (o->key || o->out)) {
 		log_error("inspect takes no key and writes nothing; see 'cvm result open'");
+		return -EINVAL;
+	}
+	if (o->open && !o->reference && !o->accept_unpinned) {
+		log_error("open needs --reference (the image's signed manifest, or reference "
+			  "values); --accept-unpinned-image opens a result from an image nobody "
+			  "pinned");
+		return -EINVAL;
+	}
+	if (o->reference && o->accept_unpinned) {
+		log_error("--reference and --accept-unpinned-image exclude each other");
 		return -EINVAL;
 	}
 	return 0;
@@ -596,26 +645,31 @@ static int check_events(struct run *r)
 
 /* ---- reference values ---- */
 
-static bool reference_covers(const struct reference *ref, enum cvm_platform p)
-{
-	return (p == PLATFORM_SNP && ref->has_snp) || (p == PLATFORM_TDX && ref->has_tdx) ||
-	       (p == PLATFORM_TPM && ref->has_tpm);
-}
-
 static int check_reference(struct run *r)
 {
+	_cleanup_free_ struct reference *cands = NULL;
 	char why[300];
+	size_t n = 0;
 	int rc;
 
 	if (!r->o.reference) {
-		stage_skip(r, ST_REFERENCE, "measurements NOT compared: no --reference given");
+		stage_skip(r, ST_REFERENCE,
+			   "measurements NOT compared: --accept-unpinned-image, no --reference");
 		return 0;
 	}
-	if (!reference_covers(&r->ref, r->tee))
+	rc = refsrc_candidates(&r->rsrc, r->tee, &cands, &n, why, sizeof(why));
+	if (rc == -ENOMEM)
+		return usage_fail(r, "%s", strerror(-rc));
+	if (rc == 0 && !r->rsrc.is_manifest &&
+	    !((r->tee == PLATFORM_SNP && r->ref.has_snp) ||
+	      (r->tee == PLATFORM_TDX && r->ref.has_tdx) ||
+	      (r->tee == PLATFORM_TPM && r->ref.has_tpm)))
 		return stage_fail(r, ST_REFERENCE, "%s has no reference values for %s",
 				  r->o.reference, platform_name(r->tee));
-	rc = kbs_evidence_verify(&r->ev, r->snp, r->tdx, &r->ref, r->in.report_data, r->reg,
-				 &r->reglen, &r->vref);
+	if (rc < 0)
+		return stage_fail(r, ST_REFERENCE, "%s", why);
+	rc = kbs_evidence_verify_any(&r->ev, r->snp, r->tdx, cands, n, r->in.report_data, r->reg,
+				     &r->reglen, &r->vref);
 	r->have_vref = true;
 	if (rc < -1)
 		return usage_fail(r, "%s", strerror(-rc));
@@ -624,7 +678,7 @@ static int check_reference(struct run *r)
 				     r->in.workload_header_sha256, r->ref.luks_header_sha256, 32);
 	if (rc < 0)
 		return stage_fail(r, ST_REFERENCE, "%s", failure_of(&r->vref, why, sizeof(why)));
-	stage_ok(r, ST_REFERENCE, "the measurements match %s (%zu checks)", r->o.reference,
+	stage_ok(r, ST_REFERENCE, "the measurements match %s (%zu checks)", r->rsrc.label,
 		 r->vref.n);
 	return 0;
 }
@@ -828,7 +882,9 @@ static void print_text(const struct run *r, bool ok)
 	if (ok)
 		printf("%s: %s%s%s\n", r->o.input,
 		       r->o.open ? "verified and opened" : "verified (not decrypted)",
-		       r->o.reference ? "" : "; measurements NOT compared (no --reference)",
+		       r->o.reference ? ""
+				      : "; measurements NOT compared (image not pinned: "
+					"--accept-unpinned-image)",
 		       r->have_info && r->in.partial ? "; PARTIAL result" : "");
 	else if (!r->usage)
 		printf("%s: refused\n", r->o.input);
@@ -927,10 +983,8 @@ static void print_json(const struct run *r, bool ok)
 
 static int read_inputs(struct run *r)
 {
-	_cleanup_free_ uint8_t *text = NULL;
 	char err[512];
 	struct stat st;
-	size_t len;
 	int rc;
 
 	reference_defaults(&r->ref);
@@ -939,14 +993,18 @@ static int read_inputs(struct run *r)
 			  r->o.out);
 		return -EEXIST;
 	}
+	if (!r->o.reference && (r->o.builder || r->o.signature || r->o.pins)) {
+		log_error("--builder, --signature and --pins go with --reference MANIFEST");
+		return -EINVAL;
+	}
 	if (r->o.reference) {
-		rc = file_read(r->o.reference, CVM_CAP_JSON, &text, &len);
-		if (rc < 0)
-			return log_error_errno(rc, "%s", r->o.reference);
-		if (reference_parse((const char *)text, len, &r->ref, err, sizeof(err)) < 0) {
-			log_error("%s: %s", r->o.reference, err);
-			return -EINVAL;
+		rc = refsrc_load(r->o.reference, r->o.builder, r->o.signature, r->o.pins,
+				 &r->rsrc, err, sizeof(err));
+		if (rc < 0) {
+			log_error("%s", err);
+			return rc == -EBADMSG || rc == -EKEYREJECTED ? -EKEYREJECTED : -EINVAL;
 		}
+		r->ref = r->rsrc.ref;
 	}
 	if (r->o.open && result_key_load(r->o.key, &r->key, err, sizeof(err)) < 0) {
 		log_error("%s", err);
@@ -957,6 +1015,7 @@ static int read_inputs(struct run *r)
 
 static void run_free(struct run *r)
 {
+	refsrc_free(&r->rsrc);
 	result_key_wipe(&r->key);
 	if (r->have_info)
 		result_info_free(&r->in);
@@ -994,7 +1053,7 @@ static int result_run(struct run *r)
 static int result_verb(int argc, char **argv, bool open)
 {
 	struct run *r = calloc(1, sizeof(*r));
-	int rc;
+	int rc = 0;
 
 	if (!r) {
 		log_error_errno(-ENOMEM, "cvm result");
@@ -1002,8 +1061,8 @@ static int result_verb(int argc, char **argv, bool open)
 	}
 	r->o.open = open;
 	r->src.fd = -1;
-	if (parse_args(argc, argv, &r->o) < 0 || read_inputs(r) < 0)
-		rc = EXIT_USAGE;
+	if (parse_args(argc, argv, &r->o) < 0 || (rc = read_inputs(r)) < 0)
+		rc = rc == -EKEYREJECTED ? EXIT_REJECTED : EXIT_USAGE;
 	else
 		rc = result_run(r);
 	run_free(r);

@@ -20,8 +20,15 @@ static void help(FILE *f)
 	      "quote: its pinned attestation key), and its claims against reference values.\n"
 	      "\n"
 	      "Options:\n"
-	      "  --reference FILE     reference values (JSON; see docs/verify.md); a TPM quote\n"
-	      "                       needs tpm.ak_sha256 in it\n"
+	      "  --reference FILE     reference values (JSON; see docs/verify.md), or an image\n"
+	      "                       manifest (cvm image build; docs/image.md): the evidence\n"
+	      "                       must match one launch of the image; a TPM quote needs\n"
+	      "                       tpm.ak_sha256 (in --pins for a manifest)\n"
+	      "  --builder PUBKEY     with a manifest: the image builder's key; the manifest's\n"
+	      "                       signature (FILE with .sig for .json) must be its\n"
+	      "  --signature SIG      with a manifest: its signature file, if not beside it\n"
+	      "  --pins FILE          with a manifest: reference values for what it leaves\n"
+	      "                       unpredicted, and tpm.ak_sha256, luks_header_sha256\n"
 	      "  --report-data HEX    expected report_data, up to 64 bytes, zero-padded\n"
 	      "  --certs DIR          SNP: vcek (or vlek), optional ask (or asvk) and ark, each\n"
 	      "                       .pem or .der, or ask_ark.pem as AMD's KDS serves it;\n"
@@ -48,7 +55,7 @@ static void help(FILE *f)
 
 struct opts {
 	const char *evidence, *reference, *report_data, *certs, *collateral, *test_roots, *now;
-	const char *runtime_log;
+	const char *runtime_log, *builder, *signature, *pins;
 	bool json;
 };
 
@@ -62,7 +69,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		OPT_TROOTS,
 		OPT_NOW,
 		OPT_JSON,
-		OPT_RTLOG
+		OPT_RTLOG,
+		OPT_BUILDER,
+		OPT_SIG,
+		OPT_PINS
 	};
 	static const struct option longopts[] = {
 		{ "reference", required_argument, NULL, OPT_REF },
@@ -73,6 +83,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "now", required_argument, NULL, OPT_NOW },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "runtime-log", required_argument, NULL, OPT_RTLOG },
+		{ "builder", required_argument, NULL, OPT_BUILDER },
+		{ "signature", required_argument, NULL, OPT_SIG },
+		{ "pins", required_argument, NULL, OPT_PINS },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -107,6 +120,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_RTLOG:
 			o->runtime_log = optarg;
 			break;
+		case OPT_BUILDER:
+			o->builder = optarg;
+			break;
+		case OPT_SIG:
+			o->signature = optarg;
+			break;
+		case OPT_PINS:
+			o->pins = optarg;
+			break;
 		case 'h':
 			help(stdout);
 			exit(EXIT_OK);
@@ -128,6 +150,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 struct run {
 	struct opts o;
 	struct reference ref;
+	struct refsrc src;
 	uint8_t report_data[64];
 	int64_t now;
 	enum cvm_platform platform;
@@ -411,9 +434,7 @@ static int runtime_usage(const struct run *r)
 
 static int read_inputs(struct run *r)
 {
-	_cleanup_free_ uint8_t *reftext = NULL;
-	char err[256];
-	size_t rlen;
+	char err[320];
 	int rc;
 
 	if (r->o.now && rfc3339_parse(r->o.now, &r->now) < 0) {
@@ -430,15 +451,24 @@ static int read_inputs(struct run *r)
 		}
 	}
 	reference_defaults(&r->ref);
-	if (!r->o.reference)
+	if (!r->o.reference) {
+		if (r->o.builder || r->o.signature || r->o.pins) {
+			log_error("--builder, --signature and --pins go with --reference MANIFEST");
+			return -EINVAL;
+		}
 		return 0;
-	rc = file_read(r->o.reference, CVM_CAP_JSON, &reftext, &rlen);
-	if (rc < 0)
-		return log_error_errno(rc, "%s", r->o.reference);
-	if (reference_parse((const char *)reftext, rlen, &r->ref, err, sizeof(err)) < 0) {
-		log_error("%s: %s", r->o.reference, err);
+	}
+	rc = refsrc_load(r->o.reference, r->o.builder, r->o.signature, r->o.pins, &r->src, err,
+			 sizeof(err));
+	if (rc == -EBADMSG || rc == -EKEYREJECTED) {
+		log_error("%s", err);
+		return -EKEYREJECTED;
+	}
+	if (rc < 0) {
+		log_error("%s", err);
 		return -EINVAL;
 	}
+	r->ref = r->src.ref;
 	return 0;
 }
 
@@ -485,6 +515,63 @@ static int finish(struct run *r, const struct runtime_log *log)
 	return rc;
 }
 
+/*
+ * Against a manifest: each launch of the image on the evidence's platform
+ * in turn; the first that matches wins, else the verdict that got furthest
+ * stays (its failure names the register). 1: the image is not offered here.
+ */
+static int verify_manifest(struct run *r)
+{
+	_cleanup_free_ struct reference *cands = NULL;
+	struct verdict best;
+	cJSON *best_claims = NULL;
+	size_t n = 0, best_ok = 0;
+	char err[256];
+	int rc;
+
+	if (r->platform == PLATFORM_NONE)
+		return verify_evidence(r);
+	rc = refsrc_candidates(&r->src, r->platform, &cands, &n, err, sizeof(err));
+	if (rc == -ENOENT || rc == -EINVAL) {
+		verdict_init(&r->v, r->platform);
+		verdict_fail(&r->v, CHECK_FORMAT, "%s", err);
+		return 1;
+	}
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		size_t ok = 0;
+
+		r->ref = cands[i];
+		cJSON_Delete(r->claims);
+		r->claims = NULL;
+		rc = verify_evidence(r);
+		if (rc < 0)
+			break;
+		if (verdict_ok(&r->v)) {
+			cJSON_Delete(best_claims);
+			return 0;
+		}
+		for (size_t k = 0; k < r->v.n; k++)
+			ok += r->v.results[k].ok;
+		if (i == 0 || ok > best_ok) {
+			best = r->v;
+			best_ok = ok;
+			cJSON_Delete(best_claims);
+			best_claims = r->claims;
+			r->claims = NULL;
+		}
+	}
+	if (rc < 0) {
+		cJSON_Delete(best_claims);
+		return rc;
+	}
+	r->v = best;
+	cJSON_Delete(r->claims);
+	r->claims = best_claims;
+	return 0;
+}
+
 static int verify_run(struct run *r, const uint8_t *evidence, size_t len)
 {
 	struct runtime_log log = { 0 };
@@ -493,7 +580,13 @@ static int verify_run(struct run *r, const uint8_t *evidence, size_t len)
 
 	if (load_evidence(r, evidence, len) < 0)
 		return finish(r, NULL);
-	rc = verify_evidence(r);
+	if (r->src.is_manifest) {
+		rc = verify_manifest(r);
+		if (rc == 1)
+			return finish(r, NULL);
+	} else {
+		rc = verify_evidence(r);
+	}
 	if (rc == -EINVAL)
 		return EXIT_USAGE;
 	if (rc < 0) {
@@ -520,15 +613,16 @@ int verify_main(int argc, char **argv)
 	_cleanup_free_ uint8_t *evidence = NULL;
 	struct run *r = calloc(1, sizeof(*r));
 	size_t len;
-	int rc;
+	int rc = 0;
 
 	if (!r) {
 		log_error_errno(-ENOMEM, "cvm verify");
 		return EXIT_USAGE;
 	}
-	if (parse_args(argc, argv, &r->o) < 0 || read_inputs(r) < 0) {
+	if (parse_args(argc, argv, &r->o) < 0 || (rc = read_inputs(r)) < 0) {
+		refsrc_free(&r->src);
 		free(r);
-		return EXIT_USAGE;
+		return rc == -EKEYREJECTED ? EXIT_REJECTED : EXIT_USAGE;
 	}
 	/* JSON evidence may carry an event log; a raw report or quote is held to 64 KiB. */
 	rc = file_read(r->o.evidence, CVM_CAP_JSON, &evidence, &len);
@@ -544,6 +638,7 @@ int verify_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	rc = verify_run(r, evidence, len);
+	refsrc_free(&r->src);
 	cJSON_Delete(r->claims);
 	kbs_evidence_free(&r->ev);
 	free(r);

@@ -273,9 +273,18 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 	/* Only the records of the register the evidence holds count: the others bind nothing. */
 	for (size_t i = 0; i < log.n; i++) {
 		const struct runtime_event *e = &log.events[i];
+		static const char *const first[] = { "agent-version", "agent-config" };
 
 		if (e->reg != p)
 			continue;
+		/* the register starts with the agent: nothing ran and measured before it */
+		if (n < ARRAY_SIZE(first) && strcmp(e->name, first[n])) {
+			runtime_log_free(&log);
+			return verdict_fail(v, CHECK_RUNTIME_LOG,
+					    "runtime event log: %s event %zu is \"%.64s\", not \"%s\": "
+					    "the log must start with the agent",
+					    reg_name(p), n, e->name, first[n]);
+		}
 		n++;
 		if (strcmp(e->name, "luks-header"))
 			continue;
@@ -286,6 +295,11 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 	r = memcmp(p == PLATFORM_TDX ? log.rtmr3 : log.pcr15_sha256, reg,
 		   p == PLATFORM_TDX ? 48 : 32);
 	runtime_log_free(&log);
+	if (n < 2)
+		return verdict_fail(v, CHECK_RUNTIME_LOG,
+				    "runtime event log: %s has %zu event(s): the log must start with "
+				    "agent-version and agent-config",
+				    reg_name(p), n);
 	if (r)
 		return verdict_fail(v, CHECK_RUNTIME_LOG, "runtime event log does not replay to %s",
 				    reg_name(p));

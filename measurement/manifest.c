@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Image manifests (docs/image.md): what an image builder publishes about a
+ * launch image, signed with the builder's secp256k1 key, and the register
+ * sets that verifiers and the key broker compare evidence with. The parser
+ * is strict: unknown members, duplicate names, a register both predicted
+ * and named unpredicted, or a launch without a required register are
+ * refused, so that no value silently goes unchecked.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <secp256k1.h>
+
+#include "measurement/measurement.h"
+
+#define fail(err, errlen, ...) set_error(err, errlen, -EBADMSG, "E_MANIFEST: " __VA_ARGS__)
+
+/* Register names per platform, by bit (reference_missing). */
+static const char *const tdx_regs[] = { "mrtd", "rtmr0", "rtmr1", "rtmr2" };
+static const char *const snp_regs[] = { "measurement" };
+static const char *const tpm_regs[] = { "pcr0", "pcr1", "pcr2", "pcr3", "pcr4",
+					"pcr5", "pcr6", "pcr7", "pcr8", "pcr9" };
+#define TPM_BOOT_PCRS 0x2ffu /* PCR 0-7 and 9: firmware, kernel, initrd and command line */
+
+static const char *const *regs_of(enum cvm_platform p, size_t *n)
+{
+	switch (p) {
+	case PLATFORM_TDX:
+		*n = ARRAY_SIZE(tdx_regs);
+		return tdx_regs;
+	case PLATFORM_SNP:
+		*n = ARRAY_SIZE(snp_regs);
+		return snp_regs;
+	case PLATFORM_TPM:
+		*n = ARRAY_SIZE(tpm_regs);
+		return tpm_regs;
+	default:
+		*n = 0;
+		return NULL;
+	}
+}
+
+uint32_t launch_registers_required(enum cvm_platform p)
+{
+	switch (p) {
+	case PLATFORM_TDX:
+		return 0xf;
+	case PLATFORM_SNP:
+		return 0x1;
+	case PLATFORM_TPM:
+		return TPM_BOOT_PCRS;
+	default:
+		return 0;
+	}
+}
+
+uint32_t reference_pinned(const struct reference *r, enum cvm_platform p)
+{
+	uint32_t bits = 0;
+
+	switch (p) {
+	case PLATFORM_TDX:
+		if (!r->has_tdx)
+			return 0;
+		bits |= r->tdx.has_mrtd ? 1u : 0;
+		for (int i = 0; i < 3; i++)
+			bits |= r->tdx.has_rtmr[i] ? 2u << i : 0;
+		return bits;
+	case PLATFORM_SNP:
+		return r->has_snp && r->snp.has_measurement ? 1u : 0;
+	case PLATFORM_TPM:
+		if (!r->has_tpm)
+			return 0;
+		for (int i = 0; i < 10; i++)
+			bits |= r->tpm.has_pcr[i] ? 1u << i : 0;
+		return bits;
+	default:
+		return 0;
+	}
+}
+
+void launch_registers_text(enum cvm_platform p, uint32_t bits, char *out, size_t cap)
+{
+	size_t n, o = 0;
+	const char *const *names = regs_of(p, &n);
+
+	if (cap)
+		out[0] = 0;
+	for (size_t i = 0; i < n && o < cap; i++) {
+		if (!(bits & (1u << i)))
+			continue;
+		int w = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", names[i]);
+
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+int reference_complete(const struct reference *r, enum cvm_platform p, char *err, size_t errlen)
+{
+	uint32_t missing = launch_registers_required(p) & ~reference_pinned(r, p);
+	char names[160];
+
+	if (missing) {
+		launch_registers_text(p, missing, names, sizeof(names));
+		return set_error(err, errlen, -EINVAL,
+				 "%s: %s not pinned: the %s would go unchecked", platform_name(p),
+				 names,
+				 p == PLATFORM_TDX ? "firmware, kernel, initrd or command line"
+				 : p == PLATFORM_TPM
+					 ? "firmware, kernel, initrd or command line (boot PCRs)"
+					 : "launch image");
+	}
+	if (p == PLATFORM_TPM && !r->tpm.has_ak_sha256)
+		return set_error(err, errlen, -EINVAL,
+				 "tpm: ak_sha256 not pinned: a TPM quote proves nothing without a "
+				 "pinned attestation key");
+	return 0;
+}
+
+/* ---- parsing ---- */
+
+static int platform_index(const char *name)
+{
+	if (!strcmp(name, "tdx"))
+		return PLATFORM_TDX;
+	if (!strcmp(name, "snp"))
+		return PLATFORM_SNP;
+	if (!strcmp(name, "tpm"))
+		return PLATFORM_TPM;
+	return -1;
+}
+
+static int only(const cJSON *o, const char *where, const char *const *names, size_t n, char *err,
+		size_t errlen)
+{
+	const cJSON *m;
+
+	if (!cJSON_IsObject(o))
+		return fail(err, errlen, "%s: must be an object", where);
+	if ((m = json_unknown_member(o, names, n)))
+		return fail(err, errlen, "%s.%.32s: unknown member", where, m->string);
+	return 0;
+}
+
+static bool name_valid(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n >= 1 && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					       "0123456789._-") == n &&
+	       s[0] != '.' && s[0] != '-';
+}
+
+static int parse_files(const cJSON *files, char *err, size_t errlen)
+{
+	static const char *const fnames[] = { "path", "sha256" };
+	const cJSON *f;
+	uint8_t d[32];
+	const char *path;
+	int r;
+
+	if (!cJSON_IsObject(files) || !cJSON_GetArraySize(files))
+		return fail(err, errlen, "files: must be an object naming each file");
+	cJSON_ArrayForEach(f, files) {
+		if (!name_valid(f->string, 64))
+			return fail(err, errlen, "files.%.32s: not a file role name", f->string);
+		if ((r = only(f, "files entry", fnames, ARRAY_SIZE(fnames), err, errlen)) < 0)
+			return r;
+		if (json_get_hex(f, "sha256", d, 32) < 0)
+			return fail(err, errlen, "files.%.32s.sha256: must be 32 bytes of hex",
+				    f->string);
+		if (json_get_string(f, "path", &path) < 0 || !*path || strlen(path) > 4096)
+			return fail(err, errlen, "files.%.32s.path: must be a string", f->string);
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(files, "kernel") ||
+	    !cJSON_GetObjectItemCaseSensitive(files, "initrd"))
+		return fail(err, errlen, "files: kernel and initrd are required");
+	return 0;
+}
+
+/* A launch's register value, or its absence. */
+static int launch_reg(const cJSON *l, enum cvm_platform p, size_t i, struct reference *ref,
+		      bool *has, char *err, size_t errlen)
+{
+	const char *name;
+	size_t n;
+	int r;
+
+	name = regs_of(p, &n)[i];
+	*has = false;
+	if (p == PLATFORM_TPM) {
+		const cJSON *pcrs = cJSON_GetObjectItemCaseSensitive(l, "pcrs");
+		char key[4];
+
+		snprintf(key, sizeof(key), "%zu", i);
+		if (!pcrs || !cJSON_GetObjectItemCaseSensitive(pcrs, key))
+			return 0;
+		if (json_get_hex(pcrs, key, ref->tpm.pcr[i], 32) < 0)
+			return fail(err, errlen, "tpm launch pcrs.%s: must be 32 bytes of hex", key);
+		ref->tpm.has_pcr[i] = *has = true;
+		return 0;
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(l, name))
+		return 0;
+	if (p == PLATFORM_SNP)
+		r = json_get_hex(l, name, ref->snp.measurement, 48);
+	else if (i == 0)
+		r = json_get_hex(l, name, ref->tdx.mrtd, 48);
+	else
+		r = json_get_hex(l, name, ref->tdx.rtmr[i - 1], 48);
+	if (r < 0)
+		return fail(err, errlen, "%s launch %s: must be 48 bytes of hex", platform_name(p),
+			    name);
+	if (p == PLATFORM_SNP)
+		ref->snp.has_measurement = true;
+	else if (i == 0)
+		ref->tdx.has_mrtd = true;
+	else
+		ref->tdx.has_rtmr[i - 1] = true;
+	*has = true;
+	return 0;
+}
+
+static int parse_launch(const cJSON *l, enum cvm_platform p, uint32_t unpredicted,
+			struct reference *ref, char *label, size_t labcap, char *err,
+			size_t errlen)
+{
+	static const char *const tdx_names[] = { "memory_mib", "mrtd", "rtmr0", "rtmr1", "rtmr2" };
+	static const char *const snp_names[] = { "vcpus", "vcpu_type", "measurement" };
+	static const char *const tpm_names[] = { "memory_mib", "vcpus", "pcrs" };
+	uint32_t required = launch_registers_required(p);
+	const char *vtype = NULL;
+	uint64_t mem = 0, vcpus = 0;
+	size_t nregs;
+	int r;
+
+	regs_of(p, &nregs);
+	reference_defaults(ref);
+	if (p == PLATFORM_TDX)
+		r = only(l, "tdx launch", tdx_names, ARRAY_SIZE(tdx_names), err, errlen);
+	else if (p == PLATFORM_SNP)
+		r = only(l, "snp launch", snp_names, ARRAY_SIZE(snp_names), err, errlen);
+	else
+		r = only(l, "tpm launch", tpm_names, ARRAY_SIZE(tpm_names), err, errlen);
+	if (r < 0)
+		return r;
+	if (p == PLATFORM_TPM) {
+		const cJSON *pcrs = cJSON_GetObjectItemCaseSensitive(l, "pcrs"), *e;
+
+		if (pcrs && !cJSON_IsObject(pcrs))
+			return fail(err, errlen, "tpm launch pcrs: must be an object");
+		cJSON_ArrayForEach(e, pcrs) {
+			char *end;
+			long i = strtol(e->string, &end, 10);
+
+			if (*end || !*e->string || i < 0 || i > 9 || !(required & (1u << i)) ||
+			    (e->string[0] == '0' && e->string[1]))
+				return fail(err, errlen,
+					    "tpm launch pcrs.%.16s: not a boot PCR (0-7, 9)",
+					    e->string);
+		}
+	}
+	for (size_t i = 0; i < nregs; i++) {
+		bool has;
+
+		if (!(required & (1u << i)))
+			continue;
+		if ((r = launch_reg(l, p, i, ref, &has, err, errlen)) < 0)
+			return r;
+		if (has && (unpredicted & (1u << i)))
+			return fail(err, errlen, "%s: %s is both predicted and unpredicted",
+				    platform_name(p), regs_of(p, &nregs)[i]);
+		if (!has && !(unpredicted & (1u << i)))
+			return fail(err, errlen,
+				    "%s launch: no %s (predict it, or name it in \"unpredicted\")",
+				    platform_name(p), regs_of(p, &nregs)[i]);
+	}
+	if (cJSON_GetObjectItemCaseSensitive(l, "memory_mib") &&
+	    (json_get_u64(l, "memory_mib", &mem) < 0 || !mem || mem > (1u << 22)))
+		return fail(err, errlen, "%s launch memory_mib: must be 1 to 4194304",
+			    platform_name(p));
+	if (cJSON_GetObjectItemCaseSensitive(l, "vcpus") &&
+	    (json_get_u64(l, "vcpus", &vcpus) < 0 || !vcpus || vcpus > 512))
+		return fail(err, errlen, "%s launch vcpus: must be 1 to 512", platform_name(p));
+	if (cJSON_GetObjectItemCaseSensitive(l, "vcpu_type") &&
+	    (json_get_string(l, "vcpu_type", &vtype) < 0 || !name_valid(vtype, 32)))
+		return fail(err, errlen, "snp launch vcpu_type: not a vCPU type name");
+	if (p == PLATFORM_SNP && (!vcpus || !vtype))
+		return fail(err, errlen, "snp launch: vcpus and vcpu_type are required");
+	if (p != PLATFORM_SNP && !mem)
+		return fail(err, errlen, "%s launch: memory_mib is required", platform_name(p));
+	ref->has_tdx = p == PLATFORM_TDX;
+	ref->has_snp = p == PLATFORM_SNP;
+	ref->has_tpm = p == PLATFORM_TPM;
+	if (p == PLATFORM_SNP)
+		snprintf(label, labcap, "%llu vCPU %.32s", (unsigned long long)vcpus, vtype);
+	else if (vcpus)
+		snprintf(label, labcap, "%llu MiB, %llu vCPU", (unsigned long long)mem,
+			 (unsigned long long)vcpus);
+	else
+		snprintf(label, labcap, "%llu MiB", (unsigned long long)mem);
+	return 0;
+}
+
+static int parse_platform(const cJSON *o, enum cvm_platform p, struct manifest_platform *mp,
+			  char *err, size_t errlen)
+{
+	static const char *const names[] = { "launches", "unpredicted" };
+	const cJSON *launches, *un, *e;
+	size_t nregs, k = 0;
+	const char *const *regs = regs_of(p, &nregs);
+	char where[32];
+	int r;
+
+	snprintf(where, sizeof(where), "platforms.%s", platform_name(p));
+	if ((r = only(o, where, names, ARRAY_SIZE(names), err, errlen)) < 0)
+		return r;
+	if ((un = cJSON_GetObjectItemCaseSensitive(o, "unpredicted"))) {
+		if (!cJSON_IsArray(un))
+			return fail(err, errlen, "%s.unpredicted: must be an array", where);
+		cJSON_ArrayForEach(e, un) {
+			size_t i;
+			const char *s = cJSON_GetStringValue(e);
+
+			for (i = 0; s && i < nregs && strcmp(s, regs[i]); i++)
+				;
+			if (!s || i == nregs || !(launch_registers_required(p) & (1u << i)))
+				return fail(err, errlen, "%s.unpredicted: not a launch register",
+					    where);
+			if (mp->unpredicted & (1u << i))
+				return fail(err, errlen, "%s.unpredicted: %s named twice", where,
+					    s);
+			mp->unpredicted |= 1u << i;
+		}
+	}
+	launches = cJSON_GetObjectItemCaseSensitive(o, "launches");
+	if (!cJSON_IsArray(launches) || !cJSON_GetArraySize(launches) ||
+	    cJSON_GetArraySize(launches) > MANIFEST_LAUNCHES_MAX)
+		return fail(err, errlen, "%s.launches: must be an array of 1 to %d launches", where,
+			    MANIFEST_LAUNCHES_MAX);
+	mp->n = (size_t)cJSON_GetArraySize(launches);
+	mp->launches = calloc(mp->n, sizeof(*mp->launches));
+	mp->labels = calloc(mp->n, sizeof(*mp->labels));
+	if (!mp->launches || !mp->labels)
+		return -ENOMEM;
+	cJSON_ArrayForEach(e, launches) {
+		if ((r = parse_launch(e, p, mp->unpredicted, &mp->launches[k], mp->labels[k],
+				      sizeof(mp->labels[k]), err, errlen)) < 0)
+			return r;
+		for (size_t j = 0; j < k; j++)
+			if (!strcmp(mp->labels[j], mp->labels[k]))
+				return fail(err, errlen, "%s: two launches of %s", where,
+					    mp->labels[k]);
+		k++;
+	}
+	mp->present = true;
+	return 0;
+}
+
+void manifest_free(struct manifest *m)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(m->p); i++) {
+		free(m->p[i].launches);
+		free(m->p[i].labels);
+	}
+	memset(m, 0, sizeof(*m));
+}
+
+bool manifest_text_is_manifest(const char *text, size_t len)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+
+	return json_parse(text, len, &root) == 0 && cJSON_IsObject(root) &&
+	       cJSON_GetObjectItemCaseSensitive(root, "manifest") != NULL;
+}
+
+int manifest_parse(const char *text, size_t len, struct manifest *m, char *err, size_t errlen)
+{
+	static const char *const names[] = { "manifest", "name",    "version",
+					     "cmdline",	 "files",   "platforms" };
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	_cleanup_free_ char *canon = NULL;
+	const cJSON *plats, *e;
+	const char *s;
+	uint64_t ver;
+	size_t clen;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if (json_parse(text, len, &root) < 0 || !cJSON_IsObject(root))
+		return fail(err, errlen,
+			    "not a JSON object (or a duplicate member name, or invalid UTF-8)");
+	if ((r = only(root, "manifest", names, ARRAY_SIZE(names), err, errlen)) < 0)
+		goto out;
+	r = -EBADMSG;
+	if (json_get_u64(root, "manifest", &ver) < 0 || ver != MANIFEST_FORMAT) {
+		fail(err, errlen, "manifest: must be %d (the format version)", MANIFEST_FORMAT);
+		goto out;
+	}
+	if (json_get_string(root, "name", &s) < 0 || !name_valid(s, 64)) {
+		fail(err, errlen, "name: 1 to 64 of [A-Za-z0-9._-]");
+		goto out;
+	}
+	snprintf(m->name, sizeof(m->name), "%s", s);
+	if (json_get_string(root, "version", &s) < 0 || !name_valid(s, 64)) {
+		fail(err, errlen, "version: 1 to 64 of [A-Za-z0-9._-]");
+		goto out;
+	}
+	snprintf(m->version, sizeof(m->version), "%s", s);
+	if (json_get_string(root, "cmdline", &s) < 0 || strlen(s) > 4096) {
+		fail(err, errlen, "cmdline: must be a string of at most 4096 bytes");
+		goto out;
+	}
+	if ((r = parse_files(cJSON_GetObjectItemCaseSensitive(root, "files"), err, errlen)) < 0)
+		goto out;
+	plats = cJSON_GetObjectItemCaseSensitive(root, "platforms");
+	r = -EBADMSG;
+	if (!cJSON_IsObject(plats) || !cJSON_GetArraySize(plats)) {
+		fail(err, errlen, "platforms: must name at least one platform (tdx, snp, tpm)");
+		goto out;
+	}
+	cJSON_ArrayForEach(e, plats) {
+		int p = platform_index(e->string);
+
+		if (p < 0) {
+			fail(err, errlen, "platforms.%.32s: not a platform (tdx, snp, tpm)",
+			     e->string);
+			goto out;
+		}
+		if ((r = parse_platform(e, (enum cvm_platform)p, &m->p[p], err, errlen)) < 0)
+			goto out;
+	}
+	if ((r = jcs_serialize(root, &canon, &clen)) < 0) {
+		fail(err, errlen, "cannot be put in canonical form (RFC 8785)");
+		goto out;
+	}
+	SHA256((const uint8_t *)canon, clen, m->sha256);
+	return 0;
+out:
+	manifest_free(m);
+	return r < 0 ? r : -EBADMSG;
+}
+
+/* ---- signatures ---- */
+
+int manifest_sign(const char *text, size_t len, const struct result_key *k, char **sig_json,
+		  char *err, size_t errlen)
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = NULL;
+	struct manifest m;
+	secp256k1_ecdsa_signature sig;
+	uint8_t compact[64];
+	char pub[67];
+	int r;
+
+	if (!k->sk)
+		return set_error(err, errlen, -EINVAL, "E_MANIFEST_SIGNATURE: no private key");
+	if ((r = manifest_parse(text, len, &m, err, errlen)) < 0)
+		return r;
+	/* RFC 6979 nonces, low S: the same manifest and key give the same signature */
+	r = cvm_secp256k1() &&
+	    secp256k1_ecdsa_sign(cvm_secp256k1(), &sig, m.sha256, k->sk, NULL, NULL) &&
+	    secp256k1_ecdsa_signature_serialize_compact(cvm_secp256k1(), compact, &sig);
+	manifest_free(&m);
+	if (!r)
+		return set_error(err, errlen, -EIO, "E_MANIFEST_SIGNATURE: signing failed");
+	result_key_pub_hex(k, pub);
+	o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "builder", pub) ||
+	    !json_add_hex(o, "signature", compact, sizeof(compact)) ||
+	    jcs_serialize(o, sig_json, &(size_t){ 0 }) < 0)
+		return set_error(err, errlen, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int manifest_check_signature(const struct manifest *m, const char *sig, size_t siglen,
+			     const uint8_t *builder, uint8_t signer[33], char *err, size_t errlen)
+{
+	static const char *const names[] = { "builder", "signature" };
+	_cleanup_(cJSON_Deletep) cJSON *o = NULL;
+	secp256k1_ecdsa_signature s;
+	secp256k1_pubkey pk;
+	uint8_t compact[64], pub[33];
+	const char *hex;
+
+	if (json_parse(sig, siglen, &o) < 0 || !cJSON_IsObject(o))
+		return set_error(err, errlen, -EBADMSG,
+				 "E_MANIFEST_SIGNATURE: the signature file is not a JSON object");
+	if (json_unknown_member(o, names, ARRAY_SIZE(names)))
+		return set_error(err, errlen, -EBADMSG,
+				 "E_MANIFEST_SIGNATURE: the signature file has an unknown member");
+	if (json_get_string(o, "builder", &hex) < 0 || result_pub_from_hex(hex, pub) < 0)
+		return set_error(err, errlen, -EBADMSG,
+				 "E_MANIFEST_SIGNATURE: builder: not a compressed secp256k1 "
+				 "public key (66 hex digits)");
+	if (json_get_hex(o, "signature", compact, sizeof(compact)) < 0)
+		return set_error(err, errlen, -EBADMSG,
+				 "E_MANIFEST_SIGNATURE: signature: must be 64 bytes of hex");
+	if (builder && CRYPTO_memcmp(builder, pub, 33))
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_MANIFEST_SIGNATURE: signed by another key than the builder's");
+	if (!cvm_secp256k1() ||
+	    !secp256k1_ecdsa_signature_parse_compact(cvm_secp256k1(), &s, compact) ||
+	    secp256k1_ecdsa_signature_normalize(cvm_secp256k1(), NULL, &s) ||
+	    !secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, pub, 33) ||
+	    !secp256k1_ecdsa_verify(cvm_secp256k1(), &s, m->sha256, &pk))
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_MANIFEST_SIGNATURE: the signature does not verify over this "
+				 "manifest");
+	if (signer)
+		memcpy(signer, pub, 33);
+	return 0;
+}
+
+/* ---- candidates: a manifest's launches with a policy's pins ---- */
+
+static void overlay(struct reference *c, const struct reference *l, enum cvm_platform p)
+{
+	switch (p) {
+	case PLATFORM_TDX:
+		c->has_tdx = true;
+		if (l->tdx.has_mrtd) {
+			c->tdx.has_mrtd = true;
+			memcpy(c->tdx.mrtd, l->tdx.mrtd, 48);
+		}
+		for (int i = 0; i < 3; i++)
+			if (l->tdx.has_rtmr[i]) {
+				c->tdx.has_rtmr[i] = true;
+				memcpy(c->tdx.rtmr[i], l->tdx.rtmr[i], 48);
+			}
+		break;
+	case PLATFORM_SNP:
+		c->has_snp = true;
+		c->snp.has_measurement = true;
+		memcpy(c->snp.measurement, l->snp.measurement, 48);
+		break;
+	case PLATFORM_TPM:
+		c->has_tpm = true;
+		for (int i = 0; i < 10; i++)
+			if (l->tpm.has_pcr[i]) {
+				c->tpm.has_pcr[i] = true;
+				memcpy(c->tpm.pcr[i], l->tpm.pcr[i], 32);
+			}
+		break;
+	default:
+		break;
+	}
+}
+
+int manifest_candidates(const struct manifest *m, enum cvm_platform p,
+			const struct reference *pins, struct reference **out, size_t *n,
+			char *err, size_t errlen)
+{
+	const struct manifest_platform *mp;
+	uint32_t twice;
+	char names[160];
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (p <= PLATFORM_NONE || p >= (int)ARRAY_SIZE(m->p) || !m->p[p].present)
+		return set_error(err, errlen, -ENOENT, "image %s %s is not offered on %s",
+				 m->name, m->version, platform_name(p));
+	mp = &m->p[p];
+	twice = reference_pinned(pins, p) & ~mp->unpredicted;
+	if (twice) {
+		launch_registers_text(p, twice, names, sizeof(names));
+		return set_error(err, errlen, -EINVAL,
+				 "%s: %s pinned by hand, but image %s predicts it: leave it to "
+				 "the manifest",
+				 platform_name(p), names, m->name);
+	}
+	*out = calloc(mp->n, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < mp->n; i++) {
+		(*out)[i] = *pins;
+		overlay(&(*out)[i], &mp->launches[i], p);
+		if ((r = reference_complete(&(*out)[i], p, names, sizeof(names))) < 0) {
+			free(*out);
+			*out = NULL;
+			return set_error(err, errlen, r, "image %s %s: %s%s", m->name, m->version,
+					 names,
+					 r == -EINVAL && p != PLATFORM_SNP &&
+							 (launch_registers_required(p) &
+							  ~reference_pinned(pins, p) &
+							  mp->unpredicted)
+						 ? " (the manifest does not predict it: pin it by "
+						   "hand in the reference)"
+						 : "");
+		}
+	}
+	*n = mp->n;
+	return 0;
+}
+
+int kbs_evidence_verify_any(const struct kbs_evidence *e, struct snp_verifier *snp,
+			    struct tdx_verifier *tdx, const struct reference *cands, size_t n,
+			    const uint8_t *report_data, uint8_t reg[48], size_t *reglen,
+			    struct verdict *v)
+{
+	struct verdict *best = NULL, *cur;
+	size_t best_passed = 0;
+	int r = -1;
+
+	if (!n)
+		return kbs_evidence_verify(e, snp, tdx, NULL, report_data, reg, reglen, v);
+	cur = malloc(sizeof(*cur));
+	best = malloc(sizeof(*best));
+	if (!cur || !best) {
+		free(cur);
+		free(best);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t passed = 0;
+
+		r = kbs_evidence_verify(e, snp, tdx, &cands[i], report_data, reg, reglen, cur);
+		if (r == 0) {
+			*v = *cur;
+			break;
+		}
+		if (r != -1) /* nothing could run: the same for every candidate */
+			break;
+		for (size_t k = 0; k < cur->n; k++)
+			passed += cur->results[k].ok;
+		if (i == 0 || passed > best_passed) {
+			*best = *cur;
+			best_passed = passed;
+		}
+	}
+	if (r == -1)
+		*v = *best;
+	else if (r < 0)
+		*v = *cur;
+	free(cur);
+	free(best);
+	return r;
+}
