@@ -16,6 +16,7 @@ static const struct {
 	{ "measure", measure_main,
 	  "predict launch measurements (SNP, TDX MRTD), replay and compare event logs" },
 	{ "initrd", initrd_main, "build, list and compare reproducible initramfs images" },
+	{ "image", image_main, "build a launch image and its signed manifest, or check one" },
 	{ "pack", pack_main, "pack a workload directory into a LUKS2 + dm-verity volume" },
 	{ "kbs", kbs_main, "run a key broker (Trustee KBS protocol) and manage its store" },
 	{ "kbs-client", kbs_client_main,

@@ -18,6 +18,7 @@ int kbs_client_main(int argc, char **argv);
 int pack_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
 int result_main(int argc, char **argv);
+int image_main(int argc, char **argv);
 
 /* ---- orders (order.c, docs/order.md) ---- */
 
