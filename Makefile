@@ -139,6 +139,7 @@ check: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(UNIT_BIN) $(E2E_BIN)
 # One order end to end in QEMU (TCG): the agent, broker, vTPM, disks and channel are real.
 e2e: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)sh tests/e2e/test_order.sh $(BUILD)
+	$(Q)sh tests/e2e/test_image.sh $(BUILD)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory check-format
@@ -167,6 +168,9 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 # Targets of agent/ parsers name the one agent source they need.
 $(FUZZ_BUILD)/fuzz_agent_config: FUZZ_EXTRA := agent/config.c
 $(FUZZ_BUILD)/fuzz_job_manifest: FUZZ_EXTRA := agent/job.c
+# the sim's launch file: tee_sim.c and the backends it reaches through tee.c
+$(FUZZ_BUILD)/fuzz_sim_launch: FUZZ_EXTRA := agent/tee_sim.c agent/tee.c agent/tee_tpm.c \
+	agent/tee_kernel.c
 # ... and the one of host/ its source.
 $(FUZZ_BUILD)/fuzz_order: FUZZ_EXTRA := host/order.c
 $(FUZZ_BUILD)/fuzz_order: host/order.c host/cvm.h

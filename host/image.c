@@ -548,6 +548,13 @@ static int build(struct build_opts *o)
 	for (int p = PLATFORM_SNP; p <= PLATFORM_TPM; p++) {
 		if (!rc.p[p].present)
 			continue;
+		/* firmware registers depend on the machine (memory, vCPUs): one log, one launch */
+		if (rc.p[p].log[0] && rc.p[p].n != 1) {
+			log_error("--firmware-log %s: a reference log is of one machine, and build.json "
+				  "offers %zu launches on %s",
+				  platform_name(p), rc.p[p].n, platform_name(p));
+			return EXIT_USAGE;
+		}
 		if (p != PLATFORM_TPM && access(rc.p[p].firmware, R_OK) < 0) {
 			log_error("%s firmware %s: %s; give --firmware %s=PATH, or leave %s out "
 				  "with --platforms",
