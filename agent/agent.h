@@ -46,6 +46,7 @@ struct tee_config {
 	const char *sim_pki;		/* sim: the test PKI directory (scripts/gen-test-pki) */
 	const char *sim_platform;	/* sim: "snp" or "tdx" (default) */
 	const char *sim_measurement;	/* sim: hex SNP MEASUREMENT or TDX MRTD to report */
+	const char *sim_launch;		/* sim: a launch file instead (sim_launch_parse) */
 	const uint8_t *sim_report_data; /* sim: report this instead of the binding (attacks) */
 };
 

@@ -55,7 +55,7 @@ struct agent_config {
 	char status_port[64];
 	int log_level; /* 0 errors, 1 info, 2 debug */
 	/* sim backend (test builds only) */
-	char sim_pki[256], sim_platform[8], sim_measurement[97];
+	char sim_pki[256], sim_platform[8], sim_measurement[97], sim_launch[256];
 	uint8_t digest[32]; /* SHA-256 of agent.json as read: measured as "agent-config" */
 };
 

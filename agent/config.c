@@ -228,7 +228,7 @@ static int parse_limits(const cJSON *l, struct agent_config *c, char *err, size_
 
 static int parse_sim(const cJSON *s, struct agent_config *c, char *err, size_t errlen)
 {
-	static const char *const names[] = { "pki", "platform", "measurement", NULL };
+	static const char *const names[] = { "pki", "platform", "measurement", "launch", NULL };
 	int r;
 
 	if ((r = only_members(s, "sim", names, err, errlen)) < 0 ||
@@ -236,10 +236,14 @@ static int parse_sim(const cJSON *s, struct agent_config *c, char *err, size_t e
 	    (r = get_str(s, "platform", "sim", c->sim_platform, sizeof(c->sim_platform), err,
 			 errlen)) < 0 ||
 	    (r = get_str(s, "measurement", "sim", c->sim_measurement, sizeof(c->sim_measurement),
-			 err, errlen)) < 0)
+			 err, errlen)) < 0 ||
+	    (r = get_str(s, "launch", "sim", c->sim_launch, sizeof(c->sim_launch), err, errlen)) <
+		    0)
 		return r;
 	if (strcmp(c->sim_platform, "tdx") && strcmp(c->sim_platform, "snp"))
 		return bad(err, errlen, "sim.platform", "tdx or snp");
+	if (c->sim_measurement[0] && c->sim_launch[0])
+		return bad(err, errlen, "sim", "measurement or launch, not both");
 	return 0;
 }
 

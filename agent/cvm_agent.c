@@ -169,6 +169,8 @@ static void open_tee(void)
 	tc.sim_platform = o.cfg.sim_platform;
 	if (o.cfg.sim_measurement[0])
 		tc.sim_measurement = o.cfg.sim_measurement;
+	if (o.cfg.sim_launch[0])
+		tc.sim_launch = o.cfg.sim_launch;
 	if (tee_open(o.cfg.tee, &tc, &o.tee, err, sizeof(err)) < 0)
 		fail("tee", "E_TEE", err);
 	o.wait_ms += pid1_now_ms() - t;

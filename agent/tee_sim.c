@@ -29,7 +29,8 @@ struct sim {
 	uint8_t *chain;		/* TDX: PCK chain PEM */
 	size_t chain_len;
 	uint8_t chip_id[64];
-	uint8_t measurement[48];
+	uint8_t measurement[48]; /* SNP: MEASUREMENT; TDX: MRTD */
+	uint8_t rtmr[3][48];	 /* TDX: RTMR0-2 */
 };
 
 static EVP_PKEY *load_key(const char *dir, const char *name)
@@ -233,6 +234,7 @@ static int tdx_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 	int r;
 
 	memcpy(f.mrtd, s->measurement, 48);
+	memcpy(f.rtmr, s->rtmr, sizeof(s->rtmr));
 	memcpy(f.report_data, rd, 64);
 	r = sim_rtmr3(&s->tee, f.rtmr[3], err, errlen);
 	if (r < 0)
@@ -272,6 +274,74 @@ static int sim_extend(struct tee *t, const uint8_t *digest, size_t len, char *er
 	return len == 48 ? 0 : set_error(err, errlen, -EINVAL, "E_MEASURE: RTMR3 takes SHA-384");
 }
 
+int sim_launch_parse(const char *text, size_t len, bool tdx, struct sim_launch *l, char *err,
+		     size_t errlen)
+{
+	static const char *const tdx_names[] = { "mrtd", "rtmr0", "rtmr1", "rtmr2" };
+	static const char *const snp_names[] = { "measurement" };
+	const char *const *names = tdx ? tdx_names : snp_names;
+	uint8_t *const tdx_regs[] = { l->mrtd, l->rtmr[0], l->rtmr[1], l->rtmr[2] };
+	uint8_t *const snp_regs[] = { l->measurement };
+	uint8_t *const *regs = tdx ? tdx_regs : snp_regs;
+	const size_t n = tdx ? ARRAY_SIZE(tdx_names) : ARRAY_SIZE(snp_names);
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	const cJSON *m;
+
+	memset(l, 0, sizeof(*l));
+	if (json_parse(text, len, &root) < 0 || !cJSON_IsObject(root))
+		return set_error(err, errlen, -EINVAL, "not a JSON object");
+	if ((m = json_unknown_member(root, names, n)))
+		return set_error(err, errlen, -EINVAL, "%.32s: unknown member (%s takes %s)",
+				 m->string, tdx ? "tdx" : "snp",
+				 tdx ? "mrtd, rtmr0, rtmr1, rtmr2" : "measurement");
+	for (size_t i = 0; i < n; i++) {
+		int r = json_get_hex(root, names[i], regs[i], 48);
+
+		/* a TDX register left out is one nothing was measured into */
+		if (r == -ENOENT && tdx)
+			continue;
+		if (r < 0) {
+			memset(l, 0, sizeof(*l));
+			return set_error(err, errlen, -EINVAL, "%s: %s", names[i],
+					 r == -ENOENT ? "missing" : "must be 48 bytes of hex");
+		}
+	}
+	return 0;
+}
+
+/* The launch registers from cfg: the measurement (MRTD) alone, or a launch file. */
+static int sim_launch_load(struct sim *s, const struct tee_config *cfg, char *err, size_t errlen)
+{
+	_cleanup_free_ uint8_t *text = NULL;
+	struct sim_launch l;
+	char why[160];
+	size_t len;
+	int r;
+
+	for (int i = 0; i < 48; i++)
+		s->measurement[i] = (uint8_t)(s->tdx ? i : 0xa0 + i);
+	if (cfg->sim_measurement && cfg->sim_launch)
+		return set_error(err, errlen, -EINVAL,
+				 "sim: a measurement or a launch file, not both");
+	if (cfg->sim_measurement) {
+		if (hex_decode_exact(cfg->sim_measurement, s->measurement, 48) < 0)
+			return set_error(err, errlen, -EINVAL,
+					 "sim: measurement must be 48 bytes of hex");
+		return 0;
+	}
+	if (!cfg->sim_launch)
+		return 0;
+	if ((r = file_read(cfg->sim_launch, 4096, &text, &len)) < 0)
+		return set_error(err, errlen, r, "sim: launch %.256s: %s", cfg->sim_launch,
+				 strerror(-r));
+	if (sim_launch_parse((const char *)text, len, s->tdx, &l, why, sizeof(why)) < 0)
+		return set_error(err, errlen, -EINVAL, "sim: launch %.256s: %s", cfg->sim_launch,
+				 why);
+	memcpy(s->measurement, s->tdx ? l.mrtd : l.measurement, 48);
+	memcpy(s->rtmr, l.rtmr, sizeof(s->rtmr));
+	return 0;
+}
+
 static void sim_close(struct tee *t)
 {
 	struct sim *s = (struct sim *)t;
@@ -288,6 +358,7 @@ int tee_sim_open(const struct tee_config *cfg, struct tee **out, char *err, size
 	struct sim *s = calloc(1, sizeof(*s));
 	char dir[1024];
 	const char *pki = cfg->sim_pki ? cfg->sim_pki : getenv("CVM_SIM_PKI");
+	int r;
 
 	if (!s)
 		return -ENOMEM;
@@ -309,12 +380,9 @@ int tee_sim_open(const struct tee_config *cfg, struct tee **out, char *err, size
 		return set_error(err, errlen, -EINVAL,
 				 "sim: no test PKI (CVM_SIM_PKI or --sim-pki)");
 	}
-	for (int i = 0; i < 48; i++)
-		s->measurement[i] = (uint8_t)(s->tdx ? i : 0xa0 + i);
-	if (cfg->sim_measurement &&
-	    hex_decode_exact(cfg->sim_measurement, s->measurement, 48) < 0) {
+	if ((r = sim_launch_load(s, cfg, err, errlen)) < 0) {
 		free(s);
-		return set_error(err, errlen, -EINVAL, "sim: measurement must be 48 bytes of hex");
+		return r;
 	}
 	snprintf(dir, sizeof(dir), "%s/%s", pki, s->tdx ? "tdx" : "snp");
 	if (s->tdx) {

@@ -49,6 +49,21 @@ struct sim_tdx_fields {
 uint8_t *sim_tdx_sign(const struct sim_tdx_fields *p, EVP_PKEY *ak, EVP_PKEY *pck,
 		      const uint8_t *chain, size_t chain_len, size_t *len);
 
+/*
+ * The launch registers the sim reports, as hardware would have measured them
+ * (docs/agent.md): a JSON object {"mrtd", "rtmr0", "rtmr1", "rtmr2"} for TDX,
+ * each 48 bytes of hex and optional (zeros), or {"measurement"} for SNP,
+ * required. Unknown members are refused; errors are one line in err.
+ */
+struct sim_launch {
+	uint8_t mrtd[48];
+	uint8_t rtmr[3][48]; /* RTMR0-2; RTMR3 is the runtime register */
+	uint8_t measurement[48];
+};
+
+int sim_launch_parse(const char *text, size_t len, bool tdx, struct sim_launch *l, char *err,
+		     size_t errlen);
+
 /* ECDSA over msg, r and s big-endian, n bytes each. */
 int sim_sign_raw(EVP_PKEY *k, const EVP_MD *md, const void *msg, size_t len, uint8_t *r, uint8_t *s,
 		 size_t n);

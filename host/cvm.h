@@ -132,6 +132,8 @@ struct image_platform {
 	char cpu[32];		       /* the -cpu model (part of the SNP launch digest) */
 	char firmware[IMAGE_PATH_MAX]; /* -bios: OVMF for TDX or SEV-SNP; "" for QEMU's own */
 	uint32_t qgs_port;	       /* tdx: the host's Quote Generation Service, vsock port */
+	/* plain: the sim TEE's launch registers, handed to the guest by fw_cfg; "" for none */
+	char sim_launch[IMAGE_PATH_MAX];
 };
 
 /* An image description (vm-images/NAME/image.json), its paths made absolute or kept as given. */

@@ -223,6 +223,9 @@ static void client_usage(FILE *f)
 	      "  --sim-pki DIR         sim: the test PKI (default $CVM_SIM_PKI)\n"
 	      "  --sim-platform P      sim: snp or tdx (default tdx)\n"
 	      "  --sim-measurement HEX sim: the SNP measurement or TDX MRTD to report\n"
+	      "  --sim-launch FILE     sim: the launch registers to report, a JSON object of\n"
+	      "                        TDX mrtd, rtmr0, rtmr1, rtmr2 (hex, each optional) or\n"
+	      "                        SNP measurement; not with --sim-measurement\n"
 	      "  --sim-report-data HEX sim: report this instead of the binding (tests)\n"
 	      "  --timeout SECONDS     per request (default 30); connect timeout 5 s\n"
 	      "  --retries N           retries on network errors (default 3)\n"
@@ -247,6 +250,7 @@ int kbs_client_main(int argc, char **argv)
 		O_PKI,
 		O_PLAT,
 		O_MEAS,
+		O_LAUNCH,
 		O_RD,
 		O_TIMEOUT,
 		O_RETRIES,
@@ -264,6 +268,7 @@ int kbs_client_main(int argc, char **argv)
 		{ "sim-pki", required_argument, NULL, O_PKI },
 		{ "sim-platform", required_argument, NULL, O_PLAT },
 		{ "sim-measurement", required_argument, NULL, O_MEAS },
+		{ "sim-launch", required_argument, NULL, O_LAUNCH },
 		{ "sim-report-data", required_argument, NULL, O_RD },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "retries", required_argument, NULL, O_RETRIES },
@@ -314,6 +319,9 @@ int kbs_client_main(int argc, char **argv)
 			break;
 		case O_MEAS:
 			cfg.sim_measurement = optarg;
+			break;
+		case O_LAUNCH:
+			cfg.sim_launch = optarg;
 			break;
 		case O_RD:
 			if (hex_decode_exact(optarg, rd, 64) < 0) {

@@ -3,7 +3,10 @@
  * Image descriptions (vm-images/NAME/image.json) and the QEMU command line
  * that launches an order on a platform (docs/order.md, "Launch"):
  *
- * plain  TCG or KVM, no TEE: what tests/e2e/test_order.sh runs.
+ * plain  TCG or KVM, no TEE: what tests/e2e/test_order.sh runs. For tests
+ *        only, it can hand the test agent's sim TEE the launch registers to
+ *        report (a file, as fw_cfg opt/org.cvm/sim-launch): they cannot be
+ *        in the initrd, which they measure.
  * tdx    Intel TDX as upstream QEMU has it (10.1 on): a tdx-guest object
  *        with MRCONFIGID = SHA-384 of the order's signed form, split
  *        irqchip, TDVF (OVMF) by -bios. QEMU docs: system/i386/tdx.rst,
@@ -143,7 +146,12 @@ static bool ipv4_valid(const char *s)
 static int parse_platform(const cJSON *m, enum qemu_platform p, const char *dir,
 			  struct image_platform *ip, char *err, size_t errlen)
 {
-	static const char *const names[] = { "accel", "cpu", "vtpm", "firmware", "qgs_port" };
+	/* accel is plain's alone (tdx and snp are KVM), qgs_port is tdx's */
+	static const char *const names[QEMU_PLATFORMS][6] = {
+		[QEMU_PLAIN] = { "accel", "cpu", "vtpm", "firmware", "sim_launch" },
+		[QEMU_TDX] = { "cpu", "vtpm", "firmware", "qgs_port" },
+		[QEMU_SNP] = { "cpu", "vtpm", "firmware" },
+	};
 	static const char *const defaults[QEMU_PLATFORMS] = { "max", "host", "EPYC-v4" };
 	const cJSON *v;
 	char accel[8] = "";
@@ -153,9 +161,13 @@ static int parse_platform(const cJSON *m, enum qemu_platform p, const char *dir,
 	if (!cJSON_IsObject(m))
 		return set_error(err, errlen, -EBADMSG, E_IMAGE "platforms.%s: not an object",
 				 platform_names[p]);
-	/* accel is plain's alone (tdx and snp are KVM), qgs_port is tdx's */
-	if ((r = image_members(m, platform_names[p], names + (p != QEMU_PLAIN),
-			       p == QEMU_SNP ? 3 : 4, err, errlen)) < 0)
+	/* a TEE measures its launch itself: only the development platform takes the sim's */
+	if (p != QEMU_PLAIN && cJSON_GetObjectItemCaseSensitive(m, "sim_launch"))
+		return set_error(err, errlen, -EBADMSG,
+				 E_IMAGE "platforms.%s.sim_launch: plain only (tests)",
+				 platform_names[p]);
+	r = image_members(m, platform_names[p], names[p], ARRAY_SIZE(names[p]), err, errlen);
+	if (r < 0)
 		return r;
 	ip->supported = true;
 	ip->kvm = p != QEMU_PLAIN;
@@ -175,6 +187,7 @@ static int parse_platform(const cJSON *m, enum qemu_platform p, const char *dir,
 		return set_error(err, errlen, -EBADMSG, E_IMAGE "vtpm: not true or false");
 	ip->vtpm = cJSON_IsTrue(v);
 	if ((r = get_path(m, "firmware", p != QEMU_PLAIN, dir, ip->firmware, err, errlen)) < 0 ||
+	    (r = get_path(m, "sim_launch", false, dir, ip->sim_launch, err, errlen)) < 0 ||
 	    (r = get_uint(m, "qgs_port", 1, 0xffffffffu, &port, err, errlen)) < 0)
 		return r;
 	ip->qgs_port = (uint32_t)port;
@@ -444,6 +457,19 @@ static void add_vtpm(struct args *a, const char *sock)
 	add(a, "tpm-tis,tpmdev=tpm0");
 }
 
+/* The sim TEE's launch registers, where the guest's sysfs shows them (docs/agent.md). */
+static void add_sim_launch(struct args *a, const char *path)
+{
+	_cleanup_free_ char *esc = opt_value(path);
+
+	if (!esc) {
+		a->err = -ENOMEM;
+		return;
+	}
+	add(a, "-fw_cfg");
+	add(a, "name=opt/org.cvm/sim-launch,file=%s", esc);
+}
+
 static int check_launch(const struct image *img, enum qemu_platform p,
 			const struct qemu_paths *paths, char *err, size_t errlen)
 {
@@ -497,6 +523,8 @@ static void add_all(struct args *a, const struct image *img, const struct order 
 	add(a, "%s", img->initrd);
 	add(a, "-append");
 	add(a, "%s", img->cmdline);
+	if (ip->sim_launch[0])
+		add_sim_launch(a, ip->sim_launch);
 	add_disks(a, p, esc[0], esc[1]);
 	add_channels(a, img, p, esc[2], broker_host, broker_port);
 	if (ip->vtpm)

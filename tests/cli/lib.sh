@@ -53,8 +53,14 @@ wait_port() {
 # initrd OUT of vm-images/default with the test build AGENT of cvm-agent (the
 # sim TEE, signing with the test PKI $pki, reporting MRTD $mrtd), the
 # broker's certificate $tmp/tls.pem, and the broker RESOURCE tried RETRIES
-# times after TIMEOUT_MS. Also needs $top, $cvm and $kver.
+# times after TIMEOUT_MS. Also needs $top, $cvm and $kver. With $sim_launch
+# set (non-empty), the sim reports instead the launch registers the host hands
+# over by fw_cfg: image.json's "plain": {"sim_launch": FILE} (docs/order.md).
 sim_initrd() {
+	sim_reg="\"measurement\": \"$mrtd\""
+	if [ -n "${sim_launch:-}" ]; then
+		sim_reg='"launch": "/sys/firmware/qemu_fw_cfg/by_name/opt/org.cvm/sim-launch/raw"'
+	fi
 	mkdir -p "$1/sim-pki/tdx"
 	cp "$top/vm-images/default/initrd.list" "$1/"
 	cp "$3" "$1/cvm-agent"
@@ -66,9 +72,9 @@ sim_initrd() {
             "retries": $5, "backoff_ms": 200, "timeout_ms": $6},
  "network": {"interface": "eth0", "address": "10.0.2.15/24", "gateway": "10.0.2.2"},
  "devices": {"workload": "vda", "output": "vdb"},
- "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx", "measurement": "$mrtd"}}
+ "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx", $sim_reg}}
 EOA
-	printf '\n# test build only: the sim backend and its test PKI\ntree sim-pki /etc/cvm/sim-pki\n' >>"$1/initrd.list"
+	printf '\n# test build only: the sim backend, its test PKI, and fw_cfg for its launch registers\ntree sim-pki /etc/cvm/sim-pki\nmodule qemu_fw_cfg\n' >>"$1/initrd.list"
 	"$cvm" initrd build "$1/initrd.list" -o "$2" --kver "$kver" >/dev/null
 }
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # cvm kbs and cvm kbs-client: the broker over HTTPS on 127.0.0.1, started and
-# stopped here; the client with sim (TDX, SNP) and vTPM (swtpm) evidence; the
+# stopped here; the client with sim (TDX, SNP; launch registers from
+# --sim-launch) and vTPM (swtpm) evidence; the
 # protocol attacked by hand (kbs_protocol.py); store commands and a broker
 # that refuses to start on a bad store or configuration.
 set -u
@@ -35,10 +36,22 @@ head -c 64 /dev/urandom >"$tmp/volkey"
 mrtd=$(/usr/bin/python3 -c 'print(bytes(range(48)).hex())')
 snpm=$(/usr/bin/python3 -c 'print(bytes(range(0xa0, 0xd0)).hex())')
 luks=$(printf 'a LUKS2 header' | sha256sum | cut -c1-64)
-echo "{\"reference\":{\"tdx\":{\"mrtd\":\"$mrtd\"}}}" >"$tmp/tdx.json"
+# A policy pins every launch register: the sim's MRTD and, with no launch file,
+# its RTMR0-2 of zeros.
+zero=$(printf '%096d' 0)
+tdxref="\"tdx\":{\"mrtd\":\"$mrtd\",\"rtmr0\":\"$zero\",\"rtmr1\":\"$zero\",\"rtmr2\":\"$zero\"}"
+echo "{\"reference\":{$tdxref}}" >"$tmp/tdx.json"
 echo "{\"reference\":{\"snp\":{\"measurement\":\"$snpm\"}}}" >"$tmp/snp.json"
-echo "{\"reference\":{\"tdx\":{\"mrtd\":\"$mrtd\"},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/tdxluks.json"
-for r in vol:tdx snp:snp tdxluks:tdxluks; do
+echo "{\"reference\":{$tdxref,\"luks_header_sha256\":\"$luks\"}}" >"$tmp/tdxluks.json"
+# the launch registers a host hands the sim (--sim-launch; fw_cfg in a QEMU guest), and their policy
+/usr/bin/python3 - "$tmp/sim-launch.json" "$tmp/launch.json" <<'EOP'
+import json, sys
+regs = {n: bytes(range(f, f + 48)).hex() for n, f in
+        (("mrtd", 0x10), ("rtmr0", 0x40), ("rtmr1", 0x70), ("rtmr2", 0xa0))}
+json.dump(regs, open(sys.argv[1], "w"))
+json.dump({"reference": {"tdx": regs}}, open(sys.argv[2], "w"))
+EOP
+for r in vol:tdx snp:snp tdxluks:tdxluks launch:launch; do
 	expect "add-resource default/key/${r%%:*}" 0 "" -- "$cvm" kbs add-resource --store "$store" "default/key/${r%%:*}" "$tmp/volkey"
 	expect "set-policy default/key/${r%%:*}" 0 "" -- "$cvm" kbs set-policy --store "$store" "default/key/${r%%:*}" "$tmp/${r#*:}.json"
 done
@@ -49,9 +62,14 @@ expect "add-resource refuses a path with .." 2 "REPO/TYPE/TAG" -- "$cvm" kbs add
 expect "add-resource refuses two parts" 2 "REPO/TYPE/TAG" -- "$cvm" kbs add-resource --store "$store" default/key "$tmp/volkey"
 echo '{"reference":{"tdx":{"mrtd":"00"}}}' >"$tmp/bad.json"
 expect "set-policy refuses a malformed policy" 1 "mrtd" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
-echo '{"reference":{"tdx":{"mrtd":"'"$mrtd"'"}},"allow":"all"}' >"$tmp/bad.json"
+echo '{"reference":{'"$tdxref"'},"allow":"all"}' >"$tmp/bad.json"
 expect "set-policy refuses an unknown member" 1 "unknown member" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
-echo '{"reference":{"tpm":{}}}' >"$tmp/bad.json"
+echo '{"reference":{"tdx":{"mrtd":"'"$mrtd"'"}}}' >"$tmp/bad.json"
+expect "set-policy refuses a TDX policy leaving RTMR0-2 open" 1 "rtmr0, rtmr1, rtmr2 not pinned" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
+# the boot PCRs of a fresh swtpm: zeros (nothing measured a boot into it)
+z32=$(printf '%064d' 0)
+bootpcrs="\"pcrs\":{\"sha256\":{$(for i in 0 1 2 3 4 5 6 7 9; do printf '"%s":"%s"' $i "$z32"; [ $i = 9 ] || printf ,; done)}}"
+echo "{\"reference\":{\"tpm\":{$bootpcrs}}}" >"$tmp/bad.json"
 expect "set-policy refuses a TPM policy without a pinned AK" 1 "ak_sha256" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
 echo '{"reference":{"snp":{"measurement":"'"$snpm"'"},"luks_header_sha256":"'"$luks"'"}}' >"$tmp/bad.json"
 expect "set-policy refuses a LUKS digest with no runtime register" 1 "runtime register" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
@@ -95,6 +113,10 @@ cmp -s "$tmp/got2" "$tmp/volkey" && ok "SNP: the released resource is the stored
 rm -f "$tmp/got3"
 expect "client: another MRTD is denied" 1 "PolicyDeny: mrtd" -- cl --sim-measurement "$(printf 'ee%.0s' $(seq 48))" --resource default/key/vol -o "$tmp/got3"
 [ ! -e "$tmp/got3" ] && ok "a denied resource writes no file" || bad "file written on denial"
+expect "client, sim TDX --sim-launch: released to the policy of its MRTD and RTMR0-2" 0 "" -- cl --sim-launch "$tmp/sim-launch.json" --resource default/key/launch -o "$tmp/got6"
+cmp -s "$tmp/got6" "$tmp/volkey" && ok "--sim-launch: the released resource is the stored one" || bad "--sim-launch resource differs"
+expect "client: its MRTD without its RTMR0-2 is denied" 1 "PolicyDeny: rtmr" -- cl --sim-measurement "$(/usr/bin/python3 -c 'print(bytes(range(0x10, 0x40)).hex())')" --resource default/key/launch -o "$tmp/got3"
+expect "client: --sim-launch and --sim-measurement together" 2 "not both" -- cl --sim-launch "$tmp/sim-launch.json" --sim-measurement "$mrtd" --resource default/key/launch -o "$tmp/got3"
 expect "client: report_data of another key" 1 "report_data" -- cl --sim-report-data "$(printf '00%.0s' $(seq 64))" --resource default/key/vol -o "$tmp/got3"
 expect "client: unknown resource" 2 "HTTP 404" -- cl --resource default/key/none -o "$tmp/got3"
 expect "client: bad resource path" 2 "resource path" -- cl --resource default/../vol -o "$tmp/got3"
@@ -104,14 +126,18 @@ expect "client: nobody listening" 2 "connect" -- "$cvmt" kbs-client --url "https
 expect "production cvm has no sim backend" 2 "not in this build" -- "$cvm" kbs-client --url "$url" --tee sim --resource default/key/vol -o "$tmp/got3"
 
 # runtime log on TDX: the sim's RTMR3 is the log's replay
+# (a log starts with the agent: agent-version and agent-config, then what it measured)
 /usr/bin/python3 - "$luks" "$tmp/rt-good.json" "$tmp/rt-other.json" <<'EOP'
 import hashlib, json, sys
-def rec(v):
-    return {"recnum": 0, "rtmr": 3, "digests": [{"hashAlg": "sha384",
-            "digest": hashlib.sha384(bytes.fromhex(v)).hexdigest()}],
-            "content_type": "cvm", "content": {"name": "luks-header", "value": v}}
-json.dump([rec(sys.argv[1])], open(sys.argv[2], "w"))
-json.dump([rec("11" * 32)], open(sys.argv[3], "w"))
+def log(luks):
+    events = [("agent-version", b"cvm-agent 0.1".hex()), ("agent-config", "22" * 32),
+              ("luks-header", luks)]
+    return [{"recnum": i, "rtmr": 3, "digests": [{"hashAlg": "sha384",
+             "digest": hashlib.sha384(bytes.fromhex(v)).hexdigest()}],
+             "content_type": "cvm", "content": {"name": n, "value": v}}
+            for i, (n, v) in enumerate(events)]
+json.dump(log(sys.argv[1]), open(sys.argv[2], "w"))
+json.dump(log("11" * 32), open(sys.argv[3], "w"))
 EOP
 expect "TDX: runtime log with the expected LUKS header: released" 0 "" -- cl --runtime-log "$tmp/rt-good.json" --resource default/key/tdxluks -o "$tmp/got4"
 expect "TDX: no runtime log where the policy needs one" 1 "requires a runtime event log" -- cl --resource default/key/tdxluks -o "$tmp/got4"
@@ -137,18 +163,26 @@ tcti=swtpm:host=127.0.0.1,port=$tport
 ak=$("$cvmt" kbs-client --tee tpm --tcti "$tcti" --show-ak)
 [ ${#ak} -eq 64 ] && ok "the AK's SHA-256: $ak" || bad "no AK ($ak)"
 [ "$("$cvm" kbs-client --tee tpm --tcti "$tcti" --show-ak)" = "$ak" ] && ok "the same AK every time" || bad "AK changed"
-pcr15=$(printf 'luks' | sha256sum | cut -c1-64)
-d=$(/usr/bin/python3 -c "import hashlib;print(hashlib.sha256(bytes.fromhex('$luks')).hexdigest())")
-TPM2TOOLS_TCTI=$tcti tpm2_pcrextend "15:sha256=$d" && ok "PCR 15 extended with the LUKS header event" || bad "pcrextend"
-/usr/bin/python3 - "$luks" "$d" "$tmp/rt-tpm.json" "$tmp/rt-tpm-bad.json" <<'EOP'
-import json, sys
-rec = {"recnum": 0, "pcr": 15, "digests": [{"hashAlg": "sha256", "digest": sys.argv[2]}],
-       "content_type": "cvm", "content": {"name": "luks-header", "value": sys.argv[1]}}
-json.dump([rec], open(sys.argv[3], "w"))
-json.dump([rec, dict(rec, recnum=1)], open(sys.argv[4], "w"))
+/usr/bin/python3 - "$luks" "$tmp/rt-tpm.json" "$tmp/rt-tpm-bad.json" >"$tmp/pcr15-digests" <<'EOP'
+import hashlib, json, sys
+events = [("agent-version", b"cvm-agent 0.1".hex()), ("agent-config", "22" * 32),
+          ("luks-header", sys.argv[1])]
+log = [{"recnum": i, "pcr": 15, "digests": [{"hashAlg": "sha256",
+        "digest": hashlib.sha256(bytes.fromhex(v)).hexdigest()}],
+        "content_type": "cvm", "content": {"name": n, "value": v}}
+       for i, (n, v) in enumerate(events)]
+json.dump(log, open(sys.argv[2], "w"))
+json.dump(log + [dict(log[2], recnum=3)], open(sys.argv[3], "w"))
+for rec in log:
+    print(rec["digests"][0]["digest"])
 EOP
-echo "{\"reference\":{\"tpm\":{\"ak_sha256\":\"$ak\"},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/tpm.json"
-echo "{\"reference\":{\"tpm\":{\"ak_sha256\":\"$(printf '00%.0s' $(seq 32))\"}}}" >"$tmp/tpm-otherak.json"
+n=0
+for d in $(cat "$tmp/pcr15-digests"); do
+	TPM2TOOLS_TCTI=$tcti tpm2_pcrextend "15:sha256=$d" && n=$((n + 1))
+done
+[ $n -eq 3 ] && ok "PCR 15 extended with the agent's events and the LUKS header" || bad "pcrextend ($n of 3)"
+echo "{\"reference\":{\"tpm\":{\"ak_sha256\":\"$ak\",$bootpcrs},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/tpm.json"
+echo "{\"reference\":{\"tpm\":{\"ak_sha256\":\"$(printf '00%.0s' $(seq 32))\",$bootpcrs}}}" >"$tmp/tpm-otherak.json"
 "$cvm" kbs add-resource --store "$store" default/key/tpm "$tmp/volkey" >/dev/null
 "$cvm" kbs set-policy --store "$store" default/key/tpm "$tmp/tpm.json" >/dev/null
 "$cvm" kbs add-resource --store "$store" default/key/tpm2 "$tmp/volkey" >/dev/null
@@ -158,7 +192,7 @@ expect "vTPM: quote, PCR 15 replay and LUKS header: released" 0 "" -- ctpm --run
 cmp -s "$tmp/got5" "$tmp/volkey" && ok "vTPM: the released resource is the stored one" || bad "vTPM resource differs"
 expect "vTPM: a log that does not replay to PCR 15" 1 "does not replay to PCR15" -- ctpm --runtime-log "$tmp/rt-tpm-bad.json" --resource default/key/tpm -o "$tmp/got5"
 expect "vTPM: another AK than the pinned one" 1 "AK is not the pinned one" -- ctpm --resource default/key/tpm2 -o "$tmp/got5"
-expect "vTPM: TPM evidence against a TDX policy" 1 "no reference values for tpm" -- ctpm --resource default/key/vol -o "$tmp/got5"
+expect "vTPM: TPM evidence against a TDX policy" 1 "accepts no tpm evidence" -- ctpm --resource default/key/vol -o "$tmp/got5"
 
 # ---- an expired session (a second broker, sessions of 1 s) ----
 port2=$(free_port)

@@ -66,7 +66,9 @@ static void test_full_config(void **state)
 			"\"address\": \"10.0.2.15/24\", \"gateway\": \"10.0.2.2\"}, \"devices\": "
 			"{\"workload\": \"vdc\", \"output\": \"vdd\", \"wait_ms\": 100}, "
 			"\"limits\": {\"deadline_seconds\": 60, \"output_bytes\": 8192}, "
-			"\"sim\": {\"pki\": \"/etc/cvm/sim-pki\", \"platform\": \"snp\"}}";
+			"\"sim\": {\"pki\": \"/etc/cvm/sim-pki\", \"platform\": \"snp\", "
+			"\"launch\": \"/sys/firmware/qemu_fw_cfg/by_name/opt/org.cvm/sim-launch/"
+			"raw\"}}";
 
 	(void)state;
 	assert_int_equal(parse(j, NULL, &c, err), 0);
@@ -77,6 +79,9 @@ static void test_full_config(void **state)
 	assert_int_equal(c.deadline_cap_s, 60);
 	assert_int_equal(c.output_cap, 8192);
 	assert_string_equal(c.sim_platform, "snp");
+	assert_string_equal(c.sim_launch,
+			    "/sys/firmware/qemu_fw_cfg/by_name/opt/org.cvm/sim-launch/raw");
+	assert_string_equal(c.sim_measurement, "");
 }
 
 static void test_refuses_bad_files(void **state)
@@ -100,6 +105,9 @@ static void test_refuses_bad_files(void **state)
 		{ "{" BROKER ", \"network\": {\"interface\": \"eth0\"}}", "address are required" },
 		{ "{" BROKER ", \"status_port\": \"a b\"}", "not a port name" },
 		{ "{" BROKER ", \"sim\": {\"platform\": \"sgx\"}}", "tdx or snp" },
+		{ "{" BROKER ", \"sim\": {\"measurement\": \"00\", \"launch\": \"/l\"}}",
+		  "sim: measurement or launch, not both" },
+		{ "{" BROKER ", \"sim\": {\"launch\": \"\"}}", "sim.launch: empty" },
 		{ "{" BROKER ", \"limits\": {\"output_bytes\": 1}}", "limits.output_bytes" },
 		{ "{\"tee\": \"auto\", \"tee\": \"tpm\", " BROKER "}", "not valid JSON" },
 		{ "[1]", "not an object" },

@@ -333,7 +333,7 @@ static void test_plain_on_kvm_and_other_choices(void **state)
 		"{\"name\": \"dev\", \"kernel\": \"/boot/vmlinuz-6.1.0-56-amd64\","
 		" \"initrd\": \"initrd.img\", \"cmdline\": \"console=ttyS0 cvm.log=debug\","
 		" \"platforms\": {\"plain\": {\"accel\": \"kvm\", \"firmware\": "
-		"\"/usr/share/ovmf/OVMF.fd\"}}}";
+		"\"/usr/share/ovmf/OVMF.fd\", \"sim_launch\": \"sim,launch.json\"}}}";
 	static const char *const want[] = {
 		"/opt/qemu/bin/qemu-system-x86_64",
 		"-accel",
@@ -354,6 +354,9 @@ static void test_plain_on_kvm_and_other_choices(void **state)
 		"/srv/dev/initrd.img",
 		"-append",
 		"console=ttyS0 cvm.log=debug",
+		/* the sim's launch registers: relative to the image, one option value */
+		"-fw_cfg",
+		"name=opt/org.cvm/sim-launch,file=/srv/dev/sim,,launch.json",
 		"-drive",
 		"file=/tmp/a,,b/w.img,if=virtio,format=raw,readonly=on",
 		"-drive",
@@ -378,6 +381,7 @@ static void test_plain_on_kvm_and_other_choices(void **state)
 	assert_int_equal(image_parse(text, strlen(text), "/srv/dev", &img, err, sizeof(err)), 0);
 	assert_string_equal(img.name, "dev");
 	assert_false(img.platform[QEMU_TDX].supported);
+	assert_string_equal(img.platform[QEMU_PLAIN].sim_launch, "/srv/dev/sim,launch.json");
 	argv = launch(&img, QEMU_PLAIN, &qp);
 	/* no broker_forward: no network at all; no vTPM */
 	assert_argv(argv, want, ARRAY_SIZE(want));
@@ -438,6 +442,12 @@ static void test_refuses_bad_image_descriptions(void **state)
 		{ "{\"snp\": {\"firmware\": \"f\", \"qgs_port\": 4050}}", "",
 		  "snp: unknown member" },
 		{ "{\"snp\": {\"firmware\": 7}}", "", "firmware: missing or not a string" },
+		{ "{\"tdx\": {\"firmware\": \"f\", \"sim_launch\": \"l.json\"}}", "",
+		  "platforms.tdx.sim_launch: plain only" },
+		{ "{\"snp\": {\"firmware\": \"f\", \"sim_launch\": \"l.json\"}}", "",
+		  "platforms.snp.sim_launch: plain only" },
+		{ "{\"plain\": {\"sim_launch\": \"\"}}", "", "sim_launch: length 0" },
+		{ "{\"plain\": {\"sim_launch\": true}}", "", "sim_launch: missing or not a" },
 		{ "{\"plain\": {}}", ", \"memory\": 1", "the image: unknown member" },
 		{ "{\"plain\": {}}", ", \"broker_forward\": \"10.0.2.100:8443\"",
 		  "broker_forward: not an object" },
