@@ -84,8 +84,7 @@ struct recipe {
 };
 
 /* dir/name into out; -ENAMETOOLONG when it does not fit. */
-__attribute__((noinline)) static int join(char *out, size_t cap, const char *dir,
-					  const char *name)
+__attribute__((noinline)) static int join(char *out, size_t cap, const char *dir, const char *name)
 {
 	int n = snprintf(out, cap, "%s/%s", dir, name);
 
@@ -152,8 +151,8 @@ static int recipe_platform(const cJSON *o, enum cvm_platform p, const char *dir,
 
 static int recipe_load(const char *dir, const char *kver, struct recipe *rc)
 {
-	static const char *const names[] = { "version", "kernel", "initrd_list",
-					     "deployment_files", "platforms" };
+	static const char *const names[] = { "version", "kernel", "initrd_list", "deployment_files",
+					     "platforms" };
 	_cleanup_free_ uint8_t *text = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	const cJSON *m, *e;
@@ -178,8 +177,8 @@ static int recipe_load(const char *dir, const char *kver, struct recipe *rc)
 	}
 	snprintf(rc->version, sizeof(rc->version), "%s", s);
 	if (json_get_string(root, "kernel", &s) < 0 || !(k = strstr(s, "{kver}")) ||
-	    snprintf(rc->kernel, sizeof(rc->kernel), "%.*s%s%s", (int)(k - s), s, kver,
-		     k + 6) >= (int)sizeof(rc->kernel)) {
+	    snprintf(rc->kernel, sizeof(rc->kernel), "%.*s%s%s", (int)(k - s), s, kver, k + 6) >=
+		    (int)sizeof(rc->kernel)) {
 		log_error("%s/build.json: kernel: a path with {kver} (/boot/vmlinuz-{kver})", dir);
 		return -EINVAL;
 	}
@@ -377,10 +376,9 @@ static int predict(enum cvm_platform p, const struct plat_recipe *pr, uint64_t v
 		cJSON_AddStringToObject(launch, "vcpu_type", pr->vcpu_type);
 		if (!cJSON_GetObjectItemCaseSensitive(o, "measurement"))
 			return -EBADMSG;
-		cJSON_AddItemToObject(launch, "measurement",
-				      cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
-							      o, "measurement"),
-						      1));
+		cJSON_AddItemToObject(
+			launch, "measurement",
+			cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, "measurement"), 1));
 		return 0;
 	}
 	cJSON_AddNumberToObject(launch, "memory_mib", (double)value);
@@ -550,7 +548,8 @@ static int build(struct build_opts *o)
 			continue;
 		/* firmware registers depend on the machine (memory, vCPUs): one log, one launch */
 		if (rc.p[p].log[0] && rc.p[p].n != 1) {
-			log_error("--firmware-log %s: a reference log is of one machine, and build.json "
+			log_error("--firmware-log %s: a reference log is of one machine, and "
+				  "build.json "
 				  "offers %zu launches on %s",
 				  platform_name(p), rc.p[p].n, platform_name(p));
 			return EXIT_USAGE;
@@ -599,7 +598,8 @@ static int build(struct build_opts *o)
 
 		if (!eq || eq == o->files[i] || (size_t)(eq - o->files[i]) >= sizeof(name) ||
 		    memchr(o->files[i], '/', (size_t)(eq - o->files[i])) || o->files[i][0] == '.') {
-			log_error("--file %s: NAME=PATH, NAME a file name of the image", o->files[i]);
+			log_error("--file %s: NAME=PATH, NAME a file name of the image",
+				  o->files[i]);
 			r = -EINVAL;
 			break;
 		}
@@ -609,9 +609,10 @@ static int build(struct build_opts *o)
 	for (size_t i = 0; r == 0 && i < rc.nfiles; i++) {
 		join(path, sizeof(path), stage, rc.files[i]);
 		if (stat(path, &st) < 0) {
-			log_error("%s: the image needs it (build.json deployment_files): give --file "
-				  "%s=PATH",
-				  rc.files[i], rc.files[i]);
+			log_error(
+				"%s: the image needs it (build.json deployment_files): give --file "
+				"%s=PATH",
+				rc.files[i], rc.files[i]);
 			r = -ENOENT;
 		}
 	}
@@ -624,8 +625,7 @@ static int build(struct build_opts *o)
 		if (r == 0) {
 			r = initrd_list_finish(&l, err, sizeof(err));
 			if (r == 0)
-				r = initrd_write(&l, initrd, INITRD_GZIP, o->sde, err,
-						 sizeof(err));
+				r = initrd_write(&l, initrd, INITRD_GZIP, o->sde, err, sizeof(err));
 			initrd_list_free(&l);
 		}
 		if (r < 0)
@@ -890,7 +890,6 @@ int image_main(int argc, char **argv)
 		return build_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "verify"))
 		return verify_main_(argc - 1, argv + 1);
-	log_error("'%s' is not an image command (build, verify); see 'cvm image --help'",
-		  argv[1]);
+	log_error("'%s' is not an image command (build, verify); see 'cvm image --help'", argv[1]);
 	return EXIT_USAGE;
 }

@@ -34,10 +34,11 @@ int refsrc_load(const char *path, const char *builder_hex, const char *sig_path,
 		return set_error(err, errlen, -ENOENT, "%s: %s", path, strerror(-r));
 	if (!manifest_text_is_manifest((char *)text, len)) {
 		if (builder_hex || sig_path || pins_path)
-			return set_error(err, errlen, -EINVAL,
-					 "%s: --builder, --signature and --pins go with a manifest, "
-					 "and this is reference values",
-					 path);
+			return set_error(
+				err, errlen, -EINVAL,
+				"%s: --builder, --signature and --pins go with a manifest, "
+				"and this is reference values",
+				path);
 		if (reference_parse((char *)text, len, &rs->ref, why, sizeof(why)) < 0)
 			return set_error(err, errlen, -EINVAL, "%s: %s", path, why);
 		snprintf(rs->label, sizeof(rs->label), "%s", path);
@@ -49,8 +50,9 @@ int refsrc_load(const char *path, const char *builder_hex, const char *sig_path,
 				 "builder's key) to check its signature",
 				 path);
 	if (result_pub_from_hex(builder_hex, builder) < 0)
-		return set_error(err, errlen, -EINVAL,
-				 "--builder: not a compressed secp256k1 public key (66 hex digits)");
+		return set_error(
+			err, errlen, -EINVAL,
+			"--builder: not a compressed secp256k1 public key (66 hex digits)");
 	if (!sig_path) {
 		size_t n = strlen(path);
 
@@ -71,8 +73,8 @@ int refsrc_load(const char *path, const char *builder_hex, const char *sig_path,
 	if (manifest_parse((char *)text, len, &rs->m, why, sizeof(why)) < 0)
 		return set_error(err, errlen, -EBADMSG, "%s: %s", path, why);
 	rs->is_manifest = true;
-	if (manifest_check_signature(&rs->m, (char *)sig, slen, builder, NULL, why,
-				     sizeof(why)) < 0) {
+	if (manifest_check_signature(&rs->m, (char *)sig, slen, builder, NULL, why, sizeof(why)) <
+	    0) {
 		refsrc_free(rs);
 		return set_error(err, errlen, -EKEYREJECTED, "%s: %s", sig_path, why);
 	}

@@ -998,8 +998,8 @@ static int read_inputs(struct run *r)
 		return -EINVAL;
 	}
 	if (r->o.reference) {
-		rc = refsrc_load(r->o.reference, r->o.builder, r->o.signature, r->o.pins,
-				 &r->rsrc, err, sizeof(err));
+		rc = refsrc_load(r->o.reference, r->o.builder, r->o.signature, r->o.pins, &r->rsrc,
+				 err, sizeof(err));
 		if (rc < 0) {
 			log_error("%s", err);
 			return rc == -EBADMSG || rc == -EKEYREJECTED ? -EKEYREJECTED : -EINVAL;

@@ -297,15 +297,17 @@ int kbs_policy_resolve(struct kbs_policy *p, const char *images_dir, char *err, 
 	if (r == 0 && !found) {
 		if (p->image_by_digest) {
 			hex_encode(p->image_sha256, 32, hex);
-			r = set_error(err, errlen, -ENOENT,
-				      "image: no signed manifest with SHA-256 %s in %s (add it with "
-				      "'cvm kbs add-image')",
-				      hex, images_dir);
+			r = set_error(
+				err, errlen, -ENOENT,
+				"image: no signed manifest with SHA-256 %s in %s (add it with "
+				"'cvm kbs add-image')",
+				hex, images_dir);
 		} else {
-			r = set_error(err, errlen, -ENOENT,
-				      "image: no manifest named %s signed by that builder in %s (add "
-				      "it with 'cvm kbs add-image')",
-				      p->image_name, images_dir);
+			r = set_error(
+				err, errlen, -ENOENT,
+				"image: no manifest named %s signed by that builder in %s (add "
+				"it with 'cvm kbs add-image')",
+				p->image_name, images_dir);
 		}
 	}
 	if (r < 0)

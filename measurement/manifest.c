@@ -109,13 +109,12 @@ int reference_complete(const struct reference *r, enum cvm_platform p, char *err
 
 	if (missing) {
 		launch_registers_text(p, missing, names, sizeof(names));
-		return set_error(err, errlen, -EINVAL,
-				 "%s: %s not pinned: the %s would go unchecked", platform_name(p),
-				 names,
-				 p == PLATFORM_TDX ? "firmware, kernel, initrd or command line"
-				 : p == PLATFORM_TPM
-					 ? "firmware, kernel, initrd or command line (boot PCRs)"
-					 : "launch image");
+		return set_error(
+			err, errlen, -EINVAL, "%s: %s not pinned: the %s would go unchecked",
+			platform_name(p), names,
+			p == PLATFORM_TDX   ? "firmware, kernel, initrd or command line"
+			: p == PLATFORM_TPM ? "firmware, kernel, initrd or command line (boot PCRs)"
+					    : "launch image");
 	}
 	if (p == PLATFORM_TPM && !r->tpm.has_ak_sha256)
 		return set_error(err, errlen, -EINVAL,
@@ -153,8 +152,9 @@ static bool name_valid(const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	return n >= 1 && n <= max && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					       "0123456789._-") == n &&
+	return n >= 1 && n <= max &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789._-") == n &&
 	       s[0] != '.' && s[0] != '-';
 }
 
@@ -203,7 +203,8 @@ static int launch_reg(const cJSON *l, enum cvm_platform p, size_t i, struct refe
 		if (!pcrs || !cJSON_GetObjectItemCaseSensitive(pcrs, key))
 			return 0;
 		if (json_get_hex(pcrs, key, ref->tpm.pcr[i], 32) < 0)
-			return fail(err, errlen, "tpm launch pcrs.%s: must be 32 bytes of hex", key);
+			return fail(err, errlen, "tpm launch pcrs.%s: must be 32 bytes of hex",
+				    key);
 		ref->tpm.has_pcr[i] = *has = true;
 		return 0;
 	}
@@ -229,8 +230,7 @@ static int launch_reg(const cJSON *l, enum cvm_platform p, size_t i, struct refe
 }
 
 static int parse_launch(const cJSON *l, enum cvm_platform p, uint32_t unpredicted,
-			struct reference *ref, char *label, size_t labcap, char *err,
-			size_t errlen)
+			struct reference *ref, char *label, size_t labcap, char *err, size_t errlen)
 {
 	static const char *const tdx_names[] = { "memory_mib", "mrtd", "rtmr0", "rtmr1", "rtmr2" };
 	static const char *const snp_names[] = { "vcpus", "vcpu_type", "measurement" };
@@ -383,8 +383,8 @@ bool manifest_text_is_manifest(const char *text, size_t len)
 
 int manifest_parse(const char *text, size_t len, struct manifest *m, char *err, size_t errlen)
 {
-	static const char *const names[] = { "manifest", "name",    "version",
-					     "cmdline",	 "files",   "platforms" };
+	static const char *const names[] = { "manifest", "name",  "version",
+					     "cmdline",	 "files", "platforms" };
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	_cleanup_free_ char *canon = NULL;
 	const cJSON *plats, *e;
@@ -554,9 +554,8 @@ static void overlay(struct reference *c, const struct reference *l, enum cvm_pla
 	}
 }
 
-int manifest_candidates(const struct manifest *m, enum cvm_platform p,
-			const struct reference *pins, struct reference **out, size_t *n,
-			char *err, size_t errlen)
+int manifest_candidates(const struct manifest *m, enum cvm_platform p, const struct reference *pins,
+			struct reference **out, size_t *n, char *err, size_t errlen)
 {
 	const struct manifest_platform *mp;
 	uint32_t twice;
@@ -566,8 +565,8 @@ int manifest_candidates(const struct manifest *m, enum cvm_platform p,
 	*out = NULL;
 	*n = 0;
 	if (p <= PLATFORM_NONE || p >= (int)ARRAY_SIZE(m->p) || !m->p[p].present)
-		return set_error(err, errlen, -ENOENT, "image %s %s is not offered on %s",
-				 m->name, m->version, platform_name(p));
+		return set_error(err, errlen, -ENOENT, "image %s %s is not offered on %s", m->name,
+				 m->version, platform_name(p));
 	mp = &m->p[p];
 	twice = reference_pinned(pins, p) & ~mp->unpredicted;
 	if (twice) {
@@ -586,15 +585,14 @@ int manifest_candidates(const struct manifest *m, enum cvm_platform p,
 		if ((r = reference_complete(&(*out)[i], p, names, sizeof(names))) < 0) {
 			free(*out);
 			*out = NULL;
-			return set_error(err, errlen, r, "image %s %s: %s%s", m->name, m->version,
-					 names,
-					 r == -EINVAL && p != PLATFORM_SNP &&
-							 (launch_registers_required(p) &
-							  ~reference_pinned(pins, p) &
-							  mp->unpredicted)
-						 ? " (the manifest does not predict it: pin it by "
-						   "hand in the reference)"
-						 : "");
+			return set_error(
+				err, errlen, r, "image %s %s: %s%s", m->name, m->version, names,
+				r == -EINVAL && p != PLATFORM_SNP &&
+						(launch_registers_required(p) &
+						 ~reference_pinned(pins, p) & mp->unpredicted)
+					? " (the manifest does not predict it: pin it by "
+					  "hand in the reference)"
+					: "");
 		}
 	}
 	*n = mp->n;

@@ -280,10 +280,11 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 		/* the register starts with the agent: nothing ran and measured before it */
 		if (n < ARRAY_SIZE(first) && strcmp(e->name, first[n])) {
 			runtime_log_free(&log);
-			return verdict_fail(v, CHECK_RUNTIME_LOG,
-					    "runtime event log: %s event %zu is \"%.64s\", not \"%s\": "
-					    "the log must start with the agent",
-					    reg_name(p), n, e->name, first[n]);
+			return verdict_fail(
+				v, CHECK_RUNTIME_LOG,
+				"runtime event log: %s event %zu is \"%.64s\", not \"%s\": "
+				"the log must start with the agent",
+				reg_name(p), n, e->name, first[n]);
 		}
 		n++;
 		if (strcmp(e->name, "luks-header"))
@@ -296,10 +297,11 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 		   p == PLATFORM_TDX ? 48 : 32);
 	runtime_log_free(&log);
 	if (n < 2)
-		return verdict_fail(v, CHECK_RUNTIME_LOG,
-				    "runtime event log: %s has %zu event(s): the log must start with "
-				    "agent-version and agent-config",
-				    reg_name(p), n);
+		return verdict_fail(
+			v, CHECK_RUNTIME_LOG,
+			"runtime event log: %s has %zu event(s): the log must start with "
+			"agent-version and agent-config",
+			reg_name(p), n);
 	if (r)
 		return verdict_fail(v, CHECK_RUNTIME_LOG, "runtime event log does not replay to %s",
 				    reg_name(p));
