@@ -101,3 +101,15 @@ disk_cuts() {
 		k=$((k + 4096))
 	done
 }
+
+# sim_td: the launch registers the sim reports when $sim_launch is set (MRTD
+# $mrtd, RTMR0-2 fixed test values), written to $tmp/launch.json for QEMU's
+# fw_cfg, and $tdx_ref, the members of a "tdx" reference that pins all four
+# (a policy must leave no launch register open: docs/kbs.md).
+sim_td() {
+	rtmr0=$(printf '10%.0s' $(seq 48))
+	rtmr1=$(printf '11%.0s' $(seq 48))
+	rtmr2=$(printf '12%.0s' $(seq 48))
+	tdx_ref="\"mrtd\": \"$mrtd\", \"rtmr0\": \"$rtmr0\", \"rtmr1\": \"$rtmr1\", \"rtmr2\": \"$rtmr2\""
+	echo "{$tdx_ref}" >"$tmp/launch.json"
+}

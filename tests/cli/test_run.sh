@@ -44,6 +44,8 @@ js() { $py -c "import json,sys; s=json.load(open(sys.argv[1])); print($2)" "$1" 
 "$cvm" keygen -o "$tmp/customer.key" >"$tmp/customer.pub" || bad "keygen"
 recipient=$(cat "$tmp/customer.pub")
 mrtd=$($py -c 'print(bytes(range(48)).hex())')
+sim_td
+sim_launch=1
 wl=$tmp/wl
 mkdir -p "$wl/bin" "$wl/data"
 cp "$bin/e2e/job_transform" "$wl/bin/transform"
@@ -64,7 +66,7 @@ vk=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['volume_key'])"
 # ---- the broker: the volume key under the policy of the image's (sim) MRTD and the volume ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/tls.key" \
 	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:10.0.2.100 2>/dev/null
-echo "{\"reference\":{\"tdx\":{\"mrtd\":\"$mrtd\"},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/policy.json"
+echo "{\"reference\":{\"tdx\":{$tdx_ref},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/policy.json"
 "$cvm" kbs add-resource --store "$tmp/store" default/workload/key "$tmp/volume.key" >/dev/null &&
 	"$cvm" kbs set-policy --store "$tmp/store" default/workload/key "$tmp/policy.json" >/dev/null || bad "broker store"
 bport=$(free_port)
@@ -131,7 +133,9 @@ wait_port "$wport" && wait_port "$fport" || bad "the file servers did not start"
 mkdir -p "$tmp/images/default"
 sim_initrd "$tmp/imgsrc" "$tmp/images/default/initrd.img" "$bin/cvm-agent-test" default/workload/key 1 6000 ||
 	bad "initrd"
-cp "$top/vm-images/default/image.json" "$tmp/images/default/"
+$py -c 'import json,sys
+i = json.load(open(sys.argv[1])); i["platforms"]["plain"]["sim_launch"] = sys.argv[2]
+json.dump(i, open(sys.argv[3], "w"))' "$top/vm-images/default/image.json" "$tmp/launch.json" "$tmp/images/default/image.json"
 ln -s "$kernel" "$tmp/images/default/vmlinuz"
 
 # ---- orders: ID WORKLOAD_URL UPLOAD_URL [SHA256] [BROKER_PORT] [DEADLINE] [SIZE] -> $tmp/ID.json ----
@@ -162,7 +166,7 @@ gone() { # ID: the QEMU and swtpm of that run have ended, and their files are go
 		[ ! -e "$tmp/run-$1/qemu.pid" ] && [ ! -e "$tmp/run-$1/swtpm.sock" ] && [ ! -e "$tmp/run-$1/swtpm" ]
 }
 ref=$tmp/ref.json
-echo "{\"tdx\": {\"mrtd\": \"$mrtd\"}, \"luks_header_sha256\": \"$luks\"}" >"$ref"
+echo "{\"tdx\": {$tdx_ref}, \"luks_header_sha256\": \"$luks\"}" >"$ref"
 files=http://127.0.0.1:$fport
 
 # ---- usage and refusals before anything starts ----
@@ -223,12 +227,13 @@ fi
 # truncated (a short copy), or full size with the blocks after the cut never written
 cut_open() { # IMAGE: fails when cvm result open refused it and extracted nothing
 	rm -rf "$tmp/cut-out"
-	"$cvm" result open "$1" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" -o "$tmp/cut-out" ||
+	"$cvm" result open "$1" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" --reference "$ref" \
+		-o "$tmp/cut-out" ||
 		[ -e "$tmp/cut-out" ] || [ -e "$tmp/cut-out.part" ]
 }
 disk_cuts "$tmp/run-good/output.img" $((8192 + $(js "$tmp/good.summary" 's["bundle"]["bytes"]'))) cut_open
 "$cvm" result open "$tmp/run-good/output.img" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" \
-	-o "$tmp/whole-out" >/dev/null 2>&1 || failed=$((failed + 1))
+	--reference "$ref" -o "$tmp/whole-out" >/dev/null 2>&1 || failed=$((failed + 1))
 [ "$cuts" -ge 5 ] && [ "$failed" -eq 0 ] &&
 	ok "the agent's output disk cut at each of $cuts 4 KiB boundaries is refused (E_NO_RESULT), whole it opens" ||
 	bad "$failed of $cuts cuts of the agent's disk not refused"
@@ -352,7 +357,8 @@ st=$?
 	[ "$(js "$tmp/upfail.summary" 's["upload"]["ok"]')" = False ] && grep -q "E_UPLOAD" "$tmp/upfail.err" &&
 	ok "upload failing: tried 3 times, exit 3" || { bad "upload failing: exit $st"; cat "$tmp/upfail.err"; }
 expect "upload failing: the kept bundle opens" 0 "verified and opened" -- "$cvm" result open \
-	"$tmp/run-upfail/result.cvmr" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" -o "$tmp/opened2"
+	"$tmp/run-upfail/result.cvmr" --key "$tmp/customer.key" --test-roots "$pki/tdx/roots.pem" --reference "$ref" \
+	-o "$tmp/opened2"
 expect "a kept result is not another order's" 2 "E_WORKDIR: $tmp/run-upfail/result.cvmr holds a result that is not this order's (E_RESULT_ORDER" -- \
 	"$cvm" run "$tmp/good.json" --workdir "$tmp/run-upfail" --images "$tmp/images"
 touch "$tmp/healed"

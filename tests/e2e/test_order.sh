@@ -42,6 +42,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$t
 	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:10.0.2.100 2>/dev/null
 recipient=$("$tool" keygen "$tmp/customer.pem") || bad "customer key"
 mrtd=$($py -c 'print(bytes(range(48)).hex())')
+sim_td
+sim_launch=1
 
 # ---- workloads: the job, and a second valid volume to swap in ----
 mkworkload() { # DIR ARGV_JSON DEADLINE
@@ -67,7 +69,7 @@ luks() { $py -c "import json,sys; print(json.load(open(sys.argv[1]))['luks_heade
 # ---- the broker: one resource per workload, policy = sim MRTD + LUKS header ----
 store=$tmp/store
 policy() { # RESOURCE KEYFILE MRTD
-	echo "{\"reference\":{\"tdx\":{\"mrtd\":\"$3\"},\"luks_header_sha256\":\"$(luks "$2")\"}}" >"$tmp/policy.json"
+	echo "{\"reference\":{\"tdx\":{$(echo "$tdx_ref" | sed "s/$mrtd/$3/")},\"luks_header_sha256\":\"$(luks "$2")\"}}" >"$tmp/policy.json"
 	"$cvm" kbs add-resource --store "$store" "$1" "$2" >/dev/null &&
 		"$cvm" kbs set-policy --store "$store" "$1" "$tmp/policy.json" >/dev/null || bad "store $1"
 }
@@ -107,6 +109,7 @@ boot() {
 	start=$(date +%s)
 	timeout 300 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 -nographic -no-reboot \
 		-kernel "$kernel" -initrd "$tmp/initrd-$1.img" -append "console=ttyS0 panic=-1 quiet" \
+		-fw_cfg name=opt/org.cvm/sim-launch,file="$tmp/launch.json" \
 		-drive file="$tmp/$2.img",if=virtio,format=raw,readonly=on \
 		-drive file="$run/out.img",if=virtio,format=raw \
 		-device virtio-serial-pci \
@@ -147,18 +150,18 @@ grep -q 'data/b.bin: 300000 bytes' "$run/opened/log/stdout" 2>/dev/null && ok "g
 grep -q '"order_id":"order-e2e-1"' "$tmp/out" && ok "good: the header names the order" || bad "good: header order id"
 # the trailer's fresh evidence: genuine (test PKI), the image's MRTD, and binding this bundle
 rd=$(sed -n 's/^report_data //p' "$tmp/out")
-echo "{\"tdx\": {\"mrtd\": \"$mrtd\"}}" >"$tmp/ref.json"
+echo "{\"tdx\": {$tdx_ref}}" >"$tmp/ref.json"
 expect "good: the result's evidence verifies and binds the bundle" 0 "" -- "$cvm" verify "$run/opened.evidence" \
 	--test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref.json" --report-data "$rd"
 expect "good: evidence bound to another bundle is refused" 1 "report_data" -- "$cvm" verify "$run/opened.evidence" \
 	--test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref.json" --report-data "$(printf '00%.0s' $(seq 64))"
 # the customer's whole check: evidence, binding, runtime log replay, measured events, reference
-echo "{\"tdx\": {\"mrtd\": \"$mrtd\"}, \"luks_header_sha256\": \"$(luks "$tmp/wl.key")\"}" >"$tmp/ref-full.json"
+echo "{\"tdx\": {$tdx_ref}, \"luks_header_sha256\": \"$(luks "$tmp/wl.key")\"}" >"$tmp/ref-full.json"
 expect "good: cvm result open verifies everything and extracts" 0 "verified and opened" -- "$cvm" result open "$run/out.img" \
 	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref-full.json" -o "$run/result"
 cmp -s "$run/result/output/b.bin.upper" "$run/opened/output/b.bin.upper" && ok "good: cvm result gives the same files" ||
 	bad "good: cvm result files differ"
-echo "{\"tdx\": {\"mrtd\": \"$mrtd\"}, \"luks_header_sha256\": \"$(luks "$tmp/wl2.key")\"}" >"$tmp/ref-other.json"
+echo "{\"tdx\": {$tdx_ref}, \"luks_header_sha256\": \"$(luks "$tmp/wl2.key")\"}" >"$tmp/ref-other.json"
 expect "good: a reference naming another workload is refused" 1 "E_RESULT_REFERENCE" -- "$cvm" result open "$run/out.img" \
 	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref-other.json" -o "$run/result2"
 # nothing secret reaches the host: no volume key on the console, status or output disk
@@ -191,7 +194,7 @@ phase slow job | grep -q '"code":"E_JOB_DEADLINE"' && ok "slow: the deadline kil
 expect "slow: the partial result opens" 0 "" -- "$tool" open "$tmp/run-slow/out.img" --key "$tmp/customer.pem" -o "$tmp/run-slow/opened"
 grep -q '"partial":true' "$tmp/out" && ok "slow: the bundle is marked partial" || bad "slow: partial mark"
 expect "slow: cvm result open flags the partial result" 0 "PARTIAL result" -- "$cvm" result open "$tmp/run-slow/out.img" \
-	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" -o "$tmp/run-slow/result"
+	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref.json" -o "$tmp/run-slow/result"
 [ -s "$tmp/run-slow/opened/output/a.txt.sha256" ] && ok "slow: output written before the deadline is kept" || bad "slow: partial output"
 
 summary "e2e"
