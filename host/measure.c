@@ -16,6 +16,7 @@
 static void help(FILE *f)
 {
 	fputs("Usage: cvm measure --mode snp|snp:ovmf-hash|seves|sev|tdx --ovmf FILE [options]\n"
+	      "       cvm measure --mode tpm --kernel F [--initrd F] [--append STR] [options]\n"
 	      "       cvm measure replay LOG [options]\n"
 	      "       cvm measure diff EXPECTED ACTUAL\n"
 	      "       cvm measure authenticode EFI-IMAGE\n"
@@ -50,6 +51,18 @@ static void help(FILE *f)
 	      "                       configuration) from a reference log of the same\n"
 	      "                       firmware; each event says where it came from. --memory\n"
 	      "                       is the guest's (default 2G): QEMU places the initrd by it\n"
+	      "\n"
+	      "vTPM PCRs of a direct boot through OVMF on q35 (--mode tpm, SHA-256 bank):\n"
+	      "  --kernel F [--initrd F] [--append STR] [--memory SIZE]\n"
+	      "                       PCR 4 (the kernel as QEMU patches it for the initrd and\n"
+	      "                       --memory, default 2G) and PCR 9 (the LoadOptions, with\n"
+	      "                       \" initrd=initrd\" if there is an initrd, and the initrd);\n"
+	      "                       no --initrd: none, no --append: an empty command line\n"
+	      "  --event-log LOG      also PCR 0-9: the TCG2 log of a reference boot (the guest's\n"
+	      "                       binary_bios_measurements) of the same firmware and machine\n"
+	      "                       (memory, vCPUs, devices), its kernel and stub events\n"
+	      "                       replaced\n"
+	      "  --output-format F    hex (default) or json (reference values, tpm.pcrs.sha256)\n"
 	      "\n"
 	      "Event-log replay:\n"
 	      "\n"
@@ -372,11 +385,11 @@ static int parse_size(const char *s, uint64_t *out)
 /*
  * The RTMR1 and RTMR2 events OVMF emits for a direct boot, in the order of
  * its real CCEL (tests/vectors/eventlog/ccel-ovmf.bin): the kernel image,
- * "Calling EFI Application from Boot Option", the command line and initrd
+ * "Calling EFI Application from Boot Option", the LoadOptions and initrd
  * tags, the two ExitBootServices actions. Digests are filled in by the
  * caller; RTMR0 (firmware configuration) has no event here.
  */
-static int tdx_direct_boot_log(struct evlog *log, bool initrd)
+static int tdx_direct_boot_log(struct evlog *log, bool load_options, bool initrd)
 {
 	static const char *const actions[] = { "Calling EFI Application from Boot Option",
 					       "Exit Boot Services Invocation",
@@ -398,9 +411,10 @@ static int tdx_direct_boot_log(struct evlog *log, bool initrd)
 	log->events[n++] = (struct evlog_event){
 		.index = 2, .type = 0x80000007, .data = span_make(actions[0], strlen(actions[0]))
 	};
-	log->events[n++] = (struct evlog_event){
-		.index = 3, .type = 0x6, .data = span_make(cmdline_tag, sizeof(cmdline_tag))
-	};
+	if (load_options)
+		log->events[n++] = (struct evlog_event){
+			.index = 3, .type = 0x6, .data = span_make(cmdline_tag, sizeof(cmdline_tag))
+		};
 	if (initrd)
 		log->events[n++] = (struct evlog_event){
 			.index = 3, .type = 0x6, .data = span_make(initrd_tag, sizeof(initrd_tag))
@@ -420,6 +434,82 @@ static int tdx_direct_boot_log(struct evlog *log, bool initrd)
 	return 0;
 }
 
+/* The digests a direct boot's inputs give (SHA-384), for the events of a CCEL. */
+struct tdx_inputs {
+	uint8_t kernel[48], load_options[48], initrd[48];
+	bool has_load_options;
+};
+
+/*
+ * The LoadOptions carry " initrd=initrd" and the kernel's header the initrd's
+ * size, so with a reference log whose boot had an initrd, --initrd is the
+ * one that replaces it, and --kernel needs it.
+ */
+static int tdx_inputs_compute(const struct tdx_opts *o, uint64_t memory, const struct evlog *ref,
+			      struct tdx_inputs *in, char *err, size_t errlen)
+{
+	_cleanup_free_ uint8_t *kernel = NULL;
+	bool ref_initrd = false, ref_options = false, with_initrd;
+	uint64_t initrd_size = 0;
+	size_t klen;
+	char why[200];
+	int r;
+
+	for (size_t i = 0; ref && i < ref->n; i++) {
+		enum tdx_event_source src = tdx_event_source_of(&ref->events[i]);
+
+		ref_initrd |= src == TDX_SRC_INITRD;
+		ref_options |= src == TDX_SRC_CMDLINE;
+	}
+	if (ref && o->initrd && !ref_initrd)
+		return set_error(
+			err, errlen, -EINVAL,
+			"%s: the reference boot had no initrd (no \"Linux initrd\" event); "
+			"give the log of a boot with one",
+			o->event_log);
+	if (ref && o->kernel && ref_initrd && !o->initrd)
+		return set_error(err, errlen, -EINVAL,
+				 "--kernel: the reference boot had an initrd, which moves the "
+				 "kernel's header; give --initrd");
+	with_initrd = o->initrd || ref_initrd;
+	if (o->initrd) {
+		struct stat st;
+
+		r = stat(o->initrd, &st) < 0
+			    ? -errno
+			    : file_digest(o->initrd, "SHA384", in->initrd, 48, NULL);
+		if (r < 0)
+			return set_error(err, errlen, r, "%s: %s", o->initrd, strerror(-r));
+		initrd_size = (uint64_t)st.st_size;
+		if (initrd_size == 0 || initrd_size > UINT32_MAX)
+			return set_error(err, errlen, -EINVAL,
+					 "%s: an initrd of %llu bytes is not passed to the kernel",
+					 o->initrd, (unsigned long long)initrd_size);
+	}
+	if (o->kernel) {
+		r = file_read(o->kernel, 1u << 30, &kernel, &klen);
+		if (r < 0)
+			return set_error(err, errlen, r, "%s: %s", o->kernel, strerror(-r));
+		r = boot_kernel_digest(EVP_sha384(), kernel, klen, (uint32_t)initrd_size, memory,
+				       QEMU_ACPI_DATA_SIZE, in->kernel, why, sizeof(why));
+		if (r < 0)
+			return set_error(err, errlen, r, "%s: %s", o->kernel,
+					 r == -ENOMEM ? "out of memory" : why);
+	}
+	r = boot_load_options_digest(EVP_sha384(), o->append ? o->append : "", with_initrd,
+				     in->load_options);
+	if (r < 0)
+		return set_error(err, errlen, r, "out of memory");
+	in->has_load_options = r > 0;
+	if (ref && o->append && in->has_load_options != ref_options)
+		return set_error(err, errlen, -EINVAL,
+				 "%s: the reference boot %s LoadOptions and this one %s (they are "
+				 "measured when there is a command line or an initrd)",
+				 o->event_log, ref_options ? "had" : "had no",
+				 in->has_load_options ? "has" : "has none");
+	return 0;
+}
+
 /*
  * RTMR0-3 of a direct boot: the reference log gives the events and what
  * cannot be predicted (firmware configuration: TD HOB, ACPI tables, CFV);
@@ -427,12 +517,12 @@ static int tdx_direct_boot_log(struct evlog *log, bool initrd)
  */
 static int tdx_rtmrs(const struct tdx_opts *o, uint8_t rtmr[4][48], bool text)
 {
-	_cleanup_free_ uint8_t *logbuf = NULL, *kernel = NULL;
-	uint8_t kd[48], cd[48], id[48];
+	_cleanup_free_ uint8_t *logbuf = NULL;
+	struct tdx_inputs in;
 	struct evlog_bank banks[EVLOG_MAX_ALGS];
 	struct evlog log;
-	uint64_t memory = 2ull << 30, initrd_size = 0;
-	size_t len, klen = 0, nbanks;
+	uint64_t memory = 2ull << 30;
+	size_t len, nbanks;
 	char err[256];
 	int r;
 
@@ -458,39 +548,20 @@ static int tdx_rtmrs(const struct tdx_opts *o, uint8_t rtmr[4][48], bool text)
 				evlog_free(&log);
 			return EXIT_USAGE;
 		}
-	} else if (tdx_direct_boot_log(&log, o->initrd != NULL) < 0) {
-		log_error("out of memory");
-		return EXIT_USAGE;
-	}
-	if (o->initrd) {
-		struct stat st;
-
-		r = stat(o->initrd, &st) < 0 ? -errno
-					     : file_digest(o->initrd, "SHA384", id, 48, NULL);
-		if (r < 0) {
-			log_error_errno(r, "%s", o->initrd);
+		if (tdx_inputs_compute(o, memory, &log, &in, err, sizeof(err)) < 0) {
+			log_error("%s", err);
 			evlog_free(&log);
 			return EXIT_USAGE;
 		}
-		initrd_size = (uint64_t)st.st_size;
-	}
-	if (o->kernel) {
-		r = file_read(o->kernel, 1u << 30, &kernel, &klen);
-		if (r < 0 || initrd_size > UINT32_MAX ||
-		    tdx_kernel_digest(kernel, klen, (uint32_t)initrd_size, memory, 0x28000, kd, err,
-				      sizeof(err)) < 0) {
-			if (r < 0)
-				log_error_errno(r, "%s", o->kernel);
-			else
-				log_error("%s: %s", o->kernel, err);
-			evlog_free(&log);
+	} else {
+		if (tdx_inputs_compute(o, memory, NULL, &in, err, sizeof(err)) < 0) {
+			log_error("%s", err);
 			return EXIT_USAGE;
 		}
-	}
-	if (tdx_cmdline_digest(o->append ? o->append : "", cd) < 0) {
-		log_error("--append: not valid UTF-8");
-		evlog_free(&log);
-		return EXIT_USAGE;
+		if (tdx_direct_boot_log(&log, in.has_load_options, o->initrd != NULL) < 0) {
+			log_error("out of memory");
+			return EXIT_USAGE;
+		}
 	}
 	for (size_t i = 0; i < log.n; i++) {
 		struct evlog_event *e = &log.events[i];
@@ -500,11 +571,11 @@ static int tdx_rtmrs(const struct tdx_opts *o, uint8_t rtmr[4][48], bool text)
 		char reg[16], hex[97];
 
 		if (src == TDX_SRC_KERNEL && o->kernel)
-			pred = kd;
+			pred = in.kernel;
 		else if (src == TDX_SRC_CMDLINE && (o->append || !o->event_log))
-			pred = cd;
+			pred = in.load_options;
 		else if (src == TDX_SRC_INITRD && o->initrd)
-			pred = id;
+			pred = in.initrd;
 		else if (src == TDX_SRC_COMPUTED) {
 			SHA384(e->data.p, e->data.len, computed);
 			pred = computed;
@@ -617,6 +688,132 @@ static int tdx_main(const struct tdx_opts *o)
 						: "(firmware configuration: give --event-log)");
 		}
 	}
+	return EXIT_OK;
+}
+
+struct tpm_opts {
+	const char *kernel, *initrd, *append, *event_log, *output, *memory;
+};
+
+static void tpm_print(const struct tpm_opts *o, const uint8_t pcrs[10][32], const bool known[10])
+{
+	char hex[65];
+
+	if (!strcmp(o->output, "json")) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON *bank = cJSON_AddObjectToObject(
+			cJSON_AddObjectToObject(cJSON_AddObjectToObject(doc, "tpm"), "pcrs"),
+			"sha256");
+		char *s;
+
+		for (int i = 0; bank && i < 10; i++) {
+			char key[12];
+
+			if (!known[i])
+				continue;
+			snprintf(key, sizeof(key), "%d", i);
+			json_add_hex(bank, key, pcrs[i], 32);
+		}
+		s = cJSON_Print(doc);
+		printf("%s\n", s ? s : "");
+		free(s);
+		cJSON_Delete(doc);
+		return;
+	}
+	for (int i = 0; i < 10; i++) {
+		if (!known[i])
+			continue;
+		hex_encode(pcrs[i], 32, hex);
+		if (!o->event_log)
+			printf("PCR%d  %s\n", i, hex);
+		else
+			printf("PCR%d  %s  %s\n", i, hex,
+			       i == 4	? "--kernel, then the log's events"
+			       : i == 9 ? "--append, --initrd"
+					: "reference log");
+	}
+}
+
+/* PCR 0-9 from a reference TCG2 log and the inputs' digests. */
+static int tpm_with_log(const struct tpm_opts *o, const struct tpm_boot_digests *d,
+			uint8_t pcrs[10][32], bool known[10])
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct evlog log;
+	char err[256];
+	size_t len;
+	int r;
+
+	r = file_read(o->event_log, CVM_CAP_COLLATERAL, &buf, &len);
+	if (r < 0)
+		return log_error_errno(r, "%s", o->event_log);
+	r = evlog_parse_tcg2(buf, len, EVLOG_TCG2, &log, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s: %s", o->event_log, r == -ENOMEM ? "out of memory" : err);
+		return r;
+	}
+	r = tpm_boot_replay(&log, d, pcrs, known, err, sizeof(err));
+	evlog_free(&log);
+	if (r < 0)
+		log_error("%s: %s", o->event_log, err);
+	return r;
+}
+
+/*
+ * vTPM PCRs of a direct boot through OVMF: PCR 4 and PCR 9 from the inputs;
+ * with a reference TCG2 log of the same firmware and machine, PCR 0-9.
+ */
+static int tpm_main(const struct tpm_opts *o)
+{
+	_cleanup_free_ uint8_t *kernel = NULL, *initrd = NULL;
+	uint8_t pcrs[10][32] = { { 0 } };
+	bool known[10] = { false };
+	uint64_t memory = 2ull << 30;
+	struct tpm_boot_digests d;
+	size_t klen, ilen = 0;
+	char err[256];
+	int r;
+
+	if (strcmp(o->output, "hex") && strcmp(o->output, "json")) {
+		log_error("--output-format must be hex or json with --mode tpm");
+		return EXIT_USAGE;
+	}
+	if (!o->kernel) {
+		log_error("--mode tpm needs --kernel (and --initrd, --append as the guest boots)");
+		return EXIT_USAGE;
+	}
+	if (o->memory && parse_size(o->memory, &memory) < 0) {
+		log_error("--memory '%s': expected a size such as 2G or 4096M", o->memory);
+		return EXIT_USAGE;
+	}
+	r = file_read(o->kernel, 1u << 30, &kernel, &klen);
+	if (r < 0) {
+		log_error_errno(r, "%s", o->kernel);
+		return EXIT_USAGE;
+	}
+	if (o->initrd && (r = file_read(o->initrd, 2u << 30, &initrd, &ilen)) < 0) {
+		log_error_errno(r, "%s", o->initrd);
+		return EXIT_USAGE;
+	}
+	if (o->initrd && ilen == 0) {
+		log_error("%s: the initrd is empty: QEMU would pass the kernel none", o->initrd);
+		return EXIT_USAGE;
+	}
+	if (o->event_log)
+		r = tpm_boot_digests_compute(kernel, klen, o->initrd ? initrd : NULL, ilen,
+					     o->append, memory, &d, err, sizeof(err));
+	else
+		r = tpm_boot_predict(kernel, klen, o->initrd ? initrd : NULL, ilen, o->append,
+				     memory, pcrs[4], pcrs[9], err, sizeof(err));
+	if (r < 0) {
+		log_error("%s: %s", o->kernel, r == -ENOMEM ? "out of memory" : err);
+		return EXIT_USAGE;
+	}
+	if (o->event_log && tpm_with_log(o, &d, pcrs, known) < 0)
+		return EXIT_USAGE;
+	if (!o->event_log)
+		known[4] = known[9] = true;
+	tpm_print(o, pcrs, known);
 	return EXIT_OK;
 }
 
@@ -811,6 +1008,24 @@ static int launch_main(int argc, char **argv)
 		log_error("unexpected argument '%s'; see 'cvm measure --help'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (mode && !strcmp(mode, "tpm")) {
+		struct tpm_opts t = { .kernel = kernel,
+				      .initrd = initrd,
+				      .append = append,
+				      .event_log = event_log,
+				      .output = output,
+				      .memory = memory };
+
+		if (ovmf_path || vars || two_pass || has_vcpus || vcpu_type || has_sig ||
+		    has_family || has_model || has_stepping || ovmf_hash || svsm_path ||
+		    vars_file || has_vars_size || p.vmsa_cb || verbose || strcmp(vmm, "QEMU") ||
+		    p.guest_features != 0x1) {
+			log_error("--mode tpm takes --kernel, --initrd, --append, --memory, "
+				  "--event-log and --output-format only");
+			return EXIT_USAGE;
+		}
+		return tpm_main(&t);
+	}
 	if (mode && !strcmp(mode, "tdx") && ovmf_path) {
 		struct tdx_opts t = { .code = ovmf_path,
 				      .vars = vars,
@@ -825,7 +1040,7 @@ static int launch_main(int argc, char **argv)
 		return tdx_main(&t);
 	}
 	if (event_log || memory) {
-		log_error("--event-log and --memory apply to --mode tdx");
+		log_error("--event-log and --memory apply to --mode tdx and tpm");
 		return EXIT_USAGE;
 	}
 	if (!mode || !ovmf_path) {

@@ -547,19 +547,84 @@ int pe_authenticode(const uint8_t *img, size_t len, const char *md, uint8_t *out
 /* The same, feeding an initialised digest context (for callers that hash more after it). */
 int pe_authenticode_update(EVP_MD_CTX *c, const uint8_t *img, size_t len, char *err, size_t errlen);
 
-/* ---- TDX RTMR prediction for a direct boot through OVMF ---- */
+/* ---- A direct boot through OVMF (QEMU -kernel, -initrd, -append on q35) ---- */
+
+/* QEMU's ACPI data size on current machine types, below which it places the initrd. */
+#define QEMU_ACPI_DATA_SIZE 0x28000
 
 /*
  * The kernel as QEMU hands it to OVMF: x86 boot protocol setup-header fields
- * patched for the loader, command line and initrd placement (QEMU
- * hw/i386/x86-common.c, x86_load_linux), which depends on the guest memory
- * size and QEMU's ACPI data size. Then the Authenticode SHA-384 that OVMF
- * extends into RTMR1, over the image padded to 8 bytes as OVMF loads it.
+ * patched for the loader, command line and initrd placement (QEMU 7.2
+ * hw/i386/x86.c, later x86-common.c, x86_load_linux), which depends on the initrd's size (0: no
+ * initrd), the guest memory size and QEMU's ACPI data size. Then its
+ * Authenticode digest in md, over the image padded to 8 bytes as OVMF loads
+ * it: what OVMF extends for it (EV_EFI_BOOT_SERVICES_APPLICATION; PCR 4,
+ * RTMR1). out holds EVP_MD_get_size(md) bytes. -EINVAL with err for a kernel
+ * or initrd that does not fit.
  */
-int tdx_kernel_digest(const uint8_t *kernel, size_t len, uint32_t initrd_size, uint64_t memory,
-		      uint32_t acpi_data_size, uint8_t out[48], char *err, size_t errlen);
-/* OVMF's LOADED_IMAGE::LoadOptions event: SHA-384 of the UTF-16LE command line and its NUL. */
-int tdx_cmdline_digest(const char *cmdline, uint8_t out[48]);
+int boot_kernel_digest(const EVP_MD *md, const uint8_t *kernel, size_t len, uint32_t initrd_size,
+		       uint64_t memory, uint32_t acpi_data_size, uint8_t *out, char *err,
+		       size_t errlen);
+/*
+ * The kernel's LoadOptions as OVMF builds them (X86QemuLoadImageLib): the
+ * command line, then " initrd=initrd" when there is an initrd, each byte
+ * widened to a UTF-16LE code unit, with a NUL terminator. Their digest in md
+ * is what the EFI stub measures (EV_EVENT_TAG "LOADED_IMAGE::LoadOptions";
+ * PCR 9, RTMR2). Returns 1 with the digest in out, 0 when there are no
+ * LoadOptions and so no event (an empty command line and no initrd), or
+ * -ENOMEM.
+ */
+int boot_load_options_digest(const EVP_MD *md, const char *cmdline, bool initrd, uint8_t *out);
+/* Whether e is an EV_EVENT_TAG (TCG_PCClientTaggedEvent) whose data is the string text. */
+bool boot_tagged_event_is(const struct evlog_event *e, const char *text);
+
+/* ---- vTPM PCRs of a direct boot through OVMF (SHA-256 bank) ---- */
+
+/* What OVMF and the kernel's EFI stub extend for a direct boot's inputs. */
+struct tpm_boot_digests {
+	uint8_t kernel[32];	  /* PCR 4 EV_EFI_BOOT_SERVICES_APPLICATION */
+	bool has_load_options;	  /* false: empty command line and no initrd, no event */
+	uint8_t load_options[32]; /* PCR 9 EV_EVENT_TAG "LOADED_IMAGE::LoadOptions" */
+	bool has_initrd;
+	uint8_t initrd[32]; /* PCR 9 EV_EVENT_TAG "Linux initrd": the file's SHA-256 */
+};
+
+/*
+ * The digests of a boot of kernel with initrd (NULL: none) and the command
+ * line append (NULL: empty) in memory_bytes of guest memory. -EINVAL with err
+ * for a kernel that is no PE image with an x86 setup header, an empty initrd,
+ * or one that does not fit the memory.
+ */
+int tpm_boot_digests_compute(const uint8_t *kernel, size_t klen, const uint8_t *initrd, size_t ilen,
+			     const char *append, uint64_t memory_bytes, struct tpm_boot_digests *d,
+			     char *err, size_t errlen);
+/*
+ * PCR 4 and PCR 9 from zero: PCR 4 the kernel, the EV_EFI_ACTION "Calling
+ * EFI Application from Boot Option" and the separator; PCR 9 the
+ * LoadOptions and the initrd. The other PCRs are firmware and machine
+ * configuration (tpm_boot_predict_with_log). Errors as above.
+ */
+int tpm_boot_predict(const uint8_t *kernel, size_t klen, const uint8_t *initrd, size_t ilen,
+		     const char *append, uint64_t memory_bytes, uint8_t pcr4[32], uint8_t pcr9[32],
+		     char *err, size_t errlen);
+/*
+ * PCR 0-9 of the boot: a reference TCG2 log of a direct boot under the same
+ * firmware and machine (memory, vCPUs, devices) replayed into the SHA-256
+ * bank, with its kernel event's digest replaced and PCR 9 the stub's events
+ * for these inputs. predicted[i] is set for every PCR whose value this gives
+ * (0-9). Negative with err for a log that does not parse, -EINVAL for one
+ * without a SHA-256 bank or not of a direct boot (not one EFI application in
+ * PCR 4, PCR 9 events other than the stub's), and the errors above.
+ */
+int tpm_boot_predict_with_log(const uint8_t *log, size_t loglen, const uint8_t *kernel, size_t klen,
+			      const uint8_t *initrd, size_t ilen, const char *append,
+			      uint64_t memory_bytes, uint8_t pcrs[10][32], bool predicted[10],
+			      char *err, size_t errlen);
+/* The same from a parsed log and computed (or logged) digests. */
+int tpm_boot_replay(const struct evlog *log, const struct tpm_boot_digests *d, uint8_t pcrs[10][32],
+		    bool predicted[10], char *err, size_t errlen);
+
+/* ---- TDX RTMR prediction for a direct boot through OVMF ---- */
 
 enum tdx_event_source {
 	TDX_SRC_LOG,	  /* taken from the reference event log */
@@ -763,9 +828,8 @@ int manifest_check_signature(const struct manifest *m, const char *sig, size_t s
  * with the launch's registers. Refused when pins repeat a predicted
  * register, or when a candidate is not complete (err names what).
  */
-int manifest_candidates(const struct manifest *m, enum cvm_platform p,
-			const struct reference *pins, struct reference **out, size_t *n,
-			char *err, size_t errlen);
+int manifest_candidates(const struct manifest *m, enum cvm_platform p, const struct reference *pins,
+			struct reference **out, size_t *n, char *err, size_t errlen);
 /*
  * kbs_evidence_verify against each candidate: 0 as soon as one passes; else
  * v holds the verdict of the candidate that got furthest (so its failure

@@ -180,7 +180,8 @@ fi
 "$cvm" measure --mode tdx --ovmf "$code" --ovmf-vars "$vars" --event-log "$ccel" --kernel "$kernel" \
 	--initrd "$data/initrd.bin" --append "console=ttyS0 quiet" --memory 4G >"$tmp/rtmr.txt" 2>"$tmp/err"
 initrd384=$(sha384sum "$data/initrd.bin" | cut -d' ' -f1)
-cmd384=$(python3 -c 'import hashlib; print(hashlib.sha384("console=ttyS0 quiet".encode("utf-16-le") + b"\0\0").hexdigest())')
+# OVMF appends " initrd=initrd" to the command line when there is an initrd.
+cmd384=$(python3 -c 'import hashlib; print(hashlib.sha384("console=ttyS0 quiet initrd=initrd".encode("utf-16-le") + b"\0\0").hexdigest())')
 if grep -q "RTMR1  EV_EFI_BOOT_SERVICES_APPLICATION   --kernel   differs from the log" "$tmp/rtmr.txt" &&
 	grep -q "RTMR0  EV_EFI_VARIABLE_DRIVER_CONFIG      event log" "$tmp/rtmr.txt" &&
 	grep -A1 -- "--initrd   differs" "$tmp/rtmr.txt" | grep -q "predicted $initrd384" &&
@@ -210,7 +211,9 @@ else
 	echo "not ok - TDX: RTMR1-2 without a log equal those with OVMF's real log as reference"
 	fail=$((fail + 1))
 fi
-for a in "--append x" "--event-log $ccel --memory lots" "--event-log $vec/tdx/quote-v5.bin"; do
+# The reference boot had an initrd: a kernel without one would be patched otherwise.
+for a in "--append x" "--event-log $ccel --memory lots" "--event-log $vec/tdx/quote-v5.bin" \
+	"--event-log $ccel --kernel $kernel"; do
 	# shellcheck disable=SC2086
 	"$cvm" measure --mode tdx --ovmf "$code" --ovmf-vars "$vars" $a >/dev/null 2>"$tmp/err"
 	if [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]; then
