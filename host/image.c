@@ -637,7 +637,7 @@ static int build(struct build_opts *o)
 		chmod(initrd, 0644);
 		snprintf(kernel, sizeof(kernel), "%s/vmlinuz", o->out);
 		snprintf(path, sizeof(path), "%s/image.json", o->out);
-		snprintf(src, sizeof(src), "%s/image.json", o->dir);
+		join(src, sizeof(src), stage, "image.json"); /* DIR's, or --file's */
 		r = copy_file(rc.kernel, kernel);
 		if (r == 0)
 			r = copy_file(src, path);
