@@ -178,9 +178,11 @@ expect "cvm result open without a reference is refused" 2 "accept-unpinned-image
 
 # ---- the host's substitutions: each one asks for the key, each one is refused ----
 # refused NAME PCR: the agent failed at key release and the broker's denial names PCR
+# (an extended regular expression: another initrd moves PCR 4 too, since QEMU
+# places the initrd by its size and patches that into the kernel's header)
 refused() {
 	if key_phase "$1" | grep -q 'E_KEY_RELEASE' &&
-		grep 'denied' "$tmp/broker.log" | tail -n 1 | grep -q "pcr: $2 "; then
+		grep 'denied' "$tmp/broker.log" | tail -n 1 | grep -Eq "pcr: ($2) "; then
 		ok "$1: refused, the broker names $2: $(grep denied "$tmp/broker.log" | tail -n 1 | sed 's/.*denied: //' | cut -c1-60)"
 	else
 		bad "$1: not refused on $2"
@@ -198,7 +200,7 @@ echo "a file the image builder never approved" >"$tmp/other/extra"
 	--file initrd.list="$tmp/other/initrd.list" --file extra="$tmp/other/extra" \
 	--platforms tpm --firmware-log tpm="$tmp/firmware.log" >/dev/null || bad "other initrd"
 boot initrd "$tmp/img/vmlinuz" "$tmp/img-other/initrd.img" "$append" "$code"
-refused initrd PCR9
+refused initrd "PCR4|PCR9"
 boot rdinit "$tmp/img/vmlinuz" "$tmp/img/initrd.img" "$append rdinit=/init" "$code"
 refused rdinit PCR9
 boot init "$tmp/img/vmlinuz" "$tmp/img/initrd.img" "$append init=/init" "$code"
