@@ -19,8 +19,7 @@ void reference_defaults(struct reference *ref)
 
 static int fail(char *err, size_t errlen, const char *path, const char *why)
 {
-	snprintf(err, errlen, "%s: %s", path, why);
-	return -EINVAL;
+	return set_error(err, errlen, -EINVAL, "%s: %s", path, why);
 }
 
 static bool known(const char *key, const char *const *names, size_t n)
