@@ -241,21 +241,37 @@ static char *log_of(enum cvm_platform p, const char *const *names, const uint8_t
 
 static void test_runtime_log(void **state)
 {
-	static const char *const names[] = { "order-id", "luks-header" };
-	uint8_t values[2][32], reg[48], other[32];
+	/* the agent's own events come first; the log must start with them */
+	static const char *const names[] = { "agent-version", "agent-config", "order-id",
+					     "luks-header" };
+	static const char *const late[] = { "order-id", "agent-version", "agent-config",
+					    "luks-header" };
+	uint8_t values[4][32], reg[48], other[32];
 	struct verdict v;
 	char *text;
 
 	(void)state;
-	memset(values[0], 0x11, 32);
-	memset(values[1], 0x22, 32);
-	memset(other, 0x33, 32);
+	for (int i = 0; i < 4; i++)
+		memset(values[i], 0x11 * (i + 1), 32);
+	memset(other, 0x55, 32);
 	for (int p = 0; p < 2; p++) {
 		enum cvm_platform pl = p ? PLATFORM_TDX : PLATFORM_TPM;
 
-		text = log_of(pl, names, (const uint8_t(*)[32])values, 2, reg);
+		/* something measured before the agent: refused, though it replays */
+		text = log_of(pl, late, (const uint8_t(*)[32])values, 4, reg);
 		verdict_init(&v, pl);
-		assert_int_equal(runtime_log_check(text, strlen(text), pl, reg, values[1], &v), 0);
+		assert_int_equal(runtime_log_check(text, strlen(text), pl, reg, NULL, &v), -1);
+		assert_int_equal(verdict_first_failure(&v)->check, CHECK_RUNTIME_LOG);
+		assert_non_null(strstr(verdict_first_failure(&v)->detail, "start with the agent"));
+		free(text);
+		/* the agent's version alone: refused */
+		text = log_of(pl, names, (const uint8_t(*)[32])values, 1, reg);
+		verdict_init(&v, pl);
+		assert_int_equal(runtime_log_check(text, strlen(text), pl, reg, NULL, &v), -1);
+		free(text);
+		text = log_of(pl, names, (const uint8_t(*)[32])values, 4, reg);
+		verdict_init(&v, pl);
+		assert_int_equal(runtime_log_check(text, strlen(text), pl, reg, values[3], &v), 0);
 		verdict_init(&v, pl);
 		assert_int_equal(runtime_log_check(text, strlen(text), pl, reg, other, &v), -1);
 		assert_int_equal(verdict_first_failure(&v)->check, CHECK_LUKS_HEADER);
@@ -270,9 +286,9 @@ static void test_runtime_log(void **state)
 				 -1);
 		free(text);
 		/* a log without the LUKS header event */
-		text = log_of(pl, names, (const uint8_t(*)[32])values, 1, reg);
+		text = log_of(pl, names, (const uint8_t(*)[32])values, 3, reg);
 		verdict_init(&v, pl);
-		assert_int_equal(runtime_log_check(text, strlen(text), pl, reg, values[1], &v), -1);
+		assert_int_equal(runtime_log_check(text, strlen(text), pl, reg, values[3], &v), -1);
 		assert_int_equal(verdict_first_failure(&v)->check, CHECK_LUKS_HEADER);
 		free(text);
 	}

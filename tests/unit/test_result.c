@@ -77,6 +77,9 @@ static int setup(void **state)
 	if (tee_open("sim", &cfg, &sim, err, sizeof(err)) < 0 ||
 	    result_key_generate(&customer, err, sizeof(err)) < 0 ||
 	    result_key_generate(&signer, err, sizeof(err)) < 0 ||
+	    /* the agent's version and configuration come first, as the agent measures them */
+	    tee_measure(sim, "agent-version", (const uint8_t *)"test", 4, err, sizeof(err)) < 0 ||
+	    tee_measure(sim, "agent-config", manifest, 32, err, sizeof(err)) < 0 ||
 	    tee_measure(sim, "order-id", (const uint8_t *)"order-1", 7, err, sizeof(err)) < 0 ||
 	    tee_measure(sim, "luks-header", luks, 32, err, sizeof(err)) < 0 ||
 	    tee_measure(sim, "result-key", signer.pub, 33, err, sizeof(err)) < 0 ||

@@ -146,7 +146,10 @@ static void measure_two(struct tee *t, uint8_t luks[32])
 
 	memset(order, 0x0d, sizeof(order));
 	memset(luks, 0x1c, 32);
-	if (tee_measure(t, "order-id", order, sizeof(order), err, sizeof(err)) < 0 ||
+	/* as the agent does: its version and configuration first */
+	if (tee_measure(t, "agent-version", (const uint8_t *)"test", 4, err, sizeof(err)) < 0 ||
+	    tee_measure(t, "agent-config", order, 8, err, sizeof(err)) < 0 ||
+	    tee_measure(t, "order-id", order, sizeof(order), err, sizeof(err)) < 0 ||
 	    tee_measure(t, "luks-header", luks, 32, err, sizeof(err)) < 0)
 		fail_msg("tee_measure: %s", err);
 }
@@ -228,8 +231,8 @@ static void test_tpm_backend_measures_pcr15_in_both_banks(void **state)
 	assert_string_equal(sent, (char *)log);
 	log_checks(path, PLATFORM_TPM, reg, luks);
 	parse_log(path, &rl);
-	assert_int_equal(rl.n, 2);
-	assert_int_equal(rl.n_pcr15, 2);
+	assert_int_equal(rl.n, 4);
+	assert_int_equal(rl.n_pcr15, 4);
 	assert_true(rl.pcr15_has_sha384);
 	tpm_pcr15_sha384(pcr384);
 	assert_memory_equal(rl.pcr15_sha384, pcr384, 48);
@@ -253,10 +256,10 @@ static void test_sim_tdx_with_tpm_measures_rtmr3_and_pcr15(void **state)
 	measure_two(t, luks);
 	parse_log(path, &rl);
 	/* one record per register and event, in the order of the extends */
-	assert_int_equal(rl.n, 4);
+	assert_int_equal(rl.n, 8);
 	assert_int_equal(rl.events[0].reg, PLATFORM_TDX);
 	assert_int_equal(rl.events[1].reg, PLATFORM_TPM);
-	assert_string_equal(rl.events[3].name, "luks-header");
+	assert_string_equal(rl.events[7].name, "luks-header");
 	assert_true(rl.pcr15_has_sha384);
 	tpm_pcr15_sha384(pcr384);
 	assert_memory_equal(rl.pcr15_sha384, pcr384, 48);
@@ -290,7 +293,7 @@ static void test_sha256_only_tpm_gets_sha256_records(void **state)
 	assert_int_equal(tee_open("sim", &cfg, &t, err, sizeof(err)), 0);
 	measure_two(t, luks);
 	parse_log(path, &rl);
-	assert_int_equal(rl.n_pcr15, 2);
+	assert_int_equal(rl.n_pcr15, 4);
 	assert_false(rl.pcr15_has_sha384);
 	assert_false(rl.events[1].sha384);
 	runtime_log_free(&rl);
@@ -332,7 +335,7 @@ static void test_snp_sim_with_tpm_measures_pcr15(void **state)
 	assert_int_equal(tee_open("sim", &cfg, &t, err, sizeof(err)), 0);
 	measure_two(t, luks);
 	parse_log(path, &rl);
-	assert_int_equal(rl.n, 2);
+	assert_int_equal(rl.n, 4);
 	assert_int_equal(rl.n_rtmr3, 0);
 	runtime_log_free(&rl);
 	cfg.runtime_log = NULL;
@@ -490,8 +493,12 @@ static void test_runtime_log_counts_only_the_evidence_register(void **state)
 	char *text, err[160];
 
 	(void)state;
-	cJSON_AddItemToArray(log, runtime_event_json(PLATFORM_TDX, 0, "luks-header", other, 32));
-	cJSON_AddItemToArray(log, runtime_event_pcr15_json(1, "luks-header", luks, 32, true));
+	cJSON_AddItemToArray(log, runtime_event_json(PLATFORM_TDX, 0, "agent-version", other, 4));
+	cJSON_AddItemToArray(log, runtime_event_pcr15_json(1, "agent-version", other, 4, true));
+	cJSON_AddItemToArray(log, runtime_event_json(PLATFORM_TDX, 2, "agent-config", other, 32));
+	cJSON_AddItemToArray(log, runtime_event_pcr15_json(3, "agent-config", other, 32, true));
+	cJSON_AddItemToArray(log, runtime_event_json(PLATFORM_TDX, 4, "luks-header", other, 32));
+	cJSON_AddItemToArray(log, runtime_event_pcr15_json(5, "luks-header", luks, 32, true));
 	text = cJSON_PrintUnformatted(log);
 	cJSON_Delete(log);
 	assert_int_equal(runtime_log_parse(text, strlen(text), &rl, err, sizeof(err)), 0);

@@ -912,6 +912,9 @@ static void test_tdx_measures_into_rtmr3_through_sysfs(void **state)
 	cfg.runtime_log = log;
 	memset(luks, 0x1c, sizeof(luks));
 	t = open_ok("tsm");
+	assert_int_equal(tee_measure(t, "agent-version", (const uint8_t *)"t", 1, err, sizeof(err)),
+			 0);
+	assert_int_equal(tee_measure(t, "agent-config", luks, sizeof(luks), err, sizeof(err)), 0);
 	assert_int_equal(
 		tee_measure(t, "order-id", (const uint8_t *)"order-7", 7, err, sizeof(err)), 0);
 	assert_int_equal(tee_measure(t, "luks-header", luks, sizeof(luks), err, sizeof(err)), 0);
