@@ -279,12 +279,12 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 			continue;
 		/* the register starts with the agent: nothing ran and measured before it */
 		if (n < ARRAY_SIZE(first) && strcmp(e->name, first[n])) {
+			verdict_fail(v, CHECK_RUNTIME_LOG,
+				     "runtime event log: %s event %zu is \"%.64s\", not \"%s\": "
+				     "the log must start with the agent",
+				     reg_name(p), n, e->name, first[n]);
 			runtime_log_free(&log);
-			return verdict_fail(
-				v, CHECK_RUNTIME_LOG,
-				"runtime event log: %s event %zu is \"%.64s\", not \"%s\": "
-				"the log must start with the agent",
-				reg_name(p), n, e->name, first[n]);
+			return -1;
 		}
 		n++;
 		if (strcmp(e->name, "luks-header"))

@@ -33,7 +33,13 @@ refused() {
 		bad "$rname: an output directory was left"
 	rm -rf "$tmp/res" "$tmp/res.part"
 }
-open_() { "$cvm" result open "$@" --key "$tmp/customer.key" -o "$tmp/res"; }
+# without --reference, these checks are about something else than the image: say so by name
+open_() {
+	case " $* " in
+	*" --reference "*) "$cvm" result open "$@" --key "$tmp/customer.key" -o "$tmp/res" ;;
+	*) "$cvm" result open "$@" --accept-unpinned-image --key "$tmp/customer.key" -o "$tmp/res" ;;
+	esac
+}
 
 # ---- cvm keygen ----
 expect "keygen" 0 "" -- "$cvm" keygen -o "$tmp/customer.key"
@@ -207,7 +213,7 @@ for s in framing evidence binding runtime_log events decrypt; do
 	grep -q "^  ok   $s " "$tmp/out" || bad "open does not show $s as verified"
 done
 grep -q "^  --   reference    measurements NOT compared" "$tmp/out" &&
-	grep -q "measurements NOT compared (no --reference)$" "$tmp/out" &&
+	grep -q "measurements NOT compared (image not pinned: --accept-unpinned-image)$" "$tmp/out" &&
 	ok "open says that the measurements were not compared" || bad "no word on the measurements"
 grep -q "order:  *order-cli-2" "$tmp/out" && grep -q "job:  *exit code 0, no signal, not timed out" "$tmp/out" &&
 	ok "open shows the order and the job's outcome" || bad "order or outcome missing"
@@ -268,7 +274,7 @@ cp "$tmp/good.cvmr" "$tmp/flip.cvmr"
 printf '\001' | dd of="$tmp/flip.cvmr" bs=1 seek=5000 conv=notrunc status=none
 refused "a tampered bundle" "E_RESULT_SIGNATURE" -- open_ "$tmp/flip.cvmr" $tdxroots
 refused "another recipient's key" "E_RESULT_RECIPIENT" -- \
-	"$cvm" result open "$tmp/good.cvmr" $tdxroots --key "$tmp/other.key" -o "$tmp/res"
+	"$cvm" result open "$tmp/good.cvmr" $tdxroots --accept-unpinned-image --key "$tmp/other.key" -o "$tmp/res"
 # the evidence of one bundle in another's trailer, every other byte genuine
 seal "$tmp/second.cvmr"
 cat >"$tmp/swap.py" <<'EOP'
@@ -305,7 +311,8 @@ refused "result-key measured twice" "E_RESULT_EVENT: the runtime log measured re
 "$tool" init-disk "$tmp/agent.img" --size 4194304 --order-id order-cli-2
 cat >"$tmp/agent-log.py" <<'EOP'
 import hashlib, json, sys
-ev = [("order-id", b"order-cli-2"), ("luks-header", hashlib.sha256(b"test LUKS2 header").digest()),
+ev = [("agent-version", b"cvm-agent test"), ("agent-config", hashlib.sha256(b"test config").digest()),
+      ("order-id", b"order-cli-2"), ("luks-header", hashlib.sha256(b"test LUKS2 header").digest()),
       ("result-key", bytes.fromhex("02" + "11" * 32)), ("job-manifest", hashlib.sha256(b"test manifest").digest())]
 json.dump([{"recnum": i, "rtmr": 3, "digests": [{"hashAlg": "sha384", "digest": hashlib.sha384(v).hexdigest()}],
             "content_type": "cvm", "content": {"name": n, "value": v.hex()}} for i, (n, v) in enumerate(ev)],
@@ -319,7 +326,7 @@ expect "result_tool seals onto a disk" 0 "" -- "$tool" seal "$tmp/agent.img" --s
 bundle_len=$(cat "$tmp/out")
 refused "the agent's bundle with a log of another result key" "E_RESULT_EVENT: the result-key event is not the header's signing_pubkey" -- \
 	open_ "$tmp/agent.img" $tdxroots
-grep -q "^  ok   runtime_log  4 runtime events replay to RTMR3" "$tmp/out" &&
+grep -q "^  ok   runtime_log  6 runtime events replay to RTMR3" "$tmp/out" &&
 	ok "the agent's bundle passes framing, evidence, binding and replay" || bad "the agent's bundle"
 
 # ---- cut short: the bundle file, and the disk ----
@@ -422,9 +429,16 @@ expect "inspect takes no key" 2 "no key" -- "$cvm" result inspect "$tmp/good.cvm
 
 # ---- usage ----
 expect "open needs --key and -o" 2 "needs --key KEY and -o DIR" -- "$cvm" result open "$tmp/good.cvmr"
+expect "open needs --reference, or --accept-unpinned-image by name" 2 "accept-unpinned-image" -- \
+	"$cvm" result open "$tmp/good.cvmr" $tdxroots --key "$tmp/customer.key" -o "$tmp/res"
+[ ! -e "$tmp/res" ] && ok "without a reference nothing is extracted" || bad "extracted without a reference"
+expect "--reference and --accept-unpinned-image exclude each other" 2 "exclude each other" -- \
+	"$cvm" result open "$tmp/good.cvmr" $tdxroots --key "$tmp/customer.key" -o "$tmp/res" \
+	--reference "$tmp/ref.json" --accept-unpinned-image
 expect "an unreadable bundle" 2 "No such file" -- open_ "$tmp/none.cvmr"
 echo "not a key" >"$tmp/bad.key"
-expect "a key file that is no key" 2 "E_RESULT_KEY" -- "$cvm" result open "$tmp/good.cvmr" --key "$tmp/bad.key" -o "$tmp/res"
+expect "a key file that is no key" 2 "E_RESULT_KEY" -- "$cvm" result open "$tmp/good.cvmr" --accept-unpinned-image \
+	--key "$tmp/bad.key" -o "$tmp/res"
 expect "cvm result without a verb" 2 "" -- "$cvm" result
 expect "cvm result open --help" 0 "Exit status" -- "$cvm" result open --help
 
