@@ -114,12 +114,15 @@ test_bin=${CVM_TEST_BIN:?}
 pki=${CVM_TEST_PKI:?}
 rd=$(printf '%0128d' 0)
 luks=$(printf '1c%.0s' $(seq 32))
-mklog() { # mklog FILE [forge|reorder]: order-id and luks-header, both registers
+mklog() { # mklog FILE [forge|reorder]: the agent's first two events, order-id and luks-header, both registers
 	python3 - "$@" <<'EOF_PY'
 import hashlib, json, sys
-events = [("order-id", b"order-7".hex()), ("luks-header", "1c" * 32)]
+events = [("agent-version", b"cvm-agent test".hex()), ("agent-config", "ac" * 32),
+          ("order-id", b"order-7".hex()), ("luks-header", "1c" * 32)]
 if sys.argv[2:] == ["reorder"]:
-    events.reverse()
+    events[2], events[3] = events[3], events[2]
+if sys.argv[2:] == ["late"]:
+    events = events[2:3] + events[:2] + events[3:]
 recs = []
 for name, value in events:
     v = bytes.fromhex(value)
@@ -129,20 +132,21 @@ for name, value in events:
     recs.append({"recnum": len(recs), "pcr": 15, "digests": [h("sha256"), h("sha384")],
                  "content_type": "cvm", "content": {"name": name, "value": value}})
 if sys.argv[2:] == ["forge"]:
-    recs[2]["content"]["value"] = "2d" * 32
+    recs[6]["content"]["value"] = "2d" * 32
 json.dump(recs, open(sys.argv[1], "w"))
 EOF_PY
 }
 mklog "$tmp/log.json"
 mklog "$tmp/reordered.json" reorder
 mklog "$tmp/forged.json" forge
+mklog "$tmp/late.json" late
 printf '{"luks_header_sha256": "%s"}' "$luks" >"$tmp/luks.json"
 printf '{"luks_header_sha256": "%s"}' "$(printf '2d%.0s' $(seq 32))" >"$tmp/other-luks.json"
 "$test_bin" kbs-client --tee sim --sim-pki "$pki" --runtime-log "$tmp/log.json" \
 	--evidence "$rd" -o "$tmp/tdx.json" 2>"$tmp/err" || bad "sim TDX evidence: $(cat "$tmp/err")"
 troots="--test-roots $pki/tdx/roots.pem"
 
-expect "TDX quote and its runtime log" 0 "runtime_log .*2 runtime events replay to RTMR3" -- \
+expect "TDX quote and its runtime log" 0 "runtime_log .*4 runtime events replay to RTMR3" -- \
 	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/log.json"
 if grep -q "order-id  *6f726465722d37" "$tmp/out" && grep -q "luks-header  *$luks" "$tmp/out"; then
 	ok "runtime events printed with their values"
@@ -157,6 +161,10 @@ expect "runtime log of another LUKS header" 1 "luks_header: the guest measured a
 	--reference "$tmp/other-luks.json"
 expect "events in another order do not replay" 1 "runtime_log: runtime event log does not replay to RTMR3" -- \
 	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/reordered.json"
+"$test_bin" kbs-client --tee sim --sim-pki "$pki" --runtime-log "$tmp/late.json" \
+	--evidence "$rd" -o "$tmp/tdx-late.json" 2>"$tmp/err" || bad "sim TDX evidence: $(cat "$tmp/err")"
+expect "a log that replays but measured something before the agent" 1 "the log must start with the agent" -- \
+	"$test_bin" verify "$tmp/tdx-late.json" $troots --runtime-log "$tmp/late.json"
 expect "a value its digest does not measure" 1 "digest is not that of its value" -- \
 	"$test_bin" verify "$tmp/tdx.json" $troots --runtime-log "$tmp/forged.json"
 printf '[{"recnum": 0, "rtmr": 2}]' >"$tmp/rtmr2.json"
@@ -175,8 +183,9 @@ d = json.load(open(sys.argv[1]))
 assert d["verified"] is True, d
 ev = d["claims"]["runtime_events"]
 assert [(e["recnum"], e["register"], e["name"]) for e in ev] == [
-    (0, "rtmr3", "order-id"), (2, "rtmr3", "luks-header")], ev
-assert ev[0]["value"] == b"order-7".hex()
+    (0, "rtmr3", "agent-version"), (2, "rtmr3", "agent-config"),
+    (4, "rtmr3", "order-id"), (6, "rtmr3", "luks-header")], ev
+assert ev[2]["value"] == b"order-7".hex()
 assert [c for c in d["checks"] if c["name"] == "runtime_log"][0]["ok"]
 ' "$tmp/out.json"; then
 	ok "--json: runtime events in the claims"
@@ -221,9 +230,9 @@ for r in json.load(open(sys.argv[1])):
 	"$cvm" kbs-client --tee tpm --tcti "$tcti" --evidence "$rd" -o "$tmp/tpm.json" 2>"$tmp/err" ||
 		bad "TPM evidence: $(cat "$tmp/err")"
 	kill "$(cat "$tpmdir/pid")"
-	expect "TPM quote and its runtime log" 0 "2 runtime events replay to PCR15" -- \
+	expect "TPM quote and its runtime log" 0 "4 runtime events replay to PCR15" -- \
 		"$cvm" verify "$tmp/tpm.json" --reference "$tmp/tpm-ref.json" --runtime-log "$tmp/log.json"
-	if grep -q "^    1 *order-id" "$tmp/out" && grep -q "^    3 *luks-header" "$tmp/out"; then
+	if grep -q "^    5 *order-id" "$tmp/out" && grep -q "^    7 *luks-header" "$tmp/out"; then
 		ok "TPM: the PCR 15 events printed"
 	else
 		bad "TPM: the PCR 15 events printed"
