@@ -10,29 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <secp256k1.h>
-
 #include "measurement/measurement.h"
+#include "tests/fuzz/fuzz_common.h"
 
 static struct result_key *key(void)
 {
-	static struct result_key k;
-	secp256k1_context *c;
-	secp256k1_pubkey pk;
-	size_t n = 33;
-
-	if (k.sk)
-		return &k;
-	c = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-	k.sk = secret_alloc(32);
-	if (!c || !k.sk)
-		abort();
-	memset(k.sk, 0x22, 32);
-	if (!secp256k1_ec_pubkey_create(c, &pk, k.sk) ||
-	    !secp256k1_ec_pubkey_serialize(c, k.pub, &n, &pk, SECP256K1_EC_COMPRESSED))
-		abort();
-	secp256k1_context_destroy(c);
-	return &k;
+	return fuzz_fixed_key(0x22);
 }
 
 static void one_line(const char *err)
