@@ -308,6 +308,78 @@ static void test_runtime_log(void **state)
 	}
 }
 
+/* Refused, the detail naming want. */
+static void log_refused(enum cvm_platform p, const char *text, const uint8_t *reg, const char *want)
+{
+	struct verdict v;
+
+	verdict_init(&v, p);
+	assert_int_equal(runtime_log_check(text, strlen(text), p, reg, NULL, &v), -1);
+	assert_int_equal(verdict_first_failure(&v)->check, CHECK_RUNTIME_LOG);
+	if (!strstr(verdict_first_failure(&v)->detail, want))
+		fail_msg("\"%s\" does not name \"%s\"", verdict_first_failure(&v)->detail, want);
+}
+
+static void test_runtime_log_starts_with_the_agent(void **state)
+{
+	static const char *const no_config[] = { "agent-version", "order-id", "luks-header" };
+	static const char *const swapped[] = { "agent-config", "agent-version", "order-id" };
+	static const char *const twice[] = { "agent-version", "agent-version", "agent-config" };
+	uint8_t values[3][32], reg[48];
+	char *text;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		memset(values[i], 0x21 * (i + 1), 32);
+	for (int p = 0; p < 2; p++) {
+		enum cvm_platform pl = p ? PLATFORM_TDX : PLATFORM_TPM;
+
+		/* each replays to the register, and each is refused */
+		text = log_of(pl, no_config, (const uint8_t(*)[32])values, 3, reg);
+		log_refused(pl, text, reg, "event 1 is \"order-id\", not \"agent-config\"");
+		free(text);
+		text = log_of(pl, swapped, (const uint8_t(*)[32])values, 3, reg);
+		log_refused(pl, text, reg, "event 0 is \"agent-config\", not \"agent-version\"");
+		free(text);
+		text = log_of(pl, twice, (const uint8_t(*)[32])values, 3, reg);
+		log_refused(pl, text, reg, "event 1 is \"agent-version\", not \"agent-config\"");
+		free(text);
+		/* no record of the register at all */
+		memset(reg, 0, sizeof(reg));
+		log_refused(pl, "[]", reg, "must start with agent-version and agent-config");
+	}
+	/*
+	 * Only the records of the evidence's register count: a PCR 15 record
+	 * first does not stop a TDX log that starts with the agent, and the
+	 * same log read for PCR 15 starts with that record and is refused.
+	 */
+	{
+		static const char *const names[] = { "order-id", "agent-version", "agent-config" };
+		cJSON *a = cJSON_CreateArray();
+		struct runtime_log log;
+		struct verdict v;
+		char err[160];
+
+		for (int i = 0; i < 3; i++)
+			cJSON_AddItemToArray(a, runtime_event_json(i ? PLATFORM_TDX : PLATFORM_TPM,
+								   (uint64_t)i, names[i], values[i],
+								   32));
+		text = cJSON_PrintUnformatted(a);
+		cJSON_Delete(a);
+		assert_int_equal(runtime_log_parse(text, strlen(text), &log, err, sizeof(err)), 0);
+		assert_int_equal(log.n_rtmr3, 2);
+		assert_int_equal(log.n_pcr15, 1);
+		verdict_init(&v, PLATFORM_TDX);
+		assert_int_equal(
+			runtime_log_check(text, strlen(text), PLATFORM_TDX, log.rtmr3, NULL, &v),
+			0);
+		log_refused(PLATFORM_TPM, text, log.pcr15_sha256,
+			    "PCR15 event 0 is \"order-id\", not \"agent-version\"");
+		runtime_log_free(&log);
+		free(text);
+	}
+}
+
 /* The private key whose scalar is 1: the recipient of the golden JWEs. */
 static EVP_PKEY *scalar_one_key(void)
 {
@@ -402,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_report_data_binding),
 		cmocka_unit_test(test_resource_paths),
 		cmocka_unit_test(test_runtime_log),
+		cmocka_unit_test(test_runtime_log_starts_with_the_agent),
 		cmocka_unit_test(test_golden_messages),
 	};
 
