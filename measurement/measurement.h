@@ -56,6 +56,12 @@ enum cvm_check {
 	CHECK_REVOCATION,     /* TDX: no certificate of the chain is revoked */
 	CHECK_QE_IDENTITY,    /* TDX: QE matches Intel's QE identity */
 	CHECK_TCB_STATUS,     /* TDX: TCB level acceptable */
+	CHECK_TD_ATTRIBUTES,  /* TDX: SEPT_VE_DISABLE set; TD attributes as the reference pins */
+	CHECK_XFAM,	      /* TDX: XFAM as the reference pins */
+	CHECK_POLICY_SINGLE_SOCKET, /* SNP policy SINGLE_SOCKET as the reference requires */
+	CHECK_POLICY_ABI,	    /* SNP policy ABI version at least the reference's */
+	CHECK_POLICY_FEATURES,	    /* SNP policy feature bits the reference requires */
+	CHECK_PLATFORM_INFO,	    /* SNP PLATFORM_INFO flags the reference requires */
 	CHECK_MRTD,
 	CHECK_RTMR,
 	CHECK_MRCONFIGID,
