@@ -1,7 +1,9 @@
 # cvm: the one build entry.
 #   make            build build/cvm
 #   make test       install dependencies, then run every test plain and under ASan+UBSan,
-#                   then one order end to end in QEMU (make e2e), then make demo
+#                   then one order end to end in QEMU (make e2e), then the standing attack
+#                   suite (make hostile), then make demo
+#   make hostile    every attack a malicious host can try, against the real binaries
 #   make demo       install what the build needs, then run one whole order: the image, a
 #                   workload, a key broker, a signed order, cvm run in QEMU (TCG), cvm
 #                   result open (scripts/demo-order); then verify a real SEV-SNP report
@@ -75,7 +77,7 @@ CVM_TEST := $(BUILD)/cvm-test
 AGENT := $(BUILD)/cvm-agent
 AGENT_TEST := $(BUILD)/cvm-agent-test
 
-.PHONY: all test check e2e unit-tests cli-tests demo fuzz bench install clean check-format format deps
+.PHONY: all test check e2e hostile unit-tests cli-tests demo fuzz bench install clean check-format format deps
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -141,11 +143,16 @@ e2e: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)sh tests/e2e/test_order.sh $(BUILD)
 	$(Q)sh tests/e2e/test_image.sh $(BUILD)
 
+# The standing attack suite: one line per attack, then the count (docs/hostile.md).
+hostile: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
+	$(Q)tests/hostile/run $(BUILD)
+
 test: deps
 	$(Q)$(MAKE) --no-print-directory check-format
 	$(Q)$(MAKE) --no-print-directory check
 	$(Q)$(MAKE) --no-print-directory check SAN=1
 	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory hostile
 	$(Q)$(MAKE) --no-print-directory demo
 
 # The guest carries the test agent (sim evidence): there is no TDX or SEV-SNP here.
