@@ -1,0 +1,105 @@
+# Result bundles a malicious host hands to the customer: sealed by the
+# independent writer of docs/result.md (tests/cli/seal_result.py) with sim
+# TDX evidence, then tampered with. cvm result open must refuse each by
+# name, extract nothing, and never show the plaintext of a refused bundle.
+# shellcheck shell=sh
+
+py=/usr/bin/python3
+seal_py="$top/tests/cli/seal_result.py"
+tool="$top/$build/e2e/result_tool"
+roots="--test-roots $pki/tdx/roots.pem"
+mrtd=$($py -c 'print(bytes(range(48)).hex())')
+"$cvm" keygen -o "$tmp/customer.key" >"$tmp/pub"
+pub=$(cat "$tmp/pub")
+"$cvm" keygen -o "$tmp/other.key" >/dev/null
+cat >"$tmp/ev-tdx.sh" <<EOS
+#!/bin/sh
+exec "$cvm_test" kbs-client --tee sim --sim-pki "$pki" --sim-measurement $mrtd --runtime-log "\$3" --evidence "\$1" -o "\$2"
+EOS
+chmod +x "$tmp/ev-tdx.sh"
+mkdir -p "$tmp/stage/output"
+plain=$($py -c 'import os; print(os.urandom(24).hex())')
+echo "customer plaintext $plain" >"$tmp/stage/output/answer.txt"
+secret "customer plaintext $plain"
+seal() { # OUT [seal_result.py options]
+	$py "$seal_py" --recipient "$pub" --order-id order-hostile --stage "$tmp/stage" \
+		--evidence-cmd "$tmp/ev-tdx.sh" "$@" >/dev/null
+}
+# open_ NAME PATTERN BUNDLE [options]: refused (exit 1), nothing extracted
+open_() {
+	o_name=$1 o_pat=$2 o_bundle=$3
+	shift 3
+	rm -rf "$tmp/res"
+	attack "$o_name" 1 "$o_pat" -- "$cvm" result open "$o_bundle" --key "$tmp/customer.key" \
+		-o "$tmp/res" "$@"
+	if [ -e "$tmp/res" ] || [ -e "$tmp/res.part" ]; then
+		line "$o_name-nothing-extracted" fail "no output directory" "$(ls "$tmp/res"* | head -1)"
+		rm -rf "$tmp/res" "$tmp/res.part"
+	fi
+}
+unpinned="--accept-unpinned-image"
+
+seal "$tmp/good.cvmr"
+size=$(stat -c %s "$tmp/good.cvmr")
+cp "$tmp/good.cvmr" "$tmp/flip.cvmr"
+printf '\001' | dd of="$tmp/flip.cvmr" bs=1 seek=$((size / 3)) conv=notrunc status=none
+open_ result-flipped-ciphertext "E_RESULT_SIGNATURE" "$tmp/flip.cvmr" $roots $unpinned
+head -c $((size - 100)) "$tmp/good.cvmr" >"$tmp/cut.cvmr"
+open_ result-cut-short "E_RESULT_[A-Z]+" "$tmp/cut.cvmr" $roots $unpinned
+open_ result-untrusted-root "E_RESULT_EVIDENCE: root_pinned" "$tmp/good.cvmr" $unpinned
+rm -rf "$tmp/res"
+attack result-other-recipient 1 "E_RESULT_RECIPIENT" -- "$cvm" result open "$tmp/good.cvmr" $roots \
+	$unpinned --key "$tmp/other.key" -o "$tmp/res"
+open_ result-other-order "E_RESULT_ORDER" "$tmp/good.cvmr" $roots $unpinned --order order-other
+printf '{"tdx":{"mrtd":"%096d"}}' 0 >"$tmp/ref-mrtd.json"
+open_ result-other-image "E_RESULT_REFERENCE: mrtd" "$tmp/good.cvmr" $roots --reference "$tmp/ref-mrtd.json"
+printf '{"tdx":{"mrtd":"%s"},"luks_header_sha256":"%064d"}' "$mrtd" 0 >"$tmp/ref-luks.json"
+open_ result-other-workload "E_RESULT_REFERENCE: luks_header" "$tmp/good.cvmr" $roots --reference "$tmp/ref-luks.json"
+rm -rf "$tmp/res"
+attack result-unpinned-refused 2 "--reference|accept-unpinned" -- "$cvm" result open "$tmp/good.cvmr" \
+	$roots --key "$tmp/customer.key" -o "$tmp/res"
+
+# the evidence of one genuine bundle in another genuine bundle's trailer
+seal "$tmp/second.cvmr"
+$py - "$tmp/good.cvmr" "$tmp/second.cvmr" "$tmp/swapped.cvmr" <<'EOP'
+import json, struct, sys
+def split(b):
+    off = 12 + struct.unpack("<I", b[8:12])[0]
+    while True:
+        w = struct.unpack("<I", b[off:off + 4])[0]
+        off += 4 + (w & 0x7FFFFFFF)
+        if w >> 31:
+            return b[:off], json.loads(b[off + 4:])
+a, ta = split(open(sys.argv[1], "rb").read())
+b, tb = split(open(sys.argv[2], "rb").read())
+tb["evidence"] = ta["evidence"]
+t = json.dumps(tb, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+open(sys.argv[3], "wb").write(b + struct.pack("<I", len(t)) + t)
+EOP
+open_ result-evidence-of-another "E_RESULT_BINDING" "$tmp/swapped.cvmr" $roots $unpinned
+seal "$tmp/replay.cvmr" --strip-evidence-log --trailer-log-extra
+open_ result-log-no-replay "E_RESULT_EVENTLOG" "$tmp/replay.cvmr" $roots $unpinned
+seal "$tmp/twologs.cvmr" --trailer-log-extra
+open_ result-log-other-than-evidence "E_RESULT_EVENTLOG" "$tmp/twologs.cvmr" $roots $unpinned
+for ev in result-key order-id luks-header job-manifest; do
+	seal "$tmp/drop-$ev.cvmr" --drop "$ev"
+	open_ "result-no-$ev-event" "E_RESULT_EVENT" "$tmp/drop-$ev.cvmr" $roots $unpinned
+	seal "$tmp/alter-$ev.cvmr" --alter "$ev"
+	open_ "result-other-$ev-event" "E_RESULT_EVENT" "$tmp/alter-$ev.cvmr" $roots $unpinned
+done
+seal "$tmp/twice.cvmr" --twice result-key
+open_ result-key-measured-twice "E_RESULT_EVENT" "$tmp/twice.cvmr" $roots $unpinned
+seal "$tmp/noagent.cvmr" --drop agent-version
+open_ result-log-not-started-by-agent "E_RESULT_EVENTLOG" "$tmp/noagent.cvmr" $roots $unpinned
+
+# output disks: no commit record, a record over another bundle
+"$tool" init-disk "$tmp/disk.img" --size 2097152 --order-id order-hostile
+seal "$tmp/disk.cvmr" --disk "$tmp/disk.img"
+cp "$tmp/disk.img" "$tmp/norecord.img"
+dd if=/dev/zero of="$tmp/norecord.img" bs=4096 count=1 conv=notrunc status=none
+open_ result-disk-no-commit-record "E_NO_RESULT" "$tmp/norecord.img" $roots $unpinned
+cp "$tmp/disk.img" "$tmp/recflip.img"
+printf '\001' | dd of="$tmp/recflip.img" bs=1 seek=20 conv=notrunc status=none
+open_ result-disk-commit-record-altered "E_NO_RESULT|E_RESULT_[A-Z]+" "$tmp/recflip.img" $roots $unpinned
+no_secret result-no-plaintext-on-host "$tmp/good.cvmr" "$tmp/disk.img"
+rm -rf "$tmp/res"
