@@ -11,6 +11,9 @@
 #   guess    N /attest with random session cookies
 #   slow     one connection that sends a request one byte per second; prints
 #            after how many seconds the broker closed it (or N seconds)
+#   silent   one TCP connection that sends nothing, not even a TLS hello;
+#            after how many seconds the broker closed it (waits N seconds)
+#   body     one /auth with a body of N bytes
 import http.client
 import json
 import os
@@ -85,6 +88,24 @@ elif mode == "guess":
     for _ in range(n):
         ck = "kbs-session-id=" + os.urandom(32).hex()
         count(request("POST", "/kbs/v0/attest", "{}", ck)[0])
+elif mode == "silent":
+    # a TCP connection that never starts TLS nor sends a byte
+    s = socket.create_connection(("127.0.0.1", int(port)))
+    s.settimeout(n)
+    try:
+        closed = time.time() - t0 if s.recv(1024) == b"" else None
+    except socket.timeout:
+        closed = None
+    except OSError:
+        closed = time.time() - t0
+    counts["closed_after"] = round(closed, 1) if closed is not None else None
+    s.close()
+elif mode == "body":
+    # one /auth whose body is N bytes
+    try:
+        counts[str(request("POST", "/kbs/v0/auth", "{" + "x" * n + "}")[0])] = 1
+    except OSError:
+        counts["closed"] = 1
 elif mode == "slow":
     raw = socket.create_connection(("127.0.0.1", int(port)))
     s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
