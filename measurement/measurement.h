@@ -101,6 +101,8 @@ struct verdict {
 	enum cvm_check failed; /* first failed check, CHECK_NONE when all passed */
 	bool tcb_status_checked;
 	char tcb_status[32]; /* TDX: "UpToDate", ... when checked */
+	/* TDX: the QE identity's own level, when checked */
+	char qe_tcb_status[32];
 };
 
 void verdict_init(struct verdict *v, enum cvm_platform p);
@@ -163,12 +165,30 @@ enum tdx_tcb_status {
 /* The enum tdx_tcb_status bit of an Intel TCB status name, 0 when unknown. */
 unsigned tdx_tcb_status_from_name(const char *name);
 
+/*
+ * TD attribute bits (Intel TDX Module ABI Specification, 348551, "TD
+ * Attributes Definition"; the quote's TD_ATTRIBUTES, a 64-bit number stored
+ * little-endian).
+ */
+#define TDX_ATTR_DEBUG (1ull << 0)
+#define TDX_ATTR_SEPT_VE_DISABLE (1ull << 28)
+
 struct tdx_reference {
 	bool has_mrtd, has_rtmr[4], has_mrconfigid, has_mrowner, has_mrownerconfig, has_report_data;
 	uint8_t mrtd[48], rtmr[4][48], mrconfigid[48], mrowner[48], mrownerconfig[48];
 	uint8_t report_data[64];
 	bool allow_debug;      /* default false */
 	unsigned accepted_tcb; /* enum tdx_tcb_status bits; default UpToDate only */
+	/* default false: SEPT_VE_DISABLE (bit 28) must be set */
+	bool allow_sept_ve;
+	/*
+	 * Pins, as 64-bit numbers: (value & mask) must equal (pin & mask). A
+	 * reference's JSON without a mask gives all ones; code that sets has_*
+	 * sets the mask too.
+	 */
+	bool has_td_attributes, has_xfam;
+	uint64_t td_attributes, td_attributes_mask;
+	uint64_t xfam, xfam_mask;
 };
 
 #define TPM_PCRS 24

@@ -469,6 +469,33 @@ static int qe_identity(const cJSON *id, const struct tdx_quote *q, int *rank, st
 	return verdict_fail(v, CHECK_QE_IDENTITY, "QE ISVSVN %u is below every level", qe->isv_svn);
 }
 
+/*
+ * The platform's status with the QE's folded in, as Intel's QVL converges
+ * them (QuoteVerification, convergeTcbStatusWithQeTcbStatus): an OutOfDate
+ * QE makes UpToDate and SWHardeningNeeded OutOfDate, and the configuration
+ * statuses OutOfDateConfigurationNeeded; a Revoked QE makes it Revoked.
+ * Enclave Identity v2 gives a QE no other status; should one come, the
+ * worse of the two counts, so that no QE status is ever ignored.
+ */
+static int converge_with_qe(int rank, int qe_rank)
+{
+	const int ood = status_rank("OutOfDate"), revoked = status_rank("Revoked");
+
+	if (qe_rank == status_rank("UpToDate"))
+		return rank;
+	if (qe_rank == revoked)
+		return revoked;
+	if (qe_rank == ood) {
+		if (rank == status_rank("UpToDate") || rank == status_rank("SWHardeningNeeded"))
+			return ood;
+		if (rank == status_rank("ConfigurationNeeded") ||
+		    rank == status_rank("ConfigurationAndSWHardeningNeeded"))
+			return status_rank("OutOfDateConfigurationNeeded");
+		return rank;
+	}
+	return qe_rank > rank ? qe_rank : rank;
+}
+
 int tdx_collateral_check(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *pinned_root,
 			 const struct pck_info *pck, const struct tdx_quote *q, time_t now,
 			 unsigned accepted, struct verdict *v)
@@ -497,14 +524,16 @@ int tdx_collateral_check(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *
 	rank = tcb_rank;
 	if (mod_rank > rank)
 		rank = mod_rank;
-	/* An out-of-date QE makes the whole platform out of date (Intel QVL). */
-	if (qe_rank >= status_rank("OutOfDate") && rank < status_rank("OutOfDate"))
-		rank = status_rank("OutOfDate");
+	rank = converge_with_qe(rank, qe_rank);
 	v->tcb_status_checked = true;
 	snprintf(v->tcb_status, sizeof(v->tcb_status), "%s", status_names[rank]);
+	snprintf(v->qe_tcb_status, sizeof(v->qe_tcb_status), "%s", status_names[qe_rank]);
 	if (!(accepted & (1u << rank)))
-		return verdict_fail(v, CHECK_TCB_STATUS, "TCB status %s is not accepted",
-				    status_names[rank]);
-	verdict_pass(v, CHECK_TCB_STATUS, "%s", status_names[rank]);
+		return verdict_fail(v, CHECK_TCB_STATUS,
+				    "TCB status %s (QE identity %s) is not accepted; the reference "
+				    "names the others it accepts (tdx.accepted_tcb_status)",
+				    status_names[rank], status_names[qe_rank]);
+	verdict_pass(v, CHECK_TCB_STATUS, "%s (QE identity %s)", status_names[rank],
+		     status_names[qe_rank]);
 	return 0;
 }
