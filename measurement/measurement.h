@@ -372,6 +372,26 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 	       const struct tdx_reference *ref, const uint8_t *report_data /* 64 or NULL */,
 	       struct tdx_quote *q, struct verdict *v);
 
+/*
+ * The FMSPC of the quote's PCK certificate and the CA that issued it
+ * ("platform" or "processor", from the PCK CA's name): what a collateral
+ * fetch asks for. Nothing is verified: the quote need not even be genuine.
+ */
+int tdx_quote_pck_platform(const uint8_t *buf, size_t len, uint8_t fmspc[6], const char **ca,
+			   char *err, size_t errlen);
+
+/*
+ * Checks a collateral directory on its own, as `cvm collateral fetch` does
+ * before it installs one: tcbinfo.json (TDX, for fmspc), qe-identity.json
+ * (TD_QE), each signed by the certificate of tcb-signing-chain.pem, which the
+ * Intel SGX Root CA (or a root of test_roots_pem) signed; pckcrl signed by
+ * the PCK CA of pckcrl-issuer-chain.pem under that same root, rootcrl.der by
+ * the root; every certificate, document and CRL current at now. Refusals in
+ * err start with "E_COLLATERAL_...".
+ */
+int tdx_collateral_validate(const char *dir, const char *test_roots_pem, const uint8_t fmspc[6],
+			    time_t now, char *err, size_t errlen);
+
 /* ---- event logs (TCG PC Client Platform Firmware Profile, §10; TCG CEL) ---- */
 
 /* TPM_ALG_ID values, TCG Algorithm Registry. */

@@ -23,6 +23,21 @@
 static const char intel_sgx_root_sha256[] =
 	"44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3";
 
+bool tdx_root_trusted(X509 *root, STACK_OF(X509) *test_roots)
+{
+	uint8_t fp[32], want[32];
+
+	if (x509_fingerprint(root, fp) < 0)
+		return false;
+	hex_decode_exact(intel_sgx_root_sha256, want, 32);
+	if (memcmp(fp, want, 32) == 0)
+		return true;
+	for (int i = 0; i < sk_X509_num(test_roots); i++)
+		if (X509_cmp(root, sk_X509_value(test_roots, i)) == 0)
+			return true;
+	return false;
+}
+
 struct tdx_verifier {
 	time_t now;
 	uint8_t root_fp[32];
@@ -135,9 +150,7 @@ static int chain_verify(struct tdx_verifier *tv, const struct tdx_quote *q, stru
 		return verdict_fail(v, CHECK_ROOT_PINNED, "cannot hash the root certificate");
 	tv->test_root = false;
 	if (memcmp(fp, tv->root_fp, 32) != 0) {
-		for (int i = 0; i < sk_X509_num(tv->test_roots); i++)
-			if (X509_cmp(root, sk_X509_value(tv->test_roots, i)) == 0)
-				tv->test_root = true;
+		tv->test_root = tdx_root_trusted(root, tv->test_roots);
 		if (!tv->test_root) {
 			hex_encode(fp, 32, fphex);
 			return verdict_fail(v, CHECK_ROOT_PINNED,
