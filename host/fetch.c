@@ -4,6 +4,7 @@
  * with RFC 9110 §14 range requests and capped at the order's size, and the
  * result upload by HTTP PUT, both with retries and a doubling backoff.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -24,8 +25,10 @@
 #define E_DIGEST "E_WORKLOAD_DIGEST: "
 #define E_UPLOAD "E_UPLOAD: "
 #define BACKOFF_MAX_MS 30000u
+#define MAX_REDIRECTS 3
 
 volatile sig_atomic_t fetch_stop;
+const char *fetch_cainfo;
 
 void fetch_url_shown(const char *url, char *out, size_t cap)
 {
@@ -70,8 +73,10 @@ static void easy_freep(CURL **c)
 }
 
 /*
- * One transfer's handle: http and https only (redirects too), no signals,
- * a stalled transfer (under 1 byte/s for a minute) ends as an error.
+ * One transfer's handle: http and https only, no signals, no proxy (the
+ * environment's http_proxy and friends are not asked: a proxy would see
+ * and steer the transfer), a stalled transfer (under 1 byte/s for a
+ * minute) ends as an error.
  */
 static CURL *easy_new(const char *url, char *errbuf)
 {
@@ -82,8 +87,10 @@ static CURL *easy_new(const char *url, char *errbuf)
 	errbuf[0] = 0;
 	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOPROXY, "*") != CURLE_OK ||
+	    (fetch_cainfo && curl_easy_setopt(c, CURLOPT_CAINFO, fetch_cainfo) != CURLE_OK) ||
 	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
@@ -113,6 +120,7 @@ struct dl {
 	int64_t drawn_at;
 	int code;
 	char why[256];
+	const char *url; /* the order's: the origin redirects must keep */
 };
 
 /* Decimal digits, at most 18 of them (no sign, no space): -1 otherwise. */
@@ -142,11 +150,80 @@ static void content_range(struct dl *d, const char *v)
 		d->range_total = digits(&v);
 }
 
+static int dl_refuse(struct dl *d, bool final, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void curlu_freep(CURLU **u)
+{
+	if (*u)
+		curl_url_cleanup(*u);
+}
+
+/* Scheme, host and port of an absolute URL, or of ref resolved against base. */
+static int origin(const char *base, const char *ref, char *out, size_t cap)
+{
+	_cleanup_(curlu_freep) CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int r = -EINVAL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    (!ref || curl_url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK) &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		for (char *h = host; *h; h++)
+			*h = (char)tolower((unsigned char)*h);
+		r = snprintf(out, cap, "%s://%s:%s", scheme, host, port) < (int)cap ? 0 : -EINVAL;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	return r;
+}
+
+/*
+ * A redirect is followed only within the order URL's origin (same scheme,
+ * host and port: no other host, no https to http), at most MAX_REDIRECTS
+ * times; a Location elsewhere ends the transfer before it is followed.
+ */
+static int dl_location(struct dl *d, const char *loc)
+{
+	char *cur = NULL, want[512], got[512];
+	long code = 0;
+
+	curl_easy_getinfo(d->c, CURLINFO_RESPONSE_CODE, &code);
+	if (code < 300 || code > 399)
+		return 0;
+	curl_easy_getinfo(d->c, CURLINFO_EFFECTIVE_URL, &cur);
+	if (origin(d->url, NULL, want, sizeof(want)) < 0 ||
+	    origin(cur ? cur : d->url, loc, got, sizeof(got)) < 0)
+		return dl_refuse(d, true, E_FETCH "a redirect to a malformed Location");
+	if (!strncmp(want, "https:", 6) && !strncmp(got, "http:", 5))
+		return dl_refuse(d, true, E_FETCH "a redirect from https to http (refused)");
+	if (strcmp(want, got))
+		return dl_refuse(d, true,
+				 E_FETCH "a redirect to another origin than %s (refused: only "
+					 "the same scheme, host and port)",
+				 want);
+	return 0;
+}
+
 static size_t dl_header(char *p, size_t size, size_t n, void *ctx)
 {
 	struct dl *d = ctx;
-	char line[256];
+	char line[2048];
 	size_t len = size * n;
+
+	if (len < sizeof(line) && len > 9 && !strncasecmp(p, "location:", 9)) {
+		memcpy(line, p, len);
+		line[len] = 0;
+		line[strcspn(line, "\r\n")] = 0;
+		if (dl_location(d, line + 9 + strspn(line + 9, " \t")) < 0)
+			return 0;
+	} else if (len >= sizeof(line) && !strncasecmp(p, "location:", 9)) {
+		dl_refuse(d, true, E_FETCH "a redirect with a Location of %zu bytes", len);
+		return 0;
+	}
 
 	/* each answer (a redirect's too) starts with its status line */
 	if (len >= 5 && !strncmp(p, "HTTP/", 5))
@@ -160,8 +237,6 @@ static size_t dl_header(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-static int dl_refuse(struct dl *d, bool final, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 static int dl_refuse(struct dl *d, bool final, const char *fmt, ...)
 {
 	va_list ap;
@@ -261,13 +336,16 @@ static int dl_attempt(const char *url, struct dl *d, char *err, size_t errlen)
 	if (!(c = easy_new(url, errbuf)))
 		return set_error(err, errlen, -ENOMEM, E_FETCH "libcurl cannot start");
 	d->c = c;
+	d->url = url;
 	d->asked = d->have;
 	d->started = d->final = false;
 	d->why[0] = 0;
 	d->range_start = d->range_total = -1;
 	snprintf(range, sizeof(range), "%llu-", (unsigned long long)d->asked);
 	if (curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
+			     strncmp(url, "https:", 6) ? "http" : "https") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_RANGE, d->asked ? range : NULL) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, dl_header) != CURLE_OK ||
@@ -302,6 +380,9 @@ static int dl_attempt(const char *url, struct dl *d, char *err, size_t errlen)
 		return set_error(err, errlen, -ENOENT, E_FETCH "%s: HTTP %ld", shown, code);
 	if (rc == CURLE_HTTP_RETURNED_ERROR)
 		return set_error(err, errlen, -EAGAIN, E_FETCH "%s: HTTP %ld", shown, code), 1;
+	if (rc == CURLE_TOO_MANY_REDIRECTS)
+		return set_error(err, errlen, -ELOOP, E_FETCH "%s: more than %d redirects", shown,
+				 MAX_REDIRECTS);
 	return set_error(err, errlen, -EAGAIN, E_FETCH "%s: %s", shown, curl_why(rc, errbuf)), 1;
 }
 

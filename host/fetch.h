@@ -3,7 +3,9 @@
  * HTTP for the provider's controller (host/fetch.c): the order's workload
  * download and the sealed result's upload, over libcurl, http:// and
  * https:// only. Everything a server sends is hostile: sizes are capped by
- * the order, the workload is checked against the order's SHA-256.
+ * the order, the workload is checked against the order's SHA-256. No proxy
+ * is used (the environment's http_proxy, https_proxy, all_proxy are not
+ * read).
  */
 #ifndef CVM_HOST_FETCH_H
 #define CVM_HOST_FETCH_H
@@ -14,6 +16,8 @@
 
 /* Set (by a signal handler) to stop a transfer or a wait between attempts. */
 extern volatile sig_atomic_t fetch_stop;
+/* The CA certificates to trust for https (PEM file); NULL: the system's. */
+extern const char *fetch_cainfo;
 
 /* A URL as it may be shown: without its query, which may hold a credential. */
 #define FETCH_URL_SHOWN_MAX 2064
@@ -31,7 +35,9 @@ struct fetch_report {
  * "<path>.part", continued with a Range request from where an earlier
  * attempt stopped (a server answering 200 starts it over), up to attempts
  * times with a doubling backoff from backoff_ms; more than size bytes is
- * refused at once. The digest is checked over the whole file, then it is
+ * refused at once. Redirects are followed only within the URL's origin
+ * (scheme, host and port), at most 3 times; a Location elsewhere, or from
+ * https to http, is refused before it is followed. The digest is checked over the whole file, then it is
  * renamed to path. progress: a line on stderr, redrawn (for a terminal).
  * Errors in err: "E_WORKLOAD_FETCH: ...", "E_WORKLOAD_SIZE: ...",
  * "E_WORKLOAD_DIGEST: ..." (the .part file is removed), -EINTR on

@@ -10,6 +10,12 @@
  * One thread, one event loop: each request is handled to the end before
  * the next. Every decision is logged on stderr with its reason, never with
  * a secret.
+ *
+ * Under flood (docs/kbs.md, "Limits"): a session waiting for its /attest
+ * holds no evidence and lives attest_ttl; a refused /attest frees its
+ * session at once; when a pool (waiting, attested, connections) is full,
+ * its oldest member makes room, so that a flood shortens the window of a
+ * genuine guest instead of shutting it out.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +26,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -28,6 +37,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -40,25 +50,43 @@
 
 #define ERR_PREFIX "https://github.com/confidential-containers/kbs/errors/"
 
+/*
+ * A session waiting for its /attest holds its id and nonce only; evidence
+ * and key come with an accepted /attest. A refused /attest frees the
+ * session, so that only an attested session ever holds evidence.
+ */
 struct session {
-	char id[65];
+	TAILQ_ENTRY(session) age; /* in k->waiting or k->attested, oldest first */
+	struct session *next;	  /* in its hash bucket */
+	uint8_t id[32];
+	char hex[65]; /* the id as the cookie carries it */
 	char nonce[64];
 	time_t expires;
-	bool used;     /* the nonce was spent on an /attest */
-	bool attested; /* and the evidence was accepted */
+	bool used; /* an /attest was accepted: the nonce is spent */
 	enum cvm_platform tee;
 	EVP_PKEY *key; /* tee-pubkey */
 	uint8_t report_data[64];
 	struct kbs_evidence ev;
 };
+TAILQ_HEAD(session_list, session);
+
+/* An accepted TLS connection, from the SSL object's birth to its free. */
+struct conn {
+	TAILQ_ENTRY(conn) age;
+	struct kbs *k;
+	SSL *ssl;
+	time_t start;
+	bool listed; /* in k->conns (not yet cut) */
+};
+TAILQ_HEAD(conn_list, conn);
 
 struct kbs {
 	/* configuration */
 	char listen_addr[64];
 	int port;
 	char store[1024];
-	long session_ttl, token_ttl, timeout;
-	size_t max_sessions, max_body;
+	long session_ttl, token_ttl, timeout, attest_ttl, connection_ttl;
+	size_t max_sessions, max_attested, max_body, max_connections;
 	/* state */
 	struct event_base *base;
 	struct evhttp *http;
@@ -67,9 +95,14 @@ struct kbs {
 	struct snp_verifier *snp;
 	struct tdx_verifier *tdx;
 	bool tdx_unchecked; /* no collateral, and no tdx_without_collateral */
-	struct session **sessions;
-	size_t nsessions;
-	uint64_t served;
+	struct session_list waiting, attested;
+	size_t nwaiting, nattested;
+	struct session **buckets; /* by the id's first bytes; ids are random */
+	size_t nbuckets;	  /* a power of two */
+	struct conn_list conns;
+	size_t nconns;
+	bool freed; /* memory to give back at the next sweep */
+	uint64_t served, evicted, cut;
 };
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -91,37 +124,115 @@ static void logf_(const char *fmt, ...)
 
 /* ---- sessions ---- */
 
-static void session_free(struct session *s)
+static struct session **bucket_of(struct kbs *k, const uint8_t id[32])
 {
-	if (!s)
-		return;
+	uint32_t h = (uint32_t)id[0] | (uint32_t)id[1] << 8 | (uint32_t)id[2] << 16 |
+		     (uint32_t)id[3] << 24;
+
+	return &k->buckets[h & (k->nbuckets - 1)];
+}
+
+/* Unlinks and frees a session, with what it held. */
+static void session_drop(struct kbs *k, struct session *s)
+{
+	struct session **p = bucket_of(k, s->id);
+
+	while (*p != s)
+		p = &(*p)->next;
+	*p = s->next;
+	if (s->used) {
+		TAILQ_REMOVE(&k->attested, s, age);
+		k->nattested--;
+	} else {
+		TAILQ_REMOVE(&k->waiting, s, age);
+		k->nwaiting--;
+	}
 	EVP_PKEY_free(s->key);
 	kbs_evidence_free(&s->ev);
+	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
+	k->freed = true;
 }
 
 static void sessions_sweep(struct kbs *k, time_t now)
 {
-	size_t j = 0, n = k->nsessions;
+	struct session_list *lists[] = { &k->waiting, &k->attested };
 
-	for (size_t i = 0; i < n; i++) {
-		if (k->sessions[i]->expires <= now)
-			session_free(k->sessions[i]);
-		else
-			k->sessions[j++] = k->sessions[i];
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+		struct session *s = TAILQ_FIRST(lists[i]), *next;
+
+		for (; s; s = next) {
+			next = TAILQ_NEXT(s, age);
+			if (s->expires <= now)
+				session_drop(k, s);
+		}
 	}
-	k->nsessions = j;
-	/* Give the memory of expired sessions back, so that the broker's size follows its load. */
-	if (j < n)
-		malloc_trim(0);
 }
 
-static struct session *session_find(struct kbs *k, const char *id, time_t now)
+/*
+ * The live session of a 64-hex-digit id, or NULL. The id is compared in
+ * constant time; the bucket's index (its first 32 bits) is not secret
+ * enough to matter: the other 224 bits still have to be guessed.
+ */
+static struct session *session_find(struct kbs *k, const char *hex, time_t now)
 {
-	for (size_t i = 0; i < k->nsessions; i++)
-		if (!strcmp(k->sessions[i]->id, id))
-			return k->sessions[i]->expires > now ? k->sessions[i] : NULL;
+	uint8_t id[32];
+
+	if (strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64 ||
+	    hex_decode_exact(hex, id, sizeof(id)) < 0)
+		return NULL;
+	for (struct session *s = *bucket_of(k, id); s; s = s->next)
+		if (!CRYPTO_memcmp(s->id, id, sizeof(id)))
+			return s->expires > now ? s : NULL;
 	return NULL;
+}
+
+/* A new waiting session; the oldest waiting one makes room when the pool is full. */
+static struct session *session_new(struct kbs *k, const char *peer_addr, time_t now)
+{
+	struct session *s, **b;
+
+	if (k->nwaiting >= k->max_sessions) {
+		s = TAILQ_FIRST(&k->waiting);
+		logf_("%s auth: session %.8s evicted unattested (max_sessions %zu waiting)",
+		      peer_addr, s->hex, k->max_sessions);
+		k->evicted++;
+		session_drop(k, s);
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	if (RAND_bytes(s->id, sizeof(s->id)) != 1) {
+		free(s);
+		return NULL;
+	}
+	hex_encode(s->id, sizeof(s->id), s->hex);
+	s->expires = now + k->attest_ttl;
+	b = bucket_of(k, s->id);
+	s->next = *b;
+	*b = s;
+	TAILQ_INSERT_TAIL(&k->waiting, s, age);
+	k->nwaiting++;
+	return s;
+}
+
+/* A waiting session accepted by /attest moves to the attested pool for session_ttl. */
+static void session_attested(struct kbs *k, struct session *s, const char *peer_addr, time_t now)
+{
+	if (k->nattested >= k->max_attested) {
+		struct session *old = TAILQ_FIRST(&k->attested);
+
+		logf_("%s attest: session %.8s evicted (max_attested %zu)", peer_addr, old->hex,
+		      k->max_attested);
+		k->evicted++;
+		session_drop(k, old);
+	}
+	TAILQ_REMOVE(&k->waiting, s, age);
+	k->nwaiting--;
+	s->used = true;
+	s->expires = now + k->session_ttl;
+	TAILQ_INSERT_TAIL(&k->attested, s, age);
+	k->nattested++;
 }
 
 /* ---- answers ---- */
@@ -205,42 +316,36 @@ static void handle_auth(struct kbs *k, struct evhttp_request *req)
 	int r;
 	enum cvm_platform platform;
 	struct session *s;
-	uint8_t raw[32], id[32];
+	uint8_t raw[32];
 	char cookie[160];
 	size_t len = 0;
 	time_t now = time(NULL);
 
+	/*
+	 * One session per connection: a flood of /auth pays a TLS handshake for
+	 * each session it opens; a client keeps its cookie across connections.
+	 */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 	body = read_body(k, req, &len);
 	r = kbs_auth_request_parse(body, body ? len : 0, &platform, &type, why, sizeof(why));
 	if (r < 0) {
 		logf_("%s auth: refused: %s", peer(req), why);
 		return reply_error(req, 400, type, why);
 	}
-	sessions_sweep(k, now);
-	if (k->nsessions >= k->max_sessions) {
-		logf_("%s auth: refused: %zu sessions open (max_sessions)", peer(req),
-		      k->nsessions);
-		return reply_error(req, 503, "TooManySessions", "too many sessions, retry later");
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s || RAND_bytes(raw, sizeof(raw)) != 1 || RAND_bytes(id, sizeof(id)) != 1 ||
-	    base64_encode(raw, sizeof(raw), BASE64_STD, &nonce) < 0) {
-		free(s);
+	if (RAND_bytes(raw, sizeof(raw)) != 1 ||
+	    base64_encode(raw, sizeof(raw), BASE64_STD, &nonce) < 0 ||
+	    !(s = session_new(k, peer(req), now)))
 		return reply_error(req, 500, "InternalError", "out of memory");
-	}
-	hex_encode(id, sizeof(id), s->id);
 	snprintf(s->nonce, sizeof(s->nonce), "%s", nonce);
 	s->tee = platform;
-	s->expires = now + k->session_ttl;
-	k->sessions[k->nsessions++] = s;
 	resp = cJSON_CreateObject();
 	cJSON_AddStringToObject(resp, "nonce", nonce);
 	cJSON_AddStringToObject(resp, "extra-params", "");
 	snprintf(cookie, sizeof(cookie),
-		 "kbs-session-id=%s; Path=/kbs; Max-Age=%ld; Secure; HttpOnly", s->id,
+		 "kbs-session-id=%s; Path=/kbs; Max-Age=%ld; Secure; HttpOnly", s->hex,
 		 k->session_ttl);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", cookie);
-	logf_("%s auth: session %.8s for %s", peer(req), s->id, platform_name(platform));
+	logf_("%s auth: session %.8s for %s", peer(req), s->hex, platform_name(platform));
 	reply_json(req, 200, "OK", resp);
 }
 
@@ -254,7 +359,7 @@ static struct session *cookie_session(struct kbs *k, struct evhttp_request *req)
 	if (!c || !(p = strstr(c, "kbs-session-id=")))
 		return NULL;
 	p += strlen("kbs-session-id=");
-	if (strspn(p, "0123456789abcdef") != 64)
+	if (strspn(p, "0123456789abcdef") != 64 || strspn(p + 64, "0123456789abcdef"))
 		return NULL;
 	memcpy(id, p, 64);
 	id[64] = 0;
@@ -315,16 +420,57 @@ static void failure_text(const struct verdict *v, char *out, size_t cap)
 
 /* ---- /attest ---- */
 
-static void handle_attest(struct kbs *k, struct evhttp_request *req)
+/*
+ * Checks an /attest request against its session: 0 with the evidence and
+ * key in the session and the JWK in *jwk, or -1 with the HTTP status, the
+ * problem type and why.
+ */
+static int attest_check(struct kbs *k, struct evhttp_request *req, struct session *s, cJSON **j,
+			const cJSON **jwk, int *code, const char **type, char *why, size_t cap)
 {
-	_cleanup_free_ char *body = NULL, *token = NULL;
-	_cleanup_(cJSON_Deletep) cJSON *j = NULL, *claims = NULL, *resp = NULL;
-	struct session *s = cookie_session(k, req);
-	const cJSON *jwk, *primary;
+	_cleanup_free_ char *body = NULL;
+	const cJSON *primary;
 	const char *nonce;
 	struct verdict v;
-	char why[320];
 	size_t len = 0;
+
+	*code = 400;
+	*type = "InvalidRequest";
+	body = read_body(k, req, &len);
+	if (kbs_attest_request_parse(body, body ? len : 0, j, &nonce, jwk, &primary, why, cap) < 0)
+		return -1;
+	if (strlen(nonce) != strlen(s->nonce) || CRYPTO_memcmp(nonce, s->nonce, strlen(s->nonce))) {
+		*code = 401;
+		*type = "AttestationFailed";
+		snprintf(why, cap, "runtime-data.nonce is not this session's nonce");
+		return -1;
+	}
+	if (jwk_to_pkey(*jwk, &s->key, why, cap) < 0)
+		return -1;
+	if (kbs_report_data(nonce, *jwk, "sha384", s->report_data) < 0) {
+		snprintf(why, cap, "runtime-data cannot be canonicalized (RFC 8785)");
+		return -1;
+	}
+	if (kbs_evidence_parse(s->tee, primary, &s->ev, why, cap) < 0)
+		return -1;
+	if (evaluate(k, s, NULL, &v) < 0) {
+		*code = 401;
+		*type = "AttestationFailed";
+		failure_text(&v, why, cap);
+		return -1;
+	}
+	return 0;
+}
+
+static void handle_attest(struct kbs *k, struct evhttp_request *req)
+{
+	_cleanup_free_ char *token = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL, *claims = NULL, *resp = NULL;
+	struct session *s = cookie_session(k, req);
+	const cJSON *jwk = NULL;
+	const char *type;
+	char why[320];
+	int code;
 	time_t now = time(NULL);
 
 	if (!s) {
@@ -333,54 +479,29 @@ static void handle_attest(struct kbs *k, struct evhttp_request *req)
 				   "no live kbs-session-id: start with /auth");
 	}
 	if (s->used) {
-		logf_("%s attest %.8s: refused: nonce already used", peer(req), s->id);
+		logf_("%s attest %.8s: refused: nonce already used", peer(req), s->hex);
 		return reply_error(req, 401, "NonceReused",
 				   "this session's nonce was already used; start again with /auth");
 	}
-	s->used = true; /* whatever follows, the nonce is spent */
-	body = read_body(k, req, &len);
-	if (kbs_attest_request_parse(body, body ? len : 0, &j, &nonce, &jwk, &primary, why,
-				     sizeof(why)) < 0) {
-		logf_("%s attest %.8s: refused: %s", peer(req), s->id, why);
-		return reply_error(req, 400, "InvalidRequest", why);
+	if (attest_check(k, req, s, &j, &jwk, &code, &type, why, sizeof(why)) < 0) {
+		/* the nonce is spent: the session goes, with all it parsed */
+		logf_("%s attest %.8s: refused: %s", peer(req), s->hex, why);
+		session_drop(k, s);
+		return reply_error(req, code, type, why);
 	}
-	if (strcmp(nonce, s->nonce)) {
-		logf_("%s attest %.8s: refused: nonce is not this session's", peer(req), s->id);
-		return reply_error(req, 401, "AttestationFailed",
-				   "runtime-data.nonce is not this session's nonce");
-	}
-	if (jwk_to_pkey(jwk, &s->key, why, sizeof(why)) < 0) {
-		logf_("%s attest %.8s: refused: tee-pubkey: %s", peer(req), s->id, why);
-		return reply_error(req, 400, "InvalidRequest", why);
-	}
-	if (kbs_report_data(nonce, jwk, "sha384", s->report_data) < 0) {
-		logf_("%s attest %.8s: refused: runtime-data cannot be canonicalized", peer(req),
-		      s->id);
-		return reply_error(req, 400, "InvalidRequest",
-				   "runtime-data cannot be canonicalized (RFC 8785)");
-	}
-	if (kbs_evidence_parse(s->tee, primary, &s->ev, why, sizeof(why)) < 0) {
-		logf_("%s attest %.8s: refused: %s", peer(req), s->id, why);
-		return reply_error(req, 400, "InvalidRequest", why);
-	}
-	if (evaluate(k, s, NULL, &v) < 0) {
-		failure_text(&v, why, sizeof(why));
-		logf_("%s attest %.8s: refused: %s", peer(req), s->id, why);
-		return reply_error(req, 401, "AttestationFailed", why);
-	}
-	s->attested = true;
+	session_attested(k, s, peer(req), now);
 	claims = cJSON_CreateObject();
 	cJSON_AddStringToObject(claims, "iss", "cvm-kbs");
 	cJSON_AddNumberToObject(claims, "iat", (double)now);
 	cJSON_AddNumberToObject(claims, "exp", (double)(now + k->token_ttl));
-	cJSON_AddStringToObject(claims, "sid", s->id);
+	cJSON_AddStringToObject(claims, "sid", s->hex);
 	cJSON_AddStringToObject(claims, "tee", platform_name(s->tee));
 	cJSON_AddItemToObject(claims, "tee-pubkey", cJSON_Duplicate(jwk, 1));
 	if (jwt_sign_es256(k->token_key, claims, &token) < 0)
 		return reply_error(req, 500, "InternalError", "cannot sign the token");
 	resp = cJSON_CreateObject();
 	cJSON_AddStringToObject(resp, "token", token);
-	logf_("%s attest %.8s: accepted %s evidence", peer(req), s->id, platform_name(s->tee));
+	logf_("%s attest %.8s: accepted %s evidence", peer(req), s->hex, platform_name(s->tee));
 	reply_json(req, 200, "OK", resp);
 }
 
@@ -426,7 +547,7 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 	s = cookie_session(k, req);
 	if (!s)
 		s = token_session(k, req, why, sizeof(why));
-	if (!s || !s->attested) {
+	if (!s || !s->used) {
 		logf_("%s resource %s: refused: %s", peer(req), path,
 		      s ? "session not attested" : why);
 		return reply_error(req, 401, "UnAuthenticatedCookie",
@@ -460,7 +581,7 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 	kbs_policy_free(&pol);
 	if (r < 0) {
 		failure_text(&v, why, sizeof(why));
-		logf_("%s resource %s %.8s: denied: %s", peer(req), path, s->id, why);
+		logf_("%s resource %s %.8s: denied: %s", peer(req), path, s->hex, why);
 		return reply_error(req, 401, "PolicyDeny", why);
 	}
 	if (kbs_store_path(k->store, "resources", path, file, sizeof(file)) < 0 ||
@@ -473,7 +594,7 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 	if (r < 0)
 		return reply_error(req, 500, "InternalError", "cannot encrypt the resource");
 	logf_("%s resource %s %.8s: released (%zu bytes, sealed to the session key)", peer(req),
-	      path, s->id, len);
+	      path, s->hex, len);
 	reply_json(req, 200, "OK", jwe);
 }
 
@@ -513,15 +634,85 @@ static void on_request(struct evhttp_request *req, void *arg)
 	reply_error(req, 404, "NotFound", "no such endpoint");
 }
 
+/* ---- connections ---- */
+
+static int conn_index = -1; /* the SSL ex_data slot of a connection's struct conn */
+
+/*
+ * Ends a connection from outside evhttp: shutting its socket down makes
+ * evhttp see the end of the stream and free the connection as usual.
+ */
+static void conn_cut(struct kbs *k, struct conn *c)
+{
+	int fd = SSL_get_fd(c->ssl);
+
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	TAILQ_REMOVE(&k->conns, c, age);
+	k->nconns--;
+	c->listed = false;
+	k->cut++;
+}
+
+/* Called by OpenSSL when the connection's SSL object is freed, with its socket. */
+static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct conn *c = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (!c)
+		return;
+	if (c->listed) {
+		TAILQ_REMOVE(&c->k->conns, c, age);
+		c->k->nconns--;
+	}
+	free(c);
+}
+
+/* Connections older than connection_ttl are cut, whatever they are doing (slow clients). */
+static void conns_sweep(struct kbs *k, time_t now)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&k->conns)) && c->start + k->connection_ttl <= now) {
+		logf_("connection cut after %lds (connection_ttl)", (long)(now - c->start));
+		conn_cut(k, c);
+	}
+}
+
 static struct bufferevent *on_connect(struct event_base *base, void *arg)
 {
 	struct kbs *k = arg;
-	SSL *ssl = SSL_new(k->ssl);
+	struct bufferevent *bev;
+	struct conn *c;
+	SSL *ssl;
 
-	if (!ssl)
+	if (k->nconns >= k->max_connections) {
+		logf_("connection cut to make room (max_connections %zu)", k->max_connections);
+		conn_cut(k, TAILQ_FIRST(&k->conns));
+	}
+	c = calloc(1, sizeof(*c));
+	ssl = c ? SSL_new(k->ssl) : NULL;
+	if (!ssl || !SSL_set_ex_data(ssl, conn_index, c)) {
+		free(c);
+		SSL_free(ssl);
 		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
+	}
+	c->k = k;
+	c->ssl = ssl;
+	c->start = time(NULL);
+	c->listed = true;
+	TAILQ_INSERT_TAIL(&k->conns, c, age);
+	k->nconns++;
+	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					     BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		SSL_free(ssl); /* and c with it */
+	return bev;
 }
 
 /* ---- configuration ---- */
@@ -646,9 +837,70 @@ static void on_signal(evutil_socket_t fd, short what, void *arg)
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
+	struct kbs *k = arg;
+	time_t now = time(NULL);
+
 	(void)fd;
 	(void)what;
-	sessions_sweep(arg, time(NULL));
+	sessions_sweep(k, now);
+	conns_sweep(k, now);
+	/* Give freed memory back, so that the broker's size follows its load. */
+	if (k->freed)
+		malloc_trim(0);
+	k->freed = false;
+}
+
+/* A decimal port, 1 to 65535, digits only. */
+static int parse_port(const char *s, int *out)
+{
+	size_t n = strspn(s, "0123456789");
+	long v;
+
+	if (n == 0 || n > 5 || s[n])
+		return -EINVAL;
+	v = strtol(s, NULL, 10);
+	if (v < 1 || v > 65535)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+/* Enough descriptors for max_connections and the broker's own files. */
+static int raise_nofile(size_t max_connections, const char *config)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return log_error_errno(-errno, "getrlimit");
+	if (rl.rlim_cur >= want)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		log_error("%s: max_connections %zu needs %llu file descriptors; the limit is %llu",
+			  config, max_connections, (unsigned long long)want,
+			  (unsigned long long)rl.rlim_max);
+		return -EMFILE;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return log_error_errno(-errno, "setrlimit");
+	return 0;
+}
+
+/*
+ * The limits that follow from the configuration (docs/kbs.md, "Limits"):
+ * a genuine guest sends its /attest within a second of its /auth, so a
+ * waiting session needs no more than a minute; an attested one holds its
+ * evidence (at most max_body) for session_ttl, so there are fewer of them.
+ */
+static void kbs_limits(struct kbs *k)
+{
+	k->attest_ttl = k->session_ttl < 60 ? k->session_ttl : 60;
+	k->max_attested = k->max_sessions / 40 > 16 ? k->max_sessions / 40 : 16;
+	k->max_connections = 512;
+	k->connection_ttl = 3 * k->timeout;
+	for (k->nbuckets = 1; k->nbuckets < k->max_sessions + k->max_attested; k->nbuckets <<= 1)
+		;
 }
 
 int kbs_serve(const char *config)
@@ -665,6 +917,9 @@ int kbs_serve(const char *config)
 	int r, nres, rc = EXIT_USAGE;
 	bool without_collateral = false;
 
+	TAILQ_INIT(&k.waiting);
+	TAILQ_INIT(&k.attested);
+	TAILQ_INIT(&k.conns);
 	r = file_read(config, CVM_CAP_JSON, &text, &(size_t){ 0 });
 	if (r < 0) {
 		log_error_errno(r, "%s", config);
@@ -723,11 +978,14 @@ int kbs_serve(const char *config)
 	snprintf(k.store, sizeof(k.store), "%s", store);
 	snprintf(k.listen_addr, sizeof(k.listen_addr), "%s", listen);
 	colon = strrchr(k.listen_addr, ':');
-	if (!colon || !(k.port = atoi(colon + 1)) || k.port > 65535) {
-		log_error("%s: listen must be ADDRESS:PORT", config);
+	if (!colon || parse_port(colon + 1, &k.port) < 0) {
+		log_error("%s: listen must be ADDRESS:PORT, PORT 1 to 65535", config);
 		return EXIT_USAGE;
 	}
 	*colon = 0;
+	kbs_limits(&k);
+	if (raise_nofile(k.max_connections, config) < 0)
+		return EXIT_USAGE;
 	nres = check_store(store);
 	if (nres < 0) {
 		log_error("%s: the store %s has resources without a valid policy; not starting",
@@ -762,9 +1020,11 @@ int kbs_serve(const char *config)
 		log_error("%s: %s", config, err);
 		goto out;
 	}
-	k.sessions = calloc(k.max_sessions, sizeof(*k.sessions));
+	if (conn_index < 0)
+		conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
+	k.buckets = calloc(k.nbuckets, sizeof(*k.buckets));
 	k.ssl = SSL_CTX_new(TLS_server_method());
-	if (!k.sessions || !k.ssl)
+	if (conn_index < 0 || !k.buckets || !k.ssl)
 		goto out;
 	SSL_CTX_set_min_proto_version(k.ssl, TLS1_2_VERSION);
 	if (SSL_CTX_use_certificate_chain_file(k.ssl, cert) != 1 ||
@@ -805,10 +1065,16 @@ int kbs_serve(const char *config)
 		      "status, QE identity and revocation checked");
 	logf_("listening on https://%s:%d, %d resource(s), session ttl %lds", k.listen_addr, k.port,
 	      nres, k.session_ttl);
+	logf_("limits: %zu sessions waiting %lds for /attest, %zu attested, %zu connections of "
+	      "at most %lds, bodies of %zu bytes",
+	      k.max_sessions, k.attest_ttl, k.max_attested, k.max_connections, k.connection_ttl,
+	      k.max_body);
 	event_base_dispatch(k.base);
 	if (stop_signal)
-		logf_("stopping on signal %d after %llu requests", (int)stop_signal,
-		      (unsigned long long)k.served);
+		logf_("stopping on signal %d after %llu requests (%llu sessions evicted, %llu "
+		      "connections cut)",
+		      (int)stop_signal, (unsigned long long)k.served, (unsigned long long)k.evicted,
+		      (unsigned long long)k.cut);
 	else
 		logf_("stopping after %llu requests", (unsigned long long)k.served);
 	rc = EXIT_OK;
@@ -826,9 +1092,13 @@ out:
 	if (k.base)
 		event_base_free(k.base);
 	SSL_CTX_free(k.ssl);
-	for (size_t i = 0; i < k.nsessions; i++)
-		session_free(k.sessions[i]);
-	free(k.sessions);
+	if (k.buckets) {
+		while (!TAILQ_EMPTY(&k.waiting))
+			session_drop(&k, TAILQ_FIRST(&k.waiting));
+		while (!TAILQ_EMPTY(&k.attested))
+			session_drop(&k, TAILQ_FIRST(&k.attested));
+	}
+	free(k.buckets);
 	snp_verifier_free(k.snp);
 	tdx_verifier_free(k.tdx);
 	EVP_PKEY_free(k.token_key);

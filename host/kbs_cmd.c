@@ -203,6 +203,21 @@ int kbs_main(int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* A decimal number from min to max, digits only. */
+static int parse_number(const char *s, long min, long max, long *out)
+{
+	size_t n = strspn(s, "0123456789");
+	long v;
+
+	if (n == 0 || n > 9 || s[n])
+		return -EINVAL;
+	v = strtol(s, NULL, 10);
+	if (v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 static void client_usage(FILE *f)
 {
 	fputs("Usage: cvm kbs-client --url URL --resource REPO/TYPE/TAG -o FILE [options]\n"
@@ -227,8 +242,8 @@ static void client_usage(FILE *f)
 	      "                        TDX mrtd, rtmr0, rtmr1, rtmr2 (hex, each optional) or\n"
 	      "                        SNP measurement; not with --sim-measurement\n"
 	      "  --sim-report-data HEX sim: report this instead of the binding (tests)\n"
-	      "  --timeout SECONDS     per request (default 30); connect timeout 5 s\n"
-	      "  --retries N           retries on network errors (default 3)\n"
+	      "  --timeout SECONDS     per request, 1 to 3600 (default 30); connect timeout 5 s\n"
+	      "  --retries N           retries on network errors, 0 to 100 (default 3)\n"
 	      "  --show-ak             tpm: print the SHA-256 of the AK (for ak_sha256)\n"
 	      "  --evidence HEX        print the primary evidence binding these 64 bytes of\n"
 	      "                        report_data into -o (what attest sends), and stop\n"
@@ -281,7 +296,8 @@ int kbs_client_main(int argc, char **argv)
 	struct tee_config cfg = { 0 };
 	const char *resource = NULL, *output = NULL, *tee_name = "auto";
 	uint8_t rd[64], ev_rd[64], *secret = NULL;
-	bool show_ak = false, evidence_only = false;
+	bool show_ak = false, evidence_only = false, retries_set = false;
+	long num;
 	struct tee *tee = NULL;
 	char err[512];
 	size_t n = 0;
@@ -331,10 +347,19 @@ int kbs_client_main(int argc, char **argv)
 			cfg.sim_report_data = rd;
 			break;
 		case O_TIMEOUT:
-			o.total_timeout_ms = atol(optarg) * 1000;
+			if (parse_number(optarg, 1, 3600, &num) < 0) {
+				log_error("--timeout: seconds, 1 to 3600 (not '%.32s')", optarg);
+				return EXIT_USAGE;
+			}
+			o.total_timeout_ms = num * 1000;
 			break;
 		case O_RETRIES:
-			o.retries = (unsigned)atoi(optarg);
+			if (parse_number(optarg, 0, 100, &num) < 0) {
+				log_error("--retries: a number, 0 to 100 (not '%.32s')", optarg);
+				return EXIT_USAGE;
+			}
+			o.retries = (unsigned)num;
+			retries_set = true;
 			break;
 		case O_SHOWAK:
 			show_ak = true;
@@ -368,7 +393,7 @@ int kbs_client_main(int argc, char **argv)
 	}
 	if (!show_ak && o.total_timeout_ms <= 0)
 		o.total_timeout_ms = 30000;
-	if (!o.retries)
+	if (!retries_set)
 		o.retries = 3;
 	if (tee_open(tee_name, &cfg, &tee, err, sizeof(err)) < 0) {
 		log_error("%s", err);

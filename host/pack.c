@@ -262,7 +262,7 @@ int pack_main(int argc, char **argv)
 	};
 	const char *out = NULL, *keyout = NULL, *label = "cvm-workload", *dir;
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	long long epoch = sde ? atoll(sde) : 0;
+	long long epoch = 0;
 	char tmp[4096], stage[4200], fs[4200], hash[4200], part[4200], err[256];
 	uint8_t mk[64], pass[32], salt[32], root[64], hdr_digest[32];
 	size_t root_len = sizeof(root);
@@ -284,21 +284,25 @@ int pack_main(int argc, char **argv)
 		case 'l':
 			label = optarg;
 			break;
-		case 'e': {
-			char *end;
-
-			epoch = strtoll(optarg, &end, 10);
-			if (*end || epoch < 0) {
-				log_error("--source-date-epoch must be seconds since 1970");
-				return EXIT_USAGE;
-			}
+		case 'e':
+			sde = optarg;
 			break;
-		}
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
 		default:
 			log_error("see 'cvm pack --help'");
+			return EXIT_USAGE;
+		}
+	}
+	if (sde) {
+		char *end;
+
+		errno = 0;
+		epoch = strtoll(sde, &end, 10);
+		if (errno || *end || !*sde || *sde == '-' || epoch > 0xffffffffll) {
+			log_error("source date epoch '%.32s': seconds since 1970 (0 to 2^32-1)",
+				  sde);
 			return EXIT_USAGE;
 		}
 	}

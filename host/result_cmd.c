@@ -65,6 +65,7 @@ struct opts {
 	const char *input, *key, *reference, *test_roots, *certs, *collateral, *out, *order;
 	const char *builder, *signature, *pins;
 	bool json, open, accept_unpinned;
+	struct result_limits lim;
 };
 
 struct file_entry {
@@ -118,7 +119,15 @@ static void help(FILE *f, bool open)
 		      "measured with the header's values), reference (with --reference), decrypt.\n"
 		      "\n"
 		      "  --key KEY            the recipient's key (cvm keygen)\n"
-		      "  -o, --output DIR     where the files go (made only when all is well)\n",
+		      "  -o, --output DIR     where the files go (made only when all is well)\n"
+		      "  --max-size BYTES     at most this much file data, as the tar's headers\n"
+		      "                       declare it (K, M, G suffixes; default 4G)\n"
+		      "  --max-entries N      at most N files and directories (default 100000)\n"
+		      "                       Only regular files and directories with relative\n"
+		      "                       names are extracted: a sparse file, a link, a "
+		      "device\n"
+		      "                       or a name with '..' is refused (E_RESULT_SPARSE,\n"
+		      "                       E_RESULT_UNSAFE)\n",
 		      f);
 	else
 		fputs("Usage: cvm result inspect BUNDLE|OUTPUT_DISK [options]\n"
@@ -156,6 +165,28 @@ static void help(FILE *f, bool open)
 	      f);
 }
 
+/* Digits only, then with suffixes one of K, M, G; 1 to 2^50. */
+static int parse_limit(const char *s, bool suffixes, uint64_t *out)
+{
+	size_t n = strspn(s, "0123456789");
+	unsigned shift = 0;
+	uint64_t v;
+
+	if (n == 0 || n > 16)
+		return -EINVAL;
+	if (suffixes && s[n] && !s[n + 1])
+		shift = s[n] == 'K' ? 10 : s[n] == 'M' ? 20 : s[n] == 'G' ? 30 : 64;
+	else if (s[n])
+		return -EINVAL;
+	if (shift == 64)
+		return -EINVAL;
+	v = strtoull(s, NULL, 10);
+	if (v == 0 || v > (1ull << 50) >> shift)
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum {
@@ -169,7 +200,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		OPT_BUILDER,
 		OPT_SIG,
 		OPT_PINS,
-		OPT_ANY
+		OPT_ANY,
+		OPT_MAXSIZE,
+		OPT_MAXENTRIES
 	};
 	static const struct option longopts[] = {
 		{ "key", required_argument, NULL, OPT_KEY },
@@ -184,12 +217,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "signature", required_argument, NULL, OPT_SIG },
 		{ "pins", required_argument, NULL, OPT_PINS },
 		{ "accept-unpinned-image", no_argument, NULL, OPT_ANY },
+		{ "max-size", required_argument, NULL, OPT_MAXSIZE },
+		{ "max-entries", required_argument, NULL, OPT_MAXENTRIES },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *verb = o->open ? "open" : "inspect";
 	int c;
 
+	o->lim = (struct result_limits){ RESULT_MAX_SIZE, RESULT_MAX_ENTRIES };
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, o->open ? "ho:" : "h", longopts, NULL)) != -1) {
@@ -229,6 +265,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_ANY:
 			o->accept_unpinned = true;
+			break;
+		case OPT_MAXSIZE:
+			if (!o->open || parse_limit(optarg, true, &o->lim.max_size) < 0) {
+				log_error(
+					"--max-size: open only, bytes (K, M, G suffixes) from 1 to "
+					"2^50");
+				return -EINVAL;
+			}
+			break;
+		case OPT_MAXENTRIES:
+			if (!o->open || parse_limit(optarg, false, &o->lim.max_entries) < 0) {
+				log_error("--max-entries: open only, a number from 1 to 2^50");
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			help(stdout, o->open);
@@ -737,7 +787,8 @@ static int decrypt(struct run *r)
 {
 	char err[512], part[4096];
 
-	if (result_extract(&r->src, &r->in, &r->key, r->o.out, err, sizeof(err)) < 0) {
+	if (result_extract_limited(&r->src, &r->in, &r->key, r->o.out, &r->o.lim, err,
+				   sizeof(err)) < 0) {
 		/* the local disk is the customer's trouble, not a refusal of the result */
 		if (!strncmp(err, "E_RESULT_OUTPUT", 15))
 			return usage_fail(r, "%s", err);

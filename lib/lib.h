@@ -367,6 +367,21 @@ int result_decrypt(const struct result_source *src, const struct result_info *in
  */
 int result_extract(const struct result_source *src, const struct result_info *info,
 		   const struct result_key *recipient, const char *dir, char *err, size_t errlen);
+/*
+ * The same within limits: at most max_size bytes of file data, as the
+ * entries' headers declare them (an entry beyond the rest is refused
+ * before it is written, E_RESULT_TOO_LARGE), at most max_entries entries
+ * (E_RESULT_TOO_MANY); sparse entries are refused (E_RESULT_SPARSE).
+ * result_extract applies the defaults below.
+ */
+#define RESULT_MAX_SIZE (4ull << 30)
+#define RESULT_MAX_ENTRIES 100000u
+struct result_limits {
+	uint64_t max_size, max_entries;
+};
+int result_extract_limited(const struct result_source *src, const struct result_info *info,
+			   const struct result_key *recipient, const char *dir,
+			   const struct result_limits *lim, char *err, size_t errlen);
 
 /* ---- the output disk: commit record (block 0), order block (block 1), bundle (8 KiB on) ---- */
 

@@ -1036,6 +1036,8 @@ struct extract {
 	char *err;
 	size_t errlen;
 	int failed; /* the reader's error, which libarchive can only see as -1 */
+	struct result_limits lim;
+	uint64_t written, entries;
 };
 
 static la_ssize_t extract_read(struct archive *a, void *ctx, const void **buf)
@@ -1105,18 +1107,28 @@ static int open_parent(int root, const char *path, char *leaf, size_t cap)
 	return -ENOENT;
 }
 
-/* -EBADMSG when the tar's data fails (libarchive says why), another -errno for the disk. */
-static int extract_file(struct archive *a, int dirfd, const char *leaf, mode_t mode)
+/*
+ * Writes the entry's data, at most size bytes (what its header declares):
+ * -EBADMSG when the tar's data fails (libarchive says why), -EFBIG when
+ * there is more than declared, another -errno for the disk.
+ */
+static int extract_file(struct archive *a, int dirfd, const char *leaf, mode_t mode, uint64_t size)
 {
 	uint8_t buf[16384];
 	la_ssize_t n = 0;
+	uint64_t done = 0;
 	int r = 0,
 	    fd = openat(dirfd, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 
 	if (fd < 0)
 		return -errno;
-	while (r == 0 && (n = archive_read_data(a, buf, sizeof(buf))) > 0)
-		r = fd_write_all(fd, buf, (size_t)n);
+	while (r == 0 && (n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+		if ((uint64_t)n > size - done)
+			r = -EFBIG;
+		else
+			r = fd_write_all(fd, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
 	if (r == 0 && n < 0)
 		r = -EBADMSG;
 	OPENSSL_cleanse(buf, sizeof(buf));
@@ -1125,30 +1137,91 @@ static int extract_file(struct archive *a, int dirfd, const char *leaf, mode_t m
 	return r;
 }
 
+/*
+ * What an entry may be (docs/result-cli.md): a regular file or directory
+ * with a relative name, not sparse, within the limits. Names come from the
+ * host and are not repeated in the one-line refusal.
+ */
+static int entry_check(struct extract *x, struct archive_entry *e)
+{
+	const char *name = archive_entry_pathname(e);
+	mode_t type = archive_entry_filetype(e);
+	uint64_t n = ++x->entries;
+	int64_t size = archive_entry_size(e);
+
+	if (n > x->lim.max_entries)
+		return set_error(x->err, x->errlen, -EFBIG,
+				 "E_RESULT_TOO_MANY: more than %llu entries (--max-entries)",
+				 (unsigned long long)x->lim.max_entries);
+	if (!name || !*name)
+		return set_error(x->err, x->errlen, -EPERM,
+				 "E_RESULT_UNSAFE: entry %llu has no name", (unsigned long long)n);
+	if (name[0] == '/')
+		return set_error(x->err, x->errlen, -EPERM,
+				 "E_RESULT_UNSAFE: entry %llu has an absolute path",
+				 (unsigned long long)n);
+	if (!name_safe(name))
+		return set_error(x->err, x->errlen, -EPERM,
+				 "E_RESULT_UNSAFE: entry %llu has an empty, '.' or '..' component",
+				 (unsigned long long)n);
+	if (archive_entry_hardlink(e))
+		return set_error(x->err, x->errlen, -EPERM,
+				 "E_RESULT_UNSAFE: entry %llu is a hard link",
+				 (unsigned long long)n);
+	if (type == AE_IFLNK || archive_entry_symlink(e))
+		return set_error(x->err, x->errlen, -EPERM,
+				 "E_RESULT_UNSAFE: entry %llu is a symbolic link",
+				 (unsigned long long)n);
+	if (type != AE_IFREG && type != AE_IFDIR)
+		return set_error(x->err, x->errlen, -EPERM,
+				 "E_RESULT_UNSAFE: entry %llu is a device, FIFO or socket, not a "
+				 "file or directory",
+				 (unsigned long long)n);
+	if (archive_entry_sparse_count(e) > 0)
+		return set_error(x->err, x->errlen, -EPERM,
+				 "E_RESULT_SPARSE: entry %llu is a sparse file",
+				 (unsigned long long)n);
+	if (type == AE_IFREG && (!archive_entry_size_is_set(e) || size < 0))
+		return set_error(x->err, x->errlen, -EBADMSG,
+				 "E_RESULT_TAR: entry %llu declares no size",
+				 (unsigned long long)n);
+	if (type == AE_IFREG && (uint64_t)size > x->lim.max_size - x->written)
+		return set_error(x->err, x->errlen, -EFBIG,
+				 "E_RESULT_TOO_LARGE: entry %llu declares %lld bytes, beyond "
+				 "--max-size %llu (%llu already extracted)",
+				 (unsigned long long)n, (long long)size,
+				 (unsigned long long)x->lim.max_size,
+				 (unsigned long long)x->written);
+	return 0;
+}
+
 static int extract_entry(struct extract *x, struct archive *a, struct archive_entry *e)
 {
 	const char *name = archive_entry_pathname(e);
 	mode_t type = archive_entry_filetype(e);
+	uint64_t size = (uint64_t)archive_entry_size(e);
 	char leaf[4096];
 	int dirfd, r;
 
-	if (!name || !name_safe(name) || (type != AE_IFREG && type != AE_IFDIR) ||
-	    archive_entry_hardlink(e) || archive_entry_symlink(e))
-		return set_error(x->err, x->errlen, -EPERM,
-				 "E_RESULT_UNSAFE: an entry is not a plain relative file or "
-				 "directory");
+	if ((r = entry_check(x, e)) < 0)
+		return r;
 	if ((dirfd = open_parent(x->root, name, leaf, sizeof(leaf))) < 0)
 		return set_error(x->err, x->errlen, -EPERM,
 				 "E_RESULT_UNSAFE: an entry's directory is not in the result");
-	if (type == AE_IFDIR)
+	if (type == AE_IFDIR) {
 		r = mkdirat(dirfd, leaf, 0755) < 0 ? -errno : 0;
-	else
-		r = extract_file(a, dirfd, leaf, archive_entry_perm(e) & 0111 ? 0755 : 0644);
+	} else {
+		r = extract_file(a, dirfd, leaf, archive_entry_perm(e) & 0111 ? 0755 : 0644, size);
+		x->written += size;
+	}
 	close(dirfd);
 	if (r == 0 || x->failed)
 		return x->failed;
 	if (r == -EBADMSG)
 		return set_error(x->err, x->errlen, r, "E_RESULT_TAR: %s", archive_error_string(a));
+	if (r == -EFBIG)
+		return set_error(x->err, x->errlen, r,
+				 "E_RESULT_TAR: an entry holds more than its header declares");
 	return set_error(x->err, x->errlen, r, "E_RESULT_OUTPUT: %s: %s", leaf, strerror(-r));
 }
 
@@ -1184,7 +1257,16 @@ static int extract_all(struct extract *x)
 int result_extract(const struct result_source *src, const struct result_info *in,
 		   const struct result_key *recipient, const char *dir, char *err, size_t errlen)
 {
-	struct extract x = { .root = -1, .err = err, .errlen = errlen };
+	const struct result_limits lim = { RESULT_MAX_SIZE, RESULT_MAX_ENTRIES };
+
+	return result_extract_limited(src, in, recipient, dir, &lim, err, errlen);
+}
+
+int result_extract_limited(const struct result_source *src, const struct result_info *in,
+			   const struct result_key *recipient, const char *dir,
+			   const struct result_limits *lim, char *err, size_t errlen)
+{
+	struct extract x = { .root = -1, .err = err, .errlen = errlen, .lim = *lim };
 	char part[4096];
 	struct stat st;
 	int r;

@@ -26,6 +26,7 @@ p.add_argument("--signal", type=int, default=0)
 p.add_argument("--disk")
 p.add_argument("--trailer-log-extra", action="store_true")
 p.add_argument("--strip-evidence-log", action="store_true")
+p.add_argument("--tar", help="seal this tar as it is, instead of one made of --stage")
 a = p.parse_args()
 
 jcs = lambda o: json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -67,7 +68,7 @@ with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
             rel = os.path.relpath(n, a.stage)
             if rel != ".":
                 t.add(n, arcname=rel, recursive=False)
-plain = buf.getvalue()
+plain = open(a.tar, "rb").read() if a.tar else buf.getvalue()
 
 rpub = bytes.fromhex(a.recipient)
 eph = ec.generate_private_key(ec.SECP256K1())

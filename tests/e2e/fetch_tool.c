@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The workload download of cvm run (host/fetch.c), on its own, for the
+ * tests that make a hostile file server answer it:
+ *   fetch_tool URL OUT SIZE SHA256_HEX [CA.pem]
+ * One attempt; CA.pem is trusted for https instead of the system's store.
+ * Prints the refusal's one line on stderr. Exit 0 fetched, 1 refused, 2 usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* host/ is not in a library: the code under test, compiled in */
+#include "host/fetch.c"
+
+int main(int argc, char **argv)
+{
+	struct fetch_report rep;
+	uint8_t sha[32];
+	char err[512], *end;
+	unsigned long long size;
+
+	if (argc < 5 || argc > 6 || hex_decode_exact(argv[4], sha, sizeof(sha)) < 0) {
+		fputs("usage: fetch_tool URL OUT SIZE SHA256_HEX [CA.pem]\n", stderr);
+		return 2;
+	}
+	size = strtoull(argv[3], &end, 10);
+	if (*end || !*argv[3] || argv[3][0] == '-') {
+		fputs("fetch_tool: SIZE is a number of bytes\n", stderr);
+		return 2;
+	}
+	if (argc == 6)
+		fetch_cainfo = argv[5];
+	if (fetch_workload(argv[1], argv[2], size, sha, 1, 0, false, &rep, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fetch_tool: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
