@@ -19,6 +19,7 @@ static const struct {
 	{ "image", image_main, "build a launch image and its signed manifest, or check one" },
 	{ "pack", pack_main, "pack a workload directory into a LUKS2 + dm-verity volume" },
 	{ "kbs", kbs_main, "run a key broker (Trustee KBS protocol) and manage its store" },
+	{ "collateral", collateral_main, "fetch and verify TDX collateral (Intel PCS or a PCCS)" },
 	{ "kbs-client", kbs_client_main,
 	  "attest to a key broker and fetch a resource (Trustee KBS protocol)" },
 	{ "keygen", keygen_main, "make the secp256k1 key pair that results are sealed to" },

@@ -19,6 +19,7 @@ int pack_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
 int result_main(int argc, char **argv);
 int image_main(int argc, char **argv);
+int collateral_main(int argc, char **argv);
 
 /* ---- orders (order.c, docs/order.md) ---- */
 

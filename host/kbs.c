@@ -94,6 +94,7 @@ struct kbs {
 	EVP_PKEY *token_key;
 	struct snp_verifier *snp;
 	struct tdx_verifier *tdx;
+	bool tdx_unchecked; /* no collateral, and no tdx_without_collateral */
 	struct session_list waiting, attested;
 	size_t nwaiting, nattested;
 	struct session **buckets; /* by the id's first bytes; ids are random */
@@ -568,6 +569,14 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 		logf_("%s resource %s: refused: its policy is invalid: %s", peer(req), path, why);
 		return reply_error(req, 401, "PolicyDeny", "the resource's policy is invalid");
 	}
+	/* A policy set after start-up is held to the start-up rule too. */
+	if (s->tee == PLATFORM_TDX && pol.ncands[PLATFORM_TDX] && k->tdx_unchecked) {
+		kbs_policy_free(&pol);
+		logf_("%s resource %s %.8s: denied: E_TDX_COLLATERAL: no tdx_collateral", peer(req),
+		      path, s->id);
+		return reply_error(req, 401, "PolicyDeny",
+				   "E_TDX_COLLATERAL: the broker has no TDX collateral");
+	}
 	r = evaluate(k, s, &pol, &v);
 	kbs_policy_free(&pol);
 	if (r < 0) {
@@ -765,6 +774,7 @@ static int load_token_key(const char *path, EVP_PKEY **out, const char *config)
 static const char *walk_store;
 static char walk_images[1200];
 static int walk_bad, walk_n;
+static char walk_tdx[256]; /* the first resource whose policy admits TDX evidence */
 
 static int check_resource(const char *file, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -795,6 +805,8 @@ static int check_resource(const char *file, const struct stat *st, int type, str
 		log_error("resource %s: policy %s: %s", rel, path, why);
 		walk_bad++;
 	} else {
+		if (pol.ncands[PLATFORM_TDX] && !walk_tdx[0])
+			snprintf(walk_tdx, sizeof(walk_tdx), "%s", rel);
 		kbs_policy_free(&pol);
 	}
 	return 0;
@@ -808,6 +820,7 @@ static int check_store(const char *store)
 	walk_store = store;
 	snprintf(walk_images, sizeof(walk_images), "%s/images", store);
 	walk_bad = walk_n = 0;
+	walk_tdx[0] = 0;
 	if (nftw(dir, check_resource, 16, FTW_PHYS) < 0 && errno != ENOENT)
 		return log_error_errno(-errno, "%s", dir);
 	return walk_bad ? -EINVAL : walk_n;
@@ -902,6 +915,7 @@ int kbs_serve(const char *config)
 	char err[256], *colon;
 	struct event *sigint = NULL, *sigterm = NULL, *sweep = NULL;
 	int r, nres, rc = EXIT_USAGE;
+	bool without_collateral = false;
 
 	TAILQ_INIT(&k.waiting);
 	TAILQ_INIT(&k.attested);
@@ -916,11 +930,19 @@ int kbs_serve(const char *config)
 		return EXIT_USAGE;
 	}
 	{
-		static const char *const known[] = {
-			"listen",    "tls_cert",    "tls_key",	  "store",
-			"token_key", "session_ttl", "token_ttl",  "max_sessions",
-			"max_body",  "timeout",	    "test_roots", "tdx_collateral"
-		};
+		static const char *const known[] = { "listen",
+						     "tls_cert",
+						     "tls_key",
+						     "store",
+						     "token_key",
+						     "session_ttl",
+						     "token_ttl",
+						     "max_sessions",
+						     "max_body",
+						     "timeout",
+						     "test_roots",
+						     "tdx_collateral",
+						     "tdx_without_collateral" };
 		const cJSON *m;
 
 		cJSON_ArrayForEach(m, c) {
@@ -968,6 +990,24 @@ int kbs_serve(const char *config)
 	if (nres < 0) {
 		log_error("%s: the store %s has resources without a valid policy; not starting",
 			  config, store);
+		return EXIT_USAGE;
+	}
+	/*
+	 * Without collateral a TDX quote's TCB status, QE identity and PCK
+	 * revocation go unchecked: released to such evidence only when the
+	 * configuration says so by name.
+	 */
+	if (json_get_bool(c, "tdx_without_collateral", &without_collateral) == -EINVAL) {
+		log_error("%s: \"tdx_without_collateral\" must be true or false", config);
+		return EXIT_USAGE;
+	}
+	if (walk_tdx[0] && !collateral && !without_collateral) {
+		log_error(
+			"%s: E_TDX_COLLATERAL: the policy of resource %s admits TDX evidence, and "
+			"no tdx_collateral is configured (cvm collateral fetch); set it, or "
+			"\"tdx_without_collateral\": true to accept TDX without TCB status, QE "
+			"identity and revocation; not starting",
+			config, walk_tdx);
 		return EXIT_USAGE;
 	}
 	if (load_token_key(tkey, &k.token_key, config) < 0)
@@ -1019,6 +1059,10 @@ int kbs_serve(const char *config)
 	event_add(sweep, &(struct timeval){ 1, 0 });
 	if (snp_roots || tdx_roots)
 		logf_("warning: test roots configured: evidence signed by a test PKI is accepted");
+	k.tdx_unchecked = !collateral && !without_collateral;
+	if (!collateral && without_collateral)
+		logf_("warning: tdx_without_collateral: TDX evidence is accepted without its TCB "
+		      "status, QE identity and revocation checked");
 	logf_("listening on https://%s:%d, %d resource(s), session ttl %lds", k.listen_addr, k.port,
 	      nres, k.session_ttl);
 	logf_("limits: %zu sessions waiting %lds for /attest, %zu attested, %zu connections of "

@@ -222,9 +222,13 @@ static void print_json(const struct run *r)
 	if (!o)
 		return;
 	if (r->v.platform == PLATFORM_TDX) {
+		/* TCB status, QE identity and revocation: all three come from collateral. */
+		cJSON_AddBoolToObject(o, "collateral_checked", r->o.collateral != NULL);
 		cJSON_AddBoolToObject(o, "tcb_status_checked", r->v.tcb_status_checked);
-		if (r->v.tcb_status_checked)
+		if (r->v.tcb_status_checked) {
 			cJSON_AddStringToObject(o, "tcb_status", r->v.tcb_status);
+			cJSON_AddStringToObject(o, "qe_tcb_status", r->v.qe_tcb_status);
+		}
 	}
 	if (r->claims)
 		cJSON_AddItemReferenceToObject(o, "claims", r->claims);
@@ -505,6 +509,13 @@ static int finish(struct run *r, const struct runtime_log *log)
 		print_json(r);
 	else
 		print_text(r, log);
+	/* Said of an accepted quote only: a refusal's one line names its own cause. */
+	if (rc == EXIT_OK && r->platform == PLATFORM_TDX && !r->o.collateral) {
+		fflush(stdout);
+		log_error("%s: warning: collateral not checked (no --collateral): TCB status, QE "
+			  "identity and PCK revocation unknown",
+			  r->o.evidence);
+	}
 	if (rc != EXIT_OK) {
 		const struct check_result *f = verdict_first_failure(&r->v);
 

@@ -101,6 +101,8 @@ struct verdict {
 	enum cvm_check failed; /* first failed check, CHECK_NONE when all passed */
 	bool tcb_status_checked;
 	char tcb_status[32]; /* TDX: "UpToDate", ... when checked */
+	/* TDX: the QE identity's own level, when checked */
+	char qe_tcb_status[32];
 };
 
 void verdict_init(struct verdict *v, enum cvm_platform p);
@@ -163,12 +165,30 @@ enum tdx_tcb_status {
 /* The enum tdx_tcb_status bit of an Intel TCB status name, 0 when unknown. */
 unsigned tdx_tcb_status_from_name(const char *name);
 
+/*
+ * TD attribute bits (Intel TDX Module ABI Specification, 348551, "TD
+ * Attributes Definition"; the quote's TD_ATTRIBUTES, a 64-bit number stored
+ * little-endian).
+ */
+#define TDX_ATTR_DEBUG (1ull << 0)
+#define TDX_ATTR_SEPT_VE_DISABLE (1ull << 28)
+
 struct tdx_reference {
 	bool has_mrtd, has_rtmr[4], has_mrconfigid, has_mrowner, has_mrownerconfig, has_report_data;
 	uint8_t mrtd[48], rtmr[4][48], mrconfigid[48], mrowner[48], mrownerconfig[48];
 	uint8_t report_data[64];
 	bool allow_debug;      /* default false */
 	unsigned accepted_tcb; /* enum tdx_tcb_status bits; default UpToDate only */
+	/* default false: SEPT_VE_DISABLE (bit 28) must be set */
+	bool allow_sept_ve;
+	/*
+	 * Pins, as 64-bit numbers: (value & mask) must equal (pin & mask). A
+	 * reference's JSON without a mask gives all ones; code that sets has_*
+	 * sets the mask too.
+	 */
+	bool has_td_attributes, has_xfam;
+	uint64_t td_attributes, td_attributes_mask;
+	uint64_t xfam, xfam_mask;
 };
 
 #define TPM_PCRS 24
@@ -351,6 +371,26 @@ void tdx_verifier_free(struct tdx_verifier *tv);
 int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 	       const struct tdx_reference *ref, const uint8_t *report_data /* 64 or NULL */,
 	       struct tdx_quote *q, struct verdict *v);
+
+/*
+ * The FMSPC of the quote's PCK certificate and the CA that issued it
+ * ("platform" or "processor", from the PCK CA's name): what a collateral
+ * fetch asks for. Nothing is verified: the quote need not even be genuine.
+ */
+int tdx_quote_pck_platform(const uint8_t *buf, size_t len, uint8_t fmspc[6], const char **ca,
+			   char *err, size_t errlen);
+
+/*
+ * Checks a collateral directory on its own, as `cvm collateral fetch` does
+ * before it installs one: tcbinfo.json (TDX, for fmspc), qe-identity.json
+ * (TD_QE), each signed by the certificate of tcb-signing-chain.pem, which the
+ * Intel SGX Root CA (or a root of test_roots_pem) signed; pckcrl signed by
+ * the PCK CA of pckcrl-issuer-chain.pem under that same root, rootcrl.der by
+ * the root; every certificate, document and CRL current at now. Refusals in
+ * err start with "E_COLLATERAL_...".
+ */
+int tdx_collateral_validate(const char *dir, const char *test_roots_pem, const uint8_t fmspc[6],
+			    time_t now, char *err, size_t errlen);
 
 /* ---- event logs (TCG PC Client Platform Firmware Profile, §10; TCG CEL) ---- */
 

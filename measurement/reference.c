@@ -213,6 +213,38 @@ unsigned tdx_tcb_status_from_name(const char *name)
 	return 0;
 }
 
+/*
+ * A TD attributes or XFAM pin: "<key>" is the 8 bytes as the quote holds
+ * them (little-endian, as the claims print them), "<key>_mask" the bits
+ * compared, in the same form (default: all).
+ */
+static int opt_pin(const cJSON *o, const char *key, uint64_t *value, uint64_t *mask, bool *has,
+		   char *err, size_t errlen)
+{
+	char mkey[32], p[64];
+	uint8_t b[8];
+	bool has_mask = false;
+	int r;
+
+	snprintf(mkey, sizeof(mkey), "%s_mask", key);
+	r = opt_hex(o, key, "tdx", b, 8, has, err, errlen);
+	if (r < 0)
+		return r;
+	if (*has)
+		*value = le64(b);
+	*mask = UINT64_MAX;
+	r = opt_hex(o, mkey, "tdx", b, 8, &has_mask, err, errlen);
+	if (r < 0)
+		return r;
+	if (has_mask && !*has) {
+		snprintf(p, sizeof(p), "tdx.%s", mkey);
+		return fail(err, errlen, p, "needs the value it masks");
+	}
+	if (has_mask)
+		*mask = le64(b);
+	return 0;
+}
+
 static int parse_tdx(const cJSON *o, struct tdx_reference *t, char *err, size_t errlen)
 {
 	static const char *const names[] = {
@@ -227,6 +259,11 @@ static int parse_tdx(const cJSON *o, struct tdx_reference *t, char *err, size_t 
 		"report_data",
 		"allow_debug",
 		"accepted_tcb_status",
+		"allow_sept_ve",
+		"td_attributes",
+		"td_attributes_mask",
+		"xfam",
+		"xfam_mask",
 	};
 	const cJSON *m, *e;
 	int r;
@@ -253,6 +290,26 @@ static int parse_tdx(const cJSON *o, struct tdx_reference *t, char *err, size_t 
 			    errlen);
 	if (r == 0)
 		r = opt_bool(o, "allow_debug", "tdx", &t->allow_debug, err, errlen);
+	if (r == 0)
+		r = opt_bool(o, "allow_sept_ve", "tdx", &t->allow_sept_ve, err, errlen);
+	if (r == 0)
+		r = opt_pin(o, "td_attributes", &t->td_attributes, &t->td_attributes_mask,
+			    &t->has_td_attributes, err, errlen);
+	if (r == 0)
+		r = opt_pin(o, "xfam", &t->xfam, &t->xfam_mask, &t->has_xfam, err, errlen);
+	if (r == 0 && t->has_td_attributes) {
+		uint64_t set = t->td_attributes & t->td_attributes_mask;
+
+		/* A pin never turns a default off: that takes the named member. */
+		if ((set & TDX_ATTR_DEBUG) && !t->allow_debug)
+			return fail(err, errlen, "tdx.td_attributes",
+				    "pins DEBUG (bit 0) set; that needs tdx.allow_debug");
+		if ((t->td_attributes_mask & TDX_ATTR_SEPT_VE_DISABLE) &&
+		    !(set & TDX_ATTR_SEPT_VE_DISABLE) && !t->allow_sept_ve)
+			return fail(err, errlen, "tdx.td_attributes",
+				    "pins SEPT_VE_DISABLE (bit 28) clear; that needs "
+				    "tdx.allow_sept_ve");
+	}
 	if (r == 0 && (m = cJSON_GetObjectItemCaseSensitive(o, "accepted_tcb_status"))) {
 		if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0)
 			return fail(err, errlen, "tdx.accepted_tcb_status",

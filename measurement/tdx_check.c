@@ -23,6 +23,21 @@
 static const char intel_sgx_root_sha256[] =
 	"44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3";
 
+bool tdx_root_trusted(X509 *root, STACK_OF(X509) *test_roots)
+{
+	uint8_t fp[32], want[32];
+
+	if (x509_fingerprint(root, fp) < 0)
+		return false;
+	hex_decode_exact(intel_sgx_root_sha256, want, 32);
+	if (memcmp(fp, want, 32) == 0)
+		return true;
+	for (int i = 0; i < sk_X509_num(test_roots); i++)
+		if (X509_cmp(root, sk_X509_value(test_roots, i)) == 0)
+			return true;
+	return false;
+}
+
 struct tdx_verifier {
 	time_t now;
 	uint8_t root_fp[32];
@@ -135,9 +150,7 @@ static int chain_verify(struct tdx_verifier *tv, const struct tdx_quote *q, stru
 		return verdict_fail(v, CHECK_ROOT_PINNED, "cannot hash the root certificate");
 	tv->test_root = false;
 	if (memcmp(fp, tv->root_fp, 32) != 0) {
-		for (int i = 0; i < sk_X509_num(tv->test_roots); i++)
-			if (X509_cmp(root, sk_X509_value(tv->test_roots, i)) == 0)
-				tv->test_root = true;
+		tv->test_root = tdx_root_trusted(root, tv->test_roots);
 		if (!tv->test_root) {
 			hex_encode(fp, 32, fphex);
 			return verdict_fail(v, CHECK_ROOT_PINNED,
@@ -215,6 +228,61 @@ static int check_reference(const struct tdx_quote *q, const struct tdx_reference
 	if (report_data && verdict_compare(v, CHECK_REPORT_DATA, "REPORTDATA", b->report_data,
 					   report_data, 64) < 0)
 		return -1;
+	return 0;
+}
+
+static void le_hex(uint64_t x, char out[17])
+{
+	uint8_t b[8];
+
+	put_le(b, x, 8);
+	hex_encode(b, 8, out);
+}
+
+/*
+ * TD attributes and XFAM. Bit positions: Intel TDX Module ABI Specification
+ * (348551), "TD Attributes Definition": DEBUG (bit 0) lets the host read
+ * and write the TD; without SEPT_VE_DISABLE (bit 28) the host can make EPT
+ * violations on pending pages raise #VE inside the TD at points of its
+ * choosing, which the guest kernel cannot tell from its own faults.
+ */
+static int check_attributes(const struct tdx_quote *q, const struct tdx_reference *ref,
+			    struct verdict *v)
+{
+	uint64_t attr = le64(q->body.td_attributes), xfam = le64(q->body.xfam);
+	char got[17], pin[17], mask[17];
+
+	if ((attr & TDX_ATTR_DEBUG) && !ref->allow_debug)
+		return verdict_fail(v, CHECK_TD_DEBUG,
+				    "TD attributes have DEBUG; the reference does not allow it");
+	verdict_pass(v, CHECK_TD_DEBUG, "%s",
+		     attr & TDX_ATTR_DEBUG ? "DEBUG allowed by the reference" : "no DEBUG");
+	/* Values in the form of the claims and the reference: the quote's bytes in hex. */
+	hex_encode(q->body.td_attributes, 8, got);
+	if (!(attr & TDX_ATTR_SEPT_VE_DISABLE) && !ref->allow_sept_ve)
+		return verdict_fail(v, CHECK_TD_ATTRIBUTES,
+				    "TD attributes %s lack SEPT_VE_DISABLE (bit 28); the reference "
+				    "does not allow that (tdx.allow_sept_ve)",
+				    got);
+	if (ref->has_td_attributes &&
+	    (attr & ref->td_attributes_mask) != (ref->td_attributes & ref->td_attributes_mask)) {
+		le_hex(ref->td_attributes, pin);
+		le_hex(ref->td_attributes_mask, mask);
+		return verdict_fail(v, CHECK_TD_ATTRIBUTES,
+				    "TD attributes %s, the reference pins %s under mask %s", got,
+				    pin, mask);
+	}
+	verdict_pass(v, CHECK_TD_ATTRIBUTES, "%s: SEPT_VE_DISABLE %s%s", got,
+		     attr & TDX_ATTR_SEPT_VE_DISABLE ? "set" : "clear, allowed by the reference",
+		     ref->has_td_attributes ? ", as pinned" : ", not pinned");
+	hex_encode(q->body.xfam, 8, got);
+	if (ref->has_xfam && (xfam & ref->xfam_mask) != (ref->xfam & ref->xfam_mask)) {
+		le_hex(ref->xfam, pin);
+		le_hex(ref->xfam_mask, mask);
+		return verdict_fail(v, CHECK_XFAM, "XFAM %s, the reference pins %s under mask %s",
+				    got, pin, mask);
+	}
+	verdict_pass(v, CHECK_XFAM, "%s%s", got, ref->has_xfam ? ", as pinned" : ", not pinned");
 	return 0;
 }
 
@@ -305,15 +373,8 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 	}
 	verdict_pass(v, CHECK_SIGNATURE, "ECDSA P-256 by the attestation key");
 
-	/* TDX Module ABI spec, TDATTRIBUTES bit 0: DEBUG, the host can read the TD. */
-	if ((q->body.td_attributes[0] & 1) && !ref->allow_debug) {
-		verdict_fail(v, CHECK_TD_DEBUG,
-			     "TD attributes have DEBUG; the reference does not "
-			     "allow it");
+	if (check_attributes(q, ref, v) < 0)
 		return 0;
-	}
-	verdict_pass(v, CHECK_TD_DEBUG, "%s",
-		     q->body.td_attributes[0] & 1 ? "DEBUG allowed by the reference" : "no DEBUG");
 
 	if (tv->collateral) {
 		time_t now = tv->now ? tv->now : time(NULL);

@@ -215,9 +215,17 @@ static int json_date(const cJSON *o, const char *key, int64_t *t)
 	return rfc3339_parse(s, t);
 }
 
-/* Signature, issuer chain to the PCK chain's root, and dates of one document. */
-static int check_signed(struct tdx_collateral *c, struct signed_json *s, X509 *root, time_t now,
-			const char *what, struct verdict *v)
+enum signed_problem {
+	SIGNED_OK,
+	SIGNED_CHAIN,	  /* the issuer chain does not lead to the root, or is out of date */
+	SIGNED_SIGNATURE, /* the signature does not verify */
+	SIGNED_DATES,	  /* no issueDate or nextUpdate */
+	SIGNED_STALE,	  /* not current */
+};
+
+/* Signature, issuer chain to root, and dates of one document. */
+static enum signed_problem signed_check(struct tdx_collateral *c, struct signed_json *s, X509 *root,
+					time_t now)
 {
 	X509 *signer = sk_X509_value(c->signing_chain, 0);
 	X509 *top = sk_X509_value(c->signing_chain, sk_X509_num(c->signing_chain) - 1);
@@ -225,20 +233,37 @@ static int check_signed(struct tdx_collateral *c, struct signed_json *s, X509 *r
 
 	if (!signer || X509_cmp(top, root) != 0 || !x509_signed_by(signer, root) ||
 	    x509_check_time(signer, now) < 0)
+		return SIGNED_CHAIN;
+	if (ecdsa_verify_raw(X509_get0_pubkey(signer), EVP_sha256(), s->body.p, s->body.len, s->sig,
+			     s->sig + 32, 32) < 0)
+		return SIGNED_SIGNATURE;
+	if (json_date(s->obj, "issueDate", &issued) < 0 ||
+	    json_date(s->obj, "nextUpdate", &next) < 0)
+		return SIGNED_DATES;
+	if ((int64_t)now < issued || (int64_t)now >= next)
+		return SIGNED_STALE;
+	return SIGNED_OK;
+}
+
+static int check_signed(struct tdx_collateral *c, struct signed_json *s, X509 *root, time_t now,
+			const char *what, struct verdict *v)
+{
+	switch (signed_check(c, s, root, now)) {
+	case SIGNED_OK:
+		return 0;
+	case SIGNED_CHAIN:
 		return verdict_fail(v, CHECK_COLLATERAL,
 				    "%s issuer chain does not lead to the PCK chain's root, or is "
 				    "out of date",
 				    what);
-	if (ecdsa_verify_raw(X509_get0_pubkey(signer), EVP_sha256(), s->body.p, s->body.len, s->sig,
-			     s->sig + 32, 32) < 0)
+	case SIGNED_SIGNATURE:
 		return verdict_fail(v, CHECK_COLLATERAL, "%s signature does not verify", what);
-	if (json_date(s->obj, "issueDate", &issued) < 0 ||
-	    json_date(s->obj, "nextUpdate", &next) < 0)
+	case SIGNED_DATES:
 		return verdict_fail(v, CHECK_COLLATERAL, "%s lacks issueDate or nextUpdate", what);
-	if ((int64_t)now < issued || (int64_t)now >= next)
+	default:
 		return verdict_fail(v, CHECK_COLLATERAL,
 				    "%s is not current at the verification time", what);
-	return 0;
+	}
 }
 
 static int check_crl(X509_CRL *crl, X509 *issuer, X509 *subject, time_t now, const char *what,
@@ -469,6 +494,33 @@ static int qe_identity(const cJSON *id, const struct tdx_quote *q, int *rank, st
 	return verdict_fail(v, CHECK_QE_IDENTITY, "QE ISVSVN %u is below every level", qe->isv_svn);
 }
 
+/*
+ * The platform's status with the QE's folded in, as Intel's QVL converges
+ * them (QuoteVerification, convergeTcbStatusWithQeTcbStatus): an OutOfDate
+ * QE makes UpToDate and SWHardeningNeeded OutOfDate, and the configuration
+ * statuses OutOfDateConfigurationNeeded; a Revoked QE makes it Revoked.
+ * Enclave Identity v2 gives a QE no other status; should one come, the
+ * worse of the two counts, so that no QE status is ever ignored.
+ */
+static int converge_with_qe(int rank, int qe_rank)
+{
+	const int ood = status_rank("OutOfDate"), revoked = status_rank("Revoked");
+
+	if (qe_rank == status_rank("UpToDate"))
+		return rank;
+	if (qe_rank == revoked)
+		return revoked;
+	if (qe_rank == ood) {
+		if (rank == status_rank("UpToDate") || rank == status_rank("SWHardeningNeeded"))
+			return ood;
+		if (rank == status_rank("ConfigurationNeeded") ||
+		    rank == status_rank("ConfigurationAndSWHardeningNeeded"))
+			return status_rank("OutOfDateConfigurationNeeded");
+		return rank;
+	}
+	return qe_rank > rank ? qe_rank : rank;
+}
+
 int tdx_collateral_check(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *pinned_root,
 			 const struct pck_info *pck, const struct tdx_quote *q, time_t now,
 			 unsigned accepted, struct verdict *v)
@@ -497,14 +549,190 @@ int tdx_collateral_check(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *
 	rank = tcb_rank;
 	if (mod_rank > rank)
 		rank = mod_rank;
-	/* An out-of-date QE makes the whole platform out of date (Intel QVL). */
-	if (qe_rank >= status_rank("OutOfDate") && rank < status_rank("OutOfDate"))
-		rank = status_rank("OutOfDate");
+	rank = converge_with_qe(rank, qe_rank);
 	v->tcb_status_checked = true;
 	snprintf(v->tcb_status, sizeof(v->tcb_status), "%s", status_names[rank]);
+	snprintf(v->qe_tcb_status, sizeof(v->qe_tcb_status), "%s", status_names[qe_rank]);
 	if (!(accepted & (1u << rank)))
-		return verdict_fail(v, CHECK_TCB_STATUS, "TCB status %s is not accepted",
-				    status_names[rank]);
-	verdict_pass(v, CHECK_TCB_STATUS, "%s", status_names[rank]);
+		return verdict_fail(v, CHECK_TCB_STATUS,
+				    "TCB status %s (QE identity %s) is not accepted; the reference "
+				    "names the others it accepts (tdx.accepted_tcb_status)",
+				    status_names[rank], status_names[qe_rank]);
+	verdict_pass(v, CHECK_TCB_STATUS, "%s (QE identity %s)", status_names[rank],
+		     status_names[qe_rank]);
 	return 0;
+}
+
+/* ---- a directory on its own (cvm collateral fetch) ---- */
+
+static int validate_doc(struct tdx_collateral *c, struct signed_json *s, X509 *root, time_t now,
+			const char *name, char *err, size_t errlen)
+{
+	switch (signed_check(c, s, root, now)) {
+	case SIGNED_OK:
+		return 0;
+	case SIGNED_CHAIN:
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_CHAIN: %s: its issuer chain does not lead to the "
+				 "root, or is out of date",
+				 name);
+	case SIGNED_SIGNATURE:
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_SIGNATURE: %s: the signature does not verify with "
+				 "the TCB signing certificate",
+				 name);
+	case SIGNED_DATES:
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_FORMAT: %s: no issueDate or nextUpdate", name);
+	default:
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_STALE: %s: not current (issueDate..nextUpdate)",
+				 name);
+	}
+}
+
+static int validate_crl(X509_CRL *crl, X509 *issuer, time_t now, const char *name, char *err,
+			size_t errlen)
+{
+	EVP_PKEY *k = X509_get0_pubkey(issuer);
+	char cn[80];
+
+	x509_cn(issuer, cn, sizeof(cn));
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0 || !k ||
+	    X509_CRL_verify(crl, k) != 1) {
+		ERR_clear_error();
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_SIGNATURE: %s is not signed by %s", name, cn);
+	}
+	if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &now) > 0 ||
+	    !X509_CRL_get0_nextUpdate(crl) ||
+	    X509_cmp_time(X509_CRL_get0_nextUpdate(crl), &now) < 0)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_STALE: %s: not current (thisUpdate..nextUpdate)",
+				 name);
+	return 0;
+}
+
+/* A certificate valid now, signed by issuer, not on the root's CRL. */
+static int validate_cert(X509 *cert, X509 *issuer, X509_CRL *root_crl, time_t now, const char *name,
+			 char *err, size_t errlen)
+{
+	X509_REVOKED *rev = NULL;
+	char cn[80];
+
+	x509_cn(cert, cn, sizeof(cn));
+	if (!x509_signed_by(cert, issuer))
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_CHAIN: %s: %s is not signed by the root", name, cn);
+	if (x509_check_time(cert, now) < 0)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_STALE: %s: %s is not valid now", name, cn);
+	if (root_crl && X509_CRL_get0_by_cert(root_crl, &rev, cert) == 1)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_REVOKED: %s: the root CA CRL revokes %s", name, cn);
+	return 0;
+}
+
+static int validate_set(struct tdx_collateral *c, STACK_OF(X509) *roots, STACK_OF(X509) *crl_chain,
+			const uint8_t fmspc[6], time_t now, char *err, size_t errlen)
+{
+	X509 *root, *signer, *pck_ca;
+	const char *s;
+	char cn[80];
+	int r;
+
+	if (sk_X509_num(c->signing_chain) != 2)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_CHAIN: tcb-signing-chain.pem holds %d certificates, "
+				 "not 2 (TCB signing, root)",
+				 sk_X509_num(c->signing_chain));
+	signer = sk_X509_value(c->signing_chain, 0);
+	root = sk_X509_value(c->signing_chain, 1);
+	x509_cn(root, cn, sizeof(cn));
+	if (!tdx_root_trusted(root, roots) || !x509_signed_by(root, root))
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_ROOT: tcb-signing-chain.pem ends in '%s', not the "
+				 "Intel SGX Root CA",
+				 cn);
+	if (x509_check_time(root, now) < 0)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_STALE: the root '%s' is not valid now", cn);
+	if ((r = validate_crl(c->root_crl, root, now, "rootcrl.der", err, errlen)) < 0 ||
+	    (r = validate_cert(signer, root, c->root_crl, now, "tcb-signing-chain.pem", err,
+			       errlen)) < 0 ||
+	    (r = validate_doc(c, &c->tcb, root, now, "tcbinfo.json", err, errlen)) < 0 ||
+	    (r = validate_doc(c, &c->qe, root, now, "qe-identity.json", err, errlen)) < 0)
+		return r;
+	if (json_get_string(c->tcb.obj, "id", &s) < 0 || strcmp(s, "TDX") != 0)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_CONTENT: tcbinfo.json is not a TDX TCB info");
+	if (fmspc && (json_get_string(c->tcb.obj, "fmspc", &s) < 0 || !hex_eq(s, fmspc, 6)))
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_CONTENT: tcbinfo.json is for another FMSPC");
+	if (json_get_string(c->qe.obj, "id", &s) < 0 || strcmp(s, "TD_QE") != 0)
+		return set_error(
+			err, errlen, -EKEYREJECTED,
+			"E_COLLATERAL_CONTENT: qe-identity.json is not the TD QE's identity");
+	if (sk_X509_num(crl_chain) != 2 || X509_cmp(sk_X509_value(crl_chain, 1), root) != 0)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_CHAIN: pckcrl-issuer-chain.pem is not a PCK CA and "
+				 "the same root");
+	pck_ca = sk_X509_value(crl_chain, 0);
+	if (X509_check_ca(pck_ca) < 1)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_CHAIN: pckcrl-issuer-chain.pem: not a CA");
+	if ((r = validate_cert(pck_ca, root, c->root_crl, now, "pckcrl-issuer-chain.pem", err,
+			       errlen)) < 0)
+		return r;
+	return validate_crl(c->pck_crl, pck_ca, now, "pckcrl", err, errlen);
+}
+
+int tdx_collateral_validate(const char *dir, const char *test_roots_pem, const uint8_t fmspc[6],
+			    time_t now, char *err, size_t errlen)
+{
+	_cleanup_free_ uint8_t *pem = NULL;
+	STACK_OF(X509) *roots = NULL, *crl_chain = NULL;
+	struct tdx_collateral *c = NULL;
+	char why[320];
+	size_t len;
+	int r = 0;
+
+	if (test_roots_pem) {
+		r = file_read(test_roots_pem, CVM_CAP_CERT, &pem, &len);
+		if (r == 0)
+			r = x509_load_pem_chain(pem, len, &roots);
+		if (r < 0)
+			return set_error(err, errlen, -EINVAL, "%s: not readable certificates",
+					 test_roots_pem);
+		free(pem);
+		pem = NULL;
+	}
+	r = tdx_collateral_load(dir, &c, why, sizeof(why));
+	if (r == -ENOMEM)
+		goto out;
+	if (r < 0) {
+		r = set_error(err, errlen, -EKEYREJECTED, "E_COLLATERAL_FORMAT: %s", why);
+		goto out;
+	}
+	if (!c->pck_crl || !c->root_crl) {
+		r = set_error(err, errlen, -EKEYREJECTED, "E_COLLATERAL_FORMAT: %s: no %s", dir,
+			      c->pck_crl ? "rootcrl.der" : "pckcrl");
+		goto out;
+	}
+	r = file_read_at(dir, "pckcrl-issuer-chain.pem", CVM_CAP_CERT, &pem, &len);
+	if (r == 0)
+		r = x509_load_pem_chain(pem, len, &crl_chain);
+	if (r < 0) {
+		r = set_error(err, errlen, -EKEYREJECTED,
+			      "E_COLLATERAL_FORMAT: %s/pckcrl-issuer-chain.pem: %s", dir,
+			      r == -EBADMSG ? "no PEM certificate" : strerror(-r));
+		goto out;
+	}
+	r = validate_set(c, roots, crl_chain, fmspc, now, err, errlen);
+out:
+	ERR_clear_error();
+	sk_X509_pop_free(roots, X509_free);
+	sk_X509_pop_free(crl_chain, X509_free);
+	tdx_collateral_free(c);
+	return r;
 }

@@ -19,6 +19,9 @@ struct pck_info {
 
 int pck_info_parse(X509 *leaf, struct pck_info *out);
 
+/* The Intel SGX Root CA (by its pinned SHA-256), or one of test_roots (may be NULL). */
+bool tdx_root_trusted(X509 *root, STACK_OF(X509) *test_roots);
+
 struct tdx_collateral;
 
 int tdx_collateral_load(const char *dir, struct tdx_collateral **out, char *err, size_t errlen);

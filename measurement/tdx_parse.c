@@ -181,7 +181,9 @@ cJSON *tdx_quote_claims(const struct tdx_quote *q)
 	add_hex(o, "mrsignerseam", b->mrsignerseam, 48);
 	add_hex(o, "seam_attributes", b->seam_attributes, 8);
 	add_hex(o, "td_attributes", b->td_attributes, 8);
-	cJSON_AddBoolToObject(o, "td_debug", b->td_attributes[0] & 1);
+	cJSON_AddBoolToObject(o, "td_debug", le64(b->td_attributes) & TDX_ATTR_DEBUG);
+	cJSON_AddBoolToObject(o, "td_sept_ve_disable",
+			      le64(b->td_attributes) & TDX_ATTR_SEPT_VE_DISABLE);
 	add_hex(o, "xfam", b->xfam, 8);
 	add_hex(o, "mrtd", b->mrtd, 48);
 	add_hex(o, "mrconfigid", b->mrconfigid, 48);

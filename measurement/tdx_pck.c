@@ -162,3 +162,41 @@ int pck_info_parse(X509 *leaf, struct pck_info *out)
 	/* TCB, PCE-ID and FMSPC are required. */
 	return (seen & 0x1c) == 0x1c ? 0 : -EBADMSG;
 }
+
+int tdx_quote_pck_platform(const uint8_t *buf, size_t len, uint8_t fmspc[6], const char **ca,
+			   char *err, size_t errlen)
+{
+	STACK_OF(X509) *chain = NULL;
+	struct pck_info pck;
+	struct tdx_quote q;
+	struct verdict v;
+	char cn[80] = "";
+	int r;
+
+	verdict_init(&v, PLATFORM_TDX);
+	if (tdx_quote_parse(buf, len, &q, &v) < 0)
+		return set_error(err, errlen, -EBADMSG, "not a TDX quote: %s",
+				 verdict_first_failure(&v)->detail);
+	if (x509_load_pem_chain(q.pck_chain_pem.p, q.pck_chain_pem.len, &chain) < 0 ||
+	    sk_X509_num(chain) < 2) {
+		sk_X509_pop_free(chain, X509_free);
+		return set_error(err, errlen, -EBADMSG, "the quote carries no PCK chain");
+	}
+	r = pck_info_parse(sk_X509_value(chain, 0), &pck);
+	x509_cn(sk_X509_value(chain, 1), cn, sizeof(cn));
+	sk_X509_pop_free(chain, X509_free);
+	if (r < 0)
+		return set_error(err, errlen, -EBADMSG,
+				 "the PCK certificate has no SGX extensions");
+	/* "Intel SGX PCK Platform CA" or "Intel SGX PCK Processor CA" (PCK profile §2). */
+	if (strstr(cn, "Platform CA"))
+		*ca = "platform";
+	else if (strstr(cn, "Processor CA"))
+		*ca = "processor";
+	else
+		return set_error(err, errlen, -EBADMSG,
+				 "the PCK CA '%s' is neither the Platform nor the Processor CA",
+				 cn);
+	memcpy(fmspc, pck.fmspc, 6);
+	return 0;
+}

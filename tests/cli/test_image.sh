@@ -111,7 +111,8 @@ expect "policy: the image by builder and name, RTMR0 by hand" 0 "" -- sp good
 port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key", "store": "$store",
- "timeout": 5, "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"}}
+ "timeout": 5, "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"},
+ "tdx_without_collateral": true}
 EOC
 "$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &
 pids="$pids $!"

@@ -79,7 +79,8 @@ port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
  "store": "$store", "timeout": 3,
- "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"}}
+ "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"},
+ "tdx_without_collateral": true}
 EOC
 
 # ---- a broker that must not start ----
@@ -96,6 +97,13 @@ sed 's|"timeout": 3|"timeout": 3, "listen_all": true|' "$tmp/kbs.json" >"$tmp/kb
 expect "unknown configuration member" 2 "unknown member" -- "$cvm" kbs serve --config "$tmp/kbs3.json"
 sed 's|/tls\.key|/other.key|' "$tmp/kbs.json" >"$tmp/kbs3.json"
 expect "certificate and key that do not match" 2 "matching pair" -- "$cvm" kbs serve --config "$tmp/kbs3.json"
+# a policy admits TDX: collateral, or the named opt-out, or no start
+/usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); del d["tdx_without_collateral"]; json.dump(d, open(sys.argv[2], "w"))' \
+	"$tmp/kbs.json" "$tmp/kbs3.json"
+expect "TDX admitted without collateral or tdx_without_collateral" 2 "E_TDX_COLLATERAL: the policy of resource default/key/" -- \
+	"$cvm" kbs serve --config "$tmp/kbs3.json"
+sed 's|"tdx_without_collateral": true|"tdx_without_collateral": "yes"|' "$tmp/kbs.json" >"$tmp/kbs3.json"
+expect "tdx_without_collateral not a boolean" 2 "must be true or false" -- "$cvm" kbs serve --config "$tmp/kbs3.json"
 
 # ---- the broker ----
 "$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &

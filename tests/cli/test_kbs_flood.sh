@@ -54,7 +54,8 @@ port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
  "store": "$store", "timeout": 3, "max_sessions": 400,
- "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"}}
+ "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"},
+ "tdx_without_collateral": true}
 EOC
 "$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &
 bpid=$!

@@ -72,7 +72,8 @@ echo "{\"reference\":{\"tdx\":{$tdx_ref},\"luks_header_sha256\":\"$luks\"}}" >"$
 bport=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$bport", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
- "store": "$tmp/store", "timeout": 10, "test_roots": {"tdx": "$pki/tdx/roots.pem"}}
+ "store": "$tmp/store", "timeout": 10, "test_roots": {"tdx": "$pki/tdx/roots.pem"},
+ "tdx_without_collateral": true}
 EOC
 "$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &
 pids="$pids $!"

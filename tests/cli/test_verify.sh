@@ -82,24 +82,63 @@ fi
 # TDX: a real quote verifies; without collateral the output says TCB was not checked.
 # 2026-06-01 lies within the validity of all three PCK certificates.
 now="--now 2026-06-01T00:00:00Z"
+# The Sapphire Rapids quote's TD runs without SEPT_VE_DISABLE (TD attributes
+# 0x40000000): refused by default, accepted when a reference says so by name.
+printf '{"tdx": {"allow_sept_ve": true}}' >"$tmp/sept-ve.json"
+expect "real TDX quote without SEPT_VE_DISABLE refused by default" 1 \
+	"td_attributes: .*lack SEPT_VE_DISABLE" -- "$cvm" verify "$vec/tdx/spr-prod-quote-v4.bin" $now
 for q in spr-prod-quote-v4.bin quote-v5.bin gcp-cos-ccel/quote.bin; do
-	expect "real TDX quote $q" 0 "" -- "$cvm" verify "$vec/tdx/$q" $now
+	expect "real TDX quote $q" 0 "" -- "$cvm" verify "$vec/tdx/$q" $now --reference "$tmp/sept-ve.json"
 	if grep -q "TCB status NOT checked" "$tmp/out"; then
 		ok "$q: says TCB status not checked"
 	else
 		bad "$q: no word on the TCB status"
 	fi
+	if [ "$(grep -c "warning: collateral not checked" "$tmp/err")" = 1 ]; then
+		ok "$q: one line on stderr says collateral was not checked"
+	else
+		bad "$q: no line on stderr says collateral was not checked"
+	fi
 done
+"$cvm" verify "$vec/tdx/quote-v5.bin" $now --json >"$tmp/out.json" 2>/dev/null
+if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verified"] is True and d["collateral_checked"] is False and d["tcb_status_checked"] is False, d
+c = {x["name"]: x for x in d["checks"]}
+assert c["td_attributes"]["ok"] and "0000001000000000" in c["td_attributes"]["detail"], c
+assert c["xfam"]["ok"] and "e702060000000000" in c["xfam"]["detail"], c
+assert d["claims"]["td_attributes"] == "0000001000000000" and d["claims"]["td_sept_ve_disable"] is True
+assert d["claims"]["xfam"] == "e702060000000000"
+' "$tmp/out.json"; then
+	ok "TDX --json: collateral_checked, td_attributes and xfam"
+else
+	bad "TDX --json: collateral_checked, td_attributes and xfam"
+fi
+printf '{"tdx": {"td_attributes": "0000001000000000", "xfam": "e702060000000000"}}' >"$tmp/pins.json"
+expect "TD attributes and XFAM as pinned" 0 "" -- "$cvm" verify "$vec/tdx/quote-v5.bin" $now --reference "$tmp/pins.json"
+printf '{"tdx": {"td_attributes": "0000005000000000"}}' >"$tmp/pin-attr.json"
+expect "TD attributes off the pin" 1 "td_attributes: TD attributes 0000001000000000, the reference pins 0000005000000000" -- \
+	"$cvm" verify "$vec/tdx/quote-v5.bin" $now --reference "$tmp/pin-attr.json"
+printf '{"tdx": {"xfam": "e71a060000000000"}}' >"$tmp/pin-xfam.json"
+expect "XFAM off the pin" 1 "xfam: XFAM e702060000000000" -- \
+	"$cvm" verify "$vec/tdx/quote-v5.bin" $now --reference "$tmp/pin-xfam.json"
+printf '{"tdx": {"xfam": "e71a060000000000", "xfam_mask": "ff00ffffffffffff"}}' >"$tmp/pin-xfam-mask.json"
+expect "XFAM under a mask that leaves the differing bits out" 0 "" -- \
+	"$cvm" verify "$vec/tdx/quote-v5.bin" $now --reference "$tmp/pin-xfam-mask.json"
+printf '{"tdx": {"td_attributes": "0000000000000000"}}' >"$tmp/pin-nosept.json"
+expect "a pin with SEPT_VE_DISABLE clear needs allow_sept_ve" 2 "tdx.td_attributes: pins SEPT_VE_DISABLE" -- \
+	"$cvm" verify "$vec/tdx/quote-v5.bin" $now --reference "$tmp/pin-nosept.json"
 expect "TDX report_data from nonce.bin" 0 "" -- "$cvm" verify "$vec/tdx/gcp-cos-ccel/quote.bin" $now \
 	--report-data "$(od -An -tx1 -v "$vec/tdx/gcp-cos-ccel/nonce.bin" | tr -d ' \n')"
 expect "TDX quote before its PCK certificate was issued" 1 "validity" -- \
 	"$cvm" verify "$vec/tdx/quote-v5.bin" --now 2025-01-01T00:00:00Z
 expect "TDX with collateral: signatures check, no TCB level matches this quote" 1 "tcb_status" -- \
 	"$cvm" verify "$vec/tdx/spr-prod-quote-v4.bin" --now 2023-06-20T00:00:00Z \
-	--collateral "$CVM_TOP/tests/data/tdx/collateral"
+	--collateral "$CVM_TOP/tests/data/tdx/collateral" --reference "$tmp/sept-ve.json"
 expect "TDX collateral out of date" 1 "collateral" -- \
 	"$cvm" verify "$vec/tdx/spr-prod-quote-v4.bin" --now 2024-06-20T00:00:00Z \
-	--collateral "$CVM_TOP/tests/data/tdx/collateral"
+	--collateral "$CVM_TOP/tests/data/tdx/collateral" --reference "$tmp/sept-ve.json"
 expect "TDX collateral for another FMSPC" 1 "FMSPC" -- \
 	"$cvm" verify "$vec/tdx/gcp-cos-ccel/quote.bin" --now 2024-07-20T00:00:00Z \
 	--collateral "$CVM_TOP/tests/data/tdx/collateral"

@@ -79,7 +79,8 @@ policy default/workload/slow "$tmp/wl3.key" "$mrtd"
 port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
- "store": "$store", "timeout": 10, "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"}}
+ "store": "$store", "timeout": 10, "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"},
+ "tdx_without_collateral": true}
 EOC
 "$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &
 bpid=$!

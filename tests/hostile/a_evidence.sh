@@ -7,6 +7,8 @@ snp="$vectors/snp/milan"
 tdxq="$vectors/tdx/spr-prod-quote-v4.bin"
 snp_now="--now 2024-01-01T00:00:00Z"
 tdx_now="--now 2026-06-01T00:00:00Z"
+# its TD lacks SEPT_VE_DISABLE: accepted only by name, so that later checks are reached
+printf '{"tdx": {"allow_sept_ve": true}}' >"$tmp/sept-ve.json"
 printf '{"snp": {"allow_debug": true}}' >"$tmp/debug-ok.json"
 
 # flip IN OFFSET OUT: OUT is IN with the low bit of byte OFFSET flipped
@@ -92,13 +94,13 @@ attack tdx-truncated 1 "format|certification_data" -- "$cvm" verify "$tmp/tdx-sh
 attack tdx-before-pck-issued 1 "validity" -- "$cvm" verify "$vectors/tdx/quote-v5.bin" \
 	--now 2025-01-01T00:00:00Z
 attack tdx-collateral-stale 1 "collateral" -- "$cvm" verify "$tdxq" --now 2024-06-20T00:00:00Z \
-	--collateral "$top/tests/data/tdx/collateral"
+	--collateral "$top/tests/data/tdx/collateral" --reference "$tmp/sept-ve.json"
 attack tdx-collateral-other-fmspc 1 "FMSPC|collateral" -- "$cvm" verify \
 	"$vectors/tdx/gcp-cos-ccel/quote.bin" --now 2024-07-20T00:00:00Z \
 	--collateral "$top/tests/data/tdx/collateral"
 attack tdx-report-data-other 1 "report_data" -- "$cvm" verify "$tdxq" $tdx_now \
-	--report-data 00112233
-printf '{"tdx": {"mrtd": "%096d"}}' 0 >"$tmp/mrtd.json"
+	--report-data 00112233 --reference "$tmp/sept-ve.json"
+printf '{"tdx": {"mrtd": "%096d", "allow_sept_ve": true}}' 0 >"$tmp/mrtd.json"
 attack tdx-mrtd-other 1 "mrtd" -- "$cvm" verify "$tdxq" $tdx_now --reference "$tmp/mrtd.json"
 
 printf '%0100d' 7 >"$tmp/random.bin"

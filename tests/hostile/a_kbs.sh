@@ -51,7 +51,8 @@ port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
  "store": "$store", "timeout": 3,
- "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"}}
+ "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"},
+ "tdx_without_collateral": true}
 EOC
 mkdir -p "$tmp/store2/resources/a/b" && cp "$tmp/volkey" "$tmp/store2/resources/a/b/c"
 sed "s|$store|$tmp/store2|" "$tmp/kbs.json" >"$tmp/kbs2.json"

@@ -78,7 +78,18 @@ static void test_real_quotes_are_genuine(void **state)
 		size_t len;
 		uint8_t *buf = vector(names[i], &len);
 
+		struct tdx_reference ref = { .accepted_tcb = TCB_UP_TO_DATE };
+
 		assert_int_equal(tdx_verify(pinned, buf, len, NULL, NULL, &q, &v), 0);
+		/*
+		 * The Sapphire Rapids quote's TD attributes are 0x40000000 (PKS):
+		 * without SEPT_VE_DISABLE, refused unless the reference says so.
+		 */
+		if (i == 0) {
+			assert_int_equal(v.failed, CHECK_TD_ATTRIBUTES);
+			ref.allow_sept_ve = true;
+			assert_int_equal(tdx_verify(pinned, buf, len, &ref, NULL, &q, &v), 0);
+		}
 		assert_true(verdict_ok(&v));
 		assert_false(v.tcb_status_checked);
 		assert_int_equal(q.version, i == 1 ? 5 : 4);
@@ -372,6 +383,134 @@ static void test_reference_measurements(void **state)
 	free(q);
 }
 
+/* ---- TD attributes and XFAM ---- */
+
+static void test_sept_ve_disable_required_by_default(void **state)
+{
+	struct tdx_reference ref = { .accepted_tcb = TCB_UP_TO_DATE };
+	struct sim_tdx_fields p;
+	size_t len;
+	uint8_t *q;
+
+	(void)state;
+	sim_tdx_defaults(&p);
+	p.td_attributes[3] &= (uint8_t)~0x10; /* bit 28 */
+	q = sim_tdx_quote(&p, NULL, &len);
+	assert_int_equal(verify_with(testroots, q, len, NULL, NULL), CHECK_TD_ATTRIBUTES);
+	assert_int_equal(verify_with(testroots, q, len, &ref, NULL), CHECK_TD_ATTRIBUTES);
+	ref.allow_sept_ve = true;
+	assert_int_equal(verify_with(testroots, q, len, &ref, NULL), CHECK_NONE);
+	/* allow_debug says nothing about SEPT_VE_DISABLE, nor the reverse */
+	ref.allow_sept_ve = false;
+	ref.allow_debug = true;
+	assert_int_equal(verify_with(testroots, q, len, &ref, NULL), CHECK_TD_ATTRIBUTES);
+	free(q);
+	p.td_attributes[0] |= 1;
+	q = sim_tdx_quote(&p, NULL, &len);
+	ref.allow_debug = false;
+	ref.allow_sept_ve = true;
+	assert_int_equal(verify_with(testroots, q, len, &ref, NULL), CHECK_TD_DEBUG);
+	free(q);
+}
+
+/* The real v5 quote: TD attributes 00 00 00 10 00.., XFAM e7 02 06 00.. (quote bytes). */
+static void test_td_attributes_and_xfam_pins(void **state)
+{
+	struct tdx_reference ref = { .accepted_tcb = TCB_UP_TO_DATE };
+	struct tdx_quote q;
+	struct verdict v;
+	size_t len;
+	uint8_t *buf = vector("tdx/quote-v5.bin", &len);
+
+	(void)state;
+	ref.has_td_attributes = ref.has_xfam = true;
+	ref.td_attributes = 0x10000000;
+	ref.td_attributes_mask = UINT64_MAX;
+	ref.xfam = 0x602e7;
+	ref.xfam_mask = UINT64_MAX;
+	assert_int_equal(verify_with(pinned, buf, len, &ref, NULL), CHECK_NONE);
+	ref.td_attributes |= 1ull << 30; /* PKS pinned on, the TD runs without */
+	assert_int_equal(verify_with(pinned, buf, len, &ref, NULL), CHECK_TD_ATTRIBUTES);
+	ref.td_attributes_mask = ~(1ull << 30); /* ...unless the mask leaves it out */
+	assert_int_equal(verify_with(pinned, buf, len, &ref, NULL), CHECK_NONE);
+	ref.xfam = 0x61ae7; /* the Sapphire Rapids quote's XFAM (AMX on) */
+	assert_int_equal(verify_with(pinned, buf, len, &ref, NULL), CHECK_XFAM);
+	ref.xfam_mask = 0xff;
+	assert_int_equal(verify_with(pinned, buf, len, &ref, NULL), CHECK_NONE);
+
+	/* both are reported as checks, pinned or not */
+	memset(&ref, 0, sizeof(ref));
+	ref.accepted_tcb = TCB_UP_TO_DATE;
+	assert_int_equal(tdx_verify(pinned, buf, len, &ref, NULL, &q, &v), 0);
+	{
+		bool attrs = false, xfam = false;
+
+		for (size_t i = 0; i < v.n; i++) {
+			attrs |= v.results[i].check == CHECK_TD_ATTRIBUTES && v.results[i].ok &&
+				 strstr(v.results[i].detail, "0000001000000000");
+			xfam |= v.results[i].check == CHECK_XFAM && v.results[i].ok &&
+				strstr(v.results[i].detail, "e702060000000000");
+		}
+		assert_true(attrs && xfam);
+	}
+	free(buf);
+}
+
+static void test_reference_attribute_members(void **state)
+{
+	static const struct {
+		const char *json, *err; /* err NULL: accepted */
+	} cases[] = {
+		{ "{\"tdx\": {\"td_attributes\": \"0000001000000000\"}}", NULL },
+		{ "{\"tdx\": {\"td_attributes\": \"0000001000000000\", \"td_attributes_mask\": "
+		  "\"ffffffff00000000\", \"xfam\": \"e702060000000000\"}}",
+		  NULL },
+		{ "{\"tdx\": {\"td_attributes\": \"00\"}}", "tdx.td_attributes: must be a hex" },
+		{ "{\"tdx\": {\"xfam_mask\": \"ffffffffffffffff\"}}",
+		  "tdx.xfam_mask: needs the value it masks" },
+		{ "{\"tdx\": {\"td_attributes\": \"0000000000000000\"}}",
+		  "tdx.td_attributes: pins SEPT_VE_DISABLE (bit 28) clear" },
+		{ "{\"tdx\": {\"td_attributes\": \"0000000000000000\", \"allow_sept_ve\": true}}",
+		  NULL },
+		{ "{\"tdx\": {\"td_attributes\": \"0000000000000000\", \"td_attributes_mask\": "
+		  "\"ffffffefffffffff\"}}",
+		  NULL },
+		{ "{\"tdx\": {\"td_attributes\": \"0100001000000000\"}}",
+		  "tdx.td_attributes: pins DEBUG (bit 0) set" },
+		{ "{\"tdx\": {\"allow_sept_ve\": 1}}", "tdx.allow_sept_ve: must be true or false" },
+		{ "{\"tdx\": {\"sept_ve_disable\": false}}",
+		  "tdx.sept_ve_disable: unknown member" },
+	};
+	struct reference ref;
+	char err[200];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int r = reference_parse(cases[i].json, strlen(cases[i].json), &ref, err,
+					sizeof(err));
+
+		if (!cases[i].err) {
+			if (r != 0)
+				fail_msg("%s: %s", cases[i].json, err);
+		} else {
+			assert_int_not_equal(r, 0);
+			if (!strstr(err, cases[i].err))
+				fail_msg("%s: got '%s', want '%s'", cases[i].json, err,
+					 cases[i].err);
+		}
+	}
+	reference_parse(cases[1].json, strlen(cases[1].json), &ref, err, sizeof(err));
+	assert_true(ref.tdx.has_td_attributes && ref.tdx.has_xfam);
+	assert_true(ref.tdx.td_attributes == 0x10000000);
+	assert_true(ref.tdx.td_attributes_mask == 0xffffffffull);
+	assert_true(ref.tdx.xfam == 0x602e7 && ref.tdx.xfam_mask == UINT64_MAX);
+	assert_false(ref.tdx.allow_sept_ve);
+	/* the defaults: SEPT_VE_DISABLE required, UpToDate only */
+	reference_defaults(&ref);
+	assert_false(ref.tdx.allow_sept_ve);
+	assert_int_equal(ref.tdx.accepted_tcb, TCB_UP_TO_DATE);
+}
+
 /* ---- collateral ---- */
 
 static const char *collateral_dir(const char *name)
@@ -439,6 +578,72 @@ static void test_collateral_tcb_status(void **state)
 	assert_int_equal(verify_collateral(&c, &p, TCB_UP_TO_DATE, status, sizeof(status)),
 			 CHECK_TCB_STATUS);
 	assert_string_equal(status, "OutOfDate");
+	assert_int_equal(verify_collateral(&c, &p, TCB_UP_TO_DATE | TCB_OUT_OF_DATE, NULL, 0),
+			 CHECK_NONE);
+	/* A revoked QE makes it Revoked: accepting OutOfDate does not let it through. */
+	c.qe_low_status = "Revoked";
+	assert_int_equal(
+		verify_collateral(&c, &p, TCB_UP_TO_DATE | TCB_OUT_OF_DATE, status, sizeof(status)),
+		CHECK_TCB_STATUS);
+	assert_string_equal(status, "Revoked");
+	/* A QE status Enclave Identity v2 does not give a QE still counts. */
+	c.qe_low_status = "SWHardeningNeeded";
+	assert_int_equal(verify_collateral(&c, &p, TCB_UP_TO_DATE, status, sizeof(status)),
+			 CHECK_TCB_STATUS);
+	assert_string_equal(status, "SWHardeningNeeded");
+}
+
+/* The QE's identity against Intel's: a QE of another signer is refused by name. */
+static void test_qe_identity_mismatch(void **state)
+{
+	struct sim_collateral c;
+	struct sim_tdx_fields p;
+	struct tdx_verifier *tv;
+	struct tdx_quote q;
+	struct verdict v;
+	char path[1024], err[256];
+	const char *dir = collateral_dir("tdx-collateral-qe");
+	size_t len, qlen;
+	uint8_t *doc, *buf;
+	EVP_PKEY *key;
+	char *at, *body, *end;
+	uint8_t r[32], sv[32];
+	char sig[129], *out;
+
+	(void)state;
+	sim_collateral_defaults(&c);
+	sim_tdx_defaults(&p);
+	sim_collateral_write(&c, dir);
+	/* Intel's QE identity names another MRSIGNER: re-signed by the TCB signing key. */
+	snprintf(path, sizeof(path), "%s/qe-identity.json", dir);
+	doc = sim_read(path, &len);
+	at = strstr((char *)doc, "\"mrsigner\":\"0");
+	assert_non_null(at);
+	at[12] = '1';
+	body = strchr((char *)doc, ':') + 1;
+	end = strstr(body, ",\"signature\"");
+	assert_non_null(end);
+	key = sim_load_key(sim_path(err, sizeof(err), "CVM_TEST_PKI", "tdx/tcbsign.key"));
+	sim_sign(key, EVP_sha256(), body, (size_t)(end - body), r, sv, 32);
+	EVP_PKEY_free(key);
+	hex_encode(r, 32, sig);
+	hex_encode(sv, 32, sig + 64);
+	out = malloc(len + 200);
+	assert_non_null(out);
+	snprintf(out, len + 200, "%.*s,\"signature\":\"%s\"}", (int)(end - (char *)doc),
+		 (char *)doc, sig);
+	sim_write(path, out, strlen(out));
+	free(out);
+	free(doc);
+	assert_int_equal(
+		tdx_verifier_new(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/roots.pem"), dir,
+				 0, &tv, err, sizeof(err)),
+		0);
+	buf = sim_tdx_quote(&p, NULL, &qlen);
+	assert_int_equal(tdx_verify(tv, buf, qlen, NULL, NULL, &q, &v), 0);
+	assert_int_equal(v.failed, CHECK_QE_IDENTITY);
+	free(buf);
+	tdx_verifier_free(tv);
 }
 
 static void test_collateral_for_other_platform_or_out_of_date(void **state)
@@ -503,11 +708,12 @@ static void test_real_collateral_signatures_and_no_matching_level(void **state)
 	char dir[512], err[256];
 	size_t len;
 	uint8_t *buf = vector("tdx/spr-prod-quote-v4.bin", &len);
+	struct tdx_reference ref = { .accepted_tcb = TCB_UP_TO_DATE, .allow_sept_ve = true };
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/tests/data/tdx/collateral", sim_env("CVM_TOP"));
 	assert_int_equal(tdx_verifier_new(NULL, dir, COLLATERAL_NOW, &tv, err, sizeof(err)), 0);
-	assert_int_equal(tdx_verify(tv, buf, len, NULL, NULL, &q, &v), 0);
+	assert_int_equal(tdx_verify(tv, buf, len, &ref, NULL, &q, &v), 0);
 	/*
 	 * Intel's signatures over the sample TCB info and QE identity verify, the
 	 * CRLs are current and do not list the chain, the QE is UpToDate; the
@@ -539,6 +745,10 @@ int main(void)
 		cmocka_unit_test(test_pck_on_wrong_curve_rejected),
 		cmocka_unit_test(test_debug_td_refused_unless_allowed),
 		cmocka_unit_test(test_reference_measurements),
+		cmocka_unit_test(test_sept_ve_disable_required_by_default),
+		cmocka_unit_test(test_td_attributes_and_xfam_pins),
+		cmocka_unit_test(test_reference_attribute_members),
+		cmocka_unit_test(test_qe_identity_mismatch),
 		cmocka_unit_test(test_collateral_tcb_status),
 		cmocka_unit_test(test_collateral_for_other_platform_or_out_of_date),
 		cmocka_unit_test(test_collateral_tampering_rejected),

@@ -225,8 +225,9 @@ void sim_collateral_write(const struct sim_collateral *c, const char *dir)
 		 "\"attributesMask\":\"FBFFFFFFFFFFFFFF0000000000000000\",\"mrsigner\":\"%064d\","
 		 "\"isvprodid\":2,\"tcbLevels\":[{\"tcb\":{\"isvsvn\":%u},\"tcbDate\":"
 		 "\"2025-01-01T00:00:00Z\",\"tcbStatus\":\"UpToDate\"},{\"tcb\":{\"isvsvn\":0},"
-		 "\"tcbDate\":\"2020-01-01T00:00:00Z\",\"tcbStatus\":\"OutOfDate\"}]}",
-		 c->issue, c->next, 0, c->qe_isvsvn);
+		 "\"tcbDate\":\"2020-01-01T00:00:00Z\",\"tcbStatus\":\"%s\"}]}",
+		 c->issue, c->next, 0, c->qe_isvsvn,
+		 c->qe_low_status ? c->qe_low_status : "OutOfDate");
 	write_signed(dir, "qe-identity.json", "enclaveIdentity", qe, key);
 
 	chain = sim_read(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/tcb-signing-chain.pem"),

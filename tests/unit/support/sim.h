@@ -45,6 +45,8 @@ struct sim_collateral {
 	char next[32];	    /* RFC 3339; default in 30 days */
 	uint8_t tdx_svn2;   /* tdxtcbcomponents[2] of the UpToDate level */
 	uint16_t qe_isvsvn; /* QE identity UpToDate level */
+	/* QE identity level below it; default "OutOfDate" */
+	const char *qe_low_status;
 };
 
 void sim_collateral_defaults(struct sim_collateral *c);
