@@ -133,7 +133,8 @@ void volume_close(struct volume *v)
 
 int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *err, size_t errlen)
 {
-	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
+	/* the tree holds the key's hex: wiped before it is freed */
+	_cleanup_(json_delete_wipedp) cJSON *j = NULL;
 	const cJSON *v;
 	uint64_t ver = 0, dbs = 0, hbs = 0;
 	const char *alg;
