@@ -143,8 +143,15 @@ e2e: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)sh tests/e2e/test_order.sh $(BUILD)
 	$(Q)sh tests/e2e/test_image.sh $(BUILD)
 
+# The attack suite's failure-injection shim (LD_PRELOAD), never sanitized: it wraps libc.
+FAILINJECT := $(BUILD)/hostile/failinject.so
+$(FAILINJECT): tests/hostile/failinject.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(WARN) -D_GNU_SOURCE -O2 -fPIC -shared -o $@ $< -ldl
+
 # The standing attack suite: one line per attack, then the count (docs/hostile.md).
-hostile: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
+hostile: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN) $(FAILINJECT)
 	$(Q)tests/hostile/run $(BUILD)
 
 test: deps

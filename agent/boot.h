@@ -31,6 +31,19 @@ long pid1_peak_rss_kb(void);
 void pid1_reap(void);
 /* Milliseconds of CLOCK_MONOTONIC (since boot). */
 uint64_t pid1_now_ms(void);
+/*
+ * Fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP)
+ * end in reboot(RB_POWER_OFF) when this process is PID 1, on a stack of
+ * their own; elsewhere they take their default action. 0 or -errno.
+ */
+int pid1_fatal_signals(void);
+/* Writes value to a sysctl file and checks that it reads back so: "E_HARDEN: ..." otherwise. */
+int pid1_sysctl_write(const char *path, const char *value, char *err, size_t errlen);
+/*
+ * PID 1 only, before any secret exists: kernel.core_pattern "/dev/null",
+ * fs.suid_dumpable 0, reboot(RB_DISABLE_CAD). "E_HARDEN: ..." on failure.
+ */
+int pid1_harden_kernel(char *err, size_t errlen);
 /* sync, then power off; never returns. */
 __attribute__((noreturn)) void pid1_power_off(void);
 

@@ -113,6 +113,11 @@ static void boot(void)
 		status_open(NULL, "console");
 		fail("boot", "E_BOOT", err);
 	}
+	/* before any secret exists: the key, the result-signing key, the workload */
+	if (getpid() == 1 && pid1_harden_kernel(err, sizeof(err)) < 0) {
+		status_open(NULL, "console");
+		fail("boot", "E_HARDEN", err);
+	}
 	mkdir(RUN_DIR, 0711);
 	status_open(NULL, "console");
 	/* module loading is the kernel's time: counted as waiting, like the TEE and broker */
@@ -374,11 +379,49 @@ static void seal(const struct job_status *st)
 	status_emit("result", true, NULL, NULL, extra_ms("bytes", bytes));
 }
 
+/*
+ * The kernel hands every k=v word of its command line that it does not
+ * know to PID 1 as environment, and the command line is the host's:
+ * https_proxy, SSLKEYLOGFILE (libcurl would log the TLS secrets there),
+ * OPENSSL_CONF, CURL_CA_BUNDLE, LD_PRELOAD, GLIBC_TUNABLES. Nothing of it
+ * is kept: clearenv() before anything reads it (so SSLKEYLOGFILE never
+ * reaches libcurl, nor OPENSSL_CONF OpenSSL), and PID 1 executes itself
+ * once more with an empty environment, so that the dynamic loader, which
+ * ran before main(), runs again without LD_* or GLIBC_TUNABLES. The job
+ * gets an environment built from its manifest alone (agent/job.c).
+ */
+static void environment_drop(void)
+{
+	extern char **environ;
+	const bool inherited = environ && environ[0];
+	char *const argv[] = { "/init", NULL }, *const envp[] = { NULL };
+
+	clearenv();
+	if (inherited && getpid() == 1)
+		execve("/init", argv, envp); /* on failure, go on: the environment is empty */
+}
+
+static void harden(void)
+{
+	char err[256];
+
+	/* a failure here is reported once the status channel is open (boot) */
+	if (pid1_fatal_signals() < 0 || harden_no_dump(err, sizeof(err)) < 0) {
+		if (getpid() == 1 && pid1_mount_all(err, sizeof(err)) == 0) {
+			status_open(NULL, "console");
+			fail("boot", "E_HARDEN", "no core dumps or fatal-signal handling");
+		}
+		pid1_power_off();
+	}
+}
+
 int main(void)
 {
 	const uint64_t t0 = pid1_now_ms();
 	struct job_status st = { 0 };
 
+	environment_drop();
+	harden();
 	boot();
 	network();
 	open_tee();

@@ -8,13 +8,19 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +33,8 @@
 #define JOB_DEFAULT_DEADLINE 3600
 #define JOB_DEFAULT_FSIZE (1ull << 30)
 #define JOB_DEFAULT_NPROC 256
+#define JOB_DEFAULT_TMP (64ull << 20)
+#define JOB_MIN_MEMORY (16ull << 20)
 #define JOB_MAX_SECONDS (30ull * 24 * 3600)
 #define JOB_MAX_BYTES (1ull << 46)
 #define ENV_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
@@ -148,7 +156,8 @@ static int num_required(const cJSON *o, const char *key, const char *name, uint6
 static int parse_limits(const cJSON *l, struct job_limits *lim, char *err, size_t errlen)
 {
 	static const char *const names[] = { "cpu_seconds", "memory_bytes", "file_size_bytes",
-					     "processes",   "output_bytes", NULL };
+					     "processes",   "output_bytes", "tmp_bytes",
+					     NULL };
 	int r;
 
 	if ((r = only(l, "limits", names, err, errlen)) < 0 ||
@@ -159,7 +168,9 @@ static int parse_limits(const cJSON *l, struct job_limits *lim, char *err, size_
 	    (r = num(l, "file_size_bytes", "limits.file_size_bytes", 1, JOB_MAX_BYTES,
 		     &lim->file_size_bytes, err, errlen)) < 0 ||
 	    (r = num(l, "processes", "limits.processes", 1, 65536, &lim->processes, err, errlen)) <
-		    0)
+		    0 ||
+	    (r = num(l, "tmp_bytes", "limits.tmp_bytes", 4096, JOB_MAX_BYTES, &lim->tmp_bytes, err,
+		     errlen)) < 0)
 		return r;
 	return num(l, "output_bytes", "limits.output_bytes", 4096, JOB_MAX_BYTES,
 		   &lim->output_bytes, err, errlen);
@@ -221,13 +232,31 @@ static int parse_paths(const cJSON *root, struct job_manifest *m, char *err, siz
 	return 0;
 }
 
+/* "network": "none" (the default) or "guest": asked for by name, nothing else. */
+static int parse_network(const cJSON *root, struct job_manifest *m, char *err, size_t errlen)
+{
+	const char *s;
+	int r = json_get_string(root, "network", &s);
+
+	m->network = JOB_NETWORK_NONE;
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return bad(err, errlen, "network", "not a string");
+	if (!strcmp(s, "guest"))
+		m->network = JOB_NETWORK_GUEST;
+	else if (strcmp(s, "none"))
+		return bad(err, errlen, "network", "\"none\" or \"guest\"");
+	return 0;
+}
+
 static int parse_root(const cJSON *root, struct job_manifest *m, char *err, size_t errlen)
 {
 	static const char *const names[] = { "argv",	   "env",
 					     "cwd",	   "user",
 					     "limits",	   "deadline_seconds",
 					     "output_dir", "result_recipient",
-					     NULL };
+					     "network",	   NULL };
 	const cJSON *v;
 	int r;
 
@@ -245,12 +274,14 @@ static int parse_root(const cJSON *root, struct job_manifest *m, char *err, size
 		return r;
 	m->limits.file_size_bytes = JOB_DEFAULT_FSIZE;
 	m->limits.processes = JOB_DEFAULT_NPROC;
+	m->limits.tmp_bytes = JOB_DEFAULT_TMP;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "limits")) &&
 	    (r = parse_limits(v, &m->limits, err, errlen)) < 0)
 		return r;
 	m->deadline_seconds = JOB_DEFAULT_DEADLINE;
 	if ((r = num(root, "deadline_seconds", "deadline_seconds", 1, JOB_MAX_SECONDS,
-		     &m->deadline_seconds, err, errlen)) < 0)
+		     &m->deadline_seconds, err, errlen)) < 0 ||
+	    (r = parse_network(root, m, err, errlen)) < 0)
 		return r;
 	return parse_recipient(root, m, err, errlen);
 }
@@ -367,13 +398,132 @@ static int reset_signals(void)
 	return sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+uint64_t job_memory_default(void)
+{
+	struct sysinfo si;
+	uint64_t half;
+
+	if (sysinfo(&si) < 0)
+		return JOB_MIN_MEMORY;
+	half = (uint64_t)si.totalram * si.mem_unit / 2;
+	return half > JOB_MIN_MEMORY ? half : JOB_MIN_MEMORY;
+}
+
+/* What the child needs for its namespaces, prepared before the fork (no snprintf after it). */
+struct confine {
+	const char *output_dir;
+	char tmp_opts[64]; /* tmpfs options of the job's /tmp */
+	uint64_t memory;   /* RLIMIT_AS */
+	int flags;	   /* of unshare */
+};
+
+/* The devices a program may expect; nothing else of /dev (disks, the TPM, the console) is seen. */
+static const char *const job_devices[] = { "null", "zero", "full", "random", "urandom", "tty" };
+
+static int mount_attr(const char *path, unsigned int at, uint64_t set, uint64_t clr)
+{
+	struct mount_attr a = { .attr_set = set, .attr_clr = clr };
+
+	return mount_setattr(AT_FDCWD, path, at, &a, sizeof(a));
+}
+
+/*
+ * A /dev of job_devices only: a small tmpfs mounted over /dev, each device
+ * bind-mounted from the old /dev through a descriptor opened before.
+ */
+static int private_dev(void)
+{
+	int fds[ARRAY_SIZE(job_devices)], r = 0;
+	char path[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(job_devices); i++) {
+		/* path from constant parts only: "/dev/" and a name of the table */
+		memcpy(path, "/dev/", 5);
+		memcpy(path + 5, job_devices[i], strlen(job_devices[i]) + 1);
+		fds[i] = open(path, O_PATH | O_CLOEXEC);
+	}
+	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+		r = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(job_devices); i++) {
+		char src[32] = "/proc/self/fd/", num[12];
+		size_t n = 0;
+		int fd;
+
+		if (r < 0 || fds[i] < 0)
+			continue;
+		/* the descriptor's number in decimal, without snprintf */
+		for (int v = fds[i]; n == 0 || v; v /= 10)
+			num[n++] = (char)('0' + v % 10);
+		for (size_t j = 0; j < n; j++)
+			src[14 + j] = num[n - 1 - j];
+		src[14 + n] = 0;
+		memcpy(path, "/dev/", 5);
+		memcpy(path + 5, job_devices[i], strlen(job_devices[i]) + 1);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0 || close(fd) < 0 || mount(src, path, NULL, MS_BIND, NULL) < 0)
+			r = -1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(job_devices); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (r == 0 && (symlink("/proc/self/fd", "/dev/fd") < 0 ||
+		       symlink("/proc/self/fd/0", "/dev/stdin") < 0 ||
+		       symlink("/proc/self/fd/1", "/dev/stdout") < 0 ||
+		       symlink("/proc/self/fd/2", "/dev/stderr") < 0))
+		r = -1;
+	/* nothing more is made there: read-only (writes to the devices still go through) */
+	return r == 0 ? mount_attr("/dev", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) : -1;
+}
+
+/* lo up in the job's own network namespace (SIOCSIFFLAGS, netdevice(7)). */
+static int loopback_up(void)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0)
+		return -1;
+	memcpy(ifr.ifr_name, "lo", 3);
+	r = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (r == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		r = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return r;
+}
+
+/*
+ * The job's view of the system, made in the child while it is still root:
+ * namespaces of its own; every mount read-only and nosuid, except its
+ * output directory; a size-limited tmpfs on /tmp (the 1777 /tmp of the
+ * guest's root is not the job's); a minimal /dev; lo only, unless the
+ * manifest asked for the guest's network.
+ */
+static int confine(const struct confine *c)
+{
+	if (unshare(c->flags) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	/* the output directory its own mount, so that it can stay writable */
+	if (mount(c->output_dir, c->output_dir, NULL, MS_BIND, NULL) < 0 ||
+	    mount_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0 ||
+	    mount_attr(c->output_dir, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) <
+		    0)
+		return -1;
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, c->tmp_opts) < 0 ||
+	    private_dev() < 0)
+		return -1;
+	return (c->flags & CLONE_NEWNET) ? loopback_up() : 0;
+}
+
 /*
  * In the child, between fork and exec: only async-signal-safe calls. fds
  * are /dev/null, stdout and stderr, all above 2.
  */
-static int child_setup(const struct job_manifest *m, const char *dir, const int fds[3])
+static int child_setup(const struct job_manifest *m, const struct confine *c, const char *dir,
+		       const int fds[3])
 {
-	if (reset_signals() < 0 || setsid() < 0)
+	if (reset_signals() < 0 || setsid() < 0 || confine(c) < 0)
 		return -1;
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
@@ -381,8 +531,7 @@ static int child_setup(const struct job_manifest *m, const char *dir, const int 
 	/* none of PID 1's descriptors reach the job; the report pipe closes at exec */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		return -1;
-	if (limit(RLIMIT_CPU, m->limits.cpu_seconds) < 0 ||
-	    limit(RLIMIT_AS, m->limits.memory_bytes) < 0 ||
+	if (limit(RLIMIT_CPU, m->limits.cpu_seconds) < 0 || limit(RLIMIT_AS, c->memory) < 0 ||
 	    limit(RLIMIT_FSIZE, m->limits.file_size_bytes) < 0 ||
 	    limit(RLIMIT_NPROC, m->limits.processes) < 0 ||
 	    setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) < 0)
@@ -395,13 +544,13 @@ static int child_setup(const struct job_manifest *m, const char *dir, const int 
 	return chdir(dir);
 }
 
-__attribute__((noreturn)) static void child(const struct job_manifest *m, const char *path,
-					    const char *dir, char *const *envp, const int fds[3],
-					    int report)
+__attribute__((noreturn)) static void child(const struct job_manifest *m, const struct confine *c,
+					    const char *path, const char *dir, char *const *envp,
+					    const int fds[3], int report)
 {
 	int e;
 
-	if (child_setup(m, dir, fds) == 0)
+	if (child_setup(m, c, dir, fds) == 0)
 		execve(path, m->argv, envp);
 	e = errno;
 	if (write(report, &e, sizeof(e)) < 0)
@@ -501,8 +650,9 @@ static int exec_error(int fd)
 }
 
 /* Starts the job and waits for it; the descriptors are the caller's. Returns an errno or 0. */
-static int start_and_wait(const struct job_manifest *m, const char *path, const char *dir,
-			  char *const *envp, const int fds[3], long cap, struct job_status *st)
+static int start_and_wait(const struct job_manifest *m, const struct confine *c, const char *path,
+			  const char *dir, char *const *envp, const int fds[3], long cap,
+			  struct job_status *st)
 {
 	uint64_t deadline = m->deadline_seconds, t0;
 	struct reaper r = { 0 };
@@ -523,7 +673,7 @@ static int start_and_wait(const struct job_manifest *m, const char *path, const 
 	t0 = now_ms();
 	r.job = fork();
 	if (r.job == 0)
-		child(m, path, dir, envp, fds, pipefd[1]);
+		child(m, c, path, dir, envp, fds, pipefd[1]);
 	if (r.job < 0) {
 		e = errno;
 		goto out;
@@ -548,10 +698,18 @@ int job_run(const struct job_manifest *m, const char *workload_root, const char 
 	    size_t errlen)
 {
 	char path[4096], dir[4096];
+	struct confine c = {
+		.output_dir = output_dir,
+		.memory = m->limits.memory_bytes ? m->limits.memory_bytes : job_memory_default(),
+		.flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+			 (m->network == JOB_NETWORK_GUEST ? 0 : CLONE_NEWNET),
+	};
 	int fds[3], e = 0;
 	char **envp;
 
 	memset(st, 0, sizeof(*st));
+	snprintf(c.tmp_opts, sizeof(c.tmp_opts), "mode=1777,size=%llu",
+		 (unsigned long long)(m->limits.tmp_bytes ? m->limits.tmp_bytes : JOB_DEFAULT_TMP));
 	st->exit_code = -1;
 	if (snprintf(path, sizeof(path), "%s/%s", workload_root, m->argv[0]) >= (int)sizeof(path) ||
 	    snprintf(dir, sizeof(dir), "%s/%s", workload_root, m->cwd) >= (int)sizeof(dir))
@@ -567,7 +725,7 @@ int job_run(const struct job_manifest *m, const char *workload_root, const char 
 	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || !envp)
 		e = errno ? errno : ENOMEM;
 	else
-		e = start_and_wait(m, path, dir, envp, fds, deadline_cap_seconds, st);
+		e = start_and_wait(m, &c, path, dir, envp, fds, deadline_cap_seconds, st);
 	for (int i = 0; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

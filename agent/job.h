@@ -22,6 +22,13 @@ struct job_limits {
 	uint64_t file_size_bytes; /* RLIMIT_FSIZE: also caps stdout and stderr */
 	uint64_t processes;	  /* RLIMIT_NPROC, for the job's uid */
 	uint64_t output_bytes;	  /* the size of the result area */
+	uint64_t tmp_bytes;	  /* the size of the job's own /tmp (a tmpfs) */
+};
+
+/* The job's network: none (its own namespace, only lo) unless the manifest names "guest". */
+enum job_network {
+	JOB_NETWORK_NONE,
+	JOB_NETWORK_GUEST,
 };
 
 struct job_manifest {
@@ -34,6 +41,7 @@ struct job_manifest {
 	gid_t gid;
 	struct job_limits limits;
 	uint64_t deadline_seconds;
+	enum job_network network;
 	uint8_t recipient[33]; /* the customer's compressed secp256k1 public key */
 };
 
@@ -53,9 +61,17 @@ struct job_status {
 	uint64_t runtime_ms;
 };
 
+/* RLIMIT_AS when the manifest sets no memory_bytes: half the guest's memory, at least 16 MiB. */
+uint64_t job_memory_default(void);
+
 /*
  * Runs the job: argv[0] and cwd under workload_root, as uid/gid with no
- * supplementary groups, no new privileges, its limits, a clean environment
+ * supplementary groups, no new privileges, its limits (RLIMIT_AS
+ * job_memory_default() when the manifest sets none), in namespaces of its
+ * own (mount, IPC, UTS and, unless network is JOB_NETWORK_GUEST, network
+ * with only lo, up): every mount read-only and nosuid but output_dir, a
+ * tmpfs of limits.tmp_bytes on /tmp, a /dev of null, zero, full, random,
+ * urandom and tty only; a clean environment
  * (the manifest's, plus CVM_WORKLOAD, CVM_OUTPUT, HOME, PATH), in a session
  * of its own; stdout and stderr into log_dir/stdout and log_dir/stderr;
  * output_dir made the job's. At min(deadline, deadline_cap_seconds) (a

@@ -93,9 +93,15 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
 
 		if (cap > b->max + 1)
 			cap = b->max + 1;
-		p = realloc(b->p, cap);
+		/* not realloc: the old buffer may hold a token, and is wiped before it goes */
+		p = malloc(cap);
 		if (!p)
 			return 0;
+		if (b->p) {
+			memcpy(p, b->p, b->len);
+			OPENSSL_cleanse(b->p, b->cap);
+			free(b->p);
+		}
 		b->p = p;
 		b->cap = cap;
 	}
@@ -103,6 +109,15 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
 	b->len += n;
 	b->p[b->len] = 0;
 	return n;
+}
+
+/* A body that held a secret (a token): wiped, then freed. */
+static void body_wipe(struct body *b)
+{
+	if (b->p)
+		OPENSSL_cleanse(b->p, b->cap);
+	free(b->p);
+	b->p = NULL;
 }
 
 struct session {
@@ -156,7 +171,7 @@ static int request(struct session *s, const char *method, const char *path, cons
 	}
 	(void)method;
 	for (unsigned attempt = 0;; attempt++) {
-		free(b->p);
+		body_wipe(b);
 		*b = (struct body){ .max = s->o->max_response ? s->o->max_response : 1u << 20 };
 		curl_easy_setopt(s->curl, CURLOPT_URL, url);
 		curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, hdrs);
@@ -183,6 +198,8 @@ static int request(struct session *s, const char *method, const char *path, cons
 			backoff *= 2;
 		}
 	}
+	for (struct curl_slist *h = hdrs; h; h = h->next)
+		OPENSSL_cleanse(h->data, strlen(h->data)); /* the bearer token's copy */
 	curl_slist_free_all(hdrs);
 	OPENSSL_cleanse(auth, sizeof(auth));
 	if (b->too_big)
@@ -242,7 +259,9 @@ static int auth(struct session *s, struct tee *tee, char **nonce, char *hash, si
 static int attest(struct session *s, struct tee *tee, const char *nonce, const char *hash,
 		  EVP_PKEY *key, char *err, size_t errlen)
 {
-	_cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject(), *resp = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject();
+	/* the answer holds the token that fetches the key: wiped with its text */
+	_cleanup_(json_delete_wipedp) cJSON *resp = NULL;
 	_cleanup_free_ char *text = NULL;
 	cJSON *jwk = NULL, *rt, *ev, *primary = NULL;
 	uint8_t rd[64];
@@ -286,7 +305,7 @@ static int attest(struct session *s, struct tee *tee, const char *nonce, const c
 		r = set_error(err, errlen, -EPROTO, "attest: the answer has no token");
 	if (r == 0 && !(s->token = strdup(token)))
 		r = -ENOMEM;
-	free(b.p);
+	body_wipe(&b);
 	return r;
 }
 
@@ -330,6 +349,14 @@ int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *r
 		s.url_base[strlen(s.url_base) - 1] = 0;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(s.curl = curl_easy_init()))
 		return set_error(err, errlen, -ENOMEM, "cannot start libcurl");
+	/*
+	 * No proxy, whatever the environment says: the kernel command line
+	 * (the host's) becomes PID 1's environment, and libcurl reads
+	 * https_proxy, ALL_PROXY and NO_PROXY from it. main() clears the
+	 * environment first; these options make the handle itself refuse.
+	 */
+	curl_easy_setopt(s.curl, CURLOPT_PROXY, "");
+	curl_easy_setopt(s.curl, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(s.curl, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(s.curl, CURLOPT_REDIR_PROTOCOLS_STR, "");
 	curl_easy_setopt(s.curl, CURLOPT_FOLLOWLOCATION, 0L);

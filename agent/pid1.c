@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,98 @@ void pid1_reap(void)
 {
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
+}
+
+/*
+ * A fatal signal in PID 1 would otherwise kill it, and the kernel panics
+ * when init dies ("Attempted to kill init!"), which a host may configure
+ * to reboot or to dump. The handler powers off instead; when this process
+ * is not PID 1 (tests, the agent started elsewhere) the signal takes its
+ * default action again. Only async-signal-safe calls.
+ */
+static void on_fatal(int sig)
+{
+	static const char msg[] = "cvm-agent: fatal signal: powering off\n";
+
+	if (getpid() == 1) {
+		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+			/* nothing to do about a console that does not take it */
+		}
+		reboot(RB_POWER_OFF);
+		_exit(1);
+	}
+	/* SA_RESETHAND restored the default: a fault repeats, a raised signal is raised again */
+	raise(sig);
+}
+
+static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP };
+
+int pid1_fatal_signals(void)
+{
+	/* its own stack, so that a stack overflow reaches the handler too */
+	static uint8_t altstack[64 * 1024];
+	const stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	struct sigaction sa = { .sa_handler = on_fatal, .sa_flags = SA_ONSTACK | SA_RESETHAND };
+
+	if (sigaltstack(&ss, NULL) < 0)
+		return -errno;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(fatal_signals); i++)
+		if (sigaction(fatal_signals[i], &sa, NULL) < 0)
+			return -errno;
+	return 0;
+}
+
+int pid1_sysctl_write(const char *path, const char *value, char *err, size_t errlen)
+{
+	char back[256];
+	size_t n = strlen(value);
+	ssize_t got;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return set_error(err, errlen, -errno, "E_HARDEN: %s: %s", path, strerror(errno));
+	if (fd_write_all(fd, value, n) < 0 || lseek(fd, 0, SEEK_SET) < 0 ||
+	    (got = read(fd, back, sizeof(back) - 1)) < 0) {
+		int e = errno ? errno : EIO;
+
+		close(fd);
+		return set_error(err, errlen, -e, "E_HARDEN: %s: %s", path, strerror(e));
+	}
+	close(fd);
+	back[got] = 0;
+	back[strcspn(back, "\n")] = 0;
+	/* what the kernel took is checked, not assumed */
+	if (strcmp(back, value))
+		return set_error(err, errlen, -EIO, "E_HARDEN: %s does not read back as written",
+				 path);
+	return 0;
+}
+
+int pid1_harden_kernel(char *err, size_t errlen)
+{
+	int r;
+
+	/*
+	 * The host can set kernel.core_pattern and fs.suid_dumpable on the
+	 * kernel command line (sysctl.kernel.core_pattern=|...): a pipe
+	 * pattern runs a helper with the memory of whatever crashed, and a
+	 * pipe ignores RLIMIT_CORE. "/dev/null" is a file pattern, so
+	 * RLIMIT_CORE 0 applies, and names a device node owned by root with
+	 * mode 0666, where the kernel refuses to dump (fs/coredump.c wants a
+	 * regular file of mode 0600 owned by the dumper): nothing is written
+	 * and no helper runs. suid_dumpable 0: processes that changed
+	 * credentials (the job) never dump either.
+	 */
+	if ((r = pid1_sysctl_write("/proc/sys/kernel/core_pattern", "/dev/null", err, errlen)) <
+		    0 ||
+	    (r = pid1_sysctl_write("/proc/sys/fs/suid_dumpable", "0", err, errlen)) < 0)
+		return r;
+	/* Ctrl-Alt-Del from the host's keyboard becomes a SIGINT to PID 1, which ignores it */
+	if (reboot(RB_DISABLE_CAD) < 0)
+		return set_error(err, errlen, -errno, "E_HARDEN: RB_DISABLE_CAD: %s",
+				 strerror(errno));
+	return 0;
 }
 
 void pid1_power_off(void)

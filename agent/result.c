@@ -82,7 +82,12 @@ static int disk_sink(void *ctx, const void *p, size_t n)
 
 static int flush(int fd, char *err, size_t errlen)
 {
-	if (fdatasync(fd) < 0)
+	int r;
+
+	/* an interrupted flush is asked again: the data are not known to be on the disk */
+	while ((r = fdatasync(fd)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
 		return set_error(err, errlen, -errno, "E_OUTPUT_FLUSH: %s", strerror(errno));
 	return 0;
 }
@@ -170,7 +175,9 @@ static int add_file(struct tar *t, int fd, const char *path, const struct stat *
 
 	if (!e || archive_write_header(t->a, e) != ARCHIVE_OK)
 		r = tar_fail(t, e ? -EIO : -ENOMEM, "writing an entry header");
-	while (r == 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
+	while (r == 0 && ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))) {
+		if (n < 0)
+			continue;
 		if (archive_write_data(t->a, buf, (size_t)n) != n)
 			r = tar_fail(t, -EIO, "writing a file");
 		done += (uint64_t)n;

@@ -66,9 +66,14 @@ int volume_open(const char *device, const struct luks2_allow *allow, struct volu
 	/* One read of everything a header may span, bounded; the disk is not read again. */
 	want = v->size < allow->max_header_area ? (size_t)v->size : (size_t)allow->max_header_area;
 	buf = malloc(want ? want : 1);
+	r = 0;
 	while (buf && got < want) {
 		ssize_t n = pread(fd, buf + got, want - got, (off_t)got);
 
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = -errno;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
@@ -76,12 +81,15 @@ int volume_open(const char *device, const struct luks2_allow *allow, struct volu
 	close(fd);
 	if (!buf)
 		return -ENOMEM;
+	/* a read error is the disk's, not a short header's: named as such */
+	if (r < 0)
+		return set_error(err, errlen, r, "E_VOLUME_OPEN: %s: read: %s", device,
+				 strerror(-r));
 	r = luks2_header_validate(buf, got, v->size, allow, &v->hdr, err, errlen);
 	if (r < 0)
 		return r;
 	v->memfd = memfd_create("cvm-luks-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (v->memfd < 0 ||
-	    write(v->memfd, buf, v->hdr.data_offset) != (ssize_t)v->hdr.data_offset ||
+	if (v->memfd < 0 || fd_write_all(v->memfd, buf, v->hdr.data_offset) < 0 ||
 	    fcntl(v->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
 		    0) {
 		r = -errno;
@@ -133,7 +141,8 @@ void volume_close(struct volume *v)
 
 int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *err, size_t errlen)
 {
-	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
+	/* the tree holds the key's hex: wiped before it is freed */
+	_cleanup_(json_delete_wipedp) cJSON *j = NULL;
 	const cJSON *v;
 	uint64_t ver = 0, dbs = 0, hbs = 0;
 	const char *alg;

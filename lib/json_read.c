@@ -72,7 +72,8 @@ static bool tree_ok(const cJSON *v, int depth)
 
 int json_parse(const char *text, size_t len, cJSON **out)
 {
-	_cleanup_free_ char *copy = NULL;
+	/* the text may be a secret (a released key): its copy is wiped, not only freed */
+	_cleanup_(wipe_freep) char *copy = NULL;
 	const char *end = NULL;
 	cJSON *v;
 
@@ -92,7 +93,7 @@ int json_parse(const char *text, size_t len, cJSON **out)
 	while (end && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
 		end++;
 	if (!end || *end || !tree_ok(v, 0)) {
-		cJSON_Delete(v);
+		json_delete_wiped(v);
 		return -EBADMSG;
 	}
 	*out = v;

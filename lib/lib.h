@@ -224,6 +224,20 @@ int jwt_verify_es256(EVP_PKEY *k, const char *token, cJSON **claims, char *err, 
 
 /* ---- secret memory ---- */
 
+/*
+ * No core dump of this process, ever: PR_SET_DUMPABLE 0 and RLIMIT_CORE 0
+ * (soft and hard). "E_HARDEN: why" on failure.
+ */
+int harden_no_dump(char *err, size_t errlen);
+/* Wipes every string of a JSON tree (values and member names), then deletes it. */
+void json_delete_wiped(cJSON *v);
+static inline void json_delete_wipedp(cJSON **p)
+{
+	json_delete_wiped(*p);
+}
+/* Wipes a NUL-terminated string up to its NUL, then frees it (a cleanup function). */
+void wipe_freep(char **p);
+
 /* Locked (where allowed) memory, wiped with OPENSSL_cleanse on free. */
 void *secret_alloc(size_t n);
 void secret_free(void *p, size_t n);

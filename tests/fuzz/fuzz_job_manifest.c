@@ -2,7 +2,8 @@
 /*
  * libFuzzer: cvm-job.json, read from the customer's volume. An accepted
  * manifest must hold what job_run() relies on: argv[0] relative and
- * without "..", a non-root uid and gid, NULL-terminated argv and env.
+ * without "..", a non-root uid and gid, NULL-terminated argv and env, a
+ * job /tmp of a size (tmpfs takes 0 for none), a network it named.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@ static void check(const struct job_manifest *m)
 {
 	if (m->argc < 1 || m->argc > JOB_MAX_ARGS || m->argv[m->argc] || m->envc > JOB_MAX_ENV ||
 	    m->env[m->envc] || escapes(m->argv[0]) || escapes(m->cwd) || m->uid == 0 ||
-	    m->gid == 0 || m->deadline_seconds == 0)
+	    m->gid == 0 || m->deadline_seconds == 0 || m->limits.tmp_bytes < 4096 ||
+	    (m->network != JOB_NETWORK_NONE && m->network != JOB_NETWORK_GUEST))
 		abort();
 	for (size_t i = 0; i < m->envc; i++)
 		if (!strchr(m->env[i], '='))

@@ -87,7 +87,8 @@ static int setup(void **state)
 	char path[256], cmd[512];
 
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/cvm-job-XXXXXX");
+	/* not under /tmp: the job gets a tmpfs of its own there */
+	snprintf(root, sizeof(root), "/var/tmp/cvm-job-XXXXXX");
 	if (!mkdtemp(root) || chmod(root, 0755) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/bin", root);
@@ -487,6 +488,95 @@ static void test_escapees_die_when_the_job_exits(void **state)
 	assert_nothing_left();
 }
 
+/* The namespace inode of this process, as a job compares its own: "net:[4026531840]". */
+static void own_ns(const char *ns, char *link, size_t cap)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", ns);
+	n = readlink(path, link, cap - 1);
+	assert_true(n > 0);
+	link[n] = 0;
+}
+
+static void test_the_job_sees_a_minimal_dev(void **state)
+{
+	struct job_status st;
+	_cleanup_free_ char *o = NULL;
+
+	(void)state;
+	st = run("ls /dev | tr '\\n' ' '; echo x > /dev/null && head -c 4 /dev/urandom | wc -c",
+		 NULL, 0);
+	assert_int_equal(st.exit_code, 0);
+	o = slurp(logs, "stdout");
+	assert_string_equal(o, "fd full null random stderr stdin stdout tty urandom zero 4\n");
+}
+
+static void test_nothing_but_the_output_and_tmp_is_writable(void **state)
+{
+	struct job_status st;
+	_cleanup_free_ char *o = NULL;
+
+	(void)state;
+	/* /var/tmp is 1777 on this host, like /tmp in the guest's root: read-only for the job */
+	st = run("touch /var/tmp/cvm-job-escape 2>/dev/null && echo var-tmp-written; "
+		 "touch \"$CVM_OUTPUT/kept\" && echo output-ok; "
+		 "touch /tmp/t && echo tmp-ok; "
+		 "head -c 200000 /dev/zero > /tmp/big 2>/dev/null || echo tmp-full; "
+		 "grep -c ' /tmp ' /proc/self/mounts",
+		 ", \"limits\": {\"tmp_bytes\": 65536}", 0);
+	assert_int_equal(st.exit_code, 0);
+	o = slurp(logs, "stdout");
+	assert_string_equal(o, "output-ok\ntmp-ok\ntmp-full\n1\n");
+	assert_int_equal(access("/var/tmp/cvm-job-escape", F_OK), -1);
+	/* the job's /tmp was its own: nothing of it is on this host's /tmp */
+	assert_int_equal(access("/tmp/big", F_OK), -1);
+}
+
+static void test_the_job_has_its_own_network_unless_it_asks(void **state)
+{
+	struct job_status st;
+	_cleanup_free_ char *o = NULL, *o2 = NULL;
+	char mine[64], want[80];
+
+	(void)state;
+	own_ns("net", mine, sizeof(mine));
+	/* ::1 on lo shows that lo is up (an IPv6 kernel gives it the address then) */
+	st = run("readlink /proc/self/ns/net; tail -n +3 /proc/self/net/dev | cut -d: -f1 | tr -d "
+		 "' '; "
+		 "grep -c ' lo$' /proc/self/net/if_inet6",
+		 NULL, 0);
+	assert_int_equal(st.exit_code, 0);
+	o = slurp(logs, "stdout");
+	snprintf(want, sizeof(want), "%s\n", mine);
+	/* another namespace, and only lo in it, up */
+	assert_null(strstr(o, want));
+	assert_non_null(strstr(o, "\nlo\n1\n"));
+	assert_int_equal(strlen(strstr(o, "\nlo\n1\n")), 6);
+	st = run("readlink /proc/self/ns/net", ", \"network\": \"guest\"", 0);
+	assert_int_equal(st.exit_code, 0);
+	o2 = slurp(logs, "stdout");
+	assert_string_equal(o2, want);
+}
+
+static void test_a_default_memory_limit_applies(void **state)
+{
+	struct job_status st;
+	_cleanup_free_ char *lim = NULL;
+	char want[128];
+
+	(void)state;
+	assert_true(job_memory_default() >= 16ull << 20);
+	st = run("cat /proc/self/limits", NULL, 0);
+	assert_int_equal(st.exit_code, 0);
+	lim = slurp(logs, "stdout");
+	snprintf(want, sizeof(want), "Max address space         %-20llu %-20llu",
+		 (unsigned long long)job_memory_default(),
+		 (unsigned long long)job_memory_default());
+	assert_non_null(strstr(lim, want));
+}
+
 static void test_manifest_refusals(void **state)
 {
 	static const struct {
@@ -575,6 +665,24 @@ static void test_manifest_refusals(void **state)
 		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"limits\": "
 		  "{\"output_bytes\": 1}}",
 		  "limits.output_bytes: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"limits\": "
+		  "{\"tmp_bytes\": 4095}}",
+		  "limits.tmp_bytes: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"limits\": "
+		  "{\"tmp_bytes\": 0}}",
+		  "limits.tmp_bytes: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"network\": "
+		  "\"host\"}",
+		  "network: \"none\" or \"guest\"" },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"network\": "
+		  "\"Guest\"}",
+		  "network: \"none\" or \"guest\"" },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"network\": "
+		  "true}",
+		  "network: not a string" },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"network\": "
+		  "\"\"}",
+		  "network: \"none\" or \"guest\"" },
 		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"deadline_seconds\": "
 		  "0}",
 		  "deadline_seconds: " },
@@ -692,6 +800,16 @@ static void test_manifest_defaults(void **state)
 	assert_int_equal(m.limits.file_size_bytes, 1ull << 30);
 	assert_int_equal(m.limits.processes, 256);
 	assert_int_equal(m.limits.output_bytes, 0);
+	assert_int_equal(m.limits.tmp_bytes, 64ull << 20);
+	assert_int_equal(m.network, JOB_NETWORK_NONE);
+	job_manifest_free(&m);
+	manifest_argv(&m, "[\"bin/x\"]", ", \"network\": \"none\"");
+	assert_int_equal(m.network, JOB_NETWORK_NONE);
+	job_manifest_free(&m);
+	manifest_argv(&m, "[\"bin/x\"]",
+		      ", \"network\": \"guest\", \"limits\": {\"tmp_bytes\": 4096}");
+	assert_int_equal(m.network, JOB_NETWORK_GUEST);
+	assert_int_equal(m.limits.tmp_bytes, 4096);
 	job_manifest_free(&m);
 }
 
@@ -756,6 +874,10 @@ int main(void)
 		cmocka_unit_test(test_agent_cap_shortens_the_deadline),
 		cmocka_unit_test(test_escapees_die_at_the_deadline),
 		cmocka_unit_test(test_escapees_die_when_the_job_exits),
+		cmocka_unit_test(test_the_job_sees_a_minimal_dev),
+		cmocka_unit_test(test_nothing_but_the_output_and_tmp_is_writable),
+		cmocka_unit_test(test_the_job_has_its_own_network_unless_it_asks),
+		cmocka_unit_test(test_a_default_memory_limit_applies),
 	};
 	int failed;
 
