@@ -131,6 +131,14 @@ $(BUILD)/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(LIBAGENT) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
 
+# The attack suite's own tools (mutators of headers and evidence).
+HOSTILE_SRC := $(wildcard tests/hostile/*.c)
+HOSTILE_BIN := $(HOSTILE_SRC:tests/hostile/%.c=$(BUILD)/hostile/%)
+$(BUILD)/hostile/%: $(BUILD)/obj/tests/hostile/%.o $(LIBCVM)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCVM) $(PKG_LIBS)
+
 deps:
 	$(Q)scripts/setup-deps
 
@@ -144,7 +152,7 @@ e2e: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)sh tests/e2e/test_image.sh $(BUILD)
 
 # The standing attack suite: one line per attack, then the count (docs/hostile.md).
-hostile: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
+hostile: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN) $(HOSTILE_BIN)
 	$(Q)tests/hostile/run $(BUILD)
 
 test: deps
