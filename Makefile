@@ -131,6 +131,15 @@ $(BUILD)/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(LIBAGENT) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
 
+# The attack suite's own tools (mutators of headers and evidence).
+# (failinject.c is the LD_PRELOAD shim below, not a program.)
+HOSTILE_SRC := $(filter-out tests/hostile/failinject.c,$(wildcard tests/hostile/*.c))
+HOSTILE_BIN := $(HOSTILE_SRC:tests/hostile/%.c=$(BUILD)/hostile/%)
+$(BUILD)/hostile/%: $(BUILD)/obj/tests/hostile/%.o $(LIBCVM)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBCVM) $(PKG_LIBS)
+
 deps:
 	$(Q)scripts/setup-deps
 
@@ -151,7 +160,7 @@ $(FAILINJECT): tests/hostile/failinject.c
 	$(Q)$(CC) $(WARN) -D_GNU_SOURCE -O2 -fPIC -shared -o $@ $< -ldl
 
 # The standing attack suite: one line per attack, then the count (docs/hostile.md).
-hostile: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN) $(FAILINJECT)
+hostile: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN) $(HOSTILE_BIN) $(FAILINJECT)
 	$(Q)tests/hostile/run $(BUILD)
 
 test: deps

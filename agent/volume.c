@@ -144,7 +144,7 @@ int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *e
 	/* the tree holds the key's hex: wiped before it is freed */
 	_cleanup_(json_delete_wipedp) cJSON *j = NULL;
 	const cJSON *v;
-	uint64_t ver = 0, dbs = 0, hbs = 0;
+	uint64_t ver = 0, dbs = 0, hbs = 0, bytes;
 	const char *alg;
 
 	memset(k, 0, sizeof(*k));
@@ -161,7 +161,7 @@ int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *e
 	    json_get_u64(v, "hash_block_size", &hbs) < 0 || hbs != 4096 ||
 	    json_get_u64(v, "data_blocks", &k->data_blocks) < 0 || k->data_blocks == 0 ||
 	    json_get_u64(v, "hash_offset", &k->hash_offset) < 0 ||
-	    k->hash_offset != k->data_blocks * 4096) {
+	    __builtin_mul_overflow(k->data_blocks, 4096, &bytes) || k->hash_offset != bytes) {
 		OPENSSL_cleanse(k, sizeof(*k));
 		return set_error(err, errlen, -EBADMSG,
 				 "E_VOLUME_KEY: not a volume key of version 1 (cvm pack)");

@@ -35,6 +35,7 @@
 
 #define PACK_HEADER_SIZE (1024 * 1024) /* LUKS2 metadata (2 x 16 KiB) and keyslots */
 #define PACK_METADATA_SIZE (16 * 1024)
+#define PACK_MAX_BYTES (1ULL << 50) /* a workload tree larger than 1 PiB is refused */
 #define PACK_BLOCK 4096
 /* Fixed, so that the same directory gives the same filesystem (RFC 4122 v4 layout). */
 #define PACK_FS_UUID "6cf6c0a4-5d2e-4b8e-9a51-3b1f0c1d2e3f"
@@ -99,8 +100,14 @@ static int size_one(const char *path, const struct stat *st, int type, struct FT
 	(void)path;
 	(void)type;
 	(void)ftw;
-	walk_inodes++;
-	walk_bytes += ((uint64_t)st->st_size + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK;
+	/* checked, and bounded so that the image size computed from them cannot wrap */
+	if (__builtin_add_overflow(
+		    walk_bytes, ((uint64_t)st->st_size + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK,
+		    &walk_bytes) ||
+	    ++walk_inodes > PACK_MAX_BYTES / 512 || walk_bytes > PACK_MAX_BYTES) {
+		errno = EFBIG;
+		return -1;
+	}
 	return 0;
 }
 

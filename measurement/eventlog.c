@@ -194,9 +194,16 @@ static int parse_tcg2(const uint8_t *buf, size_t len, enum evlog_format f, struc
 		struct evlog_event e = { .recnum = n };
 		uint32_t count;
 
-		/* The rest of a CCEL area is 0xFF (or zero) past the last event. */
-		if (s.len < 8 || le32(s.p) == 0xffffffff || is_zero(s.p, s.len))
+		/* The rest of a CCEL area is 0xFF (or zero) past the last event, and only that. */
+		if (s.len < 8 || le32(s.p) == 0xffffffff || is_zero(s.p, s.len)) {
+			size_t k = 0;
+
+			while (k < s.len && s.p[k] == 0xff)
+				k++;
+			if (k < s.len && !is_zero(s.p, s.len))
+				return fail(err, errlen, "event %zu: bytes after the log's end", n);
 			break;
+		}
 		span_u32le(&s, &e.index);
 		span_u32le(&s, &e.type);
 		if (e.index >= EVLOG_MAX_INDEX)

@@ -10,6 +10,7 @@
  * metadata, and memory-hard PBKDFs a host could size against the guest.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,31 @@ static int u64_string(const cJSON *o, const char *key, uint64_t *v)
 	errno = 0;
 	*v = strtoull(s, &end, 10);
 	return *end || errno ? -EBADMSG : 0;
+}
+
+/*
+ * A JSON number that is an integer in [lo, hi] (hi at most 2^53 - 1, below
+ * which doubles are exact): checked before any cast, so that no float value
+ * from the header reaches an integer conversion out of range.
+ */
+static bool int_number(const cJSON *o, const char *key, uint64_t lo, uint64_t hi, uint64_t *v)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
+	double d;
+
+	if (!cJSON_IsNumber(m))
+		return false;
+	d = m->valuedouble;
+	if (!(d >= (double)lo && d <= (double)hi && d <= 9007199254740991.0) || d != floor(d))
+		return false;
+	*v = (uint64_t)d;
+	return true;
+}
+
+/* a + b, refused (false) when the sum does not fit in 64 bits */
+static bool add_ok(uint64_t a, uint64_t b, uint64_t *sum)
+{
+	return !__builtin_add_overflow(a, b, sum);
 }
 
 /* Exactly one member, named "0". */
@@ -155,9 +181,14 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 						 "iv_tweak", "encryption", "sector_size",
 						 "integrity" };
 	static const char *const cfg_names[] = { "json_size", "keyslots_size" };
+	static const char *const area_names[] = { "type", "offset", "size", "encryption",
+						  "key_size" };
+	static const char *const kdf_names[] = { "type", "hash", "iterations", "salt" };
+	static const char *const af_names[] = { "type", "hash", "stripes" };
 	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
 	const cJSON *ks, *seg, *dg, *cfg, *area, *kdf, *af, *m;
-	uint64_t size1, size2, ks_off, ks_size, seg_off, kss, json_size, iters;
+	uint64_t size1, size2, ks_off, ks_size, ks_end, seg_off, kss, json_size, iters, n;
+	uint64_t meta_end, area_end, end;
 	const char *s;
 	size_t jlen;
 	int r;
@@ -198,6 +229,13 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 	if (u64_string(cfg, "json_size", &json_size) < 0 || json_size != size1 - BIN_HDR ||
 	    u64_string(cfg, "keyslots_size", &kss) < 0 || kss % 4096)
 		return fail(err, errlen, "E_LUKS_CONFIG", "config sizes inconsistent");
+	/* both metadata copies, then the keyslots area, all inside the header area allowed */
+	meta_end = 2 * size1; /* size1 <= 4 MiB */
+	if (kss > allow->max_header_area || !add_ok(meta_end, kss, &area_end) ||
+	    area_end > allow->max_header_area)
+		return fail(err, errlen, "E_LUKS_CONFIG",
+			    "keyslots_size %llu larger than the header area allowed",
+			    (unsigned long long)kss);
 
 	/* one keyslot */
 	m = cJSON_GetObjectItemCaseSensitive(j, "keyslots");
@@ -209,32 +247,31 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 	kdf = cJSON_GetObjectItemCaseSensitive(ks, "kdf");
 	af = cJSON_GetObjectItemCaseSensitive(ks, "af");
 	if (!only_members(ks, ks_names, ARRAY_SIZE(ks_names)) || !str_is(ks, "type", "luks2") ||
-	    !cJSON_IsObject(area) || !str_is(area, "type", "raw") || !cJSON_IsObject(af) ||
-	    !str_is(af, "type", "luks1") || !str_is(af, "hash", "sha256"))
+	    !cJSON_IsObject(area) || !only_members(area, area_names, ARRAY_SIZE(area_names)) ||
+	    !str_is(area, "type", "raw") || !cJSON_IsObject(af) ||
+	    !only_members(af, af_names, ARRAY_SIZE(af_names)) || !str_is(af, "type", "luks1") ||
+	    !str_is(af, "hash", "sha256"))
 		return fail(err, errlen, "E_LUKS_KEYSLOT",
 			    "keyslot 0 is not a plain luks2 keyslot");
 	if (!str_is(area, "encryption", "aes-xts-plain64"))
 		return fail(err, errlen, "E_LUKS_CIPHER", "keyslot cipher is not aes-xts-plain64");
 	if (u64_string(area, "offset", &ks_off) < 0 || u64_string(area, "size", &ks_size) < 0)
 		return fail(err, errlen, "E_LUKS_KEYSLOT", "keyslot area malformed");
-	m = cJSON_GetObjectItemCaseSensitive(ks, "key_size");
-	if (!cJSON_IsNumber(m) || m->valuedouble != 64)
+	/* the area's own key_size is what encrypts the keyslot (cryptsetup reads it) */
+	if (!int_number(ks, "key_size", 64, 64, &n) || !int_number(area, "key_size", 64, 64, &n))
 		return fail(err, errlen, "E_LUKS_KEYSLOT", "keyslot key is not 512 bits");
-	m = cJSON_GetObjectItemCaseSensitive(af, "stripes");
-	if (!cJSON_IsNumber(m) || m->valuedouble != 4000 || ks_size < 64 * 4000)
+	if (!int_number(af, "stripes", 4000, 4000, &n) || ks_size < 64 * 4000)
 		return fail(err, errlen, "E_LUKS_KEYSLOT", "keyslot anti-forensic split unusual");
 	/* the keyslot area lies in the keyslots area, after both metadata copies */
-	if (ks_off < 2 * size1 || ks_off % 4096 || ks_size > kss ||
-	    ks_off + ks_size > 2 * size1 + kss)
+	if (ks_off < meta_end || ks_off % 4096 || ks_size > kss ||
+	    !add_ok(ks_off, ks_size, &ks_end) || ks_end > area_end)
 		return fail(err, errlen, "E_LUKS_KEYSLOT_AREA",
 			    "the keyslot area lies outside the keyslots area");
-	if (!cJSON_IsObject(kdf))
-		return fail(err, errlen, "E_LUKS_KDF", "keyslot has no kdf");
+	if (!cJSON_IsObject(kdf) || !only_members(kdf, kdf_names, ARRAY_SIZE(kdf_names)))
+		return fail(err, errlen, "E_LUKS_KDF", "keyslot has no plain kdf");
 	if (str_is(kdf, "type", "pbkdf2")) {
-		m = cJSON_GetObjectItemCaseSensitive(kdf, "iterations");
-		iters = cJSON_IsNumber(m) && m->valuedouble >= 1 ? (uint64_t)m->valuedouble : 0;
-		if (!str_is(kdf, "hash", "sha256") || iters < 1000 ||
-		    iters > allow->max_pbkdf2_iter)
+		if (!str_is(kdf, "hash", "sha256") ||
+		    !int_number(kdf, "iterations", 1000, allow->max_pbkdf2_iter, &iters))
 			return fail(err, errlen, "E_LUKS_KDF",
 				    "PBKDF2 must be sha256 with 1000 to %llu iterations",
 				    (unsigned long long)allow->max_pbkdf2_iter);
@@ -265,8 +302,7 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 	}
 	if (cJSON_GetObjectItemCaseSensitive(seg, "integrity") && !allow->integrity)
 		return fail(err, errlen, "E_LUKS_INTEGRITY", "segment integrity not asked for");
-	m = cJSON_GetObjectItemCaseSensitive(seg, "sector_size");
-	if (!cJSON_IsNumber(m) || m->valuedouble != allow->sector_size)
+	if (!int_number(seg, "sector_size", allow->sector_size, allow->sector_size, &n))
 		return fail(err, errlen, "E_LUKS_SECTOR", "segment sector size is not %u",
 			    allow->sector_size);
 	if (!str_is(seg, "iv_tweak", "0"))
@@ -274,7 +310,7 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 	if (u64_string(seg, "offset", &seg_off) < 0 || seg_off % 4096)
 		return fail(err, errlen, "E_LUKS_SEGMENT", "segment offset malformed");
 	/* the data after every byte of metadata and keyslots: no overlap */
-	if (seg_off < 2 * size1 + kss || seg_off < ks_off + ks_size)
+	if (seg_off < area_end || seg_off < ks_end)
 		return fail(err, errlen, "E_LUKS_OVERLAP",
 			    "the data segment overlaps the keyslots");
 	if (seg_off > allow->max_header_area)
@@ -284,11 +320,11 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 		uint64_t sz;
 
 		if (u64_string(seg, "size", &sz) < 0 || sz == 0 || sz % allow->sector_size ||
-		    seg_off + sz > device_size)
+		    !add_ok(seg_off, sz, &end) || end > device_size)
 			return fail(err, errlen, "E_LUKS_SEGMENT",
 				    "segment size malformed or past the device");
 	}
-	if (device_size < seg_off + allow->sector_size)
+	if (!add_ok(seg_off, allow->sector_size, &end) || device_size < end)
 		return fail(err, errlen, "E_VOLUME_TRUNCATED", "the volume ends before its data");
 
 	/* one digest binding keyslot 0 to segment 0 */
@@ -303,12 +339,8 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 		return fail(err, errlen, "E_LUKS_TRUNCATED", "header area not read whole");
 	h->data_offset = seg_off;
 	h->sector_size = allow->sector_size;
-	{
-		unsigned n = 0;
-
-		if (EVP_Digest(buf, seg_off, h->sha256, &n, EVP_sha256(), NULL) != 1)
-			return -ENOMEM;
-	}
+	if (EVP_Digest(buf, seg_off, h->sha256, NULL, EVP_sha256(), NULL) != 1)
+		return -ENOMEM;
 	return 0;
 }
 

@@ -218,6 +218,26 @@ static void test_attacks_refused(void **state)
 		"'cpus': 4, 'salt': 'AAAA'}",
 		2);
 	expect_refused("argon.img", "E_LUKS_KDF");
+	/* arithmetic: a keyslots area of 2^64 - 32768 bytes whose keyslot sits on the data */
+	rewrite("good.img", "kss.img",
+		"j['config']['keyslots_size'] = str(2**64 - 32768); "
+		"j['keyslots']['0']['area']['offset'] = '1048576'; "
+		"j['keyslots']['0']['area']['size'] = str(2**64 - 1048576)",
+		2);
+	expect_refused("kss.img", "E_LUKS_CONFIG");
+	/* a segment size that wraps past 2^64 back inside the device */
+	rewrite("good.img", "segwrap.img", "j['segments']['0']['size'] = str(2**64 - 1044480)", 2);
+	expect_refused("segwrap.img", "E_LUKS_SEGMENT");
+	/* PBKDF2 iterations fractional, beyond any integer type, or a string */
+	rewrite("good.img", "iterfrac.img", "j['keyslots']['0']['kdf']['iterations'] = 1000.5", 2);
+	expect_refused("iterfrac.img", "E_LUKS_KDF");
+	rewrite("good.img", "iterhuge.img", "j['keyslots']['0']['kdf']['iterations'] = 1e300", 2);
+	expect_refused("iterhuge.img", "E_LUKS_KDF");
+	rewrite("good.img", "iterstr.img", "j['keyslots']['0']['kdf']['iterations'] = '1000'", 2);
+	expect_refused("iterstr.img", "E_LUKS_KDF");
+	/* the keyslot area encrypted with a smaller key than the keyslot's (cryptsetup uses it) */
+	rewrite("good.img", "areakey.img", "j['keyslots']['0']['area']['key_size'] = 32", 2);
+	expect_refused("areakey.img", "E_LUKS_KEYSLOT");
 	/* a checksum that does not match (one byte of JSON changed, checksum kept) */
 	sh("cp %s/good.img %s/sum.img && printf ' ' | dd of=%s/sum.img bs=1 seek=4200 conv=notrunc "
 	   "2>/dev/null",
@@ -257,6 +277,23 @@ static void test_volume_key(void **state)
 	assert_string_equal(err, "E_KEY: the released key is for another volume header");
 	volume_close(&v);
 	assert_int_equal(volume_key_parse("{\"version\":2}", 13, &k, err, sizeof(err)), -EBADMSG);
+	/* data_blocks * 4096 wrapping to a small hash_offset */
+	{
+		static const char wrap[] =
+			"{\"version\":1,\"volume_key\":\"0000000000000000000000000000000000000000"
+			"000000000000000000000000\",\"luks_header_sha256\":"
+			"\"00000000000000000000000"
+			"00000000000000000000000000000000000000000\",\"verity\":{\"root_hash\":\"00"
+			"00000000000000000000000000000000000000000000000000000000000000\",\"salt\":"
+			"\"0"
+			"000000000000000000000000000000000000000000000000000000000000000\","
+			"\"hash_algorithm\":\"sha256\",\"data_block_size\":4096,\"hash_block_"
+			"size\":"
+			"4096,\"data_blocks\":\"0x10000000000001\",\"hash_offset\":4096}}";
+
+		assert_int_equal(volume_key_parse(wrap, strlen(wrap), &k, err, sizeof(err)),
+				 -EBADMSG);
+	}
 	text[len / 2] = 'x';
 	assert_int_equal(volume_key_parse((char *)text, len, &k, err, sizeof(err)), -EBADMSG);
 	free(text);
