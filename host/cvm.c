@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,24 +10,38 @@ static const struct {
 	const char *name;
 	int (*main)(int argc, char **argv);
 	const char *description;
+	bool keys; /* holds keys: never dumps core (host_no_dump) */
 } verbs[] = {
 	{ "verify", verify_main,
 	  "verify an SEV-SNP report or TDX quote against vendor roots and "
-	  "reference values" },
+	  "reference values",
+	  false },
 	{ "measure", measure_main,
-	  "predict launch measurements (SNP, TDX MRTD), replay and compare event logs" },
-	{ "initrd", initrd_main, "build, list and compare reproducible initramfs images" },
-	{ "image", image_main, "build a launch image and its signed manifest, or check one" },
-	{ "pack", pack_main, "pack a workload directory into a LUKS2 + dm-verity volume" },
-	{ "kbs", kbs_main, "run a key broker (Trustee KBS protocol) and manage its store" },
-	{ "collateral", collateral_main, "fetch and verify TDX collateral (Intel PCS or a PCCS)" },
+	  "predict launch measurements (SNP, TDX MRTD), replay and compare event logs", false },
+	{ "initrd", initrd_main, "build, list and compare reproducible initramfs images", false },
+	{ "image", image_main, "build a launch image and its signed manifest, or check one",
+	  false },
+	{ "pack", pack_main, "pack a workload directory into a LUKS2 + dm-verity volume", true },
+	{ "kbs", kbs_main, "run a key broker (Trustee KBS protocol) and manage its store", true },
+	{ "collateral", collateral_main, "fetch and verify TDX collateral (Intel PCS or a PCCS)",
+	  false },
 	{ "kbs-client", kbs_client_main,
-	  "attest to a key broker and fetch a resource (Trustee KBS protocol)" },
-	{ "keygen", keygen_main, "make the secp256k1 key pair that results are sealed to" },
-	{ "result", result_main, "verify a sealed result bundle and open it, or inspect it" },
-	{ "order", order_main, "sign an order, or check one against a provider's limits" },
-	{ "run", run_main, "run an order in QEMU; keep and upload its sealed result" },
+	  "attest to a key broker and fetch a resource (Trustee KBS protocol)", true },
+	{ "keygen", keygen_main, "make the secp256k1 key pair that results are sealed to", true },
+	{ "result", result_main, "verify a sealed result bundle and open it, or inspect it", true },
+	{ "order", order_main, "sign an order, or check one against a provider's limits", true },
+	{ "run", run_main, "run an order in QEMU; keep and upload its sealed result", false },
 };
+
+int host_no_dump(void)
+{
+	char err[256];
+
+	if (harden_no_dump(err, sizeof(err)) == 0)
+		return 0;
+	log_error("%s", err);
+	return EXIT_USAGE;
+}
 
 static void usage(FILE *f)
 {
@@ -54,6 +69,8 @@ int main(int argc, char **argv)
 
 			snprintf(prog, sizeof(prog), "cvm %s", verbs[i].name);
 			log_set_prog(prog);
+			if (verbs[i].keys && host_no_dump() != 0)
+				return EXIT_USAGE;
 			return verbs[i].main(argc - 1, argv + 1);
 		}
 	}

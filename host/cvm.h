@@ -21,6 +21,13 @@ int result_main(int argc, char **argv);
 int image_main(int argc, char **argv);
 int collateral_main(int argc, char **argv);
 
+/*
+ * Verbs that hold keys (kbs, kbs-client, result, pack, keygen, order) call
+ * this first: no core dump of this process, ever (harden_no_dump). 0, or
+ * logs why and returns EXIT_USAGE.
+ */
+int host_no_dump(void);
+
 /* ---- orders (order.c, docs/order.md) ---- */
 
 #include <stdbool.h>

@@ -69,6 +69,8 @@ attack broker-cert-key-mismatch 2 "matching pair" -- "$cvm" kbs serve --config "
 bpid=$!
 wait_port "$port"
 url=https://127.0.0.1:$port
+# no core dump of the broker, ever: RLIMIT_CORE 0 (and PR_SET_DUMPABLE 0, host_no_dump)
+record broker-core-limit-zero "0 0" "$(awk '/^Max core file size/ {print $5, $6}' "/proc/$bpid/limits")"
 cl() { "$cvm_test" kbs-client --url "$url" --cacert "$tmp/tls.pem" --tee sim --sim-pki "$pki" "$@"; }
 attack client-other-mrtd 1 "PolicyDeny: mrtd" -- cl --sim-measurement "$(printf 'ee%.0s' $(seq 48))" \
 	--resource default/key/vol -o "$tmp/got"
