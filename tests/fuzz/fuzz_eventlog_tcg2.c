@@ -5,6 +5,10 @@
 
 #include "measurement/measurement.h"
 
+/* boundary values in the length fields (tests/fuzz/len_mutator.h) */
+#define LEN_MUTATOR_KIND LEN_TCG2
+#include "tests/fuzz/len_mutator.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct evlog_bank banks[EVLOG_MAX_ALGS];

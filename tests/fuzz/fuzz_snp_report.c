@@ -3,6 +3,10 @@
 #include "measurement/measurement.h"
 #include "tests/fuzz/fuzz_common.h"
 
+/* boundary values in the length fields (tests/fuzz/len_mutator.h) */
+#define LEN_MUTATOR_KIND LEN_SNP
+#include "tests/fuzz/len_mutator.h"
+
 static struct snp_verifier *sv;
 static struct snp_certs certs;
 

@@ -5,6 +5,10 @@
 
 #include <string.h>
 
+/* boundary values in the length fields (tests/fuzz/len_mutator.h) */
+#define LEN_MUTATOR_KIND LEN_TDX
+#include "tests/fuzz/len_mutator.h"
+
 static struct tdx_verifier *tv;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
