@@ -79,6 +79,7 @@ int sim_snp_sign(const struct sim_snp_fields *p, EVP_PKEY *vcek, uint8_t rep[SNP
 	put_le(rep + 0x030, p->vmpl, 4);
 	put_le(rep + 0x034, 1, 4); /* ECDSA P-384 with SHA-384 */
 	put_le(rep + 0x038, p->reported_tcb, 8);
+	put_le(rep + 0x040, p->platform_info, 8);
 	put_le(rep + 0x048, p->flags, 4);
 	memcpy(rep + 0x050, p->report_data, 64);
 	memcpy(rep + 0x090, p->measurement, 48);
@@ -103,11 +104,11 @@ int sim_snp_sign(const struct sim_snp_fields *p, EVP_PKEY *vcek, uint8_t rep[SNP
 
 static int snp_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
 {
-	/* The test VCEK's TCB (scripts/test-pki/snp): boot loader 4, TEE 1, SNP 22, ucode 213. */
+	/* The test VCEK's TCB (scripts/test-pki/snp): boot loader 4, TEE 1, SNP 24, ucode 219. */
 	struct sim_snp_fields f = {
 		.version = 3,
 		.policy = 0x30000,
-		.reported_tcb = 4ull | 1ull << 8 | 22ull << 48 | 213ull << 56,
+		.reported_tcb = 4ull | 1ull << 8 | 24ull << 48 | 219ull << 56,
 		.cpuid_fam = 0x19, /* Milan: family 19h, model 01h */
 		.cpuid_mod = 0x01,
 		.cpuid_step = 0x01,

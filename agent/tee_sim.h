@@ -20,6 +20,7 @@ struct sim_snp_fields {
 	uint32_t vmpl;
 	uint32_t flags; /* signing_key in bits 2-4 */
 	uint64_t reported_tcb;
+	uint64_t platform_info;
 	uint8_t chip_id[64];
 	uint8_t measurement[48];
 	uint8_t host_data[32];

@@ -149,6 +149,15 @@ struct snp_reference {
 	bool allow_debug;	    /* default false */
 	bool allow_migration_agent; /* default false */
 	bool allow_smt;		    /* default true */
+	/*
+	 * Without min_tcb the floor of the report's product and silicon line
+	 * applies (snp_default_min_tcb); min_tcb replaces it, all zeros for none.
+	 */
+	bool require_single_socket; /* policy SINGLE_SOCKET; default false */
+	bool has_min_abi;	    /* policy ABI_MAJOR.ABI_MINOR at least min_abi */
+	uint8_t min_abi_major, min_abi_minor;
+	uint64_t require_policy;   /* SNP_POLICY_* feature bits that must be set */
+	uint64_t require_platform; /* SNP_PLATFORM_* bits of PLATFORM_INFO that must be set */
 };
 
 /* TCB status names of Intel's TCB info, as a bit set of accepted ones. */
@@ -221,6 +230,41 @@ int reference_parse(const char *text, size_t len, struct reference *ref, char *e
 #define SNP_REPORT_SIZE 0x4A0
 #define SNP_REPORT_SIGNED_SIZE 0x2A0
 
+/*
+ * Guest policy bits: SEV-SNP ABI spec 56860 revision 1.58, "Guest Policy
+ * Structure" (bits 7:0 ABI_MINOR, 15:8 ABI_MAJOR).
+ */
+#define SNP_POLICY_SMT (1ull << 16)
+#define SNP_POLICY_MBO (1ull << 17) /* reserved, must be one */
+#define SNP_POLICY_MIGRATE_MA (1ull << 18)
+#define SNP_POLICY_DEBUG (1ull << 19)
+#define SNP_POLICY_SINGLE_SOCKET (1ull << 20)
+#define SNP_POLICY_CXL_ALLOW (1ull << 21)
+#define SNP_POLICY_MEM_AES_256_XTS (1ull << 22)
+#define SNP_POLICY_RAPL_DIS (1ull << 23)
+#define SNP_POLICY_CIPHERTEXT_HIDING_DRAM (1ull << 24)
+#define SNP_POLICY_PAGE_SWAP_DISABLE (1ull << 25)
+#define SNP_POLICY_RESERVED (~0ull << 26) /* must be zero */
+
+/* PLATFORM_INFO bits: 56860 revision 1.58, ATTESTATION_REPORT, PLATFORM_INFO. */
+#define SNP_PLATFORM_SMT_EN (1ull << 0)
+#define SNP_PLATFORM_TSME_EN (1ull << 1)
+#define SNP_PLATFORM_ECC_EN (1ull << 2)
+#define SNP_PLATFORM_RAPL_DIS (1ull << 3)
+#define SNP_PLATFORM_CIPHERTEXT_HIDING_DRAM_EN (1ull << 4)
+#define SNP_PLATFORM_ALIAS_CHECK_COMPLETE (1ull << 5)
+#define SNP_PLATFORM_TIO_EN (1ull << 7)
+
+/*
+ * Named bits: the policy features a reference may require (SNP_POLICY_*,
+ * bits 20-25) and the PLATFORM_INFO flags. 0 for an unknown name; *name of
+ * bit i (in the order of the table, i from 0) is NULL past the end.
+ */
+uint64_t snp_policy_bit_from_name(const char *name);
+uint64_t snp_platform_bit_from_name(const char *name);
+const char *snp_policy_bit_name(size_t i, uint64_t *bit);
+const char *snp_platform_bit_name(size_t i, uint64_t *bit);
+
 enum snp_product {
 	SNP_PRODUCT_UNKNOWN = 0,
 	SNP_PRODUCT_MILAN,
@@ -268,6 +312,12 @@ struct snp_report {
 int snp_report_parse(const uint8_t *buf, size_t len, struct snp_report *r, struct verdict *v);
 /* Decodes a TCB_VERSION for a product (Turin moved the fields and added FMC). */
 struct snp_tcb snp_tcb_decode(uint64_t tcb, enum snp_product p);
+/*
+ * The minimum TCB a careful verifier accepts from the report's product and
+ * silicon line (AMD's security bulletins; docs/verify.md). *source names the
+ * floor and its bulletin. Returns false when none is known (Turin).
+ */
+bool snp_default_min_tcb(const struct snp_report *r, struct snp_tcb *min, const char **source);
 cJSON *snp_report_claims(const struct snp_report *r);
 
 /* A VCEK or VLEK chain as files or bytes. */

@@ -110,6 +110,43 @@ static int parse_min_tcb(const cJSON *o, struct snp_tcb *t, char *err, size_t er
 	return r;
 }
 
+/* {"major": 1, "minor": 55}: the guest policy's ABI version at least this. */
+static int parse_min_abi(const cJSON *o, struct snp_reference *s, char *err, size_t errlen)
+{
+	static const char *const names[] = { "major", "minor" };
+	uint64_t major = 0, minor = 0;
+	int r = check_members(o, "snp.min_abi", names, ARRAY_SIZE(names), err, errlen);
+
+	if (r == 0)
+		r = opt_u64(o, "major", "snp.min_abi", 255, &major, NULL, err, errlen);
+	if (r == 0)
+		r = opt_u64(o, "minor", "snp.min_abi", 255, &minor, NULL, err, errlen);
+	s->min_abi_major = (uint8_t)major;
+	s->min_abi_minor = (uint8_t)minor;
+	s->has_min_abi = r == 0;
+	return r;
+}
+
+/* ["name", ...] of bits that must be set; an unknown name is an error. */
+static int parse_bit_names(const cJSON *o, const char *path, uint64_t (*bit)(const char *),
+			   const char *known, uint64_t *out, char *err, size_t errlen)
+{
+	const cJSON *e;
+	char why[192];
+
+	snprintf(why, sizeof(why), "must be an array of names: %s", known);
+	if (!cJSON_IsArray(o))
+		return fail(err, errlen, path, why);
+	cJSON_ArrayForEach(e, o) {
+		uint64_t b = bit(cJSON_GetStringValue(e));
+
+		if (!b)
+			return fail(err, errlen, path, why);
+		*out |= b;
+	}
+	return 0;
+}
+
 static int parse_snp(const cJSON *o, struct snp_reference *s, char *err, size_t errlen)
 {
 	static const char *const names[] = {
@@ -127,6 +164,10 @@ static int parse_snp(const cJSON *o, struct snp_reference *s, char *err, size_t 
 		"allow_debug",
 		"allow_migration_agent",
 		"allow_smt",
+		"require_single_socket",
+		"min_abi",
+		"require_policy",
+		"require_platform",
 	};
 	const cJSON *m;
 	uint64_t x;
@@ -168,6 +209,21 @@ static int parse_snp(const cJSON *o, struct snp_reference *s, char *err, size_t 
 			     errlen);
 	if (r == 0)
 		r = opt_bool(o, "allow_smt", "snp", &s->allow_smt, err, errlen);
+	if (r == 0)
+		r = opt_bool(o, "require_single_socket", "snp", &s->require_single_socket, err,
+			     errlen);
+	if (r == 0 && (m = cJSON_GetObjectItemCaseSensitive(o, "min_abi")))
+		r = parse_min_abi(m, s, err, errlen);
+	if (r == 0 && (m = cJSON_GetObjectItemCaseSensitive(o, "require_policy")))
+		r = parse_bit_names(m, "snp.require_policy", snp_policy_bit_from_name,
+				    "mem_aes_256_xts, rapl_dis, ciphertext_hiding_dram, "
+				    "page_swap_disable",
+				    &s->require_policy, err, errlen);
+	if (r == 0 && (m = cJSON_GetObjectItemCaseSensitive(o, "require_platform")))
+		r = parse_bit_names(m, "snp.require_platform", snp_platform_bit_from_name,
+				    "smt_en, tsme_en, ecc_en, rapl_dis, ciphertext_hiding_dram_en, "
+				    "alias_check_complete, tio_en",
+				    &s->require_platform, err, errlen);
 	if (r == 0 && (m = cJSON_GetObjectItemCaseSensitive(o, "min_tcb"))) {
 		r = parse_min_tcb(m, &s->min_tcb, err, errlen);
 		s->has_min_tcb = r == 0;

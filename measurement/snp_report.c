@@ -73,6 +73,120 @@ struct snp_tcb snp_tcb_decode(uint64_t tcb, enum snp_product p)
 	return t;
 }
 
+/*
+ * Default minimum TCBs, a careful verifier's floor: the SPLs that fix
+ * AMD-SB-3019 (CVE-2024-56161, 3 February 2025: the microcode signature flaw
+ * that lets a host load its own microcode under an SNP guest), the newest AMD
+ * bulletin whose fixed SPLs could be confirmed for each product.
+ * - Milan: boot loader 4, TEE 0, SNP 24, microcode 219, as Google Cloud's
+ *   bulletin GCP-2025-007 quotes AMD-SB-3019's minimum.
+ * - Genoa: SNP 23 (0x17), AMD-SB-3019 as microsoft/CCF issue 6812 quotes it.
+ * - The microcode SPL is the low byte of the fixed microcode patch level, and
+ *   each silicon line has its own patch sequence (linux-firmware amd-ucode):
+ *   Milan 0x0A0011DB -> 219, Milan-X (stepping 2) 0x0A001244 -> 68, Genoa
+ *   0x0A101154 -> 84, Genoa-X (stepping 2) 0x0A10124F -> 79, Bergamo and
+ *   Siena (models A0h-AFh) 0x0AA00219 -> 25.
+ * The real reports of tests/data/snp/milan (firmware 1.55.29),
+ * tests/data/snp/genoa (1.55.40) and tests/data/kbs (Bergamo/Siena) carry
+ * exactly these values.
+ * A report before version 3 has no CPUID: the product's strictest line then
+ * applies (such firmware is older than the SNP floors anyway). Turin has no
+ * row: no bulletin with Turin SPLs was found; a reference gives min_tcb.
+ */
+static const struct {
+	enum snp_product product;
+	uint8_t model_lo, model_hi, stepping; /* stepping 0xff: any */
+	const char *source;
+	struct snp_tcb min;
+} tcb_floors[] = {
+	{ SNP_PRODUCT_MILAN, 0x00, 0x0f, 2, "AMD-SB-3019 Milan-X", { 0, 4, 0, 24, 68 } },
+	{ SNP_PRODUCT_MILAN, 0x00, 0xff, 0xff, "AMD-SB-3019 Milan", { 0, 4, 0, 24, 219 } },
+	{ SNP_PRODUCT_GENOA, 0xa0, 0xaf, 0xff, "AMD-SB-3019 Bergamo/Siena", { 0, 0, 0, 23, 25 } },
+	{ SNP_PRODUCT_GENOA, 0x10, 0x1f, 2, "AMD-SB-3019 Genoa-X", { 0, 0, 0, 23, 79 } },
+	{ SNP_PRODUCT_GENOA, 0x00, 0xff, 0xff, "AMD-SB-3019 Genoa", { 0, 0, 0, 23, 84 } },
+};
+
+bool snp_default_min_tcb(const struct snp_report *r, struct snp_tcb *min, const char **source)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(tcb_floors); i++) {
+		bool any = tcb_floors[i].model_lo == 0 && tcb_floors[i].model_hi == 0xff &&
+			   tcb_floors[i].stepping == 0xff;
+
+		if (tcb_floors[i].product != r->product)
+			continue;
+		if (r->version < 3 && !any)
+			continue;
+		if (r->version >= 3 &&
+		    (r->cpuid_mod_id < tcb_floors[i].model_lo ||
+		     r->cpuid_mod_id > tcb_floors[i].model_hi ||
+		     (tcb_floors[i].stepping != 0xff && r->cpuid_step != tcb_floors[i].stepping)))
+			continue;
+		*min = tcb_floors[i].min;
+		*source = tcb_floors[i].source;
+		return true;
+	}
+	return false;
+}
+
+/* Names as --json prints them and references require them. */
+static const struct snp_bit {
+	uint64_t bit;
+	const char *name;
+} policy_bits[] = {
+	{ SNP_POLICY_SINGLE_SOCKET, "single_socket" },
+	{ SNP_POLICY_CXL_ALLOW, "cxl_allow" },
+	{ SNP_POLICY_MEM_AES_256_XTS, "mem_aes_256_xts" },
+	{ SNP_POLICY_RAPL_DIS, "rapl_dis" },
+	{ SNP_POLICY_CIPHERTEXT_HIDING_DRAM, "ciphertext_hiding_dram" },
+	{ SNP_POLICY_PAGE_SWAP_DISABLE, "page_swap_disable" },
+},
+  platform_bits[] = {
+	  { SNP_PLATFORM_SMT_EN, "smt_en" },
+	  { SNP_PLATFORM_TSME_EN, "tsme_en" },
+	  { SNP_PLATFORM_ECC_EN, "ecc_en" },
+	  { SNP_PLATFORM_RAPL_DIS, "rapl_dis" },
+	  { SNP_PLATFORM_CIPHERTEXT_HIDING_DRAM_EN, "ciphertext_hiding_dram_en" },
+	  { SNP_PLATFORM_ALIAS_CHECK_COMPLETE, "alias_check_complete" },
+	  { SNP_PLATFORM_TIO_EN, "tio_en" },
+  };
+
+static uint64_t bit_from_name(const struct snp_bit *t, size_t n, const char *name)
+{
+	for (size_t i = 0; name && i < n; i++)
+		if (strcmp(name, t[i].name) == 0)
+			return t[i].bit;
+	return 0;
+}
+
+uint64_t snp_policy_bit_from_name(const char *name)
+{
+	/* CXL_ALLOW allows rather than requires: not a feature to require. */
+	uint64_t b = bit_from_name(policy_bits, ARRAY_SIZE(policy_bits), name);
+
+	return b == SNP_POLICY_CXL_ALLOW ? 0 : b;
+}
+
+uint64_t snp_platform_bit_from_name(const char *name)
+{
+	return bit_from_name(platform_bits, ARRAY_SIZE(platform_bits), name);
+}
+
+const char *snp_policy_bit_name(size_t i, uint64_t *bit)
+{
+	if (i >= ARRAY_SIZE(policy_bits))
+		return NULL;
+	*bit = policy_bits[i].bit;
+	return policy_bits[i].name;
+}
+
+const char *snp_platform_bit_name(size_t i, uint64_t *bit)
+{
+	if (i >= ARRAY_SIZE(platform_bits))
+		return NULL;
+	*bit = platform_bits[i].bit;
+	return platform_bits[i].name;
+}
+
 static bool reserved_zero(const uint8_t *buf, size_t from, size_t to)
 {
 	return is_zero(buf + from, to - from);
@@ -152,6 +266,12 @@ int snp_report_parse(const uint8_t *buf, size_t len, struct snp_report *r, struc
 				    "reserved bytes in the signed region not zero");
 	if (r->vmpl > 3)
 		return verdict_fail(v, CHECK_FORMAT, "VMPL %u out of range 0-3", r->vmpl);
+	/* Firmware launches no guest whose policy has bit 17 clear or a reserved bit set. */
+	if (!(r->policy & SNP_POLICY_MBO) || (r->policy & SNP_POLICY_RESERVED))
+		return verdict_fail(
+			v, CHECK_FORMAT,
+			"policy 0x%llx: reserved bit 17 clear or reserved bits 63:26 set",
+			(unsigned long long)r->policy);
 	/*
 	 * Outside the signed region nothing may vary: the unused high bytes of r
 	 * and s and the reserved tail must be zero, or the same signature would
@@ -204,7 +324,7 @@ static void add_version(cJSON *o, const char *key, uint8_t major, uint8_t minor,
 	cJSON_AddStringToObject(o, key, buf);
 }
 
-/* Policy bits, 56860 Table 9 "Guest Policy Structure". */
+/* Policy bits (SNP_POLICY_*), as the reference names them. */
 static void add_policy(cJSON *o, uint64_t pol)
 {
 	cJSON *j = cJSON_AddObjectToObject(o, "policy_bits");
@@ -213,15 +333,26 @@ static void add_policy(cJSON *o, uint64_t pol)
 		return;
 	cJSON_AddNumberToObject(j, "abi_minor", (double)(pol & 0xff));
 	cJSON_AddNumberToObject(j, "abi_major", (double)((pol >> 8) & 0xff));
-	cJSON_AddBoolToObject(j, "smt", pol & (1ull << 16));
-	cJSON_AddBoolToObject(j, "migrate_ma", pol & (1ull << 18));
-	cJSON_AddBoolToObject(j, "debug", pol & (1ull << 19));
-	cJSON_AddBoolToObject(j, "single_socket", pol & (1ull << 20));
-	cJSON_AddBoolToObject(j, "cxl_allow", pol & (1ull << 21));
-	cJSON_AddBoolToObject(j, "mem_aes_256_xts", pol & (1ull << 22));
-	cJSON_AddBoolToObject(j, "rapl_dis", pol & (1ull << 23));
-	cJSON_AddBoolToObject(j, "ciphertext_hiding", pol & (1ull << 24));
-	cJSON_AddBoolToObject(j, "page_swap_disable", pol & (1ull << 25));
+	cJSON_AddBoolToObject(j, "smt", pol & SNP_POLICY_SMT);
+	cJSON_AddBoolToObject(j, "migrate_ma", pol & SNP_POLICY_MIGRATE_MA);
+	cJSON_AddBoolToObject(j, "debug", pol & SNP_POLICY_DEBUG);
+	for (size_t i = 0; i < ARRAY_SIZE(policy_bits); i++)
+		cJSON_AddBoolToObject(j, policy_bits[i].name, pol & policy_bits[i].bit);
+}
+
+/* PLATFORM_INFO flags; bits this table does not name are kept in "other". */
+static void add_platform_info(cJSON *o, uint64_t info)
+{
+	cJSON *j = cJSON_AddObjectToObject(o, "platform_info_bits");
+	uint64_t known = 0;
+
+	if (!j)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(platform_bits); i++) {
+		cJSON_AddBoolToObject(j, platform_bits[i].name, info & platform_bits[i].bit);
+		known |= platform_bits[i].bit;
+	}
+	add_u64_hex(j, "other", info & ~known);
 }
 
 cJSON *snp_report_claims(const struct snp_report *r)
@@ -243,6 +374,7 @@ cJSON *snp_report_claims(const struct snp_report *r)
 	cJSON_AddNumberToObject(o, "signature_algo", r->signature_algo);
 	add_tcb(o, "current_tcb", r->current_tcb, p);
 	add_u64_hex(o, "platform_info", r->platform_info);
+	add_platform_info(o, r->platform_info);
 	cJSON_AddBoolToObject(o, "author_key_en", r->flags & 1);
 	cJSON_AddBoolToObject(o, "mask_chip_id", r->flags & 2);
 	cJSON_AddStringToObject(o, "signing_key",

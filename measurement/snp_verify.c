@@ -20,10 +20,6 @@
 #include "measurement/measurement.h"
 #include "measurement/snp_roots.h"
 
-#define POLICY_SMT (1ull << 16)
-#define POLICY_MIGRATE_MA (1ull << 18)
-#define POLICY_DEBUG (1ull << 19)
-
 #define SIGNING_KEY_VCEK 0
 #define SIGNING_KEY_VLEK 1
 
@@ -271,8 +267,11 @@ static int ext_product_name(X509 *c, char *out, size_t cap)
 }
 
 /*
- * hwID: AMD's KDS stores the 64 raw bytes without an OCTET STRING tag;
- * accept either form.
+ * hwID (57230, Table 8): AMD's KDS stores the raw bytes without an OCTET
+ * STRING tag, 64 of them for Milan and Genoa and 8 for Turin (its VCEKs are
+ * issued for the first 8 bytes of CHIP_ID: the real Turin certificates of
+ * tests/data/snp/turin). A DER OCTET STRING of 8 or 64 bytes is also taken;
+ * raw lengths are tried first, as a raw value is never 10 or 66 bytes.
  */
 static int ext_hwid(X509 *c, uint8_t *out, size_t *len)
 {
@@ -287,14 +286,14 @@ static int ext_hwid(X509 *c, uint8_t *out, size_t *len)
 	val = X509_EXTENSION_get_data((X509_EXTENSION *)ext);
 	n = ASN1_STRING_length(val);
 	p = ASN1_STRING_get0_data(val);
-	if (n == 64) {
-		memcpy(out, p, 64);
-		*len = 64;
+	if (n == 64 || n == 8) {
+		memcpy(out, p, (size_t)n);
+		*len = (size_t)n;
 		return 1;
 	}
 	os = d2i_ASN1_OCTET_STRING(NULL, &p, n);
-	if (!os || p != ASN1_STRING_get0_data(val) + n || ASN1_STRING_length(os) < 8 ||
-	    ASN1_STRING_length(os) > 64) {
+	if (!os || p != ASN1_STRING_get0_data(val) + n ||
+	    (ASN1_STRING_length(os) != 8 && ASN1_STRING_length(os) != 64)) {
 		ASN1_OCTET_STRING_free(os);
 		return -EBADMSG;
 	}
@@ -650,8 +649,14 @@ static int check_report_against_chain(const struct snp_chain *ch, struct snp_rep
 	} else if (r->flags & 2) {
 		verdict_pass(v, CHECK_CHIP_ID, "chip_id masked by the guest (MASK_CHIP_ID)");
 	} else {
+		size_t want = ch->product == SNP_PRODUCT_TURIN ? 8 : 64;
+
 		if (!ch->hwid_len)
 			return verdict_fail(v, CHECK_CHIP_ID, "VCEK has no hwID extension");
+		/* Turin: the hwID is CHIP_ID's first 8 bytes, the other 56 are zero. */
+		if (ch->hwid_len != want)
+			return verdict_fail(v, CHECK_CHIP_ID, "%s VCEK hwID is %zu bytes, not %zu",
+					    snp_product_name(ch->product), ch->hwid_len, want);
 		if (CRYPTO_memcmp(ch->hwid, r->chip_id, ch->hwid_len) != 0 ||
 		    !is_zero(r->chip_id + ch->hwid_len, 64 - ch->hwid_len))
 			return verdict_fail(v, CHECK_CHIP_ID, "chip_id differs from the VCEK hwID");
@@ -660,25 +665,84 @@ static int check_report_against_chain(const struct snp_chain *ch, struct snp_rep
 	return 0;
 }
 
+/* "a b c" of the named bits set in x, or "none". */
+static void bit_names(const char *(*name)(size_t, uint64_t *), uint64_t x, char *out, size_t cap)
+{
+	const char *n;
+	uint64_t bit;
+	size_t len = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; (n = name(i, &bit)) && len < cap; i++)
+		if (x & bit)
+			len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? " " : "", n);
+	if (!out[0])
+		snprintf(out, cap, "none");
+}
+
+/* SINGLE_SOCKET, the ABI version and the feature bits the reference requires. */
+static int check_policy_required(const struct snp_report *r, const struct snp_reference *ref,
+				 struct verdict *v)
+{
+	unsigned major = (unsigned)(r->policy >> 8) & 0xff, minor = (unsigned)r->policy & 0xff;
+	uint64_t missing;
+	char names[160];
+
+	if (ref->require_single_socket && !(r->policy & SNP_POLICY_SINGLE_SOCKET))
+		return verdict_fail(v, CHECK_POLICY_SINGLE_SOCKET,
+				    "guest policy lacks SINGLE_SOCKET; the reference requires it");
+	verdict_pass(v, CHECK_POLICY_SINGLE_SOCKET, "%s%s",
+		     r->policy & SNP_POLICY_SINGLE_SOCKET ? "single socket" : "any sockets",
+		     ref->require_single_socket ? " (required)" : "");
+	if (ref->has_min_abi && (major < ref->min_abi_major ||
+				 (major == ref->min_abi_major && minor < ref->min_abi_minor)))
+		return verdict_fail(v, CHECK_POLICY_ABI,
+				    "guest policy ABI %u.%u below the reference's minimum %u.%u",
+				    major, minor, ref->min_abi_major, ref->min_abi_minor);
+	if (ref->has_min_abi)
+		verdict_pass(v, CHECK_POLICY_ABI, "ABI %u.%u, at least %u.%u", major, minor,
+			     ref->min_abi_major, ref->min_abi_minor);
+	else
+		verdict_pass(v, CHECK_POLICY_ABI, "ABI %u.%u (no minimum given)", major, minor);
+	missing = ref->require_policy & ~r->policy;
+	if (missing) {
+		bit_names(snp_policy_bit_name, missing, names, sizeof(names));
+		return verdict_fail(v, CHECK_POLICY_FEATURES,
+				    "guest policy lacks %s; the reference requires it", names);
+	}
+	bit_names(snp_policy_bit_name, r->policy & ~SNP_POLICY_SINGLE_SOCKET, names, sizeof(names));
+	verdict_pass(v, CHECK_POLICY_FEATURES, "%s", names);
+	missing = ref->require_platform & ~r->platform_info;
+	if (missing) {
+		bit_names(snp_platform_bit_name, missing, names, sizeof(names));
+		return verdict_fail(v, CHECK_PLATFORM_INFO,
+				    "PLATFORM_INFO lacks %s; the reference requires it", names);
+	}
+	bit_names(snp_platform_bit_name, r->platform_info, names, sizeof(names));
+	verdict_pass(v, CHECK_PLATFORM_INFO, "%s (0x%llx)", names,
+		     (unsigned long long)r->platform_info);
+	return 0;
+}
+
 static int check_policy(const struct snp_report *r, const struct snp_reference *ref,
 			struct verdict *v)
 {
-	if ((r->policy & POLICY_DEBUG) && !(ref && ref->allow_debug))
+	if ((r->policy & SNP_POLICY_DEBUG) && !(ref && ref->allow_debug))
 		return verdict_fail(v, CHECK_POLICY_DEBUG,
 				    "guest policy 0x%llx allows DEBUG; the reference does not",
 				    (unsigned long long)r->policy);
 	verdict_pass(v, CHECK_POLICY_DEBUG, "%s",
-		     r->policy & POLICY_DEBUG ? "DEBUG allowed by the reference" : "no DEBUG");
-	if ((r->policy & POLICY_MIGRATE_MA) && !(ref && ref->allow_migration_agent))
+		     r->policy & SNP_POLICY_DEBUG ? "DEBUG allowed by the reference" : "no DEBUG");
+	if ((r->policy & SNP_POLICY_MIGRATE_MA) && !(ref && ref->allow_migration_agent))
 		return verdict_fail(
 			v, CHECK_POLICY_MA,
 			"guest policy allows a migration agent; the reference does not");
 	verdict_pass(v, CHECK_POLICY_MA, "%s",
-		     r->policy & POLICY_MIGRATE_MA ? "allowed by the reference" : "none");
-	if ((r->policy & POLICY_SMT) && ref && !ref->allow_smt)
+		     r->policy & SNP_POLICY_MIGRATE_MA ? "allowed by the reference" : "none");
+	if ((r->policy & SNP_POLICY_SMT) && ref && !ref->allow_smt)
 		return verdict_fail(v, CHECK_POLICY_SMT,
 				    "guest policy allows SMT; the reference does not");
-	verdict_pass(v, CHECK_POLICY_SMT, "SMT %s", r->policy & POLICY_SMT ? "allowed" : "off");
+	verdict_pass(v, CHECK_POLICY_SMT, "SMT %s", r->policy & SNP_POLICY_SMT ? "allowed" : "off");
 	if (ref && ref->has_policy) {
 		if (r->policy != ref->policy)
 			return verdict_fail(v, CHECK_POLICY, "policy 0x%llx, reference 0x%llx",
@@ -693,6 +757,50 @@ static int check_policy(const struct snp_report *r, const struct snp_reference *
 			return verdict_fail(v, CHECK_VMPL, "VMPL %u, expected %u", r->vmpl, want);
 		verdict_pass(v, CHECK_VMPL, "%u", r->vmpl);
 	}
+	return check_policy_required(r, ref, v);
+}
+
+/*
+ * reported_tcb (the TCB the VCEK was derived for, tcb_match) against the
+ * reference's min_tcb, or else the default floor of the report's product.
+ */
+static int check_min_tcb(const struct snp_report *r, const struct snp_reference *ref,
+			 struct verdict *v)
+{
+	static const char *const names[5] = { "fmc", "bootloader", "tee", "snp", "microcode" };
+	struct snp_tcb t = snp_tcb_decode(r->reported_tcb, r->product), m;
+	const char *source = "the reference's min_tcb";
+
+	if (ref->has_min_tcb)
+		m = ref->min_tcb;
+	else if (!snp_default_min_tcb(r, &m, &source)) {
+		verdict_pass(v, CHECK_MIN_TCB, "no default floor for %s: give min_tcb",
+			     snp_product_name(r->product));
+		return 0;
+	}
+	{
+		const uint8_t got[5] = { t.fmc, t.bootloader, t.tee, t.snp, t.microcode };
+		const uint8_t min[5] = { m.fmc, m.bootloader, m.tee, m.snp, m.microcode };
+
+		for (int i = 0; i < 5; i++) {
+			if (i == 0 && r->product != SNP_PRODUCT_TURIN)
+				continue;
+			if (got[i] < min[i])
+				return verdict_fail(v, CHECK_MIN_TCB,
+						    "reported_tcb %s %u below %u (%s)", names[i],
+						    got[i], min[i], source);
+		}
+	}
+	if (r->product == SNP_PRODUCT_TURIN)
+		verdict_pass(v, CHECK_MIN_TCB,
+			     "fmc %u bl %u tee %u snp %u ucode %u, at least %u/%u/%u/%u/%u (%s)",
+			     t.fmc, t.bootloader, t.tee, t.snp, t.microcode, m.fmc, m.bootloader,
+			     m.tee, m.snp, m.microcode, source);
+	else
+		verdict_pass(v, CHECK_MIN_TCB,
+			     "bl %u tee %u snp %u ucode %u, at least %u/%u/%u/%u (%s)",
+			     t.bootloader, t.tee, t.snp, t.microcode, m.bootloader, m.tee, m.snp,
+			     m.microcode, source);
 	return 0;
 }
 
@@ -727,22 +835,7 @@ static int check_reference(const struct snp_report *r, const struct snp_referenc
 	if (report_data && verdict_compare(v, CHECK_REPORT_DATA, "report_data", r->report_data,
 					   report_data, 64) < 0)
 		return -1;
-	if (ref && ref->has_min_tcb) {
-		struct snp_tcb t = snp_tcb_decode(r->reported_tcb, r->product);
-		const struct snp_tcb *m = &ref->min_tcb;
-
-		if (t.bootloader < m->bootloader || t.tee < m->tee || t.snp < m->snp ||
-		    t.microcode < m->microcode ||
-		    (r->product == SNP_PRODUCT_TURIN && t.fmc < m->fmc))
-			return verdict_fail(
-				v, CHECK_MIN_TCB,
-				"reported_tcb (bl %u tee %u snp %u ucode %u) below min_tcb "
-				"(bl %u tee %u snp %u ucode %u)",
-				t.bootloader, t.tee, t.snp, t.microcode, m->bootloader, m->tee,
-				m->snp, m->microcode);
-		verdict_pass(v, CHECK_MIN_TCB, "reported_tcb at least min_tcb");
-	}
-	return 0;
+	return check_min_tcb(r, ref, v);
 }
 
 int snp_verify(struct snp_verifier *sv, const uint8_t *buf, size_t len,
@@ -750,8 +843,14 @@ int snp_verify(struct snp_verifier *sv, const uint8_t *buf, size_t len,
 	       const uint8_t *report_data, struct snp_report *r, struct verdict *v)
 {
 	struct snp_chain *ch = &sv->chain;
+	struct reference none;
 	int rc;
 
+	/* Without reference values: the secure defaults. */
+	if (!ref) {
+		reference_defaults(&none);
+		ref = &none.snp;
+	}
 	verdict_init(v, PLATFORM_SNP);
 	if (snp_report_parse(buf, len, r, v) < 0)
 		return 0;

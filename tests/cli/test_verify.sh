@@ -10,7 +10,11 @@ snp="$vec/snp/milan"
 now="--now 2024-01-01T00:00:00Z"
 . "$(dirname "$0")/lib.sh"
 
-printf '{"snp": {"allow_debug": true}}' >"$tmp/allow-debug.json"
+# The real Milan report dates from 2022 (firmware 1.49): far below AMD-SB-3019's
+# floor, which cvm applies by default. The tests of its chain and signature
+# give its own TCB as min_tcb (docs/verify.md).
+printf '{"snp": {"allow_debug": true, "min_tcb": %s}}' \
+	'{"bootloader": 2, "tee": 0, "snp": 5, "microcode": 68}' >"$tmp/allow-debug.json"
 printf '{"snp": {"allow_debug": true, "mesurement": "00"}}' >"$tmp/typo.json"
 printf '{"snp": {"allow_debug": true, "product": "Genoa"}}' >"$tmp/genoa.json"
 printf '%0100d' 7 >"$tmp/random.bin"
@@ -77,6 +81,67 @@ assert bad[0]["name"] == "policy_debug", bad
 	ok "--json rejection names the check"
 else
 	bad "--json rejection names the check"
+fi
+
+# SEV-SNP defaults: the minimum TCB of AMD-SB-3019, policy and PLATFORM_INFO.
+sd="$CVM_TOP/tests/data/snp"
+now26="--now 2026-06-01T00:00:00Z"
+printf '{"snp": {"allow_debug": true}}' >"$tmp/debug-only.json"
+expect "2022 Milan report below the default minimum TCB" 1 \
+	"min_tcb: reported_tcb bootloader 2 below 4 .AMD-SB-3019 Milan." -- \
+	"$cvm" verify "$snp/report.bin" --certs "$snp" --reference "$tmp/debug-only.json" $now
+for p in milan genoa turin; do
+	expect "real $p report at AMD-SB-3019's floor verifies by default" 0 "" -- \
+		"$cvm" verify "$sd/$p/report.bin" --certs "$sd/$p" $now26
+done
+if "$cvm" verify "$sd/milan/report.bin" --certs "$sd/milan" $now26 |
+	grep -q "min_tcb .*at least 4/0/24/219 (AMD-SB-3019 Milan)"; then
+	ok "the text output names the floor and its bulletin"
+else
+	bad "the text output names the floor and its bulletin"
+fi
+expect "Turin report under another real Turin VCEK" 1 "signature" -- \
+	"$cvm" verify "$sd/turin/report.bin" --certs "$sd/turin/virtee" $now26
+printf '{"snp": {"min_tcb": {"fmc": 2}}}' >"$tmp/turin-fmc.json"
+expect "Turin below a reference's fmc" 1 "min_tcb: reported_tcb fmc 1 below 2" -- \
+	"$cvm" verify "$sd/turin/report.bin" --certs "$sd/turin" --reference "$tmp/turin-fmc.json" $now26
+printf '{"snp": {"require_single_socket": true}}' >"$tmp/ss.json"
+expect "SINGLE_SOCKET required" 1 "policy_single_socket" -- \
+	"$cvm" verify "$sd/genoa/report.bin" --certs "$sd/genoa" --reference "$tmp/ss.json" $now26
+printf '{"snp": {"min_abi": {"major": 1, "minor": 55}}}' >"$tmp/abi.json"
+expect "ABI below the reference's minimum" 1 "policy_abi: guest policy ABI 0.31 below" -- \
+	"$cvm" verify "$sd/genoa/report.bin" --certs "$sd/genoa" --reference "$tmp/abi.json" $now26
+printf '{"snp": {"min_abi": {"major": 0, "minor": 31}}}' >"$tmp/abi-ok.json"
+expect "ABI at the reference's minimum" 0 "" -- \
+	"$cvm" verify "$sd/genoa/report.bin" --certs "$sd/genoa" --reference "$tmp/abi-ok.json" $now26
+printf '{"snp": {"require_policy": ["ciphertext_hiding_dram"]}}' >"$tmp/ch.json"
+expect "policy feature required" 1 "policy_features: guest policy lacks ciphertext_hiding_dram" -- \
+	"$cvm" verify "$sd/genoa/report.bin" --certs "$sd/genoa" --reference "$tmp/ch.json" $now26
+printf '{"snp": {"require_platform": ["alias_check_complete", "tsme_en"]}}' >"$tmp/pi.json"
+expect "PLATFORM_INFO flags present" 0 "" -- \
+	"$cvm" verify "$sd/genoa/report.bin" --certs "$sd/genoa" --reference "$tmp/pi.json" $now26
+expect "PLATFORM_INFO flag required and absent" 1 "platform_info: PLATFORM_INFO lacks tsme_en" -- \
+	"$cvm" verify "$sd/milan/report.bin" --certs "$sd/milan" --reference "$tmp/pi.json" $now26
+printf '{"snp": {"require_platform": ["alias_check"]}}' >"$tmp/pi-typo.json"
+expect "unknown PLATFORM_INFO name" 2 "snp.require_platform: must be an array of names" -- \
+	"$cvm" verify "$sd/genoa/report.bin" --certs "$sd/genoa" --reference "$tmp/pi-typo.json" $now26
+"$cvm" verify "$sd/turin/report.bin" --certs "$sd/turin" $now26 --json >"$tmp/out.json" 2>/dev/null
+if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["claims"]
+assert d["verified"] is True and c["product"] == "Turin", d
+assert c["platform_info_bits"]["alias_check_complete"] is True, c
+assert c["platform_info_bits"]["other"] == "0x0000000000000040", c
+assert c["policy_bits"]["page_swap_disable"] is False, c
+assert c["reported_tcb"]["fmc"] == 1 and c["reported_tcb"]["microcode"] == 81, c
+names = [x["name"] for x in d["checks"]]
+for n in ("policy_single_socket", "policy_abi", "policy_features", "platform_info", "min_tcb"):
+    assert n in names, names
+' "$tmp/out.json"; then
+	ok "--json: PLATFORM_INFO flags, policy bits, Turin TCB"
+else
+	bad "--json: PLATFORM_INFO flags, policy bits, Turin TCB"
 fi
 
 # TDX: a real quote verifies; without collateral the output says TCB was not checked.

@@ -38,6 +38,9 @@ static void test_full_document(void **state)
 		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 		"202122232425262728292a2b2c2d2e2f\", \"policy\": \"0x30000\", \"vmpl\": 1,"
 		" \"min_tcb\": {\"bootloader\": 3, \"tee\": 0, \"snp\": 8, \"microcode\": 115},"
+		" \"require_single_socket\": true, \"min_abi\": {\"major\": 1, \"minor\": 55},"
+		" \"require_policy\": [\"ciphertext_hiding_dram\", \"page_swap_disable\"],"
+		" \"require_platform\": [\"alias_check_complete\"],"
 		" \"product\": \"Genoa-B1\", \"allow_debug\": true, \"allow_smt\": false},"
 		" \"tdx\": {\"rtmr3\": \"" /* 48 bytes */
 		"ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -58,6 +61,13 @@ static void test_full_document(void **state)
 	assert_string_equal(ref.snp.product, "Genoa-B1");
 	assert_true(ref.snp.allow_debug);
 	assert_false(ref.snp.allow_smt);
+	assert_true(ref.snp.require_single_socket);
+	assert_true(ref.snp.has_min_abi);
+	assert_int_equal(ref.snp.min_abi_major, 1);
+	assert_int_equal(ref.snp.min_abi_minor, 55);
+	assert_int_equal(ref.snp.require_policy,
+			 SNP_POLICY_CIPHERTEXT_HIDING_DRAM | SNP_POLICY_PAGE_SWAP_DISABLE);
+	assert_int_equal(ref.snp.require_platform, SNP_PLATFORM_ALIAS_CHECK_COMPLETE);
 	assert_true(ref.has_tdx && ref.tdx.has_rtmr[3] && !ref.tdx.has_rtmr[0]);
 	assert_int_equal(ref.tdx.rtmr[3][0], 0xff);
 	assert_int_equal(ref.tdx.accepted_tcb, TCB_UP_TO_DATE | TCB_SW_HARDENING_NEEDED);
@@ -97,6 +107,14 @@ static void test_refusals_name_the_member(void **state)
 		{ "{\"snp\": {\"product\": \"Rome\"}}", "snp.product: must be" },
 		{ "{\"snp\": {\"min_tcb\": {\"snp\": 256}}}", "snp.min_tcb.snp: must be" },
 		{ "{\"snp\": []}", "snp: must be an object" },
+		{ "{\"snp\": {\"require_policy\": [\"cxl_allow\"]}}",
+		  "snp.require_policy: must be" },
+		{ "{\"snp\": {\"require_policy\": \"rapl_dis\"}}", "snp.require_policy: must be" },
+		{ "{\"snp\": {\"require_platform\": [\"smt\"]}}", "snp.require_platform: must be" },
+		{ "{\"snp\": {\"min_abi\": {\"major\": 256}}}", "snp.min_abi.major: must be" },
+		{ "{\"snp\": {\"min_abi\": {\"patch\": 1}}}", "snp.min_abi.patch: unknown member" },
+		{ "{\"snp\": {\"require_single_socket\": 1}}",
+		  "snp.require_single_socket: must be true or false" },
 		{ "{\"tdx\": {\"rtmr4\": \"00\"}}", "tdx.rtmr4: unknown member" },
 		{ "{\"tdx\": {\"accepted_tcb_status\": [\"Fine\"]}}", "tdx.accepted_tcb_status" },
 		{ "{\"tdx\": {\"accepted_tcb_status\": []}}", "tdx.accepted_tcb_status" },

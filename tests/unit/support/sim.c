@@ -81,8 +81,8 @@ void sim_snp_defaults(struct sim_snp_fields *p)
 	memset(p, 0, sizeof(*p));
 	p->version = 2;
 	p->policy = 0x30000; /* SMT, reserved bit 17 */
-	/* scripts/test-pki/snp: bootloader 4, tee 1, snp 22, microcode 213, Milan layout. */
-	p->reported_tcb = 4ull | 1ull << 8 | 22ull << 48 | 213ull << 56;
+	/* scripts/test-pki/snp: bootloader 4, tee 1, snp 24, microcode 219, Milan layout. */
+	p->reported_tcb = 4ull | 1ull << 8 | 24ull << 48 | 219ull << 56;
 	hex = sim_read(sim_path(path, sizeof(path), "CVM_TEST_PKI", "snp/chip_id.hex"), &len);
 	while (len && (hex[len - 1] == '\n'))
 		hex[--len] = 0;
