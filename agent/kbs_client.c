@@ -300,6 +300,9 @@ static int attest(struct session *s, struct tee *tee, const char *nonce, const c
 	    !(text = cJSON_PrintUnformatted(req)))
 		return -ENOMEM;
 	r = request(s, "POST", "/kbs/v0/attest", text, &b, &status, err, errlen);
+	/* the broker no longer knows the session (dropped under flood, or expired) */
+	if (r == -EACCES && status == 401 && strstr(err, "HTTP 401: UnAuthenticatedCookie:"))
+		r = -ESTALE;
 	if (r == 0 &&
 	    (json_parse(b.p, b.len, &resp) < 0 || json_get_string(resp, "token", &token) < 0))
 		r = set_error(err, errlen, -EPROTO, "attest: the answer has no token");
@@ -378,10 +381,23 @@ int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *r
 	curl_easy_setopt(s.curl, CURLOPT_USERAGENT, "cvm-kbs-client/" KBS_PROTOCOL_VERSION);
 
 	r = p256_generate(&key);
-	if (r == 0)
+	/*
+	 * A session the broker dropped before our /attest (a flood of /auth
+	 * evicts the oldest waiting sessions, docs/kbs.md "Under flood") is
+	 * started again from /auth, with fresh evidence over a fresh nonce.
+	 */
+	for (unsigned again = 0; r == 0; again++) {
+		free(nonce);
+		nonce = NULL;
 		r = auth(&s, tee, &nonce, hash, sizeof(hash), err, errlen);
-	if (r == 0)
-		r = attest(&s, tee, nonce, hash, key, err, errlen);
+		if (r == 0)
+			r = attest(&s, tee, nonce, hash, key, err, errlen);
+		if (r != -ESTALE || again >= o->retries)
+			break;
+		r = 0;
+	}
+	if (r == -ESTALE)
+		r = -EACCES;
 	if (r == 0)
 		r = fetch(&s, resource, key, secret, n, err, errlen);
 	EVP_PKEY_free(key);
