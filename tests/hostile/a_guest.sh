@@ -45,7 +45,8 @@ echo "{\"reference\":{\"tdx\":{$tdx_ref},\"luks_header_sha256\":\"$luks\"}}" >"$
 port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
- "store": "$store", "timeout": 10, "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"}}
+ "store": "$store", "timeout": 10, "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"},
+ "tdx_without_collateral": true}
 EOC
 "$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &
 g_pids="$g_pids $!"
