@@ -20,11 +20,13 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <secp256k1.h>
 
 #include "agent/job.h"
@@ -413,9 +415,66 @@ uint64_t job_memory_default(void)
 struct confine {
 	const char *output_dir;
 	char tmp_opts[64]; /* tmpfs options of the job's /tmp */
-	uint64_t memory;   /* RLIMIT_AS */
+	uint64_t memory;   /* RLIMIT_AS, when the job has no cgroup */
+	int cgroup_procs;  /* the job's cgroup.procs, or -1 */
 	int flags;	   /* of unshare */
 };
+
+/*
+ * The job's memory, all its processes together, in a cgroup v2 group of its
+ * own (the kernel's Documentation/admin-guide/cgroup-v2.rst): memory.max
+ * (resident memory, page cache and the tmpfs pages of its /tmp), no swap,
+ * and the whole group killed on an out-of-memory (memory.oom.group). Only
+ * the agent as PID 1 of the guest makes it; elsewhere (tests on a host)
+ * the job gets RLIMIT_AS instead.
+ */
+#define JOB_CGROUP_ROOT "/sys/fs/cgroup"
+#define JOB_CGROUP JOB_CGROUP_ROOT "/cvm-job"
+
+static int high_fd(int fd);
+
+static int put_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+	size_t n = strlen(value);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, value, n) != (ssize_t)n)
+		r = -1;
+	if (close(fd) < 0)
+		r = -1;
+	return r;
+}
+
+/* The job's cgroup, limited to memory bytes: its cgroup.procs open for writing, or -1. */
+static int job_cgroup(uint64_t memory, char *err, size_t errlen)
+{
+	struct statfs sf;
+	char v[32];
+	int fd;
+
+	if (statfs(JOB_CGROUP_ROOT, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) {
+		if ((mkdir(JOB_CGROUP_ROOT, 0755) < 0 && errno != EEXIST) ||
+		    mount("cgroup2", JOB_CGROUP_ROOT, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  NULL) < 0)
+			return set_error(err, errlen, -errno, "cgroup2 on %s: %s", JOB_CGROUP_ROOT,
+					 strerror(errno));
+	}
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)memory);
+	if (put_file(JOB_CGROUP_ROOT "/cgroup.subtree_control", "+memory") < 0 ||
+	    (mkdir(JOB_CGROUP, 0755) < 0 && errno != EEXIST) ||
+	    put_file(JOB_CGROUP "/memory.max", v) < 0 ||
+	    put_file(JOB_CGROUP "/memory.oom.group", "1") < 0)
+		return set_error(err, errlen, -errno, "the job's cgroup: %s", strerror(errno));
+	/* no swap in the guest as shipped; where there is, the job gets none of it */
+	if (put_file(JOB_CGROUP "/memory.swap.max", "0") < 0 && errno != ENOENT)
+		return set_error(err, errlen, -errno, "memory.swap.max: %s", strerror(errno));
+	fd = high_fd(open(JOB_CGROUP "/cgroup.procs", O_WRONLY | O_CLOEXEC));
+	if (fd < 0)
+		return set_error(err, errlen, -errno, "cgroup.procs: %s", strerror(errno));
+	return fd;
+}
 
 /* The devices a program may expect; nothing else of /dev (disks, the TPM, the console) is seen. */
 static const char *const job_devices[] = { "null", "zero", "full", "random", "urandom", "tty" };
@@ -523,6 +582,9 @@ static int confine(const struct confine *c)
 static int child_setup(const struct job_manifest *m, const struct confine *c, const char *dir,
 		       const int fds[3])
 {
+	/* into the job's cgroup first, so that all it makes is counted there */
+	if (c->cgroup_procs >= 0 && write(c->cgroup_procs, "0", 1) != 1)
+		return -1;
 	if (reset_signals() < 0 || setsid() < 0 || confine(c) < 0)
 		return -1;
 	for (int i = 0; i < 3; i++)
@@ -531,7 +593,8 @@ static int child_setup(const struct job_manifest *m, const struct confine *c, co
 	/* none of PID 1's descriptors reach the job; the report pipe closes at exec */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		return -1;
-	if (limit(RLIMIT_CPU, m->limits.cpu_seconds) < 0 || limit(RLIMIT_AS, c->memory) < 0 ||
+	if (limit(RLIMIT_CPU, m->limits.cpu_seconds) < 0 ||
+	    (c->cgroup_procs < 0 && limit(RLIMIT_AS, c->memory) < 0) ||
 	    limit(RLIMIT_FSIZE, m->limits.file_size_bytes) < 0 ||
 	    limit(RLIMIT_NPROC, m->limits.processes) < 0 ||
 	    setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) < 0)
@@ -701,6 +764,7 @@ int job_run(const struct job_manifest *m, const char *workload_root, const char 
 	struct confine c = {
 		.output_dir = output_dir,
 		.memory = m->limits.memory_bytes ? m->limits.memory_bytes : job_memory_default(),
+		.cgroup_procs = -1,
 		.flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
 			 (m->network == JOB_NETWORK_GUEST ? 0 : CLONE_NEWNET),
 	};
@@ -717,6 +781,15 @@ int job_run(const struct job_manifest *m, const char *workload_root, const char 
 	if (chown(output_dir, m->uid, m->gid) < 0 || chmod(output_dir, 0700) < 0)
 		return set_error(err, errlen, -errno, "E_JOB_START: output directory: %s",
 				 strerror(errno));
+	if (getpid() == 1) {
+		c.cgroup_procs = job_cgroup(c.memory, err, errlen);
+		if (c.cgroup_procs < 0) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", err);
+			return set_error(err, errlen, c.cgroup_procs, "E_JOB_START: %s", why);
+		}
+	}
 	errno = 0;
 	fds[0] = high_fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
 	fds[1] = open_log(log_dir, "stdout");
@@ -729,6 +802,8 @@ int job_run(const struct job_manifest *m, const char *workload_root, const char 
 	for (int i = 0; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	if (c.cgroup_procs >= 0)
+		close(c.cgroup_procs);
 	free_env(m, envp);
 	if (e)
 		return set_error(err, errlen, -e, "E_JOB_START: %s", strerror(e));

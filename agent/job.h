@@ -18,7 +18,7 @@
 
 struct job_limits {
 	uint64_t cpu_seconds;	  /* RLIMIT_CPU */
-	uint64_t memory_bytes;	  /* RLIMIT_AS */
+	uint64_t memory_bytes;	  /* memory.max of the job's cgroup (RLIMIT_AS when not PID 1) */
 	uint64_t file_size_bytes; /* RLIMIT_FSIZE: also caps stdout and stderr */
 	uint64_t processes;	  /* RLIMIT_NPROC, for the job's uid */
 	uint64_t output_bytes;	  /* the size of the result area */
@@ -61,13 +61,14 @@ struct job_status {
 	uint64_t runtime_ms;
 };
 
-/* RLIMIT_AS when the manifest sets no memory_bytes: half the guest's memory, at least 16 MiB. */
+/* The memory limit when the manifest sets no memory_bytes: half the guest's memory, at least 16 MiB. */
 uint64_t job_memory_default(void);
 
 /*
  * Runs the job: argv[0] and cwd under workload_root, as uid/gid with no
- * supplementary groups, no new privileges, its limits (RLIMIT_AS
- * job_memory_default() when the manifest sets none), in namespaces of its
+ * supplementary groups, no new privileges, its limits (memory.max of a
+ * cgroup of its own when PID 1, else RLIMIT_AS; job_memory_default() when
+ * the manifest sets none), in namespaces of its
  * own (mount, IPC, UTS and, unless network is JOB_NETWORK_GUEST, network
  * with only lo, up): every mount read-only and nosuid but output_dir, a
  * tmpfs of limits.tmp_bytes on /tmp, a /dev of null, zero, full, random,

@@ -120,6 +120,22 @@ int main(void)
 	fprintf(out, "\n");
 	s = open("/dev/vda", O_RDONLY | O_CLOEXEC);
 	fprintf(out, "open-vda %s\n", s >= 0 ? "ok" : strerrorname_np(errno));
+	/* the job's cgroup ("0::/cvm-job"), its memory.max, and whether the job can raise it */
+	if ((f = fopen("/proc/self/cgroup", "re")) && fgets(line, sizeof(line), f)) {
+		char cgpath[600];
+
+		line[strcspn(line, "\n")] = 0;
+		fprintf(out, "cgroup %s\n", strncmp(line, "0::", 3) ? line : line + 3);
+		if (!strncmp(line, "0::", 3)) {
+			snprintf(cgpath, sizeof(cgpath), "/sys/fs/cgroup%s/memory.max", line + 3);
+			first_line(out, "memory-max", cgpath);
+			s = open(cgpath, O_WRONLY | O_CLOEXEC);
+			fprintf(out, "write-memory-max %s\n",
+				s >= 0 ? "ok" : strerrorname_np(errno));
+		}
+	}
+	if (f)
+		fclose(f);
 	getrlimit(RLIMIT_AS, &rl);
 	if (rl.rlim_cur == RLIM_INFINITY)
 		fprintf(out, "rlimit-as unlimited\n");

@@ -135,11 +135,13 @@ record guest-job-tmp-own-tmpfs "ok 67108864" "$(val 'write \/tmp') $(val tmp-byt
 record guest-job-output-writable ok "$(sed -n 's/^write \/output //p' "$r" 2>/dev/null)"
 record guest-job-dev-minimal "fd full null random stderr stdin stdout tty urandom zero / ENOENT" \
 	"$(val dev) / $(val open-vda)"
-g_as=$(val rlimit-as)
-# the default is half the guest's memory (1 GiB here): under 512 MiB, over 256 MiB
-case "$g_as" in
-'' | unlimited | *[!0-9]*) g_as_seen="${g_as:-missing}" ;;
-*) [ "$g_as" -le 536870912 ] && [ "$g_as" -gt 268435456 ] && g_as_seen="half the guest" || g_as_seen="$g_as" ;;
+g_mem=$(val memory-max)
+# the default is half the guest's memory (1 GiB here), for the whole job: its own cgroup
+case "$g_mem" in
+'' | max | *[!0-9]*) g_mem_seen="${g_mem:-missing}" ;;
+*) [ "$g_mem" -le 536870912 ] && [ "$g_mem" -gt 268435456 ] && g_mem_seen="half the guest" || g_mem_seen="$g_mem" ;;
 esac
-record guest-job-default-memory-limit "half the guest" "$g_as_seen"
+record guest-job-default-memory-limit "half the guest" "$g_mem_seen"
+record guest-job-own-cgroup /cvm-job "$(val cgroup)"
+record guest-job-cannot-raise-memory-max EACCES "$(val write-memory-max)"
 no_secret guest-no-key-on-console-status-disk "$tmp/console" "$tmp/status" "$tmp/out.img" "$tmp/broker.log"
