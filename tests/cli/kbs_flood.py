@@ -14,6 +14,8 @@
 #   silent   one TCP connection that sends nothing, not even a TLS hello;
 #            after how many seconds the broker closed it (waits N seconds)
 #   body     one /auth with a body of N bytes
+#   idle     N TLS connections opened and held, silent, for PAD seconds
+#            (default 4); prints how many were opened
 import http.client
 import json
 import os
@@ -106,6 +108,16 @@ elif mode == "body":
         counts[str(request("POST", "/kbs/v0/auth", "{" + "x" * n + "}")[0])] = 1
     except OSError:
         counts["closed"] = 1
+elif mode == "idle":
+    held = []
+    for i in range(n):
+        try:
+            held.append(ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))),
+                                        server_hostname="127.0.0.1"))
+        except OSError as e:
+            print("connect %d: %s" % (i, e))
+    time.sleep(int(sys.argv[5]) if len(sys.argv) > 5 else 4)
+    counts["held"] = len(held)
 elif mode == "slow":
     raw = socket.create_connection(("127.0.0.1", int(port)))
     s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")

@@ -34,6 +34,18 @@ summary() {
 	[ "$fail" -eq 0 ]
 }
 
+# sim_evidence_cmd OUT CVM_TEST PKI MRTD [log]: writes the program OUT that
+# seal_result.py and result_tool run for evidence (REPORT_DATA_HEX OUT_FILE
+# [RUNTIME_LOG]): a sim TDX quote of MRTD signed by the test PKI, with the
+# runtime log when "log" is given.
+sim_evidence_cmd() {
+	se_log=""
+	[ "${5:-}" = log ] && se_log='--runtime-log "$3" '
+	printf '#!/bin/sh\nexec "%s" kbs-client --tee sim --sim-pki "%s" --sim-measurement %s %s--evidence "$1" -o "$2"\n' \
+		"$2" "$3" "$4" "$se_log" >"$1"
+	chmod +x "$1"
+}
+
 # free_port: a TCP port of 127.0.0.1 that nothing listens on now
 free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

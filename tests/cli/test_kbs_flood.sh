@@ -81,19 +81,7 @@ flood attest attest 600 "$tmp/ev.json" 60000
 flood guess guess 3000
 sleep 1
 # idle connections beyond max_connections (512): the oldest make room
-$py - "$port" "$tmp/tls.pem" >"$tmp/idle.out" 2>&1 <<'EOP' &
-import socket, ssl, sys, time
-ctx = ssl.create_default_context(cafile=sys.argv[2])
-held = []
-for i in range(600):
-    try:
-        held.append(ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
-                                    server_hostname="127.0.0.1"))
-    except OSError as e:
-        print("connect %d: %s" % (i, e))
-time.sleep(4)
-print("held %d connections" % len(held))
-EOP
+$py "$here/kbs_flood.py" "$port" "$tmp/tls.pem" idle 600 4 >"$tmp/idle.out" 2>&1 &
 idle=$!
 pids="$pids $idle"
 sleep 1

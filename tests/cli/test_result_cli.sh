@@ -65,10 +65,7 @@ print(k.curve.name, k.public_key().public_bytes(s.Encoding.X962, s.PublicFormat.
 # ---- evidence: PROG REPORT_DATA_HEX OUT RUNTIME_LOG ----
 mrtd=$($py -c 'print(bytes(range(48)).hex())')
 snpm=$($py -c 'print(bytes(range(0xa0, 0xd0)).hex())')
-cat >"$tmp/ev-tdx.sh" <<EOF
-#!/bin/sh
-exec "$cvmt" kbs-client --tee sim --sim-pki "$pki" --sim-measurement $mrtd --runtime-log "\$3" --evidence "\$1" -o "\$2"
-EOF
+sim_evidence_cmd "$tmp/ev-tdx.sh" "$cvmt" "$pki" "$mrtd" log
 cat >"$tmp/ev-snp.sh" <<EOF
 #!/bin/sh
 exec "$cvmt" kbs-client --tee sim --sim-platform snp --sim-pki "$pki" --sim-measurement $snpm --evidence "\$1" -o "\$2"
@@ -159,22 +156,7 @@ refused "another recipient's key" "E_RESULT_RECIPIENT" -- \
 	"$cvm" result open "$tmp/good.cvmr" $tdxroots --accept-unpinned-image --key "$tmp/other.key" -o "$tmp/res"
 # the evidence of one bundle in another's trailer, every other byte genuine
 seal "$tmp/second.cvmr"
-cat >"$tmp/swap.py" <<'EOP'
-import json, struct, sys
-def split(b):
-    off = 12 + struct.unpack("<I", b[8:12])[0]
-    while True:
-        w = struct.unpack("<I", b[off:off + 4])[0]
-        off += 4 + (w & 0x7FFFFFFF)
-        if w >> 31:
-            return b[:off], json.loads(b[off + 4:])
-a, ta = split(open(sys.argv[1], "rb").read())
-b, tb = split(open(sys.argv[2], "rb").read())
-tb["evidence"] = ta["evidence"]
-t = json.dumps(tb, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-open(sys.argv[3], "wb").write(b + struct.pack("<I", len(t)) + t)
-EOP
-$py "$tmp/swap.py" "$tmp/good.cvmr" "$tmp/second.cvmr" "$tmp/swapped.cvmr"
+$py "$here/swap_evidence.py" "$tmp/good.cvmr" "$tmp/second.cvmr" "$tmp/swapped.cvmr"
 refused "the evidence of another bundle" "E_RESULT_BINDING: the evidence does not bind this bundle" -- open_ "$tmp/swapped.cvmr" $tdxroots
 seal "$tmp/replay.cvmr" --strip-evidence-log --trailer-log-extra
 refused "a runtime log that does not replay" "E_RESULT_EVENTLOG: runtime_log: .*does not replay to RTMR3" -- open_ "$tmp/replay.cvmr" $tdxroots

@@ -19,11 +19,7 @@ roots="--test-roots $pki/tdx/roots.pem"
 mrtd=$($py -c 'print(bytes(range(48)).hex())')
 "$cvm" keygen -o "$tmp/customer.key" >"$tmp/pub"
 pub=$(cat "$tmp/pub")
-cat >"$tmp/ev-tdx.sh" <<EOS
-#!/bin/sh
-exec "$cvmt" kbs-client --tee sim --sim-pki "$pki" --sim-measurement $mrtd --runtime-log "\$3" --evidence "\$1" -o "\$2"
-EOS
-chmod +x "$tmp/ev-tdx.sh"
+sim_evidence_cmd "$tmp/ev-tdx.sh" "$cvmt" "$pki" "$mrtd" log
 mkdir -p "$tmp/stage"
 seal() { # KIND [N]
 	$py "$here/craft_tar.py" "$1" "$tmp/$1.tar" ${2:-} &&

@@ -82,18 +82,7 @@ record broker-refused-attest-flood-rss-bound "under 32 MB" "$seen"
 echo "    | broker RSS ${rss0} kB before the floods, ${rss1} kB after"
 
 # ---- idle connections beyond the 512 the broker keeps ----
-$py - "$port" "$tmp/tls.pem" >"$tmp/idle.out" 2>&1 <<'EOP' &
-import socket, ssl, sys, time
-ctx = ssl.create_default_context(cafile=sys.argv[2])
-held = []
-for i in range(600):
-    try:
-        held.append(ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
-                                    server_hostname="127.0.0.1"))
-    except OSError:
-        pass
-time.sleep(3)
-EOP
+$py "$cli/kbs_flood.py" "$port" "$tmp/tls.pem" idle 600 3 >"$tmp/idle.out" 2>&1 &
 idle=$!
 sleep 1.5
 guest && seen=released || seen=refused
@@ -120,11 +109,7 @@ record broker-floods-no-sanitizer-report none "$seen"
 # ---- result bundles whose sealed tar is hostile ----
 "$cvm" keygen -o "$tmp/customer.key" >"$tmp/pub"
 pub=$(cat "$tmp/pub")
-cat >"$tmp/ev-tdx.sh" <<EOS
-#!/bin/sh
-exec "$cvm_test" kbs-client --tee sim --sim-pki "$pki" --sim-measurement $mrtd --runtime-log "\$3" --evidence "\$1" -o "\$2"
-EOS
-chmod +x "$tmp/ev-tdx.sh"
+sim_evidence_cmd "$tmp/ev-tdx.sh" "$cvm_test" "$pki" "$mrtd" log
 mkdir -p "$tmp/stage"
 tarseal() { # KIND [N]
 	$py "$cli/craft_tar.py" "$1" "$tmp/$1.tar" ${2:-} &&

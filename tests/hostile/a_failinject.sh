@@ -22,11 +22,7 @@ mrtd=$($py -c 'print(bytes(range(48)).hex())')
 # ---- the write path ----
 "$tool" keygen "$tmp/customer.pem" >"$tmp/pub"
 pub=$(cat "$tmp/pub")
-cat >"$tmp/ev-tdx.sh" <<EOS
-#!/bin/sh
-exec "$cvm_test" kbs-client --tee sim --sim-pki "$pki" --sim-measurement $mrtd --evidence "\$1" -o "\$2"
-EOS
-chmod +x "$tmp/ev-tdx.sh"
+sim_evidence_cmd "$tmp/ev-tdx.sh" "$cvm_test" "$pki" "$mrtd"
 mkdir -p "$tmp/stage/output" "$tmp/stage/log"
 plain=$($py -c 'import os; print(os.urandom(24).hex())')
 # more than one chunk of the bundle, so that writes in the middle can fail

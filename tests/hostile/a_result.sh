@@ -12,11 +12,7 @@ mrtd=$($py -c 'print(bytes(range(48)).hex())')
 "$cvm" keygen -o "$tmp/customer.key" >"$tmp/pub"
 pub=$(cat "$tmp/pub")
 "$cvm" keygen -o "$tmp/other.key" >/dev/null
-cat >"$tmp/ev-tdx.sh" <<EOS
-#!/bin/sh
-exec "$cvm_test" kbs-client --tee sim --sim-pki "$pki" --sim-measurement $mrtd --runtime-log "\$3" --evidence "\$1" -o "\$2"
-EOS
-chmod +x "$tmp/ev-tdx.sh"
+sim_evidence_cmd "$tmp/ev-tdx.sh" "$cvm_test" "$pki" "$mrtd" log
 mkdir -p "$tmp/stage/output"
 plain=$($py -c 'import os; print(os.urandom(24).hex())')
 echo "customer plaintext $plain" >"$tmp/stage/output/answer.txt"
@@ -61,21 +57,7 @@ attack result-unpinned-refused 2 "--reference|accept-unpinned" -- "$cvm" result 
 
 # the evidence of one genuine bundle in another genuine bundle's trailer
 seal "$tmp/second.cvmr"
-$py - "$tmp/good.cvmr" "$tmp/second.cvmr" "$tmp/swapped.cvmr" <<'EOP'
-import json, struct, sys
-def split(b):
-    off = 12 + struct.unpack("<I", b[8:12])[0]
-    while True:
-        w = struct.unpack("<I", b[off:off + 4])[0]
-        off += 4 + (w & 0x7FFFFFFF)
-        if w >> 31:
-            return b[:off], json.loads(b[off + 4:])
-a, ta = split(open(sys.argv[1], "rb").read())
-b, tb = split(open(sys.argv[2], "rb").read())
-tb["evidence"] = ta["evidence"]
-t = json.dumps(tb, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-open(sys.argv[3], "wb").write(b + struct.pack("<I", len(t)) + t)
-EOP
+$py "$top/tests/cli/swap_evidence.py" "$tmp/good.cvmr" "$tmp/second.cvmr" "$tmp/swapped.cvmr"
 open_ result-evidence-of-another "E_RESULT_BINDING" "$tmp/swapped.cvmr" $roots $unpinned
 seal "$tmp/replay.cvmr" --strip-evidence-log --trailer-log-extra
 open_ result-log-no-replay "E_RESULT_EVENTLOG" "$tmp/replay.cvmr" $roots $unpinned
