@@ -897,7 +897,6 @@ static void kbs_limits(struct kbs *k)
 {
 	k->attest_ttl = k->session_ttl < 60 ? k->session_ttl : 60;
 	k->max_attested = k->max_sessions / 40 > 16 ? k->max_sessions / 40 : 16;
-	k->max_connections = 512;
 	k->connection_ttl = 3 * k->timeout;
 	for (k->nbuckets = 1; k->nbuckets < k->max_sessions + k->max_attested; k->nbuckets <<= 1)
 		;
@@ -911,7 +910,7 @@ int kbs_serve(const char *config)
 	const char *listen, *cert, *key, *store, *tkey, *snp_roots = NULL, *tdx_roots = NULL,
 							*collateral = NULL;
 	const cJSON *roots;
-	long max_sessions, max_body;
+	long max_sessions, max_body, max_conns;
 	char err[256], *colon;
 	struct event *sigint = NULL, *sigterm = NULL, *sweep = NULL;
 	int r, nres, rc = EXIT_USAGE;
@@ -930,19 +929,13 @@ int kbs_serve(const char *config)
 		return EXIT_USAGE;
 	}
 	{
-		static const char *const known[] = { "listen",
-						     "tls_cert",
-						     "tls_key",
-						     "store",
-						     "token_key",
-						     "session_ttl",
-						     "token_ttl",
-						     "max_sessions",
-						     "max_body",
-						     "timeout",
-						     "test_roots",
-						     "tdx_collateral",
-						     "tdx_without_collateral" };
+		static const char *const known[] = { "listen",	       "tls_cert",
+						     "tls_key",	       "store",
+						     "token_key",      "session_ttl",
+						     "token_ttl",      "max_sessions",
+						     "max_body",       "max_connections",
+						     "timeout",	       "test_roots",
+						     "tdx_collateral", "tdx_without_collateral" };
 		const cJSON *m;
 
 		cJSON_ArrayForEach(m, c) {
@@ -966,6 +959,7 @@ int kbs_serve(const char *config)
 	    cfg_number(c, "token_ttl", 300, 1, 86400, &k.token_ttl, config) < 0 ||
 	    cfg_number(c, "max_sessions", 10000, 1, 1000000, &max_sessions, config) < 0 ||
 	    cfg_number(c, "max_body", 256 * 1024, 1024, 16 * 1024 * 1024, &max_body, config) < 0 ||
+	    cfg_number(c, "max_connections", 512, 8, 65536, &max_conns, config) < 0 ||
 	    cfg_number(c, "timeout", 10, 1, 600, &k.timeout, config) < 0)
 		return EXIT_USAGE;
 	if ((roots = cJSON_GetObjectItemCaseSensitive(c, "test_roots"))) {
@@ -975,6 +969,7 @@ int kbs_serve(const char *config)
 	}
 	k.max_sessions = (size_t)max_sessions;
 	k.max_body = (size_t)max_body;
+	k.max_connections = (size_t)max_conns;
 	snprintf(k.store, sizeof(k.store), "%s", store);
 	snprintf(k.listen_addr, sizeof(k.listen_addr), "%s", listen);
 	colon = strrchr(k.listen_addr, ':');

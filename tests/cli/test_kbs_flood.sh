@@ -46,6 +46,12 @@ for p in -1 0 65536 abc 1x ""; do
 EOC
 	expect "listen port '$p' refused" 2 "PORT 1 to 65535" -- "$cvm" kbs serve --config "$tmp/badport.json"
 done
+for m in 7 65537 '"64"'; do
+	cat >"$tmp/badconns.json" <<EOC
+{"listen": "127.0.0.1:1", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key", "store": "$store", "max_connections": $m}
+EOC
+	expect "max_connections $m refused" 2 "max_connections" -- "$cvm" kbs serve --config "$tmp/badconns.json"
+done
 expect "kbs-client --retries -1 refused" 2 "retries" -- "$cvmt" kbs-client --retries -1 --url https://127.0.0.1:1 --resource a/b/c -o x
 expect "kbs-client --timeout abc refused" 2 "timeout" -- "$cvmt" kbs-client --timeout abc --url https://127.0.0.1:1 --resource a/b/c -o x
 
@@ -53,7 +59,7 @@ expect "kbs-client --timeout abc refused" 2 "timeout" -- "$cvmt" kbs-client --ti
 port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
- "store": "$store", "timeout": 3, "max_sessions": 400,
+ "store": "$store", "timeout": 3, "max_sessions": 400, "max_connections": 128,
  "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"},
  "tdx_without_collateral": true}
 EOC
@@ -80,8 +86,8 @@ flood auth2 auth 3000
 flood attest attest 600 "$tmp/ev.json" 60000
 flood guess guess 3000
 sleep 1
-# idle connections beyond max_connections (512): the oldest make room
-$py "$here/kbs_flood.py" "$port" "$tmp/tls.pem" idle 600 4 >"$tmp/idle.out" 2>&1 &
+# idle connections beyond max_connections (128): the oldest make room
+$py "$here/kbs_flood.py" "$port" "$tmp/tls.pem" idle 300 4 >"$tmp/idle.out" 2>&1 &
 idle=$!
 pids="$pids $idle"
 sleep 1
@@ -111,7 +117,7 @@ grep -q '"401": 600' "$tmp/flood.attest" && ok "600 refused /attest with 60 KB o
 # (a flooder's connection may be cut to make room for others: it reconnects)
 $py -c 'import json,sys; c=json.load(open(sys.argv[1])); c.pop("seconds"); sys.exit(0 if set(c) <= {"401", "closed"} and c.get("401", 0) > 2900 else 1)' "$tmp/flood.guess" &&
 	ok "3000 guessed session ids: none accepted" || bad "guess flood: $(cat "$tmp/flood.guess")"
-grep -q 'max_connections' "$tmp/broker.log" && ok "600 idle connections: the oldest were cut to make room" || bad "no connection was cut"
+grep -q 'max_connections' "$tmp/broker.log" && ok "300 idle connections: the oldest were cut to make room" || bad "no connection was cut"
 guest "$tmp/got" && ok "a genuine guest after the flood" || bad "no key after the flood"
 sleep 2 # a sweep gives freed memory back
 rss1=$(rss)

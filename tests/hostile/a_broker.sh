@@ -31,7 +31,7 @@ done
 port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
- "store": "$store", "timeout": 3, "max_sessions": 400,
+ "store": "$store", "timeout": 3, "max_sessions": 400, "max_connections": 128,
  "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"},
  "tdx_without_collateral": true}
 EOC
@@ -81,8 +81,8 @@ grow=$((rss1 - rss0))
 record broker-refused-attest-flood-rss-bound "under 32 MB" "$seen"
 echo "    | broker RSS ${rss0} kB before the floods, ${rss1} kB after"
 
-# ---- idle connections beyond the 512 the broker keeps ----
-$py "$cli/kbs_flood.py" "$port" "$tmp/tls.pem" idle 600 3 >"$tmp/idle.out" 2>&1 &
+# ---- idle connections beyond the 128 (max_connections) the broker keeps ----
+$py "$cli/kbs_flood.py" "$port" "$tmp/tls.pem" idle 300 3 >"$tmp/idle.out" 2>&1 &
 idle=$!
 sleep 1.5
 guest && seen=released || seen=refused
