@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 /*
  * A TDX quote starts with version 4 or 5, attestation key type 2 and TEE
@@ -25,26 +25,14 @@ enum cvm_platform evidence_detect(const uint8_t *buf, size_t len)
 	return PLATFORM_NONE;
 }
 
-/* A TDX quote's RTMR3 comes back whatever the verdict, for the caller's messages. */
-static int verify_tdx(const struct kbs_evidence *e, struct tdx_verifier *tv,
-		      const struct tdx_reference *ref, const uint8_t *report_data, uint8_t reg[48],
-		      struct verdict *v)
-{
-	struct tdx_quote q = { 0 };
-	int r = tdx_verify(tv, e->raw, e->raw_len, ref, report_data, &q, v);
-
-	memcpy(reg, q.body.rtmr[3], 48);
-	return r;
-}
-
 int kbs_evidence_verify(const struct kbs_evidence *e, struct snp_verifier *snp,
 			struct tdx_verifier *tdx, const struct reference *ref,
 			const uint8_t *report_data, uint8_t reg[48], size_t *reglen,
 			struct verdict *v)
 {
+	const struct platform *pl = platform_get(e->platform);
+	const struct platform_verifiers pv = { .snp = snp, .tdx = tdx };
 	struct reference none;
-	struct snp_report rep;
-	struct tpm_quote q;
 	int r;
 
 	/* Without reference values: the secure defaults (no debug, no migration agent). */
@@ -53,24 +41,11 @@ int kbs_evidence_verify(const struct kbs_evidence *e, struct snp_verifier *snp,
 		ref = &none;
 	}
 	*reglen = 0;
-	switch (e->platform) {
-	case PLATFORM_SNP:
-		r = snp_verify(snp, e->raw, e->raw_len, &e->certs, &ref->snp, report_data, &rep, v);
-		break;
-	case PLATFORM_TDX:
-		r = verify_tdx(e, tdx, &ref->tdx, report_data, reg, v);
-		*reglen = 48;
-		break;
-	case PLATFORM_TPM:
-		r = tpm_quote_verify(e->raw, e->raw_len, e->extra, e->extra_len, e->ak,
-				     (const uint8_t(*)[32])e->pcrs, &ref->tpm, report_data, &q, v);
-		memcpy(reg, e->pcrs[15], 32);
-		*reglen = 32;
-		break;
-	default:
+	if (!pl) {
 		verdict_init(v, PLATFORM_NONE);
 		return verdict_fail(v, CHECK_FORMAT, "evidence of no known platform");
 	}
+	r = pl->verify(e, &pv, ref, report_data, reg, reglen, v);
 	/* The verifiers record a refusal in the verdict and may return 0 or -1 with it. */
 	if (r < 0 && verdict_ok(v))
 		return r;

@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 /* ---- SEV-SNP: raw report <-> the sev crate's JSON ---- */
 
@@ -353,20 +353,13 @@ cJSON *snp_certs_to_sev_json(const struct snp_certs *c, bool vlek)
 
 /* ---- the primary evidence of an attest request ---- */
 
-static int b64_member(const cJSON *o, const char *key, uint8_t **out, size_t *len, size_t cap)
-{
-	const char *s;
-
-	if (json_get_string(o, key, &s) < 0 || strlen(s) > cap / 3 * 4 + 4 ||
-	    base64_decode(s, strlen(s), BASE64_STD, out, len) < 0)
-		return -EBADMSG;
-	return 0;
-}
-
 static int take_evidence(struct kbs_evidence *s, const cJSON *ev, char *err, size_t errlen)
 {
+	const struct platform *pl = platform_get(s->platform);
 	const cJSON *m;
 
+	if (!pl)
+		return set_error(err, errlen, -EINVAL, "unknown platform");
 	if (!cJSON_IsObject(ev))
 		return set_error(err, errlen, -EBADMSG, "primary_evidence is not an object");
 	m = cJSON_GetObjectItemCaseSensitive(ev, "runtime_eventlog");
@@ -376,73 +369,7 @@ static int take_evidence(struct kbs_evidence *s, const cJSON *ev, char *err, siz
 		if (!(s->runtime_log = strdup(m->valuestring)))
 			return -ENOMEM;
 	}
-	switch (s->platform) {
-	case PLATFORM_SNP: {
-		int r;
-
-		s->raw = malloc(SNP_REPORT_SIZE);
-		if (!s->raw)
-			return -ENOMEM;
-		s->raw_len = SNP_REPORT_SIZE;
-		r = snp_report_from_sev_json(
-			cJSON_GetObjectItemCaseSensitive(ev, "attestation_report"), s->raw, err,
-			errlen);
-		if (r < 0)
-			return r;
-		r = snp_certs_from_sev_json(cJSON_GetObjectItemCaseSensitive(ev, "cert_chain"),
-					    &s->certs, err, errlen);
-		if (r < 0)
-			return r;
-		if (!s->certs.vcek)
-			return set_error(err, errlen, -EBADMSG,
-					 "cert_chain carries no VCEK or VLEK (this broker does not "
-					 "fetch from AMD KDS)");
-		return 0;
-	}
-	case PLATFORM_TDX:
-		m = cJSON_GetObjectItemCaseSensitive(ev, "cc_eventlog");
-		if (m && !cJSON_IsNull(m) && !cJSON_IsString(m))
-			return set_error(err, errlen, -EBADMSG, "cc_eventlog malformed");
-		if (b64_member(ev, "quote", &s->raw, &s->raw_len, CVM_CAP_EVIDENCE) < 0)
-			return set_error(err, errlen, -EBADMSG, "quote is not standard base64");
-		return 0;
-	case PLATFORM_TPM: {
-		_cleanup_free_ uint8_t *der = NULL;
-		const uint8_t *p;
-		const cJSON *q = cJSON_GetObjectItemCaseSensitive(ev, "tpm_quote"), *pc;
-		size_t n = 0, i = 0;
-
-		if (b64_member(ev, "ak_public", &der, &n, 4096) < 0)
-			return set_error(err, errlen, -EBADMSG, "ak_public is not base64");
-		p = der;
-		s->ak = d2i_PUBKEY(NULL, &p, (long)n);
-		ERR_clear_error();
-		if (!s->ak || p != der + n)
-			return set_error(err, errlen, -EBADMSG, "ak_public is not a public key");
-		if (!cJSON_IsObject(q) ||
-		    b64_member(q, "message", &s->raw, &s->raw_len, 2048) < 0 ||
-		    b64_member(q, "signature", &s->extra, &s->extra_len, 2048) < 0)
-			return set_error(err, errlen, -EBADMSG,
-					 "tpm_quote needs base64 message and signature");
-		pc = cJSON_GetObjectItemCaseSensitive(q, "pcrs");
-		if (!cJSON_IsArray(pc) || cJSON_GetArraySize(pc) != TPM_PCRS)
-			return set_error(err, errlen, -EBADMSG, "tpm_quote.pcrs is not 24 values");
-		s->pcrs = calloc(TPM_PCRS, 32);
-		if (!s->pcrs)
-			return -ENOMEM;
-		cJSON_ArrayForEach(m, pc) {
-			if (!cJSON_IsString(m) ||
-			    hex_decode_exact(m->valuestring, s->pcrs[i++], 32) < 0)
-				return set_error(err, errlen, -EBADMSG,
-						 "tpm_quote.pcrs[%zu] is not 32 bytes of hex",
-						 i - 1);
-		}
-		return 0;
-	}
-	default:
-		break;
-	}
-	return set_error(err, errlen, -EINVAL, "unknown platform");
+	return pl->parse(ev, s, err, errlen);
 }
 
 void kbs_evidence_free(struct kbs_evidence *s)
@@ -471,14 +398,11 @@ int kbs_evidence_parse(enum cvm_platform tee, const cJSON *ev, struct kbs_eviden
 
 int kbs_tee_parse(const char *name, enum cvm_platform *out)
 {
-	if (!strcmp(name, "snp"))
-		*out = PLATFORM_SNP;
-	else if (!strcmp(name, "tdx"))
-		*out = PLATFORM_TDX;
-	else if (!strcmp(name, "tpm"))
-		*out = PLATFORM_TPM;
-	else
+	const struct platform *pl = platform_by_kbs_tee(name);
+
+	if (!pl)
 		return -EINVAL;
+	*out = pl->id;
 	return 0;
 }
 

@@ -64,20 +64,6 @@ const char *check_name(enum cvm_check c)
 	return check_names[c];
 }
 
-const char *platform_name(enum cvm_platform p)
-{
-	switch (p) {
-	case PLATFORM_SNP:
-		return "snp";
-	case PLATFORM_TDX:
-		return "tdx";
-	case PLATFORM_TPM:
-		return "tpm";
-	default:
-		return "unknown";
-	}
-}
-
 void verdict_init(struct verdict *v, enum cvm_platform p)
 {
 	memset(v, 0, sizeof(*v));
