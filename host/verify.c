@@ -7,7 +7,7 @@
 
 #include "host/cvm.h"
 #include "lib/lib.h"
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 static void help(FILE *f)
 {
@@ -241,22 +241,11 @@ static void print_json(const struct run *r)
 
 /* ---- the evidence ---- */
 
-/* JSON evidence names its platform by its members (measurement/kbs_evidence.c). */
-static enum cvm_platform json_platform(const cJSON *o)
-{
-	if (cJSON_GetObjectItemCaseSensitive(o, "tpm_quote"))
-		return PLATFORM_TPM;
-	if (cJSON_GetObjectItemCaseSensitive(o, "quote"))
-		return PLATFORM_TDX;
-	if (cJSON_GetObjectItemCaseSensitive(o, "attestation_report"))
-		return PLATFORM_SNP;
-	return PLATFORM_NONE;
-}
-
 /* Takes the evidence apart; 0 with platform NONE when it is neither form. */
 static int load_evidence(struct run *r, const uint8_t *buf, size_t len)
 {
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+	const struct platform *pl;
 	size_t i = 0;
 	char err[200];
 
@@ -274,9 +263,9 @@ static int load_evidence(struct run *r, const uint8_t *buf, size_t len)
 		return 0;
 	}
 	r->json_evidence = true;
-	if (json_parse((const char *)buf, len, &doc) < 0 ||
-	    (r->platform = json_platform(doc)) == PLATFORM_NONE)
+	if (json_parse((const char *)buf, len, &doc) < 0 || !(pl = platform_of_json(doc)))
 		return 0;
+	r->platform = pl->id;
 	if (kbs_evidence_parse(r->platform, doc, &r->ev, err, sizeof(err)) < 0) {
 		verdict_init(&r->v, r->platform);
 		r->platform = PLATFORM_NONE;

@@ -143,6 +143,7 @@ static const struct platform platforms[] = {
 		.id = PLATFORM_SNP,
 		.name = "snp",
 		.kbs_tee = "snp",
+		.json_member = "attestation_report",
 		.ref_sections = REF_SECTION_SNP,
 		.launch_binding = "host_data",
 		.launch_binding_len = 32,
@@ -154,6 +155,7 @@ static const struct platform platforms[] = {
 		.id = PLATFORM_TDX,
 		.name = "tdx",
 		.kbs_tee = "tdx",
+		.json_member = "quote",
 		.ref_sections = REF_SECTION_TDX,
 		.runtime_reg = "rtmr3",
 		.runtime_reg_len = 48,
@@ -167,6 +169,7 @@ static const struct platform platforms[] = {
 		.id = PLATFORM_TPM,
 		.name = "tpm",
 		.kbs_tee = "tpm",
+		.json_member = "tpm_quote",
 		.ref_sections = REF_SECTION_TPM,
 		.runtime_reg = "pcr15",
 		.runtime_reg_len = 32,
@@ -193,6 +196,14 @@ const struct platform *platform_by_name(const char *name)
 {
 	for (size_t i = 0; name && i < ARRAY_SIZE(platforms); i++)
 		if (!strcmp(platforms[i].name, name))
+			return &platforms[i];
+	return NULL;
+}
+
+const struct platform *platform_of_json(const cJSON *ev)
+{
+	for (size_t i = 0; cJSON_IsObject(ev) && i < ARRAY_SIZE(platforms); i++)
+		if (cJSON_GetObjectItemCaseSensitive(ev, platforms[i].json_member))
 			return &platforms[i];
 	return NULL;
 }

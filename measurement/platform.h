@@ -34,6 +34,12 @@ struct platform {
 	const char *name;
 	/* its "tee" in the key broker protocol (Trustee's Tee, as serde names it) */
 	const char *kbs_tee;
+	/*
+	 * The member of a "primary_evidence" object that names this shape
+	 * (cvm verify of JSON evidence): rows are tried in table order, so a
+	 * shape that also carries another's member comes first.
+	 */
+	const char *json_member;
 	/* the sections of reference values its evidence is checked against */
 	unsigned ref_sections;
 	/*
@@ -67,6 +73,8 @@ const struct platform *platform_get(enum cvm_platform p);
 /* By cvm's name, or by its name in the broker protocol; NULL when none. */
 const struct platform *platform_by_name(const char *name);
 const struct platform *platform_by_kbs_tee(const char *tee);
+/* The row whose json_member ev has, first in table order; NULL when none. */
+const struct platform *platform_of_json(const cJSON *ev);
 /* The rows in order, for listings: NULL after the last. */
 const struct platform *platform_at(size_t i);
 
