@@ -62,3 +62,18 @@ void wipe_freep(char **p)
 	OPENSSL_cleanse(*p, strlen(*p));
 	free(*p);
 }
+
+void cvm_erase(struct cvm_eraser *e)
+{
+	OPENSSL_cleanse(e->p, e->n);
+}
+
+void wiped_buf_free(struct wiped_buf *b)
+{
+	if (!b->p)
+		return;
+	OPENSSL_cleanse(b->p, b->n);
+	free(b->p);
+	b->p = NULL;
+	b->n = 0;
+}

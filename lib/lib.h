@@ -29,6 +29,38 @@ static inline void freep(void *p)
 	free(*(void **)p);
 }
 
+#define CVM_CONCAT_(a, b) a##b
+#define CVM_CONCAT(a, b) CVM_CONCAT_(a, b)
+
+/*
+ * Stack secrets are wiped when they leave scope, whatever the path out:
+ *
+ *	uint8_t key[32];
+ *	CLEANUP_ERASE(key);
+ *
+ * declares a hidden variable whose cleanup OPENSSL_cleanse()s all of key
+ * (sizeof(key): an array or a struct, never a pointer). Declare it right
+ * after the secret, before anything can jump out.
+ */
+struct cvm_eraser {
+	void *p;
+	size_t n;
+};
+void cvm_erase(struct cvm_eraser *e);
+#define CLEANUP_ERASE(var)                                          \
+	_cleanup_(cvm_erase) _unused_ struct cvm_eraser CVM_CONCAT( \
+		cvm_eraser_, __LINE__) = { .p = &(var), .n = sizeof(var) }
+
+/*
+ * A heap secret of known size: the buffer is wiped and freed on scope exit.
+ *	_cleanup_(wiped_buf_free) struct wiped_buf b = { 0 };
+ */
+struct wiped_buf {
+	uint8_t *p;
+	size_t n;
+};
+void wiped_buf_free(struct wiped_buf *b);
+
 static inline void cJSON_Deletep(cJSON **p)
 {
 	cJSON_Delete(*p);
