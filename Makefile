@@ -217,6 +217,7 @@ FORMAT_SRC = $(wildcard lib/*.[ch] measurement/*.[ch] initrd/*.[ch] agent/*.[ch]
 
 check-format:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
+	$(Q)scripts/checksrc
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRC)

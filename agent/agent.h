@@ -169,6 +169,7 @@ struct volume_key {
 	uint64_t data_blocks, hash_offset;
 };
 
+/* volume.key's JSON into k (wipe k after use); "E_VOLUME_KEY: why" on refusal. */
 int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *err, size_t errlen);
 /* dm-crypt, dm-verity and a read-only, nodev, nosuid mount of NAME at mountpoint (guest only). */
 int volume_activate(struct volume *v, const struct volume_key *k, const char *name,

@@ -359,7 +359,7 @@ static void sanitize(const char *s, char *out)
 
 	for (i = 0; s[i] && i < DETAIL_SHOWN; i++)
 		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	strcpy(out + i, s[i] ? "..." : "");
+	snprintf(out + i, 4, "%s", s[i] ? "..." : "");
 }
 
 /* One line: {"t": ms, "phase": ..., "ok": bool, "code": "E_...", "detail": ..., ...}. */
@@ -385,9 +385,9 @@ static int status_line_parse(const char *text, size_t n, struct status_line *sl)
 	t = cJSON_GetObjectItemCaseSensitive(root, "t");
 	if (t && cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e12)
 		sl->t = t->valuedouble;
-	strcpy(sl->phase, phase);
+	snprintf(sl->phase, sizeof(sl->phase), "%s", phase);
 	if (code)
-		strcpy(sl->code, code);
+		snprintf(sl->code, sizeof(sl->code), "%s", code);
 	if (d)
 		sanitize(d->valuestring, sl->detail);
 	return 0;
@@ -432,17 +432,17 @@ static void status_take(struct status_follow *f, const char *line, size_t n)
 	}
 	status_show(f, &sl);
 	if (f->n < STATUS_SEEN_MAX) {
-		strcpy(f->seen[f->n].phase, sl.phase);
-		strcpy(f->seen[f->n].code, sl.code);
+		snprintf(f->seen[f->n].phase, sizeof(f->seen[f->n].phase), "%s", sl.phase);
+		snprintf(f->seen[f->n].code, sizeof(f->seen[f->n].code), "%s", sl.code);
 		f->seen[f->n++].ok = sl.ok;
 	}
 	if (sl.code[0])
-		strcpy(f->last_code, sl.code);
+		snprintf(f->last_code, sizeof(f->last_code), "%s", sl.code);
 	/* the poweroff line repeats the code of the phase that failed */
 	if (!sl.ok && sl.code[0] && strcmp(sl.phase, "poweroff")) {
-		strcpy(f->fail_code, sl.code);
-		strcpy(f->fail_phase, sl.phase);
-		strcpy(f->fail_detail, sl.detail);
+		snprintf(f->fail_code, sizeof(f->fail_code), "%s", sl.code);
+		snprintf(f->fail_phase, sizeof(f->fail_phase), "%s", sl.phase);
+		snprintf(f->fail_detail, sizeof(f->fail_detail), "%s", sl.detail);
 	}
 	f->poweroff |= !strcmp(sl.phase, "poweroff");
 }
