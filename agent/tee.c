@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Choosing a TEE backend, and the runtime measurements (DESIGN.md §5,
+ * Choosing a TEE backend, and the runtime measurements (docs/design.md §5,
  * docs/measurements.md): each event extends the backend's RTMR3 and, when
  * a TPM is present, PCR 15, then gets one CEL-JSON record per register.
  */
@@ -42,7 +42,7 @@ static int open_kernel(open_fn fn, const struct tee_config *cfg, struct tee **ou
 	return r;
 }
 
-/* Hardware first, in DESIGN.md §5's order; the sim backend is never chosen automatically. */
+/* Hardware first, in docs/design.md §5.2's order; the sim backend is never chosen automatically. */
 static int open_auto(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen)
 {
 	static const struct {

@@ -127,7 +127,7 @@ int verdict_compare(struct verdict *v, enum cvm_check c, const char *what, const
 /* {"verified", "platform", "checks": [...]} ; claims are added by the caller. */
 cJSON *verdict_to_json(const struct verdict *v);
 
-/* ---- reference values (DESIGN.md §6) ---- */
+/* ---- reference values (docs/design.md §6) ---- */
 
 struct snp_tcb {
 	uint8_t fmc; /* Turin and later only */
@@ -952,7 +952,7 @@ int kbs_evidence_verify_any(const struct kbs_evidence *e, struct snp_verifier *s
 /*
  * A resource's policy, <store>/policies/<repo>/<type>/<tag>.json:
  * {"image": {"manifest_sha256"} | {"builder", "name"}, "platforms": [...],
- *  "reference": {reference values, DESIGN.md §6}, "require_runtime_log": bool}
+ *  "reference": {reference values, docs/design.md §6}, "require_runtime_log": bool}
  */
 struct kbs_policy {
 	struct reference ref; /* without an image: complete; with one: the pins */
