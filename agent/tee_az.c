@@ -140,15 +140,32 @@ static int nv_buffer_max(ESYS_CONTEXT *esys, uint32_t *max)
 	return 0;
 }
 
+/* Asked by capability, so that an absent index is no TPM error (which tss2 would log). */
+static bool nv_defined(ESYS_CONTEXT *esys, uint32_t index)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more = 0;
+	bool found;
+
+	if (Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+			       index, 1, &more, &cap) != TSS2_RC_SUCCESS)
+		return false;
+	found = cap->data.handles.count == 1 && cap->data.handles.handle[0] == index;
+	Esys_Free(cap);
+	return found;
+}
+
 /* -ENODEV when the index is not defined. */
 static int nv_open(ESYS_CONTEXT *esys, uint32_t index, ESYS_TR *tr, uint16_t *size)
 {
 	TPM2B_NV_PUBLIC *pub = NULL;
-	TSS2_RC rc =
-		Esys_TR_FromTPMPublic(esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, tr);
+	TSS2_RC rc;
 
-	if (rc != TSS2_RC_SUCCESS)
+	if (!nv_defined(esys, index))
 		return -ENODEV;
+	rc = Esys_TR_FromTPMPublic(esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, tr);
+	if (rc != TSS2_RC_SUCCESS)
+		return -EIO;
 	rc = Esys_NV_ReadPublic(esys, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		Esys_TR_Close(esys, tr);
