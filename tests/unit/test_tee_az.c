@@ -616,7 +616,8 @@ static void test_tdx_evidence_carries_the_td_quote_for_the_td_report(void **stat
 	assert_memory_equal(q, quote, qlen);
 	assert_null(cJSON_GetObjectItemCaseSensitive(ev, "vcek"));
 	/* the quote service got the TD report of the HCL report, unpadded base64url */
-	body = sim_read(strcat(strcpy(path, dir), "/imds/tdquote-request.json"), &blen);
+	snprintf(path, sizeof(path), "%s/imds/tdquote-request.json", dir);
+	body = sim_read(path, &blen);
 	assert_non_null(body);
 	assert_int_equal(json_parse((char *)body, blen, &req), 0);
 	assert_int_equal(json_get_string(req, "report", &report), 0);
