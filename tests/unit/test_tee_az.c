@@ -6,7 +6,8 @@
  * whose runtime data carries the AK as HCLAkPub and whose SEV-SNP report,
  * signed by the test PKI's VCEK, binds SHA-256 of that runtime data. The
  * host's metadata service is a small HTTP server on loopback that serves
- * the test VCEK (THIM) and answers TD quote requests.
+ * the test VCEK (THIM) and answers TD quote requests. First a real Azure
+ * SEV-SNP guest's HCL report (tests/data/azure), whole and cut short.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -356,6 +357,25 @@ static void provision(uint32_t type, enum hcl_shape shape)
 	tpm_disconnect(&t);
 }
 
+/* Provisions a real HCL report, or its first n bytes. */
+static void provision_real(size_t n)
+{
+	char path[512];
+	size_t len;
+	uint8_t *rep = sim_read(
+		sim_path(path, sizeof(path), "CVM_TOP", "tests/data/azure/hcl-report-snp.bin"),
+		&len);
+	struct tpm t;
+
+	assert_true(n <= len);
+	tpm_connect(&t);
+	if (!defined(&t, AK_HANDLE))
+		make_ak(&t);
+	nv_put(&t, NV_HCL, rep, n ? n : len);
+	tpm_disconnect(&t);
+	free(rep);
+}
+
 static struct tee_config config(void)
 {
 	static char root[600];
@@ -547,6 +567,28 @@ static cJSON *evidence_of(const uint8_t rd[64], char *err, size_t errlen, int *r
 	return ev;
 }
 
+/* An Azure SEV-SNP guest's own HCL report (tests/data/README.md) makes auto take the az backend. */
+static void test_real_snp_hcl_report_is_probed_as_az_snp(void **state)
+{
+	struct tee_config cfg = config();
+	struct tee *t = NULL;
+	char err[512] = "";
+
+	(void)state;
+	provision_real(0);
+	assert_int_equal(tee_open("auto", &cfg, &t, err, sizeof(err)), 0);
+	assert_string_equal(t->name, "az");
+	assert_string_equal(t->kbs_tee, "az-snp-vtpm");
+	tee_close(t);
+	/* cut inside its runtime data: refused, and auto goes on to the plain TPM */
+	provision_real(1300);
+	assert_int_equal(tee_az_open(&cfg, &t, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "E_AZ_HCL: the runtime data (583 bytes) runs past"));
+	assert_int_equal(tee_open("auto", &cfg, &t, err, sizeof(err)), 0);
+	assert_string_equal(t->name, "tpm");
+	tee_close(t);
+}
+
 static void test_snp_evidence_is_trustees_shape_and_verifies(void **state)
 {
 	_cleanup_(cJSON_Deletep) cJSON *ev = NULL;
@@ -708,6 +750,7 @@ static void test_truncated_report_is_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_snp_hcl_report_is_probed_as_az_snp),
 		cmocka_unit_test(test_snp_evidence_is_trustees_shape_and_verifies),
 		cmocka_unit_test(test_tdx_evidence_carries_the_td_quote_for_the_td_report),
 		cmocka_unit_test(test_report_not_refreshed_is_refused),
