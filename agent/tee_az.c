@@ -263,8 +263,11 @@ static int nv_write_report_data(ESYS_CONTEXT *esys, const uint8_t rd[64], char *
 	return 0;
 }
 
-/* Whether the runtime data's "user-data" (hex, 64 bytes) begins with nonce. */
-static bool hcl_carries(const struct hcl *h, const uint8_t *nonce, size_t n)
+/*
+ * Whether the runtime data's "user-data" (hex) is the 64 bytes written to
+ * 0x01400002: Trustee's verifier compares the digest's length of it, ours all 64.
+ */
+static bool hcl_carries(const struct hcl *h, const uint8_t rd[64])
 {
 	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
 	const char *hex = NULL;
@@ -274,7 +277,7 @@ static bool hcl_carries(const struct hcl *h, const uint8_t *nonce, size_t n)
 	if (json_parse((const char *)h->var.p, h->var.len, &j) < 0 ||
 	    json_get_string(j, "user-data", &hex) < 0 || hex_decode(hex, ud, sizeof(ud), &len) < 0)
 		return false;
-	return len >= n && !memcmp(ud, nonce, n);
+	return len == 64 && !memcmp(ud, rd, 64);
 }
 
 static void sleep_ms(long ms)
@@ -287,10 +290,10 @@ static void sleep_ms(long ms)
 
 /*
  * Has the paravisor put rd into a fresh HCL report: writes it to 0x01400002
- * and reads 0x01400001 until its user-data carries the nonce (E_AZ_STALE).
+ * and reads 0x01400001 until its user-data is rd (E_AZ_STALE).
  */
-static int hcl_fresh(struct az *a, const uint8_t rd[64], size_t n, uint8_t **rep, size_t *len,
-		     char *err, size_t errlen)
+static int hcl_fresh(struct az *a, const uint8_t rd[64], uint8_t **rep, size_t *len, char *err,
+		     size_t errlen)
 {
 	ESYS_CONTEXT *esys = tee_tpm_esys(a->tpm);
 	int r = nv_write_report_data(esys, rd, err, errlen);
@@ -311,7 +314,7 @@ static int hcl_fresh(struct az *a, const uint8_t rd[64], size_t n, uint8_t **rep
 				     : set_error(err, errlen, -EBADMSG,
 						 "E_AZ_HCL: the HCL report changed type");
 		}
-		if (hcl_carries(&h, rd, n))
+		if (hcl_carries(&h, rd))
 			return 0;
 		free(*rep);
 		*rep = NULL;
@@ -582,7 +585,7 @@ static int az_evidence(struct tee *tee, const uint8_t rd[64], cJSON **out, char 
 	if (!o || !cJSON_AddNumberToObject(o, "version", 2) ||
 	    !(q = cJSON_AddObjectToObject(o, "tpm_quote")))
 		return -ENOMEM;
-	r = hcl_fresh(a, rd, n, &rep, &len, err, errlen);
+	r = hcl_fresh(a, rd, &rep, &len, err, errlen);
 	if (r < 0)
 		return r;
 	r = quote_json(a, rd, n, q, err, errlen);

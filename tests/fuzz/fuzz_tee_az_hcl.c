@@ -2,7 +2,7 @@
 /*
  * libFuzzer: the HCL report the az backend reads from the vTPM's NV index
  * 0x01400001 (agent/tee_az.c): its header and bounds, then the runtime
- * data JSON's user-data against a report_data the input's first byte picks.
+ * data JSON's user-data against a report_data the input's first byte fills.
  * The parsed runtime data must lie inside the input.
  */
 #include <stdlib.h>
@@ -24,6 +24,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (h.var.p < data + 1 || h.var.len > size - 1 ||
 	    (size_t)(h.var.p - (data + 1)) > size - 1 - h.var.len)
 		abort();
-	hcl_carries(&h, rd, digest_len(rd));
+	hcl_carries(&h, rd);
 	return 0;
 }
