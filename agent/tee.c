@@ -53,6 +53,7 @@ static int open_auto(const struct tee_config *cfg, struct tee **out, char *err, 
 		{ "tsm", tee_tsm_open, true },
 		{ "tdx-guest", tee_tdx_guest_open, true },
 		{ "sev-guest", tee_sev_guest_open, true },
+		{ "az", tee_az_open, false },
 		{ "tpm", tee_tpm_open, false },
 	};
 	char why[ARRAY_SIZE(probes)][160];
@@ -67,8 +68,8 @@ static int open_auto(const struct tee_config *cfg, struct tee **out, char *err, 
 		if (r == -ENOMEM)
 			return r;
 	}
-	return set_error(err, errlen, -ENODEV, "no TEE found (%s; %s; %s; %s)", why[0], why[1],
-			 why[2], why[3]);
+	return set_error(err, errlen, -ENODEV, "no TEE found (%s; %s; %s; %s; %s)", why[0], why[1],
+			 why[2], why[3], why[4]);
 }
 
 int tee_open(const char *name, const struct tee_config *cfg, struct tee **out, char *err,
@@ -82,6 +83,8 @@ int tee_open(const char *name, const struct tee_config *cfg, struct tee **out, c
 		return open_kernel(tee_tdx_guest_open, cfg, out, err, errlen);
 	if (!strcmp(name, "sev-guest"))
 		return open_kernel(tee_sev_guest_open, cfg, out, err, errlen);
+	if (!strcmp(name, "az"))
+		return tee_az_open(cfg, out, err, errlen);
 	if (!strcmp(name, "tpm"))
 		return tee_tpm_open(cfg, out, err, errlen);
 	if (!strcmp(name, "sim")) {
@@ -90,9 +93,9 @@ int tee_open(const char *name, const struct tee_config *cfg, struct tee **out, c
 					 "the sim backend is not in this build (test builds only)");
 		return tee_sim_open(cfg, out, err, errlen);
 	}
-	return set_error(err, errlen, -EINVAL,
-			 "unknown TEE backend %.32s (tsm, tdx-guest, sev-guest, tpm, sim, auto)",
-			 name);
+	return set_error(
+		err, errlen, -EINVAL,
+		"unknown TEE backend %.32s (tsm, tdx-guest, sev-guest, az, tpm, sim, auto)", name);
 }
 
 void tee_close(struct tee *t)
