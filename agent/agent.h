@@ -145,14 +145,7 @@ struct kbs_options {
 int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *resource,
 		     uint8_t **secret, size_t *n, char *err, size_t errlen);
 
-/* Validates a resource path "repo/type/tag": three non-empty parts of [A-Za-z0-9._-], no "..". */
-bool kbs_resource_path_valid(const char *path);
-
-/*
- * report_data of the protocol: SHA-384 of the RFC 8785 form of
- * {"additional-evidence": "", "nonce": nonce, "tee-pubkey": jwk}, zero-padded to 64 bytes.
- */
-int kbs_report_data(const char *nonce, const cJSON *jwk, const char *hash, uint8_t out[64]);
+/* kbs_resource_path_valid and kbs_report_data: measurement/measurement.h */
 
 /* ---- the workload volume (volume.c) ---- */
 

@@ -43,10 +43,10 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
-#include "agent/agent.h"
 #include "host/cvm.h"
 #include "host/kbs.h"
 #include "lib/lib.h"
+#include "measurement/measurement.h"
 
 #define ERR_PREFIX "https://github.com/confidential-containers/kbs/errors/"
 

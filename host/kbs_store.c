@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/agent.h"
 #include "host/kbs.h"
 #include "lib/lib.h"
+#include "measurement/measurement.h"
 
 int kbs_store_path(const char *store, const char *kind, const char *resource, char *out, size_t cap)
 {

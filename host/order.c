@@ -239,25 +239,6 @@ static int get_url(const cJSON *o, const char *where, const char *key, bool http
 
 /* ---- names ---- */
 
-/* REPO/TYPE/TAG of the key broker: three parts of [A-Za-z0-9._-], none starting with '.'. */
-static bool resource_valid(const char *s)
-{
-	int parts = 1;
-
-	if (*s == '.' || *s == '/')
-		return false;
-	for (const char *p = s; *p; p++) {
-		if (*p == '/') {
-			if (p[1] == 0 || p[1] == '/' || p[1] == '.')
-				return false;
-			parts++;
-		} else if (!is_alnum(*p) && *p != '.' && *p != '_' && *p != '-') {
-			return false;
-		}
-	}
-	return parts == 3;
-}
-
 /* An image name is a directory name of the provider's: [a-z0-9][a-z0-9._-]*. */
 static bool image_name_valid(const char *s)
 {
@@ -300,7 +281,7 @@ static int parse_broker(const cJSON *root, struct order *o, char *err, size_t er
 	    (r = get_str(b, "broker.", "resource", o->broker_resource, sizeof(o->broker_resource),
 			 err, errlen)) < 0)
 		return r;
-	if (!resource_valid(o->broker_resource))
+	if (!kbs_resource_path_valid(o->broker_resource))
 		return set_error(err, errlen, -EBADMSG,
 				 E_ORDER "broker.resource: not REPO/TYPE/TAG of [A-Za-z0-9._-], "
 					 "none starting with a dot");

@@ -852,6 +852,17 @@ struct kbs_evidence {
 
 #define KBS_PROTOCOL_VERSION "0.4.0"
 
+/* ---- what both ends of the KBS protocol compute (kbs_protocol.c) ---- */
+
+/* A resource path "repo/type/tag": three non-empty parts of [A-Za-z0-9._-], none starting with '.'. */
+bool kbs_resource_path_valid(const char *path);
+/*
+ * report_data of the protocol: the digest (hash "sha384", the default when
+ * NULL, "sha256" or "sha512"; -EINVAL otherwise) of the RFC 8785 form of
+ * {"additional-evidence": "", "nonce": nonce, "tee-pubkey": jwk}, zero-padded to 64 bytes.
+ */
+int kbs_report_data(const char *nonce, const cJSON *jwk, const char *hash, uint8_t out[64]);
+
 /* {"version": "0.4.0", "tee", "extra-params"}; *problem names the RFC 7807 type on refusal. */
 int kbs_auth_request_parse(const char *body, size_t len, enum cvm_platform *tee,
 			   const char **problem, char *err, size_t errlen);
