@@ -29,8 +29,6 @@ int pid1_wait_rng(long ms);
 long pid1_peak_rss_kb(void);
 /* Reaps every exited child. */
 void pid1_reap(void);
-/* Milliseconds of CLOCK_MONOTONIC (since boot). */
-uint64_t pid1_now_ms(void);
 /*
  * Fatal signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP)
  * end in reboot(RB_POWER_OFF) when this process is PID 1, on a stack of

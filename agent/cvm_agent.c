@@ -93,10 +93,10 @@ static cJSON *extra_ms(const char *k, uint64_t ms)
 static void measure(const char *name, const void *value, size_t n)
 {
 	char err[256];
-	const uint64_t t = pid1_now_ms();
+	const int64_t t = mono_ms();
 	int r = tee_measure(o.tee, name, value, n, err, sizeof(err));
 
-	o.wait_ms += pid1_now_ms() - t;
+	o.wait_ms += mono_ms() - t;
 	/* SEV-SNP without a vTPM has no runtime register: the evidence binds the log instead */
 	if (r < 0 && r != -ENOTSUP)
 		fail("measure", "E_MEASURE", err);
@@ -106,7 +106,7 @@ static void boot(void)
 {
 	char err[256] = "", cmdline[4096] = "";
 	int fd, failed, r;
-	uint64_t t;
+	int64_t t;
 	ssize_t n;
 
 	if (getpid() == 1 && pid1_mount_all(err, sizeof(err)) < 0) {
@@ -121,9 +121,9 @@ static void boot(void)
 	mkdir(RUN_DIR, 0711);
 	status_open(NULL, "console");
 	/* module loading is the kernel's time: counted as waiting, like the TEE and broker */
-	t = pid1_now_ms();
+	t = mono_ms();
 	failed = pid1_load_modules("/etc/cvm/modules", err, sizeof(err));
-	o.wait_ms += pid1_now_ms() - t;
+	o.wait_ms += mono_ms() - t;
 	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
 	n = fd >= 0 ? read(fd, cmdline, sizeof(cmdline) - 1) : -1;
 	if (fd >= 0)
@@ -132,8 +132,8 @@ static void boot(void)
 	if (agent_config_load(AGENT_CONFIG_PATH, cmdline, &o.cfg, err, sizeof(err)) < 0)
 		fail("config", "E_CONFIG", err);
 	/* the port appears once virtio_console has probed it; without one, the console */
-	for (uint64_t end = pid1_now_ms() + 3000;
-	     !status_open(NULL, o.cfg.status_port) && pid1_now_ms() < end;)
+	for (int64_t end = mono_ms() + 3000;
+	     !status_open(NULL, o.cfg.status_port) && mono_ms() < end;)
 		usleep(20000);
 	{
 		cJSON *e = extra_str("agent", AGENT_VERSION);
@@ -142,9 +142,9 @@ static void boot(void)
 		status_emit("boot", failed == 0, failed ? "E_MODULES" : NULL, failed ? err : NULL,
 			    e);
 	}
-	t = pid1_now_ms();
+	t = mono_ms();
 	r = pid1_wait_rng(30000);
-	o.wait_ms += pid1_now_ms() - t;
+	o.wait_ms += mono_ms() - t;
 	if (r < 0)
 		fail("boot", "E_RNG", "the kernel's RNG did not initialise");
 }
@@ -165,7 +165,7 @@ static void open_tee(void)
 {
 	struct tee_config tc = { 0 };
 	char err[512];
-	uint64_t t = pid1_now_ms();
+	int64_t t = mono_ms();
 
 	tc.root = ""; /* the guest's own kernel interfaces and TPM */
 	tc.runtime_log = RUNTIME_LOG;
@@ -178,7 +178,7 @@ static void open_tee(void)
 		tc.sim_launch = o.cfg.sim_launch;
 	if (tee_open(o.cfg.tee, &tc, &o.tee, err, sizeof(err)) < 0)
 		fail("tee", "E_TEE", err);
-	o.wait_ms += pid1_now_ms() - t;
+	o.wait_ms += mono_ms() - t;
 	status_emit("tee", true, NULL, NULL, extra_str("tee", o.tee->name));
 	measure("agent-version", AGENT_VERSION, strlen(AGENT_VERSION));
 	measure("agent-config", o.cfg.digest, sizeof(o.cfg.digest));
@@ -188,12 +188,12 @@ static void order_and_volume(void)
 {
 	struct luks2_allow allow;
 	char err[256], cb[48];
-	uint64_t t = pid1_now_ms();
+	int64_t t = mono_ms();
 
 	if (pid1_wait_path(o.cfg.workload_dev, o.cfg.device_wait_ms) < 0 ||
 	    pid1_wait_path(o.cfg.output_dev, o.cfg.device_wait_ms) < 0)
 		fail("devices", "E_DEVICE", "the workload or output disk did not appear");
-	o.wait_ms += pid1_now_ms() - t;
+	o.wait_ms += mono_ms() - t;
 	if (result_order_read(o.cfg.output_dev, o.order_id, sizeof(o.order_id), err, sizeof(err)) <
 	    0)
 		fail("order", code_of(err, "E_ORDER", cb, sizeof(cb)), err);
@@ -237,13 +237,13 @@ static void key_and_unlock(void)
 	uint8_t *secret = NULL;
 	size_t n = 0;
 	char err[512], cb[48];
-	uint64_t t = pid1_now_ms();
+	int64_t t = mono_ms();
 	int r = kbs_get_resource(&ko, o.tee, o.cfg.resource, &secret, &n, err, sizeof(err));
 
-	o.wait_ms += pid1_now_ms() - t;
+	o.wait_ms += mono_ms() - t;
 	if (r < 0)
 		fail("key", "E_KEY_RELEASE", err);
-	status_emit("key", true, NULL, NULL, extra_ms("wait_ms", pid1_now_ms() - t));
+	status_emit("key", true, NULL, NULL, extra_ms("wait_ms", mono_ms() - t));
 	r = volume_key_parse((const char *)secret, n, &k, err, sizeof(err));
 	secret_free(secret, n);
 	if (r < 0)
@@ -254,10 +254,10 @@ static void key_and_unlock(void)
 		     "the released key is for another workload volume");
 	}
 	mkdir(WORKLOAD_DIR, 0755);
-	t = pid1_now_ms();
+	t = mono_ms();
 	r = volume_activate(&o.vol, &k, "cvm-workload", WORKLOAD_DIR, err, sizeof(err));
 	OPENSSL_cleanse(&k, sizeof(k));
-	o.wait_ms += pid1_now_ms() - t;
+	o.wait_ms += mono_ms() - t;
 	if (r < 0)
 		fail("unlock", code_of(err, "E_UNLOCK", cb, sizeof(cb)), err);
 	volume_close(&o.vol);
@@ -417,7 +417,7 @@ static void harden(void)
 
 int main(void)
 {
-	const uint64_t t0 = pid1_now_ms();
+	const int64_t t0 = mono_ms();
 	struct job_status st = { 0 };
 
 	environment_drop();
@@ -430,7 +430,7 @@ int main(void)
 	key_and_unlock();
 	manifest();
 	{
-		cJSON *e = extra_ms("agent_ms", pid1_now_ms() - t0 - o.wait_ms);
+		cJSON *e = extra_ms("agent_ms", mono_ms() - t0 - o.wait_ms);
 
 		cJSON_AddNumberToObject(e, "wait_ms", (double)o.wait_ms);
 		status_emit("exec", true, NULL, NULL, e);
@@ -441,7 +441,7 @@ int main(void)
 	result_key_wipe(&o.sign);
 	tee_close(o.tee);
 	{
-		cJSON *e = extra_ms("agent_total_ms", pid1_now_ms() - t0);
+		cJSON *e = extra_ms("agent_total_ms", mono_ms() - t0);
 
 		cJSON_AddNumberToObject(e, "peak_rss_kb", (double)pid1_peak_rss_kb());
 		status_emit("poweroff", true, NULL, NULL, e);

@@ -326,14 +326,6 @@ struct reaper {
 	int status;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Reaps every child that has ended, not only the job: the caller is PID 1. */
 static void reap(struct reaper *r)
 {
@@ -687,7 +679,7 @@ static void wait_job(struct reaper *r, uint64_t deadline_ms, const struct job_ma
 		     struct job_status *st)
 {
 	for (reap(r); !r->done; reap(r)) {
-		if (!st->timed_out && now_ms() >= deadline_ms) {
+		if (!st->timed_out && (uint64_t)mono_ms() >= deadline_ms) {
 			st->timed_out = true;
 			kill(-r->job, SIGKILL);
 			kill_uid(m, r);
@@ -733,7 +725,7 @@ static int start_and_wait(const struct job_manifest *m, const struct confine *c,
 	}
 	/* orphans of the job come back to this process, as they would to PID 1 */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	t0 = now_ms();
+	t0 = mono_ms();
 	r.job = fork();
 	if (r.job == 0)
 		child(m, c, path, dir, envp, fds, pipefd[1]);
@@ -747,7 +739,7 @@ static int start_and_wait(const struct job_manifest *m, const struct confine *c,
 	wait_job(&r, t0 + deadline * 1000, m, st);
 	/* nothing of the job outlives it: processes that escaped its session neither */
 	kill_uid(m, &r);
-	st->runtime_ms = now_ms() - t0;
+	st->runtime_ms = mono_ms() - t0;
 out:
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);

@@ -172,13 +172,11 @@ static int parse_cidr(const char *cidr, struct in_addr *a, unsigned *prefix)
 
 static unsigned wait_index(const char *ifname, long wait_ms)
 {
-	struct timespec t0, t;
+	const int64_t end = mono_ms() + wait_ms;
 	unsigned idx;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!(idx = if_nametoindex(ifname))) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= wait_ms)
+		if (mono_ms() >= end)
 			return 0;
 		usleep(20000);
 	}

@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/boot.h"
@@ -86,20 +85,12 @@ int pid1_load_modules(const char *order_file, char *err, size_t errlen)
 	return (int)failed;
 }
 
-uint64_t pid1_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int pid1_wait_path(const char *path, long ms)
 {
-	const uint64_t end = pid1_now_ms() + (uint64_t)(ms > 0 ? ms : 0);
+	const int64_t end = mono_ms() + (ms > 0 ? ms : 0);
 
 	while (access(path, F_OK) < 0) {
-		if (pid1_now_ms() >= end)
+		if (mono_ms() >= end)
 			return -ETIMEDOUT;
 		usleep(20000);
 	}
@@ -108,14 +99,14 @@ int pid1_wait_path(const char *path, long ms)
 
 int pid1_wait_rng(long ms)
 {
-	const uint64_t end = pid1_now_ms() + (uint64_t)(ms > 0 ? ms : 0);
+	const int64_t end = mono_ms() + (ms > 0 ? ms : 0);
 	uint8_t b;
 
 	/* GRND_NONBLOCK fails with EAGAIN until the pool is initialised */
 	while (getrandom(&b, 1, GRND_NONBLOCK) != 1) {
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
-		if (pid1_now_ms() >= end)
+		if (mono_ms() >= end)
 			return -ETIMEDOUT;
 		usleep(20000);
 	}

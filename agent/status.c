@@ -81,7 +81,7 @@ void status_emit(const char *phase, bool ok, const char *code, const char *detai
 	cJSON *o = cJSON_CreateObject(), *m;
 	_cleanup_free_ char *text = NULL;
 
-	if (o && cJSON_AddNumberToObject(o, "t", (double)pid1_now_ms()) &&
+	if (o && cJSON_AddNumberToObject(o, "t", (double)mono_ms()) &&
 	    cJSON_AddStringToObject(o, "phase", phase) && cJSON_AddBoolToObject(o, "ok", ok) &&
 	    (!code || cJSON_AddStringToObject(o, "code", code)) &&
 	    (!detail || cJSON_AddStringToObject(o, "detail", detail))) {

@@ -37,14 +37,6 @@ void fetch_url_shown(const char *url, char *out, size_t cap)
 	snprintf(out, cap, "%.*s%s", (int)n, url, url[n] ? "?..." : "");
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps ms, waking for fetch_stop; false when stopped. */
 static bool nap(unsigned ms)
 {
@@ -315,11 +307,11 @@ static int stop_check(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
 	if (fetch_stop)
 		return 1;
-	if (d && d->progress && now_ms() - d->drawn_at >= 250) {
+	if (d && d->progress && mono_ms() - d->drawn_at >= 250) {
 		fprintf(stderr, "\r%s: workload: %.1f of %.1f MiB ", log_prog(),
 			(double)d->have / 1048576, (double)d->size / 1048576);
 		d->drawn = true;
-		d->drawn_at = now_ms();
+		d->drawn_at = mono_ms();
 	}
 	return 0;
 }

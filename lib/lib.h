@@ -213,6 +213,8 @@ int file_digest(const char *path, const char *md, uint8_t *out, size_t cap, size
 
 /* Parses an RFC 3339 date-time ("2023-06-18T08:42:58Z") into seconds since the epoch. */
 int rfc3339_parse(const char *s, int64_t *out);
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines and durations, never a date. */
+int64_t mono_ms(void);
 
 /* ---- elliptic curves (OpenSSL EVP) ---- */
 

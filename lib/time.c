@@ -72,3 +72,11 @@ int rfc3339_parse(const char *s, int64_t *out)
 	*out = t - sign * (oh * 3600 + om * 60);
 	return 0;
 }
+
+int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
