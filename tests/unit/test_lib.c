@@ -242,6 +242,119 @@ static void test_secret_memory(void **state)
 	secret_free(NULL, 0);
 }
 
+static void test_cvm_erase_wipes_exactly_its_span(void **state)
+{
+	uint8_t buf[48];
+	struct cvm_eraser e = { .p = buf + 8, .n = 32 };
+
+	(void)state;
+	memset(buf, 0xaa, sizeof(buf));
+	cvm_erase(&e);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], i >= 8 && i < 40 ? 0 : 0xaa);
+}
+
+enum way_out { OUT_EARLY, OUT_LOOP, OUT_GOTO, OUT_END };
+
+/*
+ * Fills the caller's buffer under CLEANUP_ERASE and leaves by the way asked:
+ * the buffer outlives this scope, so what the cleanup did can be read after.
+ * plain: the same without the attribute, so that the check can fail.
+ */
+static int hold_secret(uint8_t (*secret)[32], enum way_out way)
+{
+	CLEANUP_ERASE(*secret);
+	int r = 0;
+
+	memset(*secret, 0x5c, sizeof(*secret));
+	if (way == OUT_EARLY)
+		return -EINTR;
+	for (int i = 0; i < 4; i++)
+		if (way == OUT_LOOP && i == 2)
+			return i;
+	if (way == OUT_GOTO) {
+		r = -EIO;
+		goto out;
+	}
+	(*secret)[0] ^= 1;
+out:
+	return r;
+}
+
+static void hold_plain(uint8_t (*secret)[32])
+{
+	memset(*secret, 0x5c, sizeof(*secret));
+}
+
+struct held_key {
+	uint8_t pass[32];
+	uint64_t blocks;
+	char name[13];
+};
+
+static void hold_struct(struct held_key *k)
+{
+	CLEANUP_ERASE(*k);
+
+	memset(k->pass, 0x11, sizeof(k->pass));
+	k->blocks = UINT64_MAX;
+	memset(k->name, 'k', sizeof(k->name));
+}
+
+static void test_cleanup_erase_wipes_on_every_way_out(void **state)
+{
+	static const enum way_out ways[] = { OUT_EARLY, OUT_LOOP, OUT_GOTO, OUT_END };
+	uint8_t secret[32];
+	struct held_key k;
+
+	(void)state;
+	hold_plain(&secret);
+	assert_false(is_zero(secret, sizeof(secret)));
+	for (size_t i = 0; i < ARRAY_SIZE(ways); i++) {
+		memset(secret, 0xee, sizeof(secret));
+		hold_secret(&secret, ways[i]);
+		assert_true(is_zero(secret, sizeof(secret)));
+	}
+	/* the leaving of an inner block, not of the function */
+	memset(secret, 0xee, sizeof(secret));
+	{
+		uint8_t(*inner)[32] = &secret;
+		CLEANUP_ERASE(*inner);
+
+		memset(*inner, 0x5c, sizeof(*inner));
+		assert_false(is_zero(secret, sizeof(secret)));
+	}
+	assert_true(is_zero(secret, sizeof(secret)));
+	/* a struct: all of it, padding included */
+	memset(&k, 0xee, sizeof(k));
+	hold_struct(&k);
+	assert_true(is_zero(&k, sizeof(k)));
+}
+
+static void test_wiped_buf_free(void **state)
+{
+	struct wiped_buf b = { .p = malloc(40), .n = 40 };
+	char *s = strdup("a secret string");
+	cJSON *j = NULL;
+
+	(void)state;
+	assert_non_null(b.p);
+	memset(b.p, 0x77, b.n);
+	wiped_buf_free(&b);
+	assert_null(b.p);
+	assert_int_equal(b.n, 0);
+	wiped_buf_free(&b); /* a second call, or an empty buffer: nothing to do */
+	{
+		_cleanup_(wiped_buf_free) struct wiped_buf empty = { 0 };
+		_cleanup_(wipe_freep) char *none = NULL;
+		_cleanup_(json_delete_wipedp) cJSON *no_tree = NULL;
+	}
+	assert_non_null(s);
+	wipe_freep(&s);
+	assert_int_equal(json_parse("{\"k\": \"00ff\"}", 13, &j), 0);
+	json_delete_wipedp(&j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +368,9 @@ int main(void)
 		cmocka_unit_test(test_json_unknown_member),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_secret_memory),
+		cmocka_unit_test(test_cvm_erase_wipes_exactly_its_span),
+		cmocka_unit_test(test_cleanup_erase_wipes_on_every_way_out),
+		cmocka_unit_test(test_wiped_buf_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
