@@ -223,6 +223,35 @@ static void result_key(void)
 	measure("result-key", o.sign.pub, sizeof(o.sign.pub));
 }
 
+/*
+ * Opens the workload volume with the released resource (freed here). The
+ * key is wiped on every way out, so that it is gone before a failure is
+ * reported and the guest powers off. NULL when the volume is open, else the
+ * failure's code, with what to say of it in *detail (NULL: nothing).
+ */
+static const char *unlock_volume(uint8_t *secret, size_t n, const char **detail, char *err,
+				 size_t errlen, char *cb, size_t cblen)
+{
+	struct volume_key k;
+	CLEANUP_ERASE(k);
+	int64_t t;
+	int r = volume_key_parse((const char *)secret, n, &k, err, errlen);
+
+	secret_free(secret, n);
+	*detail = NULL;
+	if (r < 0)
+		return "E_KEY_FORMAT";
+	*detail = "the released key is for another workload volume";
+	if (CRYPTO_memcmp(k.header_sha256, o.header_sha256, 32))
+		return "E_LUKS_HEADER_MISMATCH";
+	mkdir(WORKLOAD_DIR, 0755);
+	t = mono_ms();
+	r = volume_activate(&o.vol, &k, "cvm-workload", WORKLOAD_DIR, err, errlen);
+	o.wait_ms += mono_ms() - t;
+	*detail = err;
+	return r < 0 ? code_of(err, "E_UNLOCK", cb, cblen) : NULL;
+}
+
 static void key_and_unlock(void)
 {
 	struct kbs_options ko = {
@@ -233,10 +262,10 @@ static void key_and_unlock(void)
 		.retries = o.cfg.retries,
 		.backoff_ms = o.cfg.backoff_ms,
 	};
-	struct volume_key k;
 	uint8_t *secret = NULL;
 	size_t n = 0;
 	char err[512], cb[48];
+	const char *code, *detail;
 	int64_t t = mono_ms();
 	int r = kbs_get_resource(&ko, o.tee, o.cfg.resource, &secret, &n, err, sizeof(err));
 
@@ -244,22 +273,9 @@ static void key_and_unlock(void)
 	if (r < 0)
 		fail("key", "E_KEY_RELEASE", err);
 	status_emit("key", true, NULL, NULL, extra_ms("wait_ms", mono_ms() - t));
-	r = volume_key_parse((const char *)secret, n, &k, err, sizeof(err));
-	secret_free(secret, n);
-	if (r < 0)
-		fail("unlock", "E_KEY_FORMAT", NULL);
-	if (CRYPTO_memcmp(k.header_sha256, o.header_sha256, 32)) {
-		OPENSSL_cleanse(&k, sizeof(k));
-		fail("unlock", "E_LUKS_HEADER_MISMATCH",
-		     "the released key is for another workload volume");
-	}
-	mkdir(WORKLOAD_DIR, 0755);
-	t = mono_ms();
-	r = volume_activate(&o.vol, &k, "cvm-workload", WORKLOAD_DIR, err, sizeof(err));
-	OPENSSL_cleanse(&k, sizeof(k));
-	o.wait_ms += mono_ms() - t;
-	if (r < 0)
-		fail("unlock", code_of(err, "E_UNLOCK", cb, sizeof(cb)), err);
+	code = unlock_volume(secret, n, &detail, err, sizeof(err), cb, sizeof(cb));
+	if (code)
+		fail("unlock", code, detail);
 	volume_close(&o.vol);
 	o.vol_open = false;
 	status_emit("unlock", true, NULL, NULL, NULL);

@@ -69,12 +69,26 @@ static void body_wipe(struct body *b)
 	b->p = NULL;
 }
 
+/* Request headers, one of which may carry the bearer token: wiped, then freed. */
+static void headers_free(struct curl_slist **hdrs)
+{
+	for (struct curl_slist *h = *hdrs; h; h = h->next)
+		OPENSSL_cleanse(h->data, strlen(h->data));
+	curl_slist_free_all(*hdrs);
+}
+
 struct session {
 	const struct kbs_options *o;
 	CURL *curl;
 	char url_base[512];
 	char *token;
 };
+
+static void session_end(struct session *s)
+{
+	wipe_freep(&s->token);
+	curl_easy_cleanup(s->curl);
+}
 
 /* The broker's RFC 7807 "detail" (or the whole short body) for messages. */
 static void problem_detail(const struct body *b, char *out, size_t cap)
@@ -104,12 +118,13 @@ static void problem_detail(const struct body *b, char *out, size_t cap)
 static int request(struct session *s, const char *method, const char *path, const char *json,
 		   struct body *b, long *status, char *err, size_t errlen)
 {
+	char auth[8192];
+	CLEANUP_ERASE(auth);
+	_cleanup_(headers_free) struct curl_slist *hdrs = NULL;
 	char url[1024], detail[256];
-	struct curl_slist *hdrs = NULL;
 	long backoff = s->o->backoff_ms > 0 ? s->o->backoff_ms : 200;
 	unsigned tries = s->o->retries;
 	CURLcode rc = CURLE_OK;
-	char auth[8192];
 
 	snprintf(url, sizeof(url), "%s%s", s->url_base, path);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -147,10 +162,6 @@ static int request(struct session *s, const char *method, const char *path, cons
 			backoff *= 2;
 		}
 	}
-	for (struct curl_slist *h = hdrs; h; h = h->next)
-		OPENSSL_cleanse(h->data, strlen(h->data)); /* the bearer token's copy */
-	curl_slist_free_all(hdrs);
-	OPENSSL_cleanse(auth, sizeof(auth));
 	if (b->too_big)
 		return set_error(err, errlen, -EFBIG, "%s %s: answer larger than %zu bytes", method,
 				 path, b->max);
@@ -170,7 +181,7 @@ static int auth(struct session *s, struct tee *tee, char **nonce, char *hash, si
 {
 	_cleanup_(cJSON_Deletep) cJSON *req = cJSON_CreateObject(), *resp = NULL;
 	_cleanup_free_ char *text = NULL;
-	struct body b = { 0 };
+	_cleanup_(body_wipe) struct body b = { 0 };
 	const cJSON *extra;
 	const char *n = NULL, *sel = NULL;
 	_cleanup_free_ uint8_t *raw = NULL;
@@ -201,7 +212,6 @@ static int auth(struct session *s, struct tee *tee, char **nonce, char *hash, si
 	}
 	if (r == 0 && !(*nonce = strdup(n)))
 		r = -ENOMEM;
-	free(b.p);
 	return r;
 }
 
@@ -214,7 +224,7 @@ static int attest(struct session *s, struct tee *tee, const char *nonce, const c
 	_cleanup_free_ char *text = NULL;
 	cJSON *jwk = NULL, *rt, *ev, *primary = NULL;
 	uint8_t rd[64];
-	struct body b = { 0 };
+	_cleanup_(body_wipe) struct body b = { 0 };
 	const char *token;
 	long status;
 	int r;
@@ -257,16 +267,16 @@ static int attest(struct session *s, struct tee *tee, const char *nonce, const c
 		r = set_error(err, errlen, -EPROTO, "attest: the answer has no token");
 	if (r == 0 && !(s->token = strdup(token)))
 		r = -ENOMEM;
-	body_wipe(&b);
 	return r;
 }
 
 static int fetch(struct session *s, const char *resource, EVP_PKEY *key, uint8_t **secret,
 		 size_t *n, char *err, size_t errlen)
 {
-	_cleanup_(cJSON_Deletep) cJSON *jwe = NULL;
+	/* the broker's answer: the JWE of the key, wiped with its text like the rest */
+	_cleanup_(json_delete_wipedp) cJSON *jwe = NULL;
 	char path[512], why[256];
-	struct body b = { 0 };
+	_cleanup_(body_wipe) struct body b = { 0 };
 	long status;
 	int r;
 
@@ -276,14 +286,13 @@ static int fetch(struct session *s, const char *resource, EVP_PKEY *key, uint8_t
 		r = set_error(err, errlen, -EPROTO, "resource: the answer is not JSON");
 	if (r == 0 && jwe_decrypt(key, jwe, secret, n, why, sizeof(why)) < 0)
 		r = set_error(err, errlen, -EPROTO, "resource: %s", why);
-	free(b.p);
 	return r;
 }
 
 int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *resource,
 		     uint8_t **secret, size_t *n, char *err, size_t errlen)
 {
-	struct session s = { .o = o };
+	_cleanup_(session_end) struct session s = { .o = o };
 	_cleanup_free_ char *nonce = NULL;
 	char hash[16] = "sha384";
 	EVP_PKEY *key = NULL;
@@ -350,10 +359,5 @@ int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *r
 	if (r == 0)
 		r = fetch(&s, resource, key, secret, n, err, errlen);
 	EVP_PKEY_free(key);
-	if (s.token) {
-		OPENSSL_cleanse(s.token, strlen(s.token));
-		free(s.token);
-	}
-	curl_easy_cleanup(s.curl);
 	return r;
 }

@@ -167,8 +167,9 @@ static struct archive_entry *entry_new(const char *path, const struct stat *st)
 
 static int add_file(struct tar *t, int fd, const char *path, const struct stat *st)
 {
-	struct archive_entry *e = entry_new(path, st);
 	uint8_t buf[65536];
+	CLEANUP_ERASE(buf);
+	struct archive_entry *e = entry_new(path, st);
 	uint64_t done = 0;
 	ssize_t n = 0;
 	int r = 0;
@@ -186,7 +187,6 @@ static int add_file(struct tar *t, int fd, const char *path, const struct stat *
 		r = tar_fail(t, -errno, "reading a file");
 	if (r == 0 && done != (uint64_t)st->st_size)
 		r = tar_fail(t, -ESTALE, "a file changed while it was archived");
-	OPENSSL_cleanse(buf, sizeof(buf));
 	archive_entry_free(e);
 	return r;
 }

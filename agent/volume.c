@@ -141,6 +141,9 @@ void volume_close(struct volume *v)
 
 int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *err, size_t errlen)
 {
+	/* parsed here first: *k gets a key only once all of it is valid */
+	struct volume_key key = { 0 };
+	CLEANUP_ERASE(key);
 	/* the tree holds the key's hex: wiped before it is freed */
 	_cleanup_(json_delete_wipedp) cJSON *j = NULL;
 	const cJSON *v;
@@ -152,20 +155,19 @@ int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *e
 		return set_error(err, errlen, -EBADMSG, "E_VOLUME_KEY: not a JSON object");
 	v = cJSON_GetObjectItemCaseSensitive(j, "verity");
 	if (json_get_u64(j, "version", &ver) < 0 || ver != 1 ||
-	    json_get_hex(j, "volume_key", k->pass, sizeof(k->pass)) < 0 ||
-	    json_get_hex(j, "luks_header_sha256", k->header_sha256, 32) < 0 || !cJSON_IsObject(v) ||
-	    json_get_hex(v, "root_hash", k->root_hash, 32) < 0 ||
-	    json_get_hex(v, "salt", k->salt, 32) < 0 ||
+	    json_get_hex(j, "volume_key", key.pass, sizeof(key.pass)) < 0 ||
+	    json_get_hex(j, "luks_header_sha256", key.header_sha256, 32) < 0 ||
+	    !cJSON_IsObject(v) || json_get_hex(v, "root_hash", key.root_hash, 32) < 0 ||
+	    json_get_hex(v, "salt", key.salt, 32) < 0 ||
 	    json_get_string(v, "hash_algorithm", &alg) < 0 || strcmp(alg, "sha256") ||
 	    json_get_u64(v, "data_block_size", &dbs) < 0 || dbs != 4096 ||
 	    json_get_u64(v, "hash_block_size", &hbs) < 0 || hbs != 4096 ||
-	    json_get_u64(v, "data_blocks", &k->data_blocks) < 0 || k->data_blocks == 0 ||
-	    json_get_u64(v, "hash_offset", &k->hash_offset) < 0 ||
-	    __builtin_mul_overflow(k->data_blocks, 4096, &bytes) || k->hash_offset != bytes) {
-		OPENSSL_cleanse(k, sizeof(*k));
+	    json_get_u64(v, "data_blocks", &key.data_blocks) < 0 || key.data_blocks == 0 ||
+	    json_get_u64(v, "hash_offset", &key.hash_offset) < 0 ||
+	    __builtin_mul_overflow(key.data_blocks, 4096, &bytes) || key.hash_offset != bytes)
 		return set_error(err, errlen, -EBADMSG,
 				 "E_VOLUME_KEY: not a volume key of version 1 (cvm pack)");
-	}
+	*k = key;
 	return 0;
 }
 

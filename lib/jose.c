@@ -94,8 +94,10 @@ int jwk_to_pkey(const cJSON *jwk, EVP_PKEY **out, char *err, size_t errlen)
 int concat_kdf_sha256(const uint8_t *z, size_t zlen, const char *alg, const uint8_t *apu,
 		      size_t apulen, const uint8_t *apv, size_t apvlen, uint8_t *out, size_t outlen)
 {
+	uint8_t d[32];
+	CLEANUP_ERASE(d);
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	uint8_t be[4], d[32];
+	uint8_t be[4];
 	size_t done = 0;
 	uint32_t counter = 1;
 	int r = 0;
@@ -127,7 +129,6 @@ int concat_kdf_sha256(const uint8_t *z, size_t zlen, const char *alg, const uint
 		counter++;
 	}
 #undef BE32
-	OPENSSL_cleanse(d, sizeof(d));
 	EVP_MD_CTX_free(c);
 	return r;
 }
@@ -135,15 +136,15 @@ int concat_kdf_sha256(const uint8_t *z, size_t zlen, const char *alg, const uint
 /* ECDH between priv and peer, then the Concat KDF for ECDH-ES+A256KW: the key-wrapping key. */
 static int derive_kek(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t kek[32])
 {
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
 	uint8_t z[32];
+	CLEANUP_ERASE(z);
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
 	size_t zlen = sizeof(z);
 	int r = -EIO;
 
 	if (c && EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer(c, peer) == 1 &&
 	    EVP_PKEY_derive(c, z, &zlen) == 1 && zlen == 32)
 		r = concat_kdf_sha256(z, zlen, JWE_ALG, NULL, 0, NULL, 0, kek, 32);
-	OPENSSL_cleanse(z, sizeof(z));
 	EVP_PKEY_CTX_free(c);
 	ERR_clear_error();
 	return r;
@@ -195,18 +196,20 @@ static int aes_gcm(const uint8_t key[32], int enc, const uint8_t iv[12], const c
 
 int jwe_encrypt(EVP_PKEY *recipient, const uint8_t *pt, size_t n, cJSON **out)
 {
+	uint8_t kek[32], cek[32];
+	CLEANUP_ERASE(kek);
+	CLEANUP_ERASE(cek);
+	_cleanup_(wiped_buf_free) struct wiped_buf ct = { .p = malloc(n ? n : 1), .n = n };
 	EVP_PKEY *eph = NULL;
 	cJSON *hdr = NULL, *epk = NULL, *jwe = NULL;
 	_cleanup_free_ char *hdr_text = NULL, *protected = NULL;
-	_cleanup_free_ uint8_t *ct = NULL;
-	uint8_t kek[32], cek[32], wrapped[40], iv[12], tag[16];
+	uint8_t wrapped[40], iv[12], tag[16];
 	size_t wlen = 0;
 	int r = -ENOMEM;
 
 	if (p256_generate(&eph) < 0)
 		return -ENOMEM;
-	ct = malloc(n ? n : 1);
-	if (!ct || RAND_bytes(cek, sizeof(cek)) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
+	if (!ct.p || RAND_bytes(cek, sizeof(cek)) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
 		goto out;
 	r = derive_kek(eph, recipient, kek);
 	if (r < 0)
@@ -228,24 +231,21 @@ int jwe_encrypt(EVP_PKEY *recipient, const uint8_t *pt, size_t n, cJSON **out)
 	hdr_text = cJSON_PrintUnformatted(hdr);
 	if (!hdr_text || base64_encode(hdr_text, strlen(hdr_text), BASE64_URL, &protected) < 0)
 		goto out;
-	r = aes_gcm(cek, 1, iv, protected, pt, n, ct, tag);
+	r = aes_gcm(cek, 1, iv, protected, pt, n, ct.p, tag);
 	if (r < 0)
 		goto out;
 	r = -ENOMEM;
 	jwe = cJSON_CreateObject();
 	if (!jwe || !cJSON_AddStringToObject(jwe, "protected", protected) ||
 	    add_b64url(jwe, "encrypted_key", wrapped, sizeof(wrapped)) < 0 ||
-	    add_b64url(jwe, "iv", iv, sizeof(iv)) < 0 || add_b64url(jwe, "ciphertext", ct, n) < 0 ||
+	    add_b64url(jwe, "iv", iv, sizeof(iv)) < 0 ||
+	    add_b64url(jwe, "ciphertext", ct.p, n) < 0 ||
 	    add_b64url(jwe, "tag", tag, sizeof(tag)) < 0)
 		goto out;
 	*out = jwe;
 	jwe = NULL;
 	r = 0;
 out:
-	OPENSSL_cleanse(kek, sizeof(kek));
-	OPENSSL_cleanse(cek, sizeof(cek));
-	if (ct)
-		OPENSSL_cleanse(ct, n);
 	cJSON_Delete(jwe);
 	cJSON_Delete(hdr);
 	EVP_PKEY_free(eph);
@@ -313,11 +313,14 @@ int jwe_decrypt(EVP_PKEY *priv, const cJSON *jwe, uint8_t **pt, size_t *n, char 
 {
 	static const char *const members[] = { "protected", "encrypted_key", "iv", "ciphertext",
 					       "tag",	    "header",	     "aad" };
+	uint8_t kek[32], cek[48];
+	CLEANUP_ERASE(kek);
+	CLEANUP_ERASE(cek);
 	_cleanup_free_ uint8_t *wrapped = NULL, *iv = NULL, *ct = NULL, *tag = NULL;
 	EVP_PKEY *epk = NULL;
 	const cJSON *m;
 	const char *protected;
-	uint8_t kek[32], cek[48], *plain = NULL;
+	uint8_t *plain = NULL;
 	size_t wlen, ivlen, ctlen, taglen, ceklen = 0;
 	int r;
 
@@ -349,19 +352,13 @@ int jwe_decrypt(EVP_PKEY *priv, const cJSON *jwe, uint8_t **pt, size_t *n, char 
 	if (r < 0)
 		return set_error(err, errlen, -EBADMSG, "JWE key agreement failed");
 	r = aes_kw(kek, 0, wrapped, wlen, cek, &ceklen);
-	OPENSSL_cleanse(kek, sizeof(kek));
-	if (r < 0 || ceklen != 32) {
-		OPENSSL_cleanse(cek, sizeof(cek));
+	if (r < 0 || ceklen != 32)
 		return set_error(err, errlen, -EBADMSG,
 				 "JWE encrypted_key does not unwrap with this key");
-	}
 	plain = secret_alloc(ctlen);
-	if (!plain) {
-		OPENSSL_cleanse(cek, sizeof(cek));
+	if (!plain)
 		return -ENOMEM;
-	}
 	r = aes_gcm(cek, 0, iv, protected, ct, ctlen, plain, tag);
-	OPENSSL_cleanse(cek, sizeof(cek));
 	if (r < 0) {
 		secret_free(plain, ctlen);
 		return set_error(

@@ -198,7 +198,8 @@ int json_get_hex(const cJSON *obj, const char *key, uint8_t *out, size_t n)
 
 cJSON *json_add_hex(cJSON *obj, const char *key, const void *p, size_t n)
 {
-	_cleanup_free_ char *s = hex_encode_alloc(p, n);
+	/* the bytes may be a key (cvm pack's volume.key): the hex copy is wiped too */
+	_cleanup_(wipe_freep) char *s = hex_encode_alloc(p, n);
 
 	return s ? cJSON_AddStringToObject(obj, key, s) : NULL;
 }
