@@ -65,7 +65,7 @@ int keygen_main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *out = NULL;
-	struct result_key k;
+	_cleanup_(result_key_wipe) struct result_key k = { 0 };
 	char err[256], hex[67];
 	int c, rc;
 
@@ -95,7 +95,6 @@ int keygen_main(int argc, char **argv)
 	}
 	rc = write_new_key(&k, out) < 0 ? EXIT_USAGE : EXIT_OK;
 	result_key_pub_hex(&k, hex);
-	result_key_wipe(&k);
 	if (rc == EXIT_OK && (printf("%s\n", hex) < 0 || fflush(stdout) != 0)) {
 		log_error_errno(-EIO, "standard output");
 		rc = EXIT_USAGE;
