@@ -49,22 +49,6 @@ struct disk {
 	EVP_MD_CTX *sha;
 };
 
-static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
 static int disk_sink(void *ctx, const void *p, size_t n)
 {
 	struct disk *d = ctx;
@@ -74,7 +58,7 @@ static int disk_sink(void *ctx, const void *p, size_t n)
 		return -ENOSPC;
 	if (EVP_DigestUpdate(d->sha, p, n) != 1)
 		return -EIO;
-	if ((r = pwrite_all(d->fd, p, n, OUTDISK_BUNDLE_OFFSET + d->pos)) < 0)
+	if ((r = fd_pwrite_all(d->fd, p, n, OUTDISK_BUNDLE_OFFSET + d->pos)) < 0)
 		return r;
 	d->pos += n;
 	return 0;
@@ -95,7 +79,7 @@ static int flush(int fd, char *err, size_t errlen)
 static int write_block0(struct disk *d, const uint8_t block[OUTDISK_BLOCK], char *err,
 			size_t errlen)
 {
-	int r = pwrite_all(d->fd, block, OUTDISK_BLOCK, 0);
+	int r = fd_pwrite_all(d->fd, block, OUTDISK_BLOCK, 0);
 
 	if (r < 0)
 		return set_error(err, errlen, r, "E_OUTPUT_WRITE: block 0: %s", strerror(-r));

@@ -274,7 +274,8 @@ static int dl_begin(struct dl *d)
 static size_t dl_write(char *p, size_t size, size_t n, void *ctx)
 {
 	struct dl *d = ctx;
-	size_t len = size * n, done = 0;
+	size_t len = size * n;
+	int r;
 
 	if (!d->started && dl_begin(d) < 0)
 		return 0;
@@ -283,17 +284,9 @@ static size_t dl_write(char *p, size_t size, size_t n, void *ctx)
 			  (unsigned long long)d->size);
 		return 0;
 	}
-	while (done < len) {
-		ssize_t w = pwrite(d->fd, p + done, len - done, (off_t)(d->have + done));
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			dl_refuse(d, true, E_FETCH "writing the .part file: %s",
-				  strerror(w < 0 ? errno : EIO));
-			return 0;
-		}
-		done += (size_t)w;
+	if ((r = fd_pwrite_all(d->fd, p, len, d->have)) < 0) {
+		dl_refuse(d, true, E_FETCH "writing the .part file: %s", strerror(-r));
+		return 0;
 	}
 	d->have += len;
 	return len;

@@ -94,12 +94,13 @@ static int mkdirs(char *path)
 	return 0;
 }
 
-int fd_write_all(int fd, const void *data, size_t n)
+/* write(2) at the file offset when off is negative, pwrite(2) at off otherwise. */
+static int write_all(int fd, const void *data, size_t n, int64_t off)
 {
 	const uint8_t *p = data;
 
 	while (n) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = off < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t)off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -107,8 +108,22 @@ int fd_write_all(int fd, const void *data, size_t n)
 			return w < 0 ? -errno : -EIO;
 		p += w;
 		n -= (size_t)w;
+		if (off >= 0)
+			off += w;
 	}
 	return 0;
+}
+
+int fd_write_all(int fd, const void *data, size_t n)
+{
+	return write_all(fd, data, n, -1);
+}
+
+int fd_pwrite_all(int fd, const void *data, size_t n, uint64_t off)
+{
+	if (n > INT64_MAX || off > INT64_MAX - n)
+		return -EFBIG;
+	return write_all(fd, data, n, (int64_t)off);
 }
 
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)

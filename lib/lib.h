@@ -162,6 +162,8 @@ int file_read(const char *path, size_t cap, uint8_t **out, size_t *len);
 int file_read_at(const char *dir, const char *name, size_t cap, uint8_t **out, size_t *len);
 /* Writes all n bytes to fd, again after EINTR and short writes: 0 or -errno (-EIO for 0). */
 int fd_write_all(int fd, const void *data, size_t n);
+/* The same with pwrite(2), from offset off on (the file offset is not moved). */
+int fd_pwrite_all(int fd, const void *data, size_t n, uint64_t off);
 /*
  * Writes data to path atomically: a temporary file beside it (mode 0600),
  * fsync, rename, fsync of the directory; missing parent directories are
