@@ -117,6 +117,12 @@ static int format_number(double d, char *buf, size_t cap)
 	return 0;
 }
 
+/* RFC 8785 §3.2.2.2: the two-character escapes; other controls become \u00xx. */
+static const char *const short_escape[0x60] = {
+	['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
+	['\n'] = "\\n", ['\r'] = "\\r",	 ['\t'] = "\\t",
+};
+
 static void put_string(struct out *o, const char *s)
 {
 	size_t n = strlen(s);
@@ -129,35 +135,13 @@ static void put_string(struct out *o, const char *s)
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		char esc[8];
 
-		switch (*p) {
-		case '"':
-			puts_(o, "\\\"");
-			break;
-		case '\\':
-			puts_(o, "\\\\");
-			break;
-		case '\b':
-			puts_(o, "\\b");
-			break;
-		case '\f':
-			puts_(o, "\\f");
-			break;
-		case '\n':
-			puts_(o, "\\n");
-			break;
-		case '\r':
-			puts_(o, "\\r");
-			break;
-		case '\t':
-			puts_(o, "\\t");
-			break;
-		default:
-			if (*p < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				puts_(o, esc);
-			} else {
-				put(o, (const char *)p, 1);
-			}
+		if (*p < ARRAY_SIZE(short_escape) && short_escape[*p]) {
+			puts_(o, short_escape[*p]);
+		} else if (*p < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			puts_(o, esc);
+		} else {
+			put(o, (const char *)p, 1);
 		}
 	}
 	put(o, "\"", 1);

@@ -120,28 +120,34 @@ static const cJSON *member(const cJSON *obj, const char *key)
 	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
 }
 
+/* The member key of obj when it is of the type is() tests: -ENOENT when absent, -EINVAL when not. */
+static int typed_member(const cJSON *obj, const char *key, cJSON_bool (*is)(const cJSON *),
+			const cJSON **m)
+{
+	*m = member(obj, key);
+	if (!*m)
+		return -ENOENT;
+	return is(*m) ? 0 : -EINVAL;
+}
+
 int json_get_string(const cJSON *obj, const char *key, const char **out)
 {
-	const cJSON *m = member(obj, key);
+	const cJSON *m;
+	int r = typed_member(obj, key, cJSON_IsString, &m);
 
-	if (!m)
-		return -ENOENT;
-	if (!cJSON_IsString(m))
-		return -EINVAL;
-	*out = m->valuestring;
-	return 0;
+	if (r == 0)
+		*out = m->valuestring;
+	return r;
 }
 
 int json_get_bool(const cJSON *obj, const char *key, bool *out)
 {
-	const cJSON *m = member(obj, key);
+	const cJSON *m;
+	int r = typed_member(obj, key, cJSON_IsBool, &m);
 
-	if (!m)
-		return -ENOENT;
-	if (!cJSON_IsBool(m))
-		return -EINVAL;
-	*out = cJSON_IsTrue(m);
-	return 0;
+	if (r == 0)
+		*out = cJSON_IsTrue(m);
+	return r;
 }
 
 int json_get_u64(const cJSON *obj, const char *key, uint64_t *out)
