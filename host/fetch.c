@@ -68,9 +68,10 @@ static void easy_freep(CURL **c)
  * One transfer's handle: http and https only, no signals, no proxy (the
  * environment's http_proxy and friends are not asked: a proxy would see
  * and steer the transfer), a stalled transfer (under 1 byte/s for a
- * minute) ends as an error.
+ * minute) ends as an error, fetch_stop ends it at once (stop_check, with
+ * progress as its context).
  */
-static CURL *easy_new(const char *url, char *errbuf)
+static CURL *easy_new(const char *url, char *errbuf, void *progress)
 {
 	CURL *c;
 
@@ -88,7 +89,9 @@ static CURL *easy_new(const char *url, char *errbuf)
 	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_USERAGENT, "cvm-run") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK) {
+	    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_check) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_XFERINFODATA, progress) != CURLE_OK) {
 		curl_easy_cleanup(c);
 		return NULL;
 	}
@@ -318,7 +321,7 @@ static int dl_attempt(const char *url, struct dl *d, char *err, size_t errlen)
 	CURLcode rc;
 
 	fetch_url_shown(url, shown, sizeof(shown));
-	if (!(c = easy_new(url, errbuf)))
+	if (!(c = easy_new(url, errbuf, d)))
 		return set_error(err, errlen, -ENOMEM, E_FETCH "libcurl cannot start");
 	d->c = c;
 	d->url = url;
@@ -336,9 +339,7 @@ static int dl_attempt(const char *url, struct dl *d, char *err, size_t errlen)
 	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, dl_header) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HEADERDATA, d) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dl_write) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEDATA, d) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_check) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_XFERINFODATA, d) != CURLE_OK)
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, d) != CURLE_OK)
 		return set_error(err, errlen, -ENOMEM, E_FETCH "libcurl cannot be set up");
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
@@ -513,13 +514,12 @@ static int put_attempt(const char *url, const char *path, struct upload_report *
 	/* no "Expect: 100-continue": a server that never answers it costs a second a try */
 	h = curl_slist_append(NULL, "Expect:");
 	if (!h || !(h = curl_slist_append(h, "Content-Type: application/octet-stream")) ||
-	    !(c = easy_new(url, errbuf)) || curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
+	    !(c = easy_new(url, errbuf, NULL)) ||
+	    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_READDATA, f) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_check) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL) != CURLE_OK)
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard) != CURLE_OK)
 		return set_error(err, errlen, -ENOMEM, E_UPLOAD "libcurl cannot be set up");
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
