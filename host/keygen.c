@@ -57,38 +57,47 @@ static int write_new_key(const struct result_key *k, const char *path)
 	return 0;
 }
 
-int keygen_main(int argc, char **argv)
+/* 0 to go on with *out set, 1 when --help was answered, <0 on a usage error (logged). */
+static int parse_opts(int argc, char **argv, const char **out)
 {
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *out = NULL;
-	_cleanup_(result_key_wipe) struct result_key k = { 0 };
-	char err[256], hex[67];
-	int c, rc;
+	int c;
 
+	*out = NULL;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			out = optarg;
+			*out = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return 1;
 		default:
 			log_error("unknown or incomplete option '%s'; see 'cvm keygen --help'",
 				  argv[optind - 1]);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 	}
-	if (!out || optind != argc) {
+	if (!*out || optind != argc) {
 		log_error("expected -o KEY and nothing else; see 'cvm keygen --help'");
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Makes the key pair, writes the private key to out, prints the public key. */
+static int keygen(const char *out)
+{
+	_cleanup_(result_key_wipe) struct result_key k = { 0 };
+	char err[256], hex[67];
+	int rc;
+
 	if (result_key_generate(&k, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return EXIT_USAGE;
@@ -100,4 +109,14 @@ int keygen_main(int argc, char **argv)
 		rc = EXIT_USAGE;
 	}
 	return rc;
+}
+
+int keygen_main(int argc, char **argv)
+{
+	const char *out;
+	int r = parse_opts(argc, argv, &out);
+
+	if (r != 0)
+		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	return keygen(out);
 }
