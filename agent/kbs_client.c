@@ -43,13 +43,12 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
 		if (cap > b->max + 1)
 			cap = b->max + 1;
 		/* not realloc: the old buffer may hold a token, and is wiped before it goes */
-		p = malloc(cap);
+		p = secret_alloc(cap);
 		if (!p)
 			return 0;
 		if (b->p) {
 			memcpy(p, b->p, b->len);
-			OPENSSL_cleanse(b->p, b->cap);
-			free(b->p);
+			secret_free(b->p, b->cap);
 		}
 		b->p = p;
 		b->cap = cap;
@@ -63,9 +62,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
 /* A body that held a secret (a token): wiped, then freed. */
 static void body_wipe(struct body *b)
 {
-	if (b->p)
-		OPENSSL_cleanse(b->p, b->cap);
-	free(b->p);
+	secret_free(b->p, b->cap);
 	b->p = NULL;
 }
 
