@@ -350,7 +350,6 @@ static int quote_json(struct az *a, const uint8_t *nonce, size_t n, cJSON *q, ch
 	TPM2B_ATTEST *quoted = NULL;
 	TPMT_SIGNATURE *sig = NULL;
 	uint8_t pcrs[24][32];
-	cJSON *arr;
 	ESYS_TR ak;
 	TSS2_RC rc;
 	int r;
@@ -380,15 +379,8 @@ static int quote_json(struct az *a, const uint8_t *nonce, size_t n, cJSON *q, ch
 	if (!json_add_hex(q, "signature", sig->signature.rsassa.sig.buffer,
 			  sig->signature.rsassa.sig.size) ||
 	    !json_add_hex(q, "message", quoted->attestationData, quoted->size) ||
-	    !(arr = cJSON_AddArrayToObject(q, "pcrs")))
+	    !json_add_hex_array(q, "pcrs", pcrs, 24, 32))
 		goto out;
-	for (int i = 0; i < 24; i++) {
-		char hex[65];
-
-		hex_encode(pcrs[i], 32, hex);
-		if (!cJSON_AddItemToArray(arr, cJSON_CreateString(hex)))
-			goto out;
-	}
 	r = 0;
 out:
 	Esys_Free(quoted);

@@ -152,7 +152,7 @@ static int tpm_evidence(struct tee *tee, const uint8_t rd[64], cJSON **out, char
 	TPMT_SIGNATURE *sig = NULL;
 	uint8_t sigbuf[sizeof(TPMT_SIGNATURE)], pcrs[24][32];
 	size_t off = 0;
-	cJSON *o = NULL, *q, *arr;
+	cJSON *o = NULL, *q;
 	TSS2_RC rc;
 	int r = -ENOMEM;
 
@@ -177,15 +177,8 @@ static int tpm_evidence(struct tee *tee, const uint8_t rd[64], cJSON **out, char
 	if (!q || add_b64(o, "ak_public", t->ak_der, (size_t)t->ak_der_len) < 0 ||
 	    add_b64(q, "signature", sigbuf, off) < 0 ||
 	    add_b64(q, "message", quoted->attestationData, quoted->size) < 0 ||
-	    !(arr = cJSON_AddArrayToObject(q, "pcrs")))
+	    !json_add_hex_array(q, "pcrs", pcrs, 24, 32))
 		goto out;
-	for (int i = 0; i < 24; i++) {
-		char hex[65];
-
-		hex_encode(pcrs[i], 32, hex);
-		if (!cJSON_AddItemToArray(arr, cJSON_CreateString(hex)))
-			goto out;
-	}
 	r = tee_add_runtime_log(tee, o, err, errlen);
 	if (r == 0) {
 		*out = o;

@@ -209,3 +209,16 @@ cJSON *json_add_hex(cJSON *obj, const char *key, const void *p, size_t n)
 
 	return s ? cJSON_AddStringToObject(obj, key, s) : NULL;
 }
+
+cJSON *json_add_hex_array(cJSON *obj, const char *key, const void *p, size_t count, size_t each)
+{
+	cJSON *arr = cJSON_AddArrayToObject(obj, key);
+
+	for (size_t i = 0; arr && i < count; i++) {
+		_cleanup_free_ char *s = hex_encode_alloc((const uint8_t *)p + i * each, each);
+
+		if (!s || !cJSON_AddItemToArray(arr, cJSON_CreateString(s)))
+			return NULL;
+	}
+	return arr;
+}
