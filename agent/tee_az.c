@@ -419,18 +419,8 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
 {
 	struct body *b = ctx;
 	size_t n = size * nmemb;
-	uint8_t *p;
 
-	if (n > AZ_IMDS_MAX - b->len)
-		return 0;
-	p = realloc(b->p, b->len + n + 1);
-	if (!p)
-		return 0;
-	memcpy(p + b->len, data, n);
-	b->p = p;
-	b->len += n;
-	b->p[b->len] = 0;
-	return n;
+	return buf_append(&b->p, &b->len, data, n, AZ_IMDS_MAX) < 0 ? 0 : n;
 }
 
 /* GET (post NULL) or POST a JSON body to the metadata service; the answer is JSON. */

@@ -101,20 +101,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
 	size_t add = size * n;
-	uint8_t *grown;
+	int r = buf_append(&x->d->body, &x->d->len, p, add, CVM_CAP_COLLATERAL);
 
-	if (add > CVM_CAP_COLLATERAL - x->d->len) {
+	if (r == -EFBIG)
 		x->too_big = true;
-		return 0;
-	}
-	grown = realloc(x->d->body, x->d->len + add + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + x->d->len, p, add);
-	x->d->body = grown;
-	x->d->len += add;
-	grown[x->d->len] = 0;
-	return add;
+	return r < 0 ? 0 : add;
 }
 
 /* "Name: value\r\n" of the header d->header (or its v3 name). */

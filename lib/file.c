@@ -114,6 +114,22 @@ static int write_all(int fd, const void *data, size_t n, int64_t off)
 	return 0;
 }
 
+int buf_append(uint8_t **buf, size_t *len, const void *data, size_t n, size_t cap)
+{
+	uint8_t *p;
+
+	if (*len > cap || n > cap - *len)
+		return -EFBIG;
+	p = realloc(*buf, *len + n + 1);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + *len, data, n);
+	*len += n;
+	p[*len] = 0;
+	*buf = p;
+	return 0;
+}
+
 int fd_write_all(int fd, const void *data, size_t n)
 {
 	return write_all(fd, data, n, -1);

@@ -165,6 +165,12 @@ int fd_write_all(int fd, const void *data, size_t n);
 /* The same with pwrite(2), from offset off on (the file offset is not moved). */
 int fd_pwrite_all(int fd, const void *data, size_t n, uint64_t off);
 /*
+ * Appends n bytes to the heap buffer *buf of *len bytes (a transfer's body),
+ * keeping it NUL-terminated: -EFBIG when it would pass cap bytes, -ENOMEM;
+ * *buf and *len are unchanged then. Free *buf when done.
+ */
+int buf_append(uint8_t **buf, size_t *len, const void *data, size_t n, size_t cap);
+/*
  * Writes data to path atomically: a temporary file beside it (mode 0600),
  * fsync, rename, fsync of the directory; missing parent directories are
  * made (0700). err gets "<path>: <why>".

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/lib.h"
 #include "tests/unit/support/sim.h"
@@ -242,6 +243,41 @@ static void test_secret_memory(void **state)
 	secret_free(NULL, 0);
 }
 
+static void test_buf_append_caps_and_terminates(void **state)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(buf_append(&b, &n, "abc", 3, 8), 0);
+	assert_int_equal(buf_append(&b, &n, "defgh", 5, 8), 0);
+	assert_int_equal(n, 8);
+	assert_string_equal((const char *)b, "abcdefgh");
+	/* one byte over the cap: refused, nothing changed */
+	assert_int_equal(buf_append(&b, &n, "i", 1, 8), -EFBIG);
+	assert_int_equal(n, 8);
+	assert_string_equal((const char *)b, "abcdefgh");
+	assert_int_equal(buf_append(&b, &n, "", 0, 8), 0);
+	free(b);
+}
+
+static void test_fd_pwrite_all_writes_at_offset(void **state)
+{
+	FILE *f = tmpfile();
+	char back[8] = { 0 };
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(fd_write_all(fileno(f), "0123456", 7), 0);
+	assert_int_equal(fd_pwrite_all(fileno(f), "ab", 2, 3), 0);
+	/* pwrite leaves the file offset where write left it */
+	assert_int_equal(lseek(fileno(f), 0, SEEK_CUR), 7);
+	assert_int_equal(pread(fileno(f), back, 7, 0), 7);
+	assert_string_equal(back, "012ab56");
+	assert_int_equal(fd_pwrite_all(fileno(f), "x", 1, UINT64_MAX), -EFBIG);
+	fclose(f);
+}
+
 static void test_cvm_erase_wipes_exactly_its_span(void **state)
 {
 	uint8_t buf[48];
@@ -368,6 +404,8 @@ int main(void)
 		cmocka_unit_test(test_json_unknown_member),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_secret_memory),
+		cmocka_unit_test(test_buf_append_caps_and_terminates),
+		cmocka_unit_test(test_fd_pwrite_all_writes_at_offset),
 		cmocka_unit_test(test_cvm_erase_wipes_exactly_its_span),
 		cmocka_unit_test(test_cleanup_erase_wipes_on_every_way_out),
 		cmocka_unit_test(test_wiped_buf_free),
