@@ -351,6 +351,15 @@ cJSON *snp_certs_to_sev_json(const struct snp_certs *c, bool vlek)
 	return a;
 }
 
+bool jcs_equal(const cJSON *a, const cJSON *b)
+{
+	_cleanup_free_ char *ta = NULL, *tb = NULL;
+	size_t la, lb;
+
+	return a && b && jcs_serialize(a, &ta, &la) == 0 && jcs_serialize(b, &tb, &lb) == 0 &&
+	       la == lb && !memcmp(ta, tb, la);
+}
+
 /* ---- the primary evidence of an attest request ---- */
 
 static int take_evidence(struct kbs_evidence *s, const cJSON *ev, char *err, size_t errlen)
