@@ -289,6 +289,11 @@ static const struct platform_reg tpm_launch_regs[] = {
 static const struct platform_reg tpm_key_pin =
 	REF_REG("ak_sha256", tpm.has_ak_sha256, tpm.ak_sha256, 32);
 
+static const char *const snp_launch_members[] = { "vcpus", "vcpu_type", "measurement", NULL };
+static const char *const tdx_launch_members[] = { "memory_mib", "mrtd",	 "rtmr0",
+						  "rtmr1",	"rtmr2", NULL };
+static const char *const tpm_launch_members[] = { "memory_mib", "vcpus", "pcrs", NULL };
+
 /* ---- the table ---- */
 
 static const struct platform platforms[] = {
@@ -311,7 +316,9 @@ static const struct platform platforms[] = {
 		.nlaunch_regs = ARRAY_SIZE(snp_launch_regs),
 		.launch_required = 0x1,
 		.launch_covers = "launch image",
+		.launch_members = snp_launch_members,
 		.launch_by_vcpus = true,
+		.launch_inputs = PLATFORM_LAUNCH_FIRMWARE,
 		.raw_detect = snp_raw_detect,
 		.from_raw = raw_copy,
 		.raw_needs = "--certs DIR with its VCEK or VLEK",
@@ -341,6 +348,8 @@ static const struct platform platforms[] = {
 		.nlaunch_regs = ARRAY_SIZE(tdx_launch_regs),
 		.launch_required = 0xf,
 		.launch_covers = "firmware, kernel, initrd or command line",
+		.launch_members = tdx_launch_members,
+		.launch_inputs = PLATFORM_LAUNCH_FIRMWARE | PLATFORM_LAUNCH_VARS,
 		.raw_detect = tdx_raw_detect,
 		.from_raw = raw_copy,
 		.claims = tdx_claims,
@@ -366,6 +375,9 @@ static const struct platform platforms[] = {
 		.launch_required = 0x2ff, /* PCR 0-7 and 9 */
 		.launch_covers = "firmware, kernel, initrd or command line (boot PCRs)",
 		.launch_regs_member = "pcrs",
+		.launch_regs_key_text = "a boot PCR (0-7, 9)",
+		.launch_members = tpm_launch_members,
+		.measure_bank = "sha256",
 		.key_pin = &tpm_key_pin,
 		.claims = tpm_claims,
 		.genuine = "TPM quote signed by the pinned attestation key",
@@ -430,6 +442,13 @@ bool platform_in_reference(const struct platform *pl, const struct reference *r)
 	return ((pl->ref_sections & REF_SECTION_SNP) && r->has_snp) ||
 	       ((pl->ref_sections & REF_SECTION_TDX) && r->has_tdx) ||
 	       ((pl->ref_sections & REF_SECTION_TPM) && r->has_tpm);
+}
+
+void platform_reference_add(const struct platform *pl, struct reference *r)
+{
+	r->has_snp |= (pl->ref_sections & REF_SECTION_SNP) != 0;
+	r->has_tdx |= (pl->ref_sections & REF_SECTION_TDX) != 0;
+	r->has_tpm |= (pl->ref_sections & REF_SECTION_TPM) != 0;
 }
 
 static bool reg_has(const struct platform_reg *g, const struct reference *r)
@@ -518,4 +537,38 @@ void platform_verifiers_free(struct platform_verifiers *pv)
 	snp_verifier_free(pv->snp);
 	tdx_verifier_free(pv->tdx);
 	memset(pv, 0, sizeof(*pv));
+}
+
+int platform_launch_from_measure(const struct platform *pl, const cJSON *measured, cJSON *launch,
+				 cJSON *unpredicted)
+{
+	const cJSON *src = measured;
+	cJSON *dst = launch;
+
+	if (pl->launch_regs_member) {
+		src = cJSON_GetObjectItemCaseSensitive(src, pl->launch_regs_member);
+		if (pl->measure_bank)
+			src = cJSON_GetObjectItemCaseSensitive(src, pl->measure_bank);
+		if (!(dst = cJSON_AddObjectToObject(launch, pl->launch_regs_member)))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < pl->nlaunch_regs; i++) {
+		const char *name = pl->launch_regs[i].name;
+		const cJSON *v;
+		char key[24];
+
+		if (!(pl->launch_required & (1u << i)))
+			continue;
+		if (pl->launch_regs_member) {
+			snprintf(key, sizeof(key), "%zu", i);
+			name = key;
+		}
+		v = cJSON_GetObjectItemCaseSensitive(src, name);
+		if (v && !cJSON_AddItemToObject(dst, name, cJSON_Duplicate(v, 1)))
+			return -ENOMEM;
+		if (!v && unpredicted &&
+		    !cJSON_AddItemToArray(unpredicted, cJSON_CreateString(pl->launch_regs[i].name)))
+			return -ENOMEM;
+	}
+	return 0;
 }

@@ -92,8 +92,16 @@ struct platform {
 	 * is a member by its name.
 	 */
 	const char *launch_regs_member;
+	/* ...and what such a key may name, for messages: "a boot PCR (0-7, 9)" */
+	const char *launch_regs_key_text;
+	/* The members a manifest's launch may have (NULL-terminated). */
+	const char *const *launch_members;
 	/* The launch digest depends on the vCPU count and type (SNP's VMSAs), not the memory size. */
 	bool launch_by_vcpus;
+	/* PLATFORM_LAUNCH_*: the files an image builder names for a launch besides kernel and initrd */
+	unsigned launch_inputs;
+	/* The bank of launch_regs_member in cvm measure's JSON output ("sha256"); NULL: none. */
+	const char *measure_bank;
 	/*
 	 * The reference's pin of the key that signs the evidence, when no
 	 * vendor chain vouches for it (TPM: ak_sha256); NULL when a chain does.
@@ -135,6 +143,12 @@ enum {
 };
 
 enum {
+	PLATFORM_LAUNCH_FIRMWARE = 1u
+				   << 0, /* the firmware (OVMF) is measured: build.json names it */
+	PLATFORM_LAUNCH_VARS = 1u << 1,	 /* and its variable store, when given */
+};
+
+enum {
 	PLATFORM_VERIFIER_SNP = 1u << 0,
 	PLATFORM_VERIFIER_TDX = 1u << 1,
 };
@@ -153,6 +167,16 @@ const struct platform *platform_of_raw(const uint8_t *buf, size_t len);
 
 /* Whether r has a section of reference values pl's evidence is checked against. */
 bool platform_in_reference(const struct platform *pl, const struct reference *r);
+/*
+ * A manifest launch's registers (launch, docs/image.md) from what cvm
+ * measure --output-format json predicted for pl (measured: its member
+ * named pl->name); the names of those it could not predict are added to
+ * unpredicted when given.
+ */
+int platform_launch_from_measure(const struct platform *pl, const cJSON *measured, cJSON *launch,
+				 cJSON *unpredicted);
+/* Marks r as having the sections of reference values pl's evidence is checked against. */
+void platform_reference_add(const struct platform *pl, struct reference *r);
 /* The launch registers r pins, as bits of pl->launch_regs. */
 uint32_t platform_pinned(const struct platform *pl, const struct reference *r);
 /* Whether r pins pl's signing key (true when the platform has no key_pin). */
