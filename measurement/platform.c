@@ -325,6 +325,7 @@ static const struct platform platforms[] = {
 		.claims = snp_claims,
 		.genuine = "genuine SEV-SNP report (VCEK chain to a pinned AMD root)",
 		.shape_exact = snp_shape_exact,
+		.qemu_shape = QEMU_SNP,
 	},
 	{
 		.id = PLATFORM_TDX,
@@ -355,6 +356,7 @@ static const struct platform platforms[] = {
 		.claims = tdx_claims,
 		.genuine = "genuine TDX quote (PCK chain to a pinned Intel root)",
 		.shape_exact = tdx_shape_exact,
+		.qemu_shape = QEMU_TDX,
 	},
 	{
 		.id = PLATFORM_TPM,
@@ -382,6 +384,7 @@ static const struct platform platforms[] = {
 		.claims = tpm_claims,
 		.genuine = "TPM quote signed by the pinned attestation key",
 		.shape_exact = tpm_shape_exact,
+		.qemu_shape = QEMU_PLAIN,
 	},
 };
 
@@ -427,6 +430,14 @@ const char *platform_name(enum cvm_platform p)
 	const struct platform *pl = platform_get(p);
 
 	return pl ? pl->name : "unknown";
+}
+
+const struct platform *platform_by_qemu_shape(enum qemu_platform s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(platforms); i++)
+		if (platforms[i].qemu && platforms[i].qemu_shape == s)
+			return &platforms[i];
+	return NULL;
 }
 
 const struct platform *platform_of_raw(const uint8_t *buf, size_t len)

@@ -15,6 +15,17 @@
 
 #include "measurement/measurement.h"
 
+/*
+ * How cvm run launches a platform's guest in QEMU (host/qemu.c): a row's
+ * qemu_shape, named by its qemu.
+ */
+enum qemu_platform {
+	QEMU_PLAIN, /* no TEE: TCG or KVM, for development */
+	QEMU_TDX,   /* Intel TDX, upstream QEMU 10.1 or later */
+	QEMU_SNP,   /* AMD SEV-SNP, upstream QEMU 9.1 or later */
+	QEMU_PLATFORMS,
+};
+
 /* The verifiers a row's verify may use; each is created by its caller. */
 struct platform_verifiers {
 	struct snp_verifier *snp;
@@ -128,6 +139,8 @@ struct platform {
 	 * its checks read (cvm result open, docs/result.md).
 	 */
 	bool (*shape_exact)(const cJSON *ev, const struct kbs_evidence *e);
+	/* The QEMU launch shape qemu names (meaningful only when qemu is set). */
+	enum qemu_platform qemu_shape;
 };
 
 /* A value of struct reference: its name, where its has_ flag and bytes are, how long. */
@@ -162,6 +175,8 @@ const struct platform *platform_by_kbs_tee(const char *tee);
 const struct platform *platform_of_json(const cJSON *ev);
 /* The rows in order, for listings: NULL after the last. */
 const struct platform *platform_at(size_t i);
+/* The row whose QEMU launch shape is s; NULL when none launches so. */
+const struct platform *platform_by_qemu_shape(enum qemu_platform s);
 /* The row of raw evidence (a report or quote as a file holds it), first in table order; NULL when none. */
 const struct platform *platform_of_raw(const uint8_t *buf, size_t len);
 
