@@ -807,8 +807,11 @@ static int check_resource(const char *file, const struct stat *st, int type, str
 		log_error("resource %s: policy %s: %s", rel, path, why);
 		walk_bad++;
 	} else {
-		if (pol.ncands[PLATFORM_TDX] && !walk_tdx[0])
-			snprintf(walk_tdx, sizeof(walk_tdx), "%s", rel);
+		for (size_t i = 0; platform_at(i) && !walk_tdx[0]; i++)
+			if ((platform_at(i)->opts & PLATFORM_OPT_COLLATERAL) &&
+			    (size_t)platform_at(i)->id < ARRAY_SIZE(pol.ncands) &&
+			    pol.ncands[platform_at(i)->id])
+				snprintf(walk_tdx, sizeof(walk_tdx), "%s", rel);
 		kbs_policy_free(&pol);
 	}
 	return 0;
