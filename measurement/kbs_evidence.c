@@ -433,8 +433,19 @@ int kbs_auth_request_parse(const char *body, size_t len, enum cvm_platform *tee,
 				 "protocol version must be " KBS_PROTOCOL_VERSION);
 	}
 	if (json_get_string(j, "tee", &name) < 0 || kbs_tee_parse(name, tee) < 0) {
+		char names[128] = "";
+		size_t o = 0;
+
+		for (size_t i = 0; platform_at(i) && o < sizeof(names); i++) {
+			int w = snprintf(names + o, sizeof(names) - o, "%s%s", i ? ", " : "",
+					 platform_at(i)->kbs_tee);
+
+			if (w < 0)
+				break;
+			o += (size_t)w;
+		}
 		*problem = "UnsupportedTee";
-		return set_error(err, errlen, -EPROTONOSUPPORT, "tee must be one of snp, tdx, tpm");
+		return set_error(err, errlen, -EPROTONOSUPPORT, "tee must be one of %s", names);
 	}
 	extra = cJSON_GetObjectItemCaseSensitive(j, "extra-params");
 	if (extra && !cJSON_IsObject(extra) && !cJSON_IsString(extra))
