@@ -121,8 +121,9 @@ struct platform {
 	/*
 	 * Raw evidence, as a file holds a report or quote: whether buf is this
 	 * platform's, and e from it (e->platform set by the caller); NULL when
-	 * the platform has JSON evidence only. raw_needs: the option raw
-	 * evidence cannot do without ("--certs DIR with its VCEK or VLEK").
+	 * the platform has JSON evidence only. raw_needs: set when raw
+	 * evidence carries no certificate chain, so that --certs must give
+	 * one; what it takes, for the message ("--certs DIR with its VCEK").
 	 */
 	bool (*raw_detect)(const uint8_t *buf, size_t len);
 	int (*from_raw)(const uint8_t *buf, size_t len, struct kbs_evidence *e);
