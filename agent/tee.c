@@ -10,6 +10,7 @@
 
 #include "agent/agent.h"
 #include "lib/lib.h"
+#include "measurement/platform.h"
 
 typedef int (*open_fn)(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
 
@@ -17,10 +18,11 @@ typedef int (*open_fn)(const struct tee_config *cfg, struct tee **out, char *err
 static int evidence_with_log(struct tee *t, const uint8_t rd[64], cJSON **out, char *err,
 			     size_t errlen)
 {
+	const struct platform *pl = platform_by_kbs_tee(t->kbs_tee);
 	int r = t->platform_evidence(t, rd, out, err, errlen);
 
-	/* SEV-SNP has no runtime register to bind the log: a broker refuses one there. */
-	if (r < 0 || t->runtime != PLATFORM_TDX)
+	/* A platform without a runtime register cannot bind the log: a broker refuses one there. */
+	if (r < 0 || !pl || !pl->runtime_reg)
 		return r;
 	r = tee_add_runtime_log(t, *out, err, errlen);
 	if (r < 0) {
@@ -226,7 +228,7 @@ int tee_measure(struct tee *t, const char *name, const uint8_t *value, size_t n,
 		return set_error(err, errlen, r, "E_MEASURE: runtime log %s unreadable",
 				 t->cfg.runtime_log);
 	if (t->extend &&
-	    (!(rtmr_rec = runtime_event_json(PLATFORM_TDX, (uint64_t)cJSON_GetArraySize(log), name,
+	    (!(rtmr_rec = runtime_event_json(t->runtime, (uint64_t)cJSON_GetArraySize(log), name,
 					     value, n)) ||
 	     !cJSON_AddItemToArray(log, rtmr_rec)))
 		return -ENOMEM;

@@ -31,7 +31,7 @@
 
 #include "agent/agent.h"
 #include "lib/lib.h"
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 #define TSM_REPORT_DIR "/sys/kernel/config/tsm/report"
 /* Linux Documentation/ABI/testing/sysfs-devices-virtual-misc-tdx_guest (Linux 6.16) */
@@ -721,13 +721,15 @@ static int open_device(struct ktee *k, const char *dev, char *err, size_t errlen
 	return 0;
 }
 
-/* The platform, and for TDX its runtime register. */
+/* The platform's row names it in the protocol; TDX's runtime register is RTMR3. */
 static int ktee_finish(struct ktee *k, struct tee **out)
 {
-	k->tee.kbs_tee = k->tdx ? "tdx" : "snp";
-	if (k->tdx) {
+	const struct platform *pl = platform_get(k->tdx ? PLATFORM_TDX : PLATFORM_SNP);
+
+	k->tee.kbs_tee = pl->kbs_tee;
+	if (pl->runtime_reg) {
 		k->tee.extend = rtmr3_extend;
-		k->tee.runtime = PLATFORM_TDX;
+		k->tee.runtime = pl->id;
 	}
 	*out = &k->tee;
 	return 0;

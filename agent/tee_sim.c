@@ -18,7 +18,7 @@
 #include "agent/agent.h"
 #include "agent/tee_sim.h"
 #include "lib/lib.h"
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 struct sim {
 	struct tee tee;
@@ -357,6 +357,7 @@ static void sim_close(struct tee *t)
 int tee_sim_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen)
 {
 	struct sim *s = calloc(1, sizeof(*s));
+	const struct platform *pl;
 	char dir[1024];
 	const char *pki = cfg->sim_pki ? cfg->sim_pki : getenv("CVM_SIM_PKI");
 	int r;
@@ -371,10 +372,11 @@ int tee_sim_open(const struct tee_config *cfg, struct tee **out, char *err, size
 		free(s);
 		return set_error(err, errlen, -EINVAL, "sim: platform must be snp or tdx");
 	}
-	s->tee.kbs_tee = s->tdx ? "tdx" : "snp";
-	if (s->tdx) {
+	pl = platform_get(s->tdx ? PLATFORM_TDX : PLATFORM_SNP);
+	s->tee.kbs_tee = pl->kbs_tee;
+	if (pl->runtime_reg) {
 		s->tee.extend = sim_extend;
-		s->tee.runtime = PLATFORM_TDX;
+		s->tee.runtime = pl->id;
 	}
 	if (!pki) {
 		free(s);

@@ -35,7 +35,7 @@ int host_no_dump(void);
 #include <stdint.h>
 
 #include "lib/lib.h"
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 /* ---- --reference: reference values or a signed image manifest (refsrc.c) ---- */
 
@@ -126,13 +126,6 @@ int order_main(int argc, char **argv);
 
 #define IMAGE_PATH_MAX 1024
 #define IMAGE_CMDLINE_MAX 2048
-
-enum qemu_platform {
-	QEMU_PLAIN, /* no TEE: TCG or KVM, for development */
-	QEMU_TDX,   /* Intel TDX, upstream QEMU 10.1 or later */
-	QEMU_SNP,   /* AMD SEV-SNP, upstream QEMU 9.1 or later */
-	QEMU_PLATFORMS,
-};
 
 /* How an image boots on one platform ("platforms" of image.json). */
 struct image_platform {

@@ -24,7 +24,7 @@
 #include "host/cvm.h"
 #include "initrd/initrd.h"
 #include "lib/lib.h"
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 extern char **environ;
 
@@ -67,6 +67,9 @@ static void help(FILE *f)
 
 /* ---- build.json ---- */
 
+/* the platforms a manifest holds */
+#define MAX_PLATFORMS ARRAY_SIZE(((struct manifest *)0)->p)
+
 struct plat_recipe {
 	bool present;
 	char firmware[PATH_MAX], vars[PATH_MAX], vcpu_type[33], log[PATH_MAX];
@@ -80,7 +83,7 @@ struct recipe {
 	char list[256];
 	char files[MAX_FILES][65]; /* the files per deployment the list needs */
 	size_t nfiles;
-	struct plat_recipe p[PLATFORM_TPM + 1];
+	struct plat_recipe p[MAX_PLATFORMS]; /* by enum cvm_platform */
 };
 
 /* dir/name into out; -ENAMETOOLONG when it does not fit. */
@@ -98,34 +101,42 @@ static int path_in(const char *dir, const char *s, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
-static int recipe_platform(const cJSON *o, enum cvm_platform p, const char *dir,
+/* The row of a platform build.json may name: one with launch registers. */
+static const struct platform *recipe_row(const char *name)
+{
+	const struct platform *pl = platform_by_name(name);
+
+	return pl && pl->nlaunch_regs && (size_t)pl->id < MAX_PLATFORMS ? pl : NULL;
+}
+
+static int recipe_platform(const cJSON *o, const struct platform *pl, const char *dir,
 			   struct plat_recipe *pr)
 {
 	static const char *const names[] = { "firmware", "vars", "memory_mib", "vcpus",
 					     "vcpu_type" };
-	const char *key = p == PLATFORM_SNP ? "vcpus" : "memory_mib", *s;
+	const char *key = pl->launch_by_vcpus ? "vcpus" : "memory_mib", *s;
 	const cJSON *m, *a, *e;
 
 	if (!cJSON_IsObject(o) || (m = json_unknown_member(o, names, ARRAY_SIZE(names)))) {
-		log_error("build.json: platforms.%s: %s", platform_name(p),
+		log_error("build.json: platforms.%s: %s", pl->name,
 			  cJSON_IsObject(o) ? "unknown member" : "not an object");
 		return -EINVAL;
 	}
 	pr->present = true;
-	if (p != PLATFORM_TPM) {
+	if (pl->launch_inputs & PLATFORM_LAUNCH_FIRMWARE) {
 		if (json_get_string(o, "firmware", &s) < 0 ||
 		    path_in(dir, s, pr->firmware, sizeof(pr->firmware)) < 0) {
-			log_error("build.json: platforms.%s.firmware: the firmware file",
-				  platform_name(p));
+			log_error("build.json: platforms.%s.firmware: the firmware file", pl->name);
 			return -EINVAL;
 		}
 	}
-	if (p == PLATFORM_TDX && json_get_string(o, "vars", &s) == 0 &&
+	if ((pl->launch_inputs & PLATFORM_LAUNCH_VARS) && json_get_string(o, "vars", &s) == 0 &&
 	    path_in(dir, s, pr->vars, sizeof(pr->vars)) < 0)
 		return -ENAMETOOLONG;
-	if (p == PLATFORM_SNP) {
+	if (pl->launch_by_vcpus) {
 		if (json_get_string(o, "vcpu_type", &s) < 0 || strlen(s) >= sizeof(pr->vcpu_type)) {
-			log_error("build.json: platforms.snp.vcpu_type: the QEMU CPU model");
+			log_error("build.json: platforms.%s.vcpu_type: the QEMU CPU model",
+				  pl->name);
 			return -EINVAL;
 		}
 		snprintf(pr->vcpu_type, sizeof(pr->vcpu_type), "%s", s);
@@ -133,15 +144,16 @@ static int recipe_platform(const cJSON *o, enum cvm_platform p, const char *dir,
 	a = cJSON_GetObjectItemCaseSensitive(o, key);
 	if (!cJSON_IsArray(a) || !cJSON_GetArraySize(a) || cJSON_GetArraySize(a) > MAX_LAUNCHES) {
 		log_error("build.json: platforms.%s.%s: an array of 1 to %d launches offered",
-			  platform_name(p), key, MAX_LAUNCHES);
+			  pl->name, key, MAX_LAUNCHES);
 		return -EINVAL;
 	}
 	cJSON_ArrayForEach(e, a) {
 		double d = cJSON_IsNumber(e) ? e->valuedouble : -1;
 
-		if (d < 1 || d > (p == PLATFORM_SNP ? 512 : 4194304) || d != (double)(uint64_t)d) {
-			log_error("build.json: platforms.%s.%s: whole numbers in range",
-				  platform_name(p), key);
+		if (d < 1 || d > (pl->launch_by_vcpus ? 512 : 4194304) ||
+		    d != (double)(uint64_t)d) {
+			log_error("build.json: platforms.%s.%s: whole numbers in range", pl->name,
+				  key);
 			return -EINVAL;
 		}
 		pr->values[pr->n++] = (uint64_t)d;
@@ -203,14 +215,14 @@ static int recipe_load(const char *dir, const char *kver, struct recipe *rc)
 		return -EINVAL;
 	}
 	cJSON_ArrayForEach(e, m) {
-		enum cvm_platform p;
+		const struct platform *pl = recipe_row(e->string);
 
-		if (kbs_tee_parse(e->string, &p) < 0) {
+		if (!pl) {
 			log_error("%s/build.json: platforms.%.32s: not tdx, snp or tpm", dir,
 				  e->string);
 			return -EINVAL;
 		}
-		if ((r = recipe_platform(e, p, dir, &rc->p[p])) < 0)
+		if ((r = recipe_platform(e, pl, dir, &rc->p[pl->id])) < 0)
 			return r;
 	}
 	return 0;
@@ -319,21 +331,20 @@ struct inputs {
 	const char *kernel, *initrd, *cmdline;
 };
 
-/* One launch of platform p: its registers into launch (a manifest launch object). */
-static int predict(enum cvm_platform p, const struct plat_recipe *pr, uint64_t value,
+/* One launch of platform pl: its registers into launch (a manifest launch object). */
+static int predict(const struct platform *pl, const struct plat_recipe *pr, uint64_t value,
 		   const struct inputs *in, cJSON *launch, cJSON *unpredicted)
 {
 	char mem[32], vcpus[16];
 	char *argv[24];
 	int a = 0, r;
 	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
-	const cJSON *o;
 
 	argv[a++] = "cvm";
 	argv[a++] = "measure";
 	argv[a++] = "--mode";
-	argv[a++] = (char *)platform_name(p);
-	if (p == PLATFORM_SNP) {
+	argv[a++] = (char *)pl->name;
+	if (pl->launch_by_vcpus) {
 		snprintf(vcpus, sizeof(vcpus), "%llu", (unsigned long long)value);
 		argv[a++] = "--vcpus";
 		argv[a++] = vcpus;
@@ -344,7 +355,7 @@ static int predict(enum cvm_platform p, const struct plat_recipe *pr, uint64_t v
 		argv[a++] = "--memory";
 		argv[a++] = mem;
 	}
-	if (p != PLATFORM_TPM) {
+	if (pl->launch_inputs & PLATFORM_LAUNCH_FIRMWARE) {
 		argv[a++] = "--ovmf";
 		argv[a++] = (char *)pr->firmware;
 	}
@@ -366,57 +377,19 @@ static int predict(enum cvm_platform p, const struct plat_recipe *pr, uint64_t v
 	argv[a++] = "json";
 	argv[a] = NULL;
 	if ((r = run_measure(argv, &j)) < 0) {
-		log_error("cvm measure --mode %s (%s %s) failed: see above", platform_name(p),
-			  p == PLATFORM_SNP ? "vcpus" : "memory", p == PLATFORM_SNP ? vcpus : mem);
+		log_error("cvm measure --mode %s (%s %s) failed: see above", pl->name,
+			  pl->launch_by_vcpus ? "vcpus" : "memory",
+			  pl->launch_by_vcpus ? vcpus : mem);
 		return r;
 	}
-	o = cJSON_GetObjectItemCaseSensitive(j, platform_name(p));
-	if (p == PLATFORM_SNP) {
+	if (pl->launch_by_vcpus) {
 		cJSON_AddNumberToObject(launch, "vcpus", (double)value);
 		cJSON_AddStringToObject(launch, "vcpu_type", pr->vcpu_type);
-		if (!cJSON_GetObjectItemCaseSensitive(o, "measurement"))
-			return -EBADMSG;
-		cJSON_AddItemToObject(
-			launch, "measurement",
-			cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, "measurement"), 1));
-		return 0;
+	} else {
+		cJSON_AddNumberToObject(launch, "memory_mib", (double)value);
 	}
-	cJSON_AddNumberToObject(launch, "memory_mib", (double)value);
-	if (p == PLATFORM_TDX) {
-		static const char *const regs[] = { "mrtd", "rtmr0", "rtmr1", "rtmr2" };
-
-		for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
-			const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, regs[i]);
-
-			if (v)
-				cJSON_AddItemToObject(launch, regs[i], cJSON_Duplicate(v, 1));
-			else if (unpredicted)
-				cJSON_AddItemToArray(unpredicted, cJSON_CreateString(regs[i]));
-		}
-		return 0;
-	}
-	/* tpm: {"pcrs": {"sha256": {"4": ..., "9": ...}}} */
-	{
-		const cJSON *bank = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(o, "pcrs"), "sha256");
-		cJSON *pcrs = cJSON_AddObjectToObject(launch, "pcrs");
-		static const int boot[] = { 0, 1, 2, 3, 4, 5, 6, 7, 9 };
-
-		for (size_t i = 0; i < ARRAY_SIZE(boot); i++) {
-			char k[4], name[8];
-			const cJSON *v;
-
-			snprintf(k, sizeof(k), "%d", boot[i]);
-			v = cJSON_GetObjectItemCaseSensitive(bank, k);
-			if (v)
-				cJSON_AddItemToObject(pcrs, k, cJSON_Duplicate(v, 1));
-			else if (unpredicted) {
-				snprintf(name, sizeof(name), "pcr%d", boot[i]);
-				cJSON_AddItemToArray(unpredicted, cJSON_CreateString(name));
-			}
-		}
-	}
-	return 0;
+	return platform_launch_from_measure(pl, cJSON_GetObjectItemCaseSensitive(j, pl->name),
+					    launch, unpredicted);
 }
 
 /* A file's role, its name (not where it lay on the build machine) and its SHA-256. */
@@ -481,14 +454,14 @@ static int platform_override(const char *arg, const char *what, struct recipe *r
 {
 	const char *eq = strchr(arg, '=');
 	char name[8];
-	enum cvm_platform p;
+	const struct platform *pl;
 
 	if (!eq || (size_t)(eq - arg) >= sizeof(name))
 		goto bad;
 	snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
-	if (kbs_tee_parse(name, &p) < 0 || !rc->p[p].present)
+	if (!(pl = recipe_row(name)) || !rc->p[pl->id].present)
 		goto bad;
-	snprintf(log ? rc->p[p].log : rc->p[p].firmware, PATH_MAX, "%s", eq + 1);
+	snprintf(log ? rc->p[pl->id].log : rc->p[pl->id].firmware, PATH_MAX, "%s", eq + 1);
 	return 0;
 bad:
 	log_error("%s %s: PLATFORM=PATH, for a platform of build.json", what, arg);
@@ -531,34 +504,37 @@ static int build(struct build_opts *o)
 
 		snprintf(copy, sizeof(copy), "%s", o->platforms);
 		for (t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			enum cvm_platform p;
+			const struct platform *pl = recipe_row(t);
 
-			if (kbs_tee_parse(t, &p) < 0 || !rc.p[p].present) {
+			if (!pl || !rc.p[pl->id].present) {
 				log_error("--platforms: %s is not a platform of %s/build.json", t,
 					  o->dir);
 				return EXIT_USAGE;
 			}
-			want |= 1u << p;
+			want |= 1u << pl->id;
 		}
-		for (int p = PLATFORM_SNP; p <= PLATFORM_TPM; p++)
+		for (size_t p = 0; p < MAX_PLATFORMS; p++)
 			rc.p[p].present &= (want >> p) & 1;
 	}
-	for (int p = PLATFORM_SNP; p <= PLATFORM_TPM; p++) {
-		if (!rc.p[p].present)
+	for (size_t i = 0; platform_at(i); i++) {
+		const struct platform *pl = recipe_row(platform_at(i)->name);
+		const size_t p = pl ? (size_t)pl->id : 0;
+
+		if (!pl || !rc.p[p].present)
 			continue;
 		/* firmware registers depend on the machine (memory, vCPUs): one log, one launch */
 		if (rc.p[p].log[0] && rc.p[p].n != 1) {
 			log_error("--firmware-log %s: a reference log is of one machine, and "
 				  "build.json "
 				  "offers %zu launches on %s",
-				  platform_name(p), rc.p[p].n, platform_name(p));
+				  pl->name, rc.p[p].n, pl->name);
 			return EXIT_USAGE;
 		}
-		if (p != PLATFORM_TPM && access(rc.p[p].firmware, R_OK) < 0) {
+		if ((pl->launch_inputs & PLATFORM_LAUNCH_FIRMWARE) &&
+		    access(rc.p[p].firmware, R_OK) < 0) {
 			log_error("%s firmware %s: %s; give --firmware %s=PATH, or leave %s out "
 				  "with --platforms",
-				  platform_name(p), rc.p[p].firmware, strerror(errno),
-				  platform_name(p), platform_name(p));
+				  pl->name, rc.p[p].firmware, strerror(errno), pl->name, pl->name);
 			return EXIT_USAGE;
 		}
 		if (rc.p[p].vars[0] && access(rc.p[p].vars, R_OK) < 0)
@@ -668,35 +644,35 @@ static int build(struct build_opts *o)
 	if (r == 0)
 		r = add_file(files, "image.json", path, "image.json");
 	plats = cJSON_AddObjectToObject(m, "platforms");
-	for (int p = PLATFORM_SNP; r == 0 && p <= PLATFORM_TPM; p++) {
-		struct plat_recipe *pr = &rc.p[p];
+	for (size_t k = 0; r == 0 && platform_at(k); k++) {
+		const struct platform *pl = recipe_row(platform_at(k)->name);
+		struct plat_recipe *pr = pl ? &rc.p[pl->id] : NULL;
 		struct inputs in = { kernel, initrd, img.cmdline };
 		cJSON *po, *launches, *un;
 		char role[32];
 
-		if (!pr->present)
+		if (!pr || !pr->present)
 			continue;
 		if (pr->firmware[0]) {
-			snprintf(role, sizeof(role), "%s.firmware", platform_name(p));
+			snprintf(role, sizeof(role), "%s.firmware", pl->name);
 			r = add_file(files, role, pr->firmware, pr->firmware);
 		}
 		if (r == 0 && pr->vars[0]) {
-			snprintf(role, sizeof(role), "%s.vars", platform_name(p));
+			snprintf(role, sizeof(role), "%s.vars", pl->name);
 			r = add_file(files, role, pr->vars, pr->vars);
 		}
 		if (r == 0 && pr->log[0]) {
-			snprintf(role, sizeof(role), "%s.firmware-log", platform_name(p));
+			snprintf(role, sizeof(role), "%s.firmware-log", pl->name);
 			r = add_file(files, role, pr->log, pr->log);
 		}
-		po = cJSON_AddObjectToObject(plats, platform_name(p));
+		po = cJSON_AddObjectToObject(plats, pl->name);
 		launches = cJSON_AddArrayToObject(po, "launches");
 		un = cJSON_CreateArray();
 		for (size_t i = 0; r == 0 && i < pr->n; i++) {
 			cJSON *launch = cJSON_CreateObject();
 
 			cJSON_AddItemToArray(launches, launch);
-			r = predict((enum cvm_platform)p, pr, pr->values[i], &in, launch,
-				    i == 0 ? un : NULL);
+			r = predict(pl, pr, pr->values[i], &in, launch, i == 0 ? un : NULL);
 		}
 		if (cJSON_GetArraySize(un))
 			cJSON_AddItemToObject(po, "unpredicted", un);
@@ -734,17 +710,18 @@ static int build(struct build_opts *o)
 		}
 		hex_encode(mf.sha256, 32, hex);
 		printf("manifest_sha256 %s  %s/manifest.json\n", hex, o->out);
-		for (int p = PLATFORM_SNP; p <= PLATFORM_TPM; p++) {
+		for (size_t k = 0; k < ARRAY_SIZE(mf.p); k++) {
+			const struct manifest_platform *mp = &mf.p[k];
 			char names[160];
 
-			if (!mf.p[p].present)
+			if (!mp->present)
 				continue;
-			launch_registers_text((enum cvm_platform)p, mf.p[p].unpredicted, names,
+			launch_registers_text((enum cvm_platform)k, mp->unpredicted, names,
 					      sizeof(names));
-			printf("%s: %zu launch%s%s%s\n", platform_name(p), mf.p[p].n,
-			       mf.p[p].n == 1 ? "" : "es",
-			       mf.p[p].unpredicted ? "; not predicted, pin by hand: " : "",
-			       mf.p[p].unpredicted ? names : "");
+			printf("%s: %zu launch%s%s%s\n", platform_name((enum cvm_platform)k), mp->n,
+			       mp->n == 1 ? "" : "es",
+			       mp->unpredicted ? "; not predicted, pin by hand: " : "",
+			       mp->unpredicted ? names : "");
 		}
 		manifest_free(&mf);
 	}

@@ -46,7 +46,7 @@
 #include "host/cvm.h"
 #include "host/kbs.h"
 #include "lib/lib.h"
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 #define ERR_PREFIX "https://github.com/confidential-containers/kbs/errors/"
 
@@ -390,11 +390,11 @@ static int evaluate(struct kbs *k, struct session *s, const struct kbs_policy *p
 	if (kbs_evidence_verify_any(&s->ev, k->snp, k->tdx, cands, n, s->report_data, reg, &reglen,
 				    v) < 0)
 		return -1;
-	if (s->tee == PLATFORM_SNP) {
+	if (!platform_get(s->tee)->runtime_reg) {
 		if (s->ev.runtime_log || (pol && pol->require_runtime_log))
-			return verdict_fail(
-				v, CHECK_RUNTIME_LOG,
-				"SEV-SNP has no runtime register to bind a runtime log");
+			return verdict_fail(v, CHECK_RUNTIME_LOG,
+					    "%s has no runtime register to bind a runtime log",
+					    platform_get(s->tee)->title);
 		return 0;
 	}
 	if (pol && pol->require_runtime_log && !s->ev.runtime_log)
@@ -570,7 +570,8 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 		return reply_error(req, 401, "PolicyDeny", "the resource's policy is invalid");
 	}
 	/* A policy set after start-up is held to the start-up rule too. */
-	if (s->tee == PLATFORM_TDX && pol.ncands[PLATFORM_TDX] && k->tdx_unchecked) {
+	if (platform_get(s->tee) && (platform_get(s->tee)->opts & PLATFORM_OPT_COLLATERAL) &&
+	    pol.ncands[s->tee] && k->tdx_unchecked) {
 		kbs_policy_free(&pol);
 		logf_("%s resource %s %.8s: denied: E_TDX_COLLATERAL: no tdx_collateral", peer(req),
 		      path, s->id);
@@ -805,8 +806,11 @@ static int check_resource(const char *file, const struct stat *st, int type, str
 		log_error("resource %s: policy %s: %s", rel, path, why);
 		walk_bad++;
 	} else {
-		if (pol.ncands[PLATFORM_TDX] && !walk_tdx[0])
-			snprintf(walk_tdx, sizeof(walk_tdx), "%s", rel);
+		for (size_t i = 0; platform_at(i) && !walk_tdx[0]; i++)
+			if ((platform_at(i)->opts & PLATFORM_OPT_COLLATERAL) &&
+			    (size_t)platform_at(i)->id < ARRAY_SIZE(pol.ncands) &&
+			    pol.ncands[platform_at(i)->id])
+				snprintf(walk_tdx, sizeof(walk_tdx), "%s", rel);
 		kbs_policy_free(&pol);
 	}
 	return 0;

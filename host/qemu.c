@@ -37,13 +37,14 @@
 #define E_IMAGE "E_IMAGE: "
 #define E_LAUNCH "E_LAUNCH: "
 
-static const char *const platform_names[QEMU_PLATFORMS] = { "plain", "tdx", "snp" };
-
+/* A launch shape's name is the qemu of the platform row that launches so. */
 int qemu_platform_parse(const char *name, enum qemu_platform *p)
 {
-	for (int i = 0; i < QEMU_PLATFORMS; i++) {
-		if (!strcmp(name, platform_names[i])) {
-			*p = (enum qemu_platform)i;
+	for (size_t i = 0; platform_at(i); i++) {
+		const struct platform *pl = platform_at(i);
+
+		if (pl->qemu && !strcmp(name, pl->qemu)) {
+			*p = pl->qemu_shape;
 			return 0;
 		}
 	}
@@ -52,7 +53,9 @@ int qemu_platform_parse(const char *name, enum qemu_platform *p)
 
 const char *qemu_platform_name(enum qemu_platform p)
 {
-	return (unsigned)p < QEMU_PLATFORMS ? platform_names[p] : "?";
+	const struct platform *pl = platform_by_qemu_shape(p);
+
+	return pl ? pl->qemu : "?";
 }
 
 /* ---- image.json ---- */
@@ -160,13 +163,13 @@ static int parse_platform(const cJSON *m, enum qemu_platform p, const char *dir,
 
 	if (!cJSON_IsObject(m))
 		return set_error(err, errlen, -EBADMSG, E_IMAGE "platforms.%s: not an object",
-				 platform_names[p]);
+				 qemu_platform_name(p));
 	/* a TEE measures its launch itself: only the development platform takes the sim's */
 	if (p != QEMU_PLAIN && cJSON_GetObjectItemCaseSensitive(m, "sim_launch"))
 		return set_error(err, errlen, -EBADMSG,
 				 E_IMAGE "platforms.%s.sim_launch: plain only (tests)",
-				 platform_names[p]);
-	r = image_members(m, platform_names[p], names[p], ARRAY_SIZE(names[p]), err, errlen);
+				 qemu_platform_name(p));
+	r = image_members(m, qemu_platform_name(p), names[p], ARRAY_SIZE(names[p]), err, errlen);
 	if (r < 0)
 		return r;
 	ip->supported = true;
@@ -223,15 +226,18 @@ static int parse_platforms(const cJSON *root, const char *dir, struct image *img
 			   size_t errlen)
 {
 	const cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "platforms");
+	const char *shapes[QEMU_PLATFORMS];
 	int r;
 
 	if (!cJSON_IsObject(ps) || !ps->child)
 		return set_error(err, errlen, -EBADMSG,
 				 E_IMAGE "platforms: missing, empty or not an object");
-	if ((r = image_members(ps, "platforms", platform_names, QEMU_PLATFORMS, err, errlen)) < 0)
+	for (int p = 0; p < QEMU_PLATFORMS; p++)
+		shapes[p] = qemu_platform_name((enum qemu_platform)p);
+	if ((r = image_members(ps, "platforms", shapes, QEMU_PLATFORMS, err, errlen)) < 0)
 		return r;
 	for (int p = 0; p < QEMU_PLATFORMS; p++) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(ps, platform_names[p]);
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(ps, qemu_platform_name(p));
 
 		if (m && (r = parse_platform(m, (enum qemu_platform)p, dir, &img->platform[p], err,
 					     errlen)) < 0)
@@ -480,14 +486,14 @@ static int check_launch(const struct image *img, enum qemu_platform p,
 	ip = &img->platform[p];
 	if (!ip->supported)
 		return set_error(err, errlen, -EINVAL, E_LAUNCH "image %s has no %s platform",
-				 img->name, platform_names[p]);
+				 img->name, qemu_platform_name(p));
 	if (!paths->workload || !paths->output || !paths->status)
 		return set_error(err, errlen, -EINVAL,
 				 E_LAUNCH "the workload, output and status paths are needed");
 	if (ip->vtpm && !paths->swtpm_socket)
 		return set_error(err, errlen, -EINVAL,
 				 E_LAUNCH "image %s wants a vTPM on %s: no swtpm socket", img->name,
-				 platform_names[p]);
+				 qemu_platform_name(p));
 	return 0;
 }
 

@@ -33,7 +33,7 @@
 
 #include "host/cvm.h"
 #include "lib/lib.h"
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 enum stage {
 	ST_FRAMING,
@@ -84,9 +84,9 @@ struct run {
 	struct result_info in;
 	bool have_info;
 	enum cvm_platform tee;
+	const struct platform *pl; /* the row of tee */
 	struct kbs_evidence ev;
-	struct snp_verifier *snp;
-	struct tdx_verifier *tdx;
+	struct platform_verifiers pv;
 	struct verdict v;    /* the evidence: genuine and binding */
 	struct verdict vref; /* the evidence against --reference */
 	bool have_v, have_vref;
@@ -329,9 +329,14 @@ __attribute__((format(printf, 3, 4))) static void stage_ok(struct run *r, enum s
 }
 
 /* Not checked, and why: printed as such, never as a pass. */
-static void stage_skip(struct run *r, enum stage s, const char *why)
+__attribute__((format(printf, 3, 4))) static void stage_skip(struct run *r, enum stage s,
+							     const char *fmt, ...)
 {
-	snprintf(r->detail[s], sizeof(r->detail[s]), "%s", why);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->detail[s], sizeof(r->detail[s]), fmt, ap);
+	va_end(ap);
 	r->state[s] = STAGE_SKIPPED;
 }
 
@@ -417,33 +422,6 @@ static int check_framing(struct run *r)
 
 /* ---- evidence ---- */
 
-static bool jcs_equal(const cJSON *a, const cJSON *b)
-{
-	_cleanup_free_ char *ta = NULL, *tb = NULL;
-	size_t la, lb;
-
-	return a && b && jcs_serialize(a, &ta, &la) == 0 && jcs_serialize(b, &tb, &lb) == 0 &&
-	       la == lb && !memcmp(ta, tb, la);
-}
-
-static bool name_in(const char *s, const char *const *names, size_t n)
-{
-	for (size_t i = 0; s && i < n; i++)
-		if (!strcmp(s, names[i]))
-			return true;
-	return false;
-}
-
-static bool members_known(const cJSON *o, const char *const *names, size_t n)
-{
-	const cJSON *m;
-
-	cJSON_ArrayForEach(m, o)
-		if (!name_in(m->string, names, n))
-			return false;
-	return true;
-}
-
 /*
  * The primary evidence carries nothing that no check reads (docs/result.md
  * §2): only its platform's members; an SNP report exactly as its raw bytes
@@ -454,52 +432,28 @@ static bool members_known(const cJSON *o, const char *const *names, size_t n)
  */
 static int check_shape(struct run *r, const cJSON *primary)
 {
-	static const char *const snp[] = { "attestation_report", "cert_chain" };
-	static const char *const tdx[] = { "quote", "cc_eventlog", "runtime_eventlog" };
-	static const char *const tpm[] = { "ak_public", "tpm_quote", "runtime_eventlog" };
-	static const char *const quote[] = { "message", "signature", "pcrs" };
-	static const char *const certs[] = { "VCEK", "VLEK", "ASK", "ASVK", "ARK" };
-	const cJSON *e;
-	bool ok;
-
-	if (r->tee == PLATFORM_SNP) {
-		_cleanup_(cJSON_Deletep) cJSON *again = snp_report_to_sev_json(r->ev.raw);
-
-		ok = members_known(primary, snp, ARRAY_SIZE(snp)) &&
-		     jcs_equal(again,
-			       cJSON_GetObjectItemCaseSensitive(primary, "attestation_report"));
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(primary, "cert_chain"))
-			ok = ok && name_in(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-						   e, "cert_type")),
-					   certs, ARRAY_SIZE(certs));
-	} else if (r->tee == PLATFORM_TDX) {
-		ok = members_known(primary, tdx, ARRAY_SIZE(tdx));
-	} else {
-		ok = members_known(primary, tpm, ARRAY_SIZE(tpm)) &&
-		     members_known(cJSON_GetObjectItemCaseSensitive(primary, "tpm_quote"), quote,
-				   ARRAY_SIZE(quote));
-	}
-	if (!ok)
+	if (r->pl->shape_exact && !r->pl->shape_exact(primary, &r->ev))
 		return stage_fail(r, ST_EVIDENCE,
 				  "format: the %s evidence carries something no check reads",
-				  platform_name(r->tee));
+				  r->pl->name);
 	return 0;
 }
 
 /* The options that apply to one platform's evidence only. */
 static int options_fit(struct run *r)
 {
-	if (r->o.certs && r->tee != PLATFORM_SNP)
-		return usage_fail(r, "--certs applies to SEV-SNP evidence; this is %s evidence",
-				  platform_name(r->tee));
-	if (r->o.collateral && r->tee != PLATFORM_TDX)
-		return usage_fail(r, "--collateral applies to TDX evidence; this is %s evidence",
-				  platform_name(r->tee));
-	if (r->tee == PLATFORM_TPM && r->o.test_roots)
-		return usage_fail(r, "--test-roots does not apply to TPM evidence");
-	if (r->tee == PLATFORM_TPM && !r->ref.tpm.has_ak_sha256)
-		return usage_fail(r, "TPM evidence proves nothing without a pinned attestation "
-				     "key: give --reference with tpm.ak_sha256");
+	unsigned given = (r->o.certs ? PLATFORM_OPT_CERTS : 0) |
+			 (r->o.collateral ? PLATFORM_OPT_COLLATERAL : 0) |
+			 (r->o.test_roots ? PLATFORM_OPT_TEST_ROOTS : 0);
+	char why[160];
+
+	if (platform_options_misfit(r->pl, given, why, sizeof(why)))
+		return usage_fail(r, "%s", why);
+	if (!platform_key_pinned(r->pl, &r->ref))
+		return usage_fail(r,
+				  "%s evidence proves nothing without a pinned attestation "
+				  "key: give --reference with %s.%s",
+				  r->pl->title, r->pl->name, r->pl->key_pin->name);
 	return 0;
 }
 
@@ -510,7 +464,7 @@ static int load_evidence(struct run *r)
 	char err[256];
 	int rc;
 
-	if (kbs_tee_parse(r->in.tee, &r->tee) < 0)
+	if (kbs_tee_parse(r->in.tee, &r->tee) < 0 || !(r->pl = platform_get(r->tee)))
 		return stage_fail(r, ST_EVIDENCE, "unknown TEE");
 	if (options_fit(r) < 0)
 		return -1;
@@ -531,20 +485,10 @@ static int load_evidence(struct run *r)
 static int make_verifier(struct run *r)
 {
 	char err[256];
-	int rc;
 
-	if (r->tee == PLATFORM_SNP) {
-		rc = snp_verifier_new(r->o.test_roots, 0, &r->snp);
-		if (rc < 0)
-			return usage_fail(r, "%s: %s",
-					  r->o.test_roots ? r->o.test_roots : "built-in roots",
-					  strerror(-rc));
-	} else if (r->tee == PLATFORM_TDX) {
-		rc = tdx_verifier_new(r->o.test_roots, r->o.collateral, 0, &r->tdx, err,
-				      sizeof(err));
-		if (rc < 0)
-			return usage_fail(r, "%s", err);
-	}
+	if (platform_verifiers_new(r->pl, r->o.test_roots, r->o.collateral, 0, &r->pv, err,
+				   sizeof(err)) < 0)
+		return usage_fail(r, "%s", err);
 	return 0;
 }
 
@@ -570,15 +514,10 @@ static void acceptance_of(const struct reference *full, struct reference *a)
 
 static void evidence_summary(struct run *r)
 {
-	if (r->tee == PLATFORM_SNP)
-		stage_ok(r, ST_EVIDENCE,
-			 "genuine SEV-SNP report (VCEK chain to a pinned AMD root)");
-	else if (r->tee == PLATFORM_TPM)
-		stage_ok(r, ST_EVIDENCE, "TPM quote signed by the pinned attestation key");
-	else
-		stage_ok(r, ST_EVIDENCE, "genuine TDX quote (PCK chain to a pinned Intel root)%s",
-			 r->v.tcb_status_checked ? ""
-						 : "; TCB status NOT checked (no --collateral)");
+	stage_ok(r, ST_EVIDENCE, "%s%s", r->pl->genuine,
+		 (r->pl->opts & PLATFORM_OPT_COLLATERAL) && !r->v.tcb_status_checked
+			 ? "; TCB status NOT checked (no --collateral)"
+			 : "");
 }
 
 /* Genuine first (no report_data), then bound: a refusal names the first of the two that fails. */
@@ -592,14 +531,15 @@ static int check_evidence(struct run *r)
 	if (load_evidence(r) < 0 || make_verifier(r) < 0)
 		return -1;
 	acceptance_of(&r->ref, &accept);
-	rc = kbs_evidence_verify(&r->ev, r->snp, r->tdx, &accept, NULL, r->reg, &r->reglen, &r->v);
+	rc = kbs_evidence_verify(&r->ev, r->pv.snp, r->pv.tdx, &accept, NULL, r->reg, &r->reglen,
+				 &r->v);
 	r->have_v = true;
 	if (rc < -1)
 		return usage_fail(r, "%s", strerror(-rc));
 	if (rc < 0)
 		return stage_fail(r, ST_EVIDENCE, "%s", failure_of(&r->v, why, sizeof(why)));
 	evidence_summary(r);
-	rc = kbs_evidence_verify(&r->ev, r->snp, r->tdx, &accept, r->in.report_data, r->reg,
+	rc = kbs_evidence_verify(&r->ev, r->pv.snp, r->pv.tdx, &accept, r->in.report_data, r->reg,
 				 &r->reglen, &vb);
 	if (rc < -1)
 		return usage_fail(r, "%s", strerror(-rc));
@@ -635,12 +575,14 @@ static int check_runtime_log(struct run *r)
 	if (runtime_log_parse(text, len, &r->log, err, sizeof(err)) < 0)
 		return stage_fail(r, ST_RUNTIME_LOG, "%s", err);
 	r->have_log = true;
-	if (r->tee == PLATFORM_SNP) {
+	if (!r->pl->runtime_reg) {
 		if (r->ev.runtime_log)
 			return stage_fail(r, ST_RUNTIME_LOG,
-					  "SEV-SNP has no runtime register to bind a runtime log");
+					  "%s has no runtime register to bind a runtime log",
+					  r->pl->title);
 		stage_skip(r, ST_RUNTIME_LOG,
-			   "not bound: SEV-SNP has no runtime register (the log is not evidence)");
+			   "not bound: %s has no runtime register (the log is not evidence)",
+			   r->pl->title);
 		return 0;
 	}
 	verdict_init(&v, r->tee);
@@ -659,7 +601,7 @@ static int check_event(struct run *r, const char *name, const void *want, size_t
 	for (size_t i = 0; i < r->log.n; i++) {
 		const struct runtime_event *e = &r->log.events[i];
 
-		if (e->reg != r->tee || strcmp(e->name, name))
+		if (!runtime_event_binds(e, r->tee) || strcmp(e->name, name))
 			continue;
 		if (found)
 			return stage_fail(r, ST_EVENTS, "the runtime log measured %s twice", name);
@@ -674,10 +616,11 @@ static int check_event(struct run *r, const char *name, const void *want, size_t
 
 static int check_events(struct run *r)
 {
-	if (r->tee == PLATFORM_SNP) {
+	if (!r->pl->runtime_reg) {
 		stage_skip(r, ST_EVENTS,
-			   "not measured: SEV-SNP has no runtime register; the header's order id, "
-			   "workload and job manifest are bound by report_data only");
+			   "not measured: %s has no runtime register; the header's order id, "
+			   "workload and job manifest are bound by report_data only",
+			   r->pl->title);
 		return 0;
 	}
 	if (check_event(r, "result-key", r->in.signing_pub, 33, "signing_pubkey") < 0 ||
@@ -710,16 +653,13 @@ static int check_reference(struct run *r)
 	rc = refsrc_candidates(&r->rsrc, r->tee, &cands, &n, why, sizeof(why));
 	if (rc == -ENOMEM)
 		return usage_fail(r, "%s", strerror(-rc));
-	if (rc == 0 && !r->rsrc.is_manifest &&
-	    !((r->tee == PLATFORM_SNP && r->ref.has_snp) ||
-	      (r->tee == PLATFORM_TDX && r->ref.has_tdx) ||
-	      (r->tee == PLATFORM_TPM && r->ref.has_tpm)))
+	if (rc == 0 && !r->rsrc.is_manifest && !platform_in_reference(r->pl, &r->ref))
 		return stage_fail(r, ST_REFERENCE, "%s has no reference values for %s",
-				  r->o.reference, platform_name(r->tee));
+				  r->o.reference, r->pl->name);
 	if (rc < 0)
 		return stage_fail(r, ST_REFERENCE, "%s", why);
-	rc = kbs_evidence_verify_any(&r->ev, r->snp, r->tdx, cands, n, r->in.report_data, r->reg,
-				     &r->reglen, &r->vref);
+	rc = kbs_evidence_verify_any(&r->ev, r->pv.snp, r->pv.tdx, cands, n, r->in.report_data,
+				     r->reg, &r->reglen, &r->vref);
 	r->have_vref = true;
 	if (rc < -1)
 		return usage_fail(r, "%s", strerror(-rc));
@@ -854,19 +794,6 @@ static void print_verdict(const struct verdict *v)
 		       check_name(v->results[i].check), v->results[i].detail);
 }
 
-static void print_events(const struct run *r)
-{
-	for (size_t i = 0; i < r->log.n; i++) {
-		const struct runtime_event *e = &r->log.events[i];
-		char hex[2 * RUNTIME_VALUE_MAX + 1];
-
-		if (e->reg != r->tee)
-			continue;
-		hex_encode(e->value, e->len, hex);
-		printf("         %-4llu %-16s %s\n", (unsigned long long)e->recnum, e->name, hex);
-	}
-}
-
 static void print_stage(const struct run *r, enum stage s)
 {
 	static const char *const mark[] = { "", "ok", "--", "FAIL" };
@@ -878,8 +805,8 @@ static void print_stage(const struct run *r, enum stage s)
 		print_verdict(&r->v);
 	if (s == ST_REFERENCE && r->have_vref)
 		print_verdict(&r->vref);
-	if (s == ST_RUNTIME_LOG && r->have_log && r->tee != PLATFORM_SNP)
-		print_events(r);
+	if (s == ST_RUNTIME_LOG && r->have_log && r->pl->runtime_reg)
+		runtime_log_print(stdout, &r->log, r->tee, "         ");
 }
 
 static void print_header(const struct run *r)
@@ -965,15 +892,13 @@ static cJSON *events_json(const struct run *r)
 
 	for (size_t i = 0; a && r->have_log && i < r->log.n; i++) {
 		const struct runtime_event *e = &r->log.events[i];
-		cJSON *o = cJSON_CreateObject();
+		cJSON *o = runtime_event_to_json(e);
 
-		if (!o || !cJSON_AddItemToArray(a, o))
+		if (!o || !cJSON_AddItemToArray(a, o)) {
+			cJSON_Delete(o);
 			break;
-		cJSON_AddNumberToObject(o, "recnum", (double)e->recnum);
-		cJSON_AddStringToObject(o, "register", e->reg == PLATFORM_TDX ? "rtmr3" : "pcr15");
-		cJSON_AddBoolToObject(o, "bound", e->reg == r->tee);
-		cJSON_AddStringToObject(o, "name", e->name);
-		json_add_hex(o, "value", e->value, e->len);
+		}
+		cJSON_AddBoolToObject(o, "bound", runtime_event_binds(e, r->tee));
 	}
 	return a;
 }
@@ -1072,8 +997,7 @@ static void run_free(struct run *r)
 		result_info_free(&r->in);
 	kbs_evidence_free(&r->ev);
 	runtime_log_free(&r->log);
-	snp_verifier_free(r->snp);
-	tdx_verifier_free(r->tdx);
+	platform_verifiers_free(&r->pv);
 	if (r->src.fd >= 0)
 		close(r->src.fd);
 	for (size_t i = 0; i < r->nfiles; i++)

@@ -153,10 +153,9 @@ struct run {
 	struct refsrc src;
 	uint8_t report_data[64];
 	int64_t now;
-	enum cvm_platform platform;
-	const uint8_t *raw; /* the report or quote (TPM: TPMS_ATTEST) */
-	size_t raw_len;
-	struct kbs_evidence ev; /* JSON evidence, taken apart */
+	const struct platform *pl; /* NULL: evidence of no known form */
+	size_t len;		   /* of the evidence file */
+	struct kbs_evidence ev;	   /* the evidence, raw or JSON, taken apart */
 	bool json_evidence;
 	struct verdict v;
 	cJSON *claims;
@@ -167,16 +166,8 @@ struct run {
 
 static void print_events(const struct run *r, const struct runtime_log *log)
 {
-	printf("  runtime events (%s):\n", r->platform == PLATFORM_TDX ? "RTMR3" : "PCR15");
-	for (size_t i = 0; i < log->n; i++) {
-		const struct runtime_event *e = &log->events[i];
-		char hex[2 * RUNTIME_VALUE_MAX + 1];
-
-		if (e->reg != r->platform)
-			continue;
-		hex_encode(e->value, e->len, hex);
-		printf("    %-4llu %-16s %s\n", (unsigned long long)e->recnum, e->name, hex);
-	}
+	printf("  runtime events (%s):\n", r->pl->runtime_label);
+	runtime_log_print(stdout, log, r->pl->id, "    ");
 }
 
 static void print_text(const struct run *r, const struct runtime_log *log)
@@ -201,16 +192,13 @@ static void add_event_claims(struct run *r, const struct runtime_log *log)
 	if (!r->claims || !(a = cJSON_AddArrayToObject(r->claims, "runtime_events")))
 		return;
 	for (size_t i = 0; i < log->n; i++) {
-		const struct runtime_event *e = &log->events[i];
 		cJSON *o;
 
-		if (e->reg != r->platform || !(o = cJSON_CreateObject()))
+		if (!runtime_event_binds(&log->events[i], r->pl->id) ||
+		    !(o = runtime_event_to_json(&log->events[i])))
 			continue;
-		cJSON_AddNumberToObject(o, "recnum", (double)e->recnum);
-		cJSON_AddStringToObject(o, "register", e->reg == PLATFORM_TDX ? "rtmr3" : "pcr15");
-		cJSON_AddStringToObject(o, "name", e->name);
-		json_add_hex(o, "value", e->value, e->len);
-		cJSON_AddItemToArray(a, o);
+		if (!cJSON_AddItemToArray(a, o))
+			cJSON_Delete(o);
 	}
 }
 
@@ -218,10 +206,11 @@ static void print_json(const struct run *r)
 {
 	_cleanup_(cJSON_Deletep) cJSON *o = verdict_to_json(&r->v);
 	_cleanup_free_ char *s = NULL;
+	const struct platform *vp = platform_get(r->v.platform);
 
 	if (!o)
 		return;
-	if (r->v.platform == PLATFORM_TDX) {
+	if (vp && (vp->opts & PLATFORM_OPT_COLLATERAL)) {
 		/* TCB status, QE identity and revocation: all three come from collateral. */
 		cJSON_AddBoolToObject(o, "collateral_checked", r->o.collateral != NULL);
 		cJSON_AddBoolToObject(o, "tcb_status_checked", r->v.tcb_status_checked);
@@ -241,7 +230,7 @@ static void print_json(const struct run *r)
 
 /* ---- the evidence ---- */
 
-/* Takes the evidence apart; 0 with platform NONE when it is neither form. */
+/* Takes the evidence apart; 0 with no platform when it is of no known form. */
 static int load_evidence(struct run *r, const uint8_t *buf, size_t len)
 {
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
@@ -249,135 +238,113 @@ static int load_evidence(struct run *r, const uint8_t *buf, size_t len)
 	size_t i = 0;
 	char err[200];
 
-	r->raw = buf;
-	r->raw_len = len;
+	r->len = len;
 	while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r'))
 		i++;
 	if (i == len || buf[i] != '{' || len == SNP_REPORT_SIZE) {
-		r->platform = evidence_detect(buf, len);
+		pl = platform_of_raw(buf, len);
 		if (len > CVM_CAP_EVIDENCE) {
 			verdict_init(&r->v, PLATFORM_NONE);
 			return verdict_fail(&r->v, CHECK_FORMAT, "larger than %u bytes",
 					    CVM_CAP_EVIDENCE);
 		}
+		if (!pl)
+			return 0;
+		r->ev.platform = pl->id;
+		if (pl->from_raw(buf, len, &r->ev) < 0) {
+			verdict_init(&r->v, pl->id);
+			return verdict_fail(&r->v, CHECK_FORMAT, "out of memory");
+		}
+		r->pl = pl;
 		return 0;
 	}
 	r->json_evidence = true;
 	if (json_parse((const char *)buf, len, &doc) < 0 || !(pl = platform_of_json(doc)))
 		return 0;
-	r->platform = pl->id;
-	if (kbs_evidence_parse(r->platform, doc, &r->ev, err, sizeof(err)) < 0) {
-		verdict_init(&r->v, r->platform);
-		r->platform = PLATFORM_NONE;
+	if (kbs_evidence_parse(pl->id, doc, &r->ev, err, sizeof(err)) < 0) {
+		verdict_init(&r->v, pl->id);
 		return verdict_fail(&r->v, CHECK_FORMAT, "%s", err);
 	}
-	r->raw = r->ev.raw;
-	r->raw_len = r->ev.raw_len;
+	r->pl = pl;
 	return 0;
 }
 
-static int verify_snp(struct run *r)
+/* Whether the options fit the evidence's platform: a usage question, asked before verifying. */
+static int evidence_usage(struct run *r)
 {
-	struct snp_verifier *sv = NULL;
-	struct snp_certs certs = { 0 };
-	struct snp_report rep;
-	char err[256];
-	int rc;
+	unsigned given = (r->o.certs ? PLATFORM_OPT_CERTS : 0) |
+			 (r->o.collateral ? PLATFORM_OPT_COLLATERAL : 0) |
+			 (r->o.test_roots ? PLATFORM_OPT_TEST_ROOTS : 0);
+	char why[160];
 
-	if (r->o.collateral) {
-		log_error("--collateral applies to TDX quotes; %s is an SNP report", r->o.evidence);
+	if (platform_options_misfit(r->pl, given, why, sizeof(why))) {
+		log_error("%s: %s", r->o.evidence, why);
 		return -EINVAL;
 	}
-	if (!r->o.certs && !r->json_evidence) {
-		log_error("%s: an SNP report needs --certs DIR with its VCEK or VLEK",
-			  r->o.evidence);
+	if (r->pl->raw_needs && !r->json_evidence && !r->o.certs) {
+		log_error("%s: %s needs %s", r->o.evidence, r->pl->noun, r->pl->raw_needs);
 		return -EINVAL;
 	}
-	if (r->o.certs) {
-		rc = snp_certs_load_dir(r->o.certs, &certs, err, sizeof(err));
-		if (rc == -EBADMSG) {
-			verdict_init(&r->v, PLATFORM_SNP);
-			verdict_fail(&r->v, CHECK_CERTIFICATES, "%s", err);
-			return 0;
-		}
-		if (rc < 0) {
-			log_error("%s", err);
-			return -EINVAL;
-		}
-	}
-	rc = snp_verifier_new(r->o.test_roots, (time_t)r->now, &sv);
-	if (rc < 0) {
-		snp_certs_free(&certs);
-		log_error_errno(rc, "%s", r->o.test_roots ? r->o.test_roots : "built-in roots");
+	if (!platform_key_pinned(r->pl, &r->ref)) {
+		log_error("%s: %s needs --reference with %s.%s (the pinned key)", r->o.evidence,
+			  r->pl->noun, r->pl->name, r->pl->key_pin->name);
 		return -EINVAL;
 	}
-	rc = snp_verify(sv, r->raw, r->raw_len, r->o.certs ? &certs : &r->ev.certs, &r->ref.snp,
-			r->o.report_data ? r->report_data : NULL, &rep, &r->v);
-	if (rc == 0 && r->v.n > 0 && r->v.results[0].check == CHECK_FORMAT && r->v.results[0].ok)
-		r->claims = snp_report_claims(&rep);
-	if (rc == 0 && verdict_ok(&r->v))
-		snprintf(r->summary, sizeof(r->summary), "genuine SEV-SNP report (%s)",
-			 snp_product_name(rep.product));
-	snp_verifier_free(sv);
-	snp_certs_free(&certs);
-	return rc;
+	return 0;
 }
 
-static int verify_tdx(struct run *r)
+/* --certs DIR in place of the chain the evidence carries; 1 when refused (v says why). */
+static int load_certs(struct run *r)
 {
-	struct tdx_verifier *tv = NULL;
-	struct tdx_quote q;
+	struct snp_certs certs = { 0 };
 	char err[256];
 	int rc;
 
-	memset(&q, 0, sizeof(q));
-	if (r->o.certs) {
-		log_error("--certs applies to SNP reports; a TDX quote carries its PCK chain");
-		return -EINVAL;
+	if (!r->o.certs)
+		return 0;
+	rc = snp_certs_load_dir(r->o.certs, &certs, err, sizeof(err));
+	if (rc == -EBADMSG) {
+		verdict_init(&r->v, r->pl->id);
+		verdict_fail(&r->v, CHECK_CERTIFICATES, "%s", err);
+		return 1;
 	}
-	rc = tdx_verifier_new(r->o.test_roots, r->o.collateral, (time_t)r->now, &tv, err,
-			      sizeof(err));
 	if (rc < 0) {
 		log_error("%s", err);
 		return -EINVAL;
 	}
-	rc = tdx_verify(tv, r->raw, r->raw_len, &r->ref.tdx,
-			r->o.report_data ? r->report_data : NULL, &q, &r->v);
-	if (rc == 0 && r->v.n > 0 && r->v.results[0].check == CHECK_FORMAT && r->v.results[0].ok)
-		r->claims = tdx_quote_claims(&q);
-	memcpy(r->reg, q.body.rtmr[3], 48);
-	snprintf(r->summary, sizeof(r->summary), "genuine TDX quote v%u", q.version);
-	if (!r->v.tcb_status_checked)
-		snprintf(r->note, sizeof(r->note), "; TCB status NOT checked (no --collateral)");
-	tdx_verifier_free(tv);
-	return rc;
+	snp_certs_free(&r->ev.certs);
+	r->ev.certs = certs;
+	return 0;
 }
 
-/* A TPM quote proves something only under a pinned attestation key. */
-static int verify_tpm(struct run *r)
+/* Through the platform's row, as the key broker verifies. */
+static int verify_platform(struct run *r)
 {
-	struct tpm_quote q;
-	int rc;
+	struct platform_verifiers pv;
+	const struct check_result *first = &r->v.results[0];
+	size_t reglen;
+	char err[256];
+	int rc = load_certs(r);
 
-	if (r->o.certs || r->o.collateral || r->o.test_roots) {
-		log_error("--certs, --collateral and --test-roots do not apply to a TPM quote");
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	rc = platform_verifiers_new(r->pl, r->o.test_roots, r->o.collateral, (time_t)r->now, &pv,
+				    err, sizeof(err));
+	if (rc < 0) {
+		platform_verifiers_free(&pv);
+		log_error("%s", err);
 		return -EINVAL;
 	}
-	if (!r->ref.tpm.has_ak_sha256) {
-		log_error("%s: a TPM quote needs --reference with tpm.ak_sha256 (the pinned AK)",
-			  r->o.evidence);
-		return -EINVAL;
-	}
-	rc = tpm_quote_verify(r->ev.raw, r->ev.raw_len, r->ev.extra, r->ev.extra_len, r->ev.ak,
-			      (const uint8_t(*)[32])r->ev.pcrs, &r->ref.tpm,
-			      r->o.report_data ? r->report_data : NULL, &q, &r->v);
-	if (rc == -1 && !verdict_ok(&r->v))
-		rc = 0; /* a refusal: the verdict says which check */
-	if (rc == 0 && r->v.n > 0 && r->v.results[0].check == CHECK_FORMAT && r->v.results[0].ok)
-		r->claims = tpm_quote_claims(&q, (const uint8_t(*)[32])r->ev.pcrs);
-	memcpy(r->reg, r->ev.pcrs[15], 32);
-	snprintf(r->summary, sizeof(r->summary), "TPM quote signed by the pinned AK");
-	return rc;
+	rc = kbs_evidence_verify(&r->ev, pv.snp, pv.tdx, &r->ref,
+				 r->o.report_data ? r->report_data : NULL, r->reg, &reglen, &r->v);
+	platform_verifiers_free(&pv);
+	if (rc < -1)
+		return rc;
+	if (r->v.n > 0 && first->check == CHECK_FORMAT && first->ok && r->pl->claims)
+		r->claims = r->pl->claims(&r->ev, r->summary, sizeof(r->summary));
+	if ((r->pl->opts & PLATFORM_OPT_COLLATERAL) && !r->v.tcb_status_checked)
+		snprintf(r->note, sizeof(r->note), "; TCB status NOT checked (no --collateral)");
+	return 0;
 }
 
 /* ---- the runtime log ---- */
@@ -398,7 +365,7 @@ static int check_runtime_log(struct run *r, struct runtime_log *log, bool *parse
 		return -EINVAL;
 	}
 	*parsed = runtime_log_parse((char *)text, len, log, err, sizeof(err)) == 0;
-	rc = runtime_log_check((char *)text, len, r->platform, r->reg,
+	rc = runtime_log_check((char *)text, len, r->pl->id, r->reg,
 			       r->ref.has_luks_header_sha256 ? r->ref.luks_header_sha256 : NULL,
 			       &r->v);
 	return rc == -ENOMEM ? rc : 0;
@@ -407,18 +374,16 @@ static int check_runtime_log(struct run *r, struct runtime_log *log, bool *parse
 /* Whether the runtime-log options fit the evidence: a usage question, asked before verifying. */
 static int runtime_usage(const struct run *r)
 {
-	if (r->o.runtime_log && r->platform == PLATFORM_SNP) {
-		log_error(
-			"--runtime-log: SEV-SNP has no runtime register (a TDX or TPM quote has)");
+	if (r->o.runtime_log && r->pl && !r->pl->runtime_reg) {
+		log_error("--runtime-log: %s has no runtime register", r->pl->title);
 		return -EINVAL;
 	}
-	if (r->ref.has_luks_header_sha256 && r->platform == PLATFORM_SNP) {
-		log_error("luks_header_sha256 in %s cannot be checked: SEV-SNP has no runtime "
-			  "register",
-			  r->o.reference);
+	if (r->ref.has_luks_header_sha256 && r->pl && !r->pl->runtime_reg) {
+		log_error("luks_header_sha256 in %s cannot be checked: %s has no runtime register",
+			  r->o.reference, r->pl->title);
 		return -EINVAL;
 	}
-	if (r->ref.has_luks_header_sha256 && !r->o.runtime_log && r->platform != PLATFORM_NONE) {
+	if (r->ref.has_luks_header_sha256 && !r->o.runtime_log && r->pl) {
 		log_error("luks_header_sha256 in %s needs --runtime-log", r->o.reference);
 		return -EINVAL;
 	}
@@ -471,21 +436,17 @@ static int verify_evidence(struct run *r)
 
 	if (rc < 0)
 		return rc;
-	switch (r->platform) {
-	case PLATFORM_SNP:
-		return verify_snp(r);
-	case PLATFORM_TDX:
-		return verify_tdx(r);
-	case PLATFORM_TPM:
-		return verify_tpm(r);
-	default:
+	if (!r->pl) {
 		verdict_init(&r->v, PLATFORM_NONE);
 		verdict_fail(&r->v, CHECK_FORMAT,
-			     "neither an SNP report (%u bytes), a TDX quote (version 4 or 5, TEE "
-			     "type 0x81) nor JSON evidence: %zu bytes",
-			     SNP_REPORT_SIZE, r->raw_len);
+			     "neither raw evidence (an SNP report of %u bytes, a TDX quote of "
+			     "version 4 or 5) nor JSON evidence of a known shape: %zu bytes",
+			     SNP_REPORT_SIZE, r->len);
 		return 0;
 	}
+	if ((rc = evidence_usage(r)) < 0)
+		return rc;
+	return verify_platform(r);
 }
 
 static int finish(struct run *r, const struct runtime_log *log)
@@ -499,7 +460,7 @@ static int finish(struct run *r, const struct runtime_log *log)
 	else
 		print_text(r, log);
 	/* Said of an accepted quote only: a refusal's one line names its own cause. */
-	if (rc == EXIT_OK && r->platform == PLATFORM_TDX && !r->o.collateral) {
+	if (rc == EXIT_OK && (r->pl->opts & PLATFORM_OPT_COLLATERAL) && !r->o.collateral) {
 		fflush(stdout);
 		log_error("%s: warning: collateral not checked (no --collateral): TCB status, QE "
 			  "identity and PCK revocation unknown",
@@ -529,11 +490,11 @@ static int verify_manifest(struct run *r)
 	char err[256];
 	int rc;
 
-	if (r->platform == PLATFORM_NONE)
+	if (!r->pl)
 		return verify_evidence(r);
-	rc = refsrc_candidates(&r->src, r->platform, &cands, &n, err, sizeof(err));
+	rc = refsrc_candidates(&r->src, r->pl->id, &cands, &n, err, sizeof(err));
 	if (rc == -ENOENT || rc == -EINVAL) {
-		verdict_init(&r->v, r->platform);
+		verdict_init(&r->v, r->pl->id);
 		verdict_fail(&r->v, CHECK_FORMAT, "%s", err);
 		return 1;
 	}

@@ -10,19 +10,15 @@
 #include "measurement/platform.h"
 
 /*
- * A TDX quote starts with version 4 or 5, attestation key type 2 and TEE
- * type 0x81; an SNP report is exactly 0x4A0 bytes with version 2 to 5. The
- * two cannot be confused: a quote is never 0x4A0 bytes long with a TEE
- * type where an SNP report has its policy.
+ * The rows' raw_detect, in table order: an SNP report is exactly 0x4A0
+ * bytes, which no TDX quote is (its header, body and signature data alone
+ * are longer); a TDX quote starts with version 4 or 5 and TEE type 0x81.
  */
 enum cvm_platform evidence_detect(const uint8_t *buf, size_t len)
 {
-	if (len >= TDX_QUOTE_HEADER_SIZE && (le16(buf) == 4 || le16(buf) == 5) &&
-	    le32(buf + 4) == 0x81)
-		return PLATFORM_TDX;
-	if (len == SNP_REPORT_SIZE)
-		return PLATFORM_SNP;
-	return PLATFORM_NONE;
+	const struct platform *pl = platform_of_raw(buf, len);
+
+	return pl ? pl->id : PLATFORM_NONE;
 }
 
 int kbs_evidence_verify(const struct kbs_evidence *e, struct snp_verifier *snp,

@@ -351,6 +351,15 @@ cJSON *snp_certs_to_sev_json(const struct snp_certs *c, bool vlek)
 	return a;
 }
 
+bool jcs_equal(const cJSON *a, const cJSON *b)
+{
+	_cleanup_free_ char *ta = NULL, *tb = NULL;
+	size_t la, lb;
+
+	return a && b && jcs_serialize(a, &ta, &la) == 0 && jcs_serialize(b, &tb, &lb) == 0 &&
+	       la == lb && !memcmp(ta, tb, la);
+}
+
 /* ---- the primary evidence of an attest request ---- */
 
 static int take_evidence(struct kbs_evidence *s, const cJSON *ev, char *err, size_t errlen)
@@ -424,8 +433,19 @@ int kbs_auth_request_parse(const char *body, size_t len, enum cvm_platform *tee,
 				 "protocol version must be " KBS_PROTOCOL_VERSION);
 	}
 	if (json_get_string(j, "tee", &name) < 0 || kbs_tee_parse(name, tee) < 0) {
+		char names[128] = "";
+		size_t o = 0;
+
+		for (size_t i = 0; platform_at(i) && o < sizeof(names); i++) {
+			int w = snprintf(names + o, sizeof(names) - o, "%s%s", i ? ", " : "",
+					 platform_at(i)->kbs_tee);
+
+			if (w < 0)
+				break;
+			o += (size_t)w;
+		}
 		*problem = "UnsupportedTee";
-		return set_error(err, errlen, -EPROTONOSUPPORT, "tee must be one of snp, tdx, tpm");
+		return set_error(err, errlen, -EPROTONOSUPPORT, "tee must be one of %s", names);
 	}
 	extra = cJSON_GetObjectItemCaseSensitive(j, "extra-params");
 	if (extra && !cJSON_IsObject(extra) && !cJSON_IsString(extra))

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 void kbs_policy_free(struct kbs_policy *p)
 {
@@ -75,11 +75,34 @@ static int parse_platforms(const cJSON *a, struct kbs_policy *p, char *err, size
 	return 0;
 }
 
+/*
+ * The rows a policy's candidates are kept for (p->cands), in table order;
+ * which of them the reference names, and whether one named has a runtime
+ * register (luks_header_sha256 needs one).
+ */
+static const struct platform *policy_row(size_t i)
+{
+	const struct platform *pl = platform_at(i);
+
+	return pl && (size_t)pl->id < ARRAY_SIZE(((struct kbs_policy *)0)->cands) ? pl : NULL;
+}
+
+static bool names_runtime_reg(const struct kbs_policy *p, bool by_reference)
+{
+	for (size_t i = 0; policy_row(i); i++) {
+		const struct platform *pl = policy_row(i);
+
+		if (pl->runtime_reg && (by_reference ? platform_in_reference(pl, &p->ref)
+						     : (p->platforms & (1u << pl->id)) != 0))
+			return true;
+	}
+	return false;
+}
+
 int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *err, size_t errlen)
 {
 	static const char *const names[] = { "image", "platforms", "reference",
 					     "require_runtime_log" };
-	static const enum cvm_platform all[] = { PLATFORM_TDX, PLATFORM_SNP, PLATFORM_TPM };
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	_cleanup_free_ char *ref_text = NULL;
 	const cJSON *m, *ref;
@@ -113,11 +136,10 @@ int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *e
 		if (!p->ref.has_snp && !p->ref.has_tdx && !p->ref.has_tpm)
 			return set_error(err, errlen, -EINVAL,
 					 "reference: names no platform (snp, tdx or tpm)");
-		for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-			enum cvm_platform t = all[i];
-			bool named = (t == PLATFORM_TDX && p->ref.has_tdx) ||
-				     (t == PLATFORM_SNP && p->ref.has_snp) ||
-				     (t == PLATFORM_TPM && p->ref.has_tpm);
+		for (size_t i = 0; policy_row(i); i++) {
+			const struct platform *pl = policy_row(i);
+			enum cvm_platform t = pl->id;
+			bool named = platform_in_reference(pl, &p->ref);
 
 			if (p->platforms && !(p->platforms & (1u << t))) {
 				if (named)
@@ -139,15 +161,19 @@ int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *e
 						 "them",
 						 why);
 		}
-	} else if (p->ref.has_tpm && !p->ref.tpm.has_ak_sha256) {
-		return set_error(err, errlen, -EINVAL,
-				 "reference.tpm: no ak_sha256: a TPM quote proves nothing without "
-				 "a pinned attestation key");
+	} else {
+		for (size_t i = 0; policy_row(i); i++) {
+			const struct platform *pl = policy_row(i);
+
+			if (platform_in_reference(pl, &p->ref) && !platform_key_pinned(pl, &p->ref))
+				return set_error(err, errlen, -EINVAL,
+						 "reference.%s: no %s: %s proves nothing without "
+						 "a pinned attestation key",
+						 pl->name, pl->key_pin->name, pl->noun);
+		}
 	}
-	if (p->ref.has_luks_header_sha256 && p->platforms == (1u << PLATFORM_SNP))
-		return set_error(err, errlen, -EINVAL,
-				 "luks_header_sha256 needs a runtime register (tdx or tpm)");
-	if (p->ref.has_luks_header_sha256 && !p->has_image && !p->ref.has_tdx && !p->ref.has_tpm)
+	if (p->ref.has_luks_header_sha256 && ((p->platforms && !names_runtime_reg(p, false)) ||
+					      (!p->has_image && !names_runtime_reg(p, true))))
 		return set_error(err, errlen, -EINVAL,
 				 "luks_header_sha256 needs a runtime register (tdx or tpm)");
 	if ((m = cJSON_GetObjectItemCaseSensitive(root, "require_runtime_log"))) {
@@ -158,12 +184,10 @@ int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *e
 	}
 	p->require_runtime_log |= p->ref.has_luks_header_sha256;
 	if (!p->has_image) {
-		for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-			enum cvm_platform t = all[i];
+		for (size_t i = 0; policy_row(i); i++) {
+			enum cvm_platform t = policy_row(i)->id;
 
-			if (!((t == PLATFORM_TDX && p->ref.has_tdx) ||
-			      (t == PLATFORM_SNP && p->ref.has_snp) ||
-			      (t == PLATFORM_TPM && p->ref.has_tpm)))
+			if (!platform_in_reference(policy_row(i), &p->ref))
 				continue;
 			p->cands[t] = malloc(sizeof(struct reference));
 			if (!p->cands[t]) {
@@ -223,11 +247,10 @@ static int load_manifest(const char *dir, const char *file, const struct kbs_pol
 
 static int add_candidates(struct kbs_policy *p, const struct manifest *m, char *err, size_t errlen)
 {
-	static const enum cvm_platform all[] = { PLATFORM_TDX, PLATFORM_SNP, PLATFORM_TPM };
 	bool any = false;
 
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-		enum cvm_platform t = all[i];
+	for (size_t i = 0; policy_row(i); i++) {
+		enum cvm_platform t = policy_row(i)->id;
 		struct reference *c, *grown;
 		size_t n;
 		int r;

@@ -16,85 +16,46 @@
 #include <openssl/sha.h>
 #include <secp256k1.h>
 
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 #define fail(err, errlen, ...) set_error(err, errlen, -EBADMSG, "E_MANIFEST: " __VA_ARGS__)
 
-/* Register names per platform, by bit (reference_missing). */
-static const char *const tdx_regs[] = { "mrtd", "rtmr0", "rtmr1", "rtmr2" };
-static const char *const snp_regs[] = { "measurement" };
-static const char *const tpm_regs[] = { "pcr0", "pcr1", "pcr2", "pcr3", "pcr4",
-					"pcr5", "pcr6", "pcr7", "pcr8", "pcr9" };
-#define TPM_BOOT_PCRS 0x2ffu /* PCR 0-7 and 9: firmware, kernel, initrd and command line */
-
-static const char *const *regs_of(enum cvm_platform p, size_t *n)
+/* A launch register's value and has_ flag in a reference. */
+static uint8_t *reg_val(struct reference *r, const struct platform_reg *g)
 {
-	switch (p) {
-	case PLATFORM_TDX:
-		*n = ARRAY_SIZE(tdx_regs);
-		return tdx_regs;
-	case PLATFORM_SNP:
-		*n = ARRAY_SIZE(snp_regs);
-		return snp_regs;
-	case PLATFORM_TPM:
-		*n = ARRAY_SIZE(tpm_regs);
-		return tpm_regs;
-	default:
-		*n = 0;
-		return NULL;
-	}
+	return (uint8_t *)r + g->val;
+}
+
+static bool *reg_has(struct reference *r, const struct platform_reg *g)
+{
+	return (bool *)((char *)r + g->has);
 }
 
 uint32_t launch_registers_required(enum cvm_platform p)
 {
-	switch (p) {
-	case PLATFORM_TDX:
-		return 0xf;
-	case PLATFORM_SNP:
-		return 0x1;
-	case PLATFORM_TPM:
-		return TPM_BOOT_PCRS;
-	default:
-		return 0;
-	}
+	const struct platform *pl = platform_get(p);
+
+	return pl ? pl->launch_required : 0;
 }
 
 uint32_t reference_pinned(const struct reference *r, enum cvm_platform p)
 {
-	uint32_t bits = 0;
+	const struct platform *pl = platform_get(p);
 
-	switch (p) {
-	case PLATFORM_TDX:
-		if (!r->has_tdx)
-			return 0;
-		bits |= r->tdx.has_mrtd ? 1u : 0;
-		for (int i = 0; i < 3; i++)
-			bits |= r->tdx.has_rtmr[i] ? 2u << i : 0;
-		return bits;
-	case PLATFORM_SNP:
-		return r->has_snp && r->snp.has_measurement ? 1u : 0;
-	case PLATFORM_TPM:
-		if (!r->has_tpm)
-			return 0;
-		for (int i = 0; i < 10; i++)
-			bits |= r->tpm.has_pcr[i] ? 1u << i : 0;
-		return bits;
-	default:
-		return 0;
-	}
+	return pl ? platform_pinned(pl, r) : 0;
 }
 
 void launch_registers_text(enum cvm_platform p, uint32_t bits, char *out, size_t cap)
 {
-	size_t n, o = 0;
-	const char *const *names = regs_of(p, &n);
+	const struct platform *pl = platform_get(p);
+	size_t o = 0;
 
 	if (cap)
 		out[0] = 0;
-	for (size_t i = 0; i < n && o < cap; i++) {
+	for (size_t i = 0; pl && i < pl->nlaunch_regs && o < cap; i++) {
 		if (!(bits & (1u << i)))
 			continue;
-		int w = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", names[i]);
+		int w = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", pl->launch_regs[i].name);
 
 		if (w < 0)
 			break;
@@ -104,36 +65,33 @@ void launch_registers_text(enum cvm_platform p, uint32_t bits, char *out, size_t
 
 int reference_complete(const struct reference *r, enum cvm_platform p, char *err, size_t errlen)
 {
+	const struct platform *pl = platform_get(p);
 	uint32_t missing = launch_registers_required(p) & ~reference_pinned(r, p);
 	char names[160];
 
 	if (missing) {
 		launch_registers_text(p, missing, names, sizeof(names));
-		return set_error(
-			err, errlen, -EINVAL, "%s: %s not pinned: the %s would go unchecked",
-			platform_name(p), names,
-			p == PLATFORM_TDX   ? "firmware, kernel, initrd or command line"
-			: p == PLATFORM_TPM ? "firmware, kernel, initrd or command line (boot PCRs)"
-					    : "launch image");
-	}
-	if (p == PLATFORM_TPM && !r->tpm.has_ak_sha256)
 		return set_error(err, errlen, -EINVAL,
-				 "tpm: ak_sha256 not pinned: a TPM quote proves nothing without a "
-				 "pinned attestation key");
+				 "%s: %s not pinned: the %s would go unchecked", pl->name, names,
+				 pl->launch_covers);
+	}
+	if (pl && !platform_key_pinned(pl, r))
+		return set_error(
+			err, errlen, -EINVAL,
+			"%s: %s not pinned: %s proves nothing without a pinned attestation "
+			"key",
+			pl->name, pl->key_pin->name, pl->noun);
 	return 0;
 }
 
 /* ---- parsing ---- */
 
-static int platform_index(const char *name)
+/* A manifest's platforms are the rows that have launch registers. */
+static const struct platform *manifest_row(const char *name, size_t max)
 {
-	if (!strcmp(name, "tdx"))
-		return PLATFORM_TDX;
-	if (!strcmp(name, "snp"))
-		return PLATFORM_SNP;
-	if (!strcmp(name, "tpm"))
-		return PLATFORM_TPM;
-	return -1;
+	const struct platform *pl = platform_by_name(name);
+
+	return pl && pl->nlaunch_regs && (size_t)pl->id < max ? pl : NULL;
 }
 
 static int only(const cJSON *o, const char *where, const char *const *names, size_t n, char *err,
@@ -185,121 +143,103 @@ static int parse_files(const cJSON *files, char *err, size_t errlen)
 	return 0;
 }
 
-/* A launch's register value, or its absence. */
-static int launch_reg(const cJSON *l, enum cvm_platform p, size_t i, struct reference *ref,
+/*
+ * A launch's register value, or its absence: a member by the register's
+ * name, or keyed by its number in the row's launch_regs_member.
+ */
+static int launch_reg(const cJSON *l, const struct platform *pl, size_t i, struct reference *ref,
 		      bool *has, char *err, size_t errlen)
 {
-	const char *name;
-	size_t n;
-	int r;
+	const struct platform_reg *g = &pl->launch_regs[i];
+	const cJSON *o = l;
+	const char *name = g->name;
+	char key[24];
 
-	name = regs_of(p, &n)[i];
 	*has = false;
-	if (p == PLATFORM_TPM) {
-		const cJSON *pcrs = cJSON_GetObjectItemCaseSensitive(l, "pcrs");
-		char key[4];
-
+	if (pl->launch_regs_member) {
+		o = cJSON_GetObjectItemCaseSensitive(l, pl->launch_regs_member);
 		snprintf(key, sizeof(key), "%zu", i);
-		if (!pcrs || !cJSON_GetObjectItemCaseSensitive(pcrs, key))
-			return 0;
-		if (json_get_hex(pcrs, key, ref->tpm.pcr[i], 32) < 0)
-			return fail(err, errlen, "tpm launch pcrs.%s: must be 32 bytes of hex",
-				    key);
-		ref->tpm.has_pcr[i] = *has = true;
-		return 0;
+		name = key;
 	}
-	if (!cJSON_GetObjectItemCaseSensitive(l, name))
+	if (!o || !cJSON_GetObjectItemCaseSensitive(o, name))
 		return 0;
-	if (p == PLATFORM_SNP)
-		r = json_get_hex(l, name, ref->snp.measurement, 48);
-	else if (i == 0)
-		r = json_get_hex(l, name, ref->tdx.mrtd, 48);
-	else
-		r = json_get_hex(l, name, ref->tdx.rtmr[i - 1], 48);
-	if (r < 0)
-		return fail(err, errlen, "%s launch %s: must be 48 bytes of hex", platform_name(p),
-			    name);
-	if (p == PLATFORM_SNP)
-		ref->snp.has_measurement = true;
-	else if (i == 0)
-		ref->tdx.has_mrtd = true;
-	else
-		ref->tdx.has_rtmr[i - 1] = true;
-	*has = true;
+	if (json_get_hex(o, name, reg_val(ref, g), g->len) < 0)
+		return fail(err, errlen, "%s launch %s%s%s: must be %zu bytes of hex", pl->name,
+			    pl->launch_regs_member ? pl->launch_regs_member : "",
+			    pl->launch_regs_member ? "." : "", name, g->len);
+	*reg_has(ref, g) = *has = true;
 	return 0;
 }
 
-static int parse_launch(const cJSON *l, enum cvm_platform p, uint32_t unpredicted,
+/* The keys of a launch_regs_member: register numbers of required registers, in decimal. */
+static int launch_reg_keys(const cJSON *l, const struct platform *pl, char *err, size_t errlen)
+{
+	const cJSON *regs, *e;
+
+	if (!pl->launch_regs_member)
+		return 0;
+	regs = cJSON_GetObjectItemCaseSensitive(l, pl->launch_regs_member);
+	if (regs && !cJSON_IsObject(regs))
+		return fail(err, errlen, "%s launch %s: must be an object", pl->name,
+			    pl->launch_regs_member);
+	cJSON_ArrayForEach(e, regs) {
+		char *end;
+		long i = strtol(e->string, &end, 10);
+
+		if (*end || !*e->string || i < 0 || i >= (long)pl->nlaunch_regs ||
+		    !(pl->launch_required & (1u << i)) || (e->string[0] == '0' && e->string[1]))
+			return fail(err, errlen, "%s launch %s.%.16s: not %s", pl->name,
+				    pl->launch_regs_member, e->string, pl->launch_regs_key_text);
+	}
+	return 0;
+}
+
+static int parse_launch(const cJSON *l, const struct platform *pl, uint32_t unpredicted,
 			struct reference *ref, char *label, size_t labcap, char *err, size_t errlen)
 {
-	static const char *const tdx_names[] = { "memory_mib", "mrtd", "rtmr0", "rtmr1", "rtmr2" };
-	static const char *const snp_names[] = { "vcpus", "vcpu_type", "measurement" };
-	static const char *const tpm_names[] = { "memory_mib", "vcpus", "pcrs" };
-	uint32_t required = launch_registers_required(p);
 	const char *vtype = NULL;
 	uint64_t mem = 0, vcpus = 0;
-	size_t nregs;
+	size_t nmembers = 0;
+	char where[48];
 	int r;
 
-	regs_of(p, &nregs);
 	reference_defaults(ref);
-	if (p == PLATFORM_TDX)
-		r = only(l, "tdx launch", tdx_names, ARRAY_SIZE(tdx_names), err, errlen);
-	else if (p == PLATFORM_SNP)
-		r = only(l, "snp launch", snp_names, ARRAY_SIZE(snp_names), err, errlen);
-	else
-		r = only(l, "tpm launch", tpm_names, ARRAY_SIZE(tpm_names), err, errlen);
-	if (r < 0)
+	while (pl->launch_members[nmembers])
+		nmembers++;
+	snprintf(where, sizeof(where), "%s launch", pl->name);
+	if ((r = only(l, where, pl->launch_members, nmembers, err, errlen)) < 0 ||
+	    (r = launch_reg_keys(l, pl, err, errlen)) < 0)
 		return r;
-	if (p == PLATFORM_TPM) {
-		const cJSON *pcrs = cJSON_GetObjectItemCaseSensitive(l, "pcrs"), *e;
-
-		if (pcrs && !cJSON_IsObject(pcrs))
-			return fail(err, errlen, "tpm launch pcrs: must be an object");
-		cJSON_ArrayForEach(e, pcrs) {
-			char *end;
-			long i = strtol(e->string, &end, 10);
-
-			if (*end || !*e->string || i < 0 || i > 9 || !(required & (1u << i)) ||
-			    (e->string[0] == '0' && e->string[1]))
-				return fail(err, errlen,
-					    "tpm launch pcrs.%.16s: not a boot PCR (0-7, 9)",
-					    e->string);
-		}
-	}
-	for (size_t i = 0; i < nregs; i++) {
+	for (size_t i = 0; i < pl->nlaunch_regs; i++) {
 		bool has;
 
-		if (!(required & (1u << i)))
+		if (!(pl->launch_required & (1u << i)))
 			continue;
-		if ((r = launch_reg(l, p, i, ref, &has, err, errlen)) < 0)
+		if ((r = launch_reg(l, pl, i, ref, &has, err, errlen)) < 0)
 			return r;
 		if (has && (unpredicted & (1u << i)))
 			return fail(err, errlen, "%s: %s is both predicted and unpredicted",
-				    platform_name(p), regs_of(p, &nregs)[i]);
+				    pl->name, pl->launch_regs[i].name);
 		if (!has && !(unpredicted & (1u << i)))
 			return fail(err, errlen,
 				    "%s launch: no %s (predict it, or name it in \"unpredicted\")",
-				    platform_name(p), regs_of(p, &nregs)[i]);
+				    pl->name, pl->launch_regs[i].name);
 	}
 	if (cJSON_GetObjectItemCaseSensitive(l, "memory_mib") &&
 	    (json_get_u64(l, "memory_mib", &mem) < 0 || !mem || mem > (1u << 22)))
-		return fail(err, errlen, "%s launch memory_mib: must be 1 to 4194304",
-			    platform_name(p));
+		return fail(err, errlen, "%s launch memory_mib: must be 1 to 4194304", pl->name);
 	if (cJSON_GetObjectItemCaseSensitive(l, "vcpus") &&
 	    (json_get_u64(l, "vcpus", &vcpus) < 0 || !vcpus || vcpus > 512))
-		return fail(err, errlen, "%s launch vcpus: must be 1 to 512", platform_name(p));
+		return fail(err, errlen, "%s launch vcpus: must be 1 to 512", pl->name);
 	if (cJSON_GetObjectItemCaseSensitive(l, "vcpu_type") &&
 	    (json_get_string(l, "vcpu_type", &vtype) < 0 || !name_valid(vtype, 32)))
-		return fail(err, errlen, "snp launch vcpu_type: not a vCPU type name");
-	if (p == PLATFORM_SNP && (!vcpus || !vtype))
-		return fail(err, errlen, "snp launch: vcpus and vcpu_type are required");
-	if (p != PLATFORM_SNP && !mem)
-		return fail(err, errlen, "%s launch: memory_mib is required", platform_name(p));
-	ref->has_tdx = p == PLATFORM_TDX;
-	ref->has_snp = p == PLATFORM_SNP;
-	ref->has_tpm = p == PLATFORM_TPM;
-	if (p == PLATFORM_SNP)
+		return fail(err, errlen, "%s launch vcpu_type: not a vCPU type name", pl->name);
+	if (pl->launch_by_vcpus && (!vcpus || !vtype))
+		return fail(err, errlen, "%s launch: vcpus and vcpu_type are required", pl->name);
+	if (!pl->launch_by_vcpus && !mem)
+		return fail(err, errlen, "%s launch: memory_mib is required", pl->name);
+	platform_reference_add(pl, ref);
+	if (pl->launch_by_vcpus)
 		snprintf(label, labcap, "%llu vCPU %.32s", (unsigned long long)vcpus, vtype);
 	else if (vcpus)
 		snprintf(label, labcap, "%llu MiB, %llu vCPU", (unsigned long long)mem,
@@ -309,17 +249,16 @@ static int parse_launch(const cJSON *l, enum cvm_platform p, uint32_t unpredicte
 	return 0;
 }
 
-static int parse_platform(const cJSON *o, enum cvm_platform p, struct manifest_platform *mp,
+static int parse_platform(const cJSON *o, const struct platform *pl, struct manifest_platform *mp,
 			  char *err, size_t errlen)
 {
 	static const char *const names[] = { "launches", "unpredicted" };
 	const cJSON *launches, *un, *e;
-	size_t nregs, k = 0;
-	const char *const *regs = regs_of(p, &nregs);
+	size_t k = 0;
 	char where[32];
 	int r;
 
-	snprintf(where, sizeof(where), "platforms.%s", platform_name(p));
+	snprintf(where, sizeof(where), "platforms.%s", pl->name);
 	if ((r = only(o, where, names, ARRAY_SIZE(names), err, errlen)) < 0)
 		return r;
 	if ((un = cJSON_GetObjectItemCaseSensitive(o, "unpredicted"))) {
@@ -329,9 +268,10 @@ static int parse_platform(const cJSON *o, enum cvm_platform p, struct manifest_p
 			size_t i;
 			const char *s = cJSON_GetStringValue(e);
 
-			for (i = 0; s && i < nregs && strcmp(s, regs[i]); i++)
+			for (i = 0; s && i < pl->nlaunch_regs && strcmp(s, pl->launch_regs[i].name);
+			     i++)
 				;
-			if (!s || i == nregs || !(launch_registers_required(p) & (1u << i)))
+			if (!s || i == pl->nlaunch_regs || !(pl->launch_required & (1u << i)))
 				return fail(err, errlen, "%s.unpredicted: not a launch register",
 					    where);
 			if (mp->unpredicted & (1u << i))
@@ -351,7 +291,7 @@ static int parse_platform(const cJSON *o, enum cvm_platform p, struct manifest_p
 	if (!mp->launches || !mp->labels)
 		return -ENOMEM;
 	cJSON_ArrayForEach(e, launches) {
-		if ((r = parse_launch(e, p, mp->unpredicted, &mp->launches[k], mp->labels[k],
+		if ((r = parse_launch(e, pl, mp->unpredicted, &mp->launches[k], mp->labels[k],
 				      sizeof(mp->labels[k]), err, errlen)) < 0)
 			return r;
 		for (size_t j = 0; j < k; j++)
@@ -427,14 +367,14 @@ int manifest_parse(const char *text, size_t len, struct manifest *m, char *err, 
 		goto out;
 	}
 	cJSON_ArrayForEach(e, plats) {
-		int p = platform_index(e->string);
+		const struct platform *pl = manifest_row(e->string, ARRAY_SIZE(m->p));
 
-		if (p < 0) {
+		if (!pl) {
 			fail(err, errlen, "platforms.%.32s: not a platform (tdx, snp, tpm)",
 			     e->string);
 			goto out;
 		}
-		if ((r = parse_platform(e, (enum cvm_platform)p, &m->p[p], err, errlen)) < 0)
+		if ((r = parse_platform(e, pl, &m->p[pl->id], err, errlen)) < 0)
 			goto out;
 	}
 	if ((r = jcs_serialize(root, &canon, &clen)) < 0) {
@@ -521,42 +461,24 @@ int manifest_check_signature(const struct manifest *m, const char *sig, size_t s
 
 /* ---- candidates: a manifest's launches with a policy's pins ---- */
 
-static void overlay(struct reference *c, const struct reference *l, enum cvm_platform p)
+/* The launch's registers over the pins. */
+static void overlay(struct reference *c, const struct reference *l, const struct platform *pl)
 {
-	switch (p) {
-	case PLATFORM_TDX:
-		c->has_tdx = true;
-		if (l->tdx.has_mrtd) {
-			c->tdx.has_mrtd = true;
-			memcpy(c->tdx.mrtd, l->tdx.mrtd, 48);
-		}
-		for (int i = 0; i < 3; i++)
-			if (l->tdx.has_rtmr[i]) {
-				c->tdx.has_rtmr[i] = true;
-				memcpy(c->tdx.rtmr[i], l->tdx.rtmr[i], 48);
-			}
-		break;
-	case PLATFORM_SNP:
-		c->has_snp = true;
-		c->snp.has_measurement = true;
-		memcpy(c->snp.measurement, l->snp.measurement, 48);
-		break;
-	case PLATFORM_TPM:
-		c->has_tpm = true;
-		for (int i = 0; i < 10; i++)
-			if (l->tpm.has_pcr[i]) {
-				c->tpm.has_pcr[i] = true;
-				memcpy(c->tpm.pcr[i], l->tpm.pcr[i], 32);
-			}
-		break;
-	default:
-		break;
+	platform_reference_add(pl, c);
+	for (size_t i = 0; i < pl->nlaunch_regs; i++) {
+		const struct platform_reg *g = &pl->launch_regs[i];
+
+		if (!*reg_has((struct reference *)l, g))
+			continue;
+		*reg_has(c, g) = true;
+		memcpy(reg_val(c, g), reg_val((struct reference *)l, g), g->len);
 	}
 }
 
 int manifest_candidates(const struct manifest *m, enum cvm_platform p, const struct reference *pins,
 			struct reference **out, size_t *n, char *err, size_t errlen)
 {
+	const struct platform *pl = platform_get(p);
 	const struct manifest_platform *mp;
 	uint32_t twice;
 	char names[160];
@@ -564,7 +486,7 @@ int manifest_candidates(const struct manifest *m, enum cvm_platform p, const str
 
 	*out = NULL;
 	*n = 0;
-	if (p <= PLATFORM_NONE || p >= (int)ARRAY_SIZE(m->p) || !m->p[p].present)
+	if (!pl || (size_t)p >= ARRAY_SIZE(m->p) || !m->p[p].present)
 		return set_error(err, errlen, -ENOENT, "image %s %s is not offered on %s", m->name,
 				 m->version, platform_name(p));
 	mp = &m->p[p];
@@ -581,14 +503,13 @@ int manifest_candidates(const struct manifest *m, enum cvm_platform p, const str
 		return -ENOMEM;
 	for (size_t i = 0; i < mp->n; i++) {
 		(*out)[i] = *pins;
-		overlay(&(*out)[i], &mp->launches[i], p);
+		overlay(&(*out)[i], &mp->launches[i], pl);
 		if ((r = reference_complete(&(*out)[i], p, names, sizeof(names))) < 0) {
 			free(*out);
 			*out = NULL;
 			return set_error(
 				err, errlen, r, "image %s %s: %s%s", m->name, m->version, names,
-				r == -EINVAL && p != PLATFORM_SNP &&
-						(launch_registers_required(p) &
+				r == -EINVAL && (launch_registers_required(p) &
 						 ~reference_pinned(pins, p) & mp->unpredicted)
 					? " (the manifest does not predict it: pin it by "
 					  "hand in the reference)"

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <cJSON.h>
@@ -765,6 +766,8 @@ struct tpm_quote {
  * reference values and the expected qualifying data: the first 32 bytes of
  * report_data, as Trustee's TPM attester sends it, or all 64 (older ones).
  */
+/* Parses a TPMS_ATTEST quote; failures are recorded in v as CHECK_FORMAT. Nothing is verified. */
+int tpm_quote_parse(const uint8_t *msg, size_t len, struct tpm_quote *q, struct verdict *v);
 int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen,
 		     EVP_PKEY *ak, const uint8_t pcrs[TPM_PCRS][32],
 		     const struct tpm_reference *ref, const uint8_t *report_data /* 64 or NULL */,
@@ -827,6 +830,15 @@ struct runtime_log {
 int runtime_log_parse(const char *text, size_t len, struct runtime_log *log, char *err,
 		      size_t errlen);
 void runtime_log_free(struct runtime_log *log);
+/* The register an event extends, as its platform's row names it: "rtmr3", "pcr15". */
+const char *runtime_event_register(const struct runtime_event *e);
+/* Whether e extends the runtime register of platform p's evidence. */
+bool runtime_event_binds(const struct runtime_event *e, enum cvm_platform p);
+/* {"recnum", "register", "name", "value": hex}; NULL when out of memory. */
+cJSON *runtime_event_to_json(const struct runtime_event *e);
+/* The events of p's register, one line each after indent: recnum, name, value in hex. */
+void runtime_log_print(FILE *f, const struct runtime_log *log, enum cvm_platform p,
+		       const char *indent);
 /*
  * Checks a runtime log against the register p's evidence holds (TDX: RTMR3,
  * 48 bytes; TPM: PCR 15 of the SHA-256 bank, 32): the log parses, its
@@ -870,6 +882,8 @@ int kbs_auth_request_parse(const char *body, size_t len, enum cvm_platform *tee,
 int kbs_attest_request_parse(const char *body, size_t len, cJSON **root, const char **nonce,
 			     const cJSON **jwk, const cJSON **primary, char *err, size_t errlen);
 
+/* Whether two JSON values have the same canonical form (RFC 8785); false when either is NULL. */
+bool jcs_equal(const cJSON *a, const cJSON *b);
 /* "snp", "tdx", "tpm" of the protocol. */
 int kbs_tee_parse(const char *name, enum cvm_platform *out);
 int kbs_evidence_parse(enum cvm_platform tee, const cJSON *primary, struct kbs_evidence *e,

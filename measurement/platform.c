@@ -5,6 +5,7 @@
  * shapes of Trustee's attesters: docs/kbs.md) and verify it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,35 @@ static int b64_member(const cJSON *o, const char *key, uint8_t **out, size_t *le
 	if (json_get_string(o, key, &s) < 0 || strlen(s) > cap / 3 * 4 + 4 ||
 	    base64_decode(s, strlen(s), BASE64_STD, out, len) < 0)
 		return -EBADMSG;
+	return 0;
+}
+
+/* Whether every member of o is one of names (a NULL-terminated list). */
+static bool members_known(const cJSON *o, const char *const *names)
+{
+	const cJSON *m;
+
+	if (!cJSON_IsObject(o))
+		return false;
+	cJSON_ArrayForEach(m, o) {
+		size_t i = 0;
+
+		while (names[i] && strcmp(names[i], m->string))
+			i++;
+		if (!names[i])
+			return false;
+	}
+	return true;
+}
+
+/* A raw blob copied into e->raw. */
+static int raw_copy(const uint8_t *buf, size_t len, struct kbs_evidence *e)
+{
+	e->raw = malloc(len ? len : 1);
+	if (!e->raw)
+		return -ENOMEM;
+	memcpy(e->raw, buf, len);
+	e->raw_len = len;
 	return 0;
 }
 
@@ -61,6 +91,51 @@ static int snp_evidence_verify(const struct kbs_evidence *e, const struct platfo
 	return snp_verify(pv->snp, e->raw, e->raw_len, &e->certs, &ref->snp, report_data, &rep, v);
 }
 
+static bool snp_raw_detect(const uint8_t *buf, size_t len)
+{
+	(void)buf;
+	return len == SNP_REPORT_SIZE;
+}
+
+static cJSON *snp_claims(const struct kbs_evidence *e, char *summary, size_t cap)
+{
+	_cleanup_free_ struct verdict *v = malloc(sizeof(*v));
+	struct snp_report rep;
+
+	if (!v)
+		return NULL;
+	verdict_init(v, e->platform);
+	if (snp_report_parse(e->raw, e->raw_len, &rep, v) < 0 || !verdict_ok(v))
+		return NULL;
+	snprintf(summary, cap, "genuine SEV-SNP report (%s)", snp_product_name(rep.product));
+	return snp_report_claims(&rep);
+}
+
+/*
+ * The report exactly as its raw bytes give it, certificates only of the
+ * kinds the chain uses.
+ */
+static bool snp_shape_exact(const cJSON *ev, const struct kbs_evidence *e)
+{
+	static const char *const members[] = { "attestation_report", "cert_chain", NULL };
+	static const char *const certs[] = { "VCEK", "VLEK", "ASK", "ASVK", "ARK", NULL };
+	_cleanup_(cJSON_Deletep) cJSON *again = snp_report_to_sev_json(e->raw);
+	const cJSON *c;
+	bool ok = members_known(ev, members) &&
+		  jcs_equal(again, cJSON_GetObjectItemCaseSensitive(ev, "attestation_report"));
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(ev, "cert_chain")) {
+		const char *type =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "cert_type"));
+		size_t i = 0;
+
+		while (type && certs[i] && strcmp(certs[i], type))
+			i++;
+		ok = ok && type && certs[i];
+	}
+	return ok;
+}
+
 /* ---- TDX: {"quote": base64, "cc_eventlog": base64 or null} ---- */
 
 static int tdx_parse(const cJSON *ev, struct kbs_evidence *s, char *err, size_t errlen)
@@ -85,6 +160,36 @@ static int tdx_evidence_verify(const struct kbs_evidence *e, const struct platfo
 	memcpy(reg, q.body.rtmr[3], 48);
 	*reglen = 48;
 	return r;
+}
+
+/* Version 4 or 5, attestation key type 2, TEE type 0x81 (Intel TDX DCAP Quote Library API, A.3). */
+static bool tdx_raw_detect(const uint8_t *buf, size_t len)
+{
+	return len >= TDX_QUOTE_HEADER_SIZE && (le16(buf) == 4 || le16(buf) == 5) &&
+	       le32(buf + 4) == 0x81;
+}
+
+static cJSON *tdx_claims(const struct kbs_evidence *e, char *summary, size_t cap)
+{
+	_cleanup_free_ struct verdict *v = malloc(sizeof(*v));
+	_cleanup_free_ struct tdx_quote *q = calloc(1, sizeof(*q));
+
+	if (!v || !q)
+		return NULL;
+	verdict_init(v, e->platform);
+	if (tdx_quote_parse(e->raw, e->raw_len, q, v) < 0 || !verdict_ok(v))
+		return NULL;
+	snprintf(summary, cap, "genuine TDX quote v%u", q->version);
+	return tdx_quote_claims(q);
+}
+
+/* cc_eventlog, the firmware's RTMR0-2 log, is carried but not read: RTMR0-2 are reference values. */
+static bool tdx_shape_exact(const cJSON *ev, const struct kbs_evidence *e)
+{
+	static const char *const members[] = { "quote", "cc_eventlog", "runtime_eventlog", NULL };
+
+	(void)e;
+	return members_known(ev, members);
 }
 
 /* ---- TPM: {"ak_public": base64 DER, "tpm_quote": {"message", "signature", "pcrs"}} ---- */
@@ -136,6 +241,59 @@ static int tpm_evidence_verify(const struct kbs_evidence *e, const struct platfo
 	return r;
 }
 
+static cJSON *tpm_claims(const struct kbs_evidence *e, char *summary, size_t cap)
+{
+	_cleanup_free_ struct verdict *v = malloc(sizeof(*v));
+	struct tpm_quote q;
+
+	if (!v || tpm_quote_parse(e->raw, e->raw_len, &q, v) < 0 || !verdict_ok(v))
+		return NULL;
+	snprintf(summary, cap, "TPM quote signed by the pinned AK");
+	return tpm_quote_claims(&q, (const uint8_t(*)[32])e->pcrs);
+}
+
+static bool tpm_shape_exact(const cJSON *ev, const struct kbs_evidence *e)
+{
+	static const char *const members[] = { "ak_public", "tpm_quote", "runtime_eventlog", NULL };
+	static const char *const quote[] = { "message", "signature", "pcrs", NULL };
+
+	(void)e;
+	return members_known(ev, members) &&
+	       members_known(cJSON_GetObjectItemCaseSensitive(ev, "tpm_quote"), quote);
+}
+
+/* ---- launch registers: where a reference holds them ---- */
+
+#define REF_REG(n, h, v, l)                                                        \
+	{                                                                          \
+		n, offsetof(struct reference, h), offsetof(struct reference, v), l \
+	}
+
+static const struct platform_reg snp_launch_regs[] = {
+	REF_REG("measurement", snp.has_measurement, snp.measurement, 48),
+};
+
+static const struct platform_reg tdx_launch_regs[] = {
+	REF_REG("mrtd", tdx.has_mrtd, tdx.mrtd, 48),
+	REF_REG("rtmr0", tdx.has_rtmr[0], tdx.rtmr[0], 48),
+	REF_REG("rtmr1", tdx.has_rtmr[1], tdx.rtmr[1], 48),
+	REF_REG("rtmr2", tdx.has_rtmr[2], tdx.rtmr[2], 48),
+};
+
+#define TPM_PCR(i) REF_REG("pcr" #i, tpm.has_pcr[i], tpm.pcr[i], 32)
+static const struct platform_reg tpm_launch_regs[] = {
+	TPM_PCR(0), TPM_PCR(1), TPM_PCR(2), TPM_PCR(3), TPM_PCR(4),
+	TPM_PCR(5), TPM_PCR(6), TPM_PCR(7), TPM_PCR(8), TPM_PCR(9),
+};
+
+static const struct platform_reg tpm_key_pin =
+	REF_REG("ak_sha256", tpm.has_ak_sha256, tpm.ak_sha256, 32);
+
+static const char *const snp_launch_members[] = { "vcpus", "vcpu_type", "measurement", NULL };
+static const char *const tdx_launch_members[] = { "memory_mib", "mrtd",	 "rtmr0",
+						  "rtmr1",	"rtmr2", NULL };
+static const char *const tpm_launch_members[] = { "memory_mib", "vcpus", "pcrs", NULL };
+
 /* ---- the table ---- */
 
 static const struct platform platforms[] = {
@@ -150,6 +308,24 @@ static const struct platform platforms[] = {
 		.qemu = "snp",
 		.parse = snp_parse,
 		.verify = snp_evidence_verify,
+		.title = "SEV-SNP",
+		.noun = "an SNP report",
+		.opts = PLATFORM_OPT_CERTS | PLATFORM_OPT_TEST_ROOTS,
+		.verifiers = PLATFORM_VERIFIER_SNP,
+		.launch_regs = snp_launch_regs,
+		.nlaunch_regs = ARRAY_SIZE(snp_launch_regs),
+		.launch_required = 0x1,
+		.launch_covers = "launch image",
+		.launch_members = snp_launch_members,
+		.launch_by_vcpus = true,
+		.launch_inputs = PLATFORM_LAUNCH_FIRMWARE,
+		.raw_detect = snp_raw_detect,
+		.from_raw = raw_copy,
+		.raw_needs = "--certs DIR with its VCEK or VLEK",
+		.claims = snp_claims,
+		.genuine = "genuine SEV-SNP report (VCEK chain to a pinned AMD root)",
+		.shape_exact = snp_shape_exact,
+		.qemu_shape = QEMU_SNP,
 	},
 	{
 		.id = PLATFORM_TDX,
@@ -164,6 +340,23 @@ static const struct platform platforms[] = {
 		.qemu = "tdx",
 		.parse = tdx_parse,
 		.verify = tdx_evidence_verify,
+		.title = "TDX",
+		.noun = "a TDX quote",
+		.runtime_label = "RTMR3",
+		.opts = PLATFORM_OPT_COLLATERAL | PLATFORM_OPT_TEST_ROOTS,
+		.verifiers = PLATFORM_VERIFIER_TDX,
+		.launch_regs = tdx_launch_regs,
+		.nlaunch_regs = ARRAY_SIZE(tdx_launch_regs),
+		.launch_required = 0xf,
+		.launch_covers = "firmware, kernel, initrd or command line",
+		.launch_members = tdx_launch_members,
+		.launch_inputs = PLATFORM_LAUNCH_FIRMWARE | PLATFORM_LAUNCH_VARS,
+		.raw_detect = tdx_raw_detect,
+		.from_raw = raw_copy,
+		.claims = tdx_claims,
+		.genuine = "genuine TDX quote (PCK chain to a pinned Intel root)",
+		.shape_exact = tdx_shape_exact,
+		.qemu_shape = QEMU_TDX,
 	},
 	{
 		.id = PLATFORM_TPM,
@@ -176,6 +369,22 @@ static const struct platform platforms[] = {
 		.qemu = "plain",
 		.parse = tpm_parse,
 		.verify = tpm_evidence_verify,
+		.title = "TPM",
+		.noun = "a TPM quote",
+		.runtime_label = "PCR15",
+		.launch_regs = tpm_launch_regs,
+		.nlaunch_regs = ARRAY_SIZE(tpm_launch_regs),
+		.launch_required = 0x2ff, /* PCR 0-7 and 9 */
+		.launch_covers = "firmware, kernel, initrd or command line (boot PCRs)",
+		.launch_regs_member = "pcrs",
+		.launch_regs_key_text = "a boot PCR (0-7, 9)",
+		.launch_members = tpm_launch_members,
+		.measure_bank = "sha256",
+		.key_pin = &tpm_key_pin,
+		.claims = tpm_claims,
+		.genuine = "TPM quote signed by the pinned attestation key",
+		.shape_exact = tpm_shape_exact,
+		.qemu_shape = QEMU_PLAIN,
 	},
 };
 
@@ -221,4 +430,156 @@ const char *platform_name(enum cvm_platform p)
 	const struct platform *pl = platform_get(p);
 
 	return pl ? pl->name : "unknown";
+}
+
+const struct platform *platform_by_qemu_shape(enum qemu_platform s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(platforms); i++)
+		if (platforms[i].qemu && platforms[i].qemu_shape == s)
+			return &platforms[i];
+	return NULL;
+}
+
+const struct platform *platform_of_raw(const uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(platforms); i++)
+		if (platforms[i].raw_detect && platforms[i].raw_detect(buf, len))
+			return &platforms[i];
+	return NULL;
+}
+
+bool platform_in_reference(const struct platform *pl, const struct reference *r)
+{
+	return ((pl->ref_sections & REF_SECTION_SNP) && r->has_snp) ||
+	       ((pl->ref_sections & REF_SECTION_TDX) && r->has_tdx) ||
+	       ((pl->ref_sections & REF_SECTION_TPM) && r->has_tpm);
+}
+
+void platform_reference_add(const struct platform *pl, struct reference *r)
+{
+	r->has_snp |= (pl->ref_sections & REF_SECTION_SNP) != 0;
+	r->has_tdx |= (pl->ref_sections & REF_SECTION_TDX) != 0;
+	r->has_tpm |= (pl->ref_sections & REF_SECTION_TPM) != 0;
+}
+
+static bool reg_has(const struct platform_reg *g, const struct reference *r)
+{
+	return *(const bool *)((const char *)r + g->has);
+}
+
+uint32_t platform_pinned(const struct platform *pl, const struct reference *r)
+{
+	uint32_t bits = 0;
+
+	if (!platform_in_reference(pl, r))
+		return 0;
+	for (size_t i = 0; i < pl->nlaunch_regs; i++)
+		bits |= reg_has(&pl->launch_regs[i], r) ? 1u << i : 0;
+	return bits;
+}
+
+bool platform_key_pinned(const struct platform *pl, const struct reference *r)
+{
+	return !pl->key_pin || reg_has(pl->key_pin, r);
+}
+
+/* The titles of the rows taking option opt: "TDX", "SEV-SNP or TDX". */
+static void takers(unsigned opt, char *out, size_t cap)
+{
+	size_t o = 0, n = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(platforms) && o < cap; i++) {
+		int w;
+
+		if (!(platforms[i].opts & opt))
+			continue;
+		w = snprintf(out + o, cap - o, "%s%s", n++ ? " or " : "", platforms[i].title);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+}
+
+const char *platform_options_misfit(const struct platform *pl, unsigned given, char *buf,
+				    size_t cap)
+{
+	static const struct {
+		unsigned opt;
+		const char *name;
+	} opts[] = {
+		{ PLATFORM_OPT_CERTS, "--certs" },
+		{ PLATFORM_OPT_COLLATERAL, "--collateral" },
+		{ PLATFORM_OPT_TEST_ROOTS, "--test-roots" },
+	};
+	char who[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+		if (!(given & opts[i].opt) || (pl->opts & opts[i].opt))
+			continue;
+		takers(opts[i].opt, who, sizeof(who));
+		snprintf(buf, cap, "%s applies to %s evidence; this is %s evidence", opts[i].name,
+			 who, pl->name);
+		return buf;
+	}
+	return NULL;
+}
+
+int platform_verifiers_new(const struct platform *pl, const char *test_roots,
+			   const char *collateral, time_t now, struct platform_verifiers *pv,
+			   char *err, size_t errlen)
+{
+	int r;
+
+	memset(pv, 0, sizeof(*pv));
+	if (pl->verifiers & PLATFORM_VERIFIER_SNP) {
+		r = snp_verifier_new(test_roots, now, &pv->snp);
+		if (r < 0)
+			return set_error(err, errlen, r, "%s: %s",
+					 test_roots ? test_roots : "built-in roots", strerror(-r));
+	}
+	if (pl->verifiers & PLATFORM_VERIFIER_TDX)
+		return tdx_verifier_new(test_roots, collateral, now, &pv->tdx, err, errlen);
+	return 0;
+}
+
+void platform_verifiers_free(struct platform_verifiers *pv)
+{
+	snp_verifier_free(pv->snp);
+	tdx_verifier_free(pv->tdx);
+	memset(pv, 0, sizeof(*pv));
+}
+
+int platform_launch_from_measure(const struct platform *pl, const cJSON *measured, cJSON *launch,
+				 cJSON *unpredicted)
+{
+	const cJSON *src = measured;
+	cJSON *dst = launch;
+
+	if (pl->launch_regs_member) {
+		src = cJSON_GetObjectItemCaseSensitive(src, pl->launch_regs_member);
+		if (pl->measure_bank)
+			src = cJSON_GetObjectItemCaseSensitive(src, pl->measure_bank);
+		if (!(dst = cJSON_AddObjectToObject(launch, pl->launch_regs_member)))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < pl->nlaunch_regs; i++) {
+		const char *name = pl->launch_regs[i].name;
+		const cJSON *v;
+		char key[24];
+
+		if (!(pl->launch_required & (1u << i)))
+			continue;
+		if (pl->launch_regs_member) {
+			snprintf(key, sizeof(key), "%zu", i);
+			name = key;
+		}
+		v = cJSON_GetObjectItemCaseSensitive(src, name);
+		if (v && !cJSON_AddItemToObject(dst, name, cJSON_Duplicate(v, 1)))
+			return -ENOMEM;
+		if (!v && unpredicted &&
+		    !cJSON_AddItemToArray(unpredicted, cJSON_CreateString(pl->launch_regs[i].name)))
+			return -ENOMEM;
+	}
+	return 0;
 }

@@ -16,7 +16,37 @@
 
 #include <openssl/evp.h>
 
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
+
+/*
+ * The two registers of the log format, as a record names them, and the
+ * value an event's reg holds for each; a platform's row names its runtime
+ * register ("rtmr3", "pcr15") and so picks one.
+ */
+static const struct log_reg {
+	const char *id, *label;
+	enum cvm_platform reg;
+	size_t len;
+} log_regs[] = {
+	{ "rtmr3", "RTMR3", PLATFORM_TDX, 48 },
+	{ "pcr15", "PCR15", PLATFORM_TPM, 32 },
+};
+
+/* The register of platform p's runtime log; NULL when p has none. */
+static const struct log_reg *log_reg_of(enum cvm_platform p)
+{
+	const struct platform *pl = platform_get(p);
+
+	for (size_t i = 0; pl && pl->runtime_reg && i < ARRAY_SIZE(log_regs); i++)
+		if (!strcmp(log_regs[i].id, pl->runtime_reg))
+			return &log_regs[i];
+	return NULL;
+}
+
+static const struct log_reg *log_reg_of_event(const struct runtime_event *e)
+{
+	return &log_regs[e->reg == log_regs[0].reg ? 0 : 1];
+}
 
 static cJSON *record(uint64_t recnum, bool rtmr, const char *name, const uint8_t *value, size_t n,
 		     bool sha256, bool sha384)
@@ -61,9 +91,10 @@ fail:
 cJSON *runtime_event_json(enum cvm_platform p, uint64_t recnum, const char *name,
 			  const uint8_t *value, size_t n)
 {
-	const bool tdx = p == PLATFORM_TDX;
+	const struct log_reg *g = log_reg_of(p);
+	const bool rtmr = g == &log_regs[0];
 
-	return record(recnum, tdx, name, value, n, !tdx, tdx);
+	return g ? record(recnum, rtmr, name, value, n, !rtmr, rtmr) : NULL;
 }
 
 cJSON *runtime_event_pcr15_json(uint64_t recnum, const char *name, const uint8_t *value, size_t n,
@@ -105,11 +136,11 @@ static int parse_register(const cJSON *rec, size_t i, struct runtime_event *e, c
 	if (has_rtmr) {
 		if (json_get_u64(rec, "rtmr", &x) < 0 || x != 3)
 			return fail(err, errlen, i, "extends an RTMR other than RTMR3");
-		e->reg = PLATFORM_TDX;
+		e->reg = log_regs[0].reg;
 	} else {
 		if (json_get_u64(rec, "pcr", &x) < 0 || x != 15)
 			return fail(err, errlen, i, "extends a PCR other than PCR 15");
-		e->reg = PLATFORM_TPM;
+		e->reg = log_regs[1].reg;
 	}
 	return 0;
 }
@@ -149,7 +180,7 @@ static int parse_digests(const cJSON *rec, size_t i, struct runtime_event *e, ui
 		uint8_t got[48], want[48];
 		unsigned wl = 0;
 
-		if ((!is256 && !is384) || (is256 && (seen256 || e->reg == PLATFORM_TDX)) ||
+		if ((!is256 && !is384) || (is256 && (seen256 || e->reg == log_regs[0].reg)) ||
 		    (is384 && seen384))
 			return fail(err, errlen, i, "digests are not those of its register");
 		if (json_get_hex(d, "digest", got, is256 ? 32 : 48) < 0)
@@ -165,7 +196,7 @@ static int parse_digests(const cJSON *rec, size_t i, struct runtime_event *e, ui
 		seen256 |= is256;
 		seen384 |= is384;
 	}
-	if (e->reg == PLATFORM_TPM && !seen256)
+	if (e->reg == log_regs[1].reg && !seen256)
 		return fail(err, errlen, i, "a PCR 15 record needs its SHA-256 digest");
 	e->sha384 = seen384;
 	return 0;
@@ -199,7 +230,7 @@ static int parse_record(const cJSON *rec, size_t i, struct runtime_log *log, cha
 	    (r = parse_content(rec, i, e, err, errlen)) < 0 ||
 	    (r = parse_digests(rec, i, e, d256, d384, err, errlen)) < 0)
 		return r;
-	if (e->reg == PLATFORM_TDX) {
+	if (e->reg == log_regs[0].reg) {
 		log->n_rtmr3++;
 		return extend(log->rtmr3, d384, 48, EVP_sha384());
 	}
@@ -248,21 +279,56 @@ void runtime_log_free(struct runtime_log *log)
 
 /* ---- checking ---- */
 
-static const char *reg_name(enum cvm_platform p)
+const char *runtime_event_register(const struct runtime_event *e)
 {
-	return p == PLATFORM_TDX ? "RTMR3" : "PCR15";
+	return log_reg_of_event(e)->id;
+}
+
+bool runtime_event_binds(const struct runtime_event *e, enum cvm_platform p)
+{
+	return log_reg_of(p) == log_reg_of_event(e);
+}
+
+cJSON *runtime_event_to_json(const struct runtime_event *e)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddNumberToObject(o, "recnum", (double)e->recnum) ||
+	    !cJSON_AddStringToObject(o, "register", runtime_event_register(e)) ||
+	    !cJSON_AddStringToObject(o, "name", e->name) ||
+	    !json_add_hex(o, "value", e->value, e->len)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+void runtime_log_print(FILE *f, const struct runtime_log *log, enum cvm_platform p,
+		       const char *indent)
+{
+	for (size_t i = 0; i < log->n; i++) {
+		const struct runtime_event *e = &log->events[i];
+		char hex[2 * RUNTIME_VALUE_MAX + 1];
+
+		if (!runtime_event_binds(e, p))
+			continue;
+		hex_encode(e->value, e->len, hex);
+		fprintf(f, "%s%-4llu %-16s %s\n", indent, (unsigned long long)e->recnum, e->name,
+			hex);
+	}
 }
 
 int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const uint8_t *reg,
 		      const uint8_t *luks_sha256, struct verdict *v)
 {
+	const struct log_reg *g = log_reg_of(p);
 	struct runtime_log log;
 	char err[160];
 	size_t n = 0;
 	bool luks_seen = false, luks_other = false;
 	int r;
 
-	if (p != PLATFORM_TDX && p != PLATFORM_TPM)
+	if (!g)
 		return verdict_fail(v, CHECK_RUNTIME_LOG, "%s has no runtime register",
 				    platform_name(p));
 	r = runtime_log_parse(text, len, &log, err, sizeof(err));
@@ -275,14 +341,14 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 		const struct runtime_event *e = &log.events[i];
 		static const char *const first[] = { "agent-version", "agent-config" };
 
-		if (e->reg != p)
+		if (e->reg != g->reg)
 			continue;
 		/* the register starts with the agent: nothing ran and measured before it */
 		if (n < ARRAY_SIZE(first) && strcmp(e->name, first[n])) {
 			verdict_fail(v, CHECK_RUNTIME_LOG,
 				     "runtime event log: %s event %zu is \"%.64s\", not \"%s\": "
 				     "the log must start with the agent",
-				     reg_name(p), n, e->name, first[n]);
+				     g->label, n, e->name, first[n]);
 			runtime_log_free(&log);
 			return -1;
 		}
@@ -293,19 +359,18 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 		if (luks_sha256 && (e->len != 32 || memcmp(e->value, luks_sha256, 32)))
 			luks_other = true;
 	}
-	r = memcmp(p == PLATFORM_TDX ? log.rtmr3 : log.pcr15_sha256, reg,
-		   p == PLATFORM_TDX ? 48 : 32);
+	r = memcmp(g == &log_regs[0] ? log.rtmr3 : log.pcr15_sha256, reg, g->len);
 	runtime_log_free(&log);
 	if (n < 2)
 		return verdict_fail(
 			v, CHECK_RUNTIME_LOG,
 			"runtime event log: %s has %zu event(s): the log must start with "
 			"agent-version and agent-config",
-			reg_name(p), n);
+			g->label, n);
 	if (r)
 		return verdict_fail(v, CHECK_RUNTIME_LOG, "runtime event log does not replay to %s",
-				    reg_name(p));
-	verdict_pass(v, CHECK_RUNTIME_LOG, "%zu runtime events replay to %s", n, reg_name(p));
+				    g->label);
+	verdict_pass(v, CHECK_RUNTIME_LOG, "%zu runtime events replay to %s", n, g->label);
 	if (!luks_sha256)
 		return 0;
 	if (luks_other)

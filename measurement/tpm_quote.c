@@ -164,6 +164,15 @@ static int check_signature(const uint8_t *msg, size_t msglen, const uint8_t *sig
 	return 0;
 }
 
+int tpm_quote_parse(const uint8_t *msg, size_t len, struct tpm_quote *q, struct verdict *v)
+{
+	memset(q, 0, sizeof(*q));
+	verdict_init(v, PLATFORM_TPM);
+	if (len > 1024)
+		return verdict_fail(v, CHECK_FORMAT, "quote of %zu bytes is too long", len);
+	return parse_attest(msg, len, q, v);
+}
+
 int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen,
 		     EVP_PKEY *ak, const uint8_t pcrs[TPM_PCRS][32],
 		     const struct tpm_reference *ref, const uint8_t *report_data,
@@ -174,11 +183,7 @@ int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size
 	EVP_MD_CTX *c;
 	int r;
 
-	memset(q, 0, sizeof(*q));
-	verdict_init(v, PLATFORM_TPM);
-	if (msglen > 1024)
-		return verdict_fail(v, CHECK_FORMAT, "quote of %zu bytes is too long", msglen);
-	if ((r = parse_attest(msg, msglen, q, v)) < 0)
+	if ((r = tpm_quote_parse(msg, msglen, q, v)) < 0)
 		return r;
 	if (ref && ref->has_ak_sha256) {
 		_cleanup_free_ uint8_t *der = NULL;
