@@ -144,6 +144,9 @@ const char *json_shown_name(const char *s);
 #define JSON_FIELD(T, f) .off = offsetof(T, f), .size = sizeof(((T *)0)->f)
 #define JSON_HAS_FIELD(T, h) .has = offsetof(T, h)
 /* A table of rows, with no cross-member check. */
-#define JSON_SCHEMA(rows) { (rows), sizeof(rows) / sizeof((rows)[0]), NULL }
+#define JSON_SCHEMA(rows)                                      \
+	{                                                      \
+		(rows), sizeof(rows) / sizeof((rows)[0]), NULL \
+	}
 
 #endif
