@@ -12,6 +12,7 @@
 
 struct json_reader {
 	const struct json_doc *doc;
+	const struct json_member *m; /* the member being read, for its own words */
 	char path[PATH_MAX_LEN];
 	char *err;
 	size_t errlen;
@@ -77,11 +78,6 @@ static size_t push(struct json_reader *rd, const char *name)
 static void pop(struct json_reader *rd, size_t n)
 {
 	rd->path[n] = 0;
-}
-
-static const char *pick(const char *own, const char *def)
-{
-	return own ? own : def;
 }
 
 static const char *str_or_empty(const char *s)
@@ -150,17 +146,28 @@ static int refuse(struct json_reader *rd, const char *tmpl, const struct json_fa
 	return set_error(rd->err, rd->errlen, rd->doc->error, "%s", line);
 }
 
-static const struct json_words *words(const struct json_reader *rd)
+/* A template: the member's own, else the document's, else the default. */
+static const char *word(const struct json_reader *rd, size_t which)
 {
-	return rd->doc->words ? rd->doc->words : &default_words;
+	const struct json_words *w[] = { rd->m ? rd->m->words : NULL, rd->doc->words,
+					 &default_words };
+
+	for (size_t i = 0; i < ARRAY_SIZE(w); i++) {
+		const char *t = w[i] ? *(const char *const *)((const char *)w[i] + which) : NULL;
+
+		if (t)
+			return t;
+	}
+	return "{path}: refused";
 }
 
+#define WORD(rd, x) word(rd, offsetof(struct json_words, x))
+
 /* A refusal about the member at the current path. */
-static int refuse_here(struct json_reader *rd, const char *own, const char *def,
-		       struct json_facts f)
+static int refuse_here(struct json_reader *rd, const char *tmpl, struct json_facts f)
 {
 	f.path = where(rd);
-	return refuse(rd, pick(own, def), &f);
+	return refuse(rd, tmpl, &f);
 }
 
 int json_reader_fail(struct json_reader *rd, const char *sub, const char *fmt, ...)
@@ -240,15 +247,14 @@ static bool whole_number(const cJSON *v, uint64_t *out)
 static int read_int(struct json_reader *rd, const struct json_member *m, const cJSON *v,
 		    void *field)
 {
-	const struct json_words *w = rd->doc->words;
 	uint64_t x;
 
 	if (!whole_number(v, &x) &&
 	    !(m->type == JSON_INT_OR_HEX && cJSON_IsString(v) && hex_uint(v->valuestring, &x)))
-		return refuse_here(rd, w ? w->not_int : NULL, default_words.not_int,
+		return refuse_here(rd, WORD(rd, not_int),
 				   (struct json_facts){ .min = m->min, .max = m->max });
 	if (x < m->min || x > m->max)
-		return refuse_here(rd, w ? w->range : NULL, default_words.range,
+		return refuse_here(rd, WORD(rd, range),
 				   (struct json_facts){ .min = m->min, .max = m->max, .value = x });
 	store_uint(field, m->size, x);
 	return 0;
@@ -257,22 +263,19 @@ static int read_int(struct json_reader *rd, const struct json_member *m, const c
 static int read_string(struct json_reader *rd, const struct json_member *m, const cJSON *v,
 		       void *field)
 {
-	const struct json_words *w = rd->doc->words;
 	uint64_t max = m->type == JSON_STRING ? m->size - 1 : m->max;
 	size_t n;
 
 	if (!cJSON_IsString(v))
-		return refuse_here(rd, w ? w->not_string : NULL, default_words.not_string,
-				   (struct json_facts){ 0 });
+		return refuse_here(rd, WORD(rd, not_string), (struct json_facts){ 0 });
 	n = strlen(v->valuestring);
 	if (n < m->min || n > max)
-		return refuse_here(rd, w ? w->length : NULL, default_words.length,
+		return refuse_here(rd, WORD(rd, length),
 				   (struct json_facts){ .min = m->min, .max = max, .len = n });
 	if (m->flags & JSON_PRINTABLE)
 		for (size_t i = 0; i < n; i++)
 			if (v->valuestring[i] < 0x20 || v->valuestring[i] > 0x7e)
-				return refuse_here(rd, w ? w->printable : NULL,
-						   default_words.printable,
+				return refuse_here(rd, WORD(rd, printable),
 						   (struct json_facts){ 0 });
 	if (m->type == JSON_STRING)
 		memcpy(field, v->valuestring, n + 1);
@@ -281,12 +284,18 @@ static int read_string(struct json_reader *rd, const struct json_member *m, cons
 	return 0;
 }
 
+int json_reader_string(struct json_reader *rd, const cJSON *v, size_t min, size_t max,
+		       const char **out)
+{
+	const struct json_member m = { .type = JSON_STRREF, .min = min, .max = max };
+
+	return read_string(rd, &m, v, out);
+}
+
 static int read_names(struct json_reader *rd, const struct json_member *m, const cJSON *v,
 		      void *field)
 {
-	const struct json_words *w = rd->doc->words;
 	const struct json_facts f = { .list = m->list };
-	const char *own = w ? w->not_name : NULL;
 	const cJSON *e;
 	uint64_t bits = 0;
 
@@ -297,15 +306,15 @@ static int read_names(struct json_reader *rd, const struct json_member *m, const
 				return 0;
 			}
 		}
-		return refuse_here(rd, own, default_words.not_name, f);
+		return refuse_here(rd, WORD(rd, not_name), f);
 	}
 	if (!cJSON_IsArray(v) || ((m->flags & JSON_NONEMPTY) && !v->child))
-		return refuse_here(rd, own, default_words.not_name, f);
+		return refuse_here(rd, WORD(rd, not_name), f);
 	cJSON_ArrayForEach(e, v) {
 		uint64_t b = cJSON_IsString(e) ? m->bit(e->valuestring) : 0;
 
 		if (!b)
-			return refuse_here(rd, own, default_words.not_name, f);
+			return refuse_here(rd, WORD(rd, not_name), f);
 		bits |= b;
 	}
 	store_uint(field, m->size, bits);
@@ -318,15 +327,13 @@ static int read_object(struct json_reader *rd, const struct json_schema *s, cons
 static int read_member(struct json_reader *rd, const struct json_member *m, const cJSON *v,
 		       void *base)
 {
-	const struct json_words *w = rd->doc->words;
 	void *field = (char *)base + m->off;
 	int r = 0;
 
 	switch (m->type) {
 	case JSON_BOOL:
 		if (!cJSON_IsBool(v))
-			return refuse_here(rd, w ? w->not_bool : NULL, default_words.not_bool,
-					   (struct json_facts){ 0 });
+			return refuse_here(rd, WORD(rd, not_bool), (struct json_facts){ 0 });
 		*(bool *)field = cJSON_IsTrue(v);
 		break;
 	case JSON_INT:
@@ -335,7 +342,7 @@ static int read_member(struct json_reader *rd, const struct json_member *m, cons
 		break;
 	case JSON_HEX:
 		if (!cJSON_IsString(v) || hex_decode_exact(v->valuestring, field, m->size) < 0)
-			return refuse_here(rd, w ? w->not_hex : NULL, default_words.not_hex,
+			return refuse_here(rd, WORD(rd, not_hex),
 					   (struct json_facts){ .bytes = m->size });
 		break;
 	case JSON_STRING:
@@ -369,20 +376,18 @@ static const struct json_member *find(const struct json_schema *s, const char *n
 static int read_object(struct json_reader *rd, const struct json_schema *s, const cJSON *v,
 		       void *base)
 {
-	const struct json_words *w = words(rd);
 	const cJSON *e;
 	int r;
 
 	if (!cJSON_IsObject(v))
-		return refuse_here(rd, w->not_object, default_words.not_object,
-				   (struct json_facts){ 0 });
+		return refuse_here(rd, WORD(rd, not_object), (struct json_facts){ 0 });
 	cJSON_ArrayForEach(e, v) {
 		if (!find(s, e->string)) {
 			char path[PATH_MAX_LEN + 48];
 			const char *name = json_shown_name(e->string);
 
 			snprintf(path, sizeof(path), "%s.%s", where(rd), name);
-			return refuse(rd, pick(w->unknown, default_words.unknown),
+			return refuse(rd, WORD(rd, unknown),
 				      &(struct json_facts){
 					      .path = path, .name = name, .in = where(rd) });
 		}
@@ -391,14 +396,15 @@ static int read_object(struct json_reader *rd, const struct json_schema *s, cons
 		const struct json_member *m = &s->m[i];
 		size_t n = push(rd, m->name);
 
+		rd->m = m;
 		if ((e = cJSON_GetObjectItemCaseSensitive(v, m->name)))
 			r = read_member(rd, m, e, base);
 		else if (m->flags & JSON_REQUIRED)
-			r = refuse_here(rd, w->missing, default_words.missing,
-					(struct json_facts){ 0 });
+			r = refuse_here(rd, WORD(rd, missing), (struct json_facts){ 0 });
 		else
 			r = 0;
 		pop(rd, n);
+		rd->m = NULL;
 		if (r < 0)
 			return r;
 	}

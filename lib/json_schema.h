@@ -60,6 +60,7 @@ enum json_type {
 
 struct json_reader;
 struct json_schema;
+struct json_words;
 
 struct json_member {
 	const char *name;
@@ -74,6 +75,7 @@ struct json_member {
 	uint64_t (*bit)(const char *name); /* JSON_BITS: 0 for an unknown name */
 	const char *list;		   /* JSON_ENUM, JSON_BITS: the names, for errors */
 	int (*read)(struct json_reader *rd, const cJSON *v, void *field); /* JSON_CUSTOM */
+	const struct json_words *words; /* this member's own wording, NULL for the document's */
 };
 
 struct json_schema {
@@ -131,6 +133,10 @@ const struct json_doc *json_reader_doc(const struct json_reader *rd);
  */
 int json_reader_fail(struct json_reader *rd, const char *sub, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Applies the JSON_STRREF rule (min to max bytes) to v, at the current path. */
+int json_reader_string(struct json_reader *rd, const cJSON *v, size_t min, size_t max,
+		       const char **out);
 
 /* Reads a nested object by its own table at the current path + "." + name (NULL: at the current path). */
 int json_reader_object(struct json_reader *rd, const char *name, const cJSON *v,
