@@ -300,7 +300,9 @@ static int read_names(struct json_reader *rd, const struct json_member *m, const
 	uint64_t bits = 0;
 
 	if (m->type == JSON_ENUM) {
-		for (size_t i = 0; cJSON_IsString(v) && m->names[i]; i++) {
+		if (!cJSON_IsString(v))
+			return refuse_here(rd, WORD(rd, not_string), (struct json_facts){ 0 });
+		for (size_t i = 0; m->names[i]; i++) {
 			if (!strcmp(v->valuestring, m->names[i])) {
 				store_uint(field, m->size, i);
 				return 0;
