@@ -276,6 +276,12 @@ static const struct json_member reference_members[] = {
 #undef REF
 static const struct json_schema reference_schema = JSON_SCHEMA(reference_members);
 
+int reference_read(const cJSON *v, struct reference *ref, char *err, size_t errlen)
+{
+	reference_defaults(ref);
+	return json_schema_read(v, &reference_schema, ref, &doc, err, errlen);
+}
+
 int reference_parse(const char *text, size_t len, struct reference *ref, char *err, size_t errlen)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
@@ -283,5 +289,5 @@ int reference_parse(const char *text, size_t len, struct reference *ref, char *e
 	reference_defaults(ref);
 	if (json_parse(text, len, &root) < 0)
 		return set_error(err, errlen, -EINVAL, "reference: not valid JSON");
-	return json_schema_read(root, &reference_schema, ref, &doc, err, errlen);
+	return reference_read(root, ref, err, errlen);
 }
