@@ -388,7 +388,9 @@ static int read_object(struct json_reader *rd, const struct json_schema *s, cons
 			char path[PATH_MAX_LEN + 48];
 			const char *name = json_shown_name(e->string);
 
-			snprintf(path, sizeof(path), "%s.%s", where(rd), name);
+			/* a document whose root has no name has its members' names as paths */
+			snprintf(path, sizeof(path), "%s%s%s", where(rd), where(rd)[0] ? "." : "",
+				 name);
 			return refuse(rd, WORD(rd, unknown),
 				      &(struct json_facts){
 					      .path = path, .name = name, .in = where(rd) });
