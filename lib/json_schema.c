@@ -205,52 +205,13 @@ static void store_uint(void *field, size_t size, uint64_t v)
 		memcpy(field, &v, 8);
 }
 
-static int hex_digit(char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-				      : -1;
-}
-
-/* "0x" and 1 to 16 hex digits. */
-static bool hex_uint(const char *s, uint64_t *out)
-{
-	size_t n = strlen(s);
-	uint64_t v = 0;
-
-	if (n < 3 || n > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-		return false;
-	for (size_t i = 2; i < n; i++) {
-		int d = hex_digit(s[i]);
-
-		if (d < 0)
-			return false;
-		v = v << 4 | (uint64_t)d;
-	}
-	*out = v;
-	return true;
-}
-
-static bool whole_number(const cJSON *v, uint64_t *out)
-{
-	double d = v->valuedouble;
-
-	/* NaN fails every comparison; json_parse() refuses infinities */
-	if (!cJSON_IsNumber(v) || !(d >= 0 && d <= (double)JSON_INT_MAX) ||
-	    d != (double)(uint64_t)d)
-		return false;
-	*out = (uint64_t)d;
-	return true;
-}
-
-static int read_int(struct json_reader *rd, const struct json_member *m, const cJSON *v,
-		    void *field)
+/* json_get_u64() holds the rule: a whole number below 2^53, or "0x" and 1 to 16 hex digits. */
+static int read_int(struct json_reader *rd, const struct json_member *m, const cJSON *obj,
+		    const cJSON *v, void *field)
 {
 	uint64_t x;
 
-	if (!whole_number(v, &x) &&
-	    !(m->type == JSON_INT_OR_HEX && cJSON_IsString(v) && hex_uint(v->valuestring, &x)))
+	if ((m->type == JSON_INT && !cJSON_IsNumber(v)) || json_get_u64(obj, m->name, &x) < 0)
 		return refuse_here(rd, WORD(rd, not_int),
 				   (struct json_facts){ .min = m->min, .max = m->max });
 	if (x < m->min || x > m->max)
@@ -326,8 +287,8 @@ static int read_names(struct json_reader *rd, const struct json_member *m, const
 static int read_object(struct json_reader *rd, const struct json_schema *s, const cJSON *v,
 		       void *base);
 
-static int read_member(struct json_reader *rd, const struct json_member *m, const cJSON *v,
-		       void *base)
+static int read_member(struct json_reader *rd, const struct json_member *m, const cJSON *obj,
+		       const cJSON *v, void *base)
 {
 	void *field = (char *)base + m->off;
 	int r = 0;
@@ -340,7 +301,7 @@ static int read_member(struct json_reader *rd, const struct json_member *m, cons
 		break;
 	case JSON_INT:
 	case JSON_INT_OR_HEX:
-		r = read_int(rd, m, v, field);
+		r = read_int(rd, m, obj, v, field);
 		break;
 	case JSON_HEX:
 		if (!cJSON_IsString(v) || hex_decode_exact(v->valuestring, field, m->size) < 0)
@@ -402,7 +363,7 @@ static int read_object(struct json_reader *rd, const struct json_schema *s, cons
 
 		rd->m = m;
 		if ((e = cJSON_GetObjectItemCaseSensitive(v, m->name)))
-			r = read_member(rd, m, e, base);
+			r = read_member(rd, m, v, e, base);
 		else if (m->flags & JSON_REQUIRED)
 			r = refuse_here(rd, WORD(rd, missing), (struct json_facts){ 0 });
 		else
