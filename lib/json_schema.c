@@ -90,17 +90,18 @@ static bool fact(const struct json_facts *f, const char *key, size_t n, char *ou
 {
 	static const struct {
 		const char *key;
-		size_t str, num;
+		bool number; /* a uint64_t, else a string */
+		size_t off;
 	} keys[] = {
-		{ "path", offsetof(struct json_facts, path), 0 },
-		{ "name", offsetof(struct json_facts, name), 0 },
-		{ "in", offsetof(struct json_facts, in), 0 },
-		{ "list", offsetof(struct json_facts, list), 0 },
-		{ "min", 0, offsetof(struct json_facts, min) },
-		{ "max", 0, offsetof(struct json_facts, max) },
-		{ "value", 0, offsetof(struct json_facts, value) },
-		{ "len", 0, offsetof(struct json_facts, len) },
-		{ "bytes", 0, offsetof(struct json_facts, bytes) },
+		{ "path", false, offsetof(struct json_facts, path) },
+		{ "name", false, offsetof(struct json_facts, name) },
+		{ "in", false, offsetof(struct json_facts, in) },
+		{ "list", false, offsetof(struct json_facts, list) },
+		{ "min", true, offsetof(struct json_facts, min) },
+		{ "max", true, offsetof(struct json_facts, max) },
+		{ "value", true, offsetof(struct json_facts, value) },
+		{ "len", true, offsetof(struct json_facts, len) },
+		{ "bytes", true, offsetof(struct json_facts, bytes) },
 	};
 	const char *base = (const char *)f;
 
@@ -111,11 +112,11 @@ static bool fact(const struct json_facts *f, const char *key, size_t n, char *ou
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		if (strlen(keys[i].key) != n || strncmp(keys[i].key, key, n))
 			continue;
-		if (keys[i].num)
-			snprintf(out, cap, "%" PRIu64, *(const uint64_t *)(base + keys[i].num));
+		if (keys[i].number)
+			snprintf(out, cap, "%" PRIu64, *(const uint64_t *)(base + keys[i].off));
 		else
 			snprintf(out, cap, "%s",
-				 str_or_empty(*(const char *const *)(base + keys[i].str)));
+				 str_or_empty(*(const char *const *)(base + keys[i].off)));
 		return true;
 	}
 	return false;
