@@ -176,17 +176,21 @@ static void test_every_type_read_into_its_field(void **state)
 static void test_absent_optional_members_keep_their_defaults(void **state)
 {
 	_cleanup_(cJSON_Deletep) cJSON *v = NULL;
-	struct sample s;
+	struct sample s = { .flag = true, .u16 = 0x5a5a, .str = "dflt", .color = 1, .bits = 8 };
 	char err[256];
 
 	(void)state;
-	memset(&s, 0x5a, sizeof(s));
+	s.inner.a = 77;
 	assert_int_equal(json_parse("{\"u8\": 7}", 9, &v), 0);
 	assert_int_equal(json_schema_read(v, &sample_schema, &s, &doc, err, sizeof(err)), 0);
 	assert_int_equal(s.u8, 7);
 	assert_int_equal(s.u16, 0x5a5a);
-	assert_int_equal(s.has_flag, 0x5a);
-	assert_int_equal(s.inner.has_a, 0x5a);
+	assert_true(s.flag && !s.has_flag);
+	assert_string_equal(s.str, "dflt");
+	assert_int_equal(s.color, 1);
+	assert_int_equal(s.bits, 8);
+	assert_true(s.inner.a == 77 && !s.inner.has_a);
+	assert_null(s.ref);
 }
 
 static void test_integers_are_whole_numbers_below_2_53_within_bounds(void **state)
