@@ -12,58 +12,12 @@
 #include <openssl/evp.h>
 
 #include "agent/boot.h"
+#include "lib/json_schema.h"
 #include "lib/lib.h"
 
 static int bad(char *err, size_t errlen, const char *where, const char *why)
 {
 	return set_error(err, errlen, -EINVAL, "E_CONFIG: %s: %s", where, why);
-}
-
-static int only_members(const cJSON *o, const char *where, const char *const *names, char *err,
-			size_t errlen)
-{
-	const cJSON *m;
-	char p[96];
-
-	if (!cJSON_IsObject(o))
-		return bad(err, errlen, where, "not an object");
-	if (!(m = json_unknown_member(o, names, SIZE_MAX)))
-		return 0;
-	snprintf(p, sizeof(p), "%s.%.40s", where, m->string);
-	return bad(err, errlen, p, "unknown member");
-}
-
-/* Copies an optional string member; absent leaves out unchanged. */
-static int get_str(const cJSON *o, const char *key, const char *where, char *out, size_t cap,
-		   char *err, size_t errlen)
-{
-	const char *s;
-	char p[96];
-	int r = json_get_string(o, key, &s);
-
-	snprintf(p, sizeof(p), "%s.%s", where, key);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return bad(err, errlen, p, "not a string");
-	if (!*s || strlen(s) >= cap)
-		return bad(err, errlen, p, "empty or too long");
-	memcpy(out, s, strlen(s) + 1);
-	return 0;
-}
-
-static int get_num(const cJSON *o, const char *key, const char *where, uint64_t min, uint64_t max,
-		   uint64_t *out, char *err, size_t errlen)
-{
-	char p[96];
-	int r = json_get_u64(o, key, out);
-
-	snprintf(p, sizeof(p), "%s.%s", where, key);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0 || *out < min || *out > max)
-		return bad(err, errlen, p, "not an integer in range");
-	return 0;
 }
 
 static bool tee_name_valid(const char *s)
@@ -122,165 +76,145 @@ static void defaults(struct agent_config *c)
 	snprintf(c->sim_platform, sizeof(c->sim_platform), "tdx");
 }
 
-static int parse_broker(const cJSON *b, struct agent_config *c, char *err, size_t errlen)
-{
-	static const char *const names[] = { "url",	   "cacert",
-					     "resource",   "connect_timeout_ms",
-					     "timeout_ms", "retries",
-					     "backoff_ms", NULL };
-	uint64_t v;
-	int r;
+/* ---- agent.json ---- */
 
-	if ((r = only_members(b, "broker", names, err, errlen)) < 0 ||
-	    (r = get_str(b, "url", "broker", c->broker_url, sizeof(c->broker_url), err, errlen)) <
-		    0 ||
-	    (r = get_str(b, "cacert", "broker", c->broker_cacert, sizeof(c->broker_cacert), err,
-			 errlen)) < 0 ||
-	    (r = get_str(b, "resource", "broker", c->resource, sizeof(c->resource), err, errlen)) <
-		    0)
-		return r;
+/* Integers are JSON numbers (docs/agent.md); strings are 1 to size - 1 bytes. */
+static const struct json_words config_words = {
+	.length = "{path}: empty or too long",
+	.not_int = "{path}: not an integer in range",
+	.range = "{path}: not an integer in range",
+};
+
+static const struct json_doc config_doc = {
+	.code = "E_CONFIG: ",
+	.root = "agent.json",
+	.error = -EINVAL,
+	.words = &config_words,
+};
+
+#define AC struct agent_config
+#define STR(f) .type = JSON_STRING, JSON_FIELD(AC, f), .min = 1
+#define INT(f, lo, hi) .type = JSON_INT, JSON_FIELD(AC, f), .min = lo, .max = hi
+
+static int check_broker(struct json_reader *rd, void *base)
+{
+	const AC *c = base;
+
 	if (strncmp(c->broker_url, "https://", 8))
-		return bad(err, errlen, "broker.url", "must be https://");
+		return json_reader_fail(rd, ".url", "must be https://");
 	if (!c->broker_cacert[0])
-		return bad(err, errlen, "broker.cacert", "a pinned certificate is required");
+		return json_reader_fail(rd, ".cacert", "a pinned certificate is required");
 	if (!c->resource[0])
-		return bad(err, errlen, "broker.resource", "required");
-	v = (uint64_t)c->connect_timeout_ms;
-	if ((r = get_num(b, "connect_timeout_ms", "broker", 100, 600000, &v, err, errlen)) < 0)
-		return r;
-	c->connect_timeout_ms = (long)v;
-	v = (uint64_t)c->timeout_ms;
-	if ((r = get_num(b, "timeout_ms", "broker", 100, 600000, &v, err, errlen)) < 0)
-		return r;
-	c->timeout_ms = (long)v;
-	v = (uint64_t)c->backoff_ms;
-	if ((r = get_num(b, "backoff_ms", "broker", 0, 60000, &v, err, errlen)) < 0)
-		return r;
-	c->backoff_ms = (long)v;
-	v = c->retries;
-	if ((r = get_num(b, "retries", "broker", 0, 20, &v, err, errlen)) < 0)
-		return r;
-	c->retries = (unsigned)v;
+		return json_reader_fail(rd, ".resource", "required");
 	return 0;
 }
 
-static int parse_network(const cJSON *n, struct agent_config *c, char *err, size_t errlen)
-{
-	static const char *const names[] = { "interface", "address", "gateway", NULL };
-	int r;
+static const struct json_member broker_members[] = {
+	{ "url", STR(broker_url) },
+	{ "cacert", STR(broker_cacert) },
+	{ "resource", STR(resource) },
+	{ "connect_timeout_ms", INT(connect_timeout_ms, 100, 600000) },
+	{ "timeout_ms", INT(timeout_ms, 100, 600000) },
+	{ "retries", INT(retries, 0, 20) },
+	{ "backoff_ms", INT(backoff_ms, 0, 60000) },
+};
 
-	if ((r = only_members(n, "network", names, err, errlen)) < 0 ||
-	    (r = get_str(n, "interface", "network", c->ifname, sizeof(c->ifname), err, errlen)) <
-		    0 ||
-	    (r = get_str(n, "address", "network", c->address, sizeof(c->address), err, errlen)) <
-		    0 ||
-	    (r = get_str(n, "gateway", "network", c->gateway, sizeof(c->gateway), err, errlen)) < 0)
-		return r;
-	if (!c->ifname[0] || !c->address[0])
-		return bad(err, errlen, "network", "interface and address are required");
-	c->network = true;
-	return 0;
+static int check_network(struct json_reader *rd, void *base)
+{
+	const AC *c = base;
+
+	return c->ifname[0] && c->address[0]
+		       ? 0
+		       : json_reader_fail(rd, "", "interface and address are required");
 }
 
-static int dev_member(const cJSON *d, const char *key, char *out, size_t cap, char *err,
-		      size_t errlen)
-{
-	char name[32] = "";
-	int r = get_str(d, key, "devices", name, sizeof(name), err, errlen);
+static const struct json_member network_members[] = {
+	{ "interface", STR(ifname) },
+	{ "address", STR(address) },
+	{ "gateway", STR(gateway) },
+};
 
-	if (r < 0 || !name[0])
+/* A device name under /dev, stored as its path. */
+static int read_dev(struct json_reader *rd, const cJSON *v, void *field)
+{
+	const char *name;
+	int r = json_reader_string(rd, v, 1, 31, &name);
+
+	if (r < 0)
 		return r;
 	if (!dev_name_valid(name))
-		return bad(err, errlen, key, "not a device name under /dev");
-	snprintf(out, cap, "/dev/%s", name);
+		return json_reader_fail(rd, "", "not a device name under /dev");
+	snprintf(field, sizeof(((AC *)0)->workload_dev), "/dev/%s", name);
 	return 0;
 }
 
-static int parse_devices(const cJSON *d, struct agent_config *c, char *err, size_t errlen)
+#define DEV(f) .type = JSON_CUSTOM, JSON_FIELD(AC, f), .read = read_dev
+static const struct json_member devices_members[] = {
+	{ "workload", DEV(workload_dev) },
+	{ "output", DEV(output_dev) },
+	{ "tpm", DEV(tpm_dev) },
+	{ "wait_ms", INT(device_wait_ms, 0, 600000) },
+};
+_Static_assert(sizeof(((AC *)0)->output_dev) == sizeof(((AC *)0)->workload_dev) &&
+		       sizeof(((AC *)0)->tpm_dev) == sizeof(((AC *)0)->workload_dev),
+	       "read_dev writes every device path with one size");
+
+static const struct json_member limits_members[] = {
+	{ "deadline_seconds", INT(deadline_cap_s, 1, 7 * 24 * 3600) },
+	{ "output_bytes", INT(output_cap, 4096, 1ull << 40) },
+};
+
+static int check_sim(struct json_reader *rd, void *base)
 {
-	static const char *const names[] = { "workload", "output", "tpm", "wait_ms", NULL };
-	uint64_t v = (uint64_t)c->device_wait_ms;
-	int r;
+	const AC *c = base;
 
-	if ((r = only_members(d, "devices", names, err, errlen)) < 0 ||
-	    (r = dev_member(d, "workload", c->workload_dev, sizeof(c->workload_dev), err, errlen)) <
-		    0 ||
-	    (r = dev_member(d, "output", c->output_dev, sizeof(c->output_dev), err, errlen)) < 0 ||
-	    (r = dev_member(d, "tpm", c->tpm_dev, sizeof(c->tpm_dev), err, errlen)) < 0 ||
-	    (r = get_num(d, "wait_ms", "devices", 0, 600000, &v, err, errlen)) < 0)
-		return r;
-	c->device_wait_ms = (long)v;
-	return 0;
-}
-
-static int parse_limits(const cJSON *l, struct agent_config *c, char *err, size_t errlen)
-{
-	static const char *const names[] = { "deadline_seconds", "output_bytes", NULL };
-	uint64_t v = (uint64_t)c->deadline_cap_s;
-	int r;
-
-	if ((r = only_members(l, "limits", names, err, errlen)) < 0 ||
-	    (r = get_num(l, "deadline_seconds", "limits", 1, 7 * 24 * 3600, &v, err, errlen)) < 0)
-		return r;
-	c->deadline_cap_s = (long)v;
-	return get_num(l, "output_bytes", "limits", 4096, 1ull << 40, &c->output_cap, err, errlen);
-}
-
-static int parse_sim(const cJSON *s, struct agent_config *c, char *err, size_t errlen)
-{
-	static const char *const names[] = { "pki", "platform", "measurement", "launch", NULL };
-	int r;
-
-	if ((r = only_members(s, "sim", names, err, errlen)) < 0 ||
-	    (r = get_str(s, "pki", "sim", c->sim_pki, sizeof(c->sim_pki), err, errlen)) < 0 ||
-	    (r = get_str(s, "platform", "sim", c->sim_platform, sizeof(c->sim_platform), err,
-			 errlen)) < 0 ||
-	    (r = get_str(s, "measurement", "sim", c->sim_measurement, sizeof(c->sim_measurement),
-			 err, errlen)) < 0 ||
-	    (r = get_str(s, "launch", "sim", c->sim_launch, sizeof(c->sim_launch), err, errlen)) <
-		    0)
-		return r;
 	if (strcmp(c->sim_platform, "tdx") && strcmp(c->sim_platform, "snp"))
-		return bad(err, errlen, "sim.platform", "tdx or snp");
+		return json_reader_fail(rd, ".platform", "tdx or snp");
 	if (c->sim_measurement[0] && c->sim_launch[0])
-		return bad(err, errlen, "sim", "measurement or launch, not both");
+		return json_reader_fail(rd, "", "measurement or launch, not both");
 	return 0;
 }
 
-static int parse_file(const cJSON *root, struct agent_config *c, char *err, size_t errlen)
+static const struct json_member sim_members[] = {
+	{ "pki", STR(sim_pki) },
+	{ "platform", STR(sim_platform) },
+	{ "measurement", STR(sim_measurement) },
+	{ "launch", STR(sim_launch) },
+};
+
+static const struct json_schema broker_schema = { broker_members, ARRAY_SIZE(broker_members),
+						  check_broker };
+static const struct json_schema network_schema = { network_members, ARRAY_SIZE(network_members),
+						   check_network };
+static const struct json_schema devices_schema = JSON_SCHEMA(devices_members);
+static const struct json_schema limits_schema = JSON_SCHEMA(limits_members);
+static const struct json_schema sim_schema = { sim_members, ARRAY_SIZE(sim_members), check_sim };
+
+static int check_config(struct json_reader *rd, void *base)
 {
-	static const char *const names[] = { "tee",    "broker",      "network", "devices",
-					     "limits", "status_port", "sim",	 NULL };
-	const cJSON *m;
-	int r;
+	const AC *c = base;
 
-	if ((r = only_members(root, "agent.json", names, err, errlen)) < 0 ||
-	    (r = get_str(root, "tee", "agent.json", c->tee, sizeof(c->tee), err, errlen)) < 0 ||
-	    (r = get_str(root, "status_port", "agent.json", c->status_port, sizeof(c->status_port),
-			 err, errlen)) < 0)
-		return r;
 	if (!tee_name_valid(c->tee))
-		return bad(err, errlen, "tee", "auto, tsm, tdx-guest, sev-guest, tpm or sim");
+		return json_reader_fail(rd, ".tee", "auto, tsm, tdx-guest, sev-guest, tpm or sim");
 	if (strcmp(c->status_port, "console") && !port_name_valid(c->status_port))
-		return bad(err, errlen, "status_port", "not a port name");
-	if (!(m = cJSON_GetObjectItemCaseSensitive(root, "broker")))
-		return bad(err, errlen, "broker", "required");
-	if ((r = parse_broker(m, c, err, errlen)) < 0)
-		return r;
-	if ((m = cJSON_GetObjectItemCaseSensitive(root, "network")) &&
-	    (r = parse_network(m, c, err, errlen)) < 0)
-		return r;
-	if ((m = cJSON_GetObjectItemCaseSensitive(root, "devices")) &&
-	    (r = parse_devices(m, c, err, errlen)) < 0)
-		return r;
-	if ((m = cJSON_GetObjectItemCaseSensitive(root, "limits")) &&
-	    (r = parse_limits(m, c, err, errlen)) < 0)
-		return r;
-	if ((m = cJSON_GetObjectItemCaseSensitive(root, "sim")) &&
-	    (r = parse_sim(m, c, err, errlen)) < 0)
-		return r;
+		return json_reader_fail(rd, ".status_port", "not a port name");
 	return 0;
 }
+
+#define OBJECT(s) .type = JSON_OBJECT, .object = &(s)
+static const struct json_member config_members[] = {
+	{ "tee", STR(tee) },
+	{ "broker", OBJECT(broker_schema), .flags = JSON_REQUIRED },
+	{ "network", OBJECT(network_schema), .flags = JSON_HAS, JSON_HAS_FIELD(AC, network) },
+	{ "devices", OBJECT(devices_schema) },
+	{ "limits", OBJECT(limits_schema) },
+	{ "status_port", STR(status_port) },
+	{ "sim", OBJECT(sim_schema) },
+};
+#undef AC
+
+static const struct json_schema config_schema = { config_members, ARRAY_SIZE(config_members),
+						  check_config };
 
 /* One cvm.KEY=VALUE word of the kernel command line. */
 static int apply_word(const char *w, size_t n, struct agent_config *c, bool tee_fixed, char *err,
@@ -359,7 +293,7 @@ int agent_config_parse(const char *text, size_t len, const char *cmdline, struct
 		return -ENOMEM;
 	if (json_parse(text, len, &root) < 0)
 		return set_error(err, errlen, -EINVAL, "E_CONFIG: agent.json: not valid JSON");
-	if ((r = parse_file(root, c, err, errlen)) < 0)
+	if ((r = json_schema_read(root, &config_schema, c, &config_doc, err, errlen)) < 0)
 		return r;
 	return parse_cmdline(cmdline, c, err, errlen);
 }

@@ -15,6 +15,8 @@
 #define JOB_MAX_ARGS 64
 #define JOB_MAX_ENV 64
 #define JOB_MAX_STR 1024
+/* the size of the job's /tmp when the manifest sets no limits.tmp_bytes */
+#define JOB_DEFAULT_TMP (64ull << 20)
 
 struct job_limits {
 	uint64_t cpu_seconds;	  /* RLIMIT_CPU */

@@ -69,11 +69,15 @@ struct order_limits {
 	uint64_t max_vcpus, max_memory_mib, max_deadline_seconds, max_workload_bytes;
 };
 
-#define ORDER_LIMITS_MAX                                                 \
-	((struct order_limits){ .max_vcpus = 256,                        \
-				.max_memory_mib = 4u * 1024 * 1024,      \
-				.max_deadline_seconds = 30u * 24 * 3600, \
-				.max_workload_bytes = 1ull << 40 })
+#define ORDER_MAX_VCPUS 256
+#define ORDER_MAX_MEMORY_MIB (4u * 1024 * 1024)
+#define ORDER_MAX_DEADLINE_SECONDS (30u * 24 * 3600)
+#define ORDER_MAX_WORKLOAD_BYTES (1ull << 40)
+#define ORDER_LIMITS_MAX                                                            \
+	((struct order_limits){ .max_vcpus = ORDER_MAX_VCPUS,                       \
+				.max_memory_mib = ORDER_MAX_MEMORY_MIB,             \
+				.max_deadline_seconds = ORDER_MAX_DEADLINE_SECONDS, \
+				.max_workload_bytes = ORDER_MAX_WORKLOAD_BYTES })
 
 /* A signed order as parsed and verified: every field checked, the signature too. */
 struct order {

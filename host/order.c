@@ -17,100 +17,28 @@
 #include <secp256k1.h>
 
 #include "host/cvm.h"
+#include "lib/json_schema.h"
 #include "lib/lib.h"
 
 #define E_ORDER "E_ORDER: "
 #define E_SIG "E_ORDER_SIGNATURE: "
 #define E_LIMIT "E_ORDER_LIMIT: "
 
-/* A member's name from the input, for an error line only when it is short and printable. */
-static const char *shown(const char *s)
-{
-	size_t n = strlen(s);
+static const struct json_words order_words = {
+	.not_object = "{path} is not an object",
+	.unknown = "unknown member \"{name}\" in {in}",
+	.missing = "{path} is missing",
+	.not_int = "{path} is not a whole number",
+	.not_hex = "{path} is not {digits} hex digits",
+	.not_string = "{path} is not a string",
+};
 
-	if (n == 0 || n > 40)
-		return "(unprintable)";
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"')
-			return "(unprintable)";
-	return s;
-}
-
-static int only_members(const cJSON *o, const char *where, const char *const *names, size_t n,
-			char *err, size_t errlen)
-{
-	const cJSON *m = json_unknown_member(o, names, n);
-
-	return m ? set_error(err, errlen, -EBADMSG, E_ORDER "unknown member \"%s\" in %s",
-			     shown(m->string), where)
-		 : 0;
-}
-
-static int get_object(const cJSON *o, const char *key, const cJSON **out, char *err, size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (!m)
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s is missing", key);
-	if (!cJSON_IsObject(m))
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s is not an object", key);
-	*out = m;
-	return 0;
-}
-
-/* A string member of 1 to cap - 1 bytes, copied into out. */
-static int get_str(const cJSON *o, const char *where, const char *key, char *out, size_t cap,
-		   char *err, size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
-	size_t n;
-
-	if (!m)
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s%s is missing", where, key);
-	if (!cJSON_IsString(m))
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s%s is not a string", where, key);
-	n = strlen(m->valuestring);
-	if (n == 0 || n >= cap)
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s%s: length %zu not in 1..%zu",
-				 where, key, n, cap - 1);
-	memcpy(out, m->valuestring, n + 1);
-	return 0;
-}
-
-/* An integer number in [min, max]; doubles hold every integer below 2^53 exactly. */
-static int get_int(const cJSON *o, const char *where, const char *key, uint64_t min, uint64_t max,
-		   uint64_t *out, char *err, size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
-	double d;
-
-	if (!m)
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s%s is missing", where, key);
-	d = m->valuedouble;
-	if (!cJSON_IsNumber(m) || !(d >= 0 && d <= 9007199254740991.0) || d != (double)(uint64_t)d)
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s%s is not a whole number", where,
-				 key);
-	if ((uint64_t)d < min || (uint64_t)d > max)
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s%s: %llu not in %llu..%llu",
-				 where, key, (unsigned long long)d, (unsigned long long)min,
-				 (unsigned long long)max);
-	*out = (uint64_t)d;
-	return 0;
-}
-
-static int get_hex(const cJSON *o, const char *where, const char *key, uint8_t *out, size_t n,
-		   char *err, size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (!m)
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s%s is missing", where, key);
-	if (!cJSON_IsString(m) || strlen(m->valuestring) != 2 * n ||
-	    hex_decode_exact(m->valuestring, out, n) < 0)
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s%s is not %zu hex digits", where,
-				 key, 2 * n);
-	return 0;
-}
+static const struct json_doc order_doc = {
+	.code = E_ORDER,
+	.root = "the order",
+	.error = -EBADMSG,
+	.words = &order_words,
+};
 
 /* ---- URLs ---- */
 
@@ -216,24 +144,19 @@ int order_url_host_port(const char *url, char *host, size_t cap, uint16_t *port)
 	return 0;
 }
 
-static int get_url(const cJSON *o, const char *where, const char *key, bool https_only, char *out,
-		   char *err, size_t errlen)
+static int check_url(struct json_reader *rd, const char *sub, const char *url, bool https_only)
 {
 	const char *h;
 	size_t n;
 	uint16_t port;
 	bool https;
-	int r = get_str(o, where, key, out, ORDER_URL_MAX + 1, err, errlen);
 
-	if (r < 0)
-		return r;
-	if (url_split(out, &https, &h, &n, &port) < 0)
-		return set_error(err, errlen, -EBADMSG,
-				 E_ORDER "%s%s: not an http:// or https:// URL with a host name or "
-					 "IPv4 address, no user name, no fragment",
-				 where, key);
+	if (url_split(url, &https, &h, &n, &port) < 0)
+		return json_reader_fail(rd, sub,
+					"not an http:// or https:// URL with a host name or IPv4 "
+					"address, no user name, no fragment");
 	if (https_only && !https)
-		return set_error(err, errlen, -EBADMSG, E_ORDER "%s%s: https:// only", where, key);
+		return json_reader_fail(rd, sub, "https:// only");
 	return 0;
 }
 
@@ -253,91 +176,108 @@ static bool image_name_valid(const char *s)
 
 /* ---- the parts of an order ---- */
 
-static int parse_workload(const cJSON *root, const struct order_limits *max, struct order *o,
-			  char *err, size_t errlen)
-{
-	static const char *const names[] = { "url", "sha256", "size" };
-	const cJSON *w;
-	int r;
+#define STR(f) .type = JSON_STRING, .flags = JSON_REQUIRED, JSON_FIELD(struct order, f), .min = 1
+#define INT(f, lo, hi) \
+	.type = JSON_INT, .flags = JSON_REQUIRED, JSON_FIELD(struct order, f), .min = lo, .max = hi
 
-	if ((r = get_object(root, "workload", &w, err, errlen)) < 0 ||
-	    (r = only_members(w, "workload", names, ARRAY_SIZE(names), err, errlen)) < 0 ||
-	    (r = get_url(w, "workload.", "url", false, o->workload_url, err, errlen)) < 0 ||
-	    (r = get_hex(w, "workload.", "sha256", o->workload_sha256, 32, err, errlen)) < 0)
-		return r;
-	return get_int(w, "workload.", "size", 1, max->max_workload_bytes, &o->workload_size, err,
-		       errlen);
+static int check_workload(struct json_reader *rd, void *base)
+{
+	return check_url(rd, ".url", ((struct order *)base)->workload_url, false);
 }
 
-static int parse_broker(const cJSON *root, struct order *o, char *err, size_t errlen)
-{
-	static const char *const names[] = { "url", "resource" };
-	const cJSON *b;
-	int r;
+static const struct json_member workload_members[] = {
+	{ "url", STR(workload_url) },
+	{ "sha256", .type = JSON_HEX, .flags = JSON_REQUIRED,
+	  JSON_FIELD(struct order, workload_sha256) },
+	{ "size", INT(workload_size, 1, ORDER_MAX_WORKLOAD_BYTES) },
+};
 
-	if ((r = get_object(root, "broker", &b, err, errlen)) < 0 ||
-	    (r = only_members(b, "broker", names, ARRAY_SIZE(names), err, errlen)) < 0 ||
-	    (r = get_url(b, "broker.", "url", true, o->broker_url, err, errlen)) < 0 ||
-	    (r = get_str(b, "broker.", "resource", o->broker_resource, sizeof(o->broker_resource),
-			 err, errlen)) < 0)
+static int check_broker(struct json_reader *rd, void *base)
+{
+	const struct order *o = base;
+	int r = check_url(rd, ".url", o->broker_url, true);
+
+	if (r == 0 && !kbs_resource_path_valid(o->broker_resource))
+		r = json_reader_fail(
+			rd, ".resource",
+			"not REPO/TYPE/TAG of [A-Za-z0-9._-], none starting with a dot");
+	return r;
+}
+
+static const struct json_member broker_members[] = {
+	{ "url", STR(broker_url) },
+	{ "resource", STR(broker_resource) },
+};
+
+static int check_result(struct json_reader *rd, void *base)
+{
+	return check_url(rd, ".upload_url", ((struct order *)base)->upload_url, false);
+}
+
+static const struct json_member result_members[] = {
+	{ "upload_url", STR(upload_url) },
+};
+
+static const struct json_schema workload_schema = { workload_members, ARRAY_SIZE(workload_members),
+						    check_workload };
+static const struct json_schema broker_schema = { broker_members, ARRAY_SIZE(broker_members),
+						  check_broker };
+static const struct json_schema result_schema = { result_members, ARRAY_SIZE(result_members),
+						  check_result };
+
+static int read_pubkey(struct json_reader *rd, const cJSON *v, void *field)
+{
+	const char *s;
+	int r = json_reader_string(rd, v, 1, 66, &s);
+
+	if (r < 0)
 		return r;
-	if (!kbs_resource_path_valid(o->broker_resource))
-		return set_error(err, errlen, -EBADMSG,
-				 E_ORDER "broker.resource: not REPO/TYPE/TAG of [A-Za-z0-9._-], "
-					 "none starting with a dot");
+	if (result_pub_from_hex(s, field) < 0)
+		return json_reader_fail(rd, "", "not a compressed secp256k1 point (66 hex digits)");
 	return 0;
 }
 
-static int parse_result(const cJSON *root, struct order *o, char *err, size_t errlen)
+static int check_order(struct json_reader *rd, void *base)
 {
-	static const char *const names[] = { "upload_url" };
-	const cJSON *res;
-	int r;
+	const struct order *o = base;
 
-	if ((r = get_object(root, "result", &res, err, errlen)) < 0 ||
-	    (r = only_members(res, "result", names, ARRAY_SIZE(names), err, errlen)) < 0)
-		return r;
-	return get_url(res, "result.", "upload_url", false, o->upload_url, err, errlen);
+	if (!result_order_id_valid(o->id))
+		return json_reader_fail(rd, ".id", "not 1 to %d of [A-Za-z0-9._:-]",
+					RESULT_ORDER_ID_MAX);
+	if (!image_name_valid(o->image))
+		return json_reader_fail(rd, ".image", "not [a-z0-9][a-z0-9._-]*");
+	return 0;
 }
 
-static int parse_shape(const cJSON *root, const struct order_limits *max, struct order *o,
-		       char *err, size_t errlen)
+/* "signature" is read by check_signature(), after the shape. */
+static int read_nothing(struct json_reader *rd, const cJSON *v, void *field)
 {
-	static const char *const names[] = {
-		"id",	      "workload",	  "broker", "image",	       "vcpus",
-		"memory_mib", "deadline_seconds", "result", "customer_pubkey", "signature",
-	};
-	char pub[67];
-	int r;
+	(void)rd, (void)v, (void)field;
+	return 0;
+}
 
+static const struct json_member order_members[] = {
+	{ "id", STR(id) },
+	{ "workload", .type = JSON_OBJECT, .flags = JSON_REQUIRED, .object = &workload_schema },
+	{ "broker", .type = JSON_OBJECT, .flags = JSON_REQUIRED, .object = &broker_schema },
+	{ "image", STR(image) },
+	{ "vcpus", INT(vcpus, 1, ORDER_MAX_VCPUS) },
+	{ "memory_mib", INT(memory_mib, 64, ORDER_MAX_MEMORY_MIB) },
+	{ "deadline_seconds", INT(deadline_seconds, 1, ORDER_MAX_DEADLINE_SECONDS) },
+	{ "result", .type = JSON_OBJECT, .flags = JSON_REQUIRED, .object = &result_schema },
+	{ "customer_pubkey", .type = JSON_CUSTOM, .flags = JSON_REQUIRED,
+	  JSON_FIELD(struct order, customer_pub), .read = read_pubkey },
+	{ "signature", .type = JSON_CUSTOM, .read = read_nothing },
+};
+
+static const struct json_schema order_schema = { order_members, ARRAY_SIZE(order_members),
+						 check_order };
+
+static int parse_shape(const cJSON *root, struct order *o, char *err, size_t errlen)
+{
 	if (!cJSON_IsObject(root))
 		return set_error(err, errlen, -EBADMSG, E_ORDER "not a JSON object");
-	if ((r = only_members(root, "the order", names, ARRAY_SIZE(names), err, errlen)) < 0 ||
-	    (r = get_str(root, "", "id", o->id, sizeof(o->id), err, errlen)) < 0)
-		return r;
-	if (!result_order_id_valid(o->id))
-		return set_error(err, errlen, -EBADMSG,
-				 E_ORDER "id: not 1 to %d of [A-Za-z0-9._:-]", RESULT_ORDER_ID_MAX);
-	if ((r = parse_workload(root, max, o, err, errlen)) < 0 ||
-	    (r = parse_broker(root, o, err, errlen)) < 0 ||
-	    (r = get_str(root, "", "image", o->image, sizeof(o->image), err, errlen)) < 0)
-		return r;
-	if (!image_name_valid(o->image))
-		return set_error(err, errlen, -EBADMSG, E_ORDER "image: not [a-z0-9][a-z0-9._-]*");
-	if ((r = get_int(root, "", "vcpus", 1, max->max_vcpus, &o->vcpus, err, errlen)) < 0 ||
-	    (r = get_int(root, "", "memory_mib", 64, max->max_memory_mib, &o->memory_mib, err,
-			 errlen)) < 0 ||
-	    (r = get_int(root, "", "deadline_seconds", 1, max->max_deadline_seconds,
-			 &o->deadline_seconds, err, errlen)) < 0 ||
-	    (r = parse_result(root, o, err, errlen)) < 0 ||
-	    (r = get_str(root, "", "customer_pubkey", pub, sizeof(pub), err, errlen)) < 0)
-		return r;
-	if (result_pub_from_hex(pub, o->customer_pub) < 0)
-		return set_error(err, errlen, -EBADMSG,
-				 E_ORDER
-				 "customer_pubkey: not a compressed secp256k1 point (66 hex "
-				 "digits)");
-	return 0;
+	return json_schema_read(root, &order_schema, o, &order_doc, err, errlen);
 }
 
 /* SHA-256 and SHA-384 of the RFC 8785 form of root without its "signature" member. */
@@ -428,7 +368,7 @@ int order_parse(const char *text, size_t len, const struct order_limits *lim, st
 
 	memset(o, 0, sizeof(*o));
 	if ((r = parse_text(text, len, &root, err, errlen)) < 0 ||
-	    (r = parse_shape(root, &max, o, err, errlen)) < 0 ||
+	    (r = parse_shape(root, o, err, errlen)) < 0 ||
 	    (r = signed_digests(root, o->sha256, o->sha384, err, errlen)) < 0 ||
 	    (r = check_signature(root, o, err, errlen)) < 0 ||
 	    (r = check_limits(o, lim ? lim : &max, err, errlen)) < 0) {
@@ -498,29 +438,32 @@ int order_sign(const char *text, size_t len, const struct result_key *k, char **
 	return 0;
 }
 
+#define LIMIT(f, hi) .type = JSON_INT, JSON_FIELD(struct order_limits, f), .min = 1, .max = hi
+
+static const struct json_member limits_members[] = {
+	{ "max_vcpus", LIMIT(max_vcpus, ORDER_MAX_VCPUS) },
+	{ "max_memory_mib", LIMIT(max_memory_mib, ORDER_MAX_MEMORY_MIB) },
+	{ "max_deadline_seconds", LIMIT(max_deadline_seconds, ORDER_MAX_DEADLINE_SECONDS) },
+	{ "max_workload_bytes", LIMIT(max_workload_bytes, ORDER_MAX_WORKLOAD_BYTES) },
+};
+
+static const struct json_schema limits_schema = JSON_SCHEMA(limits_members);
+
 int order_limits_parse(const char *text, size_t len, struct order_limits *lim, char *err,
 		       size_t errlen)
 {
-	static const char *const names[] = { "max_vcpus", "max_memory_mib", "max_deadline_seconds",
-					     "max_workload_bytes" };
-	const struct order_limits max = ORDER_LIMITS_MAX;
-	uint64_t *v[] = { &lim->max_vcpus, &lim->max_memory_mib, &lim->max_deadline_seconds,
-			  &lim->max_workload_bytes };
-	const uint64_t bound[] = { max.max_vcpus, max.max_memory_mib, max.max_deadline_seconds,
-				   max.max_workload_bytes };
+	static const struct json_doc doc = {
+		.code = "E_LIMITS: ",
+		.root = "the limits",
+		.error = -EBADMSG,
+		.words = &order_words,
+	};
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
-	char why[256];
-	int r;
 
-	*lim = max;
+	*lim = ORDER_LIMITS_MAX;
 	if (json_parse(text, len, &root) < 0 || !cJSON_IsObject(root))
 		return set_error(err, errlen, -EBADMSG, "E_LIMITS: not a JSON object");
-	r = only_members(root, "the limits", names, ARRAY_SIZE(names), why, sizeof(why));
-	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(names); i++)
-		if (cJSON_GetObjectItemCaseSensitive(root, names[i]))
-			r = get_int(root, "", names[i], 1, bound[i], v[i], why, sizeof(why));
-	/* the reason without its "E_ORDER: " prefix */
-	return r < 0 ? set_error(err, errlen, r, "E_LIMITS: %s", why + strlen(E_ORDER)) : 0;
+	return json_schema_read(root, &limits_schema, lim, &doc, err, errlen);
 }
 
 /* ---- cvm order ---- */
@@ -662,7 +605,7 @@ int order_main(int argc, char **argv)
 	if (!strcmp(verb, "check") && !key && !out && argc - 1 - optind == 1)
 		return check_cmd(argv[1 + optind], limits);
 	if (strcmp(verb, "sign") && strcmp(verb, "check"))
-		log_error("'%s' is not an order command (sign, check)", shown(verb));
+		log_error("'%s' is not an order command (sign, check)", json_shown_name(verb));
 	else
 		log_error("wrong arguments for %s; see 'cvm order --help'", verb);
 	return EXIT_USAGE;

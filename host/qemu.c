@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "host/cvm.h"
+#include "lib/json_schema.h"
 #include "lib/lib.h"
 
 #define E_IMAGE "E_IMAGE: "
@@ -60,72 +61,24 @@ const char *qemu_platform_name(enum qemu_platform p)
 
 /* ---- image.json ---- */
 
-static int image_members(const cJSON *o, const char *where, const char *const *names, size_t n,
-			 char *err, size_t errlen)
-{
-	return json_unknown_member(o, names, n)
-		       ? set_error(err, errlen, -EBADMSG, E_IMAGE "%s: unknown member", where)
-		       : 0;
-}
+static const struct json_words image_words = {
+	.unknown = "{in}: unknown member \"{name}\"",
+	.missing = "{path}: missing or not a string",
+	.not_string = "{path}: missing or not a string",
+	.not_int = "{path}: not a whole number in {min}..{max}",
+	.range = "{path}: not a whole number in {min}..{max}",
+};
 
-/* Printable ASCII of 1 to cap - 1 bytes: no control byte reaches QEMU's command line. */
-static int get_text(const cJSON *o, const char *key, bool required, char *out, size_t cap,
-		    char *err, size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
-	size_t n;
+static const struct json_doc image_doc = {
+	.code = E_IMAGE,
+	.root = "the image",
+	.error = -EBADMSG,
+	.words = &image_words,
+};
 
-	if (!m && !required)
-		return 0;
-	if (!cJSON_IsString(m))
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "%s: missing or not a string", key);
-	n = strlen(m->valuestring);
-	if (n == 0 || n >= cap)
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "%s: length %zu not in 1..%zu", key,
-				 n, cap - 1);
-	for (size_t i = 0; i < n; i++)
-		if (m->valuestring[i] < 0x20 || m->valuestring[i] > 0x7e)
-			return set_error(err, errlen, -EBADMSG, E_IMAGE "%s: not printable ASCII",
-					 key);
-	memcpy(out, m->valuestring, n + 1);
-	return 0;
-}
-
-/* A file of the image: absolute, or relative to the image's directory. */
-static int get_path(const cJSON *o, const char *key, bool required, const char *dir, char *out,
-		    char *err, size_t errlen)
-{
-	char rel[IMAGE_PATH_MAX];
-	int r;
-
-	rel[0] = 0;
-	if ((r = get_text(o, key, required, rel, sizeof(rel), err, errlen)) < 0 || !rel[0])
-		return r;
-	if (rel[0] == '/' || !dir)
-		r = snprintf(out, IMAGE_PATH_MAX, "%s", rel);
-	else
-		r = snprintf(out, IMAGE_PATH_MAX, "%s/%s", dir, rel);
-	if (r < 0 || r >= IMAGE_PATH_MAX)
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "%s: path too long", key);
-	return 0;
-}
-
-static int get_uint(const cJSON *o, const char *key, uint64_t min, uint64_t max, uint64_t *out,
-		    char *err, size_t errlen)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
-	double d = m ? m->valuedouble : -1;
-
-	if (!m)
-		return 0;
-	if (!cJSON_IsNumber(m) || !(d >= (double)min && d <= (double)max) ||
-	    d != (double)(uint64_t)d)
-		return set_error(err, errlen, -EBADMSG,
-				 E_IMAGE "%s: not a whole number in %llu..%llu", key,
-				 (unsigned long long)min, (unsigned long long)max);
-	*out = (uint64_t)d;
-	return 0;
-}
+/* Printable ASCII of 1 to size - 1 bytes: no control byte reaches QEMU's command line. */
+#define TEXT(T, f, req) \
+	.type = JSON_STRING, .flags = JSON_PRINTABLE | (req), JSON_FIELD(T, f), .min = 1
 
 /* A QEMU CPU model name: one option value, so no ',' or '='. */
 static bool cpu_valid(const char *s)
@@ -146,129 +99,195 @@ static bool ipv4_valid(const char *s)
 	       c < 256 && d < 256 && strspn(s, "0123456789.") == strlen(s);
 }
 
-static int parse_platform(const cJSON *m, enum qemu_platform p, const char *dir,
-			  struct image_platform *ip, char *err, size_t errlen)
+/* plain's "accel": "tcg" (the default) or "kvm". */
+static int read_accel(struct json_reader *rd, const cJSON *v, void *field)
 {
-	/* accel is plain's alone (tdx and snp are KVM), qgs_port is tdx's */
-	static const char *const names[QEMU_PLATFORMS][6] = {
-		[QEMU_PLAIN] = { "accel", "cpu", "vtpm", "firmware", "sim_launch" },
-		[QEMU_TDX] = { "cpu", "vtpm", "firmware", "qgs_port" },
-		[QEMU_SNP] = { "cpu", "vtpm", "firmware" },
-	};
-	static const char *const defaults[QEMU_PLATFORMS] = { "max", "host", "EPYC-v4" };
-	const cJSON *v;
-	char accel[8] = "";
-	uint64_t port = 0;
-	int r;
+	const char *s;
+	int r = json_reader_string(rd, v, 1, 7, &s);
 
-	if (!cJSON_IsObject(m))
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "platforms.%s: not an object",
-				 qemu_platform_name(p));
-	/* a TEE measures its launch itself: only the development platform takes the sim's */
-	if (p != QEMU_PLAIN && cJSON_GetObjectItemCaseSensitive(m, "sim_launch"))
-		return set_error(err, errlen, -EBADMSG,
-				 E_IMAGE "platforms.%s.sim_launch: plain only (tests)",
-				 qemu_platform_name(p));
-	r = image_members(m, qemu_platform_name(p), names[p], ARRAY_SIZE(names[p]), err, errlen);
 	if (r < 0)
 		return r;
-	ip->supported = true;
-	ip->kvm = p != QEMU_PLAIN;
-	if ((r = get_text(m, "accel", false, accel, sizeof(accel), err, errlen)) < 0)
-		return r;
-	if (accel[0] && strcmp(accel, "tcg") && strcmp(accel, "kvm"))
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "accel: tcg or kvm");
-	if (!strcmp(accel, "kvm"))
-		ip->kvm = true;
-	snprintf(ip->cpu, sizeof(ip->cpu), "%s", ip->kvm && p == QEMU_PLAIN ? "host" : defaults[p]);
-	if ((r = get_text(m, "cpu", false, ip->cpu, sizeof(ip->cpu), err, errlen)) < 0)
-		return r;
-	if (!cpu_valid(ip->cpu))
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "cpu: not a QEMU CPU model name");
-	v = cJSON_GetObjectItemCaseSensitive(m, "vtpm");
-	if (v && !cJSON_IsBool(v))
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "vtpm: not true or false");
-	ip->vtpm = cJSON_IsTrue(v);
-	if ((r = get_path(m, "firmware", p != QEMU_PLAIN, dir, ip->firmware, err, errlen)) < 0 ||
-	    (r = get_path(m, "sim_launch", false, dir, ip->sim_launch, err, errlen)) < 0 ||
-	    (r = get_uint(m, "qgs_port", 1, 0xffffffffu, &port, err, errlen)) < 0)
-		return r;
-	ip->qgs_port = (uint32_t)port;
+	if (strcmp(s, "tcg") && strcmp(s, "kvm"))
+		return json_reader_fail(rd, "", "tcg or kvm");
+	*(bool *)field = !strcmp(s, "kvm");
 	return 0;
 }
 
-static int parse_broker_forward(const cJSON *root, struct image *img, char *err, size_t errlen)
+/* A TEE measures its launch itself: only the development platform takes the sim's. */
+static int refuse_sim_launch(struct json_reader *rd, const cJSON *v, void *field)
 {
-	static const char *const names[] = { "address", "port" };
-	const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "broker_forward");
-	uint64_t port = 0;
-	int r;
-
-	if (!f)
-		return 0;
-	if (!cJSON_IsObject(f))
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "broker_forward: not an object");
-	if ((r = image_members(f, "broker_forward", names, ARRAY_SIZE(names), err, errlen)) < 0 ||
-	    (r = get_text(f, "address", true, img->broker_address, sizeof(img->broker_address), err,
-			  errlen)) < 0)
-		return r;
-	if (!ipv4_valid(img->broker_address))
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "broker_forward.address: not IPv4");
-	if (!cJSON_GetObjectItemCaseSensitive(f, "port"))
-		return set_error(err, errlen, -EBADMSG, E_IMAGE "broker_forward.port is missing");
-	if ((r = get_uint(f, "port", 1, 65535, &port, err, errlen)) < 0)
-		return r;
-	img->broker_port = (uint16_t)port;
-	return 0;
+	(void)v, (void)field;
+	return json_reader_fail(rd, "", "plain only (tests)");
 }
 
-static int parse_platforms(const cJSON *root, const char *dir, struct image *img, char *err,
-			   size_t errlen)
+/* The -cpu default, when the image names none, and the name's check. */
+static int check_cpu(struct json_reader *rd, struct image_platform *ip, const char *def)
 {
-	const cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "platforms");
-	const char *shapes[QEMU_PLATFORMS];
-	int r;
+	if (!ip->cpu[0])
+		snprintf(ip->cpu, sizeof(ip->cpu), "%s", def);
+	return cpu_valid(ip->cpu) ? 0 : json_reader_fail(rd, ".cpu", "not a QEMU CPU model name");
+}
 
-	if (!cJSON_IsObject(ps) || !ps->child)
-		return set_error(err, errlen, -EBADMSG,
-				 E_IMAGE "platforms: missing, empty or not an object");
-	for (int p = 0; p < QEMU_PLATFORMS; p++)
-		shapes[p] = qemu_platform_name((enum qemu_platform)p);
-	if ((r = image_members(ps, "platforms", shapes, QEMU_PLATFORMS, err, errlen)) < 0)
-		return r;
-	for (int p = 0; p < QEMU_PLATFORMS; p++) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(ps, qemu_platform_name(p));
+static int check_plain(struct json_reader *rd, void *base)
+{
+	struct image_platform *ip = base;
 
-		if (m && (r = parse_platform(m, (enum qemu_platform)p, dir, &img->platform[p], err,
-					     errlen)) < 0)
-			return r;
+	return check_cpu(rd, ip, ip->kvm ? "host" : "max");
+}
+
+static int check_tdx(struct json_reader *rd, void *base)
+{
+	((struct image_platform *)base)->kvm = true;
+	return check_cpu(rd, base, "host");
+}
+
+static int check_snp(struct json_reader *rd, void *base)
+{
+	((struct image_platform *)base)->kvm = true;
+	return check_cpu(rd, base, "EPYC-v4");
+}
+
+#define IP struct image_platform
+#define CPU                             \
+	{                               \
+		"cpu", TEXT(IP, cpu, 0) \
 	}
+#define VTPM                                                    \
+	{                                                       \
+		"vtpm", .type = JSON_BOOL, JSON_FIELD(IP, vtpm) \
+	}
+#define FIRMWARE(req)                               \
+	{                                           \
+		"firmware", TEXT(IP, firmware, req) \
+	}
+#define SIM_LAUNCH_REFUSED                                                   \
+	{                                                                    \
+		"sim_launch", .type = JSON_CUSTOM, .read = refuse_sim_launch \
+	}
+
+/* accel is plain's alone (tdx and snp are KVM), qgs_port is tdx's */
+static const struct json_member plain_members[] = {
+	{ "accel", .type = JSON_CUSTOM, JSON_FIELD(IP, kvm), .read = read_accel },
+	CPU,
+	VTPM,
+	FIRMWARE(0),
+	{ "sim_launch", TEXT(IP, sim_launch, 0) },
+};
+static const struct json_member tdx_members[] = {
+	CPU,
+	VTPM,
+	FIRMWARE(JSON_REQUIRED),
+	{ "qgs_port", .type = JSON_INT, JSON_FIELD(IP, qgs_port), .min = 1, .max = 0xffffffffu },
+	SIM_LAUNCH_REFUSED,
+};
+static const struct json_member snp_members[] = {
+	CPU,
+	VTPM,
+	FIRMWARE(JSON_REQUIRED),
+	SIM_LAUNCH_REFUSED,
+};
+#undef IP
+
+static const struct json_schema platform_schema[QEMU_PLATFORMS] = {
+	[QEMU_PLAIN] = { plain_members, ARRAY_SIZE(plain_members), check_plain },
+	[QEMU_TDX] = { tdx_members, ARRAY_SIZE(tdx_members), check_tdx },
+	[QEMU_SNP] = { snp_members, ARRAY_SIZE(snp_members), check_snp },
+};
+
+/* image.json's names of the launch shapes: the qemu of the platform rows */
+#define PLATFORM(p, name)                                                                        \
+	{                                                                                        \
+		name, .type = JSON_OBJECT, .flags = JSON_HAS,                                    \
+		      .off = offsetof(struct image, platform[p]), .object = &platform_schema[p], \
+		      .has = offsetof(struct image, platform[p].supported)                       \
+	}
+
+static const struct json_member platforms_members[QEMU_PLATFORMS] = {
+	PLATFORM(QEMU_PLAIN, "plain"),
+	PLATFORM(QEMU_TDX, "tdx"),
+	PLATFORM(QEMU_SNP, "snp"),
+};
+static const struct json_schema platforms_schema = JSON_SCHEMA(platforms_members);
+
+static int read_platforms(struct json_reader *rd, const cJSON *v, void *field)
+{
+	if (!cJSON_IsObject(v) || !v->child)
+		return json_reader_fail(rd, "", "missing, empty or not an object");
+	return json_reader_object(rd, NULL, v, &platforms_schema, field);
+}
+
+static int check_forward(struct json_reader *rd, void *base)
+{
+	return ipv4_valid(((struct image *)base)->broker_address)
+		       ? 0
+		       : json_reader_fail(rd, ".address", "not IPv4");
+}
+
+static const struct json_words port_words = { .missing = "{path} is missing" };
+
+static const struct json_member forward_members[] = {
+	{ "address", TEXT(struct image, broker_address, JSON_REQUIRED) },
+	{ "port", .type = JSON_INT, .flags = JSON_REQUIRED, JSON_FIELD(struct image, broker_port),
+	  .min = 1, .max = 65535, .words = &port_words },
+};
+static const struct json_schema forward_schema = { forward_members, ARRAY_SIZE(forward_members),
+						   check_forward };
+
+static const struct json_words platforms_words = {
+	.missing = "{path}: missing, empty or not an object",
+};
+
+#define REQUIRED_TEXT(f) TEXT(struct image, f, JSON_REQUIRED)
+static const struct json_member image_members[] = {
+	{ "name", REQUIRED_TEXT(name) },
+	{ "kernel", REQUIRED_TEXT(kernel) },
+	{ "initrd", REQUIRED_TEXT(initrd) },
+	{ "cmdline", REQUIRED_TEXT(cmdline) },
+	{ "broker_forward", .type = JSON_OBJECT, .object = &forward_schema },
+	{ "platforms", .type = JSON_CUSTOM, .flags = JSON_REQUIRED, .read = read_platforms,
+	  .words = &platforms_words },
+};
+static const struct json_schema image_schema = JSON_SCHEMA(image_members);
+
+/* A file of the image: absolute, or relative to the image's directory. */
+static int resolve(char *path, const char *what, const char *dir, char *err, size_t errlen)
+{
+	char joined[IMAGE_PATH_MAX];
+	int n;
+
+	if (!path[0] || path[0] == '/' || !dir)
+		return 0;
+	n = snprintf(joined, sizeof(joined), "%s/%s", dir, path);
+	if (n < 0 || n >= IMAGE_PATH_MAX)
+		return set_error(err, errlen, -EBADMSG, E_IMAGE "%s: path too long", what);
+	memcpy(path, joined, (size_t)n + 1);
 	return 0;
+}
+
+static int resolve_paths(struct image *img, const char *dir, char *err, size_t errlen)
+{
+	int r = 0;
+
+	if ((r = resolve(img->kernel, "kernel", dir, err, errlen)) < 0 ||
+	    (r = resolve(img->initrd, "initrd", dir, err, errlen)) < 0)
+		return r;
+	for (int p = 0; r == 0 && p < QEMU_PLATFORMS; p++)
+		if ((r = resolve(img->platform[p].firmware, "firmware", dir, err, errlen)) == 0)
+			r = resolve(img->platform[p].sim_launch, "sim_launch", dir, err, errlen);
+	return r;
 }
 
 int image_parse(const char *text, size_t len, const char *dir, struct image *img, char *err,
 		size_t errlen)
 {
-	static const char *const names[] = { "name",	"kernel",	  "initrd",
-					     "cmdline", "broker_forward", "platforms" };
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	int r;
 
 	memset(img, 0, sizeof(*img));
 	if (json_parse(text, len, &root) < 0 || !cJSON_IsObject(root))
 		r = set_error(err, errlen, -EBADMSG, E_IMAGE "not a JSON object");
-	else if ((r = image_members(root, "the image", names, ARRAY_SIZE(names), err, errlen)) <
-			 0 ||
-		 (r = get_text(root, "name", true, img->name, sizeof(img->name), err, errlen)) <
-			 0 ||
-		 (r = get_path(root, "kernel", true, dir, img->kernel, err, errlen)) < 0 ||
-		 (r = get_path(root, "initrd", true, dir, img->initrd, err, errlen)) < 0 ||
-		 (r = get_text(root, "cmdline", true, img->cmdline, sizeof(img->cmdline), err,
-			       errlen)) < 0 ||
-		 (r = parse_broker_forward(root, img, err, errlen)) < 0)
-		;
-	else
-		r = parse_platforms(root, dir, img, err, errlen);
+	else if ((r = json_schema_read(root, &image_schema, img, &image_doc, err, errlen)) == 0)
+		r = resolve_paths(img, dir, err, errlen);
 	if (r < 0)
 		memset(img, 0, sizeof(*img));
 	return r;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json_schema.h"
 #include "measurement/platform.h"
 
 void kbs_policy_free(struct kbs_policy *p)
@@ -22,58 +23,99 @@ void kbs_policy_free(struct kbs_policy *p)
 	}
 }
 
-static int parse_image(const cJSON *img, struct kbs_policy *p, char *err, size_t errlen)
-{
-	static const char *const names[] = { "manifest_sha256", "builder", "name" };
-	const cJSON *m;
-	const char *s;
+static const struct json_words policy_words = {
+	.not_object = "{path}: must be an object",
+	.not_bool = "{path}: not a boolean",
+};
 
-	if (!cJSON_IsObject(img))
-		return set_error(err, errlen, -EINVAL, "image: must be an object");
-	if ((m = json_unknown_member(img, names, ARRAY_SIZE(names))))
-		return set_error(err, errlen, -EINVAL, "image.%.32s: unknown member", m->string);
-	p->has_image = true;
-	if (cJSON_GetObjectItemCaseSensitive(img, "manifest_sha256")) {
-		if (cJSON_GetObjectItemCaseSensitive(img, "builder") ||
-		    cJSON_GetObjectItemCaseSensitive(img, "name"))
-			return set_error(err, errlen, -EINVAL,
-					 "image: either manifest_sha256, or builder and name");
-		if (json_get_hex(img, "manifest_sha256", p->image_sha256, 32) < 0)
-			return set_error(err, errlen, -EINVAL,
-					 "image.manifest_sha256: must be 32 bytes of hex");
-		p->image_by_digest = true;
-		return 0;
-	}
-	if (json_get_string(img, "builder", &s) < 0 || result_pub_from_hex(s, p->image_builder) < 0)
-		return set_error(err, errlen, -EINVAL,
-				 "image.builder: must be the builder's compressed secp256k1 "
-				 "public key (66 hex digits)");
-	if (json_get_string(img, "name", &s) < 0 || !*s || strlen(s) >= sizeof(p->image_name))
-		return set_error(err, errlen, -EINVAL, "image.name: must be the image's name");
-	snprintf(p->image_name, sizeof(p->image_name), "%s", s);
+static const struct json_doc policy_doc = {
+	.code = "",
+	.root = "",
+	.error = -EINVAL,
+	.words = &policy_words,
+};
+
+static int read_builder(struct json_reader *rd, const cJSON *v, void *field)
+{
+	if (!cJSON_IsString(v) || result_pub_from_hex(v->valuestring, field) < 0)
+		return json_reader_fail(rd, "",
+					"must be the builder's compressed secp256k1 public key "
+					"(66 hex digits)");
 	return 0;
 }
 
-static int parse_platforms(const cJSON *a, struct kbs_policy *p, char *err, size_t errlen)
+static int check_image(struct json_reader *rd, void *base)
 {
+	const struct kbs_policy *p = base;
+
+	if (p->image_by_digest && (p->image_builder[0] || p->image_name[0]))
+		return json_reader_fail(rd, "", "either manifest_sha256, or builder and name");
+	if (p->image_by_digest)
+		return 0;
+	if (!p->image_builder[0])
+		return json_reader_fail(rd, ".builder",
+					"must be the builder's compressed secp256k1 public key "
+					"(66 hex digits)");
+	if (!p->image_name[0])
+		return json_reader_fail(rd, ".name", "must be the image's name");
+	return 0;
+}
+
+static const struct json_words digest_words = { .not_hex = "{path}: must be {bytes} bytes of hex" };
+static const struct json_words name_words = {
+	.not_string = "{path}: must be the image's name",
+	.length = "{path}: must be the image's name",
+};
+
+#define KP struct kbs_policy
+static const struct json_member image_members[] = {
+	{ "manifest_sha256", .type = JSON_HEX, .flags = JSON_HAS, JSON_FIELD(KP, image_sha256),
+	  JSON_HAS_FIELD(KP, image_by_digest), .words = &digest_words },
+	{ "builder", .type = JSON_CUSTOM, JSON_FIELD(KP, image_builder), .read = read_builder },
+	{ "name", .type = JSON_STRING, JSON_FIELD(KP, image_name), .min = 1, .words = &name_words },
+};
+static const struct json_schema image_schema = { image_members, ARRAY_SIZE(image_members),
+						 check_image };
+
+static int read_platforms(struct json_reader *rd, const cJSON *a, void *field)
+{
+	unsigned *platforms = field;
 	const cJSON *e;
 
 	if (!cJSON_IsArray(a) || !cJSON_GetArraySize(a))
-		return set_error(err, errlen, -EINVAL,
-				 "platforms: must be a non-empty array of tdx, snp, tpm");
+		return json_reader_fail(rd, "", "must be a non-empty array of tdx, snp, tpm");
 	cJSON_ArrayForEach(e, a) {
 		enum cvm_platform t;
 
 		if (!cJSON_IsString(e) || kbs_tee_parse(e->valuestring, &t) < 0)
-			return set_error(err, errlen, -EINVAL,
-					 "platforms: must be a non-empty array of tdx, snp, tpm");
-		if (p->platforms & (1u << t))
-			return set_error(err, errlen, -EINVAL, "platforms: %s named twice",
-					 e->valuestring);
-		p->platforms |= 1u << t;
+			return json_reader_fail(rd, "",
+						"must be a non-empty array of tdx, snp, tpm");
+		if (*platforms & (1u << t))
+			return json_reader_fail(rd, "", "%s named twice", platform_name(t));
+		*platforms |= 1u << t;
 	}
 	return 0;
 }
+
+/* The reference values, by reference.c's own tables; its error after "reference: ". */
+static int read_reference(struct json_reader *rd, const cJSON *v, void *field)
+{
+	char why[256];
+
+	if (reference_read(v, field, why, sizeof(why)) < 0)
+		return json_reader_fail(rd, "", "%s", why);
+	return 0;
+}
+
+static const struct json_member policy_members[] = {
+	{ "image", .type = JSON_OBJECT, .flags = JSON_HAS, .object = &image_schema,
+	  JSON_HAS_FIELD(KP, has_image) },
+	{ "platforms", .type = JSON_CUSTOM, JSON_FIELD(KP, platforms), .read = read_platforms },
+	{ "reference", .type = JSON_CUSTOM, JSON_FIELD(KP, ref), .read = read_reference },
+	{ "require_runtime_log", .type = JSON_BOOL, JSON_FIELD(KP, require_runtime_log) },
+};
+#undef KP
+static const struct json_schema policy_schema = JSON_SCHEMA(policy_members);
 
 /*
  * The rows a policy's candidates are kept for (p->cands), in table order;
@@ -99,107 +141,100 @@ static bool names_runtime_reg(const struct kbs_policy *p, bool by_reference)
 	return false;
 }
 
+/* Without an image, the reference values alone must pin every platform the policy takes. */
+static int check_reference_only(const struct kbs_policy *p, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (!p->ref.has_snp && !p->ref.has_tdx && !p->ref.has_tpm)
+		return set_error(err, errlen, -EINVAL,
+				 "reference: names no platform (snp, tdx or tpm)");
+	for (size_t i = 0; policy_row(i); i++) {
+		enum cvm_platform t = policy_row(i)->id;
+		bool named = platform_in_reference(policy_row(i), &p->ref);
+
+		if (p->platforms && !(p->platforms & (1u << t))) {
+			if (named)
+				return set_error(err, errlen, -EINVAL,
+						 "reference.%s: not among \"platforms\"",
+						 platform_name(t));
+			continue;
+		}
+		if (!named) {
+			if (p->platforms)
+				return set_error(err, errlen, -EINVAL,
+						 "platforms: %s has no reference values",
+						 platform_name(t));
+			continue;
+		}
+		if (reference_complete(&p->ref, t, why, sizeof(why)) < 0)
+			return set_error(err, errlen, -EINVAL,
+					 "reference.%s; name the image (\"image\") or pin them",
+					 why);
+	}
+	return 0;
+}
+
+static int check_policy(const struct kbs_policy *p, bool has_ref, char *err, size_t errlen)
+{
+	int r;
+
+	if (!has_ref && !p->has_image)
+		return set_error(err, errlen, -EINVAL,
+				 "no \"image\" and no \"reference\": nothing would be checked");
+	if (!p->has_image && (r = check_reference_only(p, err, errlen)) < 0)
+		return r;
+	for (size_t i = 0; p->has_image && policy_row(i); i++) {
+		const struct platform *pl = policy_row(i);
+
+		if (platform_in_reference(pl, &p->ref) && !platform_key_pinned(pl, &p->ref))
+			return set_error(err, errlen, -EINVAL,
+					 "reference.%s: no %s: %s proves nothing without a pinned "
+					 "attestation key",
+					 pl->name, pl->key_pin->name, pl->noun);
+	}
+	if (p->ref.has_luks_header_sha256 && ((p->platforms && !names_runtime_reg(p, false)) ||
+					      (!p->has_image && !names_runtime_reg(p, true))))
+		return set_error(err, errlen, -EINVAL,
+				 "luks_header_sha256 needs a runtime register (tdx or tpm)");
+	return 0;
+}
+
+/* Without an image, the one candidate of each platform is the reference itself. */
+static int reference_candidates(struct kbs_policy *p)
+{
+	for (size_t i = 0; policy_row(i); i++) {
+		enum cvm_platform t = policy_row(i)->id;
+
+		if (!platform_in_reference(policy_row(i), &p->ref))
+			continue;
+		p->cands[t] = malloc(sizeof(struct reference));
+		if (!p->cands[t]) {
+			kbs_policy_free(p);
+			return -ENOMEM;
+		}
+		*p->cands[t] = p->ref;
+		p->ncands[t] = 1;
+	}
+	snprintf(p->image_label, sizeof(p->image_label), "reference values");
+	return 0;
+}
+
 int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *err, size_t errlen)
 {
-	static const char *const names[] = { "image", "platforms", "reference",
-					     "require_runtime_log" };
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
-	_cleanup_free_ char *ref_text = NULL;
-	const cJSON *m, *ref;
-	char why[256];
 	int r;
 
 	memset(p, 0, sizeof(*p));
 	reference_defaults(&p->ref);
 	if (json_parse(text, len, &root) < 0 || !cJSON_IsObject(root))
 		return set_error(err, errlen, -EINVAL, "not a JSON object");
-	if ((m = json_unknown_member(root, names, ARRAY_SIZE(names))))
-		return set_error(err, errlen, -EINVAL, "%.32s: unknown member", m->string);
-	if ((m = cJSON_GetObjectItemCaseSensitive(root, "image")) &&
-	    (r = parse_image(m, p, err, errlen)) < 0)
+	if ((r = json_schema_read(root, &policy_schema, p, &policy_doc, err, errlen)) < 0 ||
+	    (r = check_policy(p, cJSON_GetObjectItemCaseSensitive(root, "reference") != NULL, err,
+			      errlen)) < 0)
 		return r;
-	if ((m = cJSON_GetObjectItemCaseSensitive(root, "platforms")) &&
-	    (r = parse_platforms(m, p, err, errlen)) < 0)
-		return r;
-	ref = cJSON_GetObjectItemCaseSensitive(root, "reference");
-	if (!ref && !p->has_image)
-		return set_error(err, errlen, -EINVAL,
-				 "no \"image\" and no \"reference\": nothing would be checked");
-	if (ref) {
-		ref_text = cJSON_PrintUnformatted(ref);
-		if (!ref_text)
-			return -ENOMEM;
-		if (reference_parse(ref_text, strlen(ref_text), &p->ref, why, sizeof(why)) < 0)
-			return set_error(err, errlen, -EINVAL, "reference: %s", why);
-	}
-	if (!p->has_image) {
-		if (!p->ref.has_snp && !p->ref.has_tdx && !p->ref.has_tpm)
-			return set_error(err, errlen, -EINVAL,
-					 "reference: names no platform (snp, tdx or tpm)");
-		for (size_t i = 0; policy_row(i); i++) {
-			const struct platform *pl = policy_row(i);
-			enum cvm_platform t = pl->id;
-			bool named = platform_in_reference(pl, &p->ref);
-
-			if (p->platforms && !(p->platforms & (1u << t))) {
-				if (named)
-					return set_error(err, errlen, -EINVAL,
-							 "reference.%s: not among \"platforms\"",
-							 platform_name(t));
-				continue;
-			}
-			if (!named) {
-				if (p->platforms)
-					return set_error(err, errlen, -EINVAL,
-							 "platforms: %s has no reference values",
-							 platform_name(t));
-				continue;
-			}
-			if (reference_complete(&p->ref, t, why, sizeof(why)) < 0)
-				return set_error(err, errlen, -EINVAL,
-						 "reference.%s; name the image (\"image\") or pin "
-						 "them",
-						 why);
-		}
-	} else {
-		for (size_t i = 0; policy_row(i); i++) {
-			const struct platform *pl = policy_row(i);
-
-			if (platform_in_reference(pl, &p->ref) && !platform_key_pinned(pl, &p->ref))
-				return set_error(err, errlen, -EINVAL,
-						 "reference.%s: no %s: %s proves nothing without "
-						 "a pinned attestation key",
-						 pl->name, pl->key_pin->name, pl->noun);
-		}
-	}
-	if (p->ref.has_luks_header_sha256 && ((p->platforms && !names_runtime_reg(p, false)) ||
-					      (!p->has_image && !names_runtime_reg(p, true))))
-		return set_error(err, errlen, -EINVAL,
-				 "luks_header_sha256 needs a runtime register (tdx or tpm)");
-	if ((m = cJSON_GetObjectItemCaseSensitive(root, "require_runtime_log"))) {
-		if (!cJSON_IsBool(m))
-			return set_error(err, errlen, -EINVAL,
-					 "require_runtime_log: not a boolean");
-		p->require_runtime_log = cJSON_IsTrue(m);
-	}
 	p->require_runtime_log |= p->ref.has_luks_header_sha256;
-	if (!p->has_image) {
-		for (size_t i = 0; policy_row(i); i++) {
-			enum cvm_platform t = policy_row(i)->id;
-
-			if (!platform_in_reference(policy_row(i), &p->ref))
-				continue;
-			p->cands[t] = malloc(sizeof(struct reference));
-			if (!p->cands[t]) {
-				kbs_policy_free(p);
-				return -ENOMEM;
-			}
-			*p->cands[t] = p->ref;
-			p->ncands[t] = 1;
-		}
-		snprintf(p->image_label, sizeof(p->image_label), "reference values");
-	}
-	return 0;
+	return p->has_image ? 0 : reference_candidates(p);
 }
 
 /* The manifest <dir>/<name>.json and its signature <dir>/<name>.sig. */

@@ -228,6 +228,8 @@ void reference_defaults(struct reference *ref);
  * never silently disables a check. On failure *err names the member.
  */
 int reference_parse(const char *text, size_t len, struct reference *ref, char *err, size_t errlen);
+/* The same, of a tree already parsed (a member of a broker policy). */
+int reference_read(const cJSON *v, struct reference *ref, char *err, size_t errlen);
 
 /* ---- SEV-SNP attestation report (SEV-SNP ABI spec 56860, Table 23) ---- */
 

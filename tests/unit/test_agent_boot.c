@@ -109,6 +109,9 @@ static void test_refuses_bad_files(void **state)
 		  "sim: measurement or launch, not both" },
 		{ "{" BROKER ", \"sim\": {\"launch\": \"\"}}", "sim.launch: empty" },
 		{ "{" BROKER ", \"limits\": {\"output_bytes\": 1}}", "limits.output_bytes" },
+		{ "{" BROKER ", \"limits\": {\"output_bytes\": \"0x100000\"}}",
+		  "limits.output_bytes: not an integer" },
+		{ "{" BROKER ", \"devices\": {\"wait_ms\": 1.5}}", "devices.wait_ms" },
 		{ "{\"tee\": \"auto\", \"tee\": \"tpm\", " BROKER "}", "not valid JSON" },
 		{ "[1]", "not an object" },
 	};

@@ -428,6 +428,7 @@ static void test_refuses_bad_image_descriptions(void **state)
 		{ "{\"sev\": {}}", "", "platforms: unknown member" },
 		{ "{\"plain\": []}", "", "platforms.plain: not an object" },
 		{ "{\"plain\": {\"smp\": 2}}", "", "plain: unknown member" },
+		{ "{\"plain\": {\"smp\": 2}}", "", "platforms.plain: unknown member \"smp\"" },
 		{ "{\"plain\": {\"qgs_port\": 4050}}", "", "plain: unknown member" },
 		{ "{\"plain\": {\"accel\": \"hvf\"}}", "", "accel: tcg or kvm" },
 		{ "{\"plain\": {\"vtpm\": 1}}", "", "vtpm: not true or false" },
