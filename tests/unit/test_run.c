@@ -25,6 +25,10 @@
 #include "host/qemu.c"
 #include "host/fetch.c"
 #include "host/run.c"
+#include "host/run_proc.c"
+#include "host/run_result.c"
+#include "host/run_status.c"
+#include "host/run_summary.c"
 
 static char dir[] = "/tmp/cvm-test-run-XXXXXX";
 
@@ -121,8 +125,8 @@ static void test_status_detail_is_made_printable_and_short(void **state)
 	longer[sizeof(longer) - 1] = 0;
 	snprintf(line, sizeof(line), "{\"phase\":\"key\",\"ok\":false,\"detail\":\"%s\"}", longer);
 	assert_int_equal(parse(line, &sl), 0);
-	assert_int_equal(strlen(sl.detail), DETAIL_SHOWN + 3);
-	assert_string_equal(sl.detail + DETAIL_SHOWN, "...");
+	assert_int_equal(strlen(sl.detail), STATUS_DETAIL_SHOWN + 3);
+	assert_string_equal(sl.detail + STATUS_DETAIL_SHOWN, "...");
 }
 
 static void feed(struct status_follow *f, const char *s)
