@@ -8,25 +8,22 @@
  * uploads it. The host is not trusted and holds no secret: it handles the
  * encrypted volume and the sealed bundle, and reads the guest's status
  * lines and disk as hostile input. With --print-qemu it only prints the
- * QEMU command line.
+ * QEMU command line. This file holds the verb and the steps of one run;
+ * host/run.h names the files of the rest.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include "host/cvm.h"
 #include "host/fetch.h"
@@ -292,8 +289,9 @@ static int print_qemu(const struct run_opts *ro, const struct order *o, const st
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_USAGE;
 }
 
+/* ---- one order's run ---- */
+
 /* Records "E_CODE: why" as what ended the run; the first one stays. */
-void run_fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void run_fail(struct run *r, const char *fmt, ...)
 {
 	va_list ap;
@@ -308,7 +306,6 @@ void run_fail(struct run *r, const char *fmt, ...)
 	snprintf(r->code, sizeof(r->code), "%.*s", (int)(n < sizeof(r->code) ? n : 0), r->why);
 }
 
-void say(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void say(const struct run *r, const char *fmt, ...)
 {
 	va_list ap;
