@@ -430,6 +430,20 @@ static int install(const struct opts *o, struct doc *docs, size_t n, const uint8
 
 /* ---- the verb ---- */
 
+/* --timeout: seconds from 1 to 3600. */
+static int parse_timeout(const char *s, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	if (errno || *end || end == s || *out < 1 || *out > 3600) {
+		log_error("--timeout: a number of seconds from 1 to 3600");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The options together (extra: arguments besides them): what is required, URLs, --ca. */
 static int opts_check(const struct opts *o, bool extra)
 {
@@ -483,7 +497,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -517,12 +530,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->proxy = optarg;
 			break;
 		case OPT_TIMEOUT:
-			errno = 0;
-			o->timeout = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || o->timeout < 1 || o->timeout > 3600) {
-				log_error("--timeout: a number of seconds from 1 to 3600");
+			if (parse_timeout(optarg, &o->timeout) < 0)
 				return -EINVAL;
-			}
 			break;
 		case OPT_TROOTS:
 			o->test_roots = optarg;
