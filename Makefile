@@ -194,6 +194,8 @@ $(FUZZ_BUILD)/fuzz_job_manifest: FUZZ_EXTRA := agent/job.c
 # the sim's launch file: tee_sim.c and the backends it reaches through tee.c
 $(FUZZ_BUILD)/fuzz_sim_launch: FUZZ_EXTRA := agent/tee_sim.c agent/tee.c agent/tee_tpm.c \
 	agent/tee_kernel.c
+# the az backend's HCL report: tee_az.c is compiled in, with the backends tee.c reaches
+$(FUZZ_BUILD)/fuzz_tee_az_hcl: FUZZ_EXTRA := agent/tee.c agent/tee_tpm.c agent/tee_kernel.c
 # ... and the one of host/ its source.
 $(FUZZ_BUILD)/fuzz_order: FUZZ_EXTRA := host/order.c
 $(FUZZ_BUILD)/fuzz_order: host/order.c host/cvm.h
@@ -217,6 +219,7 @@ FORMAT_SRC = $(wildcard lib/*.[ch] measurement/*.[ch] initrd/*.[ch] agent/*.[ch]
 
 check-format:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
+	$(Q)scripts/checksrc
 
 format:
 	$(Q)clang-format -i $(FORMAT_SRC)

@@ -42,8 +42,9 @@ struct tee_config {
 	 * root is set (the agent sets ""), so that nothing else touches a host's PCR 15.
 	 */
 	const char *tcti;
-	const char *runtime_log;	/* a CEL-JSON file to send as runtime_eventlog, or NULL */
-	const char *sim_pki;		/* sim: the test PKI directory (scripts/gen-test-pki) */
+	const char *runtime_log; /* a CEL-JSON file to send as runtime_eventlog, or NULL */
+	const char *az_imds;	 /* az: the host's metadata service; NULL: http://169.254.169.254 */
+	const char *sim_pki;	 /* sim: the test PKI directory (scripts/gen-test-pki) */
 	const char *sim_platform;	/* sim: "snp" or "tdx" (default) */
 	const char *sim_measurement;	/* sim: hex SNP MEASUREMENT or TDX MRTD to report */
 	const char *sim_launch;		/* sim: a launch file instead (sim_launch_parse) */
@@ -54,8 +55,9 @@ struct tee_config {
 struct tee_tpm;
 
 struct tee {
-	const char *name;    /* the backend: "tsm", "tdx-guest", "sev-guest", "tpm", "sim" */
-	const char *kbs_tee; /* the protocol's "tee": "snp", "tdx", "tpm" */
+	const char *name; /* the backend: "tsm", "tdx-guest", "sev-guest", "az", "tpm", "sim" */
+	const char *
+		kbs_tee; /* the protocol's "tee": "snp", "tdx", "az-snp-vtpm", "az-tdx-vtpm", "tpm" */
 	/* The protocol's "primary_evidence" binding report_data. */
 	int (*evidence)(struct tee *t, const uint8_t report_data[64], cJSON **primary, char *err,
 			size_t errlen);
@@ -74,8 +76,8 @@ struct tee {
 
 /*
  * Opens a backend by name: "tsm" (configfs-tsm), "tdx-guest", "sev-guest",
- * "tpm", "sim" (test builds), or "auto": the first of tsm, tdx-guest,
- * sev-guest and tpm that opens (never sim); err then says what each said.
+ * "az", "tpm", "sim" (test builds), or "auto": the first of tsm, tdx-guest,
+ * sev-guest, az and tpm that opens (never sim); err then says what each said.
  */
 int tee_open(const char *name, const struct tee_config *cfg, struct tee **out, char *err,
 	     size_t errlen);
@@ -89,6 +91,11 @@ int tee_sim_open(const struct tee_config *cfg, struct tee **out, char *err, size
 int tee_tpm_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
 /* tpm: SHA-256 of the AK's SubjectPublicKeyInfo, the value a policy pins as ak_sha256. */
 int tee_tpm_ak_sha256(struct tee *tee, uint8_t out[32]);
+/*
+ * Azure confidential VMs (tee_az.c): SEV-SNP or TDX behind a paravisor whose
+ * vTPM holds an HCL report; -ENODEV when the TPM has no HCL report of a known type.
+ */
+int tee_az_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
 /* The kernel backends (tee_kernel.c). */
 int tee_tsm_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
 int tee_tdx_guest_open(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen);
@@ -101,6 +108,10 @@ bool tee_tpm_pcr_sha384(const struct tee_tpm *p);
 /* Extends PCR 15 in the SHA-256 bank and, when the TPM has it, the SHA-384 bank. */
 int tee_tpm_pcr_extend(struct tee_tpm *p, const uint8_t sha256[32], const uint8_t sha384[48],
 		       char *err, size_t errlen);
+/* The ESAPI context of an open TPM, for backends that send it their own commands. */
+struct ESYS_CONTEXT *tee_tpm_esys(struct tee_tpm *p);
+/* All 24 PCRs of the SHA-256 bank, read as a verifier replays them against a quote. */
+int tee_tpm_read_pcrs(struct tee_tpm *p, uint8_t pcrs[24][32], char *err, size_t errlen);
 /* Releases what tee_tpm_pcr_open opened (the tpm backend's own goes with the backend). */
 void tee_tpm_pcr_close(struct tee_tpm *p);
 
@@ -169,6 +180,7 @@ struct volume_key {
 	uint64_t data_blocks, hash_offset;
 };
 
+/* volume.key's JSON into k (wipe k after use); "E_VOLUME_KEY: why" on refusal. */
 int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *err, size_t errlen);
 /* dm-crypt, dm-verity and a read-only, nodev, nosuid mount of NAME at mountpoint (guest only). */
 int volume_activate(struct volume *v, const struct volume_key *k, const char *name,

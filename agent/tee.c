@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Choosing a TEE backend, and the runtime measurements (DESIGN.md §5,
+ * Choosing a TEE backend, and the runtime measurements (docs/design.md §5,
  * docs/measurements.md): each event extends the backend's RTMR3 and, when
  * a TPM is present, PCR 15, then gets one CEL-JSON record per register.
  */
@@ -42,7 +42,7 @@ static int open_kernel(open_fn fn, const struct tee_config *cfg, struct tee **ou
 	return r;
 }
 
-/* Hardware first, in DESIGN.md §5's order; the sim backend is never chosen automatically. */
+/* Hardware first, in docs/design.md §5.2's order; the sim backend is never chosen automatically. */
 static int open_auto(const struct tee_config *cfg, struct tee **out, char *err, size_t errlen)
 {
 	static const struct {
@@ -53,6 +53,7 @@ static int open_auto(const struct tee_config *cfg, struct tee **out, char *err, 
 		{ "tsm", tee_tsm_open, true },
 		{ "tdx-guest", tee_tdx_guest_open, true },
 		{ "sev-guest", tee_sev_guest_open, true },
+		{ "az", tee_az_open, false },
 		{ "tpm", tee_tpm_open, false },
 	};
 	char why[ARRAY_SIZE(probes)][160];
@@ -67,8 +68,8 @@ static int open_auto(const struct tee_config *cfg, struct tee **out, char *err, 
 		if (r == -ENOMEM)
 			return r;
 	}
-	return set_error(err, errlen, -ENODEV, "no TEE found (%s; %s; %s; %s)", why[0], why[1],
-			 why[2], why[3]);
+	return set_error(err, errlen, -ENODEV, "no TEE found (%s; %s; %s; %s; %s)", why[0], why[1],
+			 why[2], why[3], why[4]);
 }
 
 int tee_open(const char *name, const struct tee_config *cfg, struct tee **out, char *err,
@@ -82,6 +83,8 @@ int tee_open(const char *name, const struct tee_config *cfg, struct tee **out, c
 		return open_kernel(tee_tdx_guest_open, cfg, out, err, errlen);
 	if (!strcmp(name, "sev-guest"))
 		return open_kernel(tee_sev_guest_open, cfg, out, err, errlen);
+	if (!strcmp(name, "az"))
+		return tee_az_open(cfg, out, err, errlen);
 	if (!strcmp(name, "tpm"))
 		return tee_tpm_open(cfg, out, err, errlen);
 	if (!strcmp(name, "sim")) {
@@ -90,9 +93,9 @@ int tee_open(const char *name, const struct tee_config *cfg, struct tee **out, c
 					 "the sim backend is not in this build (test builds only)");
 		return tee_sim_open(cfg, out, err, errlen);
 	}
-	return set_error(err, errlen, -EINVAL,
-			 "unknown TEE backend %.32s (tsm, tdx-guest, sev-guest, tpm, sim, auto)",
-			 name);
+	return set_error(
+		err, errlen, -EINVAL,
+		"unknown TEE backend %.32s (tsm, tdx-guest, sev-guest, az, tpm, sim, auto)", name);
 }
 
 void tee_close(struct tee *t)

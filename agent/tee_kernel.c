@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The kernel TEE backends (DESIGN.md §5, docs/measurements.md):
+ * The kernel TEE backends (docs/design.md §5.2, docs/measurements.md):
  *  - "tsm": configfs-tsm (Linux Documentation/ABI/testing/configfs-tsm-report):
  *    a report entry per request, inblob in, provider, outblob and auxblob
  *    out, the generation counter checked for a racing writer;

@@ -62,6 +62,7 @@ struct sim_launch {
 	uint8_t measurement[48];
 };
 
+/* Parses that object (TDX's when tdx, else SNP's) into l. */
 int sim_launch_parse(const char *text, size_t len, bool tdx, struct sim_launch *l, char *err,
 		     size_t errlen);
 

@@ -102,7 +102,7 @@ static int add_b64(cJSON *o, const char *key, const void *p, size_t n)
 	return 0;
 }
 
-static int read_pcrs(struct tpm *t, uint8_t pcrs[24][32], char *err, size_t errlen)
+int tee_tpm_read_pcrs(struct tee_tpm *p, uint8_t pcrs[24][32], char *err, size_t errlen)
 {
 	uint32_t want = 0xffffff;
 
@@ -118,7 +118,7 @@ static int read_pcrs(struct tpm *t, uint8_t pcrs[24][32], char *err, size_t errl
 		sel.pcrSelections[0].sizeofSelect = 3;
 		for (int i = 0; i < 3; i++)
 			sel.pcrSelections[0].pcrSelect[i] = (uint8_t)(want >> (8 * i));
-		rc = Esys_PCR_Read(t->pcr.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
+		rc = Esys_PCR_Read(p->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
 				   &counter, &got, &values);
 		if (rc != TSS2_RC_SUCCESS) {
 			Esys_Free(got);
@@ -168,7 +168,7 @@ static int tpm_evidence(struct tee *tee, const uint8_t rd[64], cJSON **out, char
 		r = set_error(err, errlen, -EIO, "tpm: cannot marshal the signature");
 		goto out;
 	}
-	r = read_pcrs(t, pcrs, err, errlen);
+	r = tee_tpm_read_pcrs(&t->pcr, pcrs, err, errlen);
 	if (r < 0)
 		goto out;
 	r = -ENOMEM;
@@ -279,6 +279,11 @@ int tee_tpm_pcr_open(const struct tee_config *cfg, struct tee_tpm **out, char *e
 	}
 	*out = p;
 	return 0;
+}
+
+ESYS_CONTEXT *tee_tpm_esys(struct tee_tpm *p)
+{
+	return p->esys;
 }
 
 bool tee_tpm_pcr_sha384(const struct tee_tpm *p)

@@ -10,6 +10,7 @@ enum {
 	EXIT_USAGE = 2,	   /* bad arguments or unreadable file */
 };
 
+/* The verbs (host/cvm.c dispatches argv[1]): each returns its exit code. */
 int verify_main(int argc, char **argv);
 int measure_main(int argc, char **argv);
 int initrd_main(int argc, char **argv);
@@ -118,6 +119,7 @@ int order_limits_parse(const char *text, size_t len, struct order_limits *lim, c
  */
 int order_url_host_port(const char *url, char *host, size_t cap, uint16_t *port);
 
+/* cvm order sign|check: the exit code. */
 int order_main(int argc, char **argv);
 
 /* ---- images and QEMU launch arguments (qemu.c, docs/order.md) ---- */
@@ -160,6 +162,7 @@ int image_parse(const char *text, size_t len, const char *dir, struct image *img
 /* Reads and parses path; relative paths in it are taken from its directory. */
 int image_load(const char *path, struct image *img, char *err, size_t errlen);
 
+/* "plain", "tdx", "snp" and back; parse: -EINVAL for another name. */
 int qemu_platform_parse(const char *name, enum qemu_platform *p);
 const char *qemu_platform_name(enum qemu_platform p);
 
@@ -183,6 +186,7 @@ int qemu_args(const struct image *img, const struct order *o, enum qemu_platform
 	      const struct qemu_paths *paths, char ***argv, char *err, size_t errlen);
 void qemu_args_free(char **argv);
 
+/* cvm run: the exit code (docs/order.md: 0 uploaded, 1 no result, 2 refused, 3 kept). */
 int run_main(int argc, char **argv);
 
 #endif

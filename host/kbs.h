@@ -13,6 +13,7 @@
 int kbs_store_path(const char *store, const char *kind, const char *resource, char *out,
 		   size_t cap);
 
+/* cvm kbs serve: runs the broker of config_path until SIGINT or SIGTERM; the exit code. */
 int kbs_serve(const char *config_path);
 
 #endif

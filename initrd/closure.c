@@ -518,7 +518,7 @@ out:
 int initrd_finish_modules(struct initrd_list *l, char *err, size_t errlen)
 {
 	struct initrd_entry e = { .type = INITRD_FILE, .mode = 0644, .implicit = false };
-	size_t len = 0;
+	size_t len = 0, cap;
 	char *text;
 	int r;
 
@@ -528,16 +528,17 @@ int initrd_finish_modules(struct initrd_list *l, char *err, size_t errlen)
 		len += strlen(l->modules[i]) + 1;
 	for (size_t i = 0; i < l->nbuiltin; i++)
 		len += strlen(l->builtin[i]) + 12;
-	text = malloc(len + 1);
+	cap = len + 1;
+	text = malloc(cap);
 	if (!text)
 		return -ENOMEM;
 	text[0] = 0;
 	len = 0;
 	/* Paths to load in order; built-in modules as comments, for the record. */
 	for (size_t i = 0; i < l->nbuiltin; i++)
-		len += (size_t)sprintf(text + len, "# builtin %s\n", l->builtin[i]);
+		len += (size_t)snprintf(text + len, cap - len, "# builtin %s\n", l->builtin[i]);
 	for (size_t i = 0; i < l->nmodules; i++)
-		len += (size_t)sprintf(text + len, "%s\n", l->modules[i]);
+		len += (size_t)snprintf(text + len, cap - len, "%s\n", l->modules[i]);
 	e.data = text;
 	e.data_len = len;
 	r = initrd_add_parents(l, INITRD_MODULE_ORDER, 0);

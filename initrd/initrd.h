@@ -49,6 +49,7 @@ struct initrd_list {
 /* Where the agent finds the modules to load, in order, one path a line. */
 #define INITRD_MODULE_ORDER "/etc/cvm/modules"
 
+/* Frees every entry and zeroes l. */
 void initrd_list_free(struct initrd_list *l);
 /*
  * Parses list text. Relative sources are resolved against base_dir, so

@@ -5,6 +5,7 @@
 
 #include "initrd/initrd.h"
 
+/* Appends a copy of e as name (source: where it came from): -E2BIG past the cap, -ENOMEM. */
 int initrd_list_add(struct initrd_list *l, const struct initrd_entry *e, const char *name,
 		    const char *source);
 /* Adds name's missing ancestors as implicit 0755 root-owned directories. */

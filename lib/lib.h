@@ -24,6 +24,7 @@
 #define _unused_ __attribute__((unused))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Frees *(void **)p: the cleanup of _cleanup_free_. */
 static inline void freep(void *p)
 {
 	free(*(void **)p);
@@ -61,6 +62,7 @@ struct wiped_buf {
 };
 void wiped_buf_free(struct wiped_buf *b);
 
+/* Deletes *p: _cleanup_(cJSON_Deletep) for a tree that held no secret. */
 static inline void cJSON_Deletep(cJSON **p)
 {
 	cJSON_Delete(*p);
@@ -91,6 +93,7 @@ struct span {
 	size_t len;
 };
 
+/* A cursor over len bytes at p (not copied). */
 static inline struct span span_make(const void *p, size_t len)
 {
 	return (struct span){ .p = p, .len = len };
@@ -105,6 +108,7 @@ int span_u16le(struct span *s, uint16_t *v);
 int span_u32le(struct span *s, uint32_t *v);
 int span_u64le(struct span *s, uint64_t *v);
 
+/* Little-endian loads from p, which must hold the 2, 4 or 8 bytes. */
 uint16_t le16(const uint8_t *p);
 uint32_t le32(const uint8_t *p);
 uint64_t le64(const uint8_t *p);
@@ -296,6 +300,7 @@ struct result_key {
 struct secp256k1_context_struct;
 struct secp256k1_context_struct *cvm_secp256k1(void);
 
+/* A fresh secp256k1 key pair, its secret in secret memory; result_key_wipe(k) releases it. */
 int result_key_generate(struct result_key *k, char *err, size_t errlen);
 /*
  * Loads a secp256k1 private key from a file: PEM (SEC 1 "EC PRIVATE KEY" or

@@ -75,6 +75,7 @@ enum cvm_check {
 	CHECK__MAX,
 };
 
+/* The check's name as verdicts print it ("signature"); "unknown" out of range. */
 const char *check_name(enum cvm_check c);
 
 enum cvm_platform {
@@ -84,6 +85,7 @@ enum cvm_platform {
 	PLATFORM_TPM,
 };
 
+/* The platform's name from its row (platform.h): "snp", "tdx", "tpm"; "unknown" otherwise. */
 const char *platform_name(enum cvm_platform p);
 
 #define VERDICT_MAX_CHECKS 64
@@ -105,6 +107,7 @@ struct verdict {
 	char qe_tcb_status[32];
 };
 
+/* An empty verdict for evidence of platform p: no check recorded yet. */
 void verdict_init(struct verdict *v, enum cvm_platform p);
 /* Records a passed check. */
 void verdict_pass(struct verdict *v, enum cvm_check c, const char *fmt, ...)
@@ -124,7 +127,7 @@ int verdict_compare(struct verdict *v, enum cvm_check c, const char *what, const
 /* {"verified", "platform", "checks": [...]} ; claims are added by the caller. */
 cJSON *verdict_to_json(const struct verdict *v);
 
-/* ---- reference values (DESIGN.md §6) ---- */
+/* ---- reference values (docs/design.md §6) ---- */
 
 struct snp_tcb {
 	uint8_t fmc; /* Turin and later only */
@@ -272,6 +275,7 @@ enum snp_product {
 	SNP_PRODUCT_TURIN,
 };
 
+/* "Milan", "Genoa", "Turin"; "unknown" otherwise. */
 const char *snp_product_name(enum snp_product p);
 
 struct snp_report {
@@ -327,6 +331,7 @@ struct snp_certs {
 	X509 *vcek; /* VCEK or VLEK; required */
 };
 
+/* Frees the certificates and zeroes c; harmless on a zeroed c. */
 void snp_certs_free(struct snp_certs *c);
 /*
  * Loads certificates from DIR: ark, ask or asvk, vcek or vlek, each .pem or
@@ -407,6 +412,11 @@ struct tdx_quote {
 	size_t raw_len;
 };
 
+/*
+ * Takes a quote (v4 or v5) apart into q, which points into buf (kept alive
+ * by the caller); checks nothing signed. < 0 with the failed check in v.
+ * tdx_quote_claims: the parsed fields as JSON (--json), NULL without memory.
+ */
 int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct verdict *v);
 cJSON *tdx_quote_claims(const struct tdx_quote *q);
 
@@ -730,6 +740,7 @@ enum tdx_event_source {
 	TDX_SRC_INITRD,
 };
 
+/* Where a predicted event came from, as cvm measure prints it ("--kernel"). */
 const char *tdx_event_source_name(enum tdx_event_source s);
 /* Which input an event of a CCEL stands for, in the events OVMF emits for a direct boot. */
 enum tdx_event_source tdx_event_source_of(const struct evlog_event *e);
@@ -941,7 +952,7 @@ int kbs_evidence_verify_any(const struct kbs_evidence *e, struct snp_verifier *s
 /*
  * A resource's policy, <store>/policies/<repo>/<type>/<tag>.json:
  * {"image": {"manifest_sha256"} | {"builder", "name"}, "platforms": [...],
- *  "reference": {reference values, DESIGN.md §6}, "require_runtime_log": bool}
+ *  "reference": {reference values, docs/design.md §6}, "require_runtime_log": bool}
  */
 struct kbs_policy {
 	struct reference ref; /* without an image: complete; with one: the pins */
@@ -1005,6 +1016,7 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 
 /* ---- evidence type detection ---- */
 
+/* Raw evidence bytes: a TDX quote (v4, v5), an SNP report, or PLATFORM_NONE. */
 enum cvm_platform evidence_detect(const uint8_t *buf, size_t len);
 
 /* ---- X.509 helpers shared by the SNP and TDX chains ---- */

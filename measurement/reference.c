@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Reference values (DESIGN.md §6). Every member is known: an unknown one is
+ * Reference values (docs/design.md §6). Every member is known: an unknown one is
  * refused, so that a misspelt "mesurement" never turns a check off.
  */
 #include <errno.h>

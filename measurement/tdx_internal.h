@@ -17,6 +17,7 @@ struct pck_info {
 	uint8_t cpu_svn[16];
 };
 
+/* The PCK leaf's SGX extensions into out: -ENOENT without them, -EBADMSG when malformed. */
 int pck_info_parse(X509 *leaf, struct pck_info *out);
 
 /* The Intel SGX Root CA (by its pinned SHA-256), or one of test_roots (may be NULL). */
@@ -24,6 +25,10 @@ bool tdx_root_trusted(X509 *root, STACK_OF(X509) *test_roots);
 
 struct tdx_collateral;
 
+/*
+ * Reads dir's TCB info, QE identity, TCB signing chain and CRLs (checked
+ * later, by tdx_collateral_check); tdx_collateral_free releases them.
+ */
 int tdx_collateral_load(const char *dir, struct tdx_collateral **out, char *err, size_t errlen);
 void tdx_collateral_free(struct tdx_collateral *c);
 /*

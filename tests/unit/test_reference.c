@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Reference values JSON (DESIGN.md §6): what it accepts and what it refuses. */
+/* Reference values JSON (docs/design.md §6): what it accepts and what it refuses. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
