@@ -120,7 +120,9 @@ int status_poll(struct status_follow *f, const char *path);
 
 /* ---- run_proc.c ---- */
 
+/* CLOCK_MONOTONIC in milliseconds. */
 int64_t mono_ms(void);
+/* Sleeps ms milliseconds; a signal cuts it short. */
 void nap_ms(unsigned ms);
 /*
  * Starts argv (PATH searched) with stdin from /dev/null and stdout and
