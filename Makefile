@@ -199,7 +199,7 @@ $(FUZZ_BUILD)/fuzz_tee_az_hcl: FUZZ_EXTRA := agent/tee.c agent/tee_tpm.c agent/t
 # ... and the one of host/ its source.
 $(FUZZ_BUILD)/fuzz_order: FUZZ_EXTRA := host/order.c
 $(FUZZ_BUILD)/fuzz_order: host/order.c host/cvm.h
-# fuzz_run_status includes host/run.c and what it calls
+# fuzz_run_status includes host/run*.c and what they call
 $(FUZZ_BUILD)/fuzz_run_status: $(wildcard host/*.[ch])
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h initrd/*.h agent/*.[ch])

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Status lines to the host: one JSON object per line on the virtio-serial
- * port (DESIGN §6), found by its name in sysfs since there is no udev, or
+ * port (DESIGN §6; the format is lib/status_line.h), found by its name in sysfs since there is no udev, or
  * on the console. Everything written here is readable by the host.
  */
 #include <dirent.h>
@@ -15,6 +15,7 @@
 
 #include "agent/boot.h"
 #include "lib/lib.h"
+#include "lib/status_line.h"
 
 static int status_fd = -1;
 static int console_fd = -1;
@@ -73,26 +74,13 @@ static void put_line(int fd, const char *prefix, const char *text)
 {
 	if (fd >= 0 && fd_write_all(fd, prefix, strlen(prefix)) == 0 &&
 	    fd_write_all(fd, text, strlen(text)) == 0)
-		fd_write_all(fd, "\n", 1);
+		fd_write_all(fd, (const char[]){ STATUS_LINE_END }, 1);
 }
 
 void status_emit(const char *phase, bool ok, const char *code, const char *detail, cJSON *extra)
 {
-	cJSON *o = cJSON_CreateObject(), *m;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = status_line_format(mono_ms(), phase, ok, code, detail, extra);
 
-	if (o && cJSON_AddNumberToObject(o, "t", (double)mono_ms()) &&
-	    cJSON_AddStringToObject(o, "phase", phase) && cJSON_AddBoolToObject(o, "ok", ok) &&
-	    (!code || cJSON_AddStringToObject(o, "code", code)) &&
-	    (!detail || cJSON_AddStringToObject(o, "detail", detail))) {
-		while (extra && (m = extra->child)) {
-			cJSON_DetachItemViaPointer(extra, m);
-			cJSON_AddItemToObject(o, m->string, m);
-		}
-		text = cJSON_PrintUnformatted(o);
-	}
-	cJSON_Delete(extra);
-	cJSON_Delete(o);
 	if (!text)
 		return;
 	put_line(status_fd, "", text);

@@ -192,9 +192,71 @@ static CURL *easy_new(const struct opts *o, char *errbuf)
 }
 
 /* One GET, following at most three redirects within the same origin. */
+/*
+ * What one answer means: 0 the document, 1 a redirect to the same server
+ * (now in url), else a negative errno with err saying why.
+ */
+static int fetch_outcome(const struct doc *d, CURLcode rc, long code, const char *loc,
+			 const char *errbuf, const char *origin, char *url, size_t urlcap,
+			 bool too_big, char *err, size_t errlen)
+{
+	char there[600];
+
+	if (too_big || rc == CURLE_FILESIZE_EXCEEDED)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_SIZE: %s: the answer is larger than %u bytes",
+				 d->url, CVM_CAP_COLLATERAL);
+	if (rc == CURLE_PARTIAL_FILE)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_FETCH: %s: truncated answer (%s)", d->url,
+				 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	if (rc != CURLE_OK)
+		return set_error(err, errlen, -EKEYREJECTED, "E_COLLATERAL_FETCH: %s: %s", d->url,
+				 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	if (loc && (url_origin(loc, there, sizeof(there)) < 0 || strcmp(there, origin) != 0))
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_REDIRECT: %s: HTTP %ld to another server (%s) "
+				 "refused",
+				 d->url, code,
+				 url_origin(loc, there, sizeof(there)) < 0 ? "not a URL" : there);
+	if (loc && strlen(loc) < urlcap) {
+		snprintf(url, urlcap, "%s", loc);
+		return 1;
+	}
+	if (code != 200)
+		return set_error(err, errlen, -EKEYREJECTED, "E_COLLATERAL_FETCH: %s: HTTP %ld",
+				 d->url, code);
+	return 0;
+}
+
+/* The issuer chain of the answer's header (URL-encoded PEM) into d->chain. */
+static int doc_chain(struct doc *d, const struct xfer *x, char *err, size_t errlen)
+{
+	int n = 0, r = 0;
+	char *pem;
+
+	if (d->header && !x->header)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "E_COLLATERAL_FORMAT: %s: no %s header with the issuer chain",
+				 d->url, d->header);
+	if (!x->header)
+		return 0;
+	pem = curl_easy_unescape(NULL, x->header, (int)x->header_len, &n);
+	if (!pem || n <= 0 || memchr(pem, 0, (size_t)n))
+		r = set_error(err, errlen, -EKEYREJECTED,
+			      "E_COLLATERAL_FORMAT: %s: the %s header does not decode", d->url,
+			      d->header);
+	else
+		d->chain = strndup(pem, (size_t)n);
+	curl_free(pem);
+	if (r == 0 && !d->chain)
+		r = -ENOMEM;
+	return r;
+}
+
 static int fetch_doc(const struct opts *o, struct doc *d, char *err, size_t errlen)
 {
-	char errbuf[CURL_ERROR_SIZE], url[2400], origin[600], there[600];
+	char errbuf[CURL_ERROR_SIZE], url[2400], origin[600];
 	struct xfer x = { .d = d };
 	int r = -EKEYREJECTED;
 
@@ -222,56 +284,16 @@ static int fetch_doc(const struct opts *o, struct doc *d, char *err, size_t errl
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 		if (rc == CURLE_OK && code >= 300 && code < 400)
 			curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
-		if (x.too_big || rc == CURLE_FILESIZE_EXCEEDED)
-			r = set_error(err, errlen, -EKEYREJECTED,
-				      "E_COLLATERAL_SIZE: %s: the answer is larger than %u bytes",
-				      d->url, CVM_CAP_COLLATERAL);
-		else if (rc == CURLE_PARTIAL_FILE)
-			r = set_error(err, errlen, -EKEYREJECTED,
-				      "E_COLLATERAL_FETCH: %s: truncated answer (%s)", d->url,
-				      errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		else if (rc != CURLE_OK)
-			r = set_error(err, errlen, -EKEYREJECTED, "E_COLLATERAL_FETCH: %s: %s",
-				      d->url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		else if (loc &&
-			 (url_origin(loc, there, sizeof(there)) < 0 || strcmp(there, origin) != 0))
-			r = set_error(err, errlen, -EKEYREJECTED,
-				      "E_COLLATERAL_REDIRECT: %s: HTTP %ld to another server (%s) "
-				      "refused",
-				      d->url, code,
-				      url_origin(loc, there, sizeof(there)) < 0 ? "not a URL"
-										: there);
-		else if (loc && strlen(loc) < sizeof(url))
-			snprintf(url, sizeof(url), "%s", loc), r = 1;
-		else if (code != 200)
-			r = set_error(err, errlen, -EKEYREJECTED,
-				      "E_COLLATERAL_FETCH: %s: HTTP %ld", d->url, code);
-		else
-			r = 0;
+		r = fetch_outcome(d, rc, code, loc, errbuf, origin, url, sizeof(url), x.too_big,
+				  err, errlen);
 		curl_easy_cleanup(c);
 		if (r != 1)
 			break;
 		r = set_error(err, errlen, -EKEYREJECTED,
 			      "E_COLLATERAL_REDIRECT: %s: more than 3 redirects", d->url);
 	}
-	if (r == 0 && d->header && !x.header)
-		r = set_error(err, errlen, -EKEYREJECTED,
-			      "E_COLLATERAL_FORMAT: %s: no %s header with the issuer chain", d->url,
-			      d->header);
-	if (r == 0 && x.header) {
-		int n = 0;
-		char *pem = curl_easy_unescape(NULL, x.header, (int)x.header_len, &n);
-
-		if (!pem || n <= 0 || memchr(pem, 0, (size_t)n))
-			r = set_error(err, errlen, -EKEYREJECTED,
-				      "E_COLLATERAL_FORMAT: %s: the %s header does not decode",
-				      d->url, d->header);
-		else
-			d->chain = strndup(pem, (size_t)n);
-		curl_free(pem);
-		if (r == 0 && !d->chain)
-			r = -ENOMEM;
-	}
+	if (r == 0)
+		r = doc_chain(d, &x, err, errlen);
 	free(x.header);
 	return r;
 }
@@ -399,6 +421,44 @@ static int install(const struct opts *o, struct doc *docs, size_t n, const uint8
 
 /* ---- the verb ---- */
 
+/* --timeout: seconds from 1 to 3600. */
+static int parse_timeout(const char *s, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	if (errno || *end || end == s || *out < 1 || *out > 3600) {
+		log_error("--timeout: a number of seconds from 1 to 3600");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The options together (extra: arguments besides them): what is required, URLs, --ca. */
+static int opts_check(const struct opts *o, bool extra)
+{
+	if (extra || !o->url || !o->out || !o->fmspc_hex == !o->quote) {
+		log_error("expected --url URL, -o DIR and one of --fmspc HEX or --quote FILE; see "
+			  "'cvm collateral --help'");
+		return -EINVAL;
+	}
+	if (strncmp(o->url, "https://", 8) != 0 ||
+	    (o->root_crl_url && strncmp(o->root_crl_url, "https://", 8) != 0)) {
+		log_error("--url and --root-crl-url must be https:// URLs");
+		return -EINVAL;
+	}
+	if (strlen(o->url) > 2000 || (o->root_crl_url && strlen(o->root_crl_url) > 2300)) {
+		log_error("--url: longer than 2000 characters");
+		return -EINVAL;
+	}
+	if (o->ca && strcmp(o->ca, "processor") != 0 && strcmp(o->ca, "platform") != 0) {
+		log_error("--ca: processor or platform");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum {
@@ -428,7 +488,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -462,12 +521,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->proxy = optarg;
 			break;
 		case OPT_TIMEOUT:
-			errno = 0;
-			o->timeout = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || o->timeout < 1 || o->timeout > 3600) {
-				log_error("--timeout: a number of seconds from 1 to 3600");
+			if (parse_timeout(optarg, &o->timeout) < 0)
 				return -EINVAL;
-			}
 			break;
 		case OPT_TROOTS:
 			o->test_roots = optarg;
@@ -484,25 +539,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return -EINVAL;
 		}
 	}
-	if (optind != argc || !o->url || !o->out || !o->fmspc_hex == !o->quote) {
-		log_error("expected --url URL, -o DIR and one of --fmspc HEX or --quote FILE; see "
-			  "'cvm collateral --help'");
-		return -EINVAL;
-	}
-	if (strncmp(o->url, "https://", 8) != 0 ||
-	    (o->root_crl_url && strncmp(o->root_crl_url, "https://", 8) != 0)) {
-		log_error("--url and --root-crl-url must be https:// URLs");
-		return -EINVAL;
-	}
-	if (strlen(o->url) > 2000 || (o->root_crl_url && strlen(o->root_crl_url) > 2300)) {
-		log_error("--url: longer than 2000 characters");
-		return -EINVAL;
-	}
-	if (o->ca && strcmp(o->ca, "processor") != 0 && strcmp(o->ca, "platform") != 0) {
-		log_error("--ca: processor or platform");
-		return -EINVAL;
-	}
-	return 0;
+	return opts_check(o, optind != argc);
 }
 
 /* FMSPC and CA from the options, or from the quote. */

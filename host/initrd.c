@@ -38,7 +38,15 @@ static void help(FILE *f)
 	      f);
 }
 
-static int build_main(int argc, char **argv)
+struct build_opts {
+	const char *list, *out, *kver;
+	enum initrd_compression comp;
+	int64_t mtime;
+	bool measure;
+};
+
+/* 0 to go on, 1 after --help, -1 after a usage error (logged). */
+static int build_parse_opts(int argc, char **argv, struct build_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -49,107 +57,133 @@ static int build_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *out = NULL, *sde = getenv("SOURCE_DATE_EPOCH"), *kver = NULL;
-	enum initrd_compression comp = INITRD_GZIP;
-	_cleanup_free_ uint8_t *text = NULL;
-	_cleanup_free_ char *dir = NULL;
-	struct initrd_list l;
-	bool measure = false;
-	int64_t mtime = 0;
-	char err[512], hex[97];
-	uint8_t d[48];
-	size_t len;
-	int c, r;
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	int c;
 
+	*o = (struct build_opts){ .comp = INITRD_GZIP };
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			out = optarg;
+			o->out = optarg;
 			break;
 		case 'c':
 			if (!strcmp(optarg, "none"))
-				comp = INITRD_NONE;
+				o->comp = INITRD_NONE;
 			else if (!strcmp(optarg, "gzip"))
-				comp = INITRD_GZIP;
+				o->comp = INITRD_GZIP;
 			else if (!strcmp(optarg, "zstd"))
-				comp = INITRD_ZSTD;
+				o->comp = INITRD_ZSTD;
 			else {
 				log_error("--compress must be none, gzip or zstd");
-				return EXIT_USAGE;
+				return -1;
 			}
 			break;
 		case 's':
 			sde = optarg;
 			break;
 		case 'k':
-			kver = optarg;
+			o->kver = optarg;
 			break;
 		case 'm':
-			measure = true;
+			o->measure = true;
 			break;
 		case 'h':
 			help(stdout);
-			return EXIT_OK;
+			return 1;
 		default:
 			log_error("unknown or incomplete option '%s'; see 'cvm initrd --help'",
 				  argv[optind - 1]);
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
-	if (optind != argc - 1 || !out) {
+	if (optind != argc - 1 || !o->out) {
 		log_error("usage: cvm initrd build LIST -o OUT; see 'cvm initrd --help'");
-		return EXIT_USAGE;
+		return -1;
 	}
+	o->list = argv[optind];
 	if (sde) {
 		char *end;
 
 		errno = 0;
-		mtime = strtoll(sde, &end, 10);
-		if (errno || *end || !*sde || mtime < 0 || mtime > 0xffffffffll) {
+		o->mtime = strtoll(sde, &end, 10);
+		if (errno || *end || !*sde || o->mtime < 0 || o->mtime > 0xffffffffll) {
 			log_error("source date epoch '%s' is not seconds since 1970 (0 to 2^32-1)",
 				  sde);
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
-	r = file_read(argv[optind], 16u << 20, &text, &len);
+	return 0;
+}
+
+/* The list parsed (its paths relative to its own directory), finished and written. */
+static int build_write(const struct build_opts *o)
+{
+	_cleanup_free_ uint8_t *text = NULL;
+	_cleanup_free_ char *dir = NULL;
+	struct initrd_list l;
+	char err[512];
+	size_t len;
+	int r;
+
+	r = file_read(o->list, 16u << 20, &text, &len);
 	if (r < 0) {
-		log_error_errno(r, "%s", argv[optind]);
+		log_error_errno(r, "%s", o->list);
 		return EXIT_USAGE;
 	}
-	dir = strdup(argv[optind]);
+	dir = strdup(o->list);
 	if (!dir) {
 		log_error("out of memory");
 		return EXIT_USAGE;
 	}
-	r = initrd_list_parse((const char *)text, len, dirname(dir), kver, &l, err, sizeof(err));
+	r = initrd_list_parse((const char *)text, len, dirname(dir), o->kver, &l, err, sizeof(err));
 	if (r == 0) {
 		for (size_t i = 0; i < l.nbuiltin; i++)
 			printf("note: %s is built into kernel %s: nothing to add\n", l.builtin[i],
-			       kver);
+			       o->kver);
 		r = initrd_list_finish(&l, err, sizeof(err));
 		if (r == 0)
-			r = initrd_write(&l, out, comp, mtime, err, sizeof(err));
+			r = initrd_write(&l, o->out, o->comp, o->mtime, err, sizeof(err));
 		initrd_list_free(&l);
 	}
 	if (r < 0) {
-		log_error("%s: %s", argv[optind], err);
+		log_error("%s: %s", o->list, err);
 		return EXIT_USAGE;
 	}
-	if (file_digest(out, "SHA256", d, sizeof(d), NULL) < 0) {
-		log_error("%s: cannot read back", out);
+	return EXIT_OK;
+}
+
+/* The image's digests: SHA-256 always, SHA-384 too with --measure. */
+static int build_print(const struct build_opts *o)
+{
+	char hex[97];
+	uint8_t d[48];
+
+	if (file_digest(o->out, "SHA256", d, sizeof(d), NULL) < 0) {
+		log_error("%s: cannot read back", o->out);
 		return EXIT_USAGE;
 	}
 	hex_encode(d, 32, hex);
-	printf("sha256 %s  %s\n", hex, out);
-	if (measure && file_digest(out, "SHA384", d, sizeof(d), NULL) == 0) {
+	printf("sha256 %s  %s\n", hex, o->out);
+	if (o->measure && file_digest(o->out, "SHA384", d, sizeof(d), NULL) == 0) {
 		hex_encode(d, 48, hex);
-		printf("sha384 %s  %s\n", hex, out);
+		printf("sha384 %s  %s\n", hex, o->out);
 		printf("# SNP: the initrd entry of the SEV hashes table is its SHA-256 (above)\n");
 		printf("# TDX: OVMF extends RTMR2 with its SHA-384 (above) when it loads it\n");
 	}
 	return EXIT_OK;
+}
+
+static int build_main(int argc, char **argv)
+{
+	struct build_opts o;
+	int r = build_parse_opts(argc, argv, &o);
+
+	if (r != 0)
+		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	r = build_write(&o);
+	return r == EXIT_OK ? build_print(&o) : r;
 }
 
 static const char *kind(mode_t m)

@@ -47,9 +47,9 @@ static int store_cmd(int argc, char **argv, bool policy)
 		{ 0 },
 	};
 	const char *store = NULL;
-	_cleanup_free_ uint8_t *data = NULL;
+	/* a resource is a secret: wiped however this returns */
+	_cleanup_(wiped_buf_free) struct wiped_buf data = { 0 };
 	char path[2048], err[320];
-	size_t len = 0;
 	int c, r;
 
 	optind = 1;
@@ -74,7 +74,7 @@ static int store_cmd(int argc, char **argv, bool policy)
 			  argv[optind]);
 		return EXIT_USAGE;
 	}
-	r = file_read(argv[optind + 1], CVM_CAP_JSON, &data, &len);
+	r = file_read(argv[optind + 1], CVM_CAP_JSON, &data.p, &data.n);
 	if (r < 0) {
 		log_error_errno(r, "%s", argv[optind + 1]);
 		return EXIT_USAGE;
@@ -84,7 +84,7 @@ static int store_cmd(int argc, char **argv, bool policy)
 		char images[1200];
 
 		snprintf(images, sizeof(images), "%s/images", store);
-		if (kbs_policy_parse((char *)data, len, &pol, err, sizeof(err)) < 0 ||
+		if (kbs_policy_parse((char *)data.p, data.n, &pol, err, sizeof(err)) < 0 ||
 		    kbs_policy_resolve(&pol, images, err, sizeof(err)) < 0) {
 			log_error("%s: %s", argv[optind + 1], err);
 			return EXIT_REJECTED;
@@ -92,9 +92,7 @@ static int store_cmd(int argc, char **argv, bool policy)
 		kbs_policy_free(&pol);
 	}
 	kbs_store_path(store, policy ? "policies" : "resources", argv[optind], path, sizeof(path));
-	r = file_write_atomic(path, data, len, err, sizeof(err));
-	if (!policy)
-		OPENSSL_cleanse(data, len);
+	r = file_write_atomic(path, data.p, data.n, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
 		return EXIT_USAGE;
@@ -253,25 +251,104 @@ static void client_usage(FILE *f)
 	      f);
 }
 
-int kbs_client_main(int argc, char **argv)
+struct client_opts {
+	struct kbs_options kbs;
+	struct tee_config cfg;
+	const char *resource, *output, *tee_name;
+	uint8_t rd[64], ev_rd[64];
+	bool show_ak, evidence_only, retries_set;
+};
+
+enum {
+	O_URL = 256,
+	O_RES,
+	O_CACERT,
+	O_TEE,
+	O_TCTI,
+	O_RTLOG,
+	O_PKI,
+	O_PLAT,
+	O_MEAS,
+	O_LAUNCH,
+	O_RD,
+	O_TIMEOUT,
+	O_RETRIES,
+	O_SHOWAK,
+	O_EVIDENCE,
+};
+
+/* One option into o: 0, -ENOENT for no such option, -EINVAL for a bad value (logged). */
+static int client_opt_set(struct client_opts *o, int c, const char *arg)
 {
-	enum {
-		O_URL = 256,
-		O_RES,
-		O_CACERT,
-		O_TEE,
-		O_TCTI,
-		O_RTLOG,
-		O_PKI,
-		O_PLAT,
-		O_MEAS,
-		O_LAUNCH,
-		O_RD,
-		O_TIMEOUT,
-		O_RETRIES,
-		O_SHOWAK,
-		O_EVIDENCE,
-	};
+	long num;
+
+	switch (c) {
+	case O_URL:
+		o->kbs.url = arg;
+		return 0;
+	case O_RES:
+		o->resource = arg;
+		return 0;
+	case 'o':
+		o->output = arg;
+		return 0;
+	case O_CACERT:
+		o->kbs.cacert = arg;
+		return 0;
+	case O_TEE:
+		o->tee_name = arg;
+		return 0;
+	case O_TCTI:
+		o->cfg.tcti = arg;
+		return 0;
+	case O_RTLOG:
+		o->cfg.runtime_log = arg;
+		return 0;
+	case O_PKI:
+		o->cfg.sim_pki = arg;
+		return 0;
+	case O_PLAT:
+		o->cfg.sim_platform = arg;
+		return 0;
+	case O_MEAS:
+		o->cfg.sim_measurement = arg;
+		return 0;
+	case O_LAUNCH:
+		o->cfg.sim_launch = arg;
+		return 0;
+	case O_RD:
+		if (hex_decode_exact(arg, o->rd, 64) < 0)
+			return log_error("--sim-report-data must be 64 bytes of hex"), -EINVAL;
+		o->cfg.sim_report_data = o->rd;
+		return 0;
+	case O_TIMEOUT:
+		if (parse_number(arg, 1, 3600, &num) < 0)
+			return log_error("--timeout: seconds, 1 to 3600 (not '%.32s')", arg),
+			       -EINVAL;
+		o->kbs.total_timeout_ms = num * 1000;
+		return 0;
+	case O_RETRIES:
+		if (parse_number(arg, 0, 100, &num) < 0)
+			return log_error("--retries: a number, 0 to 100 (not '%.32s')", arg),
+			       -EINVAL;
+		o->kbs.retries = (unsigned)num;
+		o->retries_set = true;
+		return 0;
+	case O_SHOWAK:
+		o->show_ak = true;
+		return 0;
+	case O_EVIDENCE:
+		if (hex_decode_exact(arg, o->ev_rd, 64) < 0)
+			return log_error("--evidence must be 64 bytes of hex"), -EINVAL;
+		o->evidence_only = true;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* 0 to go on, 1 after --help, -1 after a usage error (logged). */
+static int client_parse_opts(int argc, char **argv, struct client_opts *o)
+{
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, O_URL },
 		{ "resource", required_argument, NULL, O_RES },
@@ -292,161 +369,122 @@ int kbs_client_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct kbs_options o = { 0 };
-	struct tee_config cfg = { 0 };
-	const char *resource = NULL, *output = NULL, *tee_name = "auto";
-	uint8_t rd[64], ev_rd[64], *secret = NULL;
-	bool show_ak = false, evidence_only = false, retries_set = false;
-	long num;
-	struct tee *tee = NULL;
-	char err[512];
-	size_t n = 0;
 	int c, r;
 
+	o->tee_name = "auto";
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_URL:
-			o.url = optarg;
-			break;
-		case O_RES:
-			resource = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case O_CACERT:
-			o.cacert = optarg;
-			break;
-		case O_TEE:
-			tee_name = optarg;
-			break;
-		case O_TCTI:
-			cfg.tcti = optarg;
-			break;
-		case O_RTLOG:
-			cfg.runtime_log = optarg;
-			break;
-		case O_PKI:
-			cfg.sim_pki = optarg;
-			break;
-		case O_PLAT:
-			cfg.sim_platform = optarg;
-			break;
-		case O_MEAS:
-			cfg.sim_measurement = optarg;
-			break;
-		case O_LAUNCH:
-			cfg.sim_launch = optarg;
-			break;
-		case O_RD:
-			if (hex_decode_exact(optarg, rd, 64) < 0) {
-				log_error("--sim-report-data must be 64 bytes of hex");
-				return EXIT_USAGE;
-			}
-			cfg.sim_report_data = rd;
-			break;
-		case O_TIMEOUT:
-			if (parse_number(optarg, 1, 3600, &num) < 0) {
-				log_error("--timeout: seconds, 1 to 3600 (not '%.32s')", optarg);
-				return EXIT_USAGE;
-			}
-			o.total_timeout_ms = num * 1000;
-			break;
-		case O_RETRIES:
-			if (parse_number(optarg, 0, 100, &num) < 0) {
-				log_error("--retries: a number, 0 to 100 (not '%.32s')", optarg);
-				return EXIT_USAGE;
-			}
-			o.retries = (unsigned)num;
-			retries_set = true;
-			break;
-		case O_SHOWAK:
-			show_ak = true;
-			break;
-		case O_EVIDENCE:
-			if (hex_decode_exact(optarg, ev_rd, 64) < 0) {
-				log_error("--evidence must be 64 bytes of hex");
-				return EXIT_USAGE;
-			}
-			evidence_only = true;
-			break;
-		case 'h':
+		if (c == 'h') {
 			client_usage(stdout);
-			return EXIT_OK;
-		default:
-			log_error("see 'cvm kbs-client --help'");
-			return EXIT_USAGE;
+			return 1;
 		}
+		r = client_opt_set(o, c, optarg);
+		if (r == -ENOENT)
+			log_error("see 'cvm kbs-client --help'");
+		if (r < 0)
+			return -1;
 	}
 	if (optind != argc) {
 		log_error("unexpected argument '%s'; see 'cvm kbs-client --help'", argv[optind]);
-		return EXIT_USAGE;
+		return -1;
 	}
-	if (evidence_only && !output) {
+	if (o->evidence_only && !o->output) {
 		log_error("--evidence needs -o FILE");
-		return EXIT_USAGE;
+		return -1;
 	}
-	if (!show_ak && !evidence_only && (!o.url || !resource || !output)) {
+	if (!o->show_ak && !o->evidence_only && (!o->kbs.url || !o->resource || !o->output)) {
 		log_error("needs --url, --resource and -o; see 'cvm kbs-client --help'");
+		return -1;
+	}
+	if (!o->show_ak && o->kbs.total_timeout_ms <= 0)
+		o->kbs.total_timeout_ms = 30000;
+	if (!o->retries_set)
+		o->kbs.retries = 3;
+	return 0;
+}
+
+/* --show-ak: the SHA-256 of the vTPM's attestation key. Closes tee. */
+static int client_show_ak(struct tee *tee)
+{
+	uint8_t d[32];
+	char hex[65];
+	int r = tee_tpm_ak_sha256(tee, d);
+
+	tee_close(tee);
+	if (r < 0) {
+		log_error("--show-ak needs --tee tpm");
 		return EXIT_USAGE;
 	}
-	if (!show_ak && o.total_timeout_ms <= 0)
-		o.total_timeout_ms = 30000;
-	if (!retries_set)
-		o.retries = 3;
-	if (tee_open(tee_name, &cfg, &tee, err, sizeof(err)) < 0) {
+	hex_encode(d, 32, hex);
+	printf("%s\n", hex);
+	return EXIT_OK;
+}
+
+/* --evidence: the evidence for the given report data, to -o. Closes tee. */
+static int client_evidence(const struct client_opts *o, struct tee *tee)
+{
+	cJSON *ev = NULL;
+	_cleanup_free_ char *text = NULL;
+	char err[512];
+	int r = tee->evidence(tee, o->ev_rd, &ev, err, sizeof(err));
+
+	tee_close(tee);
+	if (r < 0) {
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-	if (show_ak) {
-		uint8_t d[32];
-		char hex[65];
+	text = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+	if (!text)
+		return EXIT_USAGE;
+	r = !strcmp(o->output, "-")
+		    ? (puts(text) < 0 ? -EIO : 0)
+		    : file_write_atomic(o->output, text, strlen(text), err, sizeof(err));
+	if (r < 0)
+		log_error("%s", err);
+	return r < 0 ? EXIT_USAGE : EXIT_OK;
+}
 
-		r = tee_tpm_ak_sha256(tee, d);
-		tee_close(tee);
-		if (r < 0) {
-			log_error("--show-ak needs --tee tpm");
-			return EXIT_USAGE;
-		}
-		hex_encode(d, 32, hex);
-		printf("%s\n", hex);
-		return EXIT_OK;
-	}
-	if (evidence_only) {
-		cJSON *ev = NULL;
-		_cleanup_free_ char *text = NULL;
+/* The resource from the broker, to -o. Closes tee. */
+static int client_get(const struct client_opts *o, struct tee *tee)
+{
+	uint8_t *secret = NULL;
+	char err[512];
+	size_t n = 0;
+	int r = kbs_get_resource(&o->kbs, tee, o->resource, &secret, &n, err, sizeof(err));
 
-		r = tee->evidence(tee, ev_rd, &ev, err, sizeof(err));
-		tee_close(tee);
-		if (r < 0) {
-			log_error("%s", err);
-			return EXIT_USAGE;
-		}
-		text = cJSON_PrintUnformatted(ev);
-		cJSON_Delete(ev);
-		if (!text)
-			return EXIT_USAGE;
-		r = !strcmp(output, "-")
-			    ? (puts(text) < 0 ? -EIO : 0)
-			    : file_write_atomic(output, text, strlen(text), err, sizeof(err));
-		if (r < 0)
-			log_error("%s", err);
-		return r < 0 ? EXIT_USAGE : EXIT_OK;
-	}
-	r = kbs_get_resource(&o, tee, resource, &secret, &n, err, sizeof(err));
 	tee_close(tee);
 	if (r < 0) {
 		log_error("%s", err);
 		return r == -EACCES ? EXIT_REJECTED : EXIT_USAGE;
 	}
-	if (!strcmp(output, "-")) {
+	if (!strcmp(o->output, "-")) {
 		r = fwrite(secret, 1, n, stdout) == n ? 0 : -EIO;
 	} else {
-		r = file_write_atomic(output, secret, n, err, sizeof(err));
+		r = file_write_atomic(o->output, secret, n, err, sizeof(err));
 		if (r < 0)
 			log_error("%s", err);
 	}
 	secret_free(secret, n);
 	return r < 0 ? EXIT_USAGE : EXIT_OK;
+}
+
+int kbs_client_main(int argc, char **argv)
+{
+	struct client_opts o = { 0 };
+	struct tee *tee = NULL;
+	char err[512];
+	int r = client_parse_opts(argc, argv, &o);
+
+	if (r != 0)
+		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	if (tee_open(o.tee_name, &o.cfg, &tee, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if (o.show_ak)
+		return client_show_ak(tee);
+	if (o.evidence_only)
+		return client_evidence(&o, tee);
+	return client_get(&o, tee);
 }

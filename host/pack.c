@@ -207,7 +207,9 @@ static int make_fs(const char *dir, const char *stage, const char *img, const ch
 /* Encrypts len bytes of in (from payload offset 0) into out at its data offset. */
 static int xts_encrypt_file(const char *in, const char *out, uint64_t len, const uint8_t key[64])
 {
-	_cleanup_free_ uint8_t *buf = malloc(1 << 20), *ct = malloc(1 << 20);
+	_cleanup_(wiped_buf_free) struct wiped_buf plain = { malloc(1 << 20), 1 << 20 };
+	_cleanup_free_ uint8_t *ct = malloc(1 << 20);
+	uint8_t *buf = plain.p;
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int fi = open(in, O_RDONLY | O_CLOEXEC), fo = open(out, O_WRONLY | O_CLOEXEC);
 	uint64_t off = 0;
@@ -239,8 +241,6 @@ static int xts_encrypt_file(const char *in, const char *out, uint64_t len, const
 	}
 	if (r == 0 && fsync(fo) < 0)
 		r = -errno;
-	if (buf)
-		OPENSSL_cleanse(buf, 1 << 20);
 	EVP_CIPHER_CTX_free(c);
 	if (fi >= 0)
 		close(fi);
@@ -257,7 +257,13 @@ static void cs_log(int level, const char *msg, void *usrptr)
 		log_error("libcryptsetup: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
-int pack_main(int argc, char **argv)
+struct pack_opts {
+	const char *out, *keyout, *label, *dir;
+	long long epoch;
+};
+
+/* 0 to go on, 1 after --help, -1 after a usage error (logged). */
+static int parse_opts(int argc, char **argv, struct pack_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -267,259 +273,312 @@ int pack_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *out = NULL, *keyout = NULL, *label = "cvm-workload", *dir;
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	long long epoch = 0;
-	char tmp[4096], stage[4200], fs[4200], hash[4200], part[4200], err[256];
-	uint8_t mk[64], pass[32], salt[32], root[64], hdr_digest[32];
-	size_t root_len = sizeof(root);
-	uint64_t fs_bytes = 0, hash_bytes, payload;
-	struct crypt_device *cd = NULL;
 	struct stat st;
-	int c, r, rc = EXIT_USAGE;
+	int c;
 
-	crypt_set_log_callback(NULL, cs_log, NULL);
+	*o = (struct pack_opts){ .label = "cvm-workload" };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			out = optarg;
+			o->out = optarg;
 			break;
 		case 'k':
-			keyout = optarg;
+			o->keyout = optarg;
 			break;
 		case 'l':
-			label = optarg;
+			o->label = optarg;
 			break;
 		case 'e':
 			sde = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return 1;
 		default:
 			log_error("see 'cvm pack --help'");
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
 	if (sde) {
 		char *end;
 
 		errno = 0;
-		epoch = strtoll(sde, &end, 10);
-		if (errno || *end || !*sde || *sde == '-' || epoch > 0xffffffffll) {
+		o->epoch = strtoll(sde, &end, 10);
+		if (errno || *end || !*sde || *sde == '-' || o->epoch > 0xffffffffll) {
 			log_error("source date epoch '%.32s': seconds since 1970 (0 to 2^32-1)",
 				  sde);
-			return EXIT_USAGE;
+			return -1;
 		}
 	}
-	if (argc - optind != 1 || !out || !keyout) {
+	if (argc - optind != 1 || !o->out || !o->keyout) {
 		log_error("needs DIR, -o WORKLOAD.img and --key-out VOLUME.key; see 'cvm pack "
 			  "--help'");
-		return EXIT_USAGE;
+		return -1;
 	}
-	dir = argv[optind];
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		log_error("%s: not a directory", dir);
-		return EXIT_USAGE;
+	o->dir = argv[optind];
+	if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_error("%s: not a directory", o->dir);
+		return -1;
 	}
-	if (strlen(label) > 16 || !*label) {
+	if (strlen(o->label) > 16 || !*o->label) {
 		log_error("--label: 1 to 16 characters (the ext4 label's limit)");
-		return EXIT_USAGE;
+		return -1;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.pack.XXXXXX", out);
-	if (!mkdtemp(tmp)) {
-		log_error_errno(-errno, "%s", tmp);
-		return EXIT_USAGE;
-	}
-	snprintf(stage, sizeof(stage), "%s/stage", tmp);
-	snprintf(fs, sizeof(fs), "%s/fs.img", tmp);
-	snprintf(hash, sizeof(hash), "%s/verity.img", tmp);
-	snprintf(part, sizeof(part), "%s/workload.img", tmp);
-	if (make_fs(dir, stage, fs, label, epoch, &fs_bytes) < 0)
-		goto out;
+	return 0;
+}
 
-	/* dm-verity over the filesystem; the salt follows from the content, so the tree does too */
-	{
-		struct crypt_params_verity vp = {
-			.hash_name = "sha256",
-			.data_device = fs,
-			.salt = (const char *)salt,
-			.salt_size = sizeof(salt),
-			.hash_type = 1,
-			.data_block_size = PACK_BLOCK,
-			.hash_block_size = PACK_BLOCK,
-			.data_size = fs_bytes / PACK_BLOCK,
-			.flags = CRYPT_VERITY_NO_HEADER | CRYPT_VERITY_CREATE_HASH,
-		};
-		size_t n;
+/* One pack: its work directory (removed at the end), its files and what they came to. */
+struct pack_job {
+	const struct pack_opts *o;
+	char tmp[4096], stage[4200], fs[4200], hash[4200], part[4200];
+	uint8_t salt[32], root[64], hdr_digest[32];
+	uint64_t fs_bytes, hash_bytes, payload;
+};
 
-		if (file_digest(fs, "SHA256", salt, sizeof(salt), &n) < 0)
-			goto io;
-		/* the tree: at most 1/127 of the data per level, 4 levels are plenty */
-		hash_bytes = (fs_bytes / PACK_BLOCK / 128 + 8) * PACK_BLOCK * 2;
-		if (truncate(hash, 0) < 0 && errno != ENOENT)
-			goto io;
-		r = open(hash, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (r < 0 || ftruncate(r, (off_t)hash_bytes) < 0)
-			goto io;
-		close(r);
-		if (crypt_init_data_device(&cd, hash, fs) < 0 ||
-		    crypt_format(cd, CRYPT_VERITY, NULL, NULL, NULL, NULL, 0, &vp) < 0 ||
-		    crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)root, &root_len, NULL, 0) <
-			    0 ||
-		    root_len != 32) {
-			log_error("dm-verity format failed");
-			goto out;
-		}
-		crypt_free(cd);
-		cd = NULL;
-	}
-	payload = fs_bytes + hash_bytes;
+/* A file operation failed: says so with errno, and returns -1. */
+static int pack_io(const struct pack_job *j)
+{
+	log_error("%s: %s", j->tmp, strerror(errno ? errno : EIO));
+	return -1;
+}
 
-	/* LUKS2 header and keyslot on the volume file */
-	r = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (r < 0 || ftruncate(r, (off_t)(PACK_HEADER_SIZE + payload)) < 0)
-		goto io;
-	close(r);
-	if (RAND_bytes(mk, sizeof(mk)) != 1 || RAND_bytes(pass, sizeof(pass)) != 1)
-		goto io;
-	{
-		struct crypt_pbkdf_type pbkdf = {
-			.type = CRYPT_KDF_PBKDF2,
-			.hash = "sha256",
-			.iterations =
-				1000, /* libcryptsetup's minimum: the passphrase is a 256-bit key */
-			.flags = CRYPT_PBKDF_NO_BENCHMARK,
-		};
-		struct crypt_params_luks2 lp = {
-			.pbkdf = &pbkdf,
-			.sector_size = PACK_BLOCK,
-			.label = label,
-		};
+/* dm-verity over the filesystem; the salt follows from the content, so the tree does too. */
+static int pack_verity(struct pack_job *j)
+{
+	struct crypt_params_verity vp = {
+		.hash_name = "sha256",
+		.data_device = j->fs,
+		.salt = (const char *)j->salt,
+		.salt_size = sizeof(j->salt),
+		.hash_type = 1,
+		.data_block_size = PACK_BLOCK,
+		.hash_block_size = PACK_BLOCK,
+		.data_size = j->fs_bytes / PACK_BLOCK,
+		.flags = CRYPT_VERITY_NO_HEADER | CRYPT_VERITY_CREATE_HASH,
+	};
+	struct crypt_device *cd = NULL;
+	size_t n, root_len = sizeof(j->root);
+	int fd, ok;
 
-		if (crypt_init(&cd, part) < 0 ||
-		    crypt_set_metadata_size(cd, PACK_METADATA_SIZE,
-					    PACK_HEADER_SIZE - 2 * PACK_METADATA_SIZE) < 0 ||
-		    crypt_set_data_offset(cd, PACK_HEADER_SIZE / 512) < 0 ||
-		    crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL, (const char *)mk,
-				 sizeof(mk), &lp) < 0 ||
-		    crypt_set_pbkdf_type(cd, &pbkdf) < 0 ||
-		    crypt_keyslot_add_by_volume_key(cd, 0, (const char *)mk, sizeof(mk),
-						    (const char *)pass, sizeof(pass)) != 0) {
-			log_error("LUKS2 format failed");
-			goto out;
-		}
-		crypt_free(cd);
-		cd = NULL;
-	}
-	/* the payload: filesystem then tree, encrypted as dm-crypt will read it */
-	{
-		char both[4300];
-		int fd_out, fd_in;
-		_cleanup_free_ uint8_t *b = malloc(1 << 20);
-		uint64_t off = 0;
-
-		snprintf(both, sizeof(both), "%s/payload.img", tmp);
-		fd_out = open(both, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd_out < 0 || !b)
-			goto io;
-		for (int i = 0; i < 2; i++) {
-			uint64_t want = i ? hash_bytes : fs_bytes, done = 0;
-
-			fd_in = open(i ? hash : fs, O_RDONLY | O_CLOEXEC);
-			while (fd_in >= 0 && done < want) {
-				ssize_t n = read(fd_in, b, 1 << 20);
-
-				if (n <= 0)
-					break;
-				if ((uint64_t)n > want - done)
-					n = (ssize_t)(want - done);
-				if (pwrite(fd_out, b, (size_t)n, (off_t)off) != n)
-					break;
-				off += (uint64_t)n;
-				done += (uint64_t)n;
-			}
-			if (fd_in >= 0)
-				close(fd_in);
-			if (done < want && ftruncate(fd_out, (off_t)(off + want - done)) == 0)
-				off += want - done; /* a short tree file: zeros, as written */
-		}
-		close(fd_out);
-		if (off != payload || xts_encrypt_file(both, part, payload, mk) < 0)
-			goto io;
-		unlink(both);
-	}
-	OPENSSL_cleanse(mk, sizeof(mk));
-	/* the header area's digest: what the guest measures and the policy may require */
-	{
-		_cleanup_free_ uint8_t *h = malloc(PACK_HEADER_SIZE);
-		int fd = open(part, O_RDONLY | O_CLOEXEC);
-		unsigned n = 0;
-
-		if (!h || fd < 0 || pread(fd, h, PACK_HEADER_SIZE, 0) != PACK_HEADER_SIZE ||
-		    EVP_Digest(h, PACK_HEADER_SIZE, hdr_digest, &n, EVP_sha256(), NULL) != 1) {
-			if (fd >= 0)
-				close(fd);
-			goto io;
-		}
-		close(fd);
-	}
-	/* volume.key, then the volume in place */
-	{
-		_cleanup_(cJSON_Deletep) cJSON *k = cJSON_CreateObject();
-		cJSON *v;
-		char *text;
-
-		cJSON_AddNumberToObject(k, "version", 1);
-		json_add_hex(k, "volume_key", pass, sizeof(pass));
-		json_add_hex(k, "luks_header_sha256", hdr_digest, 32);
-		cJSON_AddNumberToObject(k, "header_size", PACK_HEADER_SIZE);
-		cJSON_AddNumberToObject(k, "payload_size", (double)payload);
-		cJSON_AddStringToObject(k, "label", label);
-		v = cJSON_AddObjectToObject(k, "verity");
-		json_add_hex(v, "root_hash", root, 32);
-		json_add_hex(v, "salt", salt, sizeof(salt));
-		cJSON_AddStringToObject(v, "hash_algorithm", "sha256");
-		cJSON_AddNumberToObject(v, "data_block_size", PACK_BLOCK);
-		cJSON_AddNumberToObject(v, "hash_block_size", PACK_BLOCK);
-		cJSON_AddNumberToObject(v, "data_blocks", (double)(fs_bytes / PACK_BLOCK));
-		cJSON_AddNumberToObject(v, "hash_offset", (double)fs_bytes);
-		text = cJSON_Print(k);
-		r = text ? file_write_atomic(keyout, text, strlen(text), err, sizeof(err))
-			 : -ENOMEM;
-		if (text) {
-			OPENSSL_cleanse(text, strlen(text));
-			free(text);
-		}
-		OPENSSL_cleanse(pass, sizeof(pass));
-		if (r < 0) {
-			log_error("%s", err);
-			goto out;
-		}
-	}
-	if (rename(part, out) < 0) {
-		log_error_errno(-errno, "%s", out);
-		goto out;
-	}
-	{
-		char hex[65];
-
-		hex_encode(hdr_digest, 32, hex);
-		printf("luks_header_sha256 %s\n", hex);
-	}
-	rc = EXIT_OK;
-	goto out;
-io:
-	log_error("%s: %s", tmp, strerror(errno ? errno : EIO));
-out:
-	OPENSSL_cleanse(mk, sizeof(mk));
-	OPENSSL_cleanse(pass, sizeof(pass));
+	if (file_digest(j->fs, "SHA256", j->salt, sizeof(j->salt), &n) < 0)
+		return pack_io(j);
+	/* the tree: at most 1/127 of the data per level, 4 levels are plenty */
+	j->hash_bytes = (j->fs_bytes / PACK_BLOCK / 128 + 8) * PACK_BLOCK * 2;
+	if (truncate(j->hash, 0) < 0 && errno != ENOENT)
+		return pack_io(j);
+	fd = open(j->hash, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)j->hash_bytes) < 0)
+		return pack_io(j);
+	close(fd);
+	ok = crypt_init_data_device(&cd, j->hash, j->fs) >= 0 &&
+	     crypt_format(cd, CRYPT_VERITY, NULL, NULL, NULL, NULL, 0, &vp) >= 0 &&
+	     crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)j->root, &root_len, NULL, 0) >= 0 &&
+	     root_len == 32;
 	crypt_free(cd);
-	{
-		char *rm[] = { "rm", "-rf", "--", tmp, NULL };
-
-		run(rm, NULL, false);
+	if (!ok) {
+		log_error("dm-verity format failed");
+		return -1;
 	}
+	j->payload = j->fs_bytes + j->hash_bytes;
+	return 0;
+}
+
+/* The volume file with a LUKS2 header, a fresh volume key mk and one keyslot for pass. */
+static int pack_luks(const struct pack_job *j, uint8_t mk[64], uint8_t pass[32])
+{
+	struct crypt_pbkdf_type pbkdf = {
+		.type = CRYPT_KDF_PBKDF2,
+		.hash = "sha256",
+		.iterations = 1000, /* libcryptsetup's minimum: the passphrase is a 256-bit key */
+		.flags = CRYPT_PBKDF_NO_BENCHMARK,
+	};
+	struct crypt_params_luks2 lp = {
+		.pbkdf = &pbkdf,
+		.sector_size = PACK_BLOCK,
+		.label = j->o->label,
+	};
+	struct crypt_device *cd = NULL;
+	int fd, ok;
+
+	fd = open(j->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)(PACK_HEADER_SIZE + j->payload)) < 0)
+		return pack_io(j);
+	close(fd);
+	if (RAND_bytes(mk, 64) != 1 || RAND_bytes(pass, 32) != 1)
+		return pack_io(j);
+	ok = crypt_init(&cd, j->part) >= 0 &&
+	     crypt_set_metadata_size(cd, PACK_METADATA_SIZE,
+				     PACK_HEADER_SIZE - 2 * PACK_METADATA_SIZE) >= 0 &&
+	     crypt_set_data_offset(cd, PACK_HEADER_SIZE / 512) >= 0 &&
+	     crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL, (const char *)mk, 64, &lp) >=
+		     0 &&
+	     crypt_set_pbkdf_type(cd, &pbkdf) >= 0 &&
+	     crypt_keyslot_add_by_volume_key(cd, 0, (const char *)mk, 64, (const char *)pass, 32) ==
+		     0;
+	crypt_free(cd);
+	if (!ok) {
+		log_error("LUKS2 format failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends want bytes of path at *off of fd_out; a short file is made up with zeros. */
+static void payload_append(int fd_out, const char *path, uint64_t want, uint8_t *b, uint64_t *off)
+{
+	uint64_t done = 0;
+	int fd_in = open(path, O_RDONLY | O_CLOEXEC);
+
+	while (fd_in >= 0 && done < want) {
+		ssize_t n = read(fd_in, b, 1 << 20);
+
+		if (n <= 0)
+			break;
+		if ((uint64_t)n > want - done)
+			n = (ssize_t)(want - done);
+		if (pwrite(fd_out, b, (size_t)n, (off_t)*off) != n)
+			break;
+		*off += (uint64_t)n;
+		done += (uint64_t)n;
+	}
+	if (fd_in >= 0)
+		close(fd_in);
+	if (done < want && ftruncate(fd_out, (off_t)(*off + want - done)) == 0)
+		*off += want - done; /* a short tree file: zeros, as written */
+}
+
+/* The payload: filesystem then tree, encrypted as dm-crypt will read it. */
+static int pack_payload(const struct pack_job *j, const uint8_t mk[64])
+{
+	char both[4300];
+	_cleanup_free_ uint8_t *b = malloc(1 << 20);
+	uint64_t off = 0;
+	int fd_out;
+
+	snprintf(both, sizeof(both), "%s/payload.img", j->tmp);
+	fd_out = open(both, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd_out < 0 || !b)
+		return pack_io(j);
+	payload_append(fd_out, j->fs, j->fs_bytes, b, &off);
+	payload_append(fd_out, j->hash, j->hash_bytes, b, &off);
+	close(fd_out);
+	if (off != j->payload || xts_encrypt_file(both, j->part, j->payload, mk) < 0)
+		return pack_io(j);
+	unlink(both);
+	return 0;
+}
+
+/* The LUKS2 volume; its volume key lives only as long as this call. */
+static int pack_volume(const struct pack_job *j, uint8_t pass[32])
+{
+	uint8_t mk[64];
+	CLEANUP_ERASE(mk);
+
+	if (pack_luks(j, mk, pass) < 0)
+		return -1;
+	return pack_payload(j, mk);
+}
+
+/* The header area's digest: what the guest measures and the policy may require. */
+static int pack_header_digest(struct pack_job *j)
+{
+	_cleanup_free_ uint8_t *h = malloc(PACK_HEADER_SIZE);
+	int fd = open(j->part, O_RDONLY | O_CLOEXEC);
+	unsigned n = 0;
+
+	if (!h || fd < 0 || pread(fd, h, PACK_HEADER_SIZE, 0) != PACK_HEADER_SIZE ||
+	    EVP_Digest(h, PACK_HEADER_SIZE, j->hdr_digest, &n, EVP_sha256(), NULL) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return pack_io(j);
+	}
+	close(fd);
+	return 0;
+}
+
+/* volume.key: the keyslot's passphrase and what the broker's policy pins. */
+static int pack_key_write(const struct pack_job *j, const uint8_t pass[32])
+{
+	_cleanup_(json_delete_wipedp) cJSON *k = cJSON_CreateObject();
+	_cleanup_(wipe_freep) char *text = NULL;
+	char err[256] = "out of memory";
+	cJSON *v;
+	int r;
+
+	cJSON_AddNumberToObject(k, "version", 1);
+	json_add_hex(k, "volume_key", pass, 32);
+	json_add_hex(k, "luks_header_sha256", j->hdr_digest, 32);
+	cJSON_AddNumberToObject(k, "header_size", PACK_HEADER_SIZE);
+	cJSON_AddNumberToObject(k, "payload_size", (double)j->payload);
+	cJSON_AddStringToObject(k, "label", j->o->label);
+	v = cJSON_AddObjectToObject(k, "verity");
+	json_add_hex(v, "root_hash", j->root, 32);
+	json_add_hex(v, "salt", j->salt, sizeof(j->salt));
+	cJSON_AddStringToObject(v, "hash_algorithm", "sha256");
+	cJSON_AddNumberToObject(v, "data_block_size", PACK_BLOCK);
+	cJSON_AddNumberToObject(v, "hash_block_size", PACK_BLOCK);
+	cJSON_AddNumberToObject(v, "data_blocks", (double)(j->fs_bytes / PACK_BLOCK));
+	cJSON_AddNumberToObject(v, "hash_offset", (double)j->fs_bytes);
+	text = cJSON_Print(k);
+	r = text ? file_write_atomic(j->o->keyout, text, strlen(text), err, sizeof(err)) : -ENOMEM;
+	if (r < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The volume, its header's digest and volume.key; the passphrase lives only as long as this call. */
+static int pack_sealed(struct pack_job *j)
+{
+	uint8_t pass[32];
+	CLEANUP_ERASE(pass);
+
+	if (pack_volume(j, pass) < 0 || pack_header_digest(j) < 0)
+		return -1;
+	return pack_key_write(j, pass);
+}
+
+static int pack_run(const struct pack_opts *o)
+{
+	struct pack_job j = { .o = o };
+	char *rm[] = { "rm", "-rf", "--", j.tmp, NULL };
+	char hex[65];
+	int rc = EXIT_USAGE;
+
+	snprintf(j.tmp, sizeof(j.tmp), "%s.pack.XXXXXX", o->out);
+	if (!mkdtemp(j.tmp)) {
+		log_error_errno(-errno, "%s", j.tmp);
+		return EXIT_USAGE;
+	}
+	snprintf(j.stage, sizeof(j.stage), "%s/stage", j.tmp);
+	snprintf(j.fs, sizeof(j.fs), "%s/fs.img", j.tmp);
+	snprintf(j.hash, sizeof(j.hash), "%s/verity.img", j.tmp);
+	snprintf(j.part, sizeof(j.part), "%s/workload.img", j.tmp);
+	if (make_fs(o->dir, j.stage, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 &&
+	    pack_verity(&j) == 0 && pack_sealed(&j) == 0) {
+		if (rename(j.part, o->out) < 0) {
+			log_error_errno(-errno, "%s", o->out);
+		} else {
+			hex_encode(j.hdr_digest, 32, hex);
+			printf("luks_header_sha256 %s\n", hex);
+			rc = EXIT_OK;
+		}
+	}
+	run(rm, NULL, false);
 	return rc;
+}
+
+int pack_main(int argc, char **argv)
+{
+	struct pack_opts o;
+	int r;
+
+	crypt_set_log_callback(NULL, cs_log, NULL);
+	r = parse_opts(argc, argv, &o);
+	if (r != 0)
+		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	return pack_run(&o);
 }

@@ -8,52 +8,27 @@
  * uploads it. The host is not trusted and holds no secret: it handles the
  * encrypted volume and the sealed bundle, and reads the guest's status
  * lines and disk as hostile input. With --print-qemu it only prints the
- * QEMU command line.
+ * QEMU command line. This file holds the verb and the steps of one run;
+ * host/run.h names the files of the rest.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "host/cvm.h"
 #include "host/fetch.h"
+#include "host/run.h"
 #include "lib/lib.h"
-
-/* cvm run's exit status when it launches (docs/order.md §8). */
-enum {
-	RUN_RESULT = 0,	      /* a committed result, uploaded */
-	RUN_NO_RESULT = 1,    /* accepted, but no result: the agent's code, E_DEADLINE, E_QEMU... */
-	RUN_REFUSED = 2,      /* usage, the order, the image, the workload: nothing launched */
-	RUN_NOT_UPLOADED = 3, /* a committed result, kept in the work directory, not uploaded */
-};
-
-#define RUN_PATH_MAX 4096
-#define OUTPUT_SIZE_DEFAULT (256ull << 20)
-#define OUTPUT_SIZE_MAX (1ull << 40)
-#define FETCH_ATTEMPTS 4
-#define UPLOAD_RETRIES_DEFAULT 4
-#define BACKOFF_MS 1000
-#define POLL_MS 100
-#define GRACE_MS 5000
-/* What the guest may write to the host's disk through QEMU before it is stopped. */
-#define STATUS_FILE_MAX (1u << 20)
-#define CONSOLE_FILE_MAX (64u << 20)
-#define STATUS_LINE_MAX 4096
-#define STATUS_SEEN_MAX 64
-#define DETAIL_SHOWN 160
 
 static void run_usage(FILE *f)
 {
@@ -93,14 +68,6 @@ static void run_usage(FILE *f)
 }
 
 /* ---- options ---- */
-
-struct run_opts {
-	const char *order, *images, *workdir, *qemu, *limits;
-	enum qemu_platform platform;
-	bool print;
-	uint64_t output_size;
-	unsigned upload_retries;
-};
 
 /* A decimal number of at most 19 digits, nothing else. */
 static int parse_u64(const char *s, uint64_t *v)
@@ -254,19 +221,11 @@ static void print_word(const char *s)
 	putchar('\'');
 }
 
-/* The order's files in a work directory. */
-struct run_paths {
-	char workload[RUN_PATH_MAX], output[RUN_PATH_MAX], status[RUN_PATH_MAX],
-		console[RUN_PATH_MAX], sock[RUN_PATH_MAX], tpmstate[RUN_PATH_MAX],
-		swtpm_log[RUN_PATH_MAX], qemu_pid[RUN_PATH_MAX], bundle[RUN_PATH_MAX],
-		bundle_part[RUN_PATH_MAX];
-};
-
 /*
  * DIR's files, absolute: QEMU reads a relative "a:b/x" as protocol "a"
  * (and a relative path means another file once QEMU's cwd differs).
  */
-static int make_paths(const char *dir, struct run_paths *p)
+int make_paths(const char *dir, struct run_paths *p)
 {
 	const struct {
 		char *out;
@@ -330,315 +289,10 @@ static int print_qemu(const struct run_opts *ro, const struct order *o, const st
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_USAGE;
 }
 
-/* ---- the agent's status lines (docs/agent.md): the guest's words, read as hostile ---- */
-
-struct status_line {
-	char phase[32];
-	char code[64];
-	char detail[DETAIL_SHOWN + 4];
-	bool ok;
-	double t; /* the guest's milliseconds since boot; -1 when absent */
-};
-
-/* 1 to cap - 1 bytes, the first of 'first', the rest of 'rest'. */
-static bool word_valid(const char *s, const char *first, const char *rest, size_t cap)
-{
-	size_t n = strlen(s);
-
-	return n > 0 && n < cap && strchr(first, s[0]) && strspn(s + 1, rest) == n - 1;
-}
-
-#define LOWER "abcdefghijklmnopqrstuvwxyz"
-#define UPPER "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-#define DIGIT "0123456789"
-
-/* A copy of a guest string for a terminal: printable ASCII, at most DETAIL_SHOWN of it. */
-static void sanitize(const char *s, char *out)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i < DETAIL_SHOWN; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	snprintf(out + i, 4, "%s", s[i] ? "..." : "");
-}
-
-/* One line: {"t": ms, "phase": ..., "ok": bool, "code": "E_...", "detail": ..., ...}. */
-static int status_line_parse(const char *text, size_t n, struct status_line *sl)
-{
-	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
-	const cJSON *t, *d;
-	const char *phase, *code = NULL;
-
-	memset(sl, 0, sizeof(*sl));
-	sl->t = -1;
-	if (json_parse(text, n, &root) < 0 || !cJSON_IsObject(root) ||
-	    json_get_string(root, "phase", &phase) < 0 || json_get_bool(root, "ok", &sl->ok) < 0 ||
-	    !word_valid(phase, LOWER, LOWER DIGIT "_-", sizeof(sl->phase)))
-		return -EBADMSG;
-	if (cJSON_GetObjectItemCaseSensitive(root, "code") &&
-	    (json_get_string(root, "code", &code) < 0 || strncmp(code, "E_", 2) ||
-	     !word_valid(code, "E", UPPER DIGIT "_", sizeof(sl->code))))
-		return -EBADMSG;
-	d = cJSON_GetObjectItemCaseSensitive(root, "detail");
-	if (d && !cJSON_IsString(d))
-		return -EBADMSG;
-	t = cJSON_GetObjectItemCaseSensitive(root, "t");
-	if (t && cJSON_IsNumber(t) && t->valuedouble >= 0 && t->valuedouble < 1e12)
-		sl->t = t->valuedouble;
-	snprintf(sl->phase, sizeof(sl->phase), "%s", phase);
-	if (code)
-		snprintf(sl->code, sizeof(sl->code), "%s", code);
-	if (d)
-		sanitize(d->valuestring, sl->detail);
-	return 0;
-}
-
-struct status_follow {
-	const char *who; /* the order id, for the lines shown */
-	uint64_t off;	 /* bytes of the status file consumed */
-	char buf[STATUS_LINE_MAX];
-	size_t len;
-	bool skipping; /* inside a line longer than buf */
-	unsigned bad;  /* lines that were not status lines */
-	size_t n;
-	struct {
-		char phase[32], code[64];
-		bool ok;
-	} seen[STATUS_SEEN_MAX];
-	char last_code[64]; /* of the last line with a code */
-	/* the last phase that failed, its code and detail */
-	char fail_code[64], fail_phase[32], fail_detail[DETAIL_SHOWN + 4];
-	bool poweroff;
-};
-
-static void status_show(const struct status_follow *f, const struct status_line *sl)
-{
-	char t[24] = "";
-
-	if (sl->t >= 0)
-		snprintf(t, sizeof(t), "[%7.1f s] ", sl->t / 1000);
-	fprintf(stderr, "%s: %s: %s%-10s %s%s%s%s%s\n", log_prog(), f->who, t, sl->phase,
-		sl->ok ? "ok" : "FAILED", sl->code[0] ? " " : "", sl->code,
-		sl->detail[0] ? ": " : "", sl->detail);
-}
-
-static void status_take(struct status_follow *f, const char *line, size_t n)
-{
-	struct status_line sl;
-
-	if (status_line_parse(line, n, &sl) < 0) {
-		f->bad++;
-		return;
-	}
-	status_show(f, &sl);
-	if (f->n < STATUS_SEEN_MAX) {
-		snprintf(f->seen[f->n].phase, sizeof(f->seen[f->n].phase), "%s", sl.phase);
-		snprintf(f->seen[f->n].code, sizeof(f->seen[f->n].code), "%s", sl.code);
-		f->seen[f->n++].ok = sl.ok;
-	}
-	if (sl.code[0])
-		snprintf(f->last_code, sizeof(f->last_code), "%s", sl.code);
-	/* the poweroff line repeats the code of the phase that failed */
-	if (!sl.ok && sl.code[0] && strcmp(sl.phase, "poweroff")) {
-		snprintf(f->fail_code, sizeof(f->fail_code), "%s", sl.code);
-		snprintf(f->fail_phase, sizeof(f->fail_phase), "%s", sl.phase);
-		snprintf(f->fail_detail, sizeof(f->fail_detail), "%s", sl.detail);
-	}
-	f->poweroff |= !strcmp(sl.phase, "poweroff");
-}
-
-/* Bytes of the status file, in order: each whole line is taken; longer lines than buf are not. */
-static void status_feed(struct status_follow *f, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] != '\n') {
-			if (f->len < sizeof(f->buf))
-				f->buf[f->len++] = p[i];
-			else
-				f->skipping = true;
-			continue;
-		}
-		if (f->skipping)
-			f->bad++;
-		else if (f->len)
-			status_take(f, f->buf, f->len);
-		f->len = 0;
-		f->skipping = false;
-	}
-}
-
-/* Takes what the status file gained; -EFBIG once it has grown past STATUS_FILE_MAX. */
-static int status_poll(struct status_follow *f, const char *path)
-{
-	char buf[8192];
-	ssize_t n = 1;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	while (n > 0 && f->off < STATUS_FILE_MAX) {
-		size_t want = sizeof(buf);
-
-		if (want > STATUS_FILE_MAX - f->off)
-			want = (size_t)(STATUS_FILE_MAX - f->off);
-		n = pread(fd, buf, want, (off_t)f->off);
-		if (n > 0) {
-			status_feed(f, buf, (size_t)n);
-			f->off += (uint64_t)n;
-		}
-	}
-	if (f->off >= STATUS_FILE_MAX && pread(fd, buf, 1, (off_t)f->off) > 0)
-		n = -EFBIG;
-	close(fd);
-	return n == -EFBIG ? -EFBIG : 0;
-}
-
-/* ---- processes ---- */
-
-static void nap_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* In the child: its own process group, ended with this process, default signals. */
-static __attribute__((noreturn)) void child_exec(char *const argv[], int log, int null, int report,
-						 pid_t parent)
-{
-	const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
-	sigset_t none;
-	int e;
-
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(127);
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		signal(sigs[i], SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-		_exit(127);
-	execvp(argv[0], argv);
-	e = errno;
-	if (write(report, &e, sizeof(e)) < 0)
-		_exit(127);
-	_exit(127);
-}
-
-/*
- * Starts argv (PATH searched) with stdin from /dev/null and stdout and
- * stderr to log, in a process group of its own (a terminal's Ctrl-C comes
- * to us, and the group ends with it), and learns whether exec worked.
- */
-static int spawn(char *const argv[], const char *log, pid_t *out, char *err, size_t errlen)
-{
-	int p[2] = { -1, -1 }, lfd, nfd, e = 0, st;
-	pid_t parent = getpid(), pid = -1;
-	ssize_t n;
-
-	lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (lfd < 0)
-		return set_error(err, errlen, -errno, "%s: %s", log, strerror(errno));
-	nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (nfd < 0 || pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0)
-		e = errno;
-	else if (pid == 0)
-		child_exec(argv, lfd, nfd, p[1], parent);
-	if (p[1] >= 0)
-		close(p[1]);
-	if (pid > 0) {
-		setpgid(pid, pid);
-		while ((n = read(p[0], &e, sizeof(e))) < 0 && errno == EINTR)
-			;
-		if (n == (ssize_t)sizeof(e))
-			waitpid(pid, &st, 0);
-		else
-			e = 0;
-	}
-	if (p[0] >= 0)
-		close(p[0]);
-	if (nfd >= 0)
-		close(nfd);
-	close(lfd);
-	if (e)
-		return set_error(err, errlen, -e, "cannot run %s: %s", argv[0], strerror(e));
-	*out = pid;
-	return 0;
-}
-
-/* Waits up to ms for pid to end; true when it has (reaped, or not ours to wait for). */
-static bool wait_child(pid_t pid, unsigned ms, int *wstatus)
-{
-	const int64_t end = mono_ms() + ms;
-
-	for (;;) {
-		pid_t w = waitpid(pid, wstatus, WNOHANG);
-
-		if (w == pid || (w < 0 && errno != EINTR))
-			return true;
-		if (mono_ms() >= end)
-			return false;
-		nap_ms(POLL_MS / 2);
-	}
-}
-
-/*
- * Ends a child started by spawn() and its process group (QEMU's guestfwd
- * socat processes): SIGTERM, SIGKILL after GRACE_MS, then reaps it.
- */
-static void stop_child(pid_t pid, int *wstatus)
-{
-	kill(-pid, SIGTERM);
-	if (!wait_child(pid, GRACE_MS, wstatus)) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, wstatus, 0) < 0 && errno == EINTR)
-			;
-	}
-	kill(-pid, SIGKILL);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---- one order's run ---- */
 
-struct run {
-	const struct run_opts *ro;
-	const struct order *o;
-	const struct image *img;
-	struct run_paths p;
-	pid_t qemu, swtpm;
-	int qemu_wstatus;
-	bool launched, qemu_ended;
-	const char *stopped_by; /* why cvm run stopped QEMU: "deadline", "signal", "flood" */
-	time_t started;
-	int64_t t0, fetch_ms, vm_ms, upload_ms;
-	struct fetch_report fetch;
-	struct status_follow st;
-	char code[64];			 /* what ended the run without an uploaded result */
-	char why[480];			 /* its one line */
-	bool have_bundle, partial, kept; /* kept: DIR/result.cvmr of an earlier run */
-	int job_exit;
-	uint64_t bundle_size;
-	uint8_t bundle_sha256[32];
-	bool upload_tried;
-	struct upload_report up;
-	int exit;
-};
-
 /* Records "E_CODE: why" as what ended the run; the first one stays. */
-static void run_fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void run_fail(struct run *r, const char *fmt, ...)
+void run_fail(struct run *r, const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
@@ -648,12 +302,11 @@ static void run_fail(struct run *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->why, sizeof(r->why), fmt, ap);
 	va_end(ap);
-	n = strspn(r->why, UPPER DIGIT "_");
+	n = strspn(r->why, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
 	snprintf(r->code, sizeof(r->code), "%.*s", (int)(n < sizeof(r->code) ? n : 0), r->why);
 }
 
-static void say(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const struct run *r, const char *fmt, ...)
+void say(const struct run *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -844,247 +497,6 @@ static void qemu_outcome(struct run *r)
 	else if (WIFEXITED(ws) && WEXITSTATUS(ws))
 		run_fail(r, "E_QEMU: QEMU exited with status %d (see %s)", WEXITSTATUS(ws),
 			 r->p.console);
-}
-
-static void evp_md_ctx_freep(EVP_MD_CTX **c)
-{
-	EVP_MD_CTX_free(*c);
-}
-
-/* Copies the bundle's region of the output disk to a file of its own, hashing it. */
-static int copy_bundle(int fd, const struct result_source *src, const char *to, uint8_t sha[32],
-		       char *err, size_t errlen)
-{
-	_cleanup_(evp_md_ctx_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-	_cleanup_free_ uint8_t *buf = malloc(1u << 20);
-	int out, rc = 0;
-
-	if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		return set_error(err, errlen, -ENOMEM, "E_RESULT_COPY: out of memory");
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0)
-		return set_error(err, errlen, -errno, "E_RESULT_COPY: %s: %s", to, strerror(errno));
-	for (uint64_t done = 0; rc == 0 && done < src->size;) {
-		size_t want = src->size - done < (1u << 20) ? (size_t)(src->size - done) : 1u << 20;
-		ssize_t n = pread(fd, buf, want, (off_t)(src->offset + done));
-
-		if (n <= 0)
-			rc = n < 0 ? -errno : -EIO;
-		else if ((rc = fd_write_all(out, buf, (size_t)n)) == 0 &&
-			 EVP_DigestUpdate(md, buf, (size_t)n) != 1)
-			rc = -EIO;
-		done += n > 0 ? (uint64_t)n : 0;
-	}
-	if (rc == 0 && (fsync(out) < 0 || EVP_DigestFinal_ex(md, sha, NULL) != 1))
-		rc = -EIO;
-	close(out);
-	return rc < 0 ? set_error(err, errlen, rc, "E_RESULT_COPY: %s: %s", to, strerror(-rc)) : 0;
-}
-
-/* The bundle's framing and signature (no key needed), and that it is this order's. */
-static int check_bundle(struct run *r, const char *path, char *err, size_t errlen)
-{
-	struct result_info info = { 0 };
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		rc = set_error(err, errlen, -errno, "E_RESULT_COPY: %s: %s", path, strerror(errno));
-	} else {
-		const struct result_source src = { .fd = fd, .size = (uint64_t)st.st_size };
-
-		rc = result_verify(&src, &info, err, errlen);
-		if (rc == 0 && strcmp(info.order_id, r->o->id))
-			rc = set_error(err, errlen, -EBADMSG,
-				       "E_RESULT_ORDER: the bundle is for order %s", info.order_id);
-		r->partial = info.partial;
-		r->job_exit = info.exit_code;
-		r->bundle_size = (uint64_t)st.st_size;
-	}
-	result_info_free(&info);
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* The committed bundle of the output disk, checked, as DIR/result.cvmr. */
-static int take_result(struct run *r, char *err, size_t errlen)
-{
-	struct result_source src;
-	int fd = open(r->p.output, O_RDONLY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return set_error(err, errlen, -errno, "E_NO_RESULT: %s: %s", r->p.output,
-				 strerror(errno));
-	rc = outdisk_open(fd, &src, err, errlen);
-	if (rc == 0)
-		rc = copy_bundle(fd, &src, r->p.bundle_part, r->bundle_sha256, err, errlen);
-	close(fd);
-	if (rc == 0)
-		rc = check_bundle(r, r->p.bundle_part, err, errlen);
-	if (rc == 0 && rename(r->p.bundle_part, r->p.bundle) < 0)
-		rc = set_error(err, errlen, -errno, "E_RESULT_COPY: %s: %s", r->p.bundle,
-			       strerror(errno));
-	unlink(r->p.bundle_part);
-	r->have_bundle = rc == 0;
-	return rc;
-}
-
-/* Why there is no result: cvm run's own reason, else the agent's last code, else the disk's. */
-static void no_result(struct run *r, const char *disk_err)
-{
-	const struct status_follow *f = &r->st;
-
-	if (f->fail_code[0] && !strcmp(f->fail_code, "E_OUTPUT_FULL"))
-		run_fail(r,
-			 "%s: the agent's %s phase failed: the bundle does not fit on the %" PRIu64
-			 "-byte output disk (--output-size)",
-			 f->fail_code, f->fail_phase, r->ro->output_size);
-	else if (f->fail_code[0])
-		run_fail(r, "%s: the agent's %s phase failed%s%s", f->fail_code, f->fail_phase,
-			 f->fail_detail[0] ? ": " : "", f->fail_detail);
-	else if (f->last_code[0])
-		run_fail(r, "%s: reported by the agent", f->last_code);
-	else if (r->qemu_ended && !f->poweroff && !f->n)
-		run_fail(r, "%s (no status line from the agent; see %s)", disk_err, r->p.console);
-	else
-		run_fail(r, "%s", disk_err);
-}
-
-static void show_result(const struct run *r)
-{
-	char hex[65];
-
-	hex_encode(r->bundle_sha256, 32, hex);
-	say(r, "result %s: %llu bytes, SHA-256 %s%s", r->p.bundle,
-	    (unsigned long long)r->bundle_size, hex,
-	    r->partial ? " (marked partial by the agent)" : "");
-}
-
-static void upload(struct run *r)
-{
-	char err[480], shown[FETCH_URL_SHOWN_MAX];
-	const int64_t t = mono_ms();
-
-	r->upload_tried = true;
-	fetch_url_shown(r->o->upload_url, shown, sizeof(shown));
-	if (upload_file(r->o->upload_url, r->p.bundle, 1 + r->ro->upload_retries, BACKOFF_MS,
-			&r->up, err, sizeof(err)) < 0)
-		run_fail(r, "%s (%u attempts; the result is kept in %s)", err, r->up.attempts,
-			 r->p.bundle);
-	else
-		say(r, "uploaded to %s (HTTP %ld, %u attempt%s)", shown, r->up.http_status,
-		    r->up.attempts, r->up.attempts == 1 ? "" : "s");
-	r->upload_ms = mono_ms() - t;
-}
-
-/* ---- the summary (stdout, one JSON object) ---- */
-
-static void add_str_or_null(cJSON *o, const char *key, const char *s)
-{
-	if (s && s[0])
-		cJSON_AddStringToObject(o, key, s);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
-static void summary_status(cJSON *s, const struct status_follow *f)
-{
-	cJSON *a = cJSON_AddArrayToObject(s, "phases");
-
-	for (size_t i = 0; i < f->n; i++) {
-		cJSON *e = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(e, "phase", f->seen[i].phase);
-		cJSON_AddBoolToObject(e, "ok", f->seen[i].ok);
-		if (f->seen[i].code[0])
-			cJSON_AddStringToObject(e, "code", f->seen[i].code);
-		if (!cJSON_AddItemToArray(a, e))
-			cJSON_Delete(e);
-	}
-	add_str_or_null(s, "last_code", f->last_code);
-	cJSON_AddBoolToObject(s, "poweroff", f->poweroff);
-	cJSON_AddNumberToObject(s, "status_lines_refused", f->bad);
-}
-
-static void summary_qemu(cJSON *s, const struct run *r)
-{
-	cJSON *q;
-
-	if (!r->launched) {
-		cJSON_AddNullToObject(s, "qemu");
-		return;
-	}
-	q = cJSON_AddObjectToObject(s, "qemu");
-	if (WIFEXITED(r->qemu_wstatus))
-		cJSON_AddNumberToObject(q, "exit_status", WEXITSTATUS(r->qemu_wstatus));
-	else if (WIFSIGNALED(r->qemu_wstatus))
-		cJSON_AddNumberToObject(q, "signal", WTERMSIG(r->qemu_wstatus));
-	add_str_or_null(q, "stopped_by", r->stopped_by);
-	cJSON_AddStringToObject(q, "console", r->p.console);
-}
-
-static void summary_files(cJSON *s, const struct run *r)
-{
-	cJSON *w = cJSON_AddObjectToObject(s, "workload"), *b, *u;
-	char hex[65], shown[FETCH_URL_SHOWN_MAX];
-
-	cJSON_AddStringToObject(w, "path", r->p.workload);
-	cJSON_AddNumberToObject(w, "bytes", (double)r->o->workload_size);
-	cJSON_AddBoolToObject(w, "cached", r->fetch.cached);
-	cJSON_AddNumberToObject(w, "resumed_at", (double)r->fetch.resumed_at);
-	cJSON_AddNumberToObject(w, "attempts", r->fetch.attempts);
-	if (!r->have_bundle) {
-		cJSON_AddNullToObject(s, "bundle");
-	} else {
-		b = cJSON_AddObjectToObject(s, "bundle");
-		hex_encode(r->bundle_sha256, 32, hex);
-		cJSON_AddStringToObject(b, "path", r->p.bundle);
-		cJSON_AddNumberToObject(b, "bytes", (double)r->bundle_size);
-		cJSON_AddStringToObject(b, "sha256", hex);
-		cJSON_AddBoolToObject(b, "partial", r->partial);
-		cJSON_AddNumberToObject(b, "job_exit_code", r->job_exit);
-		cJSON_AddBoolToObject(b, "from_earlier_run", r->kept);
-	}
-	if (!r->upload_tried) {
-		cJSON_AddNullToObject(s, "upload");
-		return;
-	}
-	u = cJSON_AddObjectToObject(s, "upload");
-	fetch_url_shown(r->o->upload_url, shown, sizeof(shown));
-	cJSON_AddStringToObject(u, "url", shown);
-	cJSON_AddBoolToObject(u, "ok", r->up.ok);
-	cJSON_AddNumberToObject(u, "attempts", r->up.attempts);
-	cJSON_AddNumberToObject(u, "http_status", (double)r->up.http_status);
-}
-
-static void summary_print(const struct run *r)
-{
-	_cleanup_(cJSON_Deletep) cJSON *s = cJSON_CreateObject();
-	_cleanup_free_ char *text = NULL;
-	cJSON *t;
-	char when[32];
-	struct tm tm;
-
-	cJSON_AddStringToObject(s, "order_id", r->o->id);
-	cJSON_AddStringToObject(s, "platform", qemu_platform_name(r->ro->platform));
-	cJSON_AddNumberToObject(s, "exit", r->exit);
-	add_str_or_null(s, "code", r->code);
-	summary_status(s, &r->st);
-	summary_qemu(s, r);
-	summary_files(s, r);
-	t = cJSON_AddObjectToObject(s, "times");
-	gmtime_r(&r->started, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(t, "started", when);
-	cJSON_AddNumberToObject(t, "fetch_ms", (double)r->fetch_ms);
-	cJSON_AddNumberToObject(t, "vm_ms", (double)r->vm_ms);
-	cJSON_AddNumberToObject(t, "upload_ms", (double)r->upload_ms);
-	cJSON_AddNumberToObject(t, "total_ms", (double)(mono_ms() - r->t0));
-	if (!(text = cJSON_PrintUnformatted(s)) || printf("%s\n", text) < 0 || fflush(stdout)) {
-		log_error("standard output: the summary cannot be written");
-		return;
-	}
 }
 
 /* ---- cvm run ---- */

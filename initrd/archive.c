@@ -67,93 +67,127 @@ static int copy_data(struct archive *a, int fd, uint64_t size, const char *src, 
 	return 0;
 }
 
-static int write_entries(struct archive *a, const struct initrd_list *l, int64_t mtime, char *err,
-			 size_t errlen)
+/* The cpio inode of each entry: hard links share their first name's; the data goes with the last. */
+struct inodes {
+	int64_t *ino;
+	unsigned *nlink;
+	bool *last;
+};
+
+static int inodes_number(const struct initrd_list *l, struct inodes *in)
 {
 	size_t n = l->n;
-	int64_t *ino = calloc(n ? n : 1, sizeof(*ino));
-	unsigned *nlink = calloc(n ? n : 1, sizeof(*nlink));
-	bool *last = calloc(n ? n : 1, sizeof(*last));
-	int r = 0;
 
-	if (!ino || !nlink || !last) {
-		r = fail(err, errlen, "out of memory");
-		goto out;
-	}
-	/* Hard links share the inode of their first name; the data goes with the last. */
+	in->ino = calloc(n ? n : 1, sizeof(*in->ino));
+	in->nlink = calloc(n ? n : 1, sizeof(*in->nlink));
+	in->last = calloc(n ? n : 1, sizeof(*in->last));
+	if (!in->ino || !in->nlink || !in->last)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct initrd_entry *e = &l->entries[i];
 
-		ino[i] = (int64_t)i + 1;
-		nlink[i] = e->type == INITRD_DIR ? 2 : 1;
-		last[i] = true;
+		in->ino[i] = (int64_t)i + 1;
+		in->nlink[i] = e->type == INITRD_DIR ? 2 : 1;
+		in->last[i] = true;
 		if (!e->link_group)
 			continue;
-		nlink[i] = 0;
+		in->nlink[i] = 0;
 		for (size_t j = 0; j < n; j++)
 			if (l->entries[j].link_group == e->link_group) {
-				if (nlink[i]++ == 0)
-					ino[i] = (int64_t)j + 1;
-				last[i] = j <= i;
+				if (in->nlink[i]++ == 0)
+					in->ino[i] = (int64_t)j + 1;
+				in->last[i] = j <= i;
 			}
 	}
-	for (size_t i = 0; i < n && r == 0; i++) {
-		const struct initrd_entry *e = &l->entries[i];
-		struct archive_entry *ae = archive_entry_new();
-		int fd = -1;
-		struct stat st;
-		uint64_t size = 0;
+	return 0;
+}
 
-		if (!ae) {
-			r = fail(err, errlen, "out of memory");
-			break;
-		}
-		if (e->type == INITRD_FILE && last[i] && e->data) {
-			size = e->data_len;
-		} else if (e->type == INITRD_FILE && last[i]) {
-			fd = open(e->source, O_RDONLY | O_CLOEXEC);
-			if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-				r = fail(err, errlen, "line %u: %s: %s", e->line, e->source,
-					 fd < 0 ? strerror(errno) : "not a regular file");
-				if (fd >= 0)
-					close(fd);
-				archive_entry_free(ae);
-				break;
-			}
-			size = (uint64_t)st.st_size;
-		}
-		/* Names without the leading slash, as gen_init_cpio writes them. */
-		archive_entry_set_pathname(ae, e->name + 1);
-		archive_entry_set_mode(ae, type_bits(e) | (e->mode & 07777));
-		archive_entry_set_uid(ae, e->uid);
-		archive_entry_set_gid(ae, e->gid);
-		archive_entry_set_mtime(ae, mtime, 0);
-		archive_entry_set_ino64(ae, ino[i]);
-		archive_entry_set_nlink(ae, nlink[i]);
-		archive_entry_set_dev(ae, 0);
-		if (e->type == INITRD_NOD) {
-			archive_entry_set_rdevmajor(ae, e->major);
-			archive_entry_set_rdevminor(ae, e->minor);
-		}
-		if (e->type == INITRD_SLINK)
-			archive_entry_set_symlink(ae, e->source);
-		archive_entry_set_size(ae, (la_int64_t)size);
-		if (archive_write_header(a, ae) != ARCHIVE_OK)
-			r = fail(err, errlen, "line %u: %s: %s", e->line, e->name,
-				 archive_error_string(a));
-		else if (fd >= 0)
-			r = copy_data(a, fd, size, e->source, err, errlen);
-		else if (e->data && size &&
-			 archive_write_data(a, e->data, size) != (la_ssize_t)size)
-			r = fail(err, errlen, "%s: %s", e->name, archive_error_string(a));
-		if (fd >= 0)
-			close(fd);
-		archive_entry_free(ae);
+static void inodes_free(struct inodes *in)
+{
+	free(in->ino);
+	free(in->nlink);
+	free(in->last);
+}
+
+/* A file's data: its size, and an open fd unless the list holds the data itself. */
+static int entry_source(const struct initrd_entry *e, int *fd, uint64_t *size, char *err,
+			size_t errlen)
+{
+	struct stat st;
+
+	if (e->data) {
+		*size = e->data_len;
+		return 0;
 	}
-out:
-	free(ino);
-	free(nlink);
-	free(last);
+	*fd = open(e->source, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0 || fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int r = fail(err, errlen, "line %u: %s: %s", e->line, e->source,
+			     *fd < 0 ? strerror(errno) : "not a regular file");
+
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return r;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Entry i's header, then its data if it carries the data of its inode. */
+static int write_entry(struct archive *a, const struct initrd_list *l, size_t i,
+		       const struct inodes *in, int64_t mtime, char *err, size_t errlen)
+{
+	const struct initrd_entry *e = &l->entries[i];
+	struct archive_entry *ae = archive_entry_new();
+	uint64_t size = 0;
+	int fd = -1, r = 0;
+
+	if (!ae)
+		return fail(err, errlen, "out of memory");
+	if (e->type == INITRD_FILE && in->last[i] &&
+	    (r = entry_source(e, &fd, &size, err, errlen)) < 0) {
+		archive_entry_free(ae);
+		return r;
+	}
+	/* Names without the leading slash, as gen_init_cpio writes them. */
+	archive_entry_set_pathname(ae, e->name + 1);
+	archive_entry_set_mode(ae, type_bits(e) | (e->mode & 07777));
+	archive_entry_set_uid(ae, e->uid);
+	archive_entry_set_gid(ae, e->gid);
+	archive_entry_set_mtime(ae, mtime, 0);
+	archive_entry_set_ino64(ae, in->ino[i]);
+	archive_entry_set_nlink(ae, in->nlink[i]);
+	archive_entry_set_dev(ae, 0);
+	if (e->type == INITRD_NOD) {
+		archive_entry_set_rdevmajor(ae, e->major);
+		archive_entry_set_rdevminor(ae, e->minor);
+	}
+	if (e->type == INITRD_SLINK)
+		archive_entry_set_symlink(ae, e->source);
+	archive_entry_set_size(ae, (la_int64_t)size);
+	if (archive_write_header(a, ae) != ARCHIVE_OK)
+		r = fail(err, errlen, "line %u: %s: %s", e->line, e->name, archive_error_string(a));
+	else if (fd >= 0)
+		r = copy_data(a, fd, size, e->source, err, errlen);
+	else if (e->data && size && archive_write_data(a, e->data, size) != (la_ssize_t)size)
+		r = fail(err, errlen, "%s: %s", e->name, archive_error_string(a));
+	if (fd >= 0)
+		close(fd);
+	archive_entry_free(ae);
+	return r;
+}
+
+static int write_entries(struct archive *a, const struct initrd_list *l, int64_t mtime, char *err,
+			 size_t errlen)
+{
+	struct inodes in = { 0 };
+	int r = 0;
+
+	if (inodes_number(l, &in) < 0)
+		r = fail(err, errlen, "out of memory");
+	for (size_t i = 0; i < l->n && r == 0; i++)
+		r = write_entry(a, l, i, &in, mtime, err, errlen);
+	inodes_free(&in);
 	return r;
 }
 

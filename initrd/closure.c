@@ -290,8 +290,14 @@ static int add_path(struct initrd_list *l, const char *path, unsigned line, char
 	return add_path(l, next, line, err, errlen, depth + 1);
 }
 
-int initrd_add_lib(struct initrd_list *l, const char *path, const char *dest, unsigned line,
-		   char *err, size_t errlen)
+/* The libraries of one lib line, each once: the first is the one asked for. */
+struct lib_queue {
+	char (*path)[PATH_MAX];
+	size_t head, tail;
+};
+
+/* Where the libraries cur (the file at path) needs are looked for, in ld.so's order. */
+static void lib_search(const struct elf_info *cur, const char *path, struct search *s)
 {
 	static const char *const defaults[] = { "/lib/x86_64-linux-gnu",
 						"/usr/lib/x86_64-linux-gnu",
@@ -299,93 +305,112 @@ int initrd_add_lib(struct initrd_list *l, const char *path, const char *dest, un
 						"/usr/lib64",
 						"/lib",
 						"/usr/lib" };
-	char(*queue)[PATH_MAX] = calloc(MAX_LIBS, PATH_MAX);
-	size_t head = 0, tail = 0;
+	char origin[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	snprintf(origin, sizeof(origin), "%.*s", (int)(slash - path), path);
+	if (cur->rpath[0] && !cur->runpath[0])
+		search_add_list(s, cur->rpath, origin);
+	if (cur->runpath[0])
+		search_add_list(s, cur->runpath, origin);
+	s->n = ldso_conf_dirs("/etc/ld.so.conf", s->dirs, s->n, MAX_DIRS, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(defaults) && s->n < MAX_DIRS; i++)
+		snprintf(s->dirs[s->n++], PATH_MAX, "%s", defaults[i]);
+}
+
+/* The first file named needed in s that is of root's class and machine, into cand. */
+static bool lib_find(const char *needed, const struct search *s, const struct elf_info *root,
+		     char cand[PATH_MAX])
+{
+	bool found = false;
+
+	for (size_t d = 0; d < s->n && !found; d++) {
+		int w = needed[0] == '/' ? snprintf(cand, PATH_MAX, "%s", needed)
+					 : snprintf(cand, PATH_MAX, "%s/%s", s->dirs[d], needed);
+
+		found = w > 0 && w < PATH_MAX && access(cand, R_OK) == 0 && compatible(cand, root);
+	}
+	return found;
+}
+
+/* Every library cur (the queue's head) needs: found, queued and added once. */
+static int lib_add_needed(struct initrd_list *l, struct lib_queue *q, const struct elf_info *cur,
+			  const struct elf_info *root, unsigned line, char *err, size_t errlen)
+{
+	const char *path = q->path[q->head];
+	struct search s = { .n = 0 };
+	int r = 0;
+
+	lib_search(cur, path, &s);
+	for (size_t k = 0; r == 0 && k < cur->nneeded; k++) {
+		char cand[PATH_MAX];
+		bool seen = false;
+
+		if (!lib_find(cur->needed[k], &s, root, cand))
+			return fail(err, errlen, "line %u: %s needs %s, not found on this host",
+				    line, path, cur->needed[k]);
+		for (size_t i = 0; i < q->tail; i++)
+			seen |= !strcmp(q->path[i], cand);
+		if (seen)
+			continue;
+		if (q->tail == MAX_LIBS)
+			return fail(err, errlen, "line %u: more than %d libraries", line, MAX_LIBS);
+		memcpy(q->path[q->tail++], cand, PATH_MAX);
+		r = add_path(l, cand, line, err, errlen, 0);
+	}
+	return r;
+}
+
+/* The file itself, under DEST or its own path, and its interpreter. */
+static int lib_add_self(struct initrd_list *l, const char *path, const char *dest,
+			const struct elf_info *root, unsigned line, char *err, size_t errlen)
+{
+	struct initrd_entry e = { .type = INITRD_FILE, .mode = 0755, .line = line };
+	const char *name = dest ? dest : path;
+	int r;
+
+	if (name[0] != '/')
+		return fail(err, errlen, "line %u: lib %s needs an absolute DEST", line, path);
+	r = initrd_add_parents(l, name, line);
+	if (r == 0)
+		r = initrd_list_add(l, &e, name, path);
+	if (r == 0 && root->interp[0])
+		r = add_path(l, root->interp, line, err, errlen, 0);
+	return r;
+}
+
+int initrd_add_lib(struct initrd_list *l, const char *path, const char *dest, unsigned line,
+		   char *err, size_t errlen)
+{
+	struct lib_queue q = { .path = calloc(MAX_LIBS, PATH_MAX) };
 	struct elf_info root;
 	int r;
 
-	if (!queue)
+	if (!q.path)
 		return -ENOMEM;
 	r = elf_read(path, &root, err, errlen, line);
 	if (r < 0)
 		goto out;
-	/* The file itself, under DEST or its own path. */
-	{
-		struct initrd_entry e = { .type = INITRD_FILE, .mode = 0755, .line = line };
-		const char *name = dest ? dest : path;
-
-		if (name[0] != '/') {
-			r = fail(err, errlen, "line %u: lib %s needs an absolute DEST", line, path);
-			goto out;
-		}
-		r = initrd_add_parents(l, name, line);
-		if (r == 0)
-			r = initrd_list_add(l, &e, name, path);
-	}
-	if (r == 0 && root.interp[0])
-		r = add_path(l, root.interp, line, err, errlen, 0);
-	snprintf(queue[tail++], PATH_MAX, "%s", path);
-	while (r == 0 && head < tail) {
+	r = lib_add_self(l, path, dest, &root, line, err, errlen);
+	snprintf(q.path[q.tail++], PATH_MAX, "%s", path);
+	while (r == 0 && q.head < q.tail) {
 		struct elf_info cur;
-		struct search s = { .n = 0 };
-		char origin[PATH_MAX];
-		const char *slash;
 
-		if (head == 0) {
+		if (q.head == 0) {
 			cur = root;
 		} else {
-			r = elf_read(queue[head], &cur, err, errlen, line);
+			r = elf_read(q.path[q.head], &cur, err, errlen, line);
 			if (r < 0)
 				break;
 		}
-		slash = strrchr(queue[head], '/');
-		snprintf(origin, sizeof(origin), "%.*s", (int)(slash - queue[head]), queue[head]);
-		if (cur.rpath[0] && !cur.runpath[0])
-			search_add_list(&s, cur.rpath, origin);
-		if (cur.runpath[0])
-			search_add_list(&s, cur.runpath, origin);
-		s.n = ldso_conf_dirs("/etc/ld.so.conf", s.dirs, s.n, MAX_DIRS, 0);
-		for (size_t i = 0; i < ARRAY_SIZE(defaults) && s.n < MAX_DIRS; i++)
-			snprintf(s.dirs[s.n++], PATH_MAX, "%s", defaults[i]);
-
-		for (size_t k = 0; r == 0 && k < cur.nneeded; k++) {
-			char cand[PATH_MAX];
-			bool found = false, seen = false;
-
-			for (size_t d = 0; d < s.n && !found; d++) {
-				int w = cur.needed[k][0] == '/'
-						? snprintf(cand, sizeof(cand), "%s", cur.needed[k])
-						: snprintf(cand, sizeof(cand), "%s/%s", s.dirs[d],
-							   cur.needed[k]);
-
-				found = w > 0 && (size_t)w < sizeof(cand) &&
-					access(cand, R_OK) == 0 && compatible(cand, &root);
-			}
-			if (!found) {
-				r = fail(err, errlen,
-					 "line %u: %s needs %s, not found on this host", line,
-					 queue[head], cur.needed[k]);
-				break;
-			}
-			for (size_t q = 0; q < tail; q++)
-				seen |= !strcmp(queue[q], cand);
-			if (seen)
-				continue;
-			if (tail == MAX_LIBS) {
-				r = fail(err, errlen, "line %u: more than %d libraries", line,
-					 MAX_LIBS);
-				break;
-			}
-			memcpy(queue[tail++], cand, sizeof(cand));
-			r = add_path(l, cand, line, err, errlen, 0);
-		}
-		if (head > 0)
+		r = lib_add_needed(l, &q, &cur, &root, line, err, errlen);
+		if (q.head > 0)
 			elf_info_free(&cur);
-		head++;
+		q.head++;
 	}
 	elf_info_free(&root);
 out:
-	free(queue);
+	free(q.path);
 	return r;
 }
 

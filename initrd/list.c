@@ -181,20 +181,19 @@ static int cmp_str(const void *a, const void *b)
  * bit is set and 0644 otherwise, symbolic links stored as links.
  */
 static int add_tree(struct initrd_list *l, const char *src, const char *dest, unsigned line,
-		    int depth, char *err, size_t errlen)
+		    int depth, char *err, size_t errlen);
+
+/* The names in directory src, sorted: directory order is whatever the file system keeps. */
+static int tree_names(const char *src, char ***out, size_t *count)
 {
-	struct initrd_entry e = { .type = INITRD_DIR, .mode = 0755, .line = line };
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
-	DIR *d;
+	DIR *d = opendir(src);
 	int r = 0;
 
-	if (depth > MAX_DEPTH)
-		return fail(err, errlen, "line %u: %s nests deeper than %d", line, src, MAX_DEPTH);
-	d = opendir(src);
 	if (!d)
-		return fail(err, errlen, "line %u: %s: %s", line, src, strerror(errno));
+		return -errno;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -215,12 +214,67 @@ static int add_tree(struct initrd_list *l, const char *src, const char *dest, un
 		n++;
 	}
 	closedir(d);
-	/* Directory order is whatever the file system keeps: sort it away. */
 	if (r == 0 && n > 1)
 		qsort(names, n, sizeof(*names), cmp_str);
+	*out = names;
+	*count = n;
+	return r;
+}
+
+/* One name of a tree: s on the build host, t in the image; directories recursively. */
+static int tree_entry(struct initrd_list *l, const char *s, const char *t, unsigned line, int depth,
+		      char *err, size_t errlen)
+{
+	struct initrd_entry e = { .line = line };
+	struct stat st;
+	int r;
+
+	if (lstat(s, &st) < 0)
+		return fail(err, errlen, "line %u: %s: %s", line, s, strerror(errno));
+	if (!name_ok(t))
+		return fail(err, errlen, "line %u: %s: not a usable name in the image", line, t);
+	if (S_ISDIR(st.st_mode)) {
+		e.type = INITRD_DIR;
+		e.mode = 0755;
+		r = initrd_list_add(l, &e, t, NULL);
+		return r == 0 ? add_tree(l, s, t, line, depth + 1, err, errlen) : r;
+	}
+	if (S_ISREG(st.st_mode)) {
+		e.type = INITRD_FILE;
+		e.mode = st.st_mode & 0111 ? 0755 : 0644;
+		return initrd_list_add(l, &e, t, s);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t k = readlink(s, target, sizeof(target) - 1);
+
+		if (k < 0)
+			return fail(err, errlen, "line %u: %s: %s", line, s, strerror(errno));
+		target[k] = 0;
+		e.type = INITRD_SLINK;
+		e.mode = 0777;
+		return initrd_list_add(l, &e, t, target);
+	}
+	return fail(err, errlen,
+		    "line %u: %s: devices, pipes and sockets are listed, "
+		    "not copied from a tree",
+		    line, s);
+}
+
+static int add_tree(struct initrd_list *l, const char *src, const char *dest, unsigned line,
+		    int depth, char *err, size_t errlen)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int r;
+
+	if (depth > MAX_DEPTH)
+		return fail(err, errlen, "line %u: %s nests deeper than %d", line, src, MAX_DEPTH);
+	r = tree_names(src, &names, &n);
+	if (r < 0 && r != -ENOMEM)
+		return fail(err, errlen, "line %u: %s: %s", line, src, strerror(-r));
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		char *s = NULL, *t = NULL;
-		struct stat st;
 
 		if (asprintf(&s, "%s/%s", src, names[i]) < 0 ||
 		    asprintf(&t, "%s%s%s", dest, strcmp(dest, "/") ? "/" : "", names[i]) < 0) {
@@ -228,39 +282,7 @@ static int add_tree(struct initrd_list *l, const char *src, const char *dest, un
 			r = -ENOMEM;
 			break;
 		}
-		if (lstat(s, &st) < 0) {
-			r = fail(err, errlen, "line %u: %s: %s", line, s, strerror(errno));
-		} else if (!name_ok(t)) {
-			r = fail(err, errlen, "line %u: %s: not a usable name in the image", line,
-				 t);
-		} else if (S_ISDIR(st.st_mode)) {
-			e.type = INITRD_DIR;
-			e.mode = 0755;
-			r = initrd_list_add(l, &e, t, NULL);
-			if (r == 0)
-				r = add_tree(l, s, t, line, depth + 1, err, errlen);
-		} else if (S_ISREG(st.st_mode)) {
-			e.type = INITRD_FILE;
-			e.mode = st.st_mode & 0111 ? 0755 : 0644;
-			r = initrd_list_add(l, &e, t, s);
-		} else if (S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			ssize_t k = readlink(s, target, sizeof(target) - 1);
-
-			if (k < 0) {
-				r = fail(err, errlen, "line %u: %s: %s", line, s, strerror(errno));
-			} else {
-				target[k] = 0;
-				e.type = INITRD_SLINK;
-				e.mode = 0777;
-				r = initrd_list_add(l, &e, t, target);
-			}
-		} else {
-			r = fail(err, errlen,
-				 "line %u: %s: devices, pipes and sockets are listed, "
-				 "not copied from a tree",
-				 line, s);
-		}
+		r = tree_entry(l, s, t, line, depth, err, errlen);
 		free(s);
 		free(t);
 	}
@@ -278,72 +300,138 @@ static const char *absolute(const char *name, char *buf, size_t cap)
 	return buf;
 }
 
+/* tree SRC DEST: a directory of the build host, its own directory included. */
+static int parse_tree(char **tok, int nt, unsigned line, const char *base_dir,
+		      struct initrd_list *l, char *err, size_t errlen)
+{
+	_cleanup_free_ char *src = NULL;
+	struct stat st;
+
+	if (nt != 3)
+		return fail(err, errlen, "line %u: tree takes SRC DEST", line);
+	if (has_dotdot(tok[1]))
+		return fail(err, errlen, "line %u: tree source %s escapes with ..", line, tok[1]);
+	if (strcmp(tok[2], "/") && !name_ok(tok[2]))
+		return fail(err, errlen, "line %u: %s is not an absolute, normal path", line,
+			    tok[2]);
+	src = resolve(base_dir, tok[1]);
+	if (!src)
+		return -ENOMEM;
+	if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+		return fail(err, errlen, "line %u: %s: %s", line, src,
+			    errno == ELOOP ? "symbolic link loop" : "not a directory");
+	/* The tree's own directory is part of it (root excepted, which always is). */
+	if (strcmp(tok[2], "/")) {
+		struct initrd_entry d = { .type = INITRD_DIR, .mode = 0755, .line = line };
+		int r = initrd_list_add(l, &d, tok[2], NULL);
+
+		if (r < 0)
+			return r;
+	}
+	return add_tree(l, src, tok[2], line, 0, err, errlen);
+}
+
+/* lib PATH [DEST]: a shared object and what it needs. */
+static int parse_lib(char **tok, int nt, unsigned line, const char *base_dir, struct initrd_list *l,
+		     char *err, size_t errlen)
+{
+	_cleanup_free_ char *src = NULL;
+
+	if (nt != 2 && nt != 3)
+		return fail(err, errlen, "line %u: lib takes PATH [DEST]", line);
+	if (nt == 3 && !name_ok(tok[2]))
+		return fail(err, errlen, "line %u: %s is not an absolute, normal path", line,
+			    tok[2]);
+	src = resolve(base_dir, tok[1]);
+	if (!src)
+		return -ENOMEM;
+	return initrd_add_lib(l, src, nt == 3 ? tok[2] : NULL, line, err, errlen);
+}
+
+/* file NAME SRC MODE UID GID [HARDLINK...]: a file and its hard links. */
+static int parse_file(char **tok, int nt, int want, const char *base_dir, struct initrd_list *l,
+		      struct initrd_entry *e, uint32_t *groups, char *err, size_t errlen)
+{
+	const unsigned line = e->line;
+	_cleanup_free_ char *src = NULL;
+	int r = owner(tok + 3, line, e, err, errlen);
+
+	if (r < 0)
+		return r;
+	src = resolve(base_dir, tok[2]);
+	if (!src)
+		return -ENOMEM;
+	if (access(src, R_OK) < 0)
+		return fail(err, errlen, "line %u: %s: %s", line, src, strerror(errno));
+	if (nt > want)
+		e->link_group = ++*groups;
+	r = initrd_list_add(l, e, tok[1], src);
+	for (int i = want; r == 0 && i < nt; i++) {
+		char hl[PATH_MAX];
+
+		tok[i] = (char *)absolute(tok[i], hl, sizeof(hl));
+		if (!name_ok(tok[i]))
+			return fail(err, errlen,
+				    "line %u: hard link %s is not an absolute, "
+				    "normal path",
+				    line, tok[i]);
+		r = initrd_list_add(l, e, tok[i], src);
+	}
+	return r;
+}
+
+/* nod NAME MODE UID GID b|c MAJ MIN: a device node. */
+static int parse_nod(char **tok, struct initrd_list *l, struct initrd_entry *e, char *err,
+		     size_t errlen)
+{
+	unsigned long maj, min;
+	int r = owner(tok + 2, e->line, e, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (strcmp(tok[5], "b") && strcmp(tok[5], "c"))
+		return fail(err, errlen, "line %u: device type must be b or c", e->line);
+	if (parse_ulong(tok[6], 10, 4095, &maj) < 0 || parse_ulong(tok[7], 10, 1048575, &min) < 0)
+		return fail(err, errlen, "line %u: bad device numbers", e->line);
+	e->dev_type = tok[5][0];
+	e->major = (unsigned)maj;
+	e->minor = (unsigned)min;
+	return initrd_list_add(l, e, tok[1], NULL);
+}
+
+/* The entry types of gen_init_cpio's format, and how many fields each takes (its keyword too). */
+static const struct {
+	const char *kw;
+	enum initrd_type type;
+	int want;
+} entry_kinds[] = {
+	{ "file", INITRD_FILE, 6 },   { "dir", INITRD_DIR, 5 },	  { "nod", INITRD_NOD, 8 },
+	{ "slink", INITRD_SLINK, 6 }, { "pipe", INITRD_PIPE, 5 }, { "sock", INITRD_SOCK, 5 },
+};
+
 static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 		      struct initrd_list *l, uint32_t *groups, char *err, size_t errlen)
 {
 	struct initrd_entry e = { .line = line };
 	char name1[PATH_MAX];
 	const char *kw = tok[0];
-	_cleanup_free_ char *src = NULL;
-	int r, want;
+	int r, want = 0;
 
-	if (!strcmp(kw, "tree")) {
-		struct stat st;
-
-		if (nt != 3)
-			return fail(err, errlen, "line %u: tree takes SRC DEST", line);
-		if (has_dotdot(tok[1]))
-			return fail(err, errlen, "line %u: tree source %s escapes with ..", line,
-				    tok[1]);
-		if (strcmp(tok[2], "/") && !name_ok(tok[2]))
-			return fail(err, errlen, "line %u: %s is not an absolute, normal path",
-				    line, tok[2]);
-		src = resolve(base_dir, tok[1]);
-		if (!src)
-			return -ENOMEM;
-		if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
-			return fail(err, errlen, "line %u: %s: %s", line, src,
-				    errno == ELOOP ? "symbolic link loop" : "not a directory");
-		/* The tree's own directory is part of it (root excepted, which always is). */
-		if (strcmp(tok[2], "/")) {
-			struct initrd_entry d = { .type = INITRD_DIR, .mode = 0755, .line = line };
-			int r2 = initrd_list_add(l, &d, tok[2], NULL);
-
-			if (r2 < 0)
-				return r2;
-		}
-		return add_tree(l, src, tok[2], line, 0, err, errlen);
-	}
-
-	if (!strcmp(kw, "file"))
-		e.type = INITRD_FILE, want = 6;
-	else if (!strcmp(kw, "dir"))
-		e.type = INITRD_DIR, want = 5;
-	else if (!strcmp(kw, "nod"))
-		e.type = INITRD_NOD, want = 8;
-	else if (!strcmp(kw, "slink"))
-		e.type = INITRD_SLINK, want = 6;
-	else if (!strcmp(kw, "pipe"))
-		e.type = INITRD_PIPE, want = 5;
-	else if (!strcmp(kw, "sock"))
-		e.type = INITRD_SOCK, want = 5;
-	else if (!strcmp(kw, "lib")) {
-		if (nt != 2 && nt != 3)
-			return fail(err, errlen, "line %u: lib takes PATH [DEST]", line);
-		if (nt == 3 && !name_ok(tok[2]))
-			return fail(err, errlen, "line %u: %s is not an absolute, normal path",
-				    line, tok[2]);
-		src = resolve(base_dir, tok[1]);
-		if (!src)
-			return -ENOMEM;
-		return initrd_add_lib(l, src, nt == 3 ? tok[2] : NULL, line, err, errlen);
-	} else if (!strcmp(kw, "module")) {
+	if (!strcmp(kw, "tree"))
+		return parse_tree(tok, nt, line, base_dir, l, err, errlen);
+	if (!strcmp(kw, "lib"))
+		return parse_lib(tok, nt, line, base_dir, l, err, errlen);
+	if (!strcmp(kw, "module")) {
 		if (nt != 2)
 			return fail(err, errlen, "line %u: module takes NAME", line);
 		if (!l->kver)
 			return fail(err, errlen, "line %u: module lines need --kver", line);
 		return initrd_add_module(l, tok[1], line, err, errlen);
-	} else
+	}
+	for (size_t i = 0; !want && i < ARRAY_SIZE(entry_kinds); i++)
+		if (!strcmp(kw, entry_kinds[i].kw))
+			e.type = entry_kinds[i].type, want = entry_kinds[i].want;
+	if (!want)
 		return fail(err, errlen,
 			    "line %u: unknown type '%s' (file, dir, nod, slink, pipe, "
 			    "sock, tree)",
@@ -357,48 +445,12 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 		return fail(err, errlen, "line %u: name %s is not a normal path", line, tok[1]);
 	switch (e.type) {
 	case INITRD_FILE:
-		r = owner(tok + 3, line, &e, err, errlen);
-		if (r < 0)
-			return r;
-		src = resolve(base_dir, tok[2]);
-		if (!src)
-			return -ENOMEM;
-		if (access(src, R_OK) < 0)
-			return fail(err, errlen, "line %u: %s: %s", line, src, strerror(errno));
-		if (nt > want)
-			e.link_group = ++*groups;
-		r = initrd_list_add(l, &e, tok[1], src);
-		for (int i = want; r == 0 && i < nt; i++) {
-			char hl[PATH_MAX];
-
-			tok[i] = (char *)absolute(tok[i], hl, sizeof(hl));
-			if (!name_ok(tok[i]))
-				return fail(err, errlen,
-					    "line %u: hard link %s is not an absolute, "
-					    "normal path",
-					    line, tok[i]);
-			r = initrd_list_add(l, &e, tok[i], src);
-		}
-		return r;
+		return parse_file(tok, nt, want, base_dir, l, &e, groups, err, errlen);
 	case INITRD_SLINK:
 		r = owner(tok + 3, line, &e, err, errlen);
 		return r < 0 ? r : initrd_list_add(l, &e, tok[1], tok[2]);
-	case INITRD_NOD: {
-		unsigned long maj, min;
-
-		r = owner(tok + 2, line, &e, err, errlen);
-		if (r < 0)
-			return r;
-		if (strcmp(tok[5], "b") && strcmp(tok[5], "c"))
-			return fail(err, errlen, "line %u: device type must be b or c", line);
-		if (parse_ulong(tok[6], 10, 4095, &maj) < 0 ||
-		    parse_ulong(tok[7], 10, 1048575, &min) < 0)
-			return fail(err, errlen, "line %u: bad device numbers", line);
-		e.dev_type = tok[5][0];
-		e.major = (unsigned)maj;
-		e.minor = (unsigned)min;
-		return initrd_list_add(l, &e, tok[1], NULL);
-	}
+	case INITRD_NOD:
+		return parse_nod(tok, l, &e, err, errlen);
 	default:
 		r = owner(tok + 2, line, &e, err, errlen);
 		return r < 0 ? r : initrd_list_add(l, &e, tok[1], NULL);

@@ -169,33 +169,27 @@ static int check_bin(const uint8_t *p, size_t avail, bool primary, uint64_t *hdr
 	return 0;
 }
 
-int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
-			  const struct luks2_allow *allow, struct luks2_header *h, char *err,
-			  size_t errlen)
+/* What the checks below learn from the header, in order. */
+struct luks_walk {
+	const struct luks2_allow *allow;
+	uint64_t device_size;
+	uint64_t size1;	   /* of one metadata copy: binary header and JSON area */
+	uint64_t meta_end; /* end of both metadata copies */
+	uint64_t kss;	   /* config.keyslots_size */
+	uint64_t area_end; /* end of the keyslots area */
+	uint64_t ks_end;   /* end of keyslot 0's area */
+	uint64_t seg_off;  /* where the data segment starts */
+};
+
+/* Both binary headers valid and the same (salts aside), and the JSON area parsed. */
+static int check_copies(const uint8_t *buf, size_t len, struct luks_walk *w, struct luks2_header *h,
+			cJSON **j, char *err, size_t errlen)
 {
 	static const char *const top[] = { "keyslots", "tokens", "segments", "digests", "config" };
-	static const char *const ks_names[] = {
-		"type", "key_size", "af", "area", "kdf", "priority"
-	};
-	static const char *const seg_names[] = { "type",     "offset",	   "size",
-						 "iv_tweak", "encryption", "sector_size",
-						 "integrity" };
-	static const char *const cfg_names[] = { "json_size", "keyslots_size" };
-	static const char *const area_names[] = { "type", "offset", "size", "encryption",
-						  "key_size" };
-	static const char *const kdf_names[] = { "type", "hash", "iterations", "salt" };
-	static const char *const af_names[] = { "type", "hash", "stripes" };
-	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
-	const cJSON *ks, *seg, *dg, *cfg, *area, *kdf, *af, *m;
-	uint64_t size1, size2, ks_off, ks_size, ks_end, seg_off, kss, json_size, iters, n;
-	uint64_t meta_end, area_end, end;
-	const char *s;
+	uint64_t size1, size2;
 	size_t jlen;
 	int r;
 
-	memset(h, 0, sizeof(*h));
-	if (device_size == 0)
-		return fail(err, errlen, "E_VOLUME_EMPTY", "the volume has zero length");
 	r = check_bin(buf, len, true, &size1, err, errlen);
 	if (r < 0)
 		return r;
@@ -207,44 +201,81 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 	    memcmp(buf + 168, buf + size1 + 168, 88) ||
 	    memcmp(buf + BIN_HDR, buf + size1 + BIN_HDR, size1 - BIN_HDR))
 		return fail(err, errlen, "E_LUKS_COPIES", "the two header copies disagree");
-	h->hdr_size = size1;
+	w->size1 = h->hdr_size = size1;
 	/* the JSON area: text, then only NULs */
 	jlen = strnlen((const char *)buf + BIN_HDR, size1 - BIN_HDR);
 	if (jlen == size1 - BIN_HDR || !is_zero(buf + BIN_HDR + jlen, size1 - BIN_HDR - jlen) ||
-	    json_parse((const char *)buf + BIN_HDR, jlen, &j) < 0 || !cJSON_IsObject(j))
+	    json_parse((const char *)buf + BIN_HDR, jlen, j) < 0 || !cJSON_IsObject(*j))
 		return fail(err, errlen, "E_LUKS_JSON", "the JSON metadata does not parse");
-	if (!only_members(j, top, ARRAY_SIZE(top)))
+	if (!only_members(*j, top, ARRAY_SIZE(top)))
 		return fail(err, errlen, "E_LUKS_JSON", "unknown top-level metadata");
+	return 0;
+}
 
-	/* tokens: none (a token can point the guest at another key source) */
+/* No tokens; config: sizes consistent, no flags or requirements (reencryption, ...). */
+static int check_config(const cJSON *j, struct luks_walk *w, char *err, size_t errlen)
+{
+	static const char *const cfg_names[] = { "json_size", "keyslots_size" };
+	const cJSON *m, *cfg;
+	uint64_t json_size;
+
+	/* a token can point the guest at another key source */
 	m = cJSON_GetObjectItemCaseSensitive(j, "tokens");
 	if (!cJSON_IsObject(m) || cJSON_GetArraySize(m) != 0)
 		return fail(err, errlen, "E_LUKS_TOKENS", "the header carries tokens");
-
-	/* config: sizes consistent, no flags or requirements (reencryption, ...) */
 	cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
 	if (!cJSON_IsObject(cfg) || !only_members(cfg, cfg_names, ARRAY_SIZE(cfg_names)))
 		return fail(err, errlen, "E_LUKS_CONFIG",
 			    "config carries flags or requirements (reencryption)");
-	if (u64_string(cfg, "json_size", &json_size) < 0 || json_size != size1 - BIN_HDR ||
-	    u64_string(cfg, "keyslots_size", &kss) < 0 || kss % 4096)
+	if (u64_string(cfg, "json_size", &json_size) < 0 || json_size != w->size1 - BIN_HDR ||
+	    u64_string(cfg, "keyslots_size", &w->kss) < 0 || w->kss % 4096)
 		return fail(err, errlen, "E_LUKS_CONFIG", "config sizes inconsistent");
 	/* both metadata copies, then the keyslots area, all inside the header area allowed */
-	meta_end = 2 * size1; /* size1 <= 4 MiB */
-	if (kss > allow->max_header_area || !add_ok(meta_end, kss, &area_end) ||
-	    area_end > allow->max_header_area)
+	w->meta_end = 2 * w->size1; /* size1 <= 4 MiB */
+	if (w->kss > w->allow->max_header_area || !add_ok(w->meta_end, w->kss, &w->area_end) ||
+	    w->area_end > w->allow->max_header_area)
 		return fail(err, errlen, "E_LUKS_CONFIG",
 			    "keyslots_size %llu larger than the header area allowed",
-			    (unsigned long long)kss);
+			    (unsigned long long)w->kss);
+	return 0;
+}
 
-	/* one keyslot */
-	m = cJSON_GetObjectItemCaseSensitive(j, "keyslots");
+/* The keyslot's KDF: PBKDF2-SHA256 within the iterations allowed. */
+static int check_kdf(const cJSON *kdf, const struct luks2_allow *allow, char *err, size_t errlen)
+{
+	static const char *const kdf_names[] = { "type", "hash", "iterations", "salt" };
+	uint64_t iters;
+
+	if (!cJSON_IsObject(kdf) || !only_members(kdf, kdf_names, ARRAY_SIZE(kdf_names)))
+		return fail(err, errlen, "E_LUKS_KDF", "keyslot has no plain kdf");
+	if (!str_is(kdf, "type", "pbkdf2"))
+		return fail(err, errlen, "E_LUKS_KDF",
+			    "keyslot KDF is not PBKDF2 (a memory-hard KDF is sized by the host)");
+	if (!str_is(kdf, "hash", "sha256") ||
+	    !int_number(kdf, "iterations", 1000, allow->max_pbkdf2_iter, &iters))
+		return fail(err, errlen, "E_LUKS_KDF",
+			    "PBKDF2 must be sha256 with 1000 to %llu iterations",
+			    (unsigned long long)allow->max_pbkdf2_iter);
+	return 0;
+}
+
+/* One plain luks2 keyslot, its area inside the keyslots area. */
+static int check_keyslot(const cJSON *j, struct luks_walk *w, char *err, size_t errlen)
+{
+	static const char *const ks_names[] = {
+		"type", "key_size", "af", "area", "kdf", "priority"
+	};
+	static const char *const area_names[] = { "type", "offset", "size", "encryption",
+						  "key_size" };
+	static const char *const af_names[] = { "type", "hash", "stripes" };
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "keyslots"), *ks, *area, *af;
+	uint64_t ks_off, ks_size, n;
+
 	ks = only_zero(m);
 	if (!ks)
 		return fail(err, errlen, "E_LUKS_KEYSLOTS", "%d keyslots; exactly one is allowed",
 			    cJSON_IsObject(m) ? cJSON_GetArraySize(m) : -1);
 	area = cJSON_GetObjectItemCaseSensitive(ks, "area");
-	kdf = cJSON_GetObjectItemCaseSensitive(ks, "kdf");
 	af = cJSON_GetObjectItemCaseSensitive(ks, "af");
 	if (!only_members(ks, ks_names, ARRAY_SIZE(ks_names)) || !str_is(ks, "type", "luks2") ||
 	    !cJSON_IsObject(area) || !only_members(area, area_names, ARRAY_SIZE(area_names)) ||
@@ -263,83 +294,121 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 	if (!int_number(af, "stripes", 4000, 4000, &n) || ks_size < 64 * 4000)
 		return fail(err, errlen, "E_LUKS_KEYSLOT", "keyslot anti-forensic split unusual");
 	/* the keyslot area lies in the keyslots area, after both metadata copies */
-	if (ks_off < meta_end || ks_off % 4096 || ks_size > kss ||
-	    !add_ok(ks_off, ks_size, &ks_end) || ks_end > area_end)
+	if (ks_off < w->meta_end || ks_off % 4096 || ks_size > w->kss ||
+	    !add_ok(ks_off, ks_size, &w->ks_end) || w->ks_end > w->area_end)
 		return fail(err, errlen, "E_LUKS_KEYSLOT_AREA",
 			    "the keyslot area lies outside the keyslots area");
-	if (!cJSON_IsObject(kdf) || !only_members(kdf, kdf_names, ARRAY_SIZE(kdf_names)))
-		return fail(err, errlen, "E_LUKS_KDF", "keyslot has no plain kdf");
-	if (str_is(kdf, "type", "pbkdf2")) {
-		if (!str_is(kdf, "hash", "sha256") ||
-		    !int_number(kdf, "iterations", 1000, allow->max_pbkdf2_iter, &iters))
-			return fail(err, errlen, "E_LUKS_KDF",
-				    "PBKDF2 must be sha256 with 1000 to %llu iterations",
-				    (unsigned long long)allow->max_pbkdf2_iter);
-	} else {
-		return fail(err, errlen, "E_LUKS_KDF",
-			    "keyslot KDF is not PBKDF2 (a memory-hard KDF is sized by the host)");
-	}
+	return check_kdf(cJSON_GetObjectItemCaseSensitive(ks, "kdf"), w->allow, err, errlen);
+}
 
-	/* one segment */
-	m = cJSON_GetObjectItemCaseSensitive(j, "segments");
-	seg = only_zero(m);
+/* The segment's cipher, one of those allowed, into h->cipher. */
+static int check_cipher(const cJSON *seg, const struct luks2_allow *allow, struct luks2_header *h,
+			char *err, size_t errlen)
+{
+	const char *s;
+	bool ok = false;
+
+	if (json_get_string(seg, "encryption", &s) < 0)
+		return fail(err, errlen, "E_LUKS_CIPHER", "segment has no cipher");
+	for (size_t i = 0; allow->ciphers[i]; i++)
+		ok |= !strcmp(s, allow->ciphers[i]);
+	if (!ok)
+		return fail(err, errlen, "E_LUKS_CIPHER", "segment cipher %.40s not allowed", s);
+	snprintf(h->cipher, sizeof(h->cipher), "%s", s);
+	return 0;
+}
+
+/* Where the data starts and ends: after every byte of metadata and keyslots, inside the device. */
+static int check_segment_extent(const cJSON *seg, struct luks_walk *w, char *err, size_t errlen)
+{
+	const struct luks2_allow *allow = w->allow;
+	uint64_t end;
+
+	if (u64_string(seg, "offset", &w->seg_off) < 0 || w->seg_off % 4096)
+		return fail(err, errlen, "E_LUKS_SEGMENT", "segment offset malformed");
+	if (w->seg_off < w->area_end || w->seg_off < w->ks_end)
+		return fail(err, errlen, "E_LUKS_OVERLAP",
+			    "the data segment overlaps the keyslots");
+	if (w->seg_off > allow->max_header_area)
+		return fail(err, errlen, "E_LUKS_HDR_SIZE", "header area of %llu bytes too large",
+			    (unsigned long long)w->seg_off);
+	if (!str_is(seg, "size", "dynamic")) {
+		uint64_t sz;
+
+		if (u64_string(seg, "size", &sz) < 0 || sz == 0 || sz % allow->sector_size ||
+		    !add_ok(w->seg_off, sz, &end) || end > w->device_size)
+			return fail(err, errlen, "E_LUKS_SEGMENT",
+				    "segment size malformed or past the device");
+	}
+	if (!add_ok(w->seg_off, allow->sector_size, &end) || w->device_size < end)
+		return fail(err, errlen, "E_VOLUME_TRUNCATED", "the volume ends before its data");
+	return 0;
+}
+
+/* One plain crypt segment of an allowed cipher and sector size. */
+static int check_segment(const cJSON *j, struct luks_walk *w, struct luks2_header *h, char *err,
+			 size_t errlen)
+{
+	static const char *const seg_names[] = { "type",     "offset",	   "size",
+						 "iv_tweak", "encryption", "sector_size",
+						 "integrity" };
+	const cJSON *seg = only_zero(cJSON_GetObjectItemCaseSensitive(j, "segments"));
+	uint64_t n;
+	int r;
+
 	if (!seg)
 		return fail(err, errlen, "E_LUKS_SEGMENTS", "exactly one segment is allowed");
 	if (!only_members(seg, seg_names, ARRAY_SIZE(seg_names)) || !str_is(seg, "type", "crypt"))
 		return fail(err, errlen, "E_LUKS_SEGMENT",
 			    "segment 0 is not a plain crypt segment");
-	if (json_get_string(seg, "encryption", &s) < 0)
-		return fail(err, errlen, "E_LUKS_CIPHER", "segment has no cipher");
-	{
-		bool ok = false;
-
-		for (size_t i = 0; allow->ciphers[i]; i++)
-			ok |= !strcmp(s, allow->ciphers[i]);
-		if (!ok)
-			return fail(err, errlen, "E_LUKS_CIPHER",
-				    "segment cipher %.40s not allowed", s);
-		snprintf(h->cipher, sizeof(h->cipher), "%s", s);
-	}
-	if (cJSON_GetObjectItemCaseSensitive(seg, "integrity") && !allow->integrity)
+	r = check_cipher(seg, w->allow, h, err, errlen);
+	if (r < 0)
+		return r;
+	if (cJSON_GetObjectItemCaseSensitive(seg, "integrity") && !w->allow->integrity)
 		return fail(err, errlen, "E_LUKS_INTEGRITY", "segment integrity not asked for");
-	if (!int_number(seg, "sector_size", allow->sector_size, allow->sector_size, &n))
+	if (!int_number(seg, "sector_size", w->allow->sector_size, w->allow->sector_size, &n))
 		return fail(err, errlen, "E_LUKS_SECTOR", "segment sector size is not %u",
-			    allow->sector_size);
+			    w->allow->sector_size);
 	if (!str_is(seg, "iv_tweak", "0"))
 		return fail(err, errlen, "E_LUKS_SEGMENT", "segment iv_tweak is not 0");
-	if (u64_string(seg, "offset", &seg_off) < 0 || seg_off % 4096)
-		return fail(err, errlen, "E_LUKS_SEGMENT", "segment offset malformed");
-	/* the data after every byte of metadata and keyslots: no overlap */
-	if (seg_off < area_end || seg_off < ks_end)
-		return fail(err, errlen, "E_LUKS_OVERLAP",
-			    "the data segment overlaps the keyslots");
-	if (seg_off > allow->max_header_area)
-		return fail(err, errlen, "E_LUKS_HDR_SIZE", "header area of %llu bytes too large",
-			    (unsigned long long)seg_off);
-	if (!str_is(seg, "size", "dynamic")) {
-		uint64_t sz;
+	return check_segment_extent(seg, w, err, errlen);
+}
 
-		if (u64_string(seg, "size", &sz) < 0 || sz == 0 || sz % allow->sector_size ||
-		    !add_ok(seg_off, sz, &end) || end > device_size)
-			return fail(err, errlen, "E_LUKS_SEGMENT",
-				    "segment size malformed or past the device");
-	}
-	if (!add_ok(seg_off, allow->sector_size, &end) || device_size < end)
-		return fail(err, errlen, "E_VOLUME_TRUNCATED", "the volume ends before its data");
+/* One digest binding keyslot 0 to segment 0. */
+static int check_digest(const cJSON *j, char *err, size_t errlen)
+{
+	const cJSON *dg = only_zero(cJSON_GetObjectItemCaseSensitive(j, "digests"));
 
-	/* one digest binding keyslot 0 to segment 0 */
-	m = cJSON_GetObjectItemCaseSensitive(j, "digests");
-	dg = only_zero(m);
 	if (!dg || !str_is(dg, "type", "pbkdf2") || !array_is_zero(dg, "keyslots") ||
 	    !array_is_zero(dg, "segments"))
 		return fail(err, errlen, "E_LUKS_DIGESTS",
 			    "exactly one pbkdf2 digest of keyslot 0 and segment 0 is allowed");
+	return 0;
+}
 
-	if (len < seg_off)
+int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
+			  const struct luks2_allow *allow, struct luks2_header *h, char *err,
+			  size_t errlen)
+{
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
+	struct luks_walk w = { .allow = allow, .device_size = device_size };
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	if (device_size == 0)
+		return fail(err, errlen, "E_VOLUME_EMPTY", "the volume has zero length");
+	if ((r = check_copies(buf, len, &w, h, &j, err, errlen)) < 0)
+		return r;
+	if ((r = check_config(j, &w, err, errlen)) < 0 ||
+	    (r = check_keyslot(j, &w, err, errlen)) < 0 ||
+	    (r = check_segment(j, &w, h, err, errlen)) < 0 ||
+	    (r = check_digest(j, err, errlen)) < 0)
+		return r;
+	if (len < w.seg_off)
 		return fail(err, errlen, "E_LUKS_TRUNCATED", "header area not read whole");
-	h->data_offset = seg_off;
+	h->data_offset = w.seg_off;
 	h->sector_size = allow->sector_size;
-	if (EVP_Digest(buf, seg_off, h->sha256, NULL, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(buf, w.seg_off, h->sha256, NULL, EVP_sha256(), NULL) != 1)
 		return -ENOMEM;
 	return 0;
 }

@@ -67,26 +67,16 @@ int ovmf_table_entry(const struct ovmf *o, const char *guid, struct span *out)
 	return -ENOENT;
 }
 
-int ovmf_parse(const uint8_t *data, size_t len, struct ovmf *o, char *err, size_t errlen)
-{
-	/* An entry is its data, then a u16 size (data included) and a GUID. */
-	const size_t hdr = 2 + 16;
-	uint8_t want[16];
-	size_t footer, table_len, end;
-	struct span meta;
+/* An entry of OVMF's footer table is its data, then a u16 size (data included) and a GUID. */
+#define OVMF_ENTRY_HDR (2 + 16)
 
-	memset(o, 0, sizeof(*o));
-	o->data = data;
-	o->len = len;
-	if (len == 0 || len % PAGE || len > FOUR_GB)
-		return fail(err, errlen, "image size %zu is not a positive multiple of 4 KiB", len);
-	o->gpa = FOUR_GB - len;
-	if (len < 32 + hdr)
-		return 0;
-	footer = len - 32 - hdr;
-	guid_bytes(footer_guid, want);
-	if (memcmp(data + footer + 2, want, 16) != 0)
-		return 0; /* no table: an image without SEV support */
+/* The footer table's entries, walked down from the footer at offset footer. */
+static int footer_entries(const uint8_t *data, size_t footer, struct ovmf *o, char *err,
+			  size_t errlen)
+{
+	const size_t hdr = OVMF_ENTRY_HDR;
+	size_t table_len, end;
+
 	if (le16(data + footer) < hdr || le16(data + footer) - hdr > footer)
 		return fail(err, errlen, "footer table size %u does not fit the image",
 			    le16(data + footer));
@@ -107,64 +97,94 @@ int ovmf_parse(const uint8_t *data, size_t len, struct ovmf *o, char *err, size_
 		o->table[o->ntable++].data = span_make(data + end - size, size - hdr);
 		end -= size;
 	}
+	return 0;
+}
 
-	if (ovmf_table_entry(o, sev_metadata_guid, &meta) == 0) {
-		uint32_t off, size, version, n;
-		size_t start;
+/* The n sections at d: page-aligned, no guest page claimed twice, a bounded total. */
+static int sev_sections(const uint8_t *d, uint32_t n, struct ovmf *o, char *err, size_t errlen)
+{
+	uint64_t total = 0;
 
-		if (meta.len < 4)
-			return fail(err, errlen, "SEV metadata entry too short");
-		off = le32(meta.p);
-		if (off < 16 || off > len)
-			return fail(err, errlen, "SEV metadata offset %u lies outside the image",
-				    off);
-		start = len - off;
-		if (memcmp(data + start, "ASEV", 4) != 0)
-			return fail(err, errlen, "SEV metadata signature is not ASEV");
-		size = le32(data + start + 4);
-		version = le32(data + start + 8);
-		n = le32(data + start + 12);
-		if (version != 1)
-			return fail(err, errlen, "SEV metadata version %u (1 expected)", version);
-		if (size < 16 || size > off || n > OVMF_MAX_SECTIONS || (size - 16) / 12 < n)
-			return fail(err, errlen,
-				    "SEV metadata of %u sections does not fit its size %u", n,
-				    size);
-		for (uint32_t i = 0; i < n; i++) {
-			const uint8_t *d = data + start + 16 + 12 * i;
-			struct ovmf_section *s = &o->sections[i];
+	for (uint32_t i = 0; i < n; i++, d += 12) {
+		struct ovmf_section *s = &o->sections[i];
 
-			s->gpa = le32(d);
-			s->size = le32(d + 4);
-			s->type = le32(d + 8);
-			if (s->size % PAGE || s->gpa % PAGE)
-				return fail(err, errlen,
-					    "SEV metadata section %u is not page-aligned", i);
-			/* Two sections may not claim the same guest page. */
-			for (uint32_t j = 0; j < i; j++) {
-				const struct ovmf_section *t = &o->sections[j];
+		s->gpa = le32(d);
+		s->size = le32(d + 4);
+		s->type = le32(d + 8);
+		if (s->size % PAGE || s->gpa % PAGE)
+			return fail(err, errlen, "SEV metadata section %u is not page-aligned", i);
+		for (uint32_t j = 0; j < i; j++) {
+			const struct ovmf_section *t = &o->sections[j];
 
-				if ((uint64_t)s->gpa < (uint64_t)t->gpa + t->size &&
-				    (uint64_t)t->gpa < (uint64_t)s->gpa + s->size)
-					return fail(err, errlen,
-						    "SEV metadata sections %u and %u overlap", j,
-						    i);
-			}
+			if ((uint64_t)s->gpa < (uint64_t)t->gpa + t->size &&
+			    (uint64_t)t->gpa < (uint64_t)s->gpa + s->size)
+				return fail(err, errlen, "SEV metadata sections %u and %u overlap",
+					    j, i);
 		}
-		/* Each page costs a hash; no firmware asks for more than a few MiB. */
-		{
-			uint64_t total = 0;
-
-			for (uint32_t i = 0; i < n; i++)
-				total += o->sections[i].size;
-			if (total > (1ull << 30))
-				return fail(err, errlen,
-					    "SEV metadata sections cover %llu MiB, more than any "
-					    "firmware",
-					    (unsigned long long)(total >> 20));
-		}
-		o->nsections = n;
 	}
+	/* Each page costs a hash; no firmware asks for more than a few MiB. */
+	for (uint32_t i = 0; i < n; i++)
+		total += o->sections[i].size;
+	if (total > (1ull << 30))
+		return fail(err, errlen,
+			    "SEV metadata sections cover %llu MiB, more than any "
+			    "firmware",
+			    (unsigned long long)(total >> 20));
+	o->nsections = n;
+	return 0;
+}
+
+/* The SEV metadata ("ASEV") the footer table's entry points at, counted from the image's end. */
+static int sev_metadata_parse(const uint8_t *data, size_t len, struct span meta, struct ovmf *o,
+			      char *err, size_t errlen)
+{
+	uint32_t off, size, version, n;
+	size_t start;
+
+	if (meta.len < 4)
+		return fail(err, errlen, "SEV metadata entry too short");
+	off = le32(meta.p);
+	if (off < 16 || off > len)
+		return fail(err, errlen, "SEV metadata offset %u lies outside the image", off);
+	start = len - off;
+	if (memcmp(data + start, "ASEV", 4) != 0)
+		return fail(err, errlen, "SEV metadata signature is not ASEV");
+	size = le32(data + start + 4);
+	version = le32(data + start + 8);
+	n = le32(data + start + 12);
+	if (version != 1)
+		return fail(err, errlen, "SEV metadata version %u (1 expected)", version);
+	if (size < 16 || size > off || n > OVMF_MAX_SECTIONS || (size - 16) / 12 < n)
+		return fail(err, errlen, "SEV metadata of %u sections does not fit its size %u", n,
+			    size);
+	return sev_sections(data + start + 16, n, o, err, errlen);
+}
+
+int ovmf_parse(const uint8_t *data, size_t len, struct ovmf *o, char *err, size_t errlen)
+{
+	const size_t hdr = OVMF_ENTRY_HDR;
+	uint8_t want[16];
+	size_t footer;
+	struct span meta;
+	int r;
+
+	memset(o, 0, sizeof(*o));
+	o->data = data;
+	o->len = len;
+	if (len == 0 || len % PAGE || len > FOUR_GB)
+		return fail(err, errlen, "image size %zu is not a positive multiple of 4 KiB", len);
+	o->gpa = FOUR_GB - len;
+	if (len < 32 + hdr)
+		return 0;
+	footer = len - 32 - hdr;
+	guid_bytes(footer_guid, want);
+	if (memcmp(data + footer + 2, want, 16) != 0)
+		return 0; /* no table: an image without SEV support */
+	r = footer_entries(data, footer, o, err, errlen);
+	if (r < 0)
+		return r;
+	if (ovmf_table_entry(o, sev_metadata_guid, &meta) == 0)
+		return sev_metadata_parse(data, len, meta, o, err, errlen);
 	return 0;
 }
 

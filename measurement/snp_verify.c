@@ -2,7 +2,7 @@
 /*
  * SEV-SNP report verification: the VCEK (or VLEK) chain to a pinned AMD
  * root, the report signature, and the report's claims against the VCEK's
- * extensions and the reference values.
+ * extensions; then the reference values (snp_policy.c).
  *
  * Certificate extensions: AMD "Versioned Chip Endorsement Key (VCEK)
  * Certificate and KDS Interface Specification" (57230), Table 8, under
@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "measurement/measurement.h"
+#include "measurement/snp_internal.h"
 #include "measurement/snp_roots.h"
 
 #define SIGNING_KEY_VCEK 0
@@ -373,89 +374,112 @@ static bool same_cert(X509 *a, X509 *b)
  * one (it must then be a pinned root or a test root), else a built-in or
  * test root whose name and key signed the intermediate.
  */
+/* The roots to try, with their products: the pinned one given as ARK, or every pinned and test root. */
+struct chain_roots {
+	X509 *cert[SNP_ROOTS_N + 16];
+	enum snp_product product[SNP_ROOTS_N + 16];
+	size_t n;
+};
+
+static int chain_roots(struct snp_verifier *sv, const struct snp_certs *certs,
+		       struct chain_roots *rs, struct verdict *v)
+{
+	uint8_t fp[32];
+	char fphex[65];
+	int i;
+
+	if (!certs->ark) {
+		for (i = 0; i < SNP_ROOTS_N; i++) {
+			rs->product[rs->n] = snp_roots[i].product;
+			rs->cert[rs->n++] = sv->ark[i];
+		}
+		for (i = 0; i < sk_X509_num(sv->test_roots) && rs->n < ARRAY_SIZE(rs->cert); i++) {
+			rs->product[rs->n] = SNP_PRODUCT_UNKNOWN;
+			rs->cert[rs->n++] = sk_X509_value(sv->test_roots, i);
+		}
+		return 0;
+	}
+	for (i = 0; i < SNP_ROOTS_N; i++)
+		if (X509_cmp(certs->ark, sv->ark[i]) == 0)
+			break;
+	if (i < SNP_ROOTS_N) {
+		rs->product[rs->n] = snp_roots[i].product;
+		rs->cert[rs->n++] = sv->ark[i];
+	} else if (is_test_root(sv, certs->ark)) {
+		rs->product[rs->n] = SNP_PRODUCT_UNKNOWN;
+		rs->cert[rs->n++] = certs->ark;
+	} else {
+		x509_fingerprint(certs->ark, fp);
+		hex_encode(fp, 32, fphex);
+		return verdict_fail(v, CHECK_ROOT_PINNED,
+				    "ARK (SHA-256 %s) is not a pinned AMD root", fphex);
+	}
+	return 0;
+}
+
+/* The intermediate to try under root: the one given, else the product's built-in one (or NULL). */
+static X509 *chain_ask(struct snp_verifier *sv, const struct snp_certs *certs,
+		       const struct snp_chain *ch, X509 *root)
+{
+	X509 *ask;
+	int k;
+
+	if (certs->ask)
+		return certs->ask;
+	for (k = 0; k < SNP_ROOTS_N; k++)
+		if (root == sv->ark[k])
+			break;
+	if (k == SNP_ROOTS_N)
+		return NULL;
+	ask = ch->vlek ? sv->asvk[k] : sv->ask[k];
+	/* The product's intermediate is the one that issued the leaf. */
+	if (X509_NAME_cmp(X509_get_issuer_name(certs->vcek), X509_get_subject_name(ask)) != 0)
+		return NULL;
+	return ask;
+}
+
+/* The first root that signed an intermediate, into ch; a failed check when none did. */
+static int chain_pick(struct snp_verifier *sv, const struct snp_certs *certs, struct snp_chain *ch,
+		      const struct chain_roots *rs, struct verdict *v)
+{
+	char cn[64];
+
+	for (size_t i = 0; i < rs->n; i++) {
+		X509 *ask = chain_ask(sv, certs, ch, rs->cert[i]);
+
+		if (!ask || !x509_signed_by(ask, rs->cert[i]))
+			continue;
+		if (!x509_signed_by(rs->cert[i], rs->cert[i]))
+			return verdict_fail(v, CHECK_CHAIN, "root is not self-signed");
+		ch->ark = X509_dup(rs->cert[i]);
+		ch->ask = X509_dup(ask);
+		ch->product = rs->product[i];
+		ch->test_root = rs->product[i] == SNP_PRODUCT_UNKNOWN;
+		if (!ch->ark || !ch->ask)
+			return -ENOMEM;
+		x509_cn(rs->cert[i], ch->root_name, sizeof(ch->root_name));
+		verdict_pass(v, CHECK_ROOT_PINNED, "%s%s", ch->root_name,
+			     ch->test_root ? " (test root)" : " (pinned)");
+		return 0;
+	}
+	if (certs->ask) {
+		x509_cn(certs->ask, cn, sizeof(cn));
+		return verdict_fail(v, CHECK_ROOT_PINNED, "%s is not signed by a pinned AMD root",
+				    cn);
+	}
+	x509_cn(certs->vcek, cn, sizeof(cn));
+	return verdict_fail(v, CHECK_ROOT_PINNED, "no ASK given and no built-in ASK for %s", cn);
+}
+
 static int chain_build(struct snp_verifier *sv, const struct snp_certs *certs, struct snp_chain *ch,
 		       struct verdict *v)
 {
-	X509 *roots[SNP_ROOTS_N + 16];
-	enum snp_product products[SNP_ROOTS_N + 16];
-	size_t nroots = 0;
+	struct chain_roots rs = { .n = 0 };
 	char cn[64];
-	uint8_t fp[32];
-	char fphex[65];
+	int r;
 
-	if (certs->ark) {
-		int i;
-
-		for (i = 0; i < SNP_ROOTS_N; i++)
-			if (X509_cmp(certs->ark, sv->ark[i]) == 0)
-				break;
-		if (i < SNP_ROOTS_N) {
-			products[nroots] = snp_roots[i].product;
-			roots[nroots++] = sv->ark[i];
-		} else if (is_test_root(sv, certs->ark)) {
-			products[nroots] = SNP_PRODUCT_UNKNOWN;
-			roots[nroots++] = certs->ark;
-		} else {
-			x509_fingerprint(certs->ark, fp);
-			hex_encode(fp, 32, fphex);
-			return verdict_fail(v, CHECK_ROOT_PINNED,
-					    "ARK (SHA-256 %s) is not a pinned AMD root", fphex);
-		}
-	} else {
-		for (int i = 0; i < SNP_ROOTS_N; i++) {
-			products[nroots] = snp_roots[i].product;
-			roots[nroots++] = sv->ark[i];
-		}
-		for (int i = 0; i < sk_X509_num(sv->test_roots) && nroots < ARRAY_SIZE(roots);
-		     i++) {
-			products[nroots] = SNP_PRODUCT_UNKNOWN;
-			roots[nroots++] = sk_X509_value(sv->test_roots, i);
-		}
-	}
-
-	for (size_t i = 0; i < nroots; i++) {
-		X509 *ask = certs->ask;
-
-		if (!ask) {
-			/* No intermediate given: the built-in one of this product. */
-			int k;
-
-			for (k = 0; k < SNP_ROOTS_N; k++)
-				if (roots[i] == sv->ark[k])
-					break;
-			if (k == SNP_ROOTS_N)
-				continue;
-			ask = ch->vlek ? sv->asvk[k] : sv->ask[k];
-			/* The product's intermediate is the one that issued the leaf. */
-			if (X509_NAME_cmp(X509_get_issuer_name(certs->vcek),
-					  X509_get_subject_name(ask)) != 0)
-				continue;
-		}
-		if (!x509_signed_by(ask, roots[i]))
-			continue;
-		if (!x509_signed_by(roots[i], roots[i]))
-			return verdict_fail(v, CHECK_CHAIN, "root is not self-signed");
-		ch->ark = X509_dup(roots[i]);
-		ch->ask = X509_dup(ask);
-		ch->product = products[i];
-		ch->test_root = products[i] == SNP_PRODUCT_UNKNOWN;
-		if (!ch->ark || !ch->ask)
-			return -ENOMEM;
-		x509_cn(roots[i], ch->root_name, sizeof(ch->root_name));
-		verdict_pass(v, CHECK_ROOT_PINNED, "%s%s", ch->root_name,
-			     ch->test_root ? " (test root)" : " (pinned)");
-		break;
-	}
-	if (!ch->ark) {
-		if (certs->ask) {
-			x509_cn(certs->ask, cn, sizeof(cn));
-			return verdict_fail(v, CHECK_ROOT_PINNED,
-					    "%s is not signed by a pinned AMD root", cn);
-		}
-		x509_cn(certs->vcek, cn, sizeof(cn));
-		return verdict_fail(v, CHECK_ROOT_PINNED, "no ASK given and no built-in ASK for %s",
-				    cn);
-	}
+	if ((r = chain_roots(sv, certs, &rs, v)) < 0 || (r = chain_pick(sv, certs, ch, &rs, v)) < 0)
+		return r;
 	if (!x509_signed_by(certs->vcek, ch->ask)) {
 		x509_cn(ch->ask, cn, sizeof(cn));
 		return verdict_fail(v, CHECK_CHAIN, "%s is not signed by %s",
@@ -665,179 +689,6 @@ static int check_report_against_chain(const struct snp_chain *ch, struct snp_rep
 	return 0;
 }
 
-/* "a b c" of the named bits set in x, or "none". */
-static void bit_names(const char *(*name)(size_t, uint64_t *), uint64_t x, char *out, size_t cap)
-{
-	const char *n;
-	uint64_t bit;
-	size_t len = 0;
-
-	out[0] = 0;
-	for (size_t i = 0; (n = name(i, &bit)) && len < cap; i++)
-		if (x & bit)
-			len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? " " : "", n);
-	if (!out[0])
-		snprintf(out, cap, "none");
-}
-
-/* SINGLE_SOCKET, the ABI version and the feature bits the reference requires. */
-static int check_policy_required(const struct snp_report *r, const struct snp_reference *ref,
-				 struct verdict *v)
-{
-	unsigned major = (unsigned)(r->policy >> 8) & 0xff, minor = (unsigned)r->policy & 0xff;
-	uint64_t missing;
-	char names[160];
-
-	if (ref->require_single_socket && !(r->policy & SNP_POLICY_SINGLE_SOCKET))
-		return verdict_fail(v, CHECK_POLICY_SINGLE_SOCKET,
-				    "guest policy lacks SINGLE_SOCKET; the reference requires it");
-	verdict_pass(v, CHECK_POLICY_SINGLE_SOCKET, "%s%s",
-		     r->policy & SNP_POLICY_SINGLE_SOCKET ? "single socket" : "any sockets",
-		     ref->require_single_socket ? " (required)" : "");
-	if (ref->has_min_abi && (major < ref->min_abi_major ||
-				 (major == ref->min_abi_major && minor < ref->min_abi_minor)))
-		return verdict_fail(v, CHECK_POLICY_ABI,
-				    "guest policy ABI %u.%u below the reference's minimum %u.%u",
-				    major, minor, ref->min_abi_major, ref->min_abi_minor);
-	if (ref->has_min_abi)
-		verdict_pass(v, CHECK_POLICY_ABI, "ABI %u.%u, at least %u.%u", major, minor,
-			     ref->min_abi_major, ref->min_abi_minor);
-	else
-		verdict_pass(v, CHECK_POLICY_ABI, "ABI %u.%u (no minimum given)", major, minor);
-	missing = ref->require_policy & ~r->policy;
-	if (missing) {
-		bit_names(snp_policy_bit_name, missing, names, sizeof(names));
-		return verdict_fail(v, CHECK_POLICY_FEATURES,
-				    "guest policy lacks %s; the reference requires it", names);
-	}
-	bit_names(snp_policy_bit_name, r->policy & ~SNP_POLICY_SINGLE_SOCKET, names, sizeof(names));
-	verdict_pass(v, CHECK_POLICY_FEATURES, "%s", names);
-	missing = ref->require_platform & ~r->platform_info;
-	if (missing) {
-		bit_names(snp_platform_bit_name, missing, names, sizeof(names));
-		return verdict_fail(v, CHECK_PLATFORM_INFO,
-				    "PLATFORM_INFO lacks %s; the reference requires it", names);
-	}
-	bit_names(snp_platform_bit_name, r->platform_info, names, sizeof(names));
-	verdict_pass(v, CHECK_PLATFORM_INFO, "%s (0x%llx)", names,
-		     (unsigned long long)r->platform_info);
-	return 0;
-}
-
-static int check_policy(const struct snp_report *r, const struct snp_reference *ref,
-			struct verdict *v)
-{
-	if ((r->policy & SNP_POLICY_DEBUG) && !(ref && ref->allow_debug))
-		return verdict_fail(v, CHECK_POLICY_DEBUG,
-				    "guest policy 0x%llx allows DEBUG; the reference does not",
-				    (unsigned long long)r->policy);
-	verdict_pass(v, CHECK_POLICY_DEBUG, "%s",
-		     r->policy & SNP_POLICY_DEBUG ? "DEBUG allowed by the reference" : "no DEBUG");
-	if ((r->policy & SNP_POLICY_MIGRATE_MA) && !(ref && ref->allow_migration_agent))
-		return verdict_fail(
-			v, CHECK_POLICY_MA,
-			"guest policy allows a migration agent; the reference does not");
-	verdict_pass(v, CHECK_POLICY_MA, "%s",
-		     r->policy & SNP_POLICY_MIGRATE_MA ? "allowed by the reference" : "none");
-	if ((r->policy & SNP_POLICY_SMT) && ref && !ref->allow_smt)
-		return verdict_fail(v, CHECK_POLICY_SMT,
-				    "guest policy allows SMT; the reference does not");
-	verdict_pass(v, CHECK_POLICY_SMT, "SMT %s", r->policy & SNP_POLICY_SMT ? "allowed" : "off");
-	if (ref && ref->has_policy) {
-		if (r->policy != ref->policy)
-			return verdict_fail(v, CHECK_POLICY, "policy 0x%llx, reference 0x%llx",
-					    (unsigned long long)r->policy,
-					    (unsigned long long)ref->policy);
-		verdict_pass(v, CHECK_POLICY, "0x%llx", (unsigned long long)r->policy);
-	}
-	{
-		uint32_t want = ref && ref->has_vmpl ? ref->vmpl : 0;
-
-		if (r->vmpl != want)
-			return verdict_fail(v, CHECK_VMPL, "VMPL %u, expected %u", r->vmpl, want);
-		verdict_pass(v, CHECK_VMPL, "%u", r->vmpl);
-	}
-	return check_policy_required(r, ref, v);
-}
-
-/*
- * reported_tcb (the TCB the VCEK was derived for, tcb_match) against the
- * reference's min_tcb, or else the default floor of the report's product.
- */
-static int check_min_tcb(const struct snp_report *r, const struct snp_reference *ref,
-			 struct verdict *v)
-{
-	static const char *const names[5] = { "fmc", "bootloader", "tee", "snp", "microcode" };
-	struct snp_tcb t = snp_tcb_decode(r->reported_tcb, r->product), m;
-	const char *source = "the reference's min_tcb";
-
-	if (ref->has_min_tcb)
-		m = ref->min_tcb;
-	else if (!snp_default_min_tcb(r, &m, &source)) {
-		verdict_pass(v, CHECK_MIN_TCB, "no default floor for %s: give min_tcb",
-			     snp_product_name(r->product));
-		return 0;
-	}
-	{
-		const uint8_t got[5] = { t.fmc, t.bootloader, t.tee, t.snp, t.microcode };
-		const uint8_t min[5] = { m.fmc, m.bootloader, m.tee, m.snp, m.microcode };
-
-		for (int i = 0; i < 5; i++) {
-			if (i == 0 && r->product != SNP_PRODUCT_TURIN)
-				continue;
-			if (got[i] < min[i])
-				return verdict_fail(v, CHECK_MIN_TCB,
-						    "reported_tcb %s %u below %u (%s)", names[i],
-						    got[i], min[i], source);
-		}
-	}
-	if (r->product == SNP_PRODUCT_TURIN)
-		verdict_pass(v, CHECK_MIN_TCB,
-			     "fmc %u bl %u tee %u snp %u ucode %u, at least %u/%u/%u/%u/%u (%s)",
-			     t.fmc, t.bootloader, t.tee, t.snp, t.microcode, m.fmc, m.bootloader,
-			     m.tee, m.snp, m.microcode, source);
-	else
-		verdict_pass(v, CHECK_MIN_TCB,
-			     "bl %u tee %u snp %u ucode %u, at least %u/%u/%u/%u (%s)",
-			     t.bootloader, t.tee, t.snp, t.microcode, m.bootloader, m.tee, m.snp,
-			     m.microcode, source);
-	return 0;
-}
-
-static int check_reference(const struct snp_report *r, const struct snp_reference *ref,
-			   const uint8_t *report_data, struct verdict *v)
-{
-	if (ref && ref->has_measurement &&
-	    verdict_compare(v, CHECK_MEASUREMENT, "measurement", r->measurement, ref->measurement,
-			    48) < 0)
-		return -1;
-	if (ref && ref->has_host_data &&
-	    verdict_compare(v, CHECK_HOST_DATA, "host_data", r->host_data, ref->host_data, 32) < 0)
-		return -1;
-	if (ref && ref->has_family_id &&
-	    verdict_compare(v, CHECK_ID_DIGESTS, "family_id", r->family_id, ref->family_id, 16) < 0)
-		return -1;
-	if (ref && ref->has_image_id &&
-	    verdict_compare(v, CHECK_ID_DIGESTS, "image_id", r->image_id, ref->image_id, 16) < 0)
-		return -1;
-	if (ref && ref->has_id_key_digest &&
-	    verdict_compare(v, CHECK_ID_DIGESTS, "id_key_digest", r->id_key_digest,
-			    ref->id_key_digest, 48) < 0)
-		return -1;
-	if (ref && ref->has_author_key_digest &&
-	    verdict_compare(v, CHECK_ID_DIGESTS, "author_key_digest", r->author_key_digest,
-			    ref->author_key_digest, 48) < 0)
-		return -1;
-	if (ref && ref->has_report_data &&
-	    verdict_compare(v, CHECK_REPORT_DATA, "report_data", r->report_data, ref->report_data,
-			    64) < 0)
-		return -1;
-	if (report_data && verdict_compare(v, CHECK_REPORT_DATA, "report_data", r->report_data,
-					   report_data, 64) < 0)
-		return -1;
-	return check_min_tcb(r, ref, v);
-}
-
 int snp_verify(struct snp_verifier *sv, const uint8_t *buf, size_t len,
 	       const struct snp_certs *certs, const struct snp_reference *ref,
 	       const uint8_t *report_data, struct snp_report *r, struct verdict *v)
@@ -869,7 +720,7 @@ int snp_verify(struct snp_verifier *sv, const uint8_t *buf, size_t len,
 	}
 
 	if (check_product(ch, r, ref, v) < 0 || check_report_against_chain(ch, r, v) < 0 ||
-	    check_policy(r, ref, v) < 0 || check_reference(r, ref, report_data, v) < 0)
+	    snp_check_policy(r, ref, v) < 0 || snp_check_reference(r, ref, report_data, v) < 0)
 		return 0;
 	return 0;
 }

@@ -286,64 +286,62 @@ static int check_attributes(const struct tdx_quote *q, const struct tdx_referenc
 	return 0;
 }
 
-int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
-	       const struct tdx_reference *ref, const uint8_t *report_data, struct tdx_quote *q,
-	       struct verdict *v)
+/* The PCK chain: verified, or the one verified last time. 0, -1 (failed, in v) or -ENOMEM. */
+static int pck_chain(struct tdx_verifier *tv, const struct tdx_quote *q, struct verdict *v)
 {
-	struct tdx_reference defaults = { .accepted_tcb = TCB_UP_TO_DATE };
-	uint8_t digest[SHA256_DIGEST_LENGTH], expect[64] = { 0 };
-	EVP_PKEY *ak = NULL;
-	EVP_MD_CTX *md;
-	int r;
-
-	if (!ref)
-		ref = &defaults;
-	verdict_init(v, PLATFORM_TDX);
-	if (tdx_quote_parse(buf, len, q, v) < 0)
-		return 0;
-
 	if (tv->pem && tv->pem_len == q->pck_chain_pem.len &&
 	    memcmp(tv->pem, q->pck_chain_pem.p, tv->pem_len) == 0) {
 		verdict_pass(v, CHECK_CERTIFICATES, "cached");
 		verdict_pass(v, CHECK_ROOT_PINNED, "cached");
 		verdict_pass(v, CHECK_CHAIN, "cached");
 		verdict_pass(v, CHECK_VALIDITY, "cached");
-	} else {
-		cache_clear(tv);
-		if (chain_verify(tv, q, v) < 0) {
-			cache_clear(tv);
-			return 0;
-		}
-		tv->pem = malloc(q->pck_chain_pem.len);
-		if (!tv->pem) {
-			cache_clear(tv);
-			return -ENOMEM;
-		}
-		memcpy(tv->pem, q->pck_chain_pem.p, q->pck_chain_pem.len);
-		tv->pem_len = q->pck_chain_pem.len;
+		return 0;
 	}
+	cache_clear(tv);
+	if (chain_verify(tv, q, v) < 0) {
+		cache_clear(tv);
+		return -1;
+	}
+	tv->pem = malloc(q->pck_chain_pem.len);
+	if (!tv->pem) {
+		cache_clear(tv);
+		return -ENOMEM;
+	}
+	memcpy(tv->pem, q->pck_chain_pem.p, q->pck_chain_pem.len);
+	tv->pem_len = q->pck_chain_pem.len;
+	return 0;
+}
 
+/* The quote's attestation key as a P-256 key (kept in tv for the next quote). 0 or -1. */
+static int attestation_key(struct tdx_verifier *tv, const struct tdx_quote *q, EVP_PKEY **ak,
+			   struct verdict *v)
+{
 	if (tv->ak && memcmp(tv->ak_xy, q->attestation_key, 64) == 0) {
-		ak = tv->ak;
+		*ak = tv->ak;
 	} else {
 		EVP_PKEY_free(tv->ak);
 		tv->ak = NULL;
-		r = p256_key_from_xy(q->attestation_key, &ak);
-		if (r < 0) {
-			verdict_fail(v, CHECK_KEY_TYPE, "attestation key is not a P-256 point");
-			return 0;
-		}
-		tv->ak = ak;
+		if (p256_key_from_xy(q->attestation_key, ak) < 0)
+			return verdict_fail(v, CHECK_KEY_TYPE,
+					    "attestation key is not a P-256 point");
+		tv->ak = *ak;
 		memcpy(tv->ak_xy, q->attestation_key, 64);
 	}
 	verdict_pass(v, CHECK_KEY_TYPE, "P-256 PCK chain and attestation key");
+	return 0;
+}
+
+/* The QE report: signed by the PCK, binding the attestation key. 0, -1 or -ENOMEM. */
+static int qe_report_check(const struct tdx_verifier *tv, const struct tdx_quote *q,
+			   struct verdict *v)
+{
+	uint8_t digest[SHA256_DIGEST_LENGTH], expect[64] = { 0 };
+	EVP_MD_CTX *md;
 
 	if (ecdsa_verify_raw(tv->leaf_key, EVP_sha256(), q->qe_report_raw, SGX_REPORT_BODY_SIZE,
-			     q->qe_report_signature, q->qe_report_signature + 32, 32) < 0) {
-		verdict_fail(v, CHECK_QE_SIGNATURE,
-			     "QE report signature does not verify with the PCK");
-		return 0;
-	}
+			     q->qe_report_signature, q->qe_report_signature + 32, 32) < 0)
+		return verdict_fail(v, CHECK_QE_SIGNATURE,
+				    "QE report signature does not verify with the PCK");
 	verdict_pass(v, CHECK_QE_SIGNATURE, "ECDSA P-256 by the PCK");
 
 	/* QE report_data = SHA-256(attestation key || QE auth data) || 32 zero bytes. */
@@ -357,13 +355,48 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 	}
 	EVP_MD_CTX_free(md);
 	memcpy(expect, digest, sizeof(digest));
-	if (CRYPTO_memcmp(expect, q->qe_report.report_data, 64) != 0) {
-		verdict_fail(v, CHECK_QE_REPORT_DATA,
-			     "QE report_data does not bind the attestation key");
+	if (CRYPTO_memcmp(expect, q->qe_report.report_data, 64) != 0)
+		return verdict_fail(v, CHECK_QE_REPORT_DATA,
+				    "QE report_data does not bind the attestation key");
+	verdict_pass(v, CHECK_QE_REPORT_DATA, "binds the attestation key");
+	return 0;
+}
+
+/* The TCB status from the collateral, when there is any. 0 or -1. */
+static int tcb_status(struct tdx_verifier *tv, const struct tdx_quote *q,
+		      const struct tdx_reference *ref, struct verdict *v)
+{
+	time_t now = tv->now ? tv->now : time(NULL);
+
+	if (!tv->collateral) {
+		v->tcb_status_checked = false;
+		verdict_pass(v, CHECK_TCB_STATUS, "TCB status not checked (no --collateral)");
 		return 0;
 	}
-	verdict_pass(v, CHECK_QE_REPORT_DATA, "binds the attestation key");
+	return tdx_collateral_check(tv->collateral, tv->chain, NULL, &tv->pck, q, now,
+				    ref->accepted_tcb, v) < 0
+		       ? -1
+		       : 0;
+}
 
+int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
+	       const struct tdx_reference *ref, const uint8_t *report_data, struct tdx_quote *q,
+	       struct verdict *v)
+{
+	struct tdx_reference defaults = { .accepted_tcb = TCB_UP_TO_DATE };
+	EVP_PKEY *ak = NULL;
+	int r;
+
+	if (!ref)
+		ref = &defaults;
+	verdict_init(v, PLATFORM_TDX);
+	if (tdx_quote_parse(buf, len, q, v) < 0)
+		return 0;
+	r = pck_chain(tv, q, v);
+	if (r == 0 && (r = attestation_key(tv, q, &ak, v)) == 0)
+		r = qe_report_check(tv, q, v);
+	if (r < 0)
+		return r == -ENOMEM ? r : 0;
 	if (ecdsa_verify_raw(ak, EVP_sha256(), q->signed_region.p, q->signed_region.len,
 			     q->signature, q->signature + 32, 32) < 0) {
 		verdict_fail(v, CHECK_SIGNATURE,
@@ -372,20 +405,8 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 		return 0;
 	}
 	verdict_pass(v, CHECK_SIGNATURE, "ECDSA P-256 by the attestation key");
-
-	if (check_attributes(q, ref, v) < 0)
+	if (check_attributes(q, ref, v) < 0 || tcb_status(tv, q, ref, v) < 0)
 		return 0;
-
-	if (tv->collateral) {
-		time_t now = tv->now ? tv->now : time(NULL);
-
-		if (tdx_collateral_check(tv->collateral, tv->chain, NULL, &tv->pck, q, now,
-					 ref->accepted_tcb, v) < 0)
-			return 0;
-	} else {
-		v->tcb_status_checked = false;
-		verdict_pass(v, CHECK_TCB_STATUS, "TCB status not checked (no --collateral)");
-	}
 	check_reference(q, ref, report_data, v);
 	return 0;
 }

@@ -54,21 +54,17 @@ static void parse_qe_report(const uint8_t *raw, struct sgx_report_body *r)
 	memcpy(r->report_data, raw + 320, 64);
 }
 
-int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct verdict *v)
+/* The header, the body descriptor (v5) and the TD report body; the signed region. */
+static int quote_header(struct span *s, const uint8_t *buf, size_t len, struct tdx_quote *q,
+			struct verdict *v)
 {
-	struct span s = span_make(buf, len), sig, cert, inner;
-	uint32_t sig_len, cert_len, body_len, pem_len;
-	uint16_t cert_type, auth_len, pem_type;
+	uint32_t body_len;
 	size_t body_size;
 
-	memset(q, 0, sizeof(*q));
-	q->raw = buf;
-	q->raw_len = len;
-
-	if (span_u16le(&s, &q->version) < 0 || span_u16le(&s, &q->att_key_type) < 0 ||
-	    span_u32le(&s, &q->tee_type) < 0 || span_u16le(&s, &q->qe_svn) < 0 ||
-	    span_u16le(&s, &q->pce_svn) < 0 || span_copy(&s, q->qe_vendor_id, 16) < 0 ||
-	    span_copy(&s, q->user_data, 20) < 0)
+	if (span_u16le(s, &q->version) < 0 || span_u16le(s, &q->att_key_type) < 0 ||
+	    span_u32le(s, &q->tee_type) < 0 || span_u16le(s, &q->qe_svn) < 0 ||
+	    span_u16le(s, &q->pce_svn) < 0 || span_copy(s, q->qe_vendor_id, 16) < 0 ||
+	    span_copy(s, q->user_data, 20) < 0)
 		return verdict_fail(v, CHECK_FORMAT, "quote is %zu bytes, shorter than its header",
 				    len);
 	if (q->version != 4 && q->version != 5)
@@ -82,7 +78,7 @@ int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct 
 		q->body_type = BODY_TYPE_TD10;
 		body_size = TDX_REPORT_BODY_V4_SIZE;
 	} else {
-		if (span_u16le(&s, &q->body_type) < 0 || span_u32le(&s, &body_len) < 0)
+		if (span_u16le(s, &q->body_type) < 0 || span_u32le(s, &body_len) < 0)
 			return verdict_fail(v, CHECK_FORMAT,
 					    "quote truncated in its body descriptor");
 		if (q->body_type == BODY_TYPE_TD10)
@@ -98,25 +94,19 @@ int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct 
 					    "body size %u does not fit body type %u (%zu)",
 					    body_len, q->body_type, body_size);
 	}
-	if (s.len < body_size)
+	if (s->len < body_size)
 		return verdict_fail(v, CHECK_FORMAT, "quote truncated in its TD report body");
-	parse_td_body(&s, &q->body, q->body_type == BODY_TYPE_TD15);
-	q->signed_region = span_make(buf, len - s.len);
+	parse_td_body(s, &q->body, q->body_type == BODY_TYPE_TD15);
+	q->signed_region = span_make(buf, len - s->len);
+	return 0;
+}
 
-	if (span_u32le(&s, &sig_len) < 0 || span_take(&s, sig_len, &sig) < 0)
-		return verdict_fail(v, CHECK_FORMAT,
-				    "signature data length %s the %zu bytes that follow",
-				    s.len < 4 ? "missing in" : "exceeds", s.len);
-	q->trailing = s.len;
-	verdict_pass(v, CHECK_FORMAT, "TDX quote v%u, TD report %s%s", q->version,
-		     q->body_type == BODY_TYPE_TD15 ? "1.5" : "1.0",
-		     q->trailing ? " (padding after the signature data)" : "");
-
-	if (q->att_key_type != ATT_KEY_ECDSA_P256)
-		return verdict_fail(v, CHECK_SIG_ALGO,
-				    "attestation key type %u is not ECDSA-256-with-P-256 (2)",
-				    q->att_key_type);
-	verdict_pass(v, CHECK_SIG_ALGO, "ECDSA-256-with-P-256");
+/* The signature data: signature, attestation key, the QE report and the PCK chain. */
+static int quote_signature_data(struct span sig, struct tdx_quote *q, struct verdict *v)
+{
+	struct span cert, inner;
+	uint32_t cert_len, pem_len;
+	uint16_t cert_type, auth_len, pem_type;
 
 	if (span_copy(&sig, q->signature, 64) < 0 || span_copy(&sig, q->attestation_key, 64) < 0 ||
 	    span_u16le(&sig, &cert_type) < 0 || span_u32le(&sig, &cert_len) < 0)
@@ -150,6 +140,33 @@ int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct 
 		     "QE report with %u bytes of auth data, PCK chain of %u bytes", auth_len,
 		     pem_len);
 	return 0;
+}
+
+int tdx_quote_parse(const uint8_t *buf, size_t len, struct tdx_quote *q, struct verdict *v)
+{
+	struct span s = span_make(buf, len), sig;
+	uint32_t sig_len;
+
+	memset(q, 0, sizeof(*q));
+	q->raw = buf;
+	q->raw_len = len;
+	if (quote_header(&s, buf, len, q, v) < 0)
+		return -1;
+	if (span_u32le(&s, &sig_len) < 0 || span_take(&s, sig_len, &sig) < 0)
+		return verdict_fail(v, CHECK_FORMAT,
+				    "signature data length %s the %zu bytes that follow",
+				    s.len < 4 ? "missing in" : "exceeds", s.len);
+	q->trailing = s.len;
+	verdict_pass(v, CHECK_FORMAT, "TDX quote v%u, TD report %s%s", q->version,
+		     q->body_type == BODY_TYPE_TD15 ? "1.5" : "1.0",
+		     q->trailing ? " (padding after the signature data)" : "");
+
+	if (q->att_key_type != ATT_KEY_ECDSA_P256)
+		return verdict_fail(v, CHECK_SIG_ALGO,
+				    "attestation key type %u is not ECDSA-256-with-P-256 (2)",
+				    q->att_key_type);
+	verdict_pass(v, CHECK_SIG_ALGO, "ECDSA-256-with-P-256");
+	return quote_signature_data(sig, q, v);
 }
 
 static void add_hex(cJSON *o, const char *key, const void *p, size_t n)

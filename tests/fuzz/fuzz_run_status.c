@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libFuzzer: what cvm run reads from outside (host/run.c, host/fetch.c):
- * the guest's status file, fed in two pieces at a point the input chooses,
- * and a download's Content-Range header. Whatever comes, every line taken
- * must be of the format, the phases seen stay within their cap, and no
- * shown detail leaves printable ASCII.
+ * libFuzzer: what cvm run reads from outside (host/run_status.c, the
+ * status-line parser of lib/status_line.c, host/fetch.c): the whole input
+ * as one status line, the guest's status file fed in two pieces at a point
+ * the input chooses, and a download's Content-Range header. Whatever comes,
+ * every line taken must be of the format, the phases seen stay within their
+ * cap, and no shown detail leaves printable ASCII.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +15,34 @@
 #include "host/qemu.c"
 #include "host/fetch.c"
 #include "host/run.c"
+#include "host/run_proc.c"
+#include "host/run_result.c"
+#include "host/run_status.c"
+#include "host/run_summary.c"
 
 static void check_follow(const struct status_follow *f)
 {
 	if (f->n > STATUS_SEEN_MAX || f->len > sizeof(f->buf))
 		abort();
 	for (size_t i = 0; i < f->n; i++)
-		if (!word_valid(f->seen[i].phase, LOWER, LOWER DIGIT "_-",
-				sizeof(f->seen[i].phase)))
+		if (!status_phase_valid(f->seen[i].phase) ||
+		    (f->seen[i].code[0] && !status_code_valid(f->seen[i].code)))
 			abort();
 	for (const char *c = f->fail_detail; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			abort();
+}
+
+static void check_line(const uint8_t *data, size_t size)
+{
+	struct status_line sl;
+
+	if (status_line_parse((const char *)data, size, &sl) < 0)
+		return;
+	if (!status_phase_valid(sl.phase) || (sl.code[0] && !status_code_valid(sl.code)) ||
+	    strlen(sl.detail) > STATUS_DETAIL_SHOWN + 3)
+		abort();
+	for (const char *c = sl.detail; *c; c++)
 		if (*c < 0x20 || *c > 0x7e)
 			abort();
 }
@@ -35,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t cut = size ? data[0] % (size + 1) : 0;
 	struct dl d;
 
+	check_line(data, size);
 	memset(&f, 0, sizeof(f));
 	f.who = "fuzz";
 	status_feed(&f, (const char *)data, cut);

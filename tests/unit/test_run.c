@@ -25,6 +25,10 @@
 #include "host/qemu.c"
 #include "host/fetch.c"
 #include "host/run.c"
+#include "host/run_proc.c"
+#include "host/run_result.c"
+#include "host/run_status.c"
+#include "host/run_summary.c"
 
 static char dir[] = "/tmp/cvm-test-run-XXXXXX";
 
@@ -80,6 +84,36 @@ static void test_status_line_of_the_agent_is_read(void **state)
 	assert_true(sl.t < 0);
 }
 
+/* The writer's bytes (lib/status_line.c, as the agent sends them), read back by the host's parser. */
+static void test_status_line_written_is_read(void **state)
+{
+	cJSON *extra = cJSON_CreateObject();
+	struct status_line sl;
+	char *text;
+
+	(void)state;
+	cJSON_AddNumberToObject(extra, "wait_ms", 12);
+	text = status_line_format(5123, "key", false, "E_KEY_RELEASE", "PolicyDeny: \"mrtd\"",
+				  extra);
+	assert_non_null(text);
+	assert_string_equal(text, "{\"t\":5123,\"phase\":\"key\",\"ok\":false,\"code\":"
+				  "\"E_KEY_RELEASE\",\"detail\":\"PolicyDeny: \\\"mrtd\\\"\","
+				  "\"wait_ms\":12}");
+	assert_int_equal(parse(text, &sl), 0);
+	assert_string_equal(sl.phase, "key");
+	assert_false(sl.ok);
+	assert_string_equal(sl.code, "E_KEY_RELEASE");
+	assert_string_equal(sl.detail, "PolicyDeny: \"mrtd\"");
+	assert_true(sl.t == 5123);
+	free(text);
+	text = status_line_format(7, "poweroff", true, NULL, NULL, NULL);
+	assert_string_equal(text, "{\"t\":7,\"phase\":\"poweroff\",\"ok\":true}");
+	assert_int_equal(parse(text, &sl), 0);
+	assert_string_equal(sl.code, "");
+	assert_string_equal(sl.detail, "");
+	free(text);
+}
+
 static void test_status_lines_not_of_the_format_are_refused(void **state)
 {
 	static const char *const bad[] = {
@@ -121,8 +155,8 @@ static void test_status_detail_is_made_printable_and_short(void **state)
 	longer[sizeof(longer) - 1] = 0;
 	snprintf(line, sizeof(line), "{\"phase\":\"key\",\"ok\":false,\"detail\":\"%s\"}", longer);
 	assert_int_equal(parse(line, &sl), 0);
-	assert_int_equal(strlen(sl.detail), DETAIL_SHOWN + 3);
-	assert_string_equal(sl.detail + DETAIL_SHOWN, "...");
+	assert_int_equal(strlen(sl.detail), STATUS_DETAIL_SHOWN + 3);
+	assert_string_equal(sl.detail + STATUS_DETAIL_SHOWN, "...");
 }
 
 static void feed(struct status_follow *f, const char *s)
@@ -500,6 +534,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_line_of_the_agent_is_read),
+		cmocka_unit_test(test_status_line_written_is_read),
 		cmocka_unit_test(test_status_lines_not_of_the_format_are_refused),
 		cmocka_unit_test(test_status_detail_is_made_printable_and_short),
 		cmocka_unit_test(test_status_lines_are_taken_whole_across_reads),
