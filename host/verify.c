@@ -380,6 +380,46 @@ static int verify_tpm(struct run *r)
 	return rc;
 }
 
+/*
+ * JSON evidence of any other row (Azure's), through the row's verify, as the
+ * broker does; the TDX ones without collateral say so.
+ */
+static int verify_row(struct run *r)
+{
+	struct snp_verifier *sv = NULL;
+	struct tdx_verifier *tv = NULL;
+	size_t reglen = 0;
+	char err[256];
+	int rc;
+
+	if (r->o.certs) {
+		log_error("--certs does not apply: %s evidence carries its certificates",
+			  platform_name(r->platform));
+		return -EINVAL;
+	}
+	rc = snp_verifier_new(r->o.test_roots, (time_t)r->now, &sv);
+	if (rc < 0) {
+		log_error_errno(rc, "%s", r->o.test_roots ? r->o.test_roots : "built-in roots");
+		return -EINVAL;
+	}
+	if (tdx_verifier_new(r->o.test_roots, r->o.collateral, (time_t)r->now, &tv, err,
+			     sizeof(err)) < 0) {
+		snp_verifier_free(sv);
+		log_error("%s", err);
+		return -EINVAL;
+	}
+	rc = kbs_evidence_verify(&r->ev, sv, tv, &r->ref, r->o.report_data ? r->report_data : NULL,
+				 r->reg, &reglen, &r->v);
+	if (rc == -1)
+		rc = 0; /* a refusal: the verdict says which check */
+	snprintf(r->summary, sizeof(r->summary), "genuine %s evidence", platform_name(r->platform));
+	if (r->platform == PLATFORM_AZ_TDX_VTPM && !r->v.tcb_status_checked)
+		snprintf(r->note, sizeof(r->note), "; TCB status NOT checked (no --collateral)");
+	tdx_verifier_free(tv);
+	snp_verifier_free(sv);
+	return rc;
+}
+
 /* ---- the runtime log ---- */
 
 /* Replays the log against the evidence's register; the events are printed whatever the verdict. */
@@ -479,6 +519,8 @@ static int verify_evidence(struct run *r)
 	case PLATFORM_TPM:
 		return verify_tpm(r);
 	default:
+		if (r->json_evidence && platform_get(r->platform))
+			return verify_row(r);
 		verdict_init(&r->v, PLATFORM_NONE);
 		verdict_fail(&r->v, CHECK_FORMAT,
 			     "neither an SNP report (%u bytes), a TDX quote (version 4 or 5, TEE "

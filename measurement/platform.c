@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "lib/lib.h"
+#include "measurement/az_vtpm.h"
 #include "measurement/platform.h"
 
 static int b64_member(const cJSON *o, const char *key, uint8_t **out, size_t *len, size_t cap)
@@ -150,6 +151,31 @@ static const struct platform platforms[] = {
 		.qemu = "snp",
 		.parse = snp_parse,
 		.verify = snp_evidence_verify,
+	},
+	/* Azure's shapes carry "tpm_quote" too: before the TPM row (az_vtpm.h). */
+	{
+		.id = PLATFORM_AZ_SNP_VTPM,
+		.name = "az-snp-vtpm",
+		.kbs_tee = "az-snp-vtpm",
+		.json_member = "vcek",
+		.ref_sections = REF_SECTION_SNP | REF_SECTION_TPM,
+		.runtime_reg = "pcr15",
+		.runtime_reg_len = 32,
+		.parse = az_snp_parse,
+		.verify = az_vtpm_verify,
+		.ref_complete = az_reference_complete,
+	},
+	{
+		.id = PLATFORM_AZ_TDX_VTPM,
+		.name = "az-tdx-vtpm",
+		.kbs_tee = "az-tdx-vtpm",
+		.json_member = "td_quote",
+		.ref_sections = REF_SECTION_TDX | REF_SECTION_TPM,
+		.runtime_reg = "pcr15",
+		.runtime_reg_len = 32,
+		.parse = az_tdx_parse,
+		.verify = az_vtpm_verify,
+		.ref_complete = az_reference_complete,
 	},
 	{
 		.id = PLATFORM_TDX,

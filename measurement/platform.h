@@ -66,6 +66,12 @@ struct platform {
 	int (*verify)(const struct kbs_evidence *e, const struct platform_verifiers *pv,
 		      const struct reference *ref, const uint8_t *report_data, uint8_t reg[48],
 		      size_t *reglen, struct verdict *v);
+	/*
+	 * Whether a reference pins a whole launch on this platform (err says
+	 * what is missing); NULL: reference_complete(r, id).
+	 */
+	int (*ref_complete)(const struct reference *r, enum cvm_platform p, char *err,
+			    size_t errlen);
 };
 
 /* The row of p; NULL for PLATFORM_NONE or an unknown value. */
