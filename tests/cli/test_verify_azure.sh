@@ -1,0 +1,74 @@
+#!/bin/sh
+# cvm verify of Azure's vTPM evidence (az-snp-vtpm, az-tdx-vtpm): the real
+# vectors of tests/vectors/azure accepted, their claims against reference
+# values, and refusals by name. The byte-level attacks are in
+# tests/hostile/a_azure.sh. Needs CVM_BIN, CVM_VECTORS, CVM_TEST_TMP.
+set -u
+cvm=${CVM_BIN:?}
+vec=${CVM_VECTORS:?}/azure
+tmp=${CVM_TEST_TMP:?}/cli-verify-azure
+rm -rf "$tmp" && mkdir -p "$tmp"
+. "$(dirname "$0")/lib.sh"
+azpy="$(dirname "$0")/az_evidence.py"
+now="--now 2026-06-01T00:00:00Z"
+rd="--report-data 6368616c6c656e6765" # "challenge"
+rd2=982f5c6e45df0ed3f10b6f60b02f0c8390e281300f3805e2279c16168cd6ae9aa398f647caa2338748cd0fd9f5f819ef
+pcr0=e15c44796beabf46abcec7c57e590942041e47497e4ec27571c8b7664f48dced
+meas=6a063be9dd79f6371c842e480f8dc3b5c725961344e57130e88c5adf49e8f7f6c79b75a5eb77fc769959f4aeb2f9401e
+mrtd=024a32b070383331181619fa387cb4d55d1e38879f989933055ccad5bc2db795d1737b66205949d15469dc8c1ba7ab7b
+zero48=000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000
+
+printf '{"snp": {"measurement": "%s"}, "tpm": {"pcrs": {"sha256": {"0": "%s"}}}}' \
+	"$meas" "$pcr0" >"$tmp/snp-pins.json"
+printf '{"tpm": {"pcrs": {"sha256": {"0": "%s"}}}}' \
+	"$(echo $pcr0 | tr 'e' 'f')" >"$tmp/pcr0-other.json"
+printf '{"snp": {"measurement": "%s"}}' "$zero48" >"$tmp/meas-other.json"
+printf '{"tdx": {"allow_sept_ve": true, "mrtd": "%s"}}' "$mrtd" >"$tmp/tdx-pins.json"
+printf '{"tdx": {"allow_sept_ve": true, "mrtd": "%s"}}' "$zero48" >"$tmp/tdx-other.json"
+printf '{"snp": {"min_tcb": {"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}}}' \
+	>"$tmp/old-tcb.json"
+python3 "$azpy" - "$tmp/older.json" assemble "$vec/snp-hcl-report.bin" \
+	"$vec/snp-tpm-quote-v1.json" "$vec/snp-vcek.pem"
+
+expect "az-snp-vtpm v1 accepted" 0 "verified: genuine az-snp-vtpm evidence" -- \
+	"$cvm" verify "$vec/snp-evidence-v1.json" $rd $now
+expect "az-snp-vtpm v2 accepted, user-data bound" 0 "user-data binds report_data" -- \
+	"$cvm" verify "$vec/snp-evidence-v2.json" --report-data $rd2 $now
+expect "az-snp-vtpm without report_data" 0 "verified" -- \
+	"$cvm" verify "$vec/snp-evidence-v1.json" $now
+expect "az-snp-vtpm pins of measurement and PCR 0" 0 "PCR0 $pcr0" -- \
+	"$cvm" verify "$vec/snp-evidence-v1.json" $rd $now --reference "$tmp/snp-pins.json"
+expect "az-snp-vtpm other PCR 0" 1 "pcr: PCR0 " -- \
+	"$cvm" verify "$vec/snp-evidence-v1.json" $rd $now --reference "$tmp/pcr0-other.json"
+expect "az-snp-vtpm other paravisor measurement" 1 "measurement: " -- \
+	"$cvm" verify "$vec/snp-evidence-v1.json" $rd $now --reference "$tmp/meas-other.json"
+expect "az-snp-vtpm v2 with another report_data" 1 "report_data: TPM quote qualifying data" -- \
+	"$cvm" verify "$vec/snp-evidence-v2.json" $rd $now
+expect "older report below the default TCB floor" 1 "min_tcb: reported_tcb bootloader 3" -- \
+	"$cvm" verify "$tmp/older.json" $rd $now
+expect "older report with its own TCB as min_tcb" 0 "verified" -- \
+	"$cvm" verify "$tmp/older.json" $rd $now --reference "$tmp/old-tcb.json"
+expect "after the VCEK expired" 1 "validity: " -- \
+	"$cvm" verify "$vec/snp-evidence-v1.json" $rd --now 2033-01-01T00:00:00Z
+expect "Trustee's version 0 shape" 1 "format: version missing" -- \
+	"$cvm" verify "$vec/snp-evidence-genoa.json" $now
+expect "--certs does not apply" 2 "--certs does not apply" -- \
+	"$cvm" verify "$vec/snp-evidence-v1.json" --certs "$vec" $now
+expect "az-tdx-vtpm refused without allow_sept_ve" 1 "td_attributes: " -- \
+	"$cvm" verify "$vec/tdx-evidence-v1.json" $rd $now
+expect "az-tdx-vtpm accepted with allow_sept_ve and its MRTD" 0 "TCB status NOT checked" -- \
+	"$cvm" verify "$vec/tdx-evidence-v1.json" $rd $now --reference "$tmp/tdx-pins.json"
+expect "az-tdx-vtpm other MRTD" 1 "mrtd: " -- \
+	"$cvm" verify "$vec/tdx-evidence-v1.json" $rd $now --reference "$tmp/tdx-other.json"
+
+"$cvm" verify "$vec/snp-evidence-v1.json" $rd $now --json >"$tmp/v.json" 2>/dev/null
+if python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+names = [c["name"] for c in v["checks"]]
+assert v["verified"] and v["platform"] == "az-snp-vtpm", v["platform"]
+for n in ("chain", "signature", "report_data", "attestation_key", "pcr_digest"):
+    assert n in names, n
+' "$tmp/v.json"; then ok "--json names the platform and the checks"; else bad "--json"; fi
+
+summary test_verify_azure
