@@ -570,7 +570,8 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 		return reply_error(req, 401, "PolicyDeny", "the resource's policy is invalid");
 	}
 	/* A policy set after start-up is held to the start-up rule too. */
-	if (s->tee == PLATFORM_TDX && pol.ncands[PLATFORM_TDX] && k->tdx_unchecked) {
+	if ((s->tee == PLATFORM_TDX || s->tee == PLATFORM_AZ_TDX_VTPM) && pol.ncands[s->tee] &&
+	    k->tdx_unchecked) {
 		kbs_policy_free(&pol);
 		logf_("%s resource %s %.8s: denied: E_TDX_COLLATERAL: no tdx_collateral", peer(req),
 		      path, s->id);
@@ -805,7 +806,7 @@ static int check_resource(const char *file, const struct stat *st, int type, str
 		log_error("resource %s: policy %s: %s", rel, path, why);
 		walk_bad++;
 	} else {
-		if (pol.ncands[PLATFORM_TDX] && !walk_tdx[0])
+		if ((pol.ncands[PLATFORM_TDX] || pol.ncands[PLATFORM_AZ_TDX_VTPM]) && !walk_tdx[0])
 			snprintf(walk_tdx, sizeof(walk_tdx), "%s", rel);
 		kbs_policy_free(&pol);
 	}

@@ -114,6 +114,30 @@ static int az_parse_common(const cJSON *ev, struct kbs_evidence *e, char *err, s
 	return 0;
 }
 
+/*
+ * cvm's extension (Trustee ignores it): an SNP "cert_chain" as in the snp
+ * shape, for an ASK or ARK that is not built in (the test PKI's). A VCEK in
+ * it must be the "vcek" itself.
+ */
+static int cert_chain_ext(const cJSON *ev, struct kbs_evidence *e, char *err, size_t errlen)
+{
+	struct snp_certs c;
+	int r = snp_certs_from_sev_json(cJSON_GetObjectItemCaseSensitive(ev, "cert_chain"), &c, err,
+					errlen);
+
+	if (r < 0)
+		return r;
+	if (c.vcek && X509_cmp(c.vcek, e->certs.vcek)) {
+		snp_certs_free(&c);
+		return set_error(err, errlen, -EBADMSG, "cert_chain names another VCEK than vcek");
+	}
+	e->certs.ask = c.ask;
+	e->certs.ark = c.ark;
+	c.ask = c.ark = NULL;
+	snp_certs_free(&c);
+	return 0;
+}
+
 int az_snp_parse(const cJSON *ev, struct kbs_evidence *e, char *err, size_t errlen)
 {
 	_cleanup_free_ uint8_t *der = NULL;
@@ -125,7 +149,7 @@ int az_snp_parse(const cJSON *ev, struct kbs_evidence *e, char *err, size_t errl
 	if (b64url_member(ev, "vcek", CVM_CAP_CERT, &der, &n) < 0 ||
 	    x509_load_one(der, n, &e->certs.vcek) < 0)
 		return set_error(err, errlen, -EBADMSG, "vcek is not a base64url DER certificate");
-	return 0;
+	return cert_chain_ext(ev, e, err, errlen);
 }
 
 int az_tdx_parse(const cJSON *ev, struct kbs_evidence *e, char *err, size_t errlen)
@@ -335,12 +359,19 @@ static int hardware_verify(const struct kbs_evidence *e, const struct platform_v
 			       &sub);
 		memcpy(rd, h->hw + 0x50, 64); /* SEV-SNP ABI (AMD 56860) Table 23 */
 	} else {
+		struct tdx_reference tref = ref->tdx;
 		struct tdx_quote q;
 
 		if (!pv->tdx)
 			return verdict_fail(v, CHECK_ROOT_PINNED, "no TDX verifier");
+		/*
+		 * The TD is Azure's paravisor, which takes #VE itself: its TD
+		 * attributes have SEPT_VE_DISABLE clear (tests/vectors/azure).
+		 * A reference may still pin td_attributes.
+		 */
+		tref.allow_sept_ve = true;
 		memset(&q, 0, sizeof(q));
-		r = tdx_verify(pv->tdx, e->td_quote, e->td_quote_len, &ref->tdx, NULL, &q, &sub);
+		r = tdx_verify(pv->tdx, e->td_quote, e->td_quote_len, &tref, NULL, &q, &sub);
 		memcpy(rd, q.body.report_data, 64);
 	}
 	merge(v, &sub);

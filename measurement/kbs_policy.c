@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 void kbs_policy_free(struct kbs_policy *p)
 {
@@ -51,6 +51,51 @@ static int parse_image(const cJSON *img, struct kbs_policy *p, char *err, size_t
 	if (json_get_string(img, "name", &s) < 0 || !*s || strlen(s) >= sizeof(p->image_name))
 		return set_error(err, errlen, -EINVAL, "image.name: must be the image's name");
 	snprintf(p->image_name, sizeof(p->image_name), "%s", s);
+	return 0;
+}
+
+/* The sections of reference values r names (REF_SECTION_*). */
+static unsigned ref_sections(const struct reference *r)
+{
+	return (r->has_snp ? REF_SECTION_SNP : 0) | (r->has_tdx ? REF_SECTION_TDX : 0) |
+	       (r->has_tpm ? REF_SECTION_TPM : 0);
+}
+
+/*
+ * The rows with a completeness rule of their own (Azure's) are accepted
+ * only when "platforms" names them; whether one so named reads a section.
+ */
+static bool section_of_named_row(const struct kbs_policy *p, unsigned section)
+{
+	const struct platform *pl;
+
+	for (size_t i = 0; (pl = platform_at(i)); i++)
+		if (pl->ref_complete && (p->platforms & (1u << pl->id)) &&
+		    (pl->ref_sections & section))
+			return true;
+	return false;
+}
+
+/* Those rows' references: each section they read named, and a whole launch pinned. */
+static int named_rows_check(const struct kbs_policy *p, char *err, size_t errlen)
+{
+	const struct platform *pl;
+	char why[256];
+
+	for (size_t i = 0; (pl = platform_at(i)); i++) {
+		if (!pl->ref_complete || !(p->platforms & (1u << pl->id)))
+			continue;
+		if ((ref_sections(&p->ref) & pl->ref_sections) != pl->ref_sections)
+			return set_error(err, errlen, -EINVAL,
+					 "platforms: %s has no reference values (it reads %s%s)",
+					 pl->name,
+					 pl->ref_sections & REF_SECTION_SNP ? "snp" : "tdx",
+					 pl->ref_sections & REF_SECTION_TPM ? " and tpm" : "");
+		if (pl->ref_complete(&p->ref, pl->id, why, sizeof(why)) < 0)
+			return set_error(err, errlen, -EINVAL,
+					 "reference.%s; name the image (\"image\") or pin them",
+					 why);
+	}
 	return 0;
 }
 
@@ -120,7 +165,8 @@ int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *e
 				     (t == PLATFORM_TPM && p->ref.has_tpm);
 
 			if (p->platforms && !(p->platforms & (1u << t))) {
-				if (named)
+				if (named &&
+				    !section_of_named_row(p, platform_get(t)->ref_sections))
 					return set_error(err, errlen, -EINVAL,
 							 "reference.%s: not among \"platforms\"",
 							 platform_name(t));
@@ -139,6 +185,8 @@ int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *e
 						 "them",
 						 why);
 		}
+		if ((r = named_rows_check(p, err, errlen)) < 0)
+			return r;
 	} else if (p->ref.has_tpm && !p->ref.tpm.has_ak_sha256) {
 		return set_error(err, errlen, -EINVAL,
 				 "reference.tpm: no ak_sha256: a TPM quote proves nothing without "
@@ -163,7 +211,21 @@ int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *e
 
 			if (!((t == PLATFORM_TDX && p->ref.has_tdx) ||
 			      (t == PLATFORM_SNP && p->ref.has_snp) ||
-			      (t == PLATFORM_TPM && p->ref.has_tpm)))
+			      (t == PLATFORM_TPM && p->ref.has_tpm)) ||
+			    (p->platforms && !(p->platforms & (1u << t))))
+				continue;
+			p->cands[t] = malloc(sizeof(struct reference));
+			if (!p->cands[t]) {
+				kbs_policy_free(p);
+				return -ENOMEM;
+			}
+			*p->cands[t] = p->ref;
+			p->ncands[t] = 1;
+		}
+		for (size_t i = 0; platform_at(i); i++) {
+			enum cvm_platform t = platform_at(i)->id;
+
+			if (!platform_at(i)->ref_complete || !(p->platforms & (1u << t)))
 				continue;
 			p->cands[t] = malloc(sizeof(struct reference));
 			if (!p->cands[t]) {

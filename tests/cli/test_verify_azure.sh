@@ -23,8 +23,8 @@ printf '{"snp": {"measurement": "%s"}, "tpm": {"pcrs": {"sha256": {"0": "%s"}}}}
 printf '{"tpm": {"pcrs": {"sha256": {"0": "%s"}}}}' \
 	"$(echo $pcr0 | tr 'e' 'f')" >"$tmp/pcr0-other.json"
 printf '{"snp": {"measurement": "%s"}}' "$zero48" >"$tmp/meas-other.json"
-printf '{"tdx": {"allow_sept_ve": true, "mrtd": "%s"}}' "$mrtd" >"$tmp/tdx-pins.json"
-printf '{"tdx": {"allow_sept_ve": true, "mrtd": "%s"}}' "$zero48" >"$tmp/tdx-other.json"
+printf '{"tdx": {"mrtd": "%s"}}' "$mrtd" >"$tmp/tdx-pins.json"
+printf '{"tdx": {"mrtd": "%s"}}' "$zero48" >"$tmp/tdx-other.json"
 printf '{"snp": {"min_tcb": {"bootloader": 3, "tee": 0, "snp": 8, "microcode": 115}}}' \
 	>"$tmp/old-tcb.json"
 python3 "$azpy" - "$tmp/older.json" assemble "$vec/snp-hcl-report.bin" \
@@ -54,8 +54,11 @@ expect "Trustee's version 0 shape" 1 "format: version missing" -- \
 	"$cvm" verify "$vec/snp-evidence-genoa.json" $now
 expect "--certs does not apply" 2 "--certs does not apply" -- \
 	"$cvm" verify "$vec/snp-evidence-v1.json" --certs "$vec" $now
-expect "az-tdx-vtpm refused without allow_sept_ve" 1 "td_attributes: " -- \
+expect "az-tdx-vtpm: the paravisor TD without SEPT_VE_DISABLE" 0 "SEPT_VE_DISABLE clear" -- \
 	"$cvm" verify "$vec/tdx-evidence-v1.json" $rd $now
+printf '{"tdx": {"td_attributes": "0000001000000000"}}' >"$tmp/tdx-attr.json"
+expect "az-tdx-vtpm against a td_attributes pin" 1 "td_attributes: TD attributes 0000000000000000, the reference pins" -- \
+	"$cvm" verify "$vec/tdx-evidence-v1.json" $rd $now --reference "$tmp/tdx-attr.json"
 expect "az-tdx-vtpm accepted with allow_sept_ve and its MRTD" 0 "TCB status NOT checked" -- \
 	"$cvm" verify "$vec/tdx-evidence-v1.json" $rd $now --reference "$tmp/tdx-pins.json"
 expect "az-tdx-vtpm other MRTD" 1 "mrtd: " -- \

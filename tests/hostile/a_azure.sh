@@ -7,7 +7,6 @@ az="$vectors/azure"
 azpy="$top/tests/cli/az_evidence.py"
 az_now="--now 2026-06-01T00:00:00Z"
 az_rd="--report-data 6368616c6c656e6765" # "challenge", the vectors' nonce
-printf '{"tdx": {"allow_sept_ve": true}}' >"$tmp/az-tdx-ref.json"
 
 az_snp() { # NAME PATTERN OP ARGS...: a changed az-snp-vtpm vector
 	n=$1 p=$2
@@ -20,8 +19,7 @@ az_tdx() {
 	n=$1 p=$2
 	shift 2
 	python3 "$azpy" "$az/tdx-evidence-v1.json" "$tmp/az-tdx-$n.json" "$@" &&
-		attack "az-tdx-$n" 1 "$p" -- "$cvm" verify "$tmp/az-tdx-$n.json" $az_rd $az_now \
-			--reference "$tmp/az-tdx-ref.json"
+		attack "az-tdx-$n" 1 "$p" -- "$cvm" verify "$tmp/az-tdx-$n.json" $az_rd $az_now
 }
 
 # The SEV-SNP report inside the HCL report (at 32): signed by the VCEK.
@@ -66,4 +64,6 @@ az_tdx quote-signature "signature: quote signature does not verify" quote-flip s
 az_tdx pcr7 "pcr_digest: the PCR values given do not hash" pcr-flip 7
 az_tdx hcl-type-snp "format: HCL report type 4, this evidence shape needs 2" vcek-pem "$az/snp-vcek.pem"
 az_tdx td-padding "format: padding after the TD report" hcl-flip $((32 + 1100))
-attack az-tdx-sept-ve 1 "td_attributes: TD attributes 0000000000000000 lack SEPT_VE_DISABLE" -- "$cvm" verify "$az/tdx-evidence-v1.json" $az_rd $az_now
+printf '{"tdx": {"td_attributes": "0000001000000000"}}' >"$tmp/az-tdx-attr.json"
+attack az-tdx-attributes-pin 1 "td_attributes: TD attributes 0000000000000000, the reference pins" -- \
+	"$cvm" verify "$az/tdx-evidence-v1.json" $az_rd $az_now --reference "$tmp/az-tdx-attr.json"
