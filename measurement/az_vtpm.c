@@ -265,8 +265,8 @@ static int b64url_bn(const cJSON *jwk, const char *key, size_t cap, BIGNUM **bn)
  * {"keys": [{"kid": "HCLAkPub", "kty": "RSA", "n", "e"}, ...], "user-data":
  * hex, ...}: the AK as a key, and user-data (64 bytes) when there is one.
  */
-static int var_data_ak(const uint8_t *var, size_t len, EVP_PKEY **ak, uint8_t user[64],
-		       bool *has_user, char *why, size_t cap)
+int az_var_data_parse(const uint8_t *var, size_t len, EVP_PKEY **ak, uint8_t user[64],
+		      bool *has_user, char *why, size_t cap)
 {
 	_cleanup_(cJSON_Deletep) cJSON *doc = NULL;
 	const cJSON *keys, *k, *found = NULL;
@@ -435,7 +435,7 @@ int az_vtpm_verify(const struct kbs_evidence *e, const struct platform_verifiers
 				    hex);
 	verdict_pass(v, CHECK_REPORT_DATA, "hardware report_data is SHA-256 of the var data %s",
 		     hex);
-	if (var_data_ak(h.var, h.var_size, &ak, user, &has_user, why, sizeof(why)) < 0)
+	if (az_var_data_parse(h.var, h.var_size, &ak, user, &has_user, why, sizeof(why)) < 0)
 		return verdict_fail(v, CHECK_AK, "%s", why);
 	verdict_pass(v, CHECK_AK, "HCLAkPub, RSA-%d, bound by the hardware report",
 		     EVP_PKEY_get_bits(ak));

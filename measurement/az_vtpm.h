@@ -49,6 +49,14 @@ int az_vtpm_verify(const struct kbs_evidence *e, const struct platform_verifiers
 int az_reference_complete(const struct reference *r, enum cvm_platform p, char *err, size_t errlen);
 
 /*
+ * The var data (JSON, after the hardware report has bound it): the AK, the
+ * RSA JWK whose kid is "HCLAkPub", into *ak (EVP_PKEY_free), and
+ * "user-data" (64 bytes of hex) when present. -EBADMSG, why in why.
+ */
+int az_var_data_parse(const uint8_t *var, size_t len, EVP_PKEY **ak, uint8_t user[64],
+		      bool *has_user, char *why, size_t cap);
+
+/*
  * An HCL report of type AZ_HCL_TYPE_SNP or _TDX around hw (at most
  * AZ_HCL_HW_SIZE bytes, zero-padded) and var data, var_len bytes: what a
  * paravisor writes, for the simulated backend and tests. *out to free().
