@@ -16,7 +16,7 @@
 
 #include <openssl/evp.h>
 
-#include "measurement/measurement.h"
+#include "measurement/platform.h"
 
 static cJSON *record(uint64_t recnum, bool rtmr, const char *name, const uint8_t *value, size_t n,
 		     bool sha256, bool sha384)
@@ -262,6 +262,10 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 	bool luks_seen = false, luks_other = false;
 	int r;
 
+	/* Another row whose runtime register is a vTPM's PCR 15 (Azure's) reads as TPM. */
+	if (platform_get(p) && platform_get(p)->runtime_reg &&
+	    !strcmp(platform_get(p)->runtime_reg, "pcr15"))
+		p = PLATFORM_TPM;
 	if (p != PLATFORM_TDX && p != PLATFORM_TPM)
 		return verdict_fail(v, CHECK_RUNTIME_LOG, "%s has no runtime register",
 				    platform_name(p));

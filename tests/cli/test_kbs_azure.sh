@@ -45,12 +45,24 @@ put("aztdx", {"platforms": ["az-tdx-vtpm"],
               "reference": {"tdx": {"mrtd": tdx.hex()},
                             "tpm": {"pcrs": {"sha256": pcrs(tdx)}}}})
 put("snp", {"reference": {"snp": {"measurement": snp.hex()}}})
+luks = hashlib.sha256(b"a LUKS2 header").hexdigest()
+put("azluks", {"platforms": ["az-snp-vtpm"],
+               "reference": {"snp": {"measurement": snp.hex()}, "tpm": {"pcrs": {"sha256": pcrs(snp)}},
+                             "luks_header_sha256": luks}})
+# cvm-agent's runtime log in the vTPM's PCR 15 (the sim's PCR 15 is its replay)
+def log(v):
+    ev = [("agent-version", b"cvm-agent 0.1".hex()), ("agent-config", "22" * 32), ("luks-header", v)]
+    return [{"recnum": i, "pcr": 15, "digests": [{"hashAlg": "sha256",
+             "digest": hashlib.sha256(bytes.fromhex(x)).hexdigest()}],
+             "content_type": "cvm", "content": {"name": n, "value": x}} for i, (n, x) in enumerate(ev)]
+put("rt-good", log(luks))
+put("rt-other", log("11" * 32))
 put("open", {"platforms": ["az-snp-vtpm"], "reference": {"tpm": {"pcrs": {"sha256": pcrs(snp)}}}})
 put("nopcrs", {"platforms": ["az-snp-vtpm"],
                "reference": {"snp": {"measurement": snp.hex()}, "tpm": {}}})
 EOP
 store=$tmp/store
-for r in azsnp azsnp-pcr7 aztdx snp; do
+for r in azsnp azsnp-pcr7 aztdx snp azluks; do
 	expect "set-policy default/key/$r" 0 "" -- "$cvm" kbs set-policy --store "$store" "default/key/$r" "$tmp/$r.json"
 	"$cvm" kbs add-resource --store "$store" "default/key/$r" "$tmp/key" >/dev/null
 done
@@ -90,6 +102,12 @@ expect "az-snp-vtpm evidence for an SNP policy is denied" 1 "accepts no az-snp-v
 expect "az-snp-vtpm: report_data of another key" 1 "report_data: TPM quote qualifying data" -- \
 	cl --sim-platform az-snp-vtpm --sim-report-data "$(printf '00%.0s' $(seq 64))" --resource default/key/azsnp -o "$tmp/got3"
 [ ! -e "$tmp/got3" ] && ok "a denied resource writes no file" || bad "file written on denial"
+expect "az-snp-vtpm: runtime log in PCR 15 with the expected LUKS header: released" 0 "" -- \
+	cl --sim-platform az-snp-vtpm --runtime-log "$tmp/rt-good.json" --resource default/key/azluks -o "$tmp/got5"
+expect "az-snp-vtpm: no runtime log where the policy needs one" 1 "requires a runtime event log" -- \
+	cl --sim-platform az-snp-vtpm --resource default/key/azluks -o "$tmp/got6"
+expect "az-snp-vtpm: runtime log of another LUKS header" 1 "another LUKS header" -- \
+	cl --sim-platform az-snp-vtpm --runtime-log "$tmp/rt-other.json" --resource default/key/azluks -o "$tmp/got6"
 grep -q 'accepted az-tdx-vtpm evidence' "$tmp/broker.log" && ok "the broker logs the platform" || bad "broker log"
 
 # Without test roots, as in production: the test PKI's SEV-SNP and TDX signers are not trusted.
