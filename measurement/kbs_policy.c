@@ -187,6 +187,10 @@ int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *e
 		}
 		if ((r = named_rows_check(p, err, errlen)) < 0)
 			return r;
+	} else if (section_of_named_row(p, ~0u)) {
+		return set_error(err, errlen, -EINVAL,
+				 "platforms: an image's manifest predicts no Azure paravisor; "
+				 "az-snp-vtpm and az-tdx-vtpm take a policy of reference values");
 	} else if (p->ref.has_tpm && !p->ref.tpm.has_ak_sha256) {
 		return set_error(err, errlen, -EINVAL,
 				 "reference.tpm: no ak_sha256: a TPM quote proves nothing without "

@@ -357,6 +357,12 @@ static void test_rows_and_policy(void **state)
 		 pcrs);
 	assert_int_equal(kbs_policy_parse(text, strlen(text), &p, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "az-tdx-vtpm has no reference values"));
+
+	snprintf(text, sizeof(text),
+		 "{\"image\": {\"manifest_sha256\": \"%064d\"}, \"platforms\": [\"az-snp-vtpm\"]}",
+		 0);
+	assert_int_equal(kbs_policy_parse(text, strlen(text), &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "predicts no Azure paravisor"));
 }
 
 int main(void)
