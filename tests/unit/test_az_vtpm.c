@@ -250,6 +250,44 @@ static void test_hcl_layout_mutations(void **state)
 	expect_refused(f, challenge, CHECK_FORMAT, "padding after the TD report");
 }
 
+/* A real HCL report from another source under this evidence's other parts. */
+static void swap_hcl(struct fixture *f, const char *rel)
+{
+	char path[512];
+	size_t len;
+
+	free(f->e.hcl);
+	f->e.hcl = sim_read(sim_path(path, sizeof(path), "CVM_VECTORS", rel), &len);
+	f->e.hcl_len = len;
+}
+
+static void test_other_sources_hcl_reports(void **state)
+{
+	struct fixture *f = *state;
+	EVP_PKEY *ak = NULL;
+	uint8_t user[64];
+	bool has_user;
+	char why[160];
+
+	/* azure-cvm-tooling's SNP report (2048 bytes, 583 of var data) under Trustee's VCEK */
+	parse(f, PLATFORM_AZ_SNP_VTPM, "azure/snp-evidence-v1.json");
+	swap_hcl(f, "azure/kinvolk-hcl-report-snp.bin");
+	expect_refused(f, challenge, CHECK_SIGNATURE, "report signature");
+	assert_true(f->v.results[0].ok);
+	assert_non_null(strstr(f->v.results[0].detail, "583 bytes of var data"));
+	assert_int_equal(az_var_data_parse(f->e.hcl + AZ_HCL_VAR_OFF, 583, &ak, user, &has_user,
+					   why, sizeof(why)),
+			 0);
+	assert_int_equal(EVP_PKEY_get_bits(ak), 2048);
+	EVP_PKEY_free(ak);
+
+	/* its TD report with another VM's genuine TD quote: the quote binds other var data */
+	parse(f, PLATFORM_AZ_TDX_VTPM, "azure/tdx-evidence-v1.json");
+	swap_hcl(f, "azure/kinvolk-hcl-report-tdx.bin");
+	expect_refused(f, challenge, CHECK_REPORT_DATA, "does not bind the HCL var data");
+	assert_non_null(strstr(f->v.results[0].detail, "1202 bytes of var data"));
+}
+
 static void test_reference_values(void **state)
 {
 	struct fixture *f = *state;
@@ -373,6 +411,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_var_data_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quote_mutations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hcl_layout_mutations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_sources_hcl_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reference_values, setup, teardown),
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_rows_and_policy),
