@@ -456,6 +456,55 @@ int az_vtpm_verify(const struct kbs_evidence *e, const struct platform_verifiers
 	return 0;
 }
 
+cJSON *az_vtpm_claims(const struct kbs_evidence *e)
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+	cJSON *hcl, *hw = NULL, *tpm, *pcrs;
+	uint8_t digest[32];
+	struct verdict v;
+	struct hcl h;
+	char key[4];
+
+	verdict_init(&v, e->platform);
+	if (!o ||
+	    hcl_parse(e, e->platform == PLATFORM_AZ_SNP_VTPM ? AZ_HCL_TYPE_SNP : AZ_HCL_TYPE_TDX,
+		      &h, &v) < 0 ||
+	    EVP_Digest(h.var, h.var_size, digest, NULL, EVP_sha256(), NULL) != 1)
+		return NULL;
+	hcl = cJSON_AddObjectToObject(o, "hcl");
+	if (!hcl)
+		return NULL;
+	cJSON_AddNumberToObject(hcl, "version", h.version);
+	json_add_hex(hcl, "var_data_sha256", digest, 32);
+	if (e->platform == PLATFORM_AZ_SNP_VTPM) {
+		struct snp_report rep;
+
+		if (snp_report_parse(h.hw, AZ_HCL_HW_SIZE, &rep, &v) == 0)
+			hw = snp_report_claims(&rep);
+	} else {
+		struct tdx_quote q;
+
+		if (tdx_quote_parse(e->td_quote, e->td_quote_len, &q, &v) == 0)
+			hw = tdx_quote_claims(&q);
+	}
+	if (!hw ||
+	    !cJSON_AddItemToObject(o, e->platform == PLATFORM_AZ_SNP_VTPM ? "snp" : "tdx", hw)) {
+		cJSON_Delete(hw);
+		return NULL;
+	}
+	tpm = cJSON_AddObjectToObject(o, "tpm");
+	pcrs = tpm ? cJSON_AddObjectToObject(tpm, "pcrs") : NULL;
+	for (int i = 0; pcrs && i < TPM_PCRS; i++) {
+		snprintf(key, sizeof(key), "%d", i);
+		json_add_hex(pcrs, key, e->pcrs[i], 32);
+	}
+	if (!pcrs)
+		return NULL;
+	hw = o;
+	o = NULL;
+	return hw;
+}
+
 int az_reference_complete(const struct reference *r, enum cvm_platform p, char *err, size_t errlen)
 {
 	uint32_t boot = launch_registers_required(PLATFORM_TPM);

@@ -42,6 +42,12 @@ int az_vtpm_verify(const struct kbs_evidence *e, const struct platform_verifiers
 		   const struct reference *ref, const uint8_t *report_data, uint8_t reg[48],
 		   size_t *reglen, struct verdict *v);
 /*
+ * Claims: {"hcl": {"version", "var_data_sha256"}, "snp": the report's
+ * claims | "tdx": the TD quote's, "tpm": {"pcrs": {"0".."23": hex}}}; what
+ * reference values pin. NULL when the HCL report cannot be taken apart.
+ */
+cJSON *az_vtpm_claims(const struct kbs_evidence *e);
+/*
  * A reference pins an Azure launch when it pins the paravisor (snp.measurement,
  * or tdx.mrtd) and the vTPM's boot PCRs (PCR 0-7 and 9); the AK needs no pin,
  * the hardware report binds it. -EINVAL with what is missing in err.

@@ -164,6 +164,7 @@ static const struct platform platforms[] = {
 		.parse = az_snp_parse,
 		.verify = az_vtpm_verify,
 		.ref_complete = az_reference_complete,
+		.claims = az_vtpm_claims,
 	},
 	{
 		.id = PLATFORM_AZ_TDX_VTPM,
@@ -176,6 +177,7 @@ static const struct platform platforms[] = {
 		.parse = az_tdx_parse,
 		.verify = az_vtpm_verify,
 		.ref_complete = az_reference_complete,
+		.claims = az_vtpm_claims,
 	},
 	{
 		.id = PLATFORM_TDX,

@@ -72,6 +72,11 @@ struct platform {
 	 */
 	int (*ref_complete)(const struct reference *r, enum cvm_platform p, char *err,
 			    size_t errlen);
+	/*
+	 * The evidence's claims as JSON, for `cvm verify --json` (NULL when
+	 * it cannot be taken apart); NULL: the verb makes its own.
+	 */
+	cJSON *(*claims)(const struct kbs_evidence *e);
 };
 
 /* The row of p; NULL for PLATFORM_NONE or an unknown value. */

@@ -72,6 +72,10 @@ names = [c["name"] for c in v["checks"]]
 assert v["verified"] and v["platform"] == "az-snp-vtpm", v["platform"]
 for n in ("chain", "signature", "report_data", "attestation_key", "pcr_digest"):
     assert n in names, n
-' "$tmp/v.json"; then ok "--json names the platform and the checks"; else bad "--json"; fi
+c = v["claims"]
+assert c["hcl"]["var_data_sha256"].startswith("af2910341dd81083"), c["hcl"]
+assert c["snp"]["measurement"].startswith("6a063be9"), c["snp"]["measurement"]
+assert c["tpm"]["pcrs"]["0"].startswith("e15c4479"), c["tpm"]
+' "$tmp/v.json"; then ok "--json names the platform, the checks and the claims to pin"; else bad "--json"; fi
 
 summary test_verify_azure
