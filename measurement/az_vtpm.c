@@ -5,8 +5,8 @@
  * (confidential-containers/trustee, deps/verifier/src/az_snp_vtpm/compat.rs
  * and az_tdx_vtpm/compat.rs):
  *   {"version": 1|2,
- *    "tpm_quote": {"signature": hex TPMT_SIGNATURE, "message": hex
- *                  TPMS_ATTEST, "pcrs": [24 hex SHA-256 PCRs]},
+ *    "tpm_quote": {"signature": hex RSASSA-PKCS1-v1_5 signature, "message":
+ *                  hex TPMS_ATTEST, "pcrs": [24 hex SHA-256 PCRs]},
  *    "hcl_report": base64url,
  *    "vcek": base64url DER (az-snp-vtpm) | "td_quote": base64url (az-tdx-vtpm)}
  * Trustee's verifiers check the same facts (the quote by the AK, its nonce,
