@@ -427,7 +427,8 @@ int kbs_auth_request_parse(const char *body, size_t len, enum cvm_platform *tee,
 	}
 	if (json_get_string(j, "tee", &name) < 0 || kbs_tee_parse(name, tee) < 0) {
 		*problem = "UnsupportedTee";
-		return set_error(err, errlen, -EPROTONOSUPPORT, "tee must be one of snp, tdx, tpm");
+		return set_error(err, errlen, -EPROTONOSUPPORT,
+				 "tee must be one of snp, tdx, tpm, az-snp-vtpm, az-tdx-vtpm");
 	}
 	extra = cJSON_GetObjectItemCaseSensitive(j, "extra-params");
 	if (extra && !cJSON_IsObject(extra) && !cJSON_IsString(extra))

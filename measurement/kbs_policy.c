@@ -105,13 +105,15 @@ static int parse_platforms(const cJSON *a, struct kbs_policy *p, char *err, size
 
 	if (!cJSON_IsArray(a) || !cJSON_GetArraySize(a))
 		return set_error(err, errlen, -EINVAL,
-				 "platforms: must be a non-empty array of tdx, snp, tpm");
+				 "platforms: must be a non-empty array of tdx, snp, tpm, "
+				 "az-snp-vtpm, az-tdx-vtpm");
 	cJSON_ArrayForEach(e, a) {
 		enum cvm_platform t;
 
 		if (!cJSON_IsString(e) || kbs_tee_parse(e->valuestring, &t) < 0)
 			return set_error(err, errlen, -EINVAL,
-					 "platforms: must be a non-empty array of tdx, snp, tpm");
+					 "platforms: must be a non-empty array of tdx, snp, tpm, "
+					 "az-snp-vtpm, az-tdx-vtpm");
 		if (p->platforms & (1u << t))
 			return set_error(err, errlen, -EINVAL, "platforms: %s named twice",
 					 e->valuestring);
