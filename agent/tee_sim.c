@@ -417,25 +417,16 @@ static int az_hardware(struct sim *s, const uint8_t bind[64], uint8_t hw[AZ_HCL_
 	return *tdq ? 0 : -EIO;
 }
 
-static int az_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
+/* "tpm_quote": the vTPM's PCRs, quoted with report_data and signed by its AK. */
+static int az_tpm_quote(struct sim *s, const uint8_t rd[64], cJSON *o, char *err, size_t errlen)
 {
-	_cleanup_free_ char *var = az_var_data(s->vtpm_ak, rd);
-	_cleanup_free_ uint8_t *hcl = NULL, *msg = NULL, *tdq = NULL, *sig = NULL;
-	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
-	uint8_t hw[AZ_HCL_HW_SIZE] = { 0 }, bind[64] = { 0 }, pcrs[24][32];
-	size_t hlen = 0, mlen = 0, tdlen = 0, slen = 0, nlen = 64;
+	_cleanup_free_ uint8_t *msg = NULL, *sig = NULL;
+	uint8_t pcrs[24][32];
+	size_t mlen = 0, slen = 0, nlen = 64;
 	EVP_MD_CTX *c = NULL;
 	cJSON *q, *pa;
 	int r;
 
-	if (!var || !o)
-		return -ENOMEM;
-	if (EVP_Digest(var, strlen(var), bind, NULL, EVP_sha256(), NULL) != 1 ||
-	    az_hardware(s, bind, hw, &tdq, &tdlen) < 0 ||
-	    az_hcl_build(s->az, hw,
-			 s->az == AZ_HCL_TYPE_SNP ? SNP_REPORT_SIZE : AZ_HCL_TD_REPORT_SIZE,
-			 (const uint8_t *)var, strlen(var), &hcl, &hlen) < 0)
-		return set_error(err, errlen, -EIO, "sim: cannot make the HCL report");
 	sim_az_pcrs(s->measurement, pcrs);
 	if (s->tee.cfg.runtime_log) {
 		_cleanup_free_ uint8_t *text = NULL;
@@ -461,11 +452,12 @@ static int az_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *e
 		return set_error(err, errlen, -EIO, "sim: cannot sign the vTPM quote");
 	}
 	EVP_MD_CTX_free(c);
-	cJSON_AddNumberToObject(o, "version", 2);
 	q = cJSON_AddObjectToObject(o, "tpm_quote");
 	pa = cJSON_CreateArray();
-	if (!q || !pa || !cJSON_AddItemToObject(q, "pcrs", pa))
+	if (!q || !pa || !cJSON_AddItemToObject(q, "pcrs", pa)) {
+		cJSON_Delete(pa);
 		return -ENOMEM;
+	}
 	for (int i = 0; i < 24; i++) {
 		_cleanup_free_ char *h = hex_encode_alloc(pcrs[i], 32);
 
@@ -473,7 +465,31 @@ static int az_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *e
 			return -ENOMEM;
 	}
 	if ((r = hex_member_add(q, "signature", sig, slen)) < 0 ||
-	    (r = hex_member_add(q, "message", msg, mlen)) < 0 ||
+	    (r = hex_member_add(q, "message", msg, mlen)) < 0)
+		return r;
+	return 0;
+}
+
+/* Trustee's version 2 shape: the HCL report, the hardware's certificate or TD quote, the quote. */
+static int az_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
+{
+	_cleanup_free_ char *var = az_var_data(s->vtpm_ak, rd);
+	_cleanup_free_ uint8_t *hcl = NULL, *tdq = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+	uint8_t hw[AZ_HCL_HW_SIZE] = { 0 }, bind[64] = { 0 };
+	size_t hlen = 0, tdlen = 0;
+	int r;
+
+	if (!var || !o)
+		return -ENOMEM;
+	if (EVP_Digest(var, strlen(var), bind, NULL, EVP_sha256(), NULL) != 1 ||
+	    az_hardware(s, bind, hw, &tdq, &tdlen) < 0 ||
+	    az_hcl_build(s->az, hw,
+			 s->az == AZ_HCL_TYPE_SNP ? SNP_REPORT_SIZE : AZ_HCL_TD_REPORT_SIZE,
+			 (const uint8_t *)var, strlen(var), &hcl, &hlen) < 0)
+		return set_error(err, errlen, -EIO, "sim: cannot make the HCL report");
+	cJSON_AddNumberToObject(o, "version", 2);
+	if ((r = az_tpm_quote(s, rd, o, err, errlen)) < 0 ||
 	    (r = b64url_padded(hcl, hlen, o, "hcl_report")) < 0)
 		return r;
 	if (s->az == AZ_HCL_TYPE_SNP) {
