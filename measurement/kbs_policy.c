@@ -99,6 +99,23 @@ static int named_rows_check(const struct kbs_policy *p, char *err, size_t errlen
 	return 0;
 }
 
+/* Their candidates: the policy's reference values, once each. */
+static int named_rows_cands(struct kbs_policy *p)
+{
+	for (size_t i = 0; platform_at(i); i++) {
+		enum cvm_platform t = platform_at(i)->id;
+
+		if (!platform_at(i)->ref_complete || !(p->platforms & (1u << t)))
+			continue;
+		p->cands[t] = malloc(sizeof(struct reference));
+		if (!p->cands[t])
+			return -ENOMEM;
+		*p->cands[t] = p->ref;
+		p->ncands[t] = 1;
+	}
+	return 0;
+}
+
 static int parse_platforms(const cJSON *a, struct kbs_policy *p, char *err, size_t errlen)
 {
 	const cJSON *e;
@@ -228,18 +245,9 @@ int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *e
 			*p->cands[t] = p->ref;
 			p->ncands[t] = 1;
 		}
-		for (size_t i = 0; platform_at(i); i++) {
-			enum cvm_platform t = platform_at(i)->id;
-
-			if (!platform_at(i)->ref_complete || !(p->platforms & (1u << t)))
-				continue;
-			p->cands[t] = malloc(sizeof(struct reference));
-			if (!p->cands[t]) {
-				kbs_policy_free(p);
-				return -ENOMEM;
-			}
-			*p->cands[t] = p->ref;
-			p->ncands[t] = 1;
+		if (named_rows_cands(p) < 0) {
+			kbs_policy_free(p);
+			return -ENOMEM;
 		}
 		snprintf(p->image_label, sizeof(p->image_label), "reference values");
 	}
