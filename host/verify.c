@@ -165,6 +165,12 @@ struct run {
 	uint8_t reg[48];  /* the runtime register the evidence holds: RTMR3 or PCR 15 */
 };
 
+/* The register of the runtime log the evidence holds: RTMR3 on TDX, else (a TPM's, a vTPM's) PCR 15. */
+static enum cvm_platform log_reg(enum cvm_platform p)
+{
+	return p == PLATFORM_TDX ? PLATFORM_TDX : PLATFORM_TPM;
+}
+
 static void print_events(const struct run *r, const struct runtime_log *log)
 {
 	printf("  runtime events (%s):\n", r->platform == PLATFORM_TDX ? "RTMR3" : "PCR15");
@@ -172,7 +178,7 @@ static void print_events(const struct run *r, const struct runtime_log *log)
 		const struct runtime_event *e = &log->events[i];
 		char hex[2 * RUNTIME_VALUE_MAX + 1];
 
-		if (e->reg != r->platform)
+		if (e->reg != log_reg(r->platform))
 			continue;
 		hex_encode(e->value, e->len, hex);
 		printf("    %-4llu %-16s %s\n", (unsigned long long)e->recnum, e->name, hex);
@@ -204,7 +210,7 @@ static void add_event_claims(struct run *r, const struct runtime_log *log)
 		const struct runtime_event *e = &log->events[i];
 		cJSON *o;
 
-		if (e->reg != r->platform || !(o = cJSON_CreateObject()))
+		if (e->reg != log_reg(r->platform) || !(o = cJSON_CreateObject()))
 			continue;
 		cJSON_AddNumberToObject(o, "recnum", (double)e->recnum);
 		cJSON_AddStringToObject(o, "register", e->reg == PLATFORM_TDX ? "rtmr3" : "pcr15");

@@ -2,7 +2,8 @@
 # cvm verify of Azure's vTPM evidence (az-snp-vtpm, az-tdx-vtpm): the real
 # vectors of tests/vectors/azure accepted, their claims against reference
 # values, and refusals by name. The byte-level attacks are in
-# tests/hostile/a_azure.sh. Needs CVM_BIN, CVM_VECTORS, CVM_TEST_TMP.
+# tests/hostile/a_azure.sh; the sim backend's evidence under the test PKI.
+# Needs CVM_BIN, CVM_TEST_BIN, CVM_TEST_PKI, CVM_VECTORS, CVM_TEST_TMP.
 set -u
 cvm=${CVM_BIN:?}
 vec=${CVM_VECTORS:?}/azure
@@ -63,6 +64,33 @@ expect "az-tdx-vtpm accepted with allow_sept_ve and its MRTD" 0 "TCB status NOT 
 	"$cvm" verify "$vec/tdx-evidence-v1.json" $rd $now --reference "$tmp/tdx-pins.json"
 expect "az-tdx-vtpm other MRTD" 1 "mrtd: " -- \
 	"$cvm" verify "$vec/tdx-evidence-v1.json" $rd $now --reference "$tmp/tdx-other.json"
+
+# The sim backend's Azure evidence (test PKI) with a runtime log in the vTPM's PCR 15.
+cvmt=${CVM_TEST_BIN:?}
+pki=${CVM_TEST_PKI:?}
+cat "$pki/snp/roots.pem" "$pki/tdx/roots.pem" >"$tmp/roots.pem"
+simrd=$(printf 'ab%.0s' $(seq 48))$(printf '00%.0s' $(seq 16))
+/usr/bin/python3 - "$tmp/rt.json" "$tmp/rt-bad.json" <<'EOP'
+import hashlib, json, sys
+ev = [("agent-version", b"cvm-agent 0.1".hex()), ("agent-config", "22" * 32), ("luks-header", "33" * 32)]
+log = [{"recnum": i, "pcr": 15, "digests": [{"hashAlg": "sha256",
+        "digest": hashlib.sha256(bytes.fromhex(v)).hexdigest()}],
+        "content_type": "cvm", "content": {"name": n, "value": v}} for i, (n, v) in enumerate(ev)]
+json.dump(log, open(sys.argv[1], "w"))
+json.dump(log[:2], open(sys.argv[2], "w"))
+EOP
+for p in az-snp-vtpm az-tdx-vtpm; do
+	"$cvmt" kbs-client --tee sim --sim-pki "$pki" --sim-platform $p --runtime-log "$tmp/rt.json" \
+		--evidence "$simrd" -o "$tmp/sim-$p.json" 2>"$tmp/err" || bad "sim $p evidence: $(cat "$tmp/err")"
+	expect "sim $p under the test roots, its runtime log replayed" 0 "3 runtime events replay to PCR15" -- \
+		"$cvm" verify "$tmp/sim-$p.json" --test-roots "$tmp/roots.pem" --report-data "$simrd" \
+		--runtime-log "$tmp/rt.json"
+	expect "sim $p: the events listed" 0 "luks-header      3333" -- \
+		"$cvm" verify "$tmp/sim-$p.json" --test-roots "$tmp/roots.pem" --runtime-log "$tmp/rt.json"
+	expect "sim $p: a runtime log with an event dropped" 1 "runtime_log: " -- \
+		"$cvm" verify "$tmp/sim-$p.json" --test-roots "$tmp/roots.pem" --runtime-log "$tmp/rt-bad.json"
+	expect "sim $p without the test roots" 1 "root_pinned: " -- "$cvm" verify "$tmp/sim-$p.json"
+done
 
 "$cvm" verify "$vec/snp-evidence-v1.json" $rd $now --json >"$tmp/v.json" 2>/dev/null
 if python3 -c '
