@@ -418,8 +418,11 @@ static int verify_row(struct run *r)
 				 r->reg, &reglen, &r->v);
 	if (rc == -1)
 		rc = 0; /* a refusal: the verdict says which check */
-	if (platform_get(r->platform)->claims && r->v.n > 0 && r->v.results[0].ok)
-		r->claims = platform_get(r->platform)->claims(&r->ev);
+	if (platform_get(r->platform)->claims && r->v.n > 0 && r->v.results[0].ok) {
+		char what[160];
+
+		r->claims = platform_get(r->platform)->claims(&r->ev, what, sizeof(what));
+	}
 	snprintf(r->summary, sizeof(r->summary), "genuine %s evidence", platform_name(r->platform));
 	if (r->platform == PLATFORM_AZ_TDX_VTPM && !r->v.tcb_status_checked)
 		snprintf(r->note, sizeof(r->note), "; TCB status NOT checked (no --collateral)");

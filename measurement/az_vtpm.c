@@ -456,7 +456,7 @@ int az_vtpm_verify(const struct kbs_evidence *e, const struct platform_verifiers
 	return 0;
 }
 
-cJSON *az_vtpm_claims(const struct kbs_evidence *e)
+cJSON *az_vtpm_claims(const struct kbs_evidence *e, char *summary, size_t cap)
 {
 	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
 	cJSON *hcl, *hw = NULL, *tpm, *pcrs;
@@ -500,6 +500,10 @@ cJSON *az_vtpm_claims(const struct kbs_evidence *e)
 	}
 	if (!pcrs)
 		return NULL;
+	snprintf(summary, cap, "%s: HCL report v%u with %s, %u bytes of var data, 24 PCRs",
+		 platform_name(e->platform), h.version,
+		 e->platform == PLATFORM_AZ_SNP_VTPM ? "an SNP report" : "a TD report and quote",
+		 h.var_size);
 	hw = o;
 	o = NULL;
 	return hw;

@@ -44,9 +44,10 @@ int az_vtpm_verify(const struct kbs_evidence *e, const struct platform_verifiers
 /*
  * Claims: {"hcl": {"version", "var_data_sha256"}, "snp": the report's
  * claims | "tdx": the TD quote's, "tpm": {"pcrs": {"0".."23": hex}}}; what
- * reference values pin. NULL when the HCL report cannot be taken apart.
+ * reference values pin; a one-line summary in summary. NULL when the HCL
+ * report cannot be taken apart.
  */
-cJSON *az_vtpm_claims(const struct kbs_evidence *e);
+cJSON *az_vtpm_claims(const struct kbs_evidence *e, char *summary, size_t cap);
 /*
  * A reference pins an Azure launch when it pins the paravisor (snp.measurement,
  * or tdx.mrtd) and the vTPM's boot PCRs (PCR 0-7 and 9); the AK needs no pin,

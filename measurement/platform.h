@@ -73,10 +73,10 @@ struct platform {
 	int (*ref_complete)(const struct reference *r, enum cvm_platform p, char *err,
 			    size_t errlen);
 	/*
-	 * The evidence's claims as JSON, for `cvm verify --json` (NULL when
-	 * it cannot be taken apart); NULL: the verb makes its own.
+	 * The claims of evidence whose form checked (cvm verify --json) and a
+	 * one-line summary of it; NULL when it does not parse.
 	 */
-	cJSON *(*claims)(const struct kbs_evidence *e);
+	cJSON *(*claims)(const struct kbs_evidence *e, char *summary, size_t cap);
 };
 
 /* The row of p; NULL for PLATFORM_NONE or an unknown value. */

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (json_parse((const char *)data + 1, size - 1, &j) == 0 &&
 		    kbs_evidence_parse(data[0] & 1 ? PLATFORM_AZ_TDX_VTPM : PLATFORM_AZ_SNP_VTPM, j,
 				       &e, err, sizeof(err)) == 0) {
-			cJSON_Delete(az_vtpm_claims(&e));
+			cJSON_Delete(az_vtpm_claims(&e, err, sizeof(err)));
 			verify(&e);
 			kbs_evidence_free(&e);
 		}
@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		h.hcl = (uint8_t *)data + 1;
 		h.hcl_len = size - 1;
-		cJSON_Delete(az_vtpm_claims(&h));
+		cJSON_Delete(az_vtpm_claims(&h, err, sizeof(err)));
 		verify(&h);
 		break;
 	}
