@@ -18,6 +18,7 @@
 #include "agent/agent.h"
 #include "agent/tee_sim.h"
 #include "lib/lib.h"
+#include "measurement/az_vtpm.h"
 #include "measurement/platform.h"
 
 struct sim {
@@ -31,6 +32,8 @@ struct sim {
 	uint8_t chip_id[64];
 	uint8_t measurement[48]; /* SNP: MEASUREMENT; TDX: MRTD */
 	uint8_t rtmr[3][48];	 /* TDX: RTMR0-2 */
+	uint32_t az;		 /* Azure: AZ_HCL_TYPE_SNP or _TDX; 0 otherwise */
+	EVP_PKEY *vtpm_ak;	 /* Azure: the vTPM's RSA-2048 AK */
 };
 
 static EVP_PKEY *load_key(const char *dir, const char *name)
@@ -254,11 +257,266 @@ static int tdx_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 	return 0;
 }
 
+/* ---- Azure: an HCL report and a vTPM quote (measurement/az_vtpm.h) ---- */
+
+void sim_az_pcrs(const uint8_t measurement[48], uint8_t pcrs[24][32])
+{
+	memset(pcrs, 0, 24 * 32);
+	for (int i = 0; i <= 9; i++) {
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+		uint8_t idx = (uint8_t)i;
+
+		if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+		    EVP_DigestUpdate(c, "cvm-sim-vtpm-pcr", 16) != 1 ||
+		    EVP_DigestUpdate(c, &idx, 1) != 1 ||
+		    EVP_DigestUpdate(c, measurement, 48) != 1 ||
+		    EVP_DigestFinal_ex(c, pcrs[i], NULL) != 1)
+			memset(pcrs[i], 0xff, 32); /* unpinnable: a reference cannot match it */
+		EVP_MD_CTX_free(c);
+	}
+}
+
+uint8_t *sim_tpm_quote(const uint8_t *nonce, size_t nlen, const uint8_t pcrs[24][32], size_t *len)
+{
+	/* TPMS_ATTEST, TPM 2.0 Part 2 10.12.12, of type TPM_ST_ATTEST_QUOTE (big-endian) */
+	uint8_t *m = calloc(1, 200), digest[32];
+	size_t o = 0;
+	EVP_MD_CTX *c;
+
+	if (!m || nlen > 64)
+		goto fail;
+	memcpy(m, "\xff\x54\x43\x47\x80\x18\x00\x22\x00\x0b", 10); /* magic, type, name */
+	o = 10;
+	memset(m + o, 0x5a, 32); /* qualifiedSigner: a SHA-256 name */
+	o += 32;
+	m[o++] = (uint8_t)(nlen >> 8);
+	m[o++] = (uint8_t)nlen;
+	memcpy(m + o, nonce, nlen);
+	o += nlen;
+	o += 8 + 4 + 4; /* clock, resetCount, restartCount */
+	m[o++] = 1;	/* safe */
+	o += 8;		/* firmwareVersion */
+	memcpy(m + o, "\x00\x00\x00\x01\x00\x0b\x03\xff\xff\xff\x00\x20", 12);
+	o += 12; /* one SHA-256 bank, PCR 0-23; a 32-byte digest follows */
+	c = EVP_MD_CTX_new();
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, pcrs, 24 * 32) != 1 || EVP_DigestFinal_ex(c, digest, NULL) != 1) {
+		EVP_MD_CTX_free(c);
+		goto fail;
+	}
+	EVP_MD_CTX_free(c);
+	memcpy(m + o, digest, 32);
+	*len = o + 32;
+	return m;
+fail:
+	free(m);
+	return NULL;
+}
+
+/* base64url with padding, as Trustee's attester writes it (serde_with Base64<UrlSafe>). */
+static int b64url_padded(const uint8_t *p, size_t n, cJSON *o, const char *key)
+{
+	_cleanup_free_ char *b = NULL;
+	char *full;
+	size_t len;
+	int r;
+
+	if (base64_encode(p, n, BASE64_URL, &b) < 0)
+		return -ENOMEM;
+	len = strlen(b);
+	full = calloc(1, len + 3);
+	if (!full)
+		return -ENOMEM;
+	memcpy(full, b, len);
+	while (len % 4)
+		full[len++] = '=';
+	r = cJSON_AddStringToObject(o, key, full) ? 0 : -ENOMEM;
+	free(full);
+	return r;
+}
+
+static int hex_member_add(cJSON *o, const char *key, const uint8_t *p, size_t n)
+{
+	_cleanup_free_ char *h = hex_encode_alloc(p, n);
+
+	return h && cJSON_AddStringToObject(o, key, h) ? 0 : -ENOMEM;
+}
+
+/* {"keys": [HCLAkPub], "vm-configuration": {...}, "user-data": hex}, as Azure's paravisor writes it. */
+static char *az_var_data(EVP_PKEY *ak, const uint8_t rd[64])
+{
+	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+	_cleanup_free_ uint8_t *nb = NULL;
+	_cleanup_free_ char *n64 = NULL, *ud = hex_encode_alloc(rd, 64);
+	BIGNUM *n = NULL;
+	cJSON *keys, *k, *cfg;
+	int nlen;
+
+	if (!o || !ud || EVP_PKEY_get_bn_param(ak, "n", &n) != 1)
+		goto fail;
+	nlen = BN_num_bytes(n);
+	nb = malloc((size_t)nlen);
+	if (!nb || BN_bn2bin(n, nb) != nlen ||
+	    base64_encode(nb, (size_t)nlen, BASE64_URL, &n64) < 0)
+		goto fail;
+	keys = cJSON_AddArrayToObject(o, "keys");
+	k = cJSON_CreateObject();
+	if (!keys || !k || !cJSON_AddItemToArray(keys, k))
+		goto fail;
+	cJSON_AddStringToObject(k, "kid", "HCLAkPub");
+	cJSON_AddStringToObject(k, "kty", "RSA");
+	cJSON_AddStringToObject(k, "e", "AQAB");
+	cJSON_AddStringToObject(k, "n", n64);
+	cfg = cJSON_AddObjectToObject(o, "vm-configuration");
+	if (cfg) {
+		cJSON_AddBoolToObject(cfg, "secure-boot", true);
+		cJSON_AddBoolToObject(cfg, "tpm-enabled", true);
+	}
+	for (char *p = ud; *p; p++)
+		*p = (char)(*p >= 'a' ? *p - 32 : *p); /* Azure writes it in upper case */
+	cJSON_AddStringToObject(o, "user-data", ud);
+	BN_free(n);
+	return cJSON_PrintUnformatted(o);
+fail:
+	BN_free(n);
+	ERR_clear_error();
+	return NULL;
+}
+
+/* The hardware report binding SHA-256 of the var data: an SNP report, or a TD report and quote. */
+static int az_hardware(struct sim *s, const uint8_t bind[64], uint8_t hw[AZ_HCL_HW_SIZE],
+		       uint8_t **tdq, size_t *tdq_len)
+{
+	if (s->az == AZ_HCL_TYPE_SNP) {
+		struct sim_snp_fields f = {
+			.version = 3,
+			.policy = 0x30000,
+			.reported_tcb = 4ull | 1ull << 8 | 24ull << 48 | 219ull << 56,
+			.cpuid_fam = 0x19,
+			.cpuid_mod = 0x01,
+			.cpuid_step = 0x01,
+		};
+
+		memcpy(f.report_data, bind, 64);
+		memcpy(f.measurement, s->measurement, 48);
+		memcpy(f.chip_id, s->chip_id, 64);
+		return sim_snp_sign(&f, s->key, hw);
+	}
+	/* the paravisor's TD: SEPT_VE_DISABLE clear, as on Azure (tests/vectors/azure) */
+	struct sim_tdx_fields f = {
+		.version = 4, .att_key_type = 2, .tee_tcb_svn = { 3, 0, 5 }, .qe_isv_svn = 4
+	};
+
+	memcpy(f.mrtd, s->measurement, 48);
+	memcpy(f.rtmr, s->rtmr, sizeof(s->rtmr));
+	memcpy(f.report_data, bind, 64);
+	hw[0] = 0x81; /* TD report: REPORTTYPE.TYPE (TDX module spec, REPORTMACSTRUCT) */
+	memcpy(hw + 128, bind, 64);
+	memcpy(hw + 512 + 16, s->measurement, 48); /* TDINFO.MRTD */
+	*tdq = sim_tdx_sign(&f, s->key, s->pck, s->chain, s->chain_len, tdq_len);
+	return *tdq ? 0 : -EIO;
+}
+
+/* "tpm_quote": the vTPM's PCRs, quoted with report_data and signed by its AK. */
+static int az_tpm_quote(struct sim *s, const uint8_t rd[64], cJSON *o, char *err, size_t errlen)
+{
+	_cleanup_free_ uint8_t *msg = NULL, *sig = NULL;
+	uint8_t pcrs[24][32];
+	size_t mlen = 0, slen = 0, nlen = 64;
+	EVP_MD_CTX *c = NULL;
+	cJSON *q, *pa;
+	int r;
+
+	sim_az_pcrs(s->measurement, pcrs);
+	if (s->tee.cfg.runtime_log) {
+		_cleanup_free_ uint8_t *text = NULL;
+		struct runtime_log log;
+		size_t len;
+		char why[160];
+
+		if (file_read(s->tee.cfg.runtime_log, CVM_CAP_JSON, &text, &len) < 0 ||
+		    runtime_log_parse((char *)text, len, &log, why, sizeof(why)) < 0)
+			return set_error(err, errlen, -EINVAL, "sim: runtime log unreadable");
+		memcpy(pcrs[15], log.pcr15_sha256, 32);
+		runtime_log_free(&log);
+	}
+	/* A 48-byte report_data (SHA-384, zero-padded) is quoted as 48 bytes, as Trustee's attester does. */
+	if (is_zero(rd + 48, 16))
+		nlen = 48;
+	msg = sim_tpm_quote(rd, nlen, (const uint8_t(*)[32])pcrs, &mlen);
+	c = EVP_MD_CTX_new();
+	if (!msg || !c || EVP_DigestSignInit(c, NULL, EVP_sha256(), NULL, s->vtpm_ak) != 1 ||
+	    EVP_DigestSign(c, NULL, &slen, msg, mlen) != 1 || !(sig = malloc(slen)) ||
+	    EVP_DigestSign(c, sig, &slen, msg, mlen) != 1) {
+		EVP_MD_CTX_free(c);
+		return set_error(err, errlen, -EIO, "sim: cannot sign the vTPM quote");
+	}
+	EVP_MD_CTX_free(c);
+	q = cJSON_AddObjectToObject(o, "tpm_quote");
+	pa = cJSON_CreateArray();
+	if (!q || !pa || !cJSON_AddItemToObject(q, "pcrs", pa)) {
+		cJSON_Delete(pa);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < 24; i++) {
+		_cleanup_free_ char *h = hex_encode_alloc(pcrs[i], 32);
+
+		if (!h || !cJSON_AddItemToArray(pa, cJSON_CreateString(h)))
+			return -ENOMEM;
+	}
+	if ((r = hex_member_add(q, "signature", sig, slen)) < 0 ||
+	    (r = hex_member_add(q, "message", msg, mlen)) < 0)
+		return r;
+	return 0;
+}
+
+/* Trustee's version 2 shape: the HCL report, the hardware's certificate or TD quote, the quote. */
+static int az_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
+{
+	_cleanup_free_ char *var = az_var_data(s->vtpm_ak, rd);
+	_cleanup_free_ uint8_t *hcl = NULL, *tdq = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+	uint8_t hw[AZ_HCL_HW_SIZE] = { 0 }, bind[64] = { 0 };
+	size_t hlen = 0, tdlen = 0;
+	int r;
+
+	if (!var || !o)
+		return -ENOMEM;
+	if (EVP_Digest(var, strlen(var), bind, NULL, EVP_sha256(), NULL) != 1 ||
+	    az_hardware(s, bind, hw, &tdq, &tdlen) < 0 ||
+	    az_hcl_build(s->az, hw,
+			 s->az == AZ_HCL_TYPE_SNP ? SNP_REPORT_SIZE : AZ_HCL_TD_REPORT_SIZE,
+			 (const uint8_t *)var, strlen(var), &hcl, &hlen) < 0)
+		return set_error(err, errlen, -EIO, "sim: cannot make the HCL report");
+	cJSON_AddNumberToObject(o, "version", 2);
+	if ((r = az_tpm_quote(s, rd, o, err, errlen)) < 0 ||
+	    (r = b64url_padded(hcl, hlen, o, "hcl_report")) < 0)
+		return r;
+	if (s->az == AZ_HCL_TYPE_SNP) {
+		_cleanup_free_ uint8_t *der = NULL;
+		int n = i2d_X509(s->certs.vcek, &der);
+		cJSON *chain = snp_certs_to_sev_json(&s->certs, false);
+
+		/* The ASK rides in cvm's "cert_chain" extension: the test PKI's is not built in. */
+		if (n <= 0 || (r = b64url_padded(der, (size_t)n, o, "vcek")) < 0 || !chain ||
+		    !cJSON_AddItemToObject(o, "cert_chain", chain)) {
+			cJSON_Delete(chain);
+			return -ENOMEM;
+		}
+	} else if ((r = b64url_padded(tdq, tdlen, o, "td_quote")) < 0) {
+		return r;
+	}
+	*out = o;
+	o = NULL;
+	return 0;
+}
+
 static int sim_evidence(struct tee *t, const uint8_t rd[64], cJSON **out, char *err, size_t errlen)
 {
 	struct sim *s = (struct sim *)t;
-	int r = s->tdx ? tdx_evidence(s, rd, out, err, errlen)
-		       : snp_evidence(s, rd, out, err, errlen);
+	int r = s->az	 ? az_evidence(s, rd, out, err, errlen)
+		: s->tdx ? tdx_evidence(s, rd, out, err, errlen)
+			 : snp_evidence(s, rd, out, err, errlen);
 
 	if (r == 0 && (r = tee_add_runtime_log(t, *out, err, errlen)) < 0) {
 		cJSON_Delete(*out);
@@ -349,6 +607,7 @@ static void sim_close(struct tee *t)
 
 	EVP_PKEY_free(s->key);
 	EVP_PKEY_free(s->pck);
+	EVP_PKEY_free(s->vtpm_ak);
 	snp_certs_free(&s->certs);
 	free(s->chain);
 	free(s);
@@ -368,13 +627,23 @@ int tee_sim_open(const struct tee_config *cfg, struct tee **out, char *err, size
 		.name = "sim", .evidence = sim_evidence, .close = sim_close, .cfg = *cfg
 	};
 	s->tdx = !cfg->sim_platform || !strcmp(cfg->sim_platform, "tdx");
-	if (!s->tdx && strcmp(cfg->sim_platform, "snp")) {
+	if (cfg->sim_platform && !strcmp(cfg->sim_platform, "az-snp-vtpm"))
+		s->az = AZ_HCL_TYPE_SNP;
+	if (cfg->sim_platform && !strcmp(cfg->sim_platform, "az-tdx-vtpm"))
+		s->az = AZ_HCL_TYPE_TDX, s->tdx = true;
+	if (!s->tdx && !s->az && strcmp(cfg->sim_platform, "snp")) {
 		free(s);
-		return set_error(err, errlen, -EINVAL, "sim: platform must be snp or tdx");
+		return set_error(err, errlen, -EINVAL,
+				 "sim: platform must be snp, tdx, az-snp-vtpm or az-tdx-vtpm");
 	}
-	pl = platform_get(s->tdx ? PLATFORM_TDX : PLATFORM_SNP);
+	pl = s->az ? platform_by_kbs_tee(cfg->sim_platform)
+		   : platform_get(s->tdx ? PLATFORM_TDX : PLATFORM_SNP);
 	s->tee.kbs_tee = pl->kbs_tee;
-	if (pl->runtime_reg) {
+	if (s->az && !(s->vtpm_ak = EVP_RSA_gen(2048))) {
+		free(s);
+		return set_error(err, errlen, -ENOMEM, "sim: cannot make the vTPM's AK");
+	}
+	if (s->tdx && !s->az) {
 		s->tee.extend = sim_extend;
 		s->tee.runtime = pl->id;
 	}

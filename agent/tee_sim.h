@@ -70,4 +70,13 @@ int sim_launch_parse(const char *text, size_t len, bool tdx, struct sim_launch *
 int sim_sign_raw(EVP_PKEY *k, const EVP_MD *md, const void *msg, size_t len, uint8_t *r, uint8_t *s,
 		 size_t n);
 
+/*
+ * Azure (az-snp-vtpm, az-tdx-vtpm): the sim's vTPM PCRs, PCR i of 0-9 being
+ * SHA-256("cvm-sim-vtpm-pcr" || i || measurement) and the others zero
+ * (PCR 15: the runtime log's replay, when there is one); and a TPMS_ATTEST
+ * quote of all 24 (SHA-256 bank) with nonce as qualifying data. free() it.
+ */
+void sim_az_pcrs(const uint8_t measurement[48], uint8_t pcrs[24][32]);
+uint8_t *sim_tpm_quote(const uint8_t *nonce, size_t nlen, const uint8_t pcrs[24][32], size_t *len);
+
 #endif

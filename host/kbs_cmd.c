@@ -234,7 +234,7 @@ static void client_usage(FILE *f)
 	      "  --tcti TCTI           tpm: tss2 TCTI, e.g. swtpm:host=127.0.0.1,port=2321\n"
 	      "  --runtime-log FILE    send this CEL-JSON runtime event log with the evidence\n"
 	      "  --sim-pki DIR         sim: the test PKI (default $CVM_SIM_PKI)\n"
-	      "  --sim-platform P      sim: snp or tdx (default tdx)\n"
+	      "  --sim-platform P      sim: snp, tdx, az-snp-vtpm or az-tdx-vtpm (default tdx)\n"
 	      "  --sim-measurement HEX sim: the SNP measurement or TDX MRTD to report\n"
 	      "  --sim-launch FILE     sim: the launch registers to report, a JSON object of\n"
 	      "                        TDX mrtd, rtmr0, rtmr1, rtmr2 (hex, each optional) or\n"

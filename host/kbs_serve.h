@@ -106,7 +106,9 @@ int kbs_store_check(const char *store, char *tdx_first, size_t cap);
 
 /* ---- the session and connection pools, host/kbs_session.c ---- */
 
+/* Unlinks and frees a session, wiping what it held (its evidence and key). */
 void session_drop(struct kbs *k, struct session *s);
+/* Drops every session, waiting or attested, whose time is up. */
 void sessions_sweep(struct kbs *k, time_t now);
 /* The live session of a 64-hex-digit id, or NULL. */
 struct session *session_find(struct kbs *k, const char *hex, time_t now);

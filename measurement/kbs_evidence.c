@@ -387,6 +387,8 @@ void kbs_evidence_free(struct kbs_evidence *s)
 	free(s->extra);
 	free(s->pcrs);
 	free(s->runtime_log);
+	free(s->hcl);
+	free(s->td_quote);
 	EVP_PKEY_free(s->ak);
 	snp_certs_free(&s->certs);
 	memset(s, 0, sizeof(*s));

@@ -129,16 +129,72 @@ static const struct platform *policy_row(size_t i)
 	return pl && (size_t)pl->id < ARRAY_SIZE(((struct kbs_policy *)0)->cands) ? pl : NULL;
 }
 
+/* Whether the policy takes evidence of row pl: a named row only when "platforms" names it. */
+static bool policy_takes(const struct kbs_policy *p, const struct platform *pl)
+{
+	if (pl->ref_complete)
+		return (p->platforms & (1u << pl->id)) != 0;
+	return platform_in_reference(pl, &p->ref) &&
+	       (!p->platforms || (p->platforms & (1u << pl->id)));
+}
+
 static bool names_runtime_reg(const struct kbs_policy *p, bool by_reference)
 {
 	for (size_t i = 0; policy_row(i); i++) {
 		const struct platform *pl = policy_row(i);
 
-		if (pl->runtime_reg && (by_reference ? platform_in_reference(pl, &p->ref)
-						     : (p->platforms & (1u << pl->id)) != 0))
+		if (pl->runtime_reg &&
+		    (by_reference ? policy_takes(p, pl) : (p->platforms & (1u << pl->id)) != 0))
 			return true;
 	}
 	return false;
+}
+
+/* The sections of reference values r names (REF_SECTION_*). */
+static unsigned ref_sections(const struct reference *r)
+{
+	return (r->has_snp ? REF_SECTION_SNP : 0) | (r->has_tdx ? REF_SECTION_TDX : 0) |
+	       (r->has_tpm ? REF_SECTION_TPM : 0);
+}
+
+/*
+ * The rows with a completeness rule of their own (Azure's) are accepted
+ * only when "platforms" names them; whether one so named reads a section.
+ */
+static bool section_of_named_row(const struct kbs_policy *p, unsigned section)
+{
+	for (size_t i = 0; policy_row(i); i++) {
+		const struct platform *pl = policy_row(i);
+
+		if (pl->ref_complete && (p->platforms & (1u << pl->id)) &&
+		    (pl->ref_sections & section))
+			return true;
+	}
+	return false;
+}
+
+/* Those rows' references: each section they read named, and a whole launch pinned. */
+static int named_rows_check(const struct kbs_policy *p, char *err, size_t errlen)
+{
+	char why[256];
+
+	for (size_t i = 0; policy_row(i); i++) {
+		const struct platform *pl = policy_row(i);
+
+		if (!pl->ref_complete || !(p->platforms & (1u << pl->id)))
+			continue;
+		if ((ref_sections(&p->ref) & pl->ref_sections) != pl->ref_sections)
+			return set_error(err, errlen, -EINVAL,
+					 "platforms: %s has no reference values (it reads %s%s)",
+					 pl->name,
+					 pl->ref_sections & REF_SECTION_SNP ? "snp" : "tdx",
+					 pl->ref_sections & REF_SECTION_TPM ? " and tpm" : "");
+		if (pl->ref_complete(&p->ref, pl->id, why, sizeof(why)) < 0)
+			return set_error(err, errlen, -EINVAL,
+					 "reference.%s; name the image (\"image\") or pin them",
+					 why);
+	}
+	return 0;
 }
 
 /* Without an image, the reference values alone must pin every platform the policy takes. */
@@ -153,8 +209,10 @@ static int check_reference_only(const struct kbs_policy *p, char *err, size_t er
 		enum cvm_platform t = policy_row(i)->id;
 		bool named = platform_in_reference(policy_row(i), &p->ref);
 
+		if (policy_row(i)->ref_complete)
+			continue; /* named_rows_check */
 		if (p->platforms && !(p->platforms & (1u << t))) {
-			if (named)
+			if (named && !section_of_named_row(p, policy_row(i)->ref_sections))
 				return set_error(err, errlen, -EINVAL,
 						 "reference.%s: not among \"platforms\"",
 						 platform_name(t));
@@ -172,7 +230,7 @@ static int check_reference_only(const struct kbs_policy *p, char *err, size_t er
 					 "reference.%s; name the image (\"image\") or pin them",
 					 why);
 	}
-	return 0;
+	return named_rows_check(p, err, errlen);
 }
 
 static int check_policy(const struct kbs_policy *p, bool has_ref, char *err, size_t errlen)
@@ -184,6 +242,10 @@ static int check_policy(const struct kbs_policy *p, bool has_ref, char *err, siz
 				 "no \"image\" and no \"reference\": nothing would be checked");
 	if (!p->has_image && (r = check_reference_only(p, err, errlen)) < 0)
 		return r;
+	if (p->has_image && section_of_named_row(p, ~0u))
+		return set_error(err, errlen, -EINVAL,
+				 "platforms: an image's manifest predicts no Azure paravisor; "
+				 "az-snp-vtpm and az-tdx-vtpm take a policy of reference values");
 	for (size_t i = 0; p->has_image && policy_row(i); i++) {
 		const struct platform *pl = policy_row(i);
 
@@ -206,7 +268,7 @@ static int reference_candidates(struct kbs_policy *p)
 	for (size_t i = 0; policy_row(i); i++) {
 		enum cvm_platform t = policy_row(i)->id;
 
-		if (!platform_in_reference(policy_row(i), &p->ref))
+		if (!policy_takes(p, policy_row(i)))
 			continue;
 		p->cands[t] = malloc(sizeof(struct reference));
 		if (!p->cands[t]) {
@@ -290,6 +352,9 @@ static int add_candidates(struct kbs_policy *p, const struct manifest *m, char *
 		size_t n;
 		int r;
 
+		/* a manifest predicts no row with a rule of its own (Azure's paravisor) */
+		if (policy_row(i)->ref_complete || (size_t)t >= ARRAY_SIZE(m->p))
+			continue;
 		if (p->platforms && !(p->platforms & (1u << t)))
 			continue;
 		if (!m->p[t].present) {

@@ -84,6 +84,9 @@ enum cvm_platform {
 	PLATFORM_SNP,
 	PLATFORM_TDX,
 	PLATFORM_TPM,
+	PLATFORM_AZ_SNP_VTPM, /* Azure: SEV-SNP behind a paravisor with a vTPM (az_vtpm.c) */
+	PLATFORM_AZ_TDX_VTPM, /* Azure: TDX behind a paravisor with a vTPM */
+	PLATFORM__COUNT,
 };
 
 /* The platform's name from its row (platform.h): "snp", "tdx", "tpm"; "unknown" otherwise. */
@@ -862,6 +865,15 @@ struct kbs_evidence {
 	size_t extra_len;
 	uint8_t (*pcrs)[32]; /* TPM: the 24 SHA-256 PCRs */
 	char *runtime_log;   /* "runtime_eventlog", or NULL */
+	/*
+	 * Azure (az_vtpm.c): raw, extra and pcrs hold the vTPM's quote as for
+	 * TPM, certs.vcek the VCEK (az-snp-vtpm); ak is not used.
+	 */
+	uint8_t *hcl; /* the HCL report as sent */
+	size_t hcl_len;
+	uint8_t *td_quote; /* az-tdx-vtpm: the TD quote */
+	size_t td_quote_len;
+	unsigned az_version; /* Trustee's evidence version: 1, or 2 (var data has user-data) */
 };
 
 #define KBS_PROTOCOL_VERSION "0.4.0"
@@ -990,8 +1002,8 @@ struct kbs_policy {
 	char image_name[65];
 	unsigned platforms; /* 1u << enum cvm_platform; 0: every platform of the image */
 	/* after kbs_policy_resolve: the complete references, per platform */
-	struct reference *cands[PLATFORM_TPM + 1];
-	size_t ncands[PLATFORM_TPM + 1];
+	struct reference *cands[PLATFORM__COUNT];
+	size_t ncands[PLATFORM__COUNT];
 	char image_label[160]; /* "default 1 (sha256 ab12...)" */
 };
 

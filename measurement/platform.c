@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "lib/lib.h"
+#include "measurement/az_vtpm.h"
 #include "measurement/platform.h"
 
 static int b64_member(const cJSON *o, const char *key, uint8_t **out, size_t *len, size_t cap)
@@ -326,6 +327,47 @@ static const struct platform platforms[] = {
 		.genuine = "genuine SEV-SNP report (VCEK chain to a pinned AMD root)",
 		.shape_exact = snp_shape_exact,
 		.qemu_shape = QEMU_SNP,
+	},
+	/* Azure's shapes carry "tpm_quote" too: before the TPM row (az_vtpm.h). */
+	{
+		.id = PLATFORM_AZ_SNP_VTPM,
+		.name = "az-snp-vtpm",
+		.kbs_tee = "az-snp-vtpm",
+		.json_member = "vcek",
+		.ref_sections = REF_SECTION_SNP | REF_SECTION_TPM,
+		.runtime_reg = "pcr15",
+		.runtime_reg_len = 32,
+		.parse = az_snp_parse,
+		.verify = az_vtpm_verify,
+		.ref_complete = az_reference_complete,
+		.claims = az_vtpm_claims,
+		.title = "Azure SEV-SNP vTPM",
+		.noun = "Azure SEV-SNP vTPM evidence",
+		.runtime_label = "PCR15",
+		.opts = PLATFORM_OPT_TEST_ROOTS,
+		.verifiers = PLATFORM_VERIFIER_SNP,
+		.genuine = "genuine Azure SEV-SNP vTPM evidence (VCEK chain to a pinned AMD root, "
+			   "vTPM key bound by the HCL report)",
+	},
+	{
+		.id = PLATFORM_AZ_TDX_VTPM,
+		.name = "az-tdx-vtpm",
+		.kbs_tee = "az-tdx-vtpm",
+		.json_member = "td_quote",
+		.ref_sections = REF_SECTION_TDX | REF_SECTION_TPM,
+		.runtime_reg = "pcr15",
+		.runtime_reg_len = 32,
+		.parse = az_tdx_parse,
+		.verify = az_vtpm_verify,
+		.ref_complete = az_reference_complete,
+		.claims = az_vtpm_claims,
+		.title = "Azure TDX vTPM",
+		.noun = "Azure TDX vTPM evidence",
+		.runtime_label = "PCR15",
+		.opts = PLATFORM_OPT_COLLATERAL | PLATFORM_OPT_TEST_ROOTS,
+		.verifiers = PLATFORM_VERIFIER_TDX,
+		.genuine = "genuine Azure TDX vTPM evidence (PCK chain to a pinned Intel root, "
+			   "vTPM key bound by the HCL report)",
 	},
 	{
 		.id = PLATFORM_TDX,

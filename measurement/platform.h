@@ -129,6 +129,12 @@ struct platform {
 	int (*from_raw)(const uint8_t *buf, size_t len, struct kbs_evidence *e);
 	const char *raw_needs;
 	/*
+	 * Whether a reference pins a whole launch on this platform (err says
+	 * what is missing); NULL: reference_complete(r, id).
+	 */
+	int (*ref_complete)(const struct reference *r, enum cvm_platform p, char *err,
+			    size_t errlen);
+	/*
 	 * The claims of evidence whose form checked (cvm verify --json) and a
 	 * one-line summary of it; NULL when it does not parse.
 	 */
