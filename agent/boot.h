@@ -48,7 +48,7 @@ __attribute__((noreturn)) void pid1_power_off(void);
 /* ---- configuration (config.c) ---- */
 
 struct agent_config {
-	char tee[16]; /* auto, tsm, tdx-guest, sev-guest, tpm, sim */
+	char tee[16]; /* auto, tsm, tdx-guest, sev-guest, az, tpm, sim */
 	/* broker */
 	char broker_url[256], broker_cacert[256], resource[256];
 	long connect_timeout_ms, timeout_ms, backoff_ms;

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -32,6 +33,7 @@
 
 #include "agent/agent.h"
 #include "lib/lib.h"
+#include "measurement/measurement.h"
 #include "tests/unit/support/sim.h"
 
 #define NV_HCL 0x01400001u
@@ -589,6 +591,46 @@ static void test_real_snp_hcl_report_is_probed_as_az_snp(void **state)
 	tee_close(t);
 }
 
+/*
+ * The evidence as the broker takes it: the az-snp-vtpm row's parse and
+ * verify, with the test PKI's roots and its ASK (the built-in ASKs are
+ * AMD's), binding rd_fresh and no other report_data.
+ */
+static void verify_as_broker(const cJSON *ev)
+{
+	struct kbs_evidence e;
+	struct snp_verifier *sv = NULL;
+	struct verdict v;
+	enum cvm_platform tee;
+	uint8_t reg[48], other[64];
+	size_t reglen, len;
+	char path[512], err[256] = "";
+	_cleanup_free_ uint8_t *ask = NULL;
+	BIO *b;
+
+	assert_int_equal(kbs_tee_parse("az-snp-vtpm", &tee), 0);
+	if (kbs_evidence_parse(tee, ev, &e, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	ask = sim_read(sim_path(path, sizeof(path), "CVM_TEST_PKI", "snp/ask.pem"), &len);
+	b = BIO_new_mem_buf(ask, (int)len);
+	e.certs.ask = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	assert_non_null(e.certs.ask);
+	assert_int_equal(
+		snp_verifier_new(sim_path(path, sizeof(path), "CVM_TEST_PKI", "snp/roots.pem"),
+				 time(NULL), &sv),
+		0);
+	if (kbs_evidence_verify(&e, sv, NULL, NULL, rd_fresh, reg, &reglen, &v) != 0)
+		fail_msg("%s", verdict_first_failure(&v)->detail);
+	assert_int_equal(reglen, 32);
+	memcpy(other, rd_fresh, 64);
+	other[0] ^= 1;
+	assert_int_equal(kbs_evidence_verify(&e, sv, NULL, NULL, other, reg, &reglen, &v), -1);
+	assert_int_equal(verdict_first_failure(&v)->check, CHECK_REPORT_DATA);
+	snp_verifier_free(sv);
+	kbs_evidence_free(&e);
+}
+
 static void test_snp_evidence_is_trustees_shape_and_verifies(void **state)
 {
 	_cleanup_(cJSON_Deletep) cJSON *ev = NULL;
@@ -625,6 +667,7 @@ static void test_snp_evidence_is_trustees_shape_and_verifies(void **state)
 	/* the paravisor was asked to refresh the report with this report_data */
 	nv_get64(NV_RD, nv_rd);
 	assert_memory_equal(nv_rd, rd_fresh, 64);
+	verify_as_broker(ev);
 }
 
 static void test_tdx_evidence_carries_the_td_quote_for_the_td_report(void **state)
