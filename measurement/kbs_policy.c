@@ -242,12 +242,14 @@ static int check_policy(const struct kbs_policy *p, bool has_ref, char *err, siz
 				 "no \"image\" and no \"reference\": nothing would be checked");
 	if (!p->has_image && (r = check_reference_only(p, err, errlen)) < 0)
 		return r;
-	if (p->has_image && section_of_named_row(p, ~0u))
-		return set_error(err, errlen, -EINVAL,
-				 "platforms: an image's manifest predicts no Azure paravisor; "
-				 "az-snp-vtpm and az-tdx-vtpm take a policy of reference values");
 	for (size_t i = 0; p->has_image && policy_row(i); i++) {
 		const struct platform *pl = policy_row(i);
+
+		if (pl->ref_complete && (p->platforms & (1u << pl->id)))
+			return set_error(err, errlen, -EINVAL,
+					 "platforms: an image's manifest predicts no %s launch; %s "
+					 "takes a policy of reference values",
+					 pl->title, pl->name);
 
 		if (platform_in_reference(pl, &p->ref) && !platform_key_pinned(pl, &p->ref))
 			return set_error(err, errlen, -EINVAL,

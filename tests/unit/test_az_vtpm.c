@@ -400,7 +400,7 @@ static void test_rows_and_policy(void **state)
 		 "{\"image\": {\"manifest_sha256\": \"%064d\"}, \"platforms\": [\"az-snp-vtpm\"]}",
 		 0);
 	assert_int_equal(kbs_policy_parse(text, strlen(text), &p, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "predicts no Azure paravisor"));
+	assert_non_null(strstr(err, "an image's manifest predicts no Azure SEV-SNP vTPM launch"));
 }
 
 int main(void)
