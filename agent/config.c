@@ -22,9 +22,8 @@ static int bad(char *err, size_t errlen, const char *where, const char *why)
 
 static bool tee_name_valid(const char *s)
 {
-	static const char *const names[] = {
-		"auto", "tsm", "tdx-guest", "sev-guest", "az", "tpm", "sim"
-	};
+	static const char *const names[] = { "auto", "tsm", "tdx-guest", "sev-guest",
+					     "az",   "tpm", "sim" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcmp(s, names[i]))
@@ -195,7 +194,8 @@ static int check_config(struct json_reader *rd, void *base)
 	const AC *c = base;
 
 	if (!tee_name_valid(c->tee))
-		return json_reader_fail(rd, ".tee", "auto, tsm, tdx-guest, sev-guest, az, tpm or sim");
+		return json_reader_fail(rd, ".tee",
+					"auto, tsm, tdx-guest, sev-guest, az, tpm or sim");
 	if (strcmp(c->status_port, "console") && !port_name_valid(c->status_port))
 		return json_reader_fail(rd, ".status_port", "not a port name");
 	return 0;
@@ -253,7 +253,8 @@ static int apply_word(const char *w, size_t n, struct agent_config *c, bool tee_
 			return bad(err, errlen, key, "error, info or debug");
 	} else if (!strcmp(key, "cvm.tee")) {
 		if (!tee_name_valid(val))
-			return bad(err, errlen, key, "auto, tsm, tdx-guest, sev-guest, az, tpm or sim");
+			return bad(err, errlen, key,
+				   "auto, tsm, tdx-guest, sev-guest, az, tpm or sim");
 		if (tee_fixed && strcmp(val, c->tee))
 			return bad(err, errlen, key, "agent.json fixes the TEE");
 		if (snprintf(c->tee, sizeof(c->tee), "%s", val) >= (int)sizeof(c->tee))

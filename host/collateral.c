@@ -644,16 +644,7 @@ static int collateral_fetch(int argc, char **argv)
 
 int collateral_main(int argc, char **argv)
 {
-	if (argc < 2) {
-		help(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		help(stdout);
-		return EXIT_OK;
-	}
-	if (!strcmp(argv[1], "fetch"))
-		return collateral_fetch(argc - 1, argv + 1);
-	log_error("'%s' is not a collateral command; see 'cvm collateral --help'", argv[1]);
-	return EXIT_USAGE;
+	static const struct subcommand cmds[] = { { "fetch", collateral_fetch } };
+
+	return subcommand_run(argc, argv, "collateral", cmds, ARRAY_SIZE(cmds), help);
 }

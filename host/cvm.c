@@ -77,3 +77,24 @@ int main(int argc, char **argv)
 	fprintf(stderr, "cvm: '%s' is not a command; see 'cvm --help'\n", argv[1]);
 	return EXIT_USAGE;
 }
+
+int subcommand_run(int argc, char **argv, const char *verb, const struct subcommand *cmds, size_t n,
+		   void (*help)(FILE *f))
+{
+	char names[160] = "";
+	size_t o = 0;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		help(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].main(argc - 1, argv + 1);
+	for (size_t i = 0; i < n && o < sizeof(names); i++)
+		o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? ", " : "",
+				      cmds[i].name);
+	log_error("'%s' is not %s %s command (%s); see 'cvm %s --help'", argv[1],
+		  strchr("aeiou", verb[0]) ? "an" : "a", verb, names, verb);
+	return EXIT_USAGE;
+}

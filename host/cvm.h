@@ -29,6 +29,19 @@ int collateral_main(int argc, char **argv);
  */
 int host_no_dump(void);
 
+/* A command of a verb: cvm VERB NAME ... runs main(argc, argv) from NAME on. */
+struct subcommand {
+	const char *name;
+	int (*main)(int argc, char **argv);
+};
+/*
+ * cvm VERB with commands: no command prints help to stderr (exit 2),
+ * --help or -h to stdout (exit 0); a command runs from its name on;
+ * anything else is one line naming the commands (exit 2).
+ */
+int subcommand_run(int argc, char **argv, const char *verb, const struct subcommand *cmds, size_t n,
+		   void (*help)(FILE *f));
+
 /* ---- orders (order.c, docs/order.md) ---- */
 
 #include <stdbool.h>

@@ -859,14 +859,8 @@ static int verify_main_(int argc, char **argv)
 
 int image_main(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!strcmp(argv[1], "build"))
-		return build_main(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "verify"))
-		return verify_main_(argc - 1, argv + 1);
-	log_error("'%s' is not an image command (build, verify); see 'cvm image --help'", argv[1]);
-	return EXIT_USAGE;
+	static const struct subcommand cmds[] = { { "build", build_main },
+						  { "verify", verify_main_ } };
+
+	return subcommand_run(argc, argv, "image", cmds, ARRAY_SIZE(cmds), help);
 }

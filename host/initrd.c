@@ -337,16 +337,9 @@ static int diff_main(int argc, char **argv)
 
 int initrd_main(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!strcmp(argv[1], "build"))
-		return build_main(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "list"))
-		return list_main(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "diff"))
-		return diff_main(argc - 1, argv + 1);
-	log_error("'%s' is not an initrd command; see 'cvm initrd --help'", argv[1]);
-	return EXIT_USAGE;
+	static const struct subcommand cmds[] = { { "build", build_main },
+						  { "list", list_main },
+						  { "diff", diff_main } };
+
+	return subcommand_run(argc, argv, "initrd", cmds, ARRAY_SIZE(cmds), help);
 }

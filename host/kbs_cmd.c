@@ -173,32 +173,37 @@ static int add_image(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int serve_main(int argc, char **argv)
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		kbs_usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc != 3 || strcmp(argv[1], "--config")) {
+		log_error("usage: cvm kbs serve --config KBS.json");
+		return EXIT_USAGE;
+	}
+	return kbs_serve(argv[2]);
+}
+
+static int add_resource_main(int argc, char **argv)
+{
+	return store_cmd(argc, argv, false);
+}
+
+static int set_policy_main(int argc, char **argv)
+{
+	return store_cmd(argc, argv, true);
+}
+
 int kbs_main(int argc, char **argv)
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		kbs_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!strcmp(argv[1], "serve")) {
-		if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-			kbs_usage(stdout);
-			return EXIT_OK;
-		}
-		if (argc != 4 || strcmp(argv[2], "--config")) {
-			log_error("usage: cvm kbs serve --config KBS.json");
-			return EXIT_USAGE;
-		}
-		return kbs_serve(argv[3]);
-	}
-	if (!strcmp(argv[1], "add-resource"))
-		return store_cmd(argc - 1, argv + 1, false);
-	if (!strcmp(argv[1], "set-policy"))
-		return store_cmd(argc - 1, argv + 1, true);
-	if (!strcmp(argv[1], "add-image"))
-		return add_image(argc - 1, argv + 1);
-	log_error("'%s' is not a kbs command (serve, add-resource, add-image, set-policy)",
-		  argv[1]);
-	return EXIT_USAGE;
+	static const struct subcommand cmds[] = { { "serve", serve_main },
+						  { "add-resource", add_resource_main },
+						  { "add-image", add_image },
+						  { "set-policy", set_policy_main } };
+
+	return subcommand_run(argc, argv, "kbs", cmds, ARRAY_SIZE(cmds), kbs_usage);
 }
 
 /* A decimal number from min to max, digits only. */

@@ -128,19 +128,12 @@ static int authenticode_main(int argc, char **argv)
 
 int measure_main(int argc, char **argv)
 {
+	static const struct subcommand cmds[] = { { "replay", measure_replay_main },
+						  { "diff", measure_diff_main },
+						  { "authenticode", authenticode_main } };
+
 	if (argc >= 2 && argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
 		return measure_launch_main(argc, argv);
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		measure_help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (strcmp(argv[1], "replay") == 0)
-		return measure_replay_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "diff") == 0)
-		return measure_diff_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "authenticode") == 0)
-		return authenticode_main(argc - 1, argv + 1);
-	log_error("'%s' is not a measure command; see 'cvm measure --help'", argv[1]);
-	return EXIT_USAGE;
+	return subcommand_run(argc, argv, "measure", cmds, ARRAY_SIZE(cmds), measure_help);
 }
