@@ -22,14 +22,20 @@
 #include <unistd.h>
 
 #include "host/cvm.h"
+#include "host/image.h"
 #include "initrd/initrd.h"
 #include "lib/lib.h"
 #include "measurement/platform.h"
 
 extern char **environ;
 
-#define MAX_FILES 32
-#define MAX_LAUNCHES 16
+/* dir/name into out; -ENAMETOOLONG when it does not fit. */
+__attribute__((noinline)) static int join(char *out, size_t cap, const char *dir, const char *name)
+{
+	int n = snprintf(out, cap, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
 
 static void help(FILE *f)
 {
@@ -63,169 +69,6 @@ static void help(FILE *f)
 	      "\n"
 	      "Exit status: 0 done, 1 refused (a manifest or signature), 2 usage or file error.\n",
 	      f);
-}
-
-/* ---- build.json ---- */
-
-/* the platforms a manifest holds */
-#define MAX_PLATFORMS ARRAY_SIZE(((struct manifest *)0)->p)
-
-struct plat_recipe {
-	bool present;
-	char firmware[PATH_MAX], vars[PATH_MAX], vcpu_type[33], log[PATH_MAX];
-	uint64_t values[MAX_LAUNCHES]; /* memory_mib (tdx, tpm) or vcpus (snp) */
-	size_t n;
-};
-
-struct recipe {
-	char version[65];
-	char kernel[PATH_MAX]; /* "{kver}" replaced */
-	char list[256];
-	char files[MAX_FILES][65]; /* the files per deployment the list needs */
-	size_t nfiles;
-	struct plat_recipe p[MAX_PLATFORMS]; /* by enum cvm_platform */
-};
-
-/* dir/name into out; -ENAMETOOLONG when it does not fit. */
-__attribute__((noinline)) static int join(char *out, size_t cap, const char *dir, const char *name)
-{
-	int n = snprintf(out, cap, "%s/%s", dir, name);
-
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
-static int path_in(const char *dir, const char *s, char *out, size_t cap)
-{
-	int n = s[0] == '/' ? snprintf(out, cap, "%s", s) : snprintf(out, cap, "%s/%s", dir, s);
-
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
-}
-
-/* The row of a platform build.json may name: one with launch registers. */
-static const struct platform *recipe_row(const char *name)
-{
-	const struct platform *pl = platform_by_name(name);
-
-	return pl && pl->nlaunch_regs && (size_t)pl->id < MAX_PLATFORMS ? pl : NULL;
-}
-
-static int recipe_platform(const cJSON *o, const struct platform *pl, const char *dir,
-			   struct plat_recipe *pr)
-{
-	static const char *const names[] = { "firmware", "vars", "memory_mib", "vcpus",
-					     "vcpu_type" };
-	const char *key = pl->launch_by_vcpus ? "vcpus" : "memory_mib", *s;
-	const cJSON *m, *a, *e;
-
-	if (!cJSON_IsObject(o) || (m = json_unknown_member(o, names, ARRAY_SIZE(names)))) {
-		log_error("build.json: platforms.%s: %s", pl->name,
-			  cJSON_IsObject(o) ? "unknown member" : "not an object");
-		return -EINVAL;
-	}
-	pr->present = true;
-	if (pl->launch_inputs & PLATFORM_LAUNCH_FIRMWARE) {
-		if (json_get_string(o, "firmware", &s) < 0 ||
-		    path_in(dir, s, pr->firmware, sizeof(pr->firmware)) < 0) {
-			log_error("build.json: platforms.%s.firmware: the firmware file", pl->name);
-			return -EINVAL;
-		}
-	}
-	if ((pl->launch_inputs & PLATFORM_LAUNCH_VARS) && json_get_string(o, "vars", &s) == 0 &&
-	    path_in(dir, s, pr->vars, sizeof(pr->vars)) < 0)
-		return -ENAMETOOLONG;
-	if (pl->launch_by_vcpus) {
-		if (json_get_string(o, "vcpu_type", &s) < 0 || strlen(s) >= sizeof(pr->vcpu_type)) {
-			log_error("build.json: platforms.%s.vcpu_type: the QEMU CPU model",
-				  pl->name);
-			return -EINVAL;
-		}
-		snprintf(pr->vcpu_type, sizeof(pr->vcpu_type), "%s", s);
-	}
-	a = cJSON_GetObjectItemCaseSensitive(o, key);
-	if (!cJSON_IsArray(a) || !cJSON_GetArraySize(a) || cJSON_GetArraySize(a) > MAX_LAUNCHES) {
-		log_error("build.json: platforms.%s.%s: an array of 1 to %d launches offered",
-			  pl->name, key, MAX_LAUNCHES);
-		return -EINVAL;
-	}
-	cJSON_ArrayForEach(e, a) {
-		double d = cJSON_IsNumber(e) ? e->valuedouble : -1;
-
-		if (d < 1 || d > (pl->launch_by_vcpus ? 512 : 4194304) ||
-		    d != (double)(uint64_t)d) {
-			log_error("build.json: platforms.%s.%s: whole numbers in range", pl->name,
-				  key);
-			return -EINVAL;
-		}
-		pr->values[pr->n++] = (uint64_t)d;
-	}
-	return 0;
-}
-
-static int recipe_load(const char *dir, const char *kver, struct recipe *rc)
-{
-	static const char *const names[] = { "version", "kernel", "initrd_list", "deployment_files",
-					     "platforms" };
-	_cleanup_free_ uint8_t *text = NULL;
-	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
-	const cJSON *m, *e;
-	const char *s, *k;
-	size_t len;
-	int r;
-
-	memset(rc, 0, sizeof(*rc));
-	if ((r = file_read_at(dir, "build.json", CVM_CAP_JSON, &text, &len)) < 0)
-		return log_error_errno(r, "%s/build.json", dir);
-	if (json_parse((char *)text, len, &root) < 0 || !cJSON_IsObject(root)) {
-		log_error("%s/build.json: not a JSON object", dir);
-		return -EINVAL;
-	}
-	if ((m = json_unknown_member(root, names, ARRAY_SIZE(names)))) {
-		log_error("%s/build.json: %.32s: unknown member", dir, m->string);
-		return -EINVAL;
-	}
-	if (json_get_string(root, "version", &s) < 0 || strlen(s) >= sizeof(rc->version)) {
-		log_error("%s/build.json: version: the image's version", dir);
-		return -EINVAL;
-	}
-	snprintf(rc->version, sizeof(rc->version), "%s", s);
-	if (json_get_string(root, "kernel", &s) < 0 || !(k = strstr(s, "{kver}")) ||
-	    snprintf(rc->kernel, sizeof(rc->kernel), "%.*s%s%s", (int)(k - s), s, kver, k + 6) >=
-		    (int)sizeof(rc->kernel)) {
-		log_error("%s/build.json: kernel: a path with {kver} (/boot/vmlinuz-{kver})", dir);
-		return -EINVAL;
-	}
-	if (json_get_string(root, "initrd_list", &s) < 0 || strchr(s, '/') ||
-	    strlen(s) >= sizeof(rc->list)) {
-		log_error("%s/build.json: initrd_list: the list's file name in DIR", dir);
-		return -EINVAL;
-	}
-	snprintf(rc->list, sizeof(rc->list), "%s", s);
-	m = cJSON_GetObjectItemCaseSensitive(root, "deployment_files");
-	cJSON_ArrayForEach(e, m) {
-		if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || rc->nfiles == MAX_FILES ||
-		    strlen(e->valuestring) >= sizeof(rc->files[0])) {
-			log_error("%s/build.json: deployment_files: file names", dir);
-			return -EINVAL;
-		}
-		snprintf(rc->files[rc->nfiles++], sizeof(rc->files[0]), "%s", e->valuestring);
-	}
-	m = cJSON_GetObjectItemCaseSensitive(root, "platforms");
-	if (!cJSON_IsObject(m) || !m->child) {
-		log_error("%s/build.json: platforms: tdx, snp and tpm launches offered", dir);
-		return -EINVAL;
-	}
-	cJSON_ArrayForEach(e, m) {
-		const struct platform *pl = recipe_row(e->string);
-
-		if (!pl) {
-			log_error("%s/build.json: platforms.%.32s: not tdx, snp or tpm", dir,
-				  e->string);
-			return -EINVAL;
-		}
-		if ((r = recipe_platform(e, pl, dir, &rc->p[pl->id])) < 0)
-			return r;
-	}
-	return 0;
 }
 
 /* ---- the staging directory: DIR's files, overlaid by --file, as symbolic links ---- */
@@ -426,21 +269,6 @@ static int copy_file(const char *from, const char *to)
 	return 0;
 }
 
-static int newest_kver(char *out, size_t cap)
-{
-	DIR *d = opendir("/boot");
-	struct dirent *de;
-
-	out[0] = 0;
-	while (d && (de = readdir(d)))
-		if (!strncmp(de->d_name, "vmlinuz-", 8) &&
-		    (!out[0] || strverscmp(de->d_name + 8, out) > 0))
-			snprintf(out, cap, "%s", de->d_name + 8);
-	if (d)
-		closedir(d);
-	return out[0] ? 0 : -ENOENT;
-}
-
 struct build_opts {
 	const char *dir, *out, *key, *kver, *platforms;
 	const char *files[MAX_FILES]; /* NAME=PATH */
@@ -450,119 +278,96 @@ struct build_opts {
 	int64_t sde;
 };
 
-static int platform_override(const char *arg, const char *what, struct recipe *rc, bool log)
+/* Leaves in rc only the platforms --platforms names (all when not given). */
+static int recipe_select(const struct build_opts *o, struct recipe *rc)
 {
-	const char *eq = strchr(arg, '=');
-	char name[8];
-	const struct platform *pl;
+	unsigned want = 0;
+	char copy[64], *save, *t;
 
-	if (!eq || (size_t)(eq - arg) >= sizeof(name))
-		goto bad;
-	snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
-	if (!(pl = recipe_row(name)) || !rc->p[pl->id].present)
-		goto bad;
-	snprintf(log ? rc->p[pl->id].log : rc->p[pl->id].firmware, PATH_MAX, "%s", eq + 1);
+	if (!o->platforms)
+		return 0;
+	snprintf(copy, sizeof(copy), "%s", o->platforms);
+	for (t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		const struct platform *pl = recipe_row(t);
+
+		if (!pl || !rc->p[pl->id].present) {
+			log_error("--platforms: %s is not a platform of %s/build.json", t, o->dir);
+			return -EINVAL;
+		}
+		want |= 1u << pl->id;
+	}
+	for (size_t p = 0; p < MAX_PLATFORMS; p++)
+		rc->p[p].present &= (want >> p) & 1;
 	return 0;
-bad:
-	log_error("%s %s: PLATFORM=PATH, for a platform of build.json", what, arg);
-	return -EINVAL;
 }
 
-static int build(struct build_opts *o)
+/* Every input of every platform left is there: firmware, variables, the kernel. */
+static int recipe_check(const struct recipe *rc)
 {
-	_cleanup_free_ uint8_t *list = NULL, *imgtext = NULL;
-	_cleanup_free_ char *canon = NULL, *sig = NULL;
-	_cleanup_(cJSON_Deletep) cJSON *m = NULL;
-	struct result_key key = { 0 };
-	struct image img;
-	struct initrd_list l;
-	struct recipe rc;
-	char kver[128], stage[PATH_MAX], path[PATH_MAX], initrd[PATH_MAX], kernel[PATH_MAX];
-	char err[512], hex[65], self[PATH_MAX];
-	size_t len, ilen;
-	cJSON *files, *plats;
-	struct stat st;
-	int r;
-
-	if (o->kver)
-		snprintf(kver, sizeof(kver), "%s", o->kver);
-	else if (newest_kver(kver, sizeof(kver)) < 0) {
-		log_error("no kernel in /boot: give --kver");
-		return EXIT_USAGE;
-	}
-	if (recipe_load(o->dir, kver, &rc) < 0)
-		return EXIT_USAGE;
-	for (size_t i = 0; i < o->nfirmware; i++)
-		if (platform_override(o->firmware[i], "--firmware", &rc, false) < 0)
-			return EXIT_USAGE;
-	for (size_t i = 0; i < o->nlogs; i++)
-		if (platform_override(o->logs[i], "--firmware-log", &rc, true) < 0)
-			return EXIT_USAGE;
-	if (o->platforms) {
-		unsigned want = 0;
-		char copy[64], *save, *t;
-
-		snprintf(copy, sizeof(copy), "%s", o->platforms);
-		for (t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			const struct platform *pl = recipe_row(t);
-
-			if (!pl || !rc.p[pl->id].present) {
-				log_error("--platforms: %s is not a platform of %s/build.json", t,
-					  o->dir);
-				return EXIT_USAGE;
-			}
-			want |= 1u << pl->id;
-		}
-		for (size_t p = 0; p < MAX_PLATFORMS; p++)
-			rc.p[p].present &= (want >> p) & 1;
-	}
 	for (size_t i = 0; platform_at(i); i++) {
 		const struct platform *pl = recipe_row(platform_at(i)->name);
-		const size_t p = pl ? (size_t)pl->id : 0;
+		const struct plat_recipe *pr = pl ? &rc->p[pl->id] : NULL;
 
-		if (!pl || !rc.p[p].present)
+		if (!pr || !pr->present)
 			continue;
 		/* firmware registers depend on the machine (memory, vCPUs): one log, one launch */
-		if (rc.p[p].log[0] && rc.p[p].n != 1) {
+		if (pr->log[0] && pr->n != 1) {
 			log_error("--firmware-log %s: a reference log is of one machine, and "
 				  "build.json "
 				  "offers %zu launches on %s",
-				  pl->name, rc.p[p].n, pl->name);
-			return EXIT_USAGE;
+				  pl->name, pr->n, pl->name);
+			return -EINVAL;
 		}
 		if ((pl->launch_inputs & PLATFORM_LAUNCH_FIRMWARE) &&
-		    access(rc.p[p].firmware, R_OK) < 0) {
+		    access(pr->firmware, R_OK) < 0) {
 			log_error("%s firmware %s: %s; give --firmware %s=PATH, or leave %s out "
 				  "with --platforms",
-				  pl->name, rc.p[p].firmware, strerror(errno), pl->name, pl->name);
-			return EXIT_USAGE;
+				  pl->name, pr->firmware, strerror(errno), pl->name, pl->name);
+			return -EINVAL;
 		}
-		if (rc.p[p].vars[0] && access(rc.p[p].vars, R_OK) < 0)
-			return log_error_errno(-errno, "%s", rc.p[p].vars), EXIT_USAGE;
+		if (pr->vars[0] && access(pr->vars, R_OK) < 0)
+			return log_error_errno(-errno, "%s", pr->vars);
 	}
-	if (access(rc.kernel, R_OK) < 0) {
+	if (access(rc->kernel, R_OK) < 0) {
 		log_error("kernel %s: %s (scripts/setup-deps installs linux-image-amd64)",
-			  rc.kernel, strerror(errno));
-		return EXIT_USAGE;
+			  rc->kernel, strerror(errno));
+		return -EINVAL;
 	}
-	if (result_key_load(o->key, &key, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		return EXIT_USAGE;
-	}
-	if (mkdir(o->out, 0755) < 0 && errno != EEXIST) {
-		result_key_wipe(&key);
-		return log_error_errno(-errno, "%s", o->out), EXIT_USAGE;
-	}
-	snprintf(stage, sizeof(stage), "%s/.stage.XXXXXX", o->out);
-	if (!mkdtemp(stage)) {
-		result_key_wipe(&key);
-		return log_error_errno(-errno, "%s", stage), EXIT_USAGE;
-	}
-	r = stage_dir(o->dir, stage);
-	/* the agent beside this cvm, unless the image is given another */
-	if (r == 0 && readlink("/proc/self/exe", self, sizeof(self) - 16) > 0) {
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 16);
+	return 0;
+}
 
+/* The kernel version, build.json, and the options over it. */
+static int recipe_prepare(const struct build_opts *o, char kver[128], struct recipe *rc)
+{
+	if (o->kver)
+		snprintf(kver, 128, "%s", o->kver);
+	else if (newest_kver(kver, 128) < 0) {
+		log_error("no kernel in /boot: give --kver");
+		return -EINVAL;
+	}
+	if (recipe_load(o->dir, kver, rc) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < o->nfirmware; i++)
+		if (recipe_override(o->firmware[i], "--firmware", rc, false) < 0)
+			return -EINVAL;
+	for (size_t i = 0; i < o->nlogs; i++)
+		if (recipe_override(o->logs[i], "--firmware-log", rc, true) < 0)
+			return -EINVAL;
+	if (recipe_select(o, rc) < 0)
+		return -EINVAL;
+	return recipe_check(rc);
+}
+
+/* The staging directory: DIR's files, the agent beside this cvm, --file's, all the list needs. */
+static int stage_fill(const struct build_opts *o, const struct recipe *rc, const char *stage)
+{
+	char self[PATH_MAX], path[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int r = stage_dir(o->dir, stage);
+
+	/* the agent beside this cvm, unless the image is given another */
+	if (r == 0 && (n = readlink("/proc/self/exe", self, sizeof(self) - 16)) > 0) {
 		self[n] = 0;
 		snprintf(path, sizeof(path), "%s/cvm-agent", dirname(self));
 		if (access(path, X_OK) == 0)
@@ -576,155 +381,227 @@ static int build(struct build_opts *o)
 		    memchr(o->files[i], '/', (size_t)(eq - o->files[i])) || o->files[i][0] == '.') {
 			log_error("--file %s: NAME=PATH, NAME a file name of the image",
 				  o->files[i]);
-			r = -EINVAL;
-			break;
+			return -EINVAL;
 		}
 		snprintf(name, sizeof(name), "%.*s", (int)(eq - o->files[i]), o->files[i]);
 		r = stage_link(stage, name, eq + 1);
 	}
-	for (size_t i = 0; r == 0 && i < rc.nfiles; i++) {
-		join(path, sizeof(path), stage, rc.files[i]);
+	for (size_t i = 0; r == 0 && i < rc->nfiles; i++) {
+		join(path, sizeof(path), stage, rc->files[i]);
 		if (stat(path, &st) < 0) {
 			log_error(
 				"%s: the image needs it (build.json deployment_files): give --file "
 				"%s=PATH",
-				rc.files[i], rc.files[i]);
+				rc->files[i], rc->files[i]);
 			r = -ENOENT;
 		}
 	}
-	/* the initrd */
-	snprintf(initrd, sizeof(initrd), "%s/initrd.img", o->out);
-	if (r == 0 && (r = file_read_at(stage, rc.list, 16u << 20, &list, &len)) < 0)
-		log_error_errno(r, "%s/%s", o->dir, rc.list);
-	if (r == 0) {
-		r = initrd_list_parse((char *)list, len, stage, kver, &l, err, sizeof(err));
-		if (r == 0) {
-			r = initrd_list_finish(&l, err, sizeof(err));
-			if (r == 0)
-				r = initrd_write(&l, initrd, INITRD_GZIP, o->sde, err, sizeof(err));
-			initrd_list_free(&l);
-		}
-		if (r < 0)
-			log_error("%s/%s: %s", o->dir, rc.list, err);
-	}
-	if (r == 0) {
-		char src[PATH_MAX];
+	return r;
+}
 
-		chmod(initrd, 0644);
-		snprintf(kernel, sizeof(kernel), "%s/vmlinuz", o->out);
-		snprintf(path, sizeof(path), "%s/image.json", o->out);
-		join(src, sizeof(src), stage, "image.json"); /* DIR's, or --file's */
-		r = copy_file(rc.kernel, kernel);
+/* OUT/initrd.img from the staged list, then OUT/vmlinuz and OUT/image.json. */
+static int write_launch_files(const struct build_opts *o, const struct recipe *rc,
+			      const char *stage, const char *kver, const char *initrd,
+			      const char *kernel)
+{
+	_cleanup_free_ uint8_t *list = NULL;
+	struct initrd_list l;
+	char err[512], src[PATH_MAX], path[PATH_MAX];
+	size_t len;
+	int r = file_read_at(stage, rc->list, 16u << 20, &list, &len);
+
+	if (r < 0)
+		return log_error_errno(r, "%s/%s", o->dir, rc->list);
+	r = initrd_list_parse((char *)list, len, stage, kver, &l, err, sizeof(err));
+	if (r == 0) {
+		r = initrd_list_finish(&l, err, sizeof(err));
 		if (r == 0)
-			r = copy_file(src, path);
+			r = initrd_write(&l, initrd, INITRD_GZIP, o->sde, err, sizeof(err));
+		initrd_list_free(&l);
 	}
-	rm_stage(stage);
 	if (r < 0) {
-		result_key_wipe(&key);
-		return EXIT_USAGE;
+		log_error("%s/%s: %s", o->dir, rc->list, err);
+		return r;
 	}
-	/* the launch description: name and command line */
+	chmod(initrd, 0644);
 	snprintf(path, sizeof(path), "%s/image.json", o->out);
-	if (image_load(path, &img, err, sizeof(err)) < 0 ||
-	    file_read(path, CVM_CAP_JSON, &imgtext, &ilen) < 0) {
-		log_error("%s/image.json: %s", o->dir, err);
-		result_key_wipe(&key);
-		return EXIT_USAGE;
+	join(src, sizeof(src), stage, "image.json"); /* DIR's, or --file's */
+	r = copy_file(rc->kernel, kernel);
+	return r < 0 ? r : copy_file(src, path);
+}
+
+/* Stages the image's inputs, writes the launch files, removes the stage. */
+static int build_launch_files(const struct build_opts *o, const struct recipe *rc, const char *kver,
+			      const char *initrd, const char *kernel)
+{
+	char stage[PATH_MAX];
+	int r;
+
+	if (mkdir(o->out, 0755) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "%s", o->out);
+	snprintf(stage, sizeof(stage), "%s/.stage.XXXXXX", o->out);
+	if (!mkdtemp(stage))
+		return log_error_errno(-errno, "%s", stage);
+	r = stage_fill(o, rc, stage);
+	if (r == 0)
+		r = write_launch_files(o, rc, stage, kver, initrd, kernel);
+	rm_stage(stage);
+	return r;
+}
+
+/* One platform of the manifest: its firmware files and a launch per value build.json offers. */
+static int manifest_platform(cJSON *files, cJSON *plats, const struct platform *pl,
+			     const struct plat_recipe *pr, const struct inputs *in)
+{
+	static const struct {
+		const char *suffix;
+		size_t off;
+	} extra[] = {
+		{ "firmware", offsetof(struct plat_recipe, firmware) },
+		{ "vars", offsetof(struct plat_recipe, vars) },
+		{ "firmware-log", offsetof(struct plat_recipe, log) },
+	};
+	cJSON *po, *launches, *un;
+	char role[32];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(extra); i++) {
+		const char *f = (const char *)pr + extra[i].off;
+
+		snprintf(role, sizeof(role), "%s.%s", pl->name, extra[i].suffix);
+		if (f[0])
+			r = add_file(files, role, f, f);
 	}
-	/* the manifest */
-	m = cJSON_CreateObject();
+	po = cJSON_AddObjectToObject(plats, pl->name);
+	launches = cJSON_AddArrayToObject(po, "launches");
+	un = cJSON_CreateArray();
+	for (size_t i = 0; r == 0 && i < pr->n; i++) {
+		cJSON *launch = cJSON_CreateObject();
+
+		cJSON_AddItemToArray(launches, launch);
+		r = predict(pl, pr, pr->values[i], in, launch, i == 0 ? un : NULL);
+	}
+	if (cJSON_GetArraySize(un))
+		cJSON_AddItemToObject(po, "unpredicted", un);
+	else
+		cJSON_Delete(un);
+	return r;
+}
+
+/* The manifest: name, version, command line, each file's digest, each platform's launches. */
+static int manifest_make(const struct recipe *rc, const struct image *img, const char *kernel,
+			 const char *initrd, const char *imgjson, cJSON **out)
+{
+	cJSON *m = cJSON_CreateObject(), *files, *plats;
+	struct inputs in = { kernel, initrd, img->cmdline };
+	int r;
+
 	cJSON_AddNumberToObject(m, "manifest", MANIFEST_FORMAT);
-	cJSON_AddStringToObject(m, "name", img.name);
-	cJSON_AddStringToObject(m, "version", rc.version);
-	cJSON_AddStringToObject(m, "cmdline", img.cmdline);
+	cJSON_AddStringToObject(m, "name", img->name);
+	cJSON_AddStringToObject(m, "version", rc->version);
+	cJSON_AddStringToObject(m, "cmdline", img->cmdline);
 	files = cJSON_AddObjectToObject(m, "files");
-	r = add_file(files, "kernel", kernel, rc.kernel);
+	r = add_file(files, "kernel", kernel, rc->kernel);
 	if (r == 0)
 		r = add_file(files, "initrd", initrd, "initrd.img");
 	if (r == 0)
-		r = add_file(files, "image.json", path, "image.json");
+		r = add_file(files, "image.json", imgjson, "image.json");
 	plats = cJSON_AddObjectToObject(m, "platforms");
 	for (size_t k = 0; r == 0 && platform_at(k); k++) {
 		const struct platform *pl = recipe_row(platform_at(k)->name);
-		struct plat_recipe *pr = pl ? &rc.p[pl->id] : NULL;
-		struct inputs in = { kernel, initrd, img.cmdline };
-		cJSON *po, *launches, *un;
-		char role[32];
 
-		if (!pr || !pr->present)
-			continue;
-		if (pr->firmware[0]) {
-			snprintf(role, sizeof(role), "%s.firmware", pl->name);
-			r = add_file(files, role, pr->firmware, pr->firmware);
-		}
-		if (r == 0 && pr->vars[0]) {
-			snprintf(role, sizeof(role), "%s.vars", pl->name);
-			r = add_file(files, role, pr->vars, pr->vars);
-		}
-		if (r == 0 && pr->log[0]) {
-			snprintf(role, sizeof(role), "%s.firmware-log", pl->name);
-			r = add_file(files, role, pr->log, pr->log);
-		}
-		po = cJSON_AddObjectToObject(plats, pl->name);
-		launches = cJSON_AddArrayToObject(po, "launches");
-		un = cJSON_CreateArray();
-		for (size_t i = 0; r == 0 && i < pr->n; i++) {
-			cJSON *launch = cJSON_CreateObject();
+		if (pl && rc->p[pl->id].present)
+			r = manifest_platform(files, plats, pl, &rc->p[pl->id], &in);
+	}
+	*out = m;
+	return r;
+}
 
-			cJSON_AddItemToArray(launches, launch);
-			r = predict(pl, pr, pr->values[i], &in, launch, i == 0 ? un : NULL);
-		}
-		if (cJSON_GetArraySize(un))
-			cJSON_AddItemToObject(po, "unpredicted", un);
-		else
-			cJSON_Delete(un);
-	}
-	if (r == 0 && jcs_serialize(m, &canon, &len) < 0)
-		r = -ENOMEM;
-	if (r == 0 && manifest_sign(canon, len, &key, &sig, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		r = -EINVAL;
-	}
-	result_key_wipe(&key);
-	if (r < 0)
-		return EXIT_USAGE;
-	snprintf(path, sizeof(path), "%s/manifest.json", o->out);
+/* OUT/manifest.json (its canonical text and a newline) and OUT/manifest.sig. */
+static int manifest_write(const char *outdir, char *canon, size_t len, const char *sig)
+{
+	char path[PATH_MAX], err[512];
+
+	snprintf(path, sizeof(path), "%s/manifest.json", outdir);
 	canon[len++] = '\n';
 	if (file_write_atomic(path, canon, len, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		return EXIT_USAGE;
+		return -EIO;
 	}
 	chmod(path, 0644);
-	snprintf(path, sizeof(path), "%s/manifest.sig", o->out);
+	snprintf(path, sizeof(path), "%s/manifest.sig", outdir);
 	if (file_write_atomic(path, sig, strlen(sig), err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return -EIO;
+	}
+	chmod(path, 0644);
+	return 0;
+}
+
+/* What was built: the manifest's digest, and per platform its launches and what is left to pin. */
+static int manifest_report(const char *outdir, const char *canon, size_t len)
+{
+	struct manifest mf;
+	char err[512], hex[65];
+
+	if (manifest_parse(canon, len, &mf, err, sizeof(err)) < 0) {
+		log_error("the manifest made does not parse: %s", err);
+		return -EINVAL;
+	}
+	hex_encode(mf.sha256, 32, hex);
+	printf("manifest_sha256 %s  %s/manifest.json\n", hex, outdir);
+	for (size_t k = 0; k < ARRAY_SIZE(mf.p); k++) {
+		const struct manifest_platform *mp = &mf.p[k];
+		char names[160];
+
+		if (!mp->present)
+			continue;
+		launch_registers_text((enum cvm_platform)k, mp->unpredicted, names, sizeof(names));
+		printf("%s: %zu launch%s%s%s\n", platform_name((enum cvm_platform)k), mp->n,
+		       mp->n == 1 ? "" : "es",
+		       mp->unpredicted ? "; not predicted, pin by hand: " : "",
+		       mp->unpredicted ? names : "");
+	}
+	manifest_free(&mf);
+	return 0;
+}
+
+static int build(struct build_opts *o)
+{
+	_cleanup_(result_key_wipe) struct result_key key = { 0 };
+	_cleanup_free_ char *canon = NULL, *sig = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *m = NULL;
+	struct image img;
+	struct recipe rc;
+	char kver[128], initrd[PATH_MAX], kernel[PATH_MAX], imgjson[PATH_MAX], err[512];
+	size_t len;
+
+	if (recipe_prepare(o, kver, &rc) < 0)
+		return EXIT_USAGE;
+	if (result_key_load(o->key, &key, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-	chmod(path, 0644);
-	{
-		struct manifest mf;
-
-		if (manifest_parse(canon, len, &mf, err, sizeof(err)) < 0) {
-			log_error("the manifest made does not parse: %s", err);
-			return EXIT_USAGE;
-		}
-		hex_encode(mf.sha256, 32, hex);
-		printf("manifest_sha256 %s  %s/manifest.json\n", hex, o->out);
-		for (size_t k = 0; k < ARRAY_SIZE(mf.p); k++) {
-			const struct manifest_platform *mp = &mf.p[k];
-			char names[160];
-
-			if (!mp->present)
-				continue;
-			launch_registers_text((enum cvm_platform)k, mp->unpredicted, names,
-					      sizeof(names));
-			printf("%s: %zu launch%s%s%s\n", platform_name((enum cvm_platform)k), mp->n,
-			       mp->n == 1 ? "" : "es",
-			       mp->unpredicted ? "; not predicted, pin by hand: " : "",
-			       mp->unpredicted ? names : "");
-		}
-		manifest_free(&mf);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", o->out);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", o->out);
+	snprintf(imgjson, sizeof(imgjson), "%s/image.json", o->out);
+	if (build_launch_files(o, &rc, kver, initrd, kernel) < 0)
+		return EXIT_USAGE;
+	/* the launch description: name and command line */
+	if (image_load(imgjson, &img, err, sizeof(err)) < 0) {
+		log_error("%s/image.json: %s", o->dir, err);
+		return EXIT_USAGE;
 	}
+	if (manifest_make(&rc, &img, kernel, initrd, imgjson, &m) < 0)
+		return EXIT_USAGE;
+	if (jcs_serialize(m, &canon, &len) < 0)
+		return log_error_errno(-ENOMEM, "manifest"), EXIT_USAGE;
+	if (manifest_sign(canon, len, &key, &sig, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if (manifest_write(o->out, canon, len, sig) < 0 || manifest_report(o->out, canon, len) < 0)
+		return EXIT_USAGE;
 	return EXIT_OK;
 }
 
