@@ -525,18 +525,35 @@ bool platform_key_pinned(const struct platform *pl, const struct reference *r)
 	return !pl->key_pin || reg_has(pl->key_pin, r);
 }
 
-/* The titles of the rows taking option opt: "TDX", "SEV-SNP or TDX". */
+/*
+ * The evidence families of the rows taking option opt, once each: a row
+ * verified by the SEV-SNP or TDX verifier is of that family ("TDX" for
+ * tdx and az-tdx-vtpm), another goes by its title. "TDX", "SEV-SNP or TDX".
+ */
+static const char *family(const struct platform *pl)
+{
+	return pl->verifiers & PLATFORM_VERIFIER_SNP   ? "SEV-SNP"
+	       : pl->verifiers & PLATFORM_VERIFIER_TDX ? "TDX"
+						       : pl->title;
+}
+
 static void takers(unsigned opt, char *out, size_t cap)
 {
 	size_t o = 0, n = 0;
 
 	out[0] = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(platforms) && o < cap; i++) {
+		bool seen = false;
 		int w;
 
 		if (!(platforms[i].opts & opt))
 			continue;
-		w = snprintf(out + o, cap - o, "%s%s", n++ ? " or " : "", platforms[i].title);
+		for (size_t j = 0; j < i; j++)
+			seen |= (platforms[j].opts & opt) &&
+				!strcmp(family(&platforms[j]), family(&platforms[i]));
+		if (seen)
+			continue;
+		w = snprintf(out + o, cap - o, "%s%s", n++ ? " or " : "", family(&platforms[i]));
 		if (w < 0)
 			break;
 		o += (size_t)w;
