@@ -132,6 +132,30 @@ static int parse_limit(const char *s, bool suffixes, uint64_t *out)
 	return 0;
 }
 
+/* The options that go together, and those that exclude each other. */
+static int opts_check(const struct opts *o)
+{
+	if (o->open && (!o->key || !o->out)) {
+		log_error("open needs --key KEY and -o DIR; see 'cvm result open --help'");
+		return -EINVAL;
+	}
+	if (!o->open && (o->key || o->out)) {
+		log_error("inspect takes no key and writes nothing; see 'cvm result open'");
+		return -EINVAL;
+	}
+	if (o->open && !o->reference && !o->accept_unpinned) {
+		log_error("open needs --reference (the image's signed manifest, or reference "
+			  "values); --accept-unpinned-image opens a result from an image nobody "
+			  "pinned");
+		return -EINVAL;
+	}
+	if (o->reference && o->accept_unpinned) {
+		log_error("--reference and --accept-unpinned-image exclude each other");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum {
@@ -239,25 +263,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return -EINVAL;
 	}
 	o->input = argv[optind];
-	if (o->open && (!o->key || !o->out)) {
-		log_error("open needs --key KEY and -o DIR; see 'cvm result open --help'");
-		return -EINVAL;
-	}
-	if (!o->open && (o->key || o->out)) {
-		log_error("inspect takes no key and writes nothing; see 'cvm result open'");
-		return -EINVAL;
-	}
-	if (o->open && !o->reference && !o->accept_unpinned) {
-		log_error("open needs --reference (the image's signed manifest, or reference "
-			  "values); --accept-unpinned-image opens a result from an image nobody "
-			  "pinned");
-		return -EINVAL;
-	}
-	if (o->reference && o->accept_unpinned) {
-		log_error("--reference and --accept-unpinned-image exclude each other");
-		return -EINVAL;
-	}
-	return 0;
+	return opts_check(o);
 }
 
 /* ---- stages ---- */
