@@ -7,6 +7,7 @@
 
 #include "host/cvm.h"
 #include "host/image.h"
+#include "lib/json_schema.h"
 #include "lib/lib.h"
 
 static int path_in(const char *dir, const char *s, char *out, size_t cap)
@@ -32,9 +33,13 @@ static int recipe_platform(const cJSON *o, const struct platform *pl, const char
 	const char *key = pl->launch_by_vcpus ? "vcpus" : "memory_mib", *s;
 	const cJSON *m, *a, *e;
 
-	if (!cJSON_IsObject(o) || (m = json_unknown_member(o, names, ARRAY_SIZE(names)))) {
-		log_error("build.json: platforms.%s: %s", pl->name,
-			  cJSON_IsObject(o) ? "unknown member" : "not an object");
+	if (!cJSON_IsObject(o)) {
+		log_error("build.json: platforms.%s: not an object", pl->name);
+		return -EINVAL;
+	}
+	if ((m = json_unknown_member(o, names, ARRAY_SIZE(names)))) {
+		log_error("build.json: platforms.%s: \"%s\": unknown member", pl->name,
+			  json_shown_name(m->string));
 		return -EINVAL;
 	}
 	pr->present = true;
@@ -95,7 +100,7 @@ int recipe_load(const char *dir, const char *kver, struct recipe *rc)
 		return -EINVAL;
 	}
 	if ((m = json_unknown_member(root, names, ARRAY_SIZE(names)))) {
-		log_error("%s/build.json: %.32s: unknown member", dir, m->string);
+		log_error("%s/build.json: \"%s\": unknown member", dir, json_shown_name(m->string));
 		return -EINVAL;
 	}
 	if (json_get_string(root, "version", &s) < 0 || strlen(s) >= sizeof(rc->version)) {
@@ -116,6 +121,10 @@ int recipe_load(const char *dir, const char *kver, struct recipe *rc)
 	}
 	snprintf(rc->list, sizeof(rc->list), "%s", s);
 	m = cJSON_GetObjectItemCaseSensitive(root, "deployment_files");
+	if (m && !cJSON_IsArray(m)) {
+		log_error("%s/build.json: deployment_files: an array of file names", dir);
+		return -EINVAL;
+	}
 	cJSON_ArrayForEach(e, m) {
 		if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || rc->nfiles == MAX_FILES ||
 		    strlen(e->valuestring) >= sizeof(rc->files[0])) {
