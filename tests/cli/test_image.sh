@@ -46,6 +46,14 @@ expect "build: a firmware that is not here names --firmware and --platforms" 2 "
 expect "build: a missing deployment file names --file" 2 "--file broker.pem=PATH" -- \
 	"$cvm" image build "$top/vm-images/default" -o "$tmp/x" --key "$tmp/builder.key" --kver "$kver" \
 	--platforms tdx
+# a build.json of unknown members: each named, never ignored
+cp -r "$top/vm-images/default" "$tmp/typo"
+$py -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); j["platforms"]["tdx"]["smp"]=2; json.dump(j,open(p,"w"))' "$tmp/typo/build.json"
+expect "build: an unknown member of a platform in build.json is named" 2 'platforms.tdx: "smp": unknown member' -- \
+	"$cvm" image build "$tmp/typo" -o "$tmp/x" --key "$tmp/builder.key" --kver "$kver"
+$py -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); del j["platforms"]["tdx"]["smp"]; j["deployment_files"]={"a":"b"}; json.dump(j,open(p,"w"))' "$tmp/typo/build.json"
+expect "build: deployment_files that is no array" 2 "deployment_files: an array of file names" -- \
+	"$cvm" image build "$tmp/typo" -o "$tmp/x" --key "$tmp/builder.key" --kver "$kver"
 
 # ---- manifests that are refused ----
 man=$tmp/img/manifest.json
