@@ -192,7 +192,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 $(FUZZ_BUILD)/fuzz_agent_config: FUZZ_EXTRA := agent/config.c
 $(FUZZ_BUILD)/fuzz_job_manifest: FUZZ_EXTRA := agent/job_manifest.c
 # the sim's launch file: tee_sim.c and the backends it reaches through tee.c
-$(FUZZ_BUILD)/fuzz_sim_launch: FUZZ_EXTRA := agent/tee_sim.c agent/tee.c agent/tee_tpm.c \
+$(FUZZ_BUILD)/fuzz_sim_launch: FUZZ_EXTRA := agent/tee_sim.c agent/tee.c agent/tee_tpm.c agent/tee_az.c \
 	agent/tee_kernel.c
 # the az backend's HCL report: tee_az.c is compiled in, with the backends tee.c reaches
 $(FUZZ_BUILD)/fuzz_tee_az_hcl: FUZZ_EXTRA := agent/tee.c agent/tee_tpm.c agent/tee_kernel.c

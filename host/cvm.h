@@ -46,6 +46,7 @@ int subcommand_run(int argc, char **argv, const char *verb, const struct subcomm
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lib/lib.h"
 #include "measurement/platform.h"

@@ -494,8 +494,8 @@ cJSON *az_vtpm_claims(const struct kbs_evidence *e, char *summary, size_t cap)
 	}
 	tpm = cJSON_AddObjectToObject(o, "tpm");
 	pcrs = tpm ? cJSON_AddObjectToObject(tpm, "pcrs") : NULL;
-	for (int i = 0; pcrs && i < TPM_PCRS; i++) {
-		snprintf(key, sizeof(key), "%d", i);
+	for (unsigned i = 0; pcrs && i < TPM_PCRS; i++) {
+		snprintf(key, sizeof(key), "%u", i % 100u);
 		json_add_hex(pcrs, key, e->pcrs[i], 32);
 	}
 	if (!pcrs)
