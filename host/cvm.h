@@ -3,6 +3,13 @@
 #ifndef CVM_HOST_H
 #define CVM_HOST_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lib/lib.h"
+#include "measurement/platform.h"
+
 /* Exit codes shared by every verb. */
 enum {
 	EXIT_OK = 0,
@@ -43,13 +50,6 @@ int subcommand_run(int argc, char **argv, const char *verb, const struct subcomm
 		   void (*help)(FILE *f));
 
 /* ---- orders (order.c, docs/order.md) ---- */
-
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-
-#include "lib/lib.h"
-#include "measurement/platform.h"
 
 /* ---- --reference: reference values or a signed image manifest (refsrc.c) ---- */
 
