@@ -196,9 +196,6 @@ $(FUZZ_BUILD)/fuzz_sim_launch: FUZZ_EXTRA := agent/tee_sim.c agent/tee.c agent/t
 	agent/tee_kernel.c
 # the az backend's HCL report: tee_az.c is compiled in, with the backends tee.c reaches
 $(FUZZ_BUILD)/fuzz_tee_az_hcl: FUZZ_EXTRA := agent/tee.c agent/tee_tpm.c agent/tee_kernel.c
-# ... and the one of host/ its source.
-$(FUZZ_BUILD)/fuzz_order: FUZZ_EXTRA := host/order.c
-$(FUZZ_BUILD)/fuzz_order: host/order.c host/cvm.h
 # fuzz_run_status includes host/run*.c and what they call
 $(FUZZ_BUILD)/fuzz_run_status: $(wildcard host/*.[ch])
 

@@ -127,8 +127,23 @@ int tee_measure(struct tee *t, const char *name, const uint8_t *value, size_t n,
 /* ---- key release (Trustee KBS protocol, RCAR 0.4.0) ---- */
 
 struct kbs_options {
-	const char *url;	 /* https://host:port, no trailing path */
-	const char *cacert;	 /* PEM file of the broker's certificate or CA (pinned) */
+	const char *url;	    /* https://host:port, no trailing path */
+	const char *cacert;	    /* PEM file of the broker's certificate or CA (pinned) */
+	const char *ca_pem;	    /* or: PEM text of the broker's CA or certificate (pinned) */
+	const uint8_t *spki_sha256; /* or: SHA-256 of the broker's SubjectPublicKeyInfo (pinned) */
+	/*
+	 * Where to connect instead of the URL's host and port, keeping the URL's
+	 * host for SNI and the certificate's name (libcurl CURLOPT_CONNECT_TO
+	 * "HOST:PORT:ADDRESS:PORT"), or NULL.
+	 */
+	const char *connect_to;
+	/*
+	 * The order bound to the evidence, sent in /attest as Trustee's
+	 * "init-data" (docs/kbs.md): its signed form and signature in hex; NULL
+	 * for none.
+	 */
+	const char *init_data_body;
+	const char *init_data_signature;
 	long connect_timeout_ms; /* default 5000 */
 	long total_timeout_ms;	 /* per request; default 30000 */
 	unsigned retries;	 /* attempts after the first, on network errors; default 3 */
@@ -147,7 +162,7 @@ int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *r
 
 /* kbs_resource_path_valid and kbs_report_data: measurement/measurement.h */
 
-/* ---- the workload volume (volume.c) ---- */
+/* ---- the input volumes (volume.c) ---- */
 
 struct volume {
 	char device[256];
@@ -178,5 +193,7 @@ int volume_key_parse(const char *text, size_t len, struct volume_key *k, char *e
 /* dm-crypt, dm-verity and a read-only, nodev, nosuid mount of NAME at mountpoint (guest only). */
 int volume_activate(struct volume *v, const struct volume_key *k, const char *name,
 		    const char *mountpoint, char *err, size_t errlen);
+/* Unmounts mountpoint and removes the mappings volume_activate made for name. */
+void volume_deactivate(const char *name, const char *mountpoint);
 
 #endif

@@ -49,15 +49,15 @@ __attribute__((noreturn)) void pid1_power_off(void);
 
 struct agent_config {
 	char tee[16]; /* auto, tsm, tdx-guest, sev-guest, az, tpm, sim */
-	/* broker */
-	char broker_url[256], broker_cacert[256], resource[256];
+	/* the brokers' client: the order names the brokers themselves */
 	long connect_timeout_ms, timeout_ms, backoff_ms;
 	unsigned retries;
 	/* network: only when configured */
 	bool network;
 	char ifname[16], address[64], gateway[64];
-	/* devices, as /dev paths */
-	char workload_dev[64], output_dev[64], tpm_dev[64];
+	char broker_base[16]; /* the order's k-th broker is reached at this IPv4 address + k */
+	/* devices, as /dev paths: the order disk, the output disk, the first input's disk */
+	char order_dev[64], output_dev[64], inputs_dev[64], tpm_dev[64];
 	long device_wait_ms;
 	/* limits on what the workload may ask for */
 	long deadline_cap_s;
@@ -74,13 +74,21 @@ struct agent_config {
  * Reads agent.json (strict: unknown members refused) and then the kernel
  * command line's cvm.* keys, which only choose among what the measured file
  * allows: device names, status port, log level, and the TEE when the file
- * says "auto". Errors are one line.
+ * says "auto". Errors are one line. The file holds platform choices only:
+ * the brokers, their TLS trust and the resources come from the signed order.
  */
 int agent_config_load(const char *path, const char *cmdline, struct agent_config *c, char *err,
 		      size_t errlen);
 /* The same for a JSON text already in memory (tests, fuzzing). */
 int agent_config_parse(const char *text, size_t len, const char *cmdline, struct agent_config *c,
 		       char *err, size_t errlen);
+/*
+ * The device of input i: inputs_dev with its last letter advanced by i
+ * ("/dev/vdc" + 2 = "/dev/vde"); -ERANGE past 'z'.
+ */
+int agent_input_dev(const struct agent_config *c, size_t i, char *out, size_t cap);
+/* The address of the order's k-th broker: broker_base + k; -ERANGE past .254. */
+int agent_broker_address(const struct agent_config *c, unsigned k, char out[16]);
 
 /* ---- status lines (status.c) ---- */
 

@@ -64,8 +64,10 @@ static void defaults(struct agent_config *c)
 	c->timeout_ms = 30000;
 	c->backoff_ms = 500;
 	c->retries = 5;
-	snprintf(c->workload_dev, sizeof(c->workload_dev), "/dev/vda");
+	snprintf(c->order_dev, sizeof(c->order_dev), "/dev/vda");
 	snprintf(c->output_dev, sizeof(c->output_dev), "/dev/vdb");
+	snprintf(c->inputs_dev, sizeof(c->inputs_dev), "/dev/vdc");
+	snprintf(c->broker_base, sizeof(c->broker_base), "10.0.2.100");
 	snprintf(c->tpm_dev, sizeof(c->tpm_dev), "/dev/tpmrm0");
 	c->device_wait_ms = 10000;
 	c->deadline_cap_s = 24 * 3600;
@@ -95,23 +97,7 @@ static const struct json_doc config_doc = {
 #define STR(f) .type = JSON_STRING, JSON_FIELD(AC, f), .min = 1
 #define INT(f, lo, hi) .type = JSON_INT, JSON_FIELD(AC, f), .min = lo, .max = hi
 
-static int check_broker(struct json_reader *rd, void *base)
-{
-	const AC *c = base;
-
-	if (strncmp(c->broker_url, "https://", 8))
-		return json_reader_fail(rd, ".url", "must be https://");
-	if (!c->broker_cacert[0])
-		return json_reader_fail(rd, ".cacert", "a pinned certificate is required");
-	if (!c->resource[0])
-		return json_reader_fail(rd, ".resource", "required");
-	return 0;
-}
-
 static const struct json_member broker_members[] = {
-	{ "url", STR(broker_url) },
-	{ "cacert", STR(broker_cacert) },
-	{ "resource", STR(resource) },
 	{ "connect_timeout_ms", INT(connect_timeout_ms, 100, 600000) },
 	{ "timeout_ms", INT(timeout_ms, 100, 600000) },
 	{ "retries", INT(retries, 0, 20) },
@@ -121,16 +107,20 @@ static const struct json_member broker_members[] = {
 static int check_network(struct json_reader *rd, void *base)
 {
 	const AC *c = base;
+	char a[16];
 
-	return c->ifname[0] && c->address[0]
-		       ? 0
-		       : json_reader_fail(rd, "", "interface and address are required");
+	if (!c->ifname[0] || !c->address[0])
+		return json_reader_fail(rd, "", "interface and address are required");
+	if (agent_broker_address(c, 0, a) < 0)
+		return json_reader_fail(rd, ".broker_base", "not an IPv4 address");
+	return 0;
 }
 
 static const struct json_member network_members[] = {
 	{ "interface", STR(ifname) },
 	{ "address", STR(address) },
 	{ "gateway", STR(gateway) },
+	{ "broker_base", STR(broker_base) },
 };
 
 /* A device name under /dev, stored as its path. */
@@ -143,19 +133,21 @@ static int read_dev(struct json_reader *rd, const cJSON *v, void *field)
 		return r;
 	if (!dev_name_valid(name))
 		return json_reader_fail(rd, "", "not a device name under /dev");
-	snprintf(field, sizeof(((AC *)0)->workload_dev), "/dev/%s", name);
+	snprintf(field, sizeof(((AC *)0)->order_dev), "/dev/%s", name);
 	return 0;
 }
 
 #define DEV(f) .type = JSON_CUSTOM, JSON_FIELD(AC, f), .read = read_dev
 static const struct json_member devices_members[] = {
-	{ "workload", DEV(workload_dev) },
+	{ "order", DEV(order_dev) },
 	{ "output", DEV(output_dev) },
+	{ "inputs", DEV(inputs_dev) },
 	{ "tpm", DEV(tpm_dev) },
 	{ "wait_ms", INT(device_wait_ms, 0, 600000) },
 };
-_Static_assert(sizeof(((AC *)0)->output_dev) == sizeof(((AC *)0)->workload_dev) &&
-		       sizeof(((AC *)0)->tpm_dev) == sizeof(((AC *)0)->workload_dev),
+_Static_assert(sizeof(((AC *)0)->output_dev) == sizeof(((AC *)0)->order_dev) &&
+		       sizeof(((AC *)0)->inputs_dev) == sizeof(((AC *)0)->order_dev) &&
+		       sizeof(((AC *)0)->tpm_dev) == sizeof(((AC *)0)->order_dev),
 	       "read_dev writes every device path with one size");
 
 static const struct json_member limits_members[] = {
@@ -181,8 +173,7 @@ static const struct json_member sim_members[] = {
 	{ "launch", STR(sim_launch) },
 };
 
-static const struct json_schema broker_schema = { broker_members, ARRAY_SIZE(broker_members),
-						  check_broker };
+static const struct json_schema broker_schema = JSON_SCHEMA(broker_members);
 static const struct json_schema network_schema = { network_members, ARRAY_SIZE(network_members),
 						   check_network };
 static const struct json_schema devices_schema = JSON_SCHEMA(devices_members);
@@ -204,7 +195,7 @@ static int check_config(struct json_reader *rd, void *base)
 #define OBJECT(s) .type = JSON_OBJECT, .object = &(s)
 static const struct json_member config_members[] = {
 	{ "tee", STR(tee) },
-	{ "broker", OBJECT(broker_schema), .flags = JSON_REQUIRED },
+	{ "broker", OBJECT(broker_schema) },
 	{ "network", OBJECT(network_schema), .flags = JSON_HAS, JSON_HAS_FIELD(AC, network) },
 	{ "devices", OBJECT(devices_schema) },
 	{ "limits", OBJECT(limits_schema) },
@@ -230,13 +221,15 @@ static int apply_word(const char *w, size_t n, struct agent_config *c, bool tee_
 	key[eq - w] = 0;
 	memcpy(val, eq + 1, n - (size_t)(eq - w) - 1);
 	val[n - (size_t)(eq - w) - 1] = 0;
-	if (!strcmp(key, "cvm.workload") || !strcmp(key, "cvm.output")) {
+	if (!strcmp(key, "cvm.order") || !strcmp(key, "cvm.output") || !strcmp(key, "cvm.inputs")) {
 		if (!dev_name_valid(val))
 			return bad(err, errlen, key, "not a device name under /dev");
-		char *dst = key[4] == 'w' ? c->workload_dev : c->output_dev;
+		char *dst = key[5] == 'r'   ? c->order_dev
+			    : key[5] == 'u' ? c->output_dev
+					    : c->inputs_dev;
 
-		if (snprintf(dst, sizeof(c->workload_dev), "/dev/%s", val) >=
-		    (int)sizeof(c->workload_dev))
+		if (snprintf(dst, sizeof(c->order_dev), "/dev/%s", val) >=
+		    (int)sizeof(c->order_dev))
 			return bad(err, errlen, key, "too long");
 	} else if (!strcmp(key, "cvm.status")) {
 		if (strcmp(val, "console") && !port_name_valid(val))
@@ -309,4 +302,29 @@ int agent_config_load(const char *path, const char *cmdline, struct agent_config
 	if (r < 0)
 		return set_error(err, errlen, r, "E_CONFIG: %s: %s", path, strerror(-r));
 	return agent_config_parse((const char *)text, len, cmdline, c, err, errlen);
+}
+
+int agent_input_dev(const struct agent_config *c, size_t i, char *out, size_t cap)
+{
+	size_t n = strlen(c->inputs_dev);
+	char last = n ? c->inputs_dev[n - 1] : 0;
+
+	if (last < 'a' || last > 'z' || i > (size_t)('z' - last) || n >= cap)
+		return -ERANGE;
+	memcpy(out, c->inputs_dev, n + 1);
+	out[n - 1] = (char)(last + (char)i);
+	return 0;
+}
+
+int agent_broker_address(const struct agent_config *c, unsigned k, char out[16])
+{
+	unsigned b[4];
+	char tail;
+
+	if (sscanf(c->broker_base, "%3u.%3u.%3u.%3u%c", &b[0], &b[1], &b[2], &b[3], &tail) != 4 ||
+	    b[0] > 255 || b[1] > 255 || b[2] > 255 || b[3] + k > 254 ||
+	    strspn(c->broker_base, "0123456789.") != strlen(c->broker_base))
+		return -ERANGE;
+	snprintf(out, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3] + k);
+	return 0;
 }

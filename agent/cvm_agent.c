@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cvm-agent: /init of the measured initrd. Takes one order from boot to
- * power-off (DESIGN §4, step 4): measure, attest, get the volume key,
- * unlock, run the job, seal and sign the result, write it to the output
- * disk, report, power off. Every path, success or failure, ends in a
- * status line and a power-off; nothing secret leaves the guest.
+ * power-off (docs/design.md §4): read the signed order and check it is the
+ * one the hardware was launched for, measure, attest to each input's key
+ * broker, unlock each input, run the solution's job, seal the result to the
+ * order's customer and sign it, write it to the output disk, report, power
+ * off. Every path, success or failure, ends in a status line and a
+ * power-off; nothing secret leaves the guest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,22 +26,29 @@
 #include "agent/net.h"
 #include "agent/result.h"
 #include "lib/lib.h"
+#include "measurement/order.h"
+#include "measurement/platform.h"
 
 #define AGENT_VERSION "cvm-agent 0.1"
 #define RUN_DIR "/run/cvm"
-#define WORKLOAD_DIR RUN_DIR "/workload"
+#define INPUTS_DIR "/inputs"
 #define RESULT_DIR RUN_DIR "/result"
 #define RUNTIME_LOG RUN_DIR "/runtime-log.json"
 #define JOB_MANIFEST "cvm-job.json"
 
-struct order {
+/* One input of the order in the guest: its volume, and whether it is mapped and mounted. */
+struct agent_input {
+	struct volume vol;
+	bool open, active;
+	char dm_name[48]; /* cvm-input-NAME */
+};
+
+struct agent_run {
 	struct agent_config cfg;
 	struct tee *tee;
-	struct volume vol;
-	bool vol_open;
+	struct order order; /* the signed order, checked against the launch */
+	struct agent_input in[ORDER_INPUTS_MAX];
 	struct result_key sign; /* the result-signing key, made at boot */
-	char order_id[RESULT_ORDER_ID_MAX + 1];
-	uint8_t header_sha256[32]; /* of the workload volume's LUKS2 header, as measured */
 	uint8_t manifest_sha256[32];
 	uint64_t stage_size; /* the result area's size */
 	struct job_manifest job;
@@ -47,14 +56,25 @@ struct order {
 	uint64_t wait_ms; /* time spent waiting on the TEE, the broker and the kernel */
 };
 
-static struct order o;
+static struct agent_run o;
+
+/* Every input: unmounted, its mappings removed (their keys with them), its header closed. */
+static void inputs_close(void)
+{
+	for (size_t i = 0; i < ORDER_INPUTS_MAX; i++) {
+		if (o.in[i].active)
+			volume_deactivate(o.in[i].dm_name, o.order.inputs[i].mount);
+		if (o.in[i].open)
+			volume_close(&o.in[i].vol);
+		o.in[i].active = o.in[i].open = false;
+	}
+}
 
 /* Reports the failure and powers off: the one exit of every failed phase. */
 __attribute__((noreturn)) static void fail(const char *phase, const char *code, const char *detail)
 {
 	status_emit(phase, false, code, detail, NULL);
-	if (o.vol_open)
-		volume_close(&o.vol);
+	inputs_close();
 	result_key_wipe(&o.sign);
 	tee_close(o.tee);
 	status_emit("poweroff", false, code, NULL, NULL);
@@ -184,34 +204,103 @@ static void open_tee(void)
 	measure("agent-config", o.cfg.digest, sizeof(o.cfg.digest));
 }
 
-static void order_and_volume(void)
+/* The order's launch binding, where the platform has one: our own evidence must carry its digest. */
+static void check_binding(void)
 {
-	struct luks2_allow allow;
-	char err[256], cb[48];
+	const struct platform *pl = platform_by_kbs_tee(o.tee->kbs_tee);
+	struct kbs_evidence e = { 0 };
+	cJSON *primary = NULL;
+	uint8_t rd[64] = { 0 }, got[48];
+	char err[320];
+	size_t n = 0;
+	int r;
+
+	if (!pl || !pl->launch_binding)
+		return; /* the order event, measured first, binds it (docs/order.md §4) */
+	r = o.tee->evidence(o.tee, rd, &primary, err, sizeof(err));
+	if (r == 0) {
+		e.platform = pl->id;
+		r = kbs_evidence_parse(pl->id, primary, &e, err, sizeof(err));
+	}
+	if (r == 0)
+		r = evidence_launch_binding(&e, got, &n);
+	cJSON_Delete(primary);
+	kbs_evidence_free(&e);
+	if (r < 0)
+		fail("order", "E_ORDER_BINDING", "the TEE's own report cannot be read");
+	if (CRYPTO_memcmp(got, n == 48 ? o.order.sha384 : o.order.sha256, n))
+		fail("order", "E_ORDER_BINDING",
+		     n == 48 ? "MRCONFIGID is not the order's SHA-384: launched for another order"
+			     : "HOST_DATA is not the order's SHA-256: launched for another order");
+}
+
+/*
+ * The order: read from its disk, its digest measured before anything else
+ * of it is used, then its signature and its launch binding checked.
+ */
+static void read_order(void)
+{
+	_cleanup_free_ char *text = NULL;
+	uint8_t sha[32];
+	char err[320], cb[48], hex[65];
+	size_t len;
 	int64_t t = mono_ms();
 
-	if (pid1_wait_path(o.cfg.workload_dev, o.cfg.device_wait_ms) < 0 ||
+	if (pid1_wait_path(o.cfg.order_dev, o.cfg.device_wait_ms) < 0 ||
 	    pid1_wait_path(o.cfg.output_dev, o.cfg.device_wait_ms) < 0)
-		fail("devices", "E_DEVICE", "the workload or output disk did not appear");
+		fail("devices", "E_DEVICE", "the order or output disk did not appear");
 	o.wait_ms += mono_ms() - t;
-	if (result_order_read(o.cfg.output_dev, o.order_id, sizeof(o.order_id), err, sizeof(err)) <
-	    0)
+	if (order_disk_read(o.cfg.order_dev, &text, &len, err, sizeof(err)) < 0)
+		fail("order", "E_ORDER_DISK", err);
+	if (order_parse(text, len, NULL, &o.order, err, sizeof(err)) < 0) {
+		/* what the host handed over is measured even when it is refused */
+		if (EVP_Digest(text, len, sha, NULL, EVP_sha256(), NULL) == 1)
+			measure("order", sha, 32);
 		fail("order", code_of(err, "E_ORDER", cb, sizeof(cb)), err);
-	measure("order-id", o.order_id, strlen(o.order_id));
-	status_emit("order", true, NULL, NULL, extra_str("order_id", o.order_id));
-
-	luks2_allow_defaults(&allow);
-	if (volume_open(o.cfg.workload_dev, &allow, &o.vol, err, sizeof(err)) < 0)
-		fail("volume", code_of(err, "E_LUKS", cb, sizeof(cb)), err);
-	o.vol_open = true;
-	memcpy(o.header_sha256, o.vol.hdr.sha256, 32);
-	measure("luks-header", o.header_sha256, 32);
-	{
-		char hex[65];
-
-		hex_encode(o.header_sha256, 32, hex);
-		status_emit("volume", true, NULL, NULL, extra_str("luks_header_sha256", hex));
 	}
+	measure("order", o.order.sha256, 32);
+	check_binding();
+	{
+		cJSON *e = extra_str("order_id", o.order.id);
+
+		hex_encode(o.order.sha256, 32, hex);
+		cJSON_AddStringToObject(e, "sha256", hex);
+		cJSON_AddNumberToObject(e, "inputs", (double)o.order.ninputs);
+		status_emit("order", true, NULL, NULL, e);
+	}
+}
+
+/* Every input's LUKS2 header: validated, the order's, measured; before any key is asked for. */
+static void open_inputs(void)
+{
+	char err[320], cb[48], dev[64], why[400];
+
+	for (size_t i = 0; i < o.order.ninputs; i++) {
+		const struct order_input *in = &o.order.inputs[i];
+		struct luks2_allow allow;
+		int64_t t = mono_ms();
+
+		if (agent_input_dev(&o.cfg, i, dev, sizeof(dev)) < 0 ||
+		    pid1_wait_path(dev, o.cfg.device_wait_ms) < 0) {
+			snprintf(why, sizeof(why), "input %s: its disk did not appear", in->name);
+			fail("inputs", "E_DEVICE", why);
+		}
+		o.wait_ms += mono_ms() - t;
+		luks2_allow_defaults(&allow);
+		if (volume_open(dev, &allow, &o.in[i].vol, err, sizeof(err)) < 0) {
+			snprintf(why, sizeof(why), "input %s: %s", in->name, err);
+			fail("inputs", code_of(err, "E_LUKS", cb, sizeof(cb)), why);
+		}
+		o.in[i].open = true;
+		measure("luks-header", o.in[i].vol.hdr.sha256, 32);
+		if (CRYPTO_memcmp(o.in[i].vol.hdr.sha256, in->luks_header_sha256, 32)) {
+			snprintf(why, sizeof(why),
+				 "input %s: its LUKS header is not the one the order names",
+				 in->name);
+			fail("inputs", "E_INPUT_HEADER", why);
+		}
+	}
+	status_emit("inputs", true, NULL, NULL, extra_ms("inputs", o.order.ninputs));
 }
 
 static void result_key(void)
@@ -224,14 +313,15 @@ static void result_key(void)
 }
 
 /*
- * Opens the workload volume with the released resource (freed here). The
- * key is wiped on every way out, so that it is gone before a failure is
- * reported and the guest powers off. NULL when the volume is open, else the
- * failure's code, with what to say of it in *detail (NULL: nothing).
+ * Opens input i with the released resource (freed here). The key is wiped
+ * on every way out, so that it is gone before a failure is reported and the
+ * guest powers off. NULL when the input is mounted, else the failure's
+ * code, with what to say of it in *detail (NULL: nothing).
  */
-static const char *unlock_volume(uint8_t *secret, size_t n, const char **detail, char *err,
-				 size_t errlen, char *cb, size_t cblen)
+static const char *unlock_input(size_t i, uint8_t *secret, size_t n, const char **detail, char *err,
+				size_t errlen, char *cb, size_t cblen)
 {
+	const struct order_input *in = &o.order.inputs[i];
 	struct volume_key k;
 	CLEANUP_ERASE(k);
 	int64_t t;
@@ -241,44 +331,70 @@ static const char *unlock_volume(uint8_t *secret, size_t n, const char **detail,
 	*detail = NULL;
 	if (r < 0)
 		return "E_KEY_FORMAT";
-	*detail = "the released key is for another workload volume";
-	if (CRYPTO_memcmp(k.header_sha256, o.header_sha256, 32))
+	*detail = "the released key is for another volume";
+	if (CRYPTO_memcmp(k.header_sha256, in->luks_header_sha256, 32))
 		return "E_LUKS_HEADER_MISMATCH";
-	mkdir(WORKLOAD_DIR, 0755);
+	mkdir(INPUTS_DIR, 0755);
+	mkdir(in->mount, 0755);
+	memcpy(o.in[i].dm_name, "cvm-input-", 10);
+	memcpy(o.in[i].dm_name + 10, in->name, strlen(in->name) + 1); /* at most 32 + 1 */
 	t = mono_ms();
-	r = volume_activate(&o.vol, &k, "cvm-workload", WORKLOAD_DIR, err, errlen);
+	r = volume_activate(&o.in[i].vol, &k, o.in[i].dm_name, in->mount, err, errlen);
 	o.wait_ms += mono_ms() - t;
+	o.in[i].active = r == 0;
 	*detail = err;
 	return r < 0 ? code_of(err, "E_UNLOCK", cb, cblen) : NULL;
 }
 
-static void key_and_unlock(void)
+/* Input i's key from its own broker, with fresh evidence and the order; then its unlock. */
+static void key_and_unlock(size_t i)
 {
+	const struct order_input *in = &o.order.inputs[i];
+	char addr[16], connect_to[320], sig[129], err[512], why[700], cb[48];
 	struct kbs_options ko = {
-		.url = o.cfg.broker_url,
-		.cacert = o.cfg.broker_cacert,
+		.url = in->broker.url,
+		.ca_pem = in->broker.ca,
+		.spki_sha256 = in->broker.has_spki ? in->broker.spki_sha256 : NULL,
 		.connect_timeout_ms = o.cfg.connect_timeout_ms,
 		.total_timeout_ms = o.cfg.timeout_ms,
 		.retries = o.cfg.retries,
 		.backoff_ms = o.cfg.backoff_ms,
+		.init_data_body = o.order.signed_form,
+		.init_data_signature = sig,
 	};
 	uint8_t *secret = NULL;
 	size_t n = 0;
-	char err[512], cb[48];
 	const char *code, *detail;
 	int64_t t = mono_ms();
-	int r = kbs_get_resource(&ko, o.tee, o.cfg.resource, &secret, &n, err, sizeof(err));
+	int r;
 
+	hex_encode(o.order.signature, 64, sig);
+	/* the host forwards base + k to the broker: TLS still checks the URL's host name */
+	if (o.cfg.network && agent_broker_address(&o.cfg, in->broker.forward, addr) == 0) {
+		snprintf(connect_to, sizeof(connect_to), "%s:%u:%s:%u", in->broker.host,
+			 in->broker.port, addr, in->broker.port);
+		ko.connect_to = connect_to;
+	}
+	r = kbs_get_resource(&ko, o.tee, in->broker.resource, &secret, &n, err, sizeof(err));
 	o.wait_ms += mono_ms() - t;
-	if (r < 0)
-		fail("key", "E_KEY_RELEASE", err);
-	status_emit("key", true, NULL, NULL, extra_ms("wait_ms", mono_ms() - t));
-	code = unlock_volume(secret, n, &detail, err, sizeof(err), cb, sizeof(cb));
-	if (code)
-		fail("unlock", code, detail);
-	volume_close(&o.vol);
-	o.vol_open = false;
-	status_emit("unlock", true, NULL, NULL, NULL);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "input %s at %s: %s", in->name, in->broker.url, err);
+		fail("key", "E_KEY_RELEASE", why);
+	}
+	{
+		cJSON *e = extra_str("input", in->name);
+
+		cJSON_AddNumberToObject(e, "wait_ms", (double)(mono_ms() - t));
+		status_emit("key", true, NULL, NULL, e);
+	}
+	code = unlock_input(i, secret, n, &detail, err, sizeof(err), cb, sizeof(cb));
+	if (code) {
+		snprintf(why, sizeof(why), "input %s: %s", in->name, detail ? detail : code);
+		fail("unlock", code, why);
+	}
+	volume_close(&o.in[i].vol);
+	o.in[i].open = false;
+	status_emit("unlock", true, NULL, NULL, extra_str("input", in->name));
 }
 
 /* Workload bytes never go into a status line: only codes from here on. */
@@ -288,14 +404,20 @@ static void manifest(void)
 	size_t len;
 	char err[256];
 
-	if (file_read(WORKLOAD_DIR "/" JOB_MANIFEST, 256 * 1024, &text, &len) < 0)
-		fail("manifest", "E_MANIFEST", "cvm-job.json missing or too large");
+	char path[ORDER_MOUNT_MAX + sizeof(JOB_MANIFEST) + 2];
+
+	snprintf(path, sizeof(path), "%s/" JOB_MANIFEST, o.order.inputs[o.order.solution].mount);
+	if (file_read(path, 256 * 1024, &text, &len) < 0)
+		fail("manifest", "E_MANIFEST", "the solution's cvm-job.json missing or too large");
 	if (EVP_Digest(text, len, o.manifest_sha256, NULL, EVP_sha256(), NULL) != 1)
 		fail("manifest", "E_MANIFEST", NULL);
 	measure("job-manifest", o.manifest_sha256, 32);
 	if (job_manifest_parse((const char *)text, len, &o.job, err, sizeof(err)) < 0)
 		fail("manifest", "E_MANIFEST", "cvm-job.json is not a valid job manifest");
 	o.job_parsed = true;
+	if (o.job.has_recipient && memcmp(o.job.recipient, o.order.customer_pub, 33))
+		fail("manifest", "E_MANIFEST",
+		     "result_recipient is not the order's customer key, to which results go");
 	status_emit("manifest", true, NULL, NULL, NULL);
 }
 
@@ -326,8 +448,8 @@ static void run_job(struct job_status *st)
 
 	stage(outdir, sizeof(outdir));
 	status_emit("job", true, NULL, NULL, extra_str("state", "started"));
-	if (job_run(&o.job, WORKLOAD_DIR, outdir, RESULT_DIR "/log", o.cfg.deadline_cap_s, st, err,
-		    sizeof(err)) < 0)
+	if (job_run(&o.job, o.order.inputs[o.order.solution].mount, outdir, RESULT_DIR "/log",
+		    o.cfg.deadline_cap_s, st, err, sizeof(err)) < 0)
 		fail("job", "E_JOB_START", NULL);
 	{
 		cJSON *e = cJSON_CreateObject();
@@ -371,10 +493,13 @@ static bool stage_full(void)
 
 static void seal(const struct job_status *st)
 {
+	struct result_input inputs[ORDER_INPUTS_MAX];
 	struct result_meta m = {
-		.order_id = o.order_id,
+		.order_id = o.order.id,
+		.order_sha256 = o.order.sha256,
 		.job_manifest_sha256 = o.manifest_sha256,
-		.workload_header_sha256 = o.header_sha256,
+		.inputs = inputs,
+		.ninputs = o.order.ninputs,
 		.exit_code = st->exit_code,
 		.signal = st->signal,
 		.timed_out = st->timed_out,
@@ -387,10 +512,15 @@ static void seal(const struct job_status *st)
 	const uint64_t tar_cap = o.stage_size + o.stage_size / 8 + (1u << 20);
 	char err[256], cb[48];
 
+	for (size_t i = 0; i < o.order.ninputs; i++) {
+		snprintf(inputs[i].name, sizeof(inputs[i].name), "%s", o.order.inputs[i].name);
+		memcpy(inputs[i].luks_header_sha256, o.order.inputs[i].luks_header_sha256, 32);
+	}
 	if (file_read(RUNTIME_LOG, CVM_CAP_JSON, &log, &loglen) < 0)
 		fail("result", "E_RESULT", "the runtime log is unreadable");
-	if (result_write(o.cfg.output_dev, RESULT_DIR, o.job.recipient, &o.sign, &m, evidence_cb,
-			 o.tee, (const char *)log, tar_cap, &bytes, err, sizeof(err)) < 0)
+	if (result_write(o.cfg.output_dev, RESULT_DIR, o.order.customer_pub, &o.sign, &m,
+			 evidence_cb, o.tee, (const char *)log, tar_cap, &bytes, err,
+			 sizeof(err)) < 0)
 		fail("result", code_of(err, "E_RESULT", cb, sizeof(cb)), NULL);
 	status_emit("result", true, NULL, NULL, extra_ms("bytes", bytes));
 }
@@ -441,9 +571,11 @@ int main(void)
 	boot();
 	network();
 	open_tee();
-	order_and_volume();
+	read_order();
 	result_key();
-	key_and_unlock();
+	open_inputs();
+	for (size_t i = 0; i < o.order.ninputs; i++)
+		key_and_unlock(i);
 	manifest();
 	{
 		cJSON *e = extra_ms("agent_ms", mono_ms() - t0 - o.wait_ms);

@@ -44,7 +44,12 @@ struct job_manifest {
 	struct job_limits limits;
 	uint64_t deadline_seconds;
 	enum job_network network;
-	uint8_t recipient[33]; /* the customer's compressed secp256k1 public key */
+	/*
+	 * result_recipient, optional: the results go to the order's customer
+	 * key, which this must then name (cvm_agent.c checks it)
+	 */
+	uint8_t recipient[33];
+	bool has_recipient;
 };
 
 /*

@@ -192,8 +192,8 @@ static const struct json_member manifest_members[] = {
 	  .max = JOB_MAX_SECONDS },
 	{ "network", .type = JSON_ENUM, JSON_FIELD(JM, network), .names = network_names,
 	  .words = &network_words },
-	{ "result_recipient", .type = JSON_CUSTOM, .flags = JSON_REQUIRED,
-	  JSON_FIELD(JM, recipient), .read = read_recipient },
+	{ "result_recipient", .type = JSON_CUSTOM, .flags = JSON_HAS, JSON_FIELD(JM, recipient),
+	  JSON_HAS_FIELD(JM, has_recipient), .read = read_recipient },
 };
 #undef JM
 static const struct json_schema manifest_schema = JSON_SCHEMA(manifest_members);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The key-release client: Trustee's KBS protocol (RCAR, version 0.4.0)
- * over libcurl, HTTPS only, the broker pinned by a CA file.
+ * over libcurl, HTTPS only, the broker pinned by a CA (a file or the
+ * order's PEM) or by the SHA-256 of its public key.
  *   POST /kbs/v0/auth      {"version", "tee", "extra-params"}  -> nonce, cookie
- *   POST /kbs/v0/attest    {"runtime-data", "tee-evidence"}    -> token
+ *   POST /kbs/v0/attest    {"runtime-data", "tee-evidence"[, "init-data"]} -> token
  *   GET  /kbs/v0/resource/<repo>/<type>/<tag>                  -> flattened JWE
  */
 #include <errno.h>
@@ -72,6 +73,11 @@ static void headers_free(struct curl_slist **hdrs)
 	for (struct curl_slist *h = *hdrs; h; h = h->next)
 		OPENSSL_cleanse(h->data, strlen(h->data));
 	curl_slist_free_all(*hdrs);
+}
+
+static void curl_slist_freep(struct curl_slist **l)
+{
+	curl_slist_free_all(*l);
 }
 
 struct session {
@@ -252,8 +258,17 @@ static int attest(struct session *s, struct tee *tee, const char *nonce, const c
 		cJSON_Delete(primary);
 		return -ENOMEM;
 	}
-	if (!cJSON_AddStringToObject(ev, "additional_evidence", "") ||
-	    !(text = cJSON_PrintUnformatted(req)))
+	if (!cJSON_AddStringToObject(ev, "additional_evidence", ""))
+		return -ENOMEM;
+	if (s->o->init_data_body) {
+		cJSON *id = cJSON_AddObjectToObject(req, "init-data");
+
+		if (!id || !cJSON_AddStringToObject(id, "format", "json") ||
+		    !cJSON_AddStringToObject(id, "body", s->o->init_data_body) ||
+		    !cJSON_AddStringToObject(id, "signature", s->o->init_data_signature))
+			return -ENOMEM;
+	}
+	if (!(text = cJSON_PrintUnformatted(req)))
 		return -ENOMEM;
 	r = request(s, "POST", "/kbs/v0/attest", text, &b, &status, err, errlen);
 	/* the broker no longer knows the session (dropped under flood, or expired) */
@@ -289,9 +304,10 @@ static int fetch(struct session *s, const char *resource, EVP_PKEY *key, uint8_t
 int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *resource,
 		     uint8_t **secret, size_t *n, char *err, size_t errlen)
 {
+	_cleanup_(curl_slist_freep) struct curl_slist *to = NULL;
 	_cleanup_(session_end) struct session s = { .o = o };
 	_cleanup_free_ char *nonce = NULL;
-	char hash[16] = "sha384";
+	char hash[16] = "sha384", pin[80];
 	EVP_PKEY *key = NULL;
 	int r;
 
@@ -326,6 +342,34 @@ int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *r
 		/* Pinned: the given CA file only, never the system store. */
 		curl_easy_setopt(s.curl, CURLOPT_CAINFO, o->cacert);
 		curl_easy_setopt(s.curl, CURLOPT_CAPATH, NULL);
+	} else if (o->ca_pem) {
+		/* Pinned: the order's CA only */
+		struct curl_blob blob = { .data = (void *)o->ca_pem,
+					  .len = strlen(o->ca_pem),
+					  .flags = CURL_BLOB_COPY };
+
+		curl_easy_setopt(s.curl, CURLOPT_CAINFO_BLOB, &blob);
+		curl_easy_setopt(s.curl, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(s.curl, CURLOPT_CAPATH, NULL);
+	} else if (o->spki_sha256) {
+		/*
+		 * Pinned by the key: libcurl compares the peer's SubjectPublicKeyInfo
+		 * with the pin whatever the chain, which then need not verify.
+		 */
+		_cleanup_free_ char *b64 = NULL;
+
+		if (base64_encode(o->spki_sha256, 32, BASE64_STD, &b64) < 0)
+			return set_error(err, errlen, -ENOMEM, "out of memory");
+		snprintf(pin, sizeof(pin), "sha256//%s", b64);
+		curl_easy_setopt(s.curl, CURLOPT_PINNEDPUBLICKEY, pin);
+		curl_easy_setopt(s.curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(s.curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (o->connect_to) {
+		to = curl_slist_append(NULL, o->connect_to);
+		if (!to)
+			return set_error(err, errlen, -ENOMEM, "out of memory");
+		curl_easy_setopt(s.curl, CURLOPT_CONNECT_TO, to);
 	}
 	curl_easy_setopt(s.curl, CURLOPT_CONNECTTIMEOUT_MS,
 			 o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000L);

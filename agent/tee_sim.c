@@ -32,6 +32,8 @@ struct sim {
 	uint8_t chip_id[64];
 	uint8_t measurement[48]; /* SNP: MEASUREMENT; TDX: MRTD */
 	uint8_t rtmr[3][48];	 /* TDX: RTMR0-2 */
+	uint8_t mrconfigid[48];	 /* TDX: MRCONFIGID, as the launch file sets it */
+	uint8_t host_data[32];	 /* SNP: HOST_DATA, as the launch file sets it */
 	uint32_t az;		 /* Azure: AZ_HCL_TYPE_SNP or _TDX; 0 otherwise */
 	EVP_PKEY *vtpm_ak;	 /* Azure: the vTPM's RSA-2048 AK */
 };
@@ -121,6 +123,7 @@ static int snp_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 
 	memcpy(f.report_data, rd, 64);
 	memcpy(f.measurement, s->measurement, 48);
+	memcpy(f.host_data, s->host_data, 32);
 	memcpy(f.chip_id, s->chip_id, 64);
 	if (sim_snp_sign(&f, s->key, rep) < 0)
 		return set_error(err, errlen, -EIO, "sim: cannot sign the report");
@@ -178,6 +181,7 @@ uint8_t *sim_tdx_sign(const struct sim_tdx_fields *p, EVP_PKEY *ak, EVP_PKEY *pc
 	memcpy(body + 0, p->tee_tcb_svn, 16);
 	memcpy(body + 120, p->td_attributes, 8);
 	memcpy(body + 136, p->mrtd, 48);
+	memcpy(body + 184, p->mrconfigid, 48);
 	for (int i = 0; i < 4; i++)
 		memcpy(body + 328 + 48 * i, p->rtmr[i], 48);
 	memcpy(body + 520, p->report_data, 64);
@@ -238,6 +242,7 @@ static int tdx_evidence(struct sim *s, const uint8_t rd[64], cJSON **out, char *
 	int r;
 
 	memcpy(f.mrtd, s->measurement, 48);
+	memcpy(f.mrconfigid, s->mrconfigid, 48);
 	memcpy(f.rtmr, s->rtmr, sizeof(s->rtmr));
 	memcpy(f.report_data, rd, 64);
 	r = sim_rtmr3(&s->tee, f.rtmr[3], err, errlen);
@@ -536,12 +541,14 @@ static int sim_extend(struct tee *t, const uint8_t *digest, size_t len, char *er
 int sim_launch_parse(const char *text, size_t len, bool tdx, struct sim_launch *l, char *err,
 		     size_t errlen)
 {
-	static const char *const tdx_names[] = { "mrtd", "rtmr0", "rtmr1", "rtmr2" };
-	static const char *const snp_names[] = { "measurement" };
+	static const char *const tdx_names[] = { "mrtd", "rtmr0", "rtmr1", "rtmr2", "mrconfigid" };
+	static const char *const snp_names[] = { "measurement", "host_data" };
 	const char *const *names = tdx ? tdx_names : snp_names;
-	uint8_t *const tdx_regs[] = { l->mrtd, l->rtmr[0], l->rtmr[1], l->rtmr[2] };
-	uint8_t *const snp_regs[] = { l->measurement };
+	uint8_t *const tdx_regs[] = { l->mrtd, l->rtmr[0], l->rtmr[1], l->rtmr[2], l->mrconfigid };
+	uint8_t *const snp_regs[] = { l->measurement, l->host_data };
+	const size_t tdx_len[] = { 48, 48, 48, 48, 48 }, snp_len[] = { 48, 32 };
 	uint8_t *const *regs = tdx ? tdx_regs : snp_regs;
+	const size_t *lens = tdx ? tdx_len : snp_len;
 	const size_t n = tdx ? ARRAY_SIZE(tdx_names) : ARRAY_SIZE(snp_names);
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	const cJSON *m;
@@ -552,17 +559,20 @@ int sim_launch_parse(const char *text, size_t len, bool tdx, struct sim_launch *
 	if ((m = json_unknown_member(root, names, n)))
 		return set_error(err, errlen, -EINVAL, "%.32s: unknown member (%s takes %s)",
 				 m->string, tdx ? "tdx" : "snp",
-				 tdx ? "mrtd, rtmr0, rtmr1, rtmr2" : "measurement");
+				 tdx ? "mrtd, rtmr0, rtmr1, rtmr2, mrconfigid"
+				     : "measurement, host_data");
 	for (size_t i = 0; i < n; i++) {
-		int r = json_get_hex(root, names[i], regs[i], 48);
+		int r = json_get_hex(root, names[i], regs[i], lens[i]);
 
-		/* a TDX register left out is one nothing was measured into */
-		if (r == -ENOENT && tdx)
+		/* a TDX register left out is one nothing was measured into; no order: zeros */
+		if (r == -ENOENT && (tdx || i > 0))
 			continue;
 		if (r < 0) {
 			memset(l, 0, sizeof(*l));
 			return set_error(err, errlen, -EINVAL, "%s: %s", names[i],
-					 r == -ENOENT ? "missing" : "must be 48 bytes of hex");
+					 r == -ENOENT	 ? "missing"
+					 : lens[i] == 48 ? "must be 48 bytes of hex"
+							 : "must be 32 bytes of hex");
 		}
 	}
 	return 0;
@@ -598,6 +608,8 @@ static int sim_launch_load(struct sim *s, const struct tee_config *cfg, char *er
 				 why);
 	memcpy(s->measurement, s->tdx ? l.mrtd : l.measurement, 48);
 	memcpy(s->rtmr, l.rtmr, sizeof(s->rtmr));
+	memcpy(s->mrconfigid, l.mrconfigid, 48);
+	memcpy(s->host_data, l.host_data, 32);
 	return 0;
 }
 

@@ -37,6 +37,7 @@ struct sim_tdx_fields {
 	uint8_t tee_tcb_svn[16];
 	uint8_t td_attributes[8];
 	uint8_t mrtd[48];
+	uint8_t mrconfigid[48];
 	uint8_t rtmr[4][48];
 	uint8_t report_data[64];
 	uint16_t qe_isv_svn;
@@ -60,6 +61,9 @@ struct sim_launch {
 	uint8_t mrtd[48];
 	uint8_t rtmr[3][48]; /* RTMR0-2; RTMR3 is the runtime register */
 	uint8_t measurement[48];
+	/* what the host sets at launch for an order (zeros without): TDX MRCONFIGID, SNP HOST_DATA */
+	uint8_t mrconfigid[48];
+	uint8_t host_data[32];
 };
 
 /* Parses that object (TDX's when tdx, else SNP's) into l. */

@@ -220,3 +220,18 @@ int volume_activate(struct volume *v, const struct volume_key *k, const char *na
 		return set_error(err, errlen, -errno, "E_MOUNT: %s", strerror(errno));
 	return 0;
 }
+
+/*
+ * Undoes volume_activate: the mount, then dm-verity, then dm-crypt, whose
+ * key the kernel wipes as it removes the mapping. Each step that fails is
+ * left; the caller powers off next in any case.
+ */
+void volume_deactivate(const char *name, const char *mountpoint)
+{
+	char crypt_name[64];
+
+	umount2(mountpoint, MNT_DETACH);
+	crypt_deactivate(NULL, name);
+	snprintf(crypt_name, sizeof(crypt_name), "%s-crypt", name);
+	crypt_deactivate(NULL, crypt_name);
+}

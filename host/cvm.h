@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "lib/lib.h"
+#include "measurement/order.h"
 #include "measurement/platform.h"
 
 /* Exit codes shared by every verb. */
@@ -74,68 +75,7 @@ int refsrc_candidates(const struct refsrc *rs, enum cvm_platform p, struct refer
 		      size_t *n, char *err, size_t errlen);
 void refsrc_free(struct refsrc *rs);
 
-#define ORDER_URL_MAX 2048
-#define ORDER_RESOURCE_MAX 255
-#define ORDER_IMAGE_MAX 64
-
-/* What a provider accepts; the format's own bounds are ORDER_LIMITS_MAX. */
-struct order_limits {
-	uint64_t max_vcpus, max_memory_mib, max_deadline_seconds, max_workload_bytes;
-};
-
-#define ORDER_MAX_VCPUS 256
-#define ORDER_MAX_MEMORY_MIB (4u * 1024 * 1024)
-#define ORDER_MAX_DEADLINE_SECONDS (30u * 24 * 3600)
-#define ORDER_MAX_WORKLOAD_BYTES (1ull << 40)
-#define ORDER_LIMITS_MAX                                                            \
-	((struct order_limits){ .max_vcpus = ORDER_MAX_VCPUS,                       \
-				.max_memory_mib = ORDER_MAX_MEMORY_MIB,             \
-				.max_deadline_seconds = ORDER_MAX_DEADLINE_SECONDS, \
-				.max_workload_bytes = ORDER_MAX_WORKLOAD_BYTES })
-
-/* A signed order as parsed and verified: every field checked, the signature too. */
-struct order {
-	char id[RESULT_ORDER_ID_MAX + 1];
-	char workload_url[ORDER_URL_MAX + 1];
-	uint8_t workload_sha256[32];
-	uint64_t workload_size;
-	char broker_url[ORDER_URL_MAX + 1];
-	char broker_resource[ORDER_RESOURCE_MAX + 1];
-	char image[ORDER_IMAGE_MAX + 1];
-	uint64_t vcpus, memory_mib, deadline_seconds;
-	char upload_url[ORDER_URL_MAX + 1];
-	uint8_t customer_pub[33]; /* compressed secp256k1: signs the order, receives the result */
-	uint8_t signature[64];	  /* compact r || s, low S */
-	uint8_t sha256[32]; /* of the signed form: what the signature covers (SNP HOST_DATA) */
-	uint8_t sha384[48]; /* of the signed form (TDX MRCONFIGID) */
-};
-
-/*
- * Parses and verifies an order: one JSON object with exactly the members of
- * docs/order.md, each of its type and range; then the signature by
- * customer_pubkey over SHA-256 of the RFC 8785 form without "signature";
- * then the provider's limits. Refusals are one line in err:
- * "E_ORDER: ..." (-EBADMSG), "E_ORDER_SIGNATURE: ..." (-EKEYREJECTED),
- * "E_ORDER_LIMIT: ..." (-ERANGE).
- */
-int order_parse(const char *text, size_t len, const struct order_limits *lim, struct order *o,
-		char *err, size_t errlen);
-/*
- * Signs an order with k: "customer_pubkey" is added when absent and must
- * name k when present; a "signature" already there is replaced. The result
- * (*out, to free()) is the signed order in RFC 8785 form, checked by
- * order_parse against the format's bounds.
- */
-int order_sign(const char *text, size_t len, const struct result_key *k, char **out, char *err,
-	       size_t errlen);
-/* {"max_vcpus", "max_memory_mib", "max_deadline_seconds", "max_workload_bytes"}, each optional. */
-int order_limits_parse(const char *text, size_t len, struct order_limits *lim, char *err,
-		       size_t errlen);
-/*
- * The host and port of a URL that order_parse accepted (a DNS name or an
- * IPv4 address; the scheme's port when none is given).
- */
-int order_url_host_port(const char *url, char *host, size_t cap, uint16_t *port);
+/* Orders themselves (format, signature, order disk, binding): measurement/order.h. */
 
 /* cvm order sign|check: the exit code. */
 int order_main(int argc, char **argv);
@@ -162,8 +102,11 @@ struct image {
 	char name[ORDER_IMAGE_MAX + 1];
 	char kernel[IMAGE_PATH_MAX], initrd[IMAGE_PATH_MAX];
 	char cmdline[IMAGE_CMDLINE_MAX + 1];
-	char broker_address[16]; /* where the guest's agent.json expects the broker; "" for none */
-	uint16_t broker_port;
+	/*
+	 * broker_forward.address: the guest reaches the order's k-th broker at
+	 * this IPv4 address + k (agent.json's network.broker_base); "" for none.
+	 */
+	char broker_address[16];
 	struct image_platform platform[QEMU_PLATFORMS];
 };
 
@@ -179,11 +122,13 @@ const char *qemu_platform_name(enum qemu_platform p);
 
 /* What a launch needs from the host: its own files. */
 struct qemu_paths {
-	const char *qemu;	  /* the binary; NULL for qemu-system-x86_64 */
-	const char *workload;	  /* the workload volume, attached read-only (the guest's vda) */
-	const char *output;	  /* the output disk (vdb) */
-	const char *status;	  /* the file the status port writes to */
+	const char *qemu;	/* the binary; NULL for qemu-system-x86_64 */
+	const char *order_disk; /* the order disk, attached read-only (the guest's vda) */
+	const char *output;	/* the output disk (vdb) */
+	const char *inputs[ORDER_INPUTS_MAX]; /* the order's inputs, read-only (vdc, vdd, ...) */
+	const char *status;		      /* the file the status port writes to */
 	const char *swtpm_socket; /* swtpm's control socket, when the platform wants a vTPM */
+	const char *sim_launch; /* plain: the launch file for this order, instead of the image's */
 };
 
 /*

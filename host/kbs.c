@@ -249,6 +249,37 @@ static void failure_text(const struct verdict *v, char *out, size_t cap)
 /* ---- /attest ---- */
 
 /*
+ * The order a request carries as Trustee's "init-data" (docs/kbs.md):
+ * {"format": "json", "body": <its signed form>, "signature": <hex>}. It is
+ * rebuilt, parsed and its signature checked like any order, and it must be
+ * the one the evidence was launched for (order_evidence_check). Kept in the
+ * session for the policies of the resources asked for.
+ */
+static int attest_order(struct session *s, const cJSON *root, int *code, const char **type,
+			char *why, size_t cap)
+{
+	int r;
+
+	if (!(s->order = calloc(1, sizeof(*s->order)))) {
+		snprintf(why, cap, "out of memory");
+		return -1;
+	}
+	r = order_from_init_data(root, s->order, why, cap);
+	if (r == -ENOENT) {
+		free(s->order);
+		s->order = NULL;
+		return 0;
+	}
+	if (r == -EINVAL)
+		return -1;
+	*code = 401;
+	*type = "AttestationFailed";
+	if (r < 0 || order_evidence_check(&s->ev, s->order, why, cap) < 0)
+		return -1;
+	return 0;
+}
+
+/*
  * Checks an /attest request against its session: 0 with the evidence and
  * key in the session and the JWK in *jwk, or -1 with the HTTP status, the
  * problem type and why.
@@ -287,7 +318,7 @@ static int attest_check(struct kbs *k, struct evhttp_request *req, struct sessio
 		failure_text(&v, why, cap);
 		return -1;
 	}
-	return 0;
+	return attest_order(s, *j, code, type, why, cap);
 }
 
 static void handle_attest(struct kbs *k, struct evhttp_request *req)
@@ -407,9 +438,12 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 				   "E_TDX_COLLATERAL: the broker has no TDX collateral");
 	}
 	r = evaluate(k, s, &pol, &v);
+	if (r < 0)
+		failure_text(&v, why, sizeof(why));
+	else
+		r = kbs_policy_check_order(&pol, s->order, path, why, sizeof(why));
 	kbs_policy_free(&pol);
 	if (r < 0) {
-		failure_text(&v, why, sizeof(why));
 		kbs_log("%s resource %s %.8s: denied: %s", peer(req), path, s->hex, why);
 		return reply_error(req, 401, "PolicyDeny", why);
 	}

@@ -238,12 +238,15 @@ static void client_usage(FILE *f)
 	      "                        (test builds), auto (default: the first that works)\n"
 	      "  --tcti TCTI           tpm: tss2 TCTI, e.g. swtpm:host=127.0.0.1,port=2321\n"
 	      "  --runtime-log FILE    send this CEL-JSON runtime event log with the evidence\n"
+	      "  --order FILE          send this signed order (docs/order.md) as init-data: the\n"
+	      "                        order the evidence was launched for\n"
 	      "  --sim-pki DIR         sim: the test PKI (default $CVM_SIM_PKI)\n"
 	      "  --sim-platform P      sim: snp, tdx, az-snp-vtpm or az-tdx-vtpm (default tdx)\n"
 	      "  --sim-measurement HEX sim: the SNP measurement or TDX MRTD to report\n"
 	      "  --sim-launch FILE     sim: the launch registers to report, a JSON object of\n"
-	      "                        TDX mrtd, rtmr0, rtmr1, rtmr2 (hex, each optional) or\n"
-	      "                        SNP measurement; not with --sim-measurement\n"
+	      "                        TDX mrtd, rtmr0, rtmr1, rtmr2, mrconfigid (hex, each\n"
+	      "                        optional) or SNP measurement, host_data; not with\n"
+	      "                        --sim-measurement\n"
 	      "  --sim-report-data HEX sim: report this instead of the binding (tests)\n"
 	      "  --timeout SECONDS     per request, 1 to 3600 (default 30); connect timeout 5 s\n"
 	      "  --retries N           retries on network errors, 0 to 100 (default 3)\n"
@@ -259,7 +262,9 @@ static void client_usage(FILE *f)
 struct client_opts {
 	struct kbs_options kbs;
 	struct tee_config cfg;
-	const char *resource, *output, *tee_name;
+	const char *resource, *output, *tee_name, *order_file;
+	struct order order;
+	char order_sig[129];
 	uint8_t rd[64], ev_rd[64];
 	bool show_ak, evidence_only, retries_set;
 };
@@ -280,6 +285,7 @@ enum {
 	O_RETRIES,
 	O_SHOWAK,
 	O_EVIDENCE,
+	O_ORDER,
 };
 
 /* One option into o: 0, -ENOENT for no such option, -EINVAL for a bad value (logged). */
@@ -308,6 +314,9 @@ static int client_opt_set(struct client_opts *o, int c, const char *arg)
 		return 0;
 	case O_RTLOG:
 		o->cfg.runtime_log = arg;
+		return 0;
+	case O_ORDER:
+		o->order_file = arg;
 		return 0;
 	case O_PKI:
 		o->cfg.sim_pki = arg;
@@ -351,6 +360,24 @@ static int client_opt_set(struct client_opts *o, int c, const char *arg)
 	return -ENOENT;
 }
 
+/* --order FILE: the order sent as init-data (its signed form and signature); -1 logged. */
+static int client_load_order(struct client_opts *o)
+{
+	_cleanup_free_ uint8_t *text = NULL;
+	char err[320];
+	size_t len;
+	int r = file_read(o->order_file, ORDER_TEXT_MAX, &text, &len);
+
+	if (r < 0)
+		return log_error_errno(r, "%s", o->order_file), -1;
+	if (order_parse((const char *)text, len, NULL, &o->order, err, sizeof(err)) < 0)
+		return log_error("%s: %s", o->order_file, err), -1;
+	hex_encode(o->order.signature, 64, o->order_sig);
+	o->kbs.init_data_body = o->order.signed_form;
+	o->kbs.init_data_signature = o->order_sig;
+	return 0;
+}
+
 /* 0 to go on, 1 after --help, -1 after a usage error (logged). */
 static int client_parse_opts(int argc, char **argv, struct client_opts *o)
 {
@@ -362,6 +389,7 @@ static int client_parse_opts(int argc, char **argv, struct client_opts *o)
 		{ "tee", required_argument, NULL, O_TEE },
 		{ "tcti", required_argument, NULL, O_TCTI },
 		{ "runtime-log", required_argument, NULL, O_RTLOG },
+		{ "order", required_argument, NULL, O_ORDER },
 		{ "sim-pki", required_argument, NULL, O_PKI },
 		{ "sim-platform", required_argument, NULL, O_PLAT },
 		{ "sim-measurement", required_argument, NULL, O_MEAS },
@@ -405,7 +433,7 @@ static int client_parse_opts(int argc, char **argv, struct client_opts *o)
 		o->kbs.total_timeout_ms = 30000;
 	if (!o->retries_set)
 		o->kbs.retries = 3;
-	return 0;
+	return o->order_file ? client_load_order(o) : 0;
 }
 
 /* --show-ak: the SHA-256 of the vTPM's attestation key. Closes tee. */
@@ -481,15 +509,21 @@ int kbs_client_main(int argc, char **argv)
 	char err[512];
 	int r = client_parse_opts(argc, argv, &o);
 
-	if (r != 0)
+	if (r != 0) {
+		order_free(&o.order);
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	}
 	if (tee_open(o.tee_name, &o.cfg, &tee, err, sizeof(err)) < 0) {
 		log_error("%s", err);
+		order_free(&o.order);
 		return EXIT_USAGE;
 	}
 	if (o.show_ak)
-		return client_show_ak(tee);
-	if (o.evidence_only)
-		return client_evidence(&o, tee);
-	return client_get(&o, tee);
+		r = client_show_ak(tee);
+	else if (o.evidence_only)
+		r = client_evidence(&o, tee);
+	else
+		r = client_get(&o, tee);
+	order_free(&o.order);
+	return r;
 }

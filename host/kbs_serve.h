@@ -16,6 +16,7 @@
 #include <cJSON.h>
 #include <openssl/ssl.h>
 
+#include "measurement/order.h"
 #include "measurement/platform.h"
 
 struct bufferevent;
@@ -39,6 +40,7 @@ struct session {
 	EVP_PKEY *key; /* tee-pubkey */
 	uint8_t report_data[64];
 	struct kbs_evidence ev;
+	struct order *order; /* the order sent as init-data, bound to the evidence; or NULL */
 };
 TAILQ_HEAD(session_list, session);
 

@@ -42,6 +42,10 @@ void session_drop(struct kbs *k, struct session *s)
 	}
 	EVP_PKEY_free(s->key);
 	kbs_evidence_free(&s->ev);
+	if (s->order)
+		order_free(s->order);
+	free(s->order);
+	s->order = NULL;
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
 	k->freed = true;

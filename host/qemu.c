@@ -223,12 +223,8 @@ static int check_forward(struct json_reader *rd, void *base)
 		       : json_reader_fail(rd, ".address", "not IPv4");
 }
 
-static const struct json_words port_words = { .missing = "{path} is missing" };
-
 static const struct json_member forward_members[] = {
 	{ "address", TEXT(struct image, broker_address, JSON_REQUIRED) },
-	{ "port", .type = JSON_INT, .flags = JSON_REQUIRED, JSON_FIELD(struct image, broker_port),
-	  .min = 1, .max = 65535, .words = &port_words },
 };
 static const struct json_schema forward_schema = { forward_members, ARRAY_SIZE(forward_members),
 						   check_forward };
@@ -428,30 +424,59 @@ static void add_snp(struct args *a, const struct order *o)
 	add(a, "q35,confidential-guest-support=sev0,memory-backend=ram1");
 }
 
-static void add_disks(struct args *a, enum qemu_platform p, const char *workload,
-		      const char *output)
+/* One disk: on plain if=virtio, else a virtio-blk-pci device with the platform's properties. */
+static void add_disk(struct args *a, enum qemu_platform p, const char *id, const char *file,
+		     bool readonly)
 {
+	const char *ro = readonly ? ",readonly=on" : "";
+
+	add(a, "-drive");
 	if (p == QEMU_PLAIN) {
-		add(a, "-drive");
-		add(a, "file=%s,if=virtio,format=raw,readonly=on", workload);
-		add(a, "-drive");
-		add(a, "file=%s,if=virtio,format=raw", output);
+		add(a, "file=%s,if=virtio,format=raw%s", file, ro);
 		return;
 	}
-	add(a, "-drive");
-	add(a, "file=%s,if=none,id=workload,format=raw,readonly=on", workload);
+	add(a, "file=%s,if=none,id=%s,format=raw%s", file, id, ro);
 	add(a, "-device");
-	add(a, "virtio-blk-pci,drive=workload%s", cc_props(p));
-	add(a, "-drive");
-	add(a, "file=%s,if=none,id=output,format=raw", output);
-	add(a, "-device");
-	add(a, "virtio-blk-pci,drive=output%s", cc_props(p));
+	add(a, "virtio-blk-pci,drive=%s%s", id, cc_props(p));
 }
 
-/* Status port, and the one way out of the guest: a guestfwd to the broker. */
-static void add_channels(struct args *a, const struct image *img, enum qemu_platform p,
-			 const char *status, const char *broker_host, uint16_t broker_port)
+/* In the guest's order: the order disk (vda), the output disk (vdb), the inputs (vdc...). */
+static void add_disks(struct args *a, enum qemu_platform p, const char *const *esc, size_t ninputs)
 {
+	add_disk(a, p, "order", esc[0], true);
+	add_disk(a, p, "output", esc[1], false);
+	for (size_t i = 0; i < ninputs; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "input%zu", i);
+		add_disk(a, p, id, esc[4 + i], true);
+	}
+}
+
+/* base + k as a dotted IPv4 address; false past the base's /24. */
+static bool forward_address(const char *base, unsigned k, char out[16])
+{
+	unsigned b[4];
+
+	if (sscanf(base, "%3u.%3u.%3u.%3u", &b[0], &b[1], &b[2], &b[3]) != 4 || b[3] + k > 254)
+		return false;
+	snprintf(out, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3] + k);
+	return true;
+}
+
+/*
+ * Status port, and the only ways out of the guest: one guestfwd per broker
+ * of the order, the k-th at broker_address + k, to that broker's host and
+ * port (order_parse accepted both: a DNS name or IPv4 address and digits,
+ * nothing a shell or QEMU reads). restrict=on: the guest reaches nothing
+ * else. The cmd: form runs one socat per guest connection (docs/agent.md).
+ */
+static void add_channels(struct args *a, const struct image *img, enum qemu_platform p,
+			 const char *status, const struct order *o)
+{
+	char net[4096], addr[16];
+	size_t n;
+
 	add(a, "-device");
 	add(a, "virtio-serial-pci%s", cc_props(p));
 	add(a, "-chardev");
@@ -460,13 +485,24 @@ static void add_channels(struct args *a, const struct image *img, enum qemu_plat
 	add(a, "virtserialport,chardev=status,name=org.cvm.status");
 	if (!img->broker_address[0])
 		return;
-	/*
-	 * restrict=on: the guest reaches nothing but the forward. The cmd:
-	 * form runs one socat per guest connection (docs/agent.md).
-	 */
+	n = (size_t)snprintf(net, sizeof(net), "user,id=n0,restrict=on");
+	for (unsigned k = 0; k < o->nbrokers; k++) {
+		const struct order_broker *b = order_broker_at(o, k);
+
+		if (!b || !forward_address(img->broker_address, k, addr)) {
+			a->err = -ERANGE;
+			return;
+		}
+		n += (size_t)snprintf(net + n, sizeof(net) - n,
+				      ",guestfwd=tcp:%s:%u-cmd:socat - TCP:%s:%u", addr, b->port,
+				      b->host, b->port);
+		if (n >= sizeof(net)) {
+			a->err = -E2BIG;
+			return;
+		}
+	}
 	add(a, "-netdev");
-	add(a, "user,id=n0,restrict=on,guestfwd=tcp:%s:%u-cmd:socat - TCP:%s:%u",
-	    img->broker_address, img->broker_port, broker_host, broker_port);
+	add(a, "%s", net);
 	add(a, "-device");
 	add(a, "virtio-net-pci,netdev=n0%s",
 	    p == QEMU_PLAIN ? "" : ",disable-legacy=on,iommu_platform=on,romfile=");
@@ -506,9 +542,9 @@ static int check_launch(const struct image *img, enum qemu_platform p,
 	if (!ip->supported)
 		return set_error(err, errlen, -EINVAL, E_LAUNCH "image %s has no %s platform",
 				 img->name, qemu_platform_name(p));
-	if (!paths->workload || !paths->output || !paths->status)
+	if (!paths->order_disk || !paths->output || !paths->status)
 		return set_error(err, errlen, -EINVAL,
-				 E_LAUNCH "the workload, output and status paths are needed");
+				 E_LAUNCH "the order disk, output and status paths are needed");
 	if (ip->vtpm && !paths->swtpm_socket)
 		return set_error(err, errlen, -EINVAL,
 				 E_LAUNCH "image %s wants a vTPM on %s: no swtpm socket", img->name,
@@ -516,11 +552,15 @@ static int check_launch(const struct image *img, enum qemu_platform p,
 	return 0;
 }
 
+/* Paths in a launch: 0 order disk, 1 output, 2 status, 3 swtpm socket, 4 sim launch, 5... inputs. */
+#define ESC_INPUT 5
+#define ESC_MAX (ESC_INPUT + ORDER_INPUTS_MAX)
+
 static void add_all(struct args *a, const struct image *img, const struct order *o,
-		    enum qemu_platform p, const struct qemu_paths *paths, const char *const esc[4],
-		    const char *broker_host, uint16_t broker_port)
+		    enum qemu_platform p, const struct qemu_paths *paths, const char *const *esc)
 {
 	const struct image_platform *ip = &img->platform[p];
+	const char *disks[4 + ORDER_INPUTS_MAX] = { esc[0], esc[1] };
 
 	add(a, "%s", paths->qemu ? paths->qemu : "qemu-system-x86_64");
 	add(a, "-accel");
@@ -549,9 +589,11 @@ static void add_all(struct args *a, const struct image *img, const struct order 
 	add(a, "-append");
 	add(a, "%s", img->cmdline);
 	if (ip->sim_launch[0])
-		add_sim_launch(a, ip->sim_launch);
-	add_disks(a, p, esc[0], esc[1]);
-	add_channels(a, img, p, esc[2], broker_host, broker_port);
+		add_sim_launch(a, paths->sim_launch ? paths->sim_launch : ip->sim_launch);
+	for (size_t i = 0; i < o->ninputs; i++)
+		disks[4 + i] = esc[ESC_INPUT + i];
+	add_disks(a, p, disks, o->ninputs);
+	add_channels(a, img, p, esc[2], o);
 	if (ip->vtpm)
 		add_vtpm(a, esc[3]);
 }
@@ -559,30 +601,38 @@ static void add_all(struct args *a, const struct image *img, const struct order 
 int qemu_args(const struct image *img, const struct order *o, enum qemu_platform p,
 	      const struct qemu_paths *paths, char ***argv, char *err, size_t errlen)
 {
-	const char *raw[4] = { paths->workload, paths->output, paths->status, paths->swtpm_socket };
-	char *esc[4] = { NULL, NULL, NULL, NULL };
-	char host[ORDER_URL_MAX + 1] = "";
+	const char *raw[ESC_MAX] = { paths->order_disk, paths->output, paths->status,
+				     paths->swtpm_socket, paths->sim_launch };
+	char *esc[ESC_MAX] = { NULL };
 	struct args a = { 0 };
-	uint16_t port = 0;
 	int r;
 
 	*argv = NULL;
 	if ((r = check_launch(img, p, paths, err, errlen)) < 0)
 		return r;
-	/* order_parse accepted the URL: a DNS name or IPv4 address, nothing a shell or QEMU reads */
-	if (img->broker_address[0] &&
-	    order_url_host_port(o->broker_url, host, sizeof(host), &port) < 0)
-		return set_error(err, errlen, -EINVAL, E_LAUNCH "the order's broker URL");
-	for (int i = 0; i < 4; i++)
+	for (size_t i = 0; i < o->ninputs; i++) {
+		if (!paths->inputs[i])
+			return set_error(err, errlen, -EINVAL, E_LAUNCH "input %s has no path",
+					 o->inputs[i].name);
+		raw[ESC_INPUT + i] = paths->inputs[i];
+	}
+	if (img->broker_address[0] && o->nbrokers &&
+	    !forward_address(img->broker_address, o->nbrokers - 1, (char[16]){ 0 }))
+		return set_error(err, errlen, -ERANGE,
+				 E_LAUNCH "%u brokers do not fit after broker_forward.address %s",
+				 o->nbrokers, img->broker_address);
+	for (int i = 0; i < ESC_MAX; i++)
 		if (raw[i] && !(esc[i] = opt_value(raw[i])))
 			a.err = -ENOMEM;
 	if (!a.err)
-		add_all(&a, img, o, p, paths, (const char *const *)esc, host, port);
-	for (int i = 0; i < 4; i++)
+		add_all(&a, img, o, p, paths, (const char *const *)esc);
+	for (int i = 0; i < ESC_MAX; i++)
 		free(esc[i]);
 	if (a.err) {
 		qemu_args_free(a.v);
-		return set_error(err, errlen, a.err, E_LAUNCH "out of memory");
+		return set_error(err, errlen, a.err, E_LAUNCH "%s",
+				 a.err == -ENOMEM ? "out of memory"
+						  : "the command line is too long");
 	}
 	*argv = a.v;
 	return 0;

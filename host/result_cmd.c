@@ -82,8 +82,10 @@ static void help(FILE *f, bool open)
 		      "reference. Nothing is decrypted.\n"
 		      "\n",
 		      f);
-	fputs("  --order ID           the order the result must be for (the header's order id,\n"
-	      "                       which the events check shows was measured)\n"
+	fputs("  --order FILE         the signed order the result must be for: its signature,\n"
+	      "                       then the header's order id, order digest and inputs,\n"
+	      "                       and the evidence's binding (MRCONFIGID, HOST_DATA or\n"
+	      "                       the runtime log's order event) must be this order's\n"
 	      "  --reference FILE     the image the result must come from: its builder's signed\n"
 	      "                       manifest (cvm image build, docs/image.md) or reference\n"
 	      "                       values (JSON, docs/verify.md). TPM evidence needs\n"
@@ -331,6 +333,72 @@ static const char *failure_of(const struct verdict *v, char *buf, size_t cap)
 
 /* ---- framing ---- */
 
+/* ---- the order ---- */
+
+/* --order FILE: the customer's signed order (exit 2 unreadable, 1 refused). */
+static int load_order(struct run *r)
+{
+	_cleanup_free_ uint8_t *text = NULL;
+	char err[320];
+	size_t len;
+	int rc = file_read(r->o.order, ORDER_TEXT_MAX, &text, &len);
+
+	if (rc < 0)
+		return usage_fail(r, "%s: %s", r->o.order, strerror(-rc));
+	if (order_parse((const char *)text, len, NULL, &r->order, err, sizeof(err)) < 0)
+		return stage_fail(r, ST_FRAMING, "E_RESULT_ORDER: %s: %s", r->o.order, err);
+	r->have_order = true;
+	return 0;
+}
+
+/* The header names the order: its id, its digest, and its inputs with their header digests. */
+static int check_order_header(struct run *r)
+{
+	const struct order *o = &r->order;
+
+	if (load_order(r) < 0)
+		return -1;
+	if (strcmp(o->id, r->in.order_id))
+		return stage_fail(r, ST_FRAMING,
+				  "E_RESULT_ORDER: the bundle is for order %s, not %s",
+				  r->in.order_id, o->id);
+	if (CRYPTO_memcmp(o->sha256, r->in.order_sha256, 32))
+		return stage_fail(r, ST_FRAMING,
+				  "E_RESULT_ORDER: the bundle is for another order of id %s (its "
+				  "order_sha256 differs)",
+				  o->id);
+	if (o->ninputs != r->in.ninputs)
+		return stage_fail(r, ST_FRAMING, "E_RESULT_ORDER: %zu inputs, the order has %zu",
+				  r->in.ninputs, o->ninputs);
+	for (size_t i = 0; i < o->ninputs; i++)
+		if (strcmp(o->inputs[i].name, r->in.inputs[i].name) ||
+		    CRYPTO_memcmp(o->inputs[i].luks_header_sha256,
+				  r->in.inputs[i].luks_header_sha256, 32))
+			return stage_fail(
+				r, ST_FRAMING,
+				"E_RESULT_ORDER: input %zu is %s with another header than "
+				"the order's %s",
+				i, r->in.inputs[i].name, o->inputs[i].name);
+	return 0;
+}
+
+/* The evidence was launched for the order (docs/order.md §4). */
+static int check_order_binding(struct run *r)
+{
+	_cleanup_free_ char *log = NULL;
+	struct kbs_evidence e = r->ev;
+	char err[320];
+	size_t len;
+
+	if (!r->have_order)
+		return 0;
+	if (!e.runtime_log && r->in.eventlog && jcs_serialize(r->in.eventlog, &log, &len) == 0)
+		e.runtime_log = log;
+	if (order_evidence_check(&e, &r->order, err, sizeof(err)) < 0)
+		return stage_fail(r, ST_EVENTS, "E_RESULT_ORDER: %s", err);
+	return 0;
+}
+
 /* A bundle file starts with its magic; anything else is taken for an output disk. */
 static int check_framing(struct run *r)
 {
@@ -360,10 +428,8 @@ static int check_framing(struct run *r)
 	if (result_verify(&r->src, &r->in, err, sizeof(err)) < 0)
 		return stage_fail(r, ST_FRAMING, "%s", err);
 	r->have_info = true;
-	if (r->o.order && strcmp(r->o.order, r->in.order_id))
-		return stage_fail(r, ST_FRAMING,
-				  "E_RESULT_ORDER: the bundle is for order %s, not %s",
-				  r->in.order_id, r->o.order);
+	if (r->o.order && check_order_header(r) < 0)
+		return -1;
 	stage_ok(r, ST_FRAMING,
 		 "%s%llu chunk%s, canonical header and trailer, signed by the result-signing key",
 		 r->disk ? "commit record matches the bundle; " : "",
@@ -565,25 +631,50 @@ static int check_event(struct run *r, const char *name, const void *want, size_t
 	return 0;
 }
 
+/* One luks-header event per input, in the header's order, each its input's digest. */
+static int check_input_events(struct run *r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->log.n; i++) {
+		const struct runtime_event *e = &r->log.events[i];
+
+		if (!runtime_event_binds(e, r->tee) || strcmp(e->name, "luks-header"))
+			continue;
+		if (k == r->in.ninputs || e->len != 32 ||
+		    memcmp(e->value, r->in.inputs[k].luks_header_sha256, 32))
+			return stage_fail(r, ST_EVENTS,
+					  "the luks-header events are not the header's inputs");
+		k++;
+	}
+	if (k != r->in.ninputs)
+		return stage_fail(r, ST_EVENTS, "the runtime log measured %zu of %zu inputs", k,
+				  r->in.ninputs);
+	return 0;
+}
+
 static int check_events(struct run *r)
 {
 	if (!r->pl->runtime_reg) {
+		if (check_order_binding(r) < 0)
+			return -1;
 		stage_skip(r, ST_EVENTS,
-			   "not measured: %s has no runtime register; the header's order id, "
-			   "workload and job manifest are bound by report_data only",
-			   r->pl->title);
+			   "not measured: %s has no runtime register; the header's order, "
+			   "inputs and job manifest are bound by report_data%s",
+			   r->pl->title, r->have_order ? " and the order by HOST_DATA" : " only");
 		return 0;
 	}
 	if (check_event(r, "result-key", r->in.signing_pub, 33, "signing_pubkey") < 0 ||
-	    check_event(r, "order-id", r->in.order_id, strlen(r->in.order_id), "order_id") < 0 ||
-	    check_event(r, "luks-header", r->in.workload_header_sha256, 32,
-			"workload_header_sha256") < 0 ||
+	    check_event(r, "order", r->in.order_sha256, 32, "order_sha256") < 0 ||
+	    check_input_events(r) < 0 ||
 	    check_event(r, "job-manifest", r->in.job_manifest_sha256, 32, "job_manifest_sha256") <
-		    0)
+		    0 ||
+	    check_order_binding(r) < 0)
 		return -1;
 	stage_ok(r, ST_EVENTS,
-		 "result-key, order-id, luks-header and job-manifest measured with the header's "
-		 "values");
+		 "result-key, order, %zu luks-header and job-manifest measured with the header's "
+		 "values%s",
+		 r->in.ninputs, r->have_order ? "; the evidence is bound to the order" : "");
 	return 0;
 }
 
@@ -614,9 +705,17 @@ static int check_reference(struct run *r)
 	r->have_vref = true;
 	if (rc < -1)
 		return usage_fail(r, "%s", strerror(-rc));
-	if (rc == 0 && r->ref.has_luks_header_sha256)
-		rc = verdict_compare(&r->vref, CHECK_LUKS_HEADER, "workload LUKS header",
-				     r->in.workload_header_sha256, r->ref.luks_header_sha256, 32);
+	if (rc == 0 && r->ref.has_luks_header_sha256) {
+		/* the reference's volume must be one of the inputs (the solution's, typically) */
+		size_t i = 0;
+
+		while (i + 1 < r->in.ninputs &&
+		       memcmp(r->in.inputs[i].luks_header_sha256, r->ref.luks_header_sha256, 32))
+			i++;
+		rc = verdict_compare(&r->vref, CHECK_LUKS_HEADER, "an input's LUKS header",
+				     r->in.inputs[i].luks_header_sha256, r->ref.luks_header_sha256,
+				     32);
+	}
 	if (rc < 0)
 		return stage_fail(r, ST_REFERENCE, "%s", failure_of(&r->vref, why, sizeof(why)));
 	stage_ok(r, ST_REFERENCE, "the measurements match %s (%zu checks)", r->rsrc.label,
@@ -744,6 +843,7 @@ static int read_inputs(struct run *r)
 static void run_free(struct run *r)
 {
 	refsrc_free(&r->rsrc);
+	order_free(&r->order);
 	result_key_wipe(&r->key);
 	if (r->have_info)
 		result_info_free(&r->in);

@@ -51,6 +51,8 @@ struct run {
 	bool disk;
 	struct result_info in;
 	bool have_info;
+	struct order order; /* --order, parsed and its signature checked */
+	bool have_order;
 	enum cvm_platform tee;
 	const struct platform *pl; /* the row of tee */
 	struct kbs_evidence ev;

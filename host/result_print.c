@@ -70,9 +70,13 @@ static void print_header(const struct run *r)
 	char hex[67], job[96];
 
 	printf("order:            %s\n", in->order_id);
+	hex_encode(in->order_sha256, 32, hex);
+	printf("order digest:     %s (SHA-256 of the signed form)\n", hex);
 	printf("evidence:         %s\n", in->tee);
-	hex_encode(in->workload_header_sha256, 32, hex);
-	printf("workload header:  %s (SHA-256)\n", hex);
+	for (size_t i = 0; i < in->ninputs; i++) {
+		hex_encode(in->inputs[i].luks_header_sha256, 32, hex);
+		printf("input %-12s %s (LUKS header SHA-256)\n", in->inputs[i].name, hex);
+	}
 	hex_encode(in->job_manifest_sha256, 32, hex);
 	printf("job manifest:     %s (SHA-256)\n", hex);
 	hex_encode(in->signing_pub, 33, hex);
@@ -193,6 +197,7 @@ void result_print_json(const struct run *r, bool ok)
 		cJSON_AddStringToObject(o, "error", r->error);
 	cJSON_AddItemToObject(o, "checks", checks_json(r));
 	cJSON_AddBoolToObject(o, "measurements_compared", r->state[ST_REFERENCE] == STAGE_OK);
+	cJSON_AddBoolToObject(o, "order_checked", r->have_order && ok);
 	if (r->have_info) {
 		cJSON_AddItemToObject(o, "header", cJSON_Duplicate(r->in.header, 1));
 		cJSON_AddBoolToObject(o, "partial", r->in.partial);

@@ -225,26 +225,41 @@ static void print_word(const char *s)
  * DIR's files, absolute: QEMU reads a relative "a:b/x" as protocol "a"
  * (and a relative path means another file once QEMU's cwd differs).
  */
-int make_paths(const char *dir, struct run_paths *p)
+int make_paths(const char *dir, const struct order *o, struct run_paths *p)
 {
-	const struct {
+	char names[ORDER_INPUTS_MAX][8 + ORDER_INPUT_NAME_MAX + 4];
+	struct {
 		char *out;
 		const char *name;
-	} f[] = {
-		{ p->workload, "workload.img" }, { p->output, "output.img" },
-		{ p->status, "status" },	 { p->console, "console.log" },
-		{ p->sock, "swtpm.sock" },	 { p->tpmstate, "swtpm" },
-		{ p->swtpm_log, "swtpm.log" },	 { p->qemu_pid, "qemu.pid" },
-		{ p->bundle, "result.cvmr" },	 { p->bundle_part, "result.cvmr.part" },
+	} f[12 + ORDER_INPUTS_MAX] = {
+		{ p->order_disk, "order.img" },
+		{ p->inputs, "inputs" },
+		{ p->output, "output.img" },
+		{ p->status, "status" },
+		{ p->console, "console.log" },
+		{ p->sock, "swtpm.sock" },
+		{ p->tpmstate, "swtpm" },
+		{ p->swtpm_log, "swtpm.log" },
+		{ p->qemu_pid, "qemu.pid" },
+		{ p->bundle, "result.cvmr" },
+		{ p->bundle_part, "result.cvmr.part" },
+		{ p->sim_launch, "sim-launch.json" },
 	};
-
+	size_t nf = 12;
 	char cwd[RUN_PATH_MAX] = "";
+
+	/* input names are [a-z0-9][a-z0-9_-]*: a file name of DIR/inputs, nothing else */
+	for (size_t i = 0; o && i < o->ninputs; i++, nf++) {
+		snprintf(names[i], sizeof(names[i]), "inputs/%s.img", o->inputs[i].name);
+		f[nf].out = p->input[i];
+		f[nf].name = names[i];
+	}
 
 	if (dir[0] != '/' && !getcwd(cwd, sizeof(cwd)))
 		return -ENAMETOOLONG;
 	if (!strcmp(dir, "."))
 		dir = "";
-	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+	for (size_t i = 0; i < nf; i++) {
 		int n = snprintf(f[i].out, RUN_PATH_MAX, "%s%s%s%s%s", cwd, cwd[0] ? "/" : "", dir,
 				 dir[0] ? "/" : "", f[i].name);
 
@@ -257,14 +272,17 @@ int make_paths(const char *dir, struct run_paths *p)
 static int qemu_argv(const struct run_opts *ro, const struct order *o, const struct image *img,
 		     const struct run_paths *p, char ***argv, char *err, size_t errlen)
 {
-	const struct qemu_paths paths = {
+	struct qemu_paths paths = {
 		.qemu = ro->qemu,
-		.workload = p->workload,
+		.order_disk = p->order_disk,
 		.output = p->output,
 		.status = p->status,
 		.swtpm_socket = p->sock,
+		.sim_launch = img->platform[ro->platform].sim_launch[0] ? p->sim_launch : NULL,
 	};
 
+	for (size_t i = 0; i < o->ninputs; i++)
+		paths.inputs[i] = p->input[i];
 	return qemu_args(img, o, ro->platform, &paths, argv, err, errlen);
 }
 
@@ -273,7 +291,7 @@ static int print_qemu(const struct run_opts *ro, const struct order *o, const st
 	struct run_paths p;
 	char err[320], **argv = NULL;
 
-	if (make_paths(ro->workdir, &p) < 0)
+	if (make_paths(ro->workdir, o, &p) < 0)
 		return log_error("%s: path too long", ro->workdir), EXIT_USAGE;
 	if (qemu_argv(ro, o, img, &p, &argv, err, sizeof(err)) < 0) {
 		log_error("%s: %s", ro->order, err);
@@ -344,7 +362,7 @@ static int prepare_workdir(struct run *r, char *err, size_t errlen)
 		return set_error(err, errlen, -errno, "E_WORKDIR: %s: %s", dir, strerror(errno));
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return set_error(err, errlen, -ENOTDIR, "E_WORKDIR: %s is not a directory", dir);
-	if (make_paths(dir, &r->p) < 0)
+	if (make_paths(dir, r->o, &r->p) < 0)
 		return set_error(err, errlen, -ENAMETOOLONG, "E_WORKDIR: %s: path too long", dir);
 	if (access(r->p.bundle, F_OK) == 0) {
 		r->kept = true;
@@ -501,31 +519,91 @@ static void qemu_outcome(struct run *r)
 
 /* ---- cvm run ---- */
 
-/* The workload, and the output disk: before anything starts. EXIT_OK or RUN_*. */
-static int inputs(struct run *r)
+/* One input's volume: fetched, or kept from an earlier attempt. EXIT_OK or RUN_*. */
+static int fetch_input(struct run *r, size_t i)
 {
+	const struct order_input *in = &r->o->inputs[i];
+	struct fetch_report *f = &r->fetch[i];
 	char err[480];
 	const int64_t t = mono_ms();
-	int rc = fetch_workload(r->o->workload_url, r->p.workload, r->o->workload_size,
-				r->o->workload_sha256, FETCH_ATTEMPTS, BACKOFF_MS,
-				isatty(STDERR_FILENO), &r->fetch, err, sizeof(err));
+	int rc = fetch_workload(in->url, r->p.input[i], in->size, in->sha256, FETCH_ATTEMPTS,
+				BACKOFF_MS, isatty(STDERR_FILENO), f, err, sizeof(err));
 
-	r->fetch_ms = mono_ms() - t;
+	r->fetch_ms += mono_ms() - t;
 	if (rc == -EINTR)
-		return run_fail(r,
-				"E_INTERRUPTED: stopped by a signal while fetching the workload"),
+		return run_fail(r, "E_INTERRUPTED: stopped by a signal while fetching input %s",
+				in->name),
 		       RUN_NO_RESULT;
 	if (rc == -EAGAIN)
-		return run_fail(r, "%s (%u attempts)", err, r->fetch.attempts), RUN_REFUSED;
+		return run_fail(r, "%s (input %s, %u attempts)", err, in->name, f->attempts),
+		       RUN_REFUSED;
 	if (rc < 0)
-		return run_fail(r, "%s", err), RUN_REFUSED;
-	say(r, "workload %s: %llu bytes, SHA-256 as ordered (%s, %.1f s)", r->p.workload,
-	    (unsigned long long)r->o->workload_size,
-	    r->fetch.cached	  ? "already here"
-	    : r->fetch.resumed_at ? "continued"
-				  : "fetched",
-	    (double)r->fetch_ms / 1000);
-	if (make_output_disk(r, err, sizeof(err)) < 0)
+		return run_fail(r, "%s (input %s)", err, in->name), RUN_REFUSED;
+	say(r, "input %s: %s, %llu bytes, SHA-256 as ordered (%s, %.1f s)", in->name, r->p.input[i],
+	    (unsigned long long)in->size,
+	    f->cached	    ? "already here"
+	    : f->resumed_at ? "continued"
+			    : "fetched",
+	    (double)(mono_ms() - t) / 1000);
+	return EXIT_OK;
+}
+
+/* The order as the customer signed it, canonical (RFC 8785), for the order disk. */
+static int order_text(const struct order *o, char **text, size_t *len)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+
+	if (json_parse(o->signed_form, o->signed_len, &root) < 0 ||
+	    !json_add_hex(root, "signature", o->signature, sizeof(o->signature)))
+		return -ENOMEM;
+	return jcs_serialize(root, text, len);
+}
+
+/*
+ * The sim TEE's launch file for this order (tests): the image's, with the
+ * order's digest where hardware would report it, as QEMU's mrconfigid and
+ * host-data set it at launch (docs/order.md).
+ */
+static int make_sim_launch(const struct run *r, char *err, size_t errlen)
+{
+	const char *src = r->img->platform[r->ro->platform].sim_launch;
+	_cleanup_free_ uint8_t *text = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *l = NULL;
+	_cleanup_free_ char *out = NULL;
+	size_t len;
+	bool ok;
+
+	if (!src[0])
+		return 0;
+	if (file_read(src, CVM_CAP_JSON, &text, &len) < 0 ||
+	    json_parse((char *)text, len, &l) < 0 || !cJSON_IsObject(l))
+		return set_error(err, errlen, -EINVAL, "E_IMAGE: %s: not a launch file", src);
+	if (cJSON_GetObjectItemCaseSensitive(l, "mrtd"))
+		ok = json_add_hex(l, "mrconfigid", r->o->sha384, 48) != NULL;
+	else
+		ok = json_add_hex(l, "host_data", r->o->sha256, 32) != NULL;
+	if (!ok || !(out = cJSON_PrintUnformatted(l)))
+		return set_error(err, errlen, -ENOMEM, "E_OUTPUT: out of memory");
+	return file_write_atomic(r->p.sim_launch, out, strlen(out), err, errlen);
+}
+
+/* The inputs, the order disk and the output disk: before anything starts. EXIT_OK or RUN_*. */
+static int inputs(struct run *r)
+{
+	_cleanup_free_ char *text = NULL;
+	char err[480];
+	size_t len;
+	int rc;
+
+	if (mkdir(r->p.inputs, 0700) < 0 && errno != EEXIST)
+		return run_fail(r, "E_WORKDIR: %s: %s", r->p.inputs, strerror(errno)), RUN_REFUSED;
+	for (size_t i = 0; i < r->o->ninputs; i++)
+		if ((rc = fetch_input(r, i)) != EXIT_OK)
+			return rc;
+	if (order_text(r->o, &text, &len) < 0)
+		return run_fail(r, "E_OUTPUT: out of memory"), RUN_REFUSED;
+	if (order_disk_write(r->p.order_disk, text, len, err, sizeof(err)) < 0 ||
+	    make_sim_launch(r, err, sizeof(err)) < 0 || make_output_disk(r, err, sizeof(err)) < 0)
 		return run_fail(r, "%s", err), RUN_REFUSED;
 	return EXIT_OK;
 }

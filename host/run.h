@@ -50,10 +50,12 @@ struct run_opts {
 
 /* The order's files in a work directory. */
 struct run_paths {
-	char workload[RUN_PATH_MAX], output[RUN_PATH_MAX], status[RUN_PATH_MAX],
-		console[RUN_PATH_MAX], sock[RUN_PATH_MAX], tpmstate[RUN_PATH_MAX],
-		swtpm_log[RUN_PATH_MAX], qemu_pid[RUN_PATH_MAX], bundle[RUN_PATH_MAX],
-		bundle_part[RUN_PATH_MAX];
+	char order_disk[RUN_PATH_MAX], inputs[RUN_PATH_MAX], output[RUN_PATH_MAX],
+		status[RUN_PATH_MAX], console[RUN_PATH_MAX], sock[RUN_PATH_MAX],
+		tpmstate[RUN_PATH_MAX], swtpm_log[RUN_PATH_MAX], qemu_pid[RUN_PATH_MAX],
+		bundle[RUN_PATH_MAX], bundle_part[RUN_PATH_MAX], sim_launch[RUN_PATH_MAX];
+	/* inputs/NAME.img, one per input of the order (make_input_paths) */
+	char input[ORDER_INPUTS_MAX][RUN_PATH_MAX];
 };
 
 /* The status lines of one run, as far as they have been read. */
@@ -89,7 +91,7 @@ struct run {
 	const char *stopped_by; /* why cvm run stopped QEMU: "deadline", "signal", "flood" */
 	time_t started;
 	int64_t t0, fetch_ms, vm_ms, upload_ms;
-	struct fetch_report fetch;
+	struct fetch_report fetch[ORDER_INPUTS_MAX];
 	struct status_follow st;
 	char code[64];			 /* what ended the run without an uploaded result */
 	char why[480];			 /* its one line */
@@ -104,8 +106,8 @@ struct run {
 
 /* ---- run.c ---- */
 
-/* DIR's files, absolute; -ENAMETOOLONG. */
-int make_paths(const char *dir, struct run_paths *p);
+/* DIR's files, absolute, and the inputs' of o (NULL: none); -ENAMETOOLONG. */
+int make_paths(const char *dir, const struct order *o, struct run_paths *p);
 /* Records "E_CODE: why" as what ended the run; the first one stays. */
 void run_fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One line on stderr, after the program's name and the order's id. */

@@ -53,14 +53,20 @@ static void summary_qemu(cJSON *s, const struct run *r)
 
 static void summary_files(cJSON *s, const struct run *r)
 {
-	cJSON *w = cJSON_AddObjectToObject(s, "workload"), *b, *u;
+	cJSON *in = cJSON_AddArrayToObject(s, "inputs"), *b, *u;
 	char hex[65], shown[FETCH_URL_SHOWN_MAX];
 
-	cJSON_AddStringToObject(w, "path", r->p.workload);
-	cJSON_AddNumberToObject(w, "bytes", (double)r->o->workload_size);
-	cJSON_AddBoolToObject(w, "cached", r->fetch.cached);
-	cJSON_AddNumberToObject(w, "resumed_at", (double)r->fetch.resumed_at);
-	cJSON_AddNumberToObject(w, "attempts", r->fetch.attempts);
+	for (size_t i = 0; i < r->o->ninputs; i++) {
+		cJSON *w = cJSON_CreateObject();
+
+		cJSON_AddItemToArray(in, w);
+		cJSON_AddStringToObject(w, "name", r->o->inputs[i].name);
+		cJSON_AddStringToObject(w, "path", r->p.input[i]);
+		cJSON_AddNumberToObject(w, "bytes", (double)r->o->inputs[i].size);
+		cJSON_AddBoolToObject(w, "cached", r->fetch[i].cached);
+		cJSON_AddNumberToObject(w, "resumed_at", (double)r->fetch[i].resumed_at);
+		cJSON_AddNumberToObject(w, "attempts", r->fetch[i].attempts);
+	}
 	if (!r->have_bundle) {
 		cJSON_AddNullToObject(s, "bundle");
 	} else {
@@ -93,7 +99,11 @@ void summary_print(const struct run *r)
 	char when[32];
 	struct tm tm;
 
+	char osha[65];
+
+	hex_encode(r->o->sha256, 32, osha);
 	cJSON_AddStringToObject(s, "order_id", r->o->id);
+	cJSON_AddStringToObject(s, "order_sha256", osha);
 	cJSON_AddStringToObject(s, "platform", qemu_platform_name(r->ro->platform));
 	cJSON_AddNumberToObject(s, "exit", r->exit);
 	add_str_or_null(s, "code", r->code);

@@ -71,7 +71,8 @@ static size_t push(struct json_reader *rd, const char *name)
 {
 	size_t n = strlen(rd->path);
 
-	snprintf(rd->path + n, sizeof(rd->path) - n, "%s%s", n ? "." : "", name);
+	/* "a.b", and "a[0]" for an array's element */
+	snprintf(rd->path + n, sizeof(rd->path) - n, "%s%s", n && name[0] != '[' ? "." : "", name);
 	return n;
 }
 

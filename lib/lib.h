@@ -293,7 +293,9 @@ void secret_free(void *p, size_t n);
 /* ---- result bundle (.cvmr, docs/result.md) ---- */
 
 #define RESULT_MAGIC "CVMR"
-#define RESULT_VERSION 1
+#define RESULT_VERSION 2
+#define RESULT_INPUTS_MAX 16 /* inputs of one order (ORDER_INPUTS_MAX) */
+#define RESULT_INPUT_NAME_MAX 32
 #define RESULT_CIPHER "secp256k1-ECDH+HKDF-SHA256+A256GCM"
 #define RESULT_CHUNK_DEFAULT (64u * 1024)
 #define RESULT_CHUNK_MIN 1024u
@@ -328,14 +330,24 @@ void result_key_pub_hex(const struct result_key *k, char out[67]);
 int result_pub_from_hex(const char *hex, uint8_t pub[33]);
 /* Order ids: 1 to 128 of [A-Za-z0-9._:-]. */
 bool result_order_id_valid(const char *s);
+/* Input names: 1 to 32 of [a-z0-9_-], starting with [a-z0-9] (as orders name them). */
+bool result_input_name_valid(const char *s);
+
+/* One input of the order as the result header names it: its name and the LUKS2 header measured. */
+struct result_input {
+	char name[RESULT_INPUT_NAME_MAX + 1];
+	uint8_t luks_header_sha256[32];
+};
 
 /* What the header says besides the keys (the writer's input). */
 struct result_meta {
 	const char *order_id;
-	const uint8_t *job_manifest_sha256;    /* 32 bytes */
-	const uint8_t *workload_header_sha256; /* 32 bytes */
-	int exit_code;			       /* -1 to 255 */
-	int signal;			       /* 0 to 64 */
+	const uint8_t *order_sha256;	    /* 32 bytes: SHA-256 of the order's signed form */
+	const uint8_t *job_manifest_sha256; /* 32 bytes */
+	const struct result_input *inputs;  /* in the order's order, 1 to RESULT_INPUTS_MAX */
+	size_t ninputs;
+	int exit_code; /* -1 to 255 */
+	int signal;    /* 0 to 64 */
 	bool timed_out, partial;
 };
 
@@ -382,7 +394,9 @@ struct result_info {
 	char *header_text;
 	uint32_t header_len;
 	uint8_t recipient_key_id[32], ephemeral[33], signing_pub[33];
-	uint8_t job_manifest_sha256[32], workload_header_sha256[32];
+	uint8_t job_manifest_sha256[32], order_sha256[32];
+	struct result_input inputs[RESULT_INPUTS_MAX];
+	size_t ninputs;
 	char order_id[RESULT_ORDER_ID_MAX + 1];
 	uint32_t chunk_size;
 	uint64_t chunks, plaintext_max; /* chunk count, and an upper bound of the plaintext */

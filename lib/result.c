@@ -225,6 +225,20 @@ int result_key_save(const struct result_key *k, const char *path, char *err, siz
 	return r;
 }
 
+bool result_input_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > RESULT_INPUT_NAME_MAX ||
+	    !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      *s == '-'))
+			return false;
+	return true;
+}
+
 bool result_order_id_valid(const char *s)
 {
 	size_t n = strlen(s);

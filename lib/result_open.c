@@ -97,14 +97,46 @@ static int parse_hexes(struct result_info *in, char *err, size_t errlen)
 		{ "recipient_key_id", in->recipient_key_id, 32 },
 		{ "ephemeral_pubkey", in->ephemeral, 33 },
 		{ "signing_pubkey", in->signing_pub, 33 },
+		{ "order_sha256", in->order_sha256, 32 },
 		{ "job_manifest_sha256", in->job_manifest_sha256, 32 },
-		{ "workload_header_sha256", in->workload_header_sha256, 32 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
 		if (json_get_hex(in->header, f[i].name, f[i].out, f[i].n) < 0)
 			return set_error(err, errlen, -EBADMSG,
 					 "E_RESULT_HEADER: %s missing or malformed", f[i].name);
+	return 0;
+}
+
+/* "inputs": 1 to 16 objects of exactly {"name", "luks_header_sha256"}, names unique. */
+static int parse_inputs(struct result_info *in, char *err, size_t errlen)
+{
+	static const char *const names[] = { "name", "luks_header_sha256" };
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(in->header, "inputs"), *e;
+	const char *s;
+
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 ||
+	    cJSON_GetArraySize(a) > RESULT_INPUTS_MAX)
+		return set_error(err, errlen, -EBADMSG,
+				 "E_RESULT_HEADER: inputs: not an array of 1 to %d",
+				 RESULT_INPUTS_MAX);
+	cJSON_ArrayForEach(e, a) {
+		struct result_input *ri = &in->inputs[in->ninputs];
+
+		if (!cJSON_IsObject(e) || json_unknown_member(e, names, ARRAY_SIZE(names)) ||
+		    cJSON_GetArraySize(e) != 2 || json_get_string(e, "name", &s) < 0 ||
+		    !result_input_name_valid(s) ||
+		    json_get_hex(e, "luks_header_sha256", ri->luks_header_sha256, 32) < 0)
+			return set_error(err, errlen, -EBADMSG,
+					 "E_RESULT_HEADER: inputs[%zu] malformed", in->ninputs);
+		snprintf(ri->name, sizeof(ri->name), "%s", s);
+		for (size_t j = 0; j < in->ninputs; j++)
+			if (!strcmp(in->inputs[j].name, ri->name))
+				return set_error(err, errlen, -EBADMSG,
+						 "E_RESULT_HEADER: inputs[%zu]: name taken",
+						 in->ninputs);
+		in->ninputs++;
+	}
 	return 0;
 }
 
@@ -118,8 +150,9 @@ static int parse_header(struct result_info *in, char *err, size_t errlen)
 		"chunk_size",
 		"signing_pubkey",
 		"order_id",
+		"order_sha256",
+		"inputs",
 		"job_manifest_sha256",
-		"workload_header_sha256",
 		"job",
 	};
 	const cJSON *h = in->header;
@@ -133,7 +166,7 @@ static int parse_header(struct result_info *in, char *err, size_t errlen)
 	if (json_int(h, "version", 0, 255, &v) < 0 || v != RESULT_VERSION ||
 	    json_get_string(h, "cipher", &s) < 0 || strcmp(s, RESULT_CIPHER))
 		return set_error(err, errlen, -EBADMSG, "E_RESULT_HEADER: version or cipher");
-	if ((r = parse_hexes(in, err, errlen)) < 0)
+	if ((r = parse_hexes(in, err, errlen)) < 0 || (r = parse_inputs(in, err, errlen)) < 0)
 		return r;
 	if (!cvm_secp256k1() ||
 	    !secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, in->ephemeral, 33) ||
@@ -159,6 +192,12 @@ static int read_header(const struct result_source *src, struct result_info *in, 
 	if (result_read_at(src, 0, pre, sizeof(pre)) < 0 || memcmp(pre, RESULT_MAGIC, 4))
 		return set_error(err, errlen, -EBADMSG,
 				 "E_RESULT_FRAMING: not a cvm result bundle");
+	if (pre[4] == 1 && is_zero(pre + 5, 3))
+		return set_error(
+			err, errlen, -EBADMSG,
+			"E_RESULT_VERSION: a version 1 bundle (one workload, before orders "
+			"had inputs); this cvm reads version %d",
+			RESULT_VERSION);
 	if (pre[4] != RESULT_VERSION || !is_zero(pre + 5, 3))
 		return set_error(err, errlen, -EBADMSG, "E_RESULT_FRAMING: unknown version %u",
 				 pre[4]);

@@ -59,7 +59,7 @@ static int emit(struct result_writer *w, const void *p, size_t n, bool hashed, c
 static cJSON *header_json(const uint8_t recipient[33], const uint8_t eph[33], size_t chunk,
 			  const uint8_t signing[33], const struct result_meta *m)
 {
-	cJSON *h = cJSON_CreateObject(), *job;
+	cJSON *h = cJSON_CreateObject(), *job, *inputs;
 	uint8_t rid[32];
 
 	if (!h || result_sha256(recipient, 33, rid) < 0 ||
@@ -70,8 +70,9 @@ static cJSON *header_json(const uint8_t recipient[33], const uint8_t eph[33], si
 	    !cJSON_AddNumberToObject(h, "chunk_size", (double)chunk) ||
 	    !json_add_hex(h, "signing_pubkey", signing, 33) ||
 	    !cJSON_AddStringToObject(h, "order_id", m->order_id) ||
+	    !json_add_hex(h, "order_sha256", m->order_sha256, 32) ||
+	    !(inputs = cJSON_AddArrayToObject(h, "inputs")) ||
 	    !json_add_hex(h, "job_manifest_sha256", m->job_manifest_sha256, 32) ||
-	    !json_add_hex(h, "workload_header_sha256", m->workload_header_sha256, 32) ||
 	    !(job = cJSON_AddObjectToObject(h, "job")) ||
 	    !cJSON_AddNumberToObject(job, "exit_code", m->exit_code) ||
 	    !cJSON_AddNumberToObject(job, "signal", m->signal) ||
@@ -80,13 +81,28 @@ static cJSON *header_json(const uint8_t recipient[33], const uint8_t eph[33], si
 		cJSON_Delete(h);
 		return NULL;
 	}
+	for (size_t i = 0; i < m->ninputs; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		if (!e || !cJSON_AddItemToArray(inputs, e) ||
+		    !cJSON_AddStringToObject(e, "name", m->inputs[i].name) ||
+		    !json_add_hex(e, "luks_header_sha256", m->inputs[i].luks_header_sha256, 32)) {
+			cJSON_Delete(h);
+			return NULL;
+		}
+	}
 	return h;
 }
 
 static bool meta_valid(const struct result_meta *m)
 {
-	return m->order_id && result_order_id_valid(m->order_id) && m->job_manifest_sha256 &&
-	       m->workload_header_sha256 && m->exit_code >= -1 && m->exit_code <= 255 &&
+	if (!m->inputs || m->ninputs < 1 || m->ninputs > RESULT_INPUTS_MAX)
+		return false;
+	for (size_t i = 0; i < m->ninputs; i++)
+		if (!result_input_name_valid(m->inputs[i].name))
+			return false;
+	return m->order_id && result_order_id_valid(m->order_id) && m->order_sha256 &&
+	       m->job_manifest_sha256 && m->exit_code >= -1 && m->exit_code <= 255 &&
 	       m->signal >= 0 && m->signal <= 64;
 }
 

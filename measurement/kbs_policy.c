@@ -12,15 +12,27 @@
 #include <string.h>
 
 #include "lib/json_schema.h"
+#include "measurement/order.h"
 #include "measurement/platform.h"
 
-void kbs_policy_free(struct kbs_policy *p)
+/* The complete references made from the policy (resolve makes them again). */
+static void free_candidates(struct kbs_policy *p)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(p->cands); i++) {
 		free(p->cands[i]);
 		p->cands[i] = NULL;
 		p->ncands[i] = 0;
 	}
+}
+
+void kbs_policy_free(struct kbs_policy *p)
+{
+	free(p->customers);
+	free(p->solutions);
+	p->customers = NULL;
+	p->solutions = NULL;
+	p->ncustomers = p->nsolutions = 0;
+	free_candidates(p);
 }
 
 static const struct json_words policy_words = {
@@ -107,12 +119,66 @@ static int read_reference(struct json_reader *rd, const cJSON *v, void *field)
 	return 0;
 }
 
+/* An array of 1 to 64 hex strings of n bytes each (n 33: compressed secp256k1 points), on the heap. */
+static int read_hex_list(struct json_reader *rd, const cJSON *a, uint8_t **out, size_t *count,
+			 size_t n)
+{
+	const cJSON *e;
+	size_t i = 0;
+
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) > 64)
+		return json_reader_fail(rd, "", "must be an array of 1 to 64 values");
+	if (!(*out = calloc((size_t)cJSON_GetArraySize(a), n)))
+		return -ENOMEM;
+	cJSON_ArrayForEach(e, a) {
+		bool ok = cJSON_IsString(e) &&
+			  (n == 33 ? result_pub_from_hex(e->valuestring, *out + i * n) == 0
+				   : hex_decode_exact(e->valuestring, *out + i * n, n) == 0);
+
+		if (!ok)
+			return json_reader_fail(
+				rd, "",
+				n == 33 ? "must be compressed secp256k1 public keys "
+					  "(66 hex digits)"
+					: "must be %zu bytes of hex each",
+				n);
+		i++;
+	}
+	*count = i;
+	return 0;
+}
+
+#define KP struct kbs_policy
+static int read_customers(struct json_reader *rd, const cJSON *a, void *field)
+{
+	KP *p = (KP *)((char *)field - offsetof(KP, customers));
+
+	return read_hex_list(rd, a, (uint8_t **)&p->customers, &p->ncustomers, 33);
+}
+
+static int read_solutions(struct json_reader *rd, const cJSON *a, void *field)
+{
+	KP *p = (KP *)((char *)field - offsetof(KP, solutions));
+
+	return read_hex_list(rd, a, (uint8_t **)&p->solutions, &p->nsolutions, 32);
+}
+
+static const struct json_member order_members[] = {
+	{ "customer_pubkey", .type = JSON_CUSTOM, JSON_FIELD(KP, customers),
+	  .read = read_customers },
+	{ "solution_luks_header_sha256", .type = JSON_CUSTOM, JSON_FIELD(KP, solutions),
+	  .read = read_solutions },
+};
+static const struct json_schema order_schema = JSON_SCHEMA(order_members);
+
 static const struct json_member policy_members[] = {
 	{ "image", .type = JSON_OBJECT, .flags = JSON_HAS, .object = &image_schema,
 	  JSON_HAS_FIELD(KP, has_image) },
 	{ "platforms", .type = JSON_CUSTOM, JSON_FIELD(KP, platforms), .read = read_platforms },
 	{ "reference", .type = JSON_CUSTOM, JSON_FIELD(KP, ref), .read = read_reference },
 	{ "require_runtime_log", .type = JSON_BOOL, JSON_FIELD(KP, require_runtime_log) },
+	{ "order", .type = JSON_OBJECT, .flags = JSON_HAS, .object = &order_schema,
+	  JSON_HAS_FIELD(KP, has_order) },
 };
 #undef KP
 static const struct json_schema policy_schema = JSON_SCHEMA(policy_members);
@@ -295,8 +361,10 @@ int kbs_policy_parse(const char *text, size_t len, struct kbs_policy *p, char *e
 		return set_error(err, errlen, -EINVAL, "not a JSON object");
 	if ((r = json_schema_read(root, &policy_schema, p, &policy_doc, err, errlen)) < 0 ||
 	    (r = check_policy(p, cJSON_GetObjectItemCaseSensitive(root, "reference") != NULL, err,
-			      errlen)) < 0)
+			      errlen)) < 0) {
+		kbs_policy_free(p);
 		return r;
+	}
 	p->require_runtime_log |= p->ref.has_luks_header_sha256;
 	return p->has_image ? 0 : reference_candidates(p);
 }
@@ -395,7 +463,7 @@ int kbs_policy_resolve(struct kbs_policy *p, const char *images_dir, char *err, 
 
 	if (!p->has_image)
 		return 0;
-	kbs_policy_free(p);
+	free_candidates(p);
 	d = opendir(images_dir);
 	while (d && (de = readdir(d))) {
 		struct manifest m;
@@ -438,4 +506,40 @@ int kbs_policy_resolve(struct kbs_policy *p, const char *images_dir, char *err, 
 	if (r < 0)
 		kbs_policy_free(p);
 	return r;
+}
+
+int kbs_policy_check_order(const struct kbs_policy *p, const struct order *o, const char *resource,
+			   char *err, size_t errlen)
+{
+	const struct order_input *in;
+	size_t i;
+
+	if (!o)
+		return p->has_order ? set_error(err, errlen, -EKEYREJECTED,
+						"order: the policy requires an order bound to the "
+						"evidence, and the session has none")
+				    : 0;
+	if (!(in = order_input_by_resource(o, resource)))
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "order: the order names no input with resource %s", resource);
+	if (p->ref.has_luks_header_sha256 &&
+	    memcmp(in->luks_header_sha256, p->ref.luks_header_sha256, 32))
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "order: input %s names another LUKS header than this resource's",
+				 in->name);
+	for (i = 0; i < p->ncustomers; i++)
+		if (!memcmp(p->customers[i], o->customer_pub, 33))
+			break;
+	if (p->ncustomers && i == p->ncustomers)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "order: customer_pubkey is not one the policy names");
+	for (i = 0; i < p->nsolutions; i++)
+		if (!memcmp(p->solutions[i], o->inputs[o->solution].luks_header_sha256, 32))
+			break;
+	if (p->nsolutions && i == p->nsolutions)
+		return set_error(err, errlen, -EKEYREJECTED,
+				 "order: the solution input (%s) is not one the policy names "
+				 "(solution_luks_header_sha256)",
+				 o->inputs[o->solution].name);
+	return 0;
 }

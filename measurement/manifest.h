@@ -97,7 +97,22 @@ struct kbs_policy {
 	struct reference *cands[PLATFORM__COUNT];
 	size_t ncands[PLATFORM__COUNT];
 	char image_label[160]; /* "default 1 (sha256 ab12...)" */
+	/* "order": the session must carry a bound order meeting these (docs/kbs.md) */
+	bool has_order;
+	uint8_t (*customers)[33]; /* order.customer_pubkey: one of these keys (heap) */
+	size_t ncustomers;
+	uint8_t (*solutions)[32]; /* order.solution_luks_header_sha256: one of these (heap) */
+	size_t nsolutions;
 };
+
+struct order;
+/*
+ * The policy's demands on the order a session carries (NULL: none), for
+ * resource (which an input of the order must name). 0, or -EKEYREJECTED
+ * with err naming the rule.
+ */
+int kbs_policy_check_order(const struct kbs_policy *p, const struct order *o, const char *resource,
+			   char *err, size_t errlen);
 
 /*
  * Strict: unknown members refused; without "image", the reference must pin

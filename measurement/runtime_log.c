@@ -325,7 +325,7 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 	struct runtime_log log;
 	char err[160];
 	size_t n = 0;
-	bool luks_seen = false, luks_other = false;
+	bool luks_seen = false, luks_match = false;
 	int r;
 
 	if (!g)
@@ -356,8 +356,9 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 		if (strcmp(e->name, "luks-header"))
 			continue;
 		luks_seen = true;
-		if (luks_sha256 && (e->len != 32 || memcmp(e->value, luks_sha256, 32)))
-			luks_other = true;
+		/* one event per input of the order: the policy's volume must be one of them */
+		if (luks_sha256 && e->len == 32 && !memcmp(e->value, luks_sha256, 32))
+			luks_match = true;
 	}
 	r = memcmp(g == &log_regs[0] ? log.rtmr3 : log.pcr15_sha256, reg, g->len);
 	runtime_log_free(&log);
@@ -373,10 +374,10 @@ int runtime_log_check(const char *text, size_t len, enum cvm_platform p, const u
 	verdict_pass(v, CHECK_RUNTIME_LOG, "%zu runtime events replay to %s", n, g->label);
 	if (!luks_sha256)
 		return 0;
-	if (luks_other)
-		return verdict_fail(v, CHECK_LUKS_HEADER, "the guest measured another LUKS header");
 	if (!luks_seen)
 		return verdict_fail(v, CHECK_LUKS_HEADER, "the guest measured no LUKS header");
+	if (!luks_match)
+		return verdict_fail(v, CHECK_LUKS_HEADER, "the guest measured another LUKS header");
 	verdict_pass(v, CHECK_LUKS_HEADER, "the guest measured the expected LUKS header");
 	return 0;
 }

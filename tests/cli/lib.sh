@@ -61,13 +61,13 @@ wait_port() {
 	done
 }
 
-# sim_initrd DIR OUT AGENT RESOURCE RETRIES TIMEOUT_MS: builds in DIR the
-# initrd OUT of vm-images/default with the test build AGENT of cvm-agent (the
-# sim TEE, signing with the test PKI $pki, reporting MRTD $mrtd), the
-# broker's certificate $tmp/tls.pem, and the broker RESOURCE tried RETRIES
-# times after TIMEOUT_MS. Also needs $top, $cvm and $kver. With $sim_launch
-# set (non-empty), the sim reports instead the launch registers the host hands
-# over by fw_cfg: image.json's "plain": {"sim_launch": FILE} (docs/order.md).
+# sim_initrd DIR OUT AGENT RETRIES TIMEOUT_MS: builds in DIR the initrd OUT
+# of vm-images/default with the test build AGENT of cvm-agent (the sim TEE,
+# signing with the test PKI $pki, reporting MRTD $mrtd), the brokers the
+# order names tried RETRIES times after TIMEOUT_MS. Also needs $top, $cvm and
+# $kver. With $sim_launch set (non-empty), the sim reports instead the launch
+# registers the host hands over by fw_cfg: image.json's "plain":
+# {"sim_launch": FILE} (docs/order.md), with the order's MRCONFIGID.
 sim_initrd() {
 	sim_reg="\"measurement\": \"$mrtd\""
 	if [ -n "${sim_launch:-}" ]; then
@@ -76,14 +76,11 @@ sim_initrd() {
 	mkdir -p "$1/sim-pki/tdx"
 	cp "$top/vm-images/default/initrd.list" "$1/"
 	cp "$3" "$1/cvm-agent"
-	cp "$tmp/tls.pem" "$1/broker.pem"
 	cp "$pki/tdx/ak.key" "$pki/tdx/pck.key" "$pki/tdx/pck-chain.pem" "$1/sim-pki/tdx/"
 	cat >"$1/agent.json" <<EOA
 {"tee": "sim",
- "broker": {"url": "https://10.0.2.100:8443", "cacert": "/etc/cvm/broker.pem", "resource": "$4",
-            "retries": $5, "backoff_ms": 200, "timeout_ms": $6},
+ "broker": {"retries": $4, "backoff_ms": 200, "timeout_ms": $5},
  "network": {"interface": "eth0", "address": "10.0.2.15/24", "gateway": "10.0.2.2"},
- "devices": {"workload": "vda", "output": "vdb"},
  "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx", $sim_reg}}
 EOA
 	printf '\n# test build only: the sim backend, its test PKI, and fw_cfg for its launch registers\ntree sim-pki /etc/cvm/sim-pki\nmodule qemu_fw_cfg\n' >>"$1/initrd.list"

@@ -12,6 +12,7 @@ p = argparse.ArgumentParser()
 p.add_argument("out")
 p.add_argument("--recipient", required=True)
 p.add_argument("--order-id", required=True)
+p.add_argument("--order", help="a signed order (docs/order.md): its digest and inputs go into the header")
 p.add_argument("--stage", required=True)
 p.add_argument("--evidence-cmd", required=True)
 p.add_argument("--tee", default="tdx")
@@ -36,11 +37,20 @@ sha256 = lambda b: hashlib.sha256(b).digest()
 signer = ec.generate_private_key(ec.SECP256K1())
 spub = comp(signer.public_key())
 manifest, luks = sha256(b"a job manifest"), sha256(b"a LUKS2 header")
+# the order: a signed one's digest (of its RFC 8785 form without "signature") and inputs, or
+# a digest named after the id and one input of the header above
+if a.order:
+    o = json.load(open(a.order))
+    o.pop("signature")
+    order_sha = sha256(jcs(o))
+    inputs = [(i["name"], bytes.fromhex(i["volume"]["luks_header_sha256"])) for i in o["inputs"]]
+else:
+    order_sha, inputs = sha256(b"order " + a.order_id.encode()), [("solution", luks)]
 
 # the runtime log, as cvm-agent measures (docs/measurements.md)
-events = [("agent-version", b"cvm-agent test"), ("agent-config", sha256(b"{}")),
-          ("order-id", a.order_id.encode()), ("luks-header", luks), ("result-key", spub),
-          ("job-manifest", manifest)]
+events = ([("agent-version", b"cvm-agent test"), ("agent-config", sha256(b"{}")),
+           ("order", order_sha), ("result-key", spub)] +
+          [("luks-header", h) for _, h in inputs] + [("job-manifest", manifest)])
 log = []
 def record(name, value):
     if a.tee == "tdx":
@@ -75,13 +85,15 @@ eph = ec.generate_private_key(ec.SECP256K1())
 epub = comp(eph.public_key())
 x = eph.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), rpub))
 key = HKDF(hashes.SHA256(), 32, b"cvm-result-v1", epub + rpub).derive(x)
-header = jcs({"version": 1, "cipher": "secp256k1-ECDH+HKDF-SHA256+A256GCM",
+header = jcs({"version": 2, "cipher": "secp256k1-ECDH+HKDF-SHA256+A256GCM",
               "recipient_key_id": sha256(rpub).hex(), "ephemeral_pubkey": epub.hex(),
               "chunk_size": a.chunk, "signing_pubkey": spub.hex(), "order_id": a.order_id,
-              "job_manifest_sha256": manifest.hex(), "workload_header_sha256": luks.hex(),
+              "order_sha256": order_sha.hex(),
+              "inputs": [{"name": n, "luks_header_sha256": h.hex()} for n, h in inputs],
+              "job_manifest_sha256": manifest.hex(),
               "job": {"exit_code": a.exit_code, "signal": a.signal, "timed_out": a.timed_out,
                       "partial": a.partial}})
-body = bytearray(b"CVMR\x01\0\0\0" + struct.pack("<I", len(header)) + header)
+body = bytearray(b"CVMR\x02\0\0\0" + struct.pack("<I", len(header)) + header)
 pieces = [plain[i:i + a.chunk] for i in range(0, len(plain), a.chunk)] or [b""]
 for i, piece in enumerate(pieces):
     last = i == len(pieces) - 1

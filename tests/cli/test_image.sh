@@ -30,7 +30,7 @@ build() { # OUT [more args]
 	o=$1
 	shift
 	"$cvm" image build "$top/vm-images/default" -o "$o" --key "$tmp/builder.key" --kver "$kver" \
-		--file broker.pem="$tmp/tls.pem" --file cvm-agent="$agent" "$@"
+		--file cvm-agent="$agent" "$@"
 }
 
 # ---- build and verify ----
@@ -43,9 +43,13 @@ expect "verify: another builder's key is refused" 1 "E_MANIFEST_SIGNATURE" -- \
 expect "build without --key" 2 "--key" -- "$cvm" image build "$top/vm-images/default" -o "$tmp/x"
 expect "build: a firmware that is not here names --firmware and --platforms" 2 "--platforms" -- \
 	build "$tmp/x" --platforms snp
-expect "build: a missing deployment file names --file" 2 "--file broker.pem=PATH" -- \
-	"$cvm" image build "$top/vm-images/default" -o "$tmp/x" --key "$tmp/builder.key" --kver "$kver" \
-	--platforms tdx
+# a deployment file the recipe names and nobody gave
+cp -r "$top/vm-images/default" "$tmp/extra"
+sed 's/"deployment_files": \["cvm-agent"\]/"deployment_files": ["cvm-agent", "site.pem"]/' \
+	"$top/vm-images/default/build.json" >"$tmp/extra/build.json"
+expect "build: a missing deployment file names --file" 2 "--file site.pem=PATH" -- \
+	"$cvm" image build "$tmp/extra" -o "$tmp/x" --key "$tmp/builder.key" --kver "$kver" \
+	--file cvm-agent="$agent" --platforms tdx
 # a build.json of unknown members: each named, never ignored
 cp -r "$top/vm-images/default" "$tmp/typo"
 $py -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); j["platforms"]["tdx"]["smp"]=2; json.dump(j,open(p,"w"))' "$tmp/typo/build.json"

@@ -55,6 +55,50 @@ for r in vol:tdx snp:snp tdxluks:tdxluks launch:launch; do
 	expect "add-resource default/key/${r%%:*}" 0 "" -- "$cvm" kbs add-resource --store "$store" "default/key/${r%%:*}" "$tmp/volkey"
 	expect "set-policy default/key/${r%%:*}" 0 "" -- "$cvm" kbs set-policy --store "$store" "default/key/${r%%:*}" "$tmp/${r#*:}.json"
 done
+# ---- orders (docs/order.md): resources of an order's inputs, policies on the order ----
+"$cvm" keygen -o "$tmp/customer.key" >"$tmp/customer.pub" && "$cvm" keygen -o "$tmp/stranger.key" >"$tmp/stranger.pub" ||
+	bad "keygen"
+solA=$(printf 'solution A' | sha256sum | cut -c1-64)
+solB=$(printf 'solution B' | sha256sum | cut -c1-64)
+# order NAME SOLUTION_HEADER: three inputs, at this broker: sol, ord (the data), cust
+korder() {
+	/usr/bin/python3 - "$2" "$tmp/sim-launch.json" >"$tmp/$1.u.json" <<'EOP'
+import json, sys
+sol, launch = sys.argv[1], sys.argv[2]
+def inp(name, role, header, res):
+    return {"name": name, "role": role, "volume": {"url": "https://f.example.com/%s.img" % name,
+            "sha256": "00" * 32, "size": 4096, "luks_header_sha256": header},
+            "broker": {"url": "https://127.0.0.1:1", "resource": res, "spki_sha256": "11" * 32}}
+print(json.dumps({"version": 2, "id": "order-kbs", "image": "default", "vcpus": 1, "memory_mib": 1024,
+  "deadline_seconds": 60, "inputs": [inp("sol", "solution", sol, "default/key/sol"),
+  inp("ord", "data", "22" * 32, "default/key/ord"), inp("cust", "data", "33" * 32, "default/key/cust")],
+  "result": {"upload_url": "https://f.example.com/r"}}))
+EOP
+	"$cvm" order sign "$tmp/$1.u.json" --key "$tmp/customer.key" -o "$tmp/$1.json" >/dev/null || bad "order $1"
+	# the launch the host makes for it: the sim's registers with the order's MRCONFIGID
+	/usr/bin/python3 -c 'import json,sys; l = json.load(open(sys.argv[1])); l["mrconfigid"] = sys.argv[2]
+json.dump(l, open(sys.argv[3], "w"))' "$tmp/sim-launch.json" \
+		"$("$cvm" order check "$tmp/$1.json" | sed -n 's/^sha384 //p')" "$tmp/$1-launch.json"
+}
+korder orderA "$solA"
+korder orderB "$solB"
+/usr/bin/python3 - "$tmp/launch.json" "$solA" "$(cat "$tmp/stranger.pub")" "$tmp" <<'EOP'
+import json, sys
+base, sol, stranger, tmp = sys.argv[1:]
+p = json.load(open(base))
+for name, order in (("ord", {"solution_luks_header_sha256": [sol]}), ("cust", {"customer_pubkey": [stranger]}),
+                    ("sol", {})):
+    json.dump(dict(p, order=order), open("%s/pol-%s.json" % (tmp, name), "w"))
+EOP
+for r in ord cust sol; do
+	expect "set-policy default/key/$r: a policy on the order" 0 "" -- sh -c \
+		"'$cvm' kbs add-resource --store '$store' default/key/$r '$tmp/volkey' && '$cvm' kbs set-policy --store '$store' default/key/$r '$tmp/pol-$r.json'"
+done
+echo '{"reference":{'"$tdxref"'},"order":{"customer_pubkey":["zz"]}}' >"$tmp/bad.json"
+expect "set-policy refuses an order rule that is not a key" 1 "order.customer_pubkey" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
+echo '{"reference":{'"$tdxref"'},"order":{"solution":"x"}}' >"$tmp/bad.json"
+expect "set-policy refuses an unknown order rule" 1 "unknown member" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
+
 mode=$(stat -c %a "$store/resources/default/key/vol")
 [ "$mode" = 600 ] && ok "resources are written mode 0600" || bad "resource mode $mode"
 
@@ -132,6 +176,26 @@ expect "client: http:// refused" 2 "https://" -- "$cvmt" kbs-client --url "http:
 expect "client: a broker certificate not pinned" 2 "SSL" -- "$cvmt" kbs-client --url "$url" --cacert "$tmp/other.pem" --tee sim --sim-pki "$pki" --retries 0 --resource default/key/vol -o "$tmp/got3"
 expect "client: nobody listening" 2 "connect" -- "$cvmt" kbs-client --url "https://127.0.0.1:1" --cacert "$tmp/tls.pem" --tee sim --sim-pki "$pki" --retries 1 --resource default/key/vol -o "$tmp/got3"
 expect "production cvm has no sim backend" 2 "not in this build" -- "$cvm" kbs-client --url "$url" --tee sim --resource default/key/vol -o "$tmp/got3"
+
+# orders: the order in /attest (init-data), bound by the sim's MRCONFIGID, and the policies on it
+expect "order: bound by MRCONFIGID, its solution the one the data's policy names: released" 0 "" -- \
+	cl --sim-launch "$tmp/orderA-launch.json" --order "$tmp/orderA.json" --resource default/key/ord -o "$tmp/got-ord"
+cmp -s "$tmp/got-ord" "$tmp/volkey" && ok "order: the released resource is the stored one" || bad "order: resource differs"
+expect "order: another solution is refused by the data's policy" 1 "PolicyDeny: order: the solution input (sol) is not one" -- \
+	cl --sim-launch "$tmp/orderB-launch.json" --order "$tmp/orderB.json" --resource default/key/ord -o "$tmp/got3"
+expect "order: evidence launched for another order is refused at attest" 1 "AttestationFailed: E_ORDER_BINDING: mrconfigid" -- \
+	cl --sim-launch "$tmp/orderB-launch.json" --order "$tmp/orderA.json" --resource default/key/ord -o "$tmp/got3"
+expect "order: evidence launched for no order is refused at attest" 1 "E_ORDER_BINDING" -- \
+	cl --sim-launch "$tmp/sim-launch.json" --order "$tmp/orderA.json" --resource default/key/sol -o "$tmp/got3"
+expect "order: a resource the order does not name is refused" 1 "PolicyDeny: order: the order names no input with resource default/key/launch" -- \
+	cl --sim-launch "$tmp/orderA-launch.json" --order "$tmp/orderA.json" --resource default/key/launch -o "$tmp/got3"
+expect "order: a customer the policy does not name is refused" 1 "PolicyDeny: order: customer_pubkey" -- \
+	cl --sim-launch "$tmp/orderA-launch.json" --order "$tmp/orderA.json" --resource default/key/cust -o "$tmp/got3"
+expect "order: a policy that needs an order refuses a session without one" 1 "requires an order" -- \
+	cl --sim-launch "$tmp/sim-launch.json" --resource default/key/sol -o "$tmp/got3"
+sed 's/"signature":"\(..\)/"signature":"00/' "$tmp/orderA.json" >"$tmp/orderA-badsig.json"
+expect "order: a changed signature is refused by the client first" 2 "E_ORDER_SIGNATURE" -- \
+	cl --sim-launch "$tmp/orderA-launch.json" --order "$tmp/orderA-badsig.json" --resource default/key/ord -o "$tmp/got3"
 
 # runtime log on TDX: the sim's RTMR3 is the log's replay
 # (a log starts with the agent: agent-version and agent-config, then what it measured)

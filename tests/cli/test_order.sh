@@ -1,9 +1,11 @@
 #!/bin/sh
-# cvm order sign | check: a signed order verifies, and an independent
-# verifier (Python's cryptography, RFC 8785 by json.dumps) agrees with the
-# signature; a changed, unsigned or foreign-signed order, one over the
-# provider's limits and bad arguments are refused with the documented exit
-# codes and one line.
+# cvm order sign | check: a signed order (version 2: a solution and a data
+# input, two brokers) verifies, and an independent verifier (Python's
+# cryptography, RFC 8785 by json.dumps) agrees with the signature; a
+# changed, unsigned or foreign-signed order, the version 1 form, one over
+# the provider's limits and bad arguments are refused with the documented
+# exit codes and one line. Then cvm run --print-qemu, and real QEMU taking
+# its plain command line.
 set -u
 cvm=${CVM_BIN:?}
 tmp=${CVM_TEST_TMP:?}/cli-order
@@ -14,11 +16,22 @@ py=/usr/bin/python3
 openssl ecparam -name secp256k1 -genkey -noout -out "$tmp/customer.pem" 2>/dev/null || bad "customer key"
 openssl ecparam -name secp256k1 -genkey -noout -out "$tmp/other.pem" 2>/dev/null || bad "other key"
 cat >"$tmp/order.json" <<'EOJ'
-{"id": "order-cli-1",
- "workload": {"url": "https://files.example.com/w/workload.img",
+{"version": 2, "id": "order-cli-1",
+ "inputs": [
+  {"name": "solution", "role": "solution",
+   "volume": {"url": "https://files.example.com/w/solution.img",
               "sha256": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
-              "size": 33554432},
- "broker": {"url": "https://broker.example.com:8443", "resource": "default/workload/key"},
+              "size": 33554432,
+              "luks_header_sha256": "11112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"},
+   "broker": {"url": "https://broker.example.com:8443", "resource": "default/workload/key",
+              "spki_sha256": "22222233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}},
+  {"name": "ledger", "role": "data", "mount": "/inputs/books",
+   "volume": {"url": "https://files.example.com/w/ledger.img",
+              "sha256": "33332233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+              "size": 4096,
+              "luks_header_sha256": "44442233445566778899aabbccddeeff00112233445566778899aabbccddeeff"},
+   "broker": {"url": "https://10.1.2.3", "resource": "data/ledger/key",
+              "spki_sha256": "55552233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}}],
  "image": "default", "vcpus": 2, "memory_mib": 1024, "deadline_seconds": 600,
  "result": {"upload_url": "https://files.example.com/r/order-cli-1.cvmr"}}
 EOJ
@@ -28,6 +41,9 @@ expect "sign" 0 "" -- "$cvm" order sign "$tmp/order.json" --key "$tmp/customer.p
 expect "check" 0 "^order order-cli-1$" -- "$cvm" order check "$tmp/signed.json"
 sha=$(sed -n 's/^sha256 //p' "$tmp/out")
 sha384=$(sed -n 's/^sha384 //p' "$tmp/out")
+grep -q "^input solution solution /inputs/solution broker https://broker.example.com:8443 default/workload/key luks_header_sha256 1111" "$tmp/out" &&
+	grep -q "^input ledger data /inputs/books broker https://10.1.2.3 data/ledger/key " "$tmp/out" &&
+	ok "check prints every input" || { bad "check: inputs"; cat "$tmp/out"; }
 
 # the signature, the key and the digest as someone else computes them
 $py - "$tmp/signed.json" "$tmp/customer.pem" "$sha" "$sha384" >"$tmp/indep" 2>&1 <<'EOP'
@@ -71,12 +87,23 @@ expect "signing an order that names another key is refused" 1 "names another key
 [ ! -e "$tmp/x.json" ] && ok "nothing written on refusal" || bad "a refused signing wrote a file"
 sed 's/"image":"default"/"image":"..\/etc"/' "$tmp/signed.json" >"$tmp/image.json"
 expect "a bad image name is refused" 1 "E_ORDER: image" -- "$cvm" order check "$tmp/image.json"
+# the version 1 form, named as such
+cat >"$tmp/v1.json" <<'EOJ'
+{"id": "order-cli-1", "workload": {"url": "https://f.example.com/w.img", "sha256": "00", "size": 1},
+ "broker": {"url": "https://b.example.com", "resource": "a/b/c"}, "image": "default", "vcpus": 1,
+ "memory_mib": 1024, "deadline_seconds": 60, "result": {"upload_url": "https://f.example.com/r"}}
+EOJ
+expect "a version 1 order is refused by name" 1 "E_ORDER_VERSION: a version 1 order" -- "$cvm" order check "$tmp/v1.json"
+expect "signing a version 1 order is refused" 1 "E_ORDER_VERSION" -- "$cvm" order sign "$tmp/v1.json" --key "$tmp/customer.pem" -o "$tmp/v1s.json"
 
 # the provider's limits
-echo '{"max_vcpus": 2, "max_memory_mib": 1024, "max_deadline_seconds": 600, "max_workload_bytes": 33554432}' >"$tmp/exact.json"
+echo '{"max_vcpus": 2, "max_memory_mib": 1024, "max_deadline_seconds": 600, "max_workload_bytes": 33558528}' >"$tmp/exact.json"
 expect "an order at the limits passes" 0 "" -- "$cvm" order check "$tmp/signed.json" --limits "$tmp/exact.json"
 echo '{"max_vcpus": 1}' >"$tmp/small.json"
 expect "an order over the limits is refused" 1 "E_ORDER_LIMIT: vcpus 2 is over the provider's 1" -- \
+	"$cvm" order check "$tmp/signed.json" --limits "$tmp/small.json"
+echo '{"max_workload_bytes": 33558527}' >"$tmp/small.json"
+expect "the inputs together over the limit are refused" 1 "E_ORDER_LIMIT: the inputs' volumes 33558528 is over" -- \
 	"$cvm" order check "$tmp/signed.json" --limits "$tmp/small.json"
 echo '{"max_cpus": 1}' >"$tmp/badlim.json"
 expect "bad limits are a usage error" 2 "E_LIMITS: unknown member" -- "$cvm" order check "$tmp/signed.json" --limits "$tmp/badlim.json"
@@ -93,15 +120,17 @@ kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
 mkdir -p "$tmp/images/default" "$tmp/images/dev" "$tmp/work"
 sed "s|\"vmlinuz\"|\"$kernel\"|" "$(dirname "$0")/../../vm-images/default/image.json" >"$tmp/images/default/image.json"
 head -c 4096 /dev/zero >"$tmp/images/default/initrd.img"
-truncate -s 8M "$tmp/work/workload.img" "$tmp/work/output.img"
+mkdir -p "$tmp/work/inputs"
+truncate -s 8M "$tmp/work/order.img" "$tmp/work/inputs/solution.img" "$tmp/work/inputs/ledger.img" "$tmp/work/output.img"
 expect "print-qemu plain" 0 "" -- "$cvm" run "$tmp/signed.json" --print-qemu --images "$tmp/images" --workdir "$tmp/work"
 cp "$tmp/out" "$tmp/plain.cmd"
 # a relative work directory is named absolutely (QEMU reads a relative "w:1/x" as protocol "w")
 (cd "$tmp" && "$cvm" run "$tmp/signed.json" --print-qemu --images "$tmp/images" --workdir w:1 >"$tmp/rel.cmd" 2>"$tmp/err")
-grep -q "file=$tmp/w:1/workload.img," "$tmp/rel.cmd" && grep -q "path=$tmp/w:1/status " "$tmp/rel.cmd" &&
+grep -q "file=$tmp/w:1/order.img," "$tmp/rel.cmd" && grep -q "file=$tmp/w:1/inputs/ledger.img," "$tmp/rel.cmd" &&
+	grep -q "path=$tmp/w:1/status " "$tmp/rel.cmd" &&
 	ok "print-qemu: a relative work directory becomes absolute" || { bad "relative workdir"; cat "$tmp/rel.cmd" "$tmp/err"; }
-grep -q "^qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 .*'user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:socat - TCP:broker.example.com:8443'" "$tmp/plain.cmd" &&
-	ok "plain: the order's size and broker forward" || { bad "plain command line"; cat "$tmp/plain.cmd"; }
+grep -q "^qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 .*'user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:socat - TCP:broker.example.com:8443,guestfwd=tcp:10.0.2.101:443-cmd:socat - TCP:10.1.2.3:443'" "$tmp/plain.cmd" &&
+	ok "plain: the order's size and a forward per broker" || { bad "plain command line"; cat "$tmp/plain.cmd"; }
 swtpm socket --tpm2 --tpmstate dir="$tmp/work" --ctrl type=unixio,path="$tmp/work/swtpm.sock" \
 	--pid file="$tmp/work/swtpm.pid" --flags startup-clear --daemon 2>"$tmp/swtpm.log" || bad "swtpm"
 # QEMU opens every device, disk, chardev and the vTPM, loads the kernel and stops before

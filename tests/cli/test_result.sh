@@ -69,7 +69,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 b = open(sys.argv[1], "rb").read()
 priv = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
-assert b[:4] == b"CVMR" and b[4] == 1 and b[5:8] == b"\0\0\0"
+assert b[:4] == b"CVMR" and b[4] == 2 and b[5:8] == b"\0\0\0"
 hl = struct.unpack("<I", b[8:12])[0]
 htext = b[12:12 + hl]
 h = json.loads(htext)

@@ -65,7 +65,27 @@ print(k.curve.name, k.public_key().public_bytes(s.Encoding.X962, s.PublicFormat.
 # ---- evidence: PROG REPORT_DATA_HEX OUT RUNTIME_LOG ----
 mrtd=$($py -c 'print(bytes(range(48)).hex())')
 snpm=$($py -c 'print(bytes(range(0xa0, 0xd0)).hex())')
-sim_evidence_cmd "$tmp/ev-tdx.sh" "$cvmt" "$pki" "$mrtd" log
+# the customer's order (docs/order.md): the sim's MRCONFIGID is its SHA-384, as a TDX launch for it
+sign_order() { # ID DEADLINE OUT
+	cat >"$tmp/order.u.json" <<EOO
+{"version": 2, "id": "$1", "image": "default", "vcpus": 1, "memory_mib": 1024, "deadline_seconds": $2,
+ "inputs": [{"name": "solution", "role": "solution",
+             "volume": {"url": "https://f.example.com/s.img", "sha256": "$(printf '%064d' 0)", "size": 4096,
+                        "luks_header_sha256": "$(printf 'a LUKS2 header' | sha256sum | cut -c1-64)"},
+             "broker": {"url": "https://b.example.com", "resource": "a/b/c", "spki_sha256": "$(printf '%064d' 1)"}}],
+ "result": {"upload_url": "https://f.example.com/r"}}
+EOO
+	"$cvm" order sign "$tmp/order.u.json" --key "$tmp/customer.key" -o "$3" >/dev/null
+}
+sign_order order-cli-2 60 "$tmp/order.json"
+sign_order order-cli-9 60 "$tmp/order9.json"
+sign_order order-cli-2 61 "$tmp/order2b.json"
+echo "{\"mrtd\": \"$mrtd\", \"mrconfigid\": \"$("$cvm" order check "$tmp/order.json" | sed -n 's/^sha384 //p')\"}" >"$tmp/launch.json"
+printf '#!/bin/sh\nexec "%s" kbs-client --tee sim --sim-pki "%s" --sim-launch "%s" --runtime-log "$3" --evidence "$1" -o "$2"\n' \
+	"$cvmt" "$pki" "$tmp/launch.json" >"$tmp/ev-tdx.sh"
+chmod +x "$tmp/ev-tdx.sh"
+# the same, launched for no order
+sim_evidence_cmd "$tmp/ev-noorder.sh" "$cvmt" "$pki" "$mrtd" log
 cat >"$tmp/ev-snp.sh" <<EOF
 #!/bin/sh
 exec "$cvmt" kbs-client --tee sim --sim-platform snp --sim-pki "$pki" --sim-measurement $snpm --evidence "\$1" -o "\$2"
@@ -80,7 +100,7 @@ head -c 300000 /dev/urandom >"$tmp/stage/output/deep/er/random.bin"
 echo "the quick brown fox" >"$tmp/stage/output/fox.txt"
 echo "exit 0" >"$tmp/stage/log/stdout"
 seal() {
-	$py "$here/seal_result.py" --recipient "$pub" --order-id order-cli-2 --stage "$tmp/stage" \
+	$py "$here/seal_result.py" --recipient "$pub" --order-id order-cli-2 --order "$tmp/order.json" --stage "$tmp/stage" \
 		--evidence-cmd "$tmp/ev-tdx.sh" "$@" >/dev/null
 }
 reset_out() { rm -rf "$tmp/res" "$tmp/res.part"; }
@@ -114,7 +134,8 @@ assert c["reference"]["state"] == "not checked"
 assert o["header"]["order_id"] == "order-cli-2" and o["header"]["job"]["exit_code"] == 0
 assert {"path": "output/fox.txt", "type": "file", "size": 20} in o["files"]
 names = [e["name"] for e in o["runtime_events"] if e["bound"]]
-assert names == ["agent-version", "agent-config", "order-id", "luks-header", "result-key", "job-manifest"]
+assert names == ["agent-version", "agent-config", "order", "result-key", "luks-header", "job-manifest"]
+assert o["header"]["inputs"][0]["name"] == "solution" and not o["order_checked"]
 EOP
 $py "$tmp/check-open.py" "$tmp/out" && ok "the JSON says what was verified and what came out" || bad "open --json"
 reset_out
@@ -137,10 +158,21 @@ expect "open with matching reference values" 0 "verified and opened$" -- open_ "
 grep -q "^  ok   reference    the measurements match" "$tmp/out" && grep -q "ok   mrtd " "$tmp/out" &&
 	grep -q "ok   luks_header " "$tmp/out" && ok "the reference stage shows what it compared" || bad "reference stage"
 reset_out
-expect "open --order with the bundle's order" 0 "verified and opened" -- open_ "$tmp/good.cvmr" $tdxroots --order order-cli-2
+expect "open --order with the bundle's order" 0 "verified and opened" -- open_ "$tmp/good.cvmr" $tdxroots --order "$tmp/order.json"
+grep -q "the evidence is bound to the order" "$tmp/out" && ok "open --order: the evidence's binding to the order shown" ||
+	bad "open --order: binding not shown"
 reset_out
 refused "open --order with another order" "E_RESULT_ORDER: the bundle is for order order-cli-2, not order-cli-9" -- \
-	open_ "$tmp/good.cvmr" $tdxroots --order order-cli-9
+	open_ "$tmp/good.cvmr" $tdxroots --order "$tmp/order9.json"
+refused "open --order with another order of the same id" "E_RESULT_ORDER: the bundle is for another order of id order-cli-2" -- \
+	open_ "$tmp/good.cvmr" $tdxroots --order "$tmp/order2b.json"
+sed 's/"signature":"\(..\)/"signature":"00/' "$tmp/order.json" >"$tmp/order-badsig.json"
+refused "open --order with an order whose signature fails" "E_RESULT_ORDER: .*E_ORDER_SIGNATURE" -- \
+	open_ "$tmp/good.cvmr" $tdxroots --order "$tmp/order-badsig.json"
+seal "$tmp/unbound.cvmr" --evidence-cmd "$tmp/ev-noorder.sh"
+refused "open --order with evidence launched for another order" "E_RESULT_ORDER: E_ORDER_BINDING: mrconfigid" -- \
+	open_ "$tmp/unbound.cvmr" $tdxroots --order "$tmp/order.json"
+expect "open --order of a file that is not there" 2 "nowhere.json" -- open_ "$tmp/good.cvmr" $tdxroots --order "$tmp/nowhere.json"
 refused "another MRTD than the reference" "E_RESULT_REFERENCE: mrtd" -- open_ "$tmp/good.cvmr" $tdxroots --reference "$tmp/ref-mrtd.json"
 refused "another workload than the reference" "E_RESULT_REFERENCE: luks_header" -- open_ "$tmp/good.cvmr" $tdxroots --reference "$tmp/ref-luks.json"
 refused "a reference without the platform" "E_RESULT_REFERENCE: .* has no reference values for tdx" -- open_ "$tmp/good.cvmr" $tdxroots --reference "$tmp/ref-snp.json"
@@ -162,12 +194,16 @@ seal "$tmp/replay.cvmr" --strip-evidence-log --trailer-log-extra
 refused "a runtime log that does not replay" "E_RESULT_EVENTLOG: runtime_log: .*does not replay to RTMR3" -- open_ "$tmp/replay.cvmr" $tdxroots
 seal "$tmp/twologs.cvmr" --trailer-log-extra
 refused "a trailer log other than the evidence's" "E_RESULT_EVENTLOG: the evidence carries another runtime log" -- open_ "$tmp/twologs.cvmr" $tdxroots
-for ev in result-key order-id luks-header job-manifest; do
+for ev in result-key order job-manifest; do
 	seal "$tmp/drop-$ev.cvmr" --drop "$ev"
 	refused "no $ev event" "E_RESULT_EVENT: the runtime log has no $ev event" -- open_ "$tmp/drop-$ev.cvmr" $tdxroots
 	seal "$tmp/alter-$ev.cvmr" --alter "$ev"
 	refused "another $ev event" "E_RESULT_EVENT: the $ev event is not the header's" -- open_ "$tmp/alter-$ev.cvmr" $tdxroots
 done
+seal "$tmp/drop-luks.cvmr" --drop luks-header
+refused "no luks-header event" "E_RESULT_EVENT: the runtime log measured 0 of 1 inputs" -- open_ "$tmp/drop-luks.cvmr" $tdxroots
+seal "$tmp/alter-luks.cvmr" --alter luks-header
+refused "another luks-header event" "E_RESULT_EVENT: the luks-header events are not the header's inputs" -- open_ "$tmp/alter-luks.cvmr" $tdxroots
 seal "$tmp/twice.cvmr" --twice result-key
 refused "result-key measured twice" "E_RESULT_EVENT: the runtime log measured result-key twice" -- open_ "$tmp/twice.cvmr" $tdxroots
 
@@ -176,7 +212,7 @@ refused "result-key measured twice" "E_RESULT_EVENT: the runtime log measured re
 cat >"$tmp/agent-log.py" <<'EOP'
 import hashlib, json, sys
 ev = [("agent-version", b"cvm-agent test"), ("agent-config", hashlib.sha256(b"test config").digest()),
-      ("order-id", b"order-cli-2"), ("luks-header", hashlib.sha256(b"test LUKS2 header").digest()),
+      ("order", hashlib.sha256(b"order-cli-2").digest()), ("luks-header", hashlib.sha256(b"test LUKS2 header").digest()),
       ("result-key", bytes.fromhex("02" + "11" * 32)), ("job-manifest", hashlib.sha256(b"test manifest").digest())]
 json.dump([{"recnum": i, "rtmr": 3, "digests": [{"hashAlg": "sha384", "digest": hashlib.sha384(v).hexdigest()}],
             "content_type": "cvm", "content": {"name": n, "value": v.hex()}} for i, (n, v) in enumerate(ev)],

@@ -66,7 +66,7 @@ vk=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['volume_key'])"
 
 # ---- the broker: the volume key under the policy of the image's (sim) MRTD and the volume ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/tls.key" \
-	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:10.0.2.100 2>/dev/null
+	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 echo "{\"reference\":{\"tdx\":{$tdx_ref},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/policy.json"
 "$cvm" kbs add-resource --store "$tmp/store" default/workload/key "$tmp/volume.key" >/dev/null &&
 	"$cvm" kbs set-policy --store "$tmp/store" default/workload/key "$tmp/policy.json" >/dev/null || bad "broker store"
@@ -133,7 +133,7 @@ wait_port "$wport" && wait_port "$fport" || bad "the file servers did not start"
 
 # ---- the provider's image: vm-images/default with the test agent and the sim PKI ----
 mkdir -p "$tmp/images/default"
-sim_initrd "$tmp/imgsrc" "$tmp/images/default/initrd.img" "$bin/cvm-agent-test" default/workload/key 1 6000 ||
+sim_initrd "$tmp/imgsrc" "$tmp/images/default/initrd.img" "$bin/cvm-agent-test" 1 6000 ||
 	bad "initrd"
 $py -c 'import json,sys
 i = json.load(open(sys.argv[1])); i["platforms"]["plain"]["sim_launch"] = sys.argv[2]
@@ -141,14 +141,20 @@ json.dump(i, open(sys.argv[3], "w"))' "$top/vm-images/default/image.json" "$tmp/
 ln -s "$kernel" "$tmp/images/default/vmlinuz"
 
 # ---- orders: ID WORKLOAD_URL UPLOAD_URL [SHA256] [BROKER_PORT] [DEADLINE] [SIZE] -> $tmp/ID.json ----
+# one input, the solution (the workload above), its broker pinned by its certificate
 order() {
-	cat >"$tmp/$1.unsigned.json" <<EOO
-{"id": "$1",
- "workload": {"url": "$2", "sha256": "${4:-$wsha}", "size": ${7:-$wsize}},
- "broker": {"url": "https://127.0.0.1:${5:-$bport}", "resource": "default/workload/key"},
- "image": "default", "vcpus": 1, "memory_mib": 1024, "deadline_seconds": ${6:-240},
- "result": {"upload_url": "$3"}}
-EOO
+	$py - "$1" "$2" "$3" "${4:-$wsha}" "${5:-$bport}" "${6:-240}" "${7:-$wsize}" "$luks" "$tmp/tls.pem" \
+		>"$tmp/$1.unsigned.json" <<'EOP'
+import json, sys
+oid, url, up, sha, port, deadline, size, luks, ca = sys.argv[1:]
+print(json.dumps({"version": 2, "id": oid, "image": "default", "vcpus": 1, "memory_mib": 1024,
+  "deadline_seconds": int(deadline),
+  "inputs": [{"name": "solution", "role": "solution",
+              "volume": {"url": url, "sha256": sha, "size": int(size), "luks_header_sha256": luks},
+              "broker": {"url": "https://127.0.0.1:" + port, "resource": "default/workload/key",
+                         "ca": open(ca).read()}}],
+  "result": {"upload_url": up}}))
+EOP
 	"$cvm" order sign "$tmp/$1.unsigned.json" --key "$tmp/customer.key" -o "$tmp/$1.json" || bad "sign $1"
 }
 run() { # ID [options]: cvm run into $tmp/run-ID; summary in $tmp/ID.summary, stderr in $tmp/ID.err
@@ -175,6 +181,7 @@ files=http://127.0.0.1:$fport
 expect "help" 0 "Usage: cvm run ORDER.json \[--workdir DIR\]" -- "$cvm" run --help
 order good "http://127.0.0.1:$wport/workload.img" "$files/flaky/good.cvmr"
 sed 's/"vcpus":1/"vcpus":2/' "$tmp/good.json" >"$tmp/badsig.json"
+cmp -s "$tmp/good.json" "$tmp/badsig.json" && bad "badsig: the order did not change"
 expect "a bad signature is refused" 2 "E_ORDER_SIGNATURE" -- "$cvm" run "$tmp/badsig.json" \
 	--workdir "$tmp/run-badsig" --images "$tmp/images"
 [ ! -e "$tmp/run-badsig" ] && [ ! -s "$tmp/out" ] && ok "a bad signature: nothing made, no summary" ||
@@ -186,7 +193,8 @@ expect "a wrong workload SHA-256 is refused" 2 "E_WORKLOAD_DIGEST" -- "$cvm" run
 [ "$(js "$tmp/out" 's["code"]')" = E_WORKLOAD_DIGEST ] && [ "$(js "$tmp/out" 's["qemu"]')" = None ] &&
 	ok "a wrong SHA-256: the summary names it, nothing launched" || { bad "digest summary"; cat "$tmp/out"; }
 [ ! -e "$tmp/run-digest/console.log" ] && [ ! -e "$tmp/run-digest/output.img" ] &&
-	[ ! -e "$tmp/run-digest/workload.img" ] && [ ! -e "$tmp/run-digest/workload.img.part" ] &&
+	[ ! -e "$tmp/run-digest/order.img" ] && [ ! -e "$tmp/run-digest/inputs/solution.img" ] &&
+	[ ! -e "$tmp/run-digest/inputs/solution.img.part" ] &&
 	ok "a wrong SHA-256: no disk, no console, no download kept" || { bad "digest: files left"; ls -l "$tmp/run-digest"; }
 
 half=$((wsize / 2))
@@ -196,7 +204,8 @@ expect "a workload larger than ordered (Content-Length) is refused" 2 "E_WORKLOA
 order big2 "$files/chunked/workload.img" "$files/ok/big2.cvmr" "" "" "" "$half"
 expect "a workload larger than ordered (no length) is refused" 2 "E_WORKLOAD_SIZE: the server sends more than the order's $half bytes" -- \
 	"$cvm" run "$tmp/big2.json" --workdir "$tmp/run-big2" --images "$tmp/images"
-[ -z "$(ls -A "$tmp/run-big")$(ls -A "$tmp/run-big2")" ] && ok "a workload larger than ordered: nothing kept" ||
+[ -z "$(ls -A "$tmp/run-big/inputs")$(ls -A "$tmp/run-big2/inputs")" ] && [ ! -e "$tmp/run-big/output.img" ] &&
+	ok "a workload larger than ordered: nothing kept" ||
 	{ bad "big: files left"; ls -l "$tmp/run-big" "$tmp/run-big2"; }
 
 # ---- the order ----
@@ -215,7 +224,7 @@ cmp -s "$tmp/up/good.cvmr" "$tmp/run-good/result.cvmr" && ok "good: the uploaded
 		"key result poweroff" ] && [ "$(js "$tmp/good.summary" 'all(p["ok"] for p in s["phases"])')" = True ] &&
 	ok "good: the summary has the phases and the bundle's SHA-256" || { bad "good: summary"; cat "$tmp/good.summary"; }
 expect "good: cvm result open verifies and opens the upload" 0 "verified and opened" -- "$cvm" result open \
-	"$tmp/up/good.cvmr" --key "$tmp/customer.key" --order good --test-roots "$pki/tdx/roots.pem" --reference "$ref" -o "$tmp/opened"
+	"$tmp/up/good.cvmr" --key "$tmp/customer.key" --order "$tmp/good.json" --test-roots "$pki/tdx/roots.pem" --reference "$ref" -o "$tmp/opened"
 tr a-z A-Z <"$wl/data/a.txt" | cmp -s - "$tmp/opened/output/a.txt.upper" && ok "good: the job's output" ||
 	bad "good: the job's output"
 gone good && ok "good: QEMU and swtpm ended, their files removed" || bad "good: processes or files left"
@@ -243,13 +252,14 @@ disk_cuts "$tmp/run-good/output.img" $((8192 + $(js "$tmp/good.summary" 's["bund
 # ---- the broker down; the workload continued from a partial download ----
 order nobroker "$files/range/workload.img" "$files/ok/nobroker.cvmr" "" "$(free_port)"
 mkdir -p "$tmp/run-nobroker"
-head -c 1048576 "$tmp/www/workload.img" >"$tmp/run-nobroker/workload.img.part"
+mkdir -p "$tmp/run-nobroker/inputs"
+head -c 1048576 "$tmp/www/workload.img" >"$tmp/run-nobroker/inputs/solution.img.part"
 run nobroker
 st=$?
 [ $st -eq 1 ] && [ "$(js "$tmp/nobroker.summary" 's["code"]')" = E_KEY_RELEASE ] && grep -q "E_KEY_RELEASE" "$tmp/nobroker.err" &&
 	ok "broker down: exit 1 with the agent's E_KEY_RELEASE" || { bad "broker down: exit $st"; cat "$tmp/nobroker.err" "$tmp/nobroker.summary"; }
 grep -q '^GET /range/workload.img 206 bytes=1048576-$' "$tmp/files.log" &&
-	[ "$(js "$tmp/nobroker.summary" 's["workload"]["resumed_at"]')" = 1048576 ] &&
+	[ "$(js "$tmp/nobroker.summary" 's["inputs"][0]["resumed_at"]')" = 1048576 ] &&
 	ok "broker down: the download went on from the .part file" || { bad "resume"; cat "$tmp/files.log"; }
 [ ! -e "$tmp/run-nobroker/result.cvmr" ] && ! grep -q '^PUT /ok/nobroker' "$tmp/files.log" &&
 	ok "broker down: no result, nothing uploaded" || bad "broker down: a result"

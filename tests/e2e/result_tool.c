@@ -201,7 +201,8 @@ static int seal_parse(int argc, char **argv, struct seal_args *a)
 static int seal(int argc, char **argv)
 {
 	struct seal_args a = { 0 };
-	uint8_t recipient[33], manifest[32], header[32];
+	uint8_t recipient[33], manifest[32], header[32], order_sha[32];
+	struct result_input input = { .name = "solution" };
 	char order[RESULT_ORDER_ID_MAX + 1], err[512], tmp[] = "/tmp/result_tool.XXXXXX";
 	char file[64];
 	_cleanup_free_ uint8_t *log = NULL;
@@ -225,13 +226,18 @@ static int seal(int argc, char **argv)
 	EVP_Digest("test LUKS2 header", 17, header, NULL, EVP_sha256(), NULL);
 	a.meta.order_id = order;
 	a.meta.job_manifest_sha256 = manifest;
-	a.meta.workload_header_sha256 = header;
+	memcpy(input.luks_header_sha256, header, 32);
+	a.meta.order_sha256 = order_sha;
+	a.meta.inputs = &input;
+	a.meta.ninputs = 1;
 	a.ev.dir = mkdtemp(tmp);
 	if (!a.ev.dir || result_order_read(a.disk, order, sizeof(order), err, sizeof(err)) < 0 ||
 	    result_key_generate(&signer, err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": %s\n", a.ev.dir ? err : strerror(errno));
 		return 2;
 	}
+	/* one input, and the "order" a digest of its id: a test writer, not an agent */
+	EVP_Digest(order, strlen(order), order_sha, NULL, EVP_sha256(), NULL);
 	r = result_write(a.disk, a.stage, recipient, &signer, &a.meta, evidence_cmd, &a.ev,
 			 (const char *)log, a.max, &bytes, err, sizeof(err));
 	result_key_wipe(&signer);

@@ -43,7 +43,7 @@ done
 
 # ---- keys: the broker's TLS, the image builder's, the customer's ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/tls.key" \
-	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:10.0.2.100 2>/dev/null
+	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 builder=$("$cvm" keygen -o "$tmp/builder.key") || bad "builder key"
 customer=$("$cvm" keygen -o "$tmp/customer.key") || bad "customer key"
 
@@ -54,7 +54,7 @@ printf 'Measured boot, pinned image.\n' >"$tmp/wl/data/a.txt"
 cat >"$tmp/wl/cvm-job.json" <<EOJ
 {"argv": ["bin/transform", "data/a.txt"], "cwd": ".", "user": {"uid": 1000, "gid": 1000},
  "deadline_seconds": 120, "limits": {"cpu_seconds": 60, "file_size_bytes": 16777216, "processes": 16},
- "output_dir": "/output", "result_recipient": "$customer"}
+ "output_dir": "/output"}
 EOJ
 "$cvm" pack "$tmp/wl" -o "$tmp/wl.img" --key-out "$tmp/wl.key" --source-date-epoch 1 >/dev/null || bad "pack"
 luks=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['luks_header_sha256'])" "$tmp/wl.key")
@@ -74,13 +74,15 @@ sleep 0.5
 [ ${#ak} -eq 64 ] && ok "the vTPM's AK: $ak" || { bad "no AK"; cat "$tmp/ak.err"; }
 
 # ---- one boot through OVMF with measured boot: NAME KERNEL INITRD APPEND FIRMWARE ----
-port=0
+port=9 # no broker yet: the reference boot uses no network
 boot() {
 	run=$tmp/run-$1
 	mkdir -p "$run"
 	cp "$vars" "$run/vars.fd"
-	"$tool" init-disk "$run/out.img" --size 67108864 --order-id "order-image-$1" >/dev/null ||
+	"$tool" init-disk "$run/out.img" --size 67108864 --order-id order-image-1 >/dev/null ||
 		bad "$1: output disk"
+	# the order disk: zeros for the reference boot (its firmware sees the same devices)
+	[ -e "$tmp/order.img" ] || truncate -s 65536 "$tmp/order.img"
 	swtpm socket --tpm2 --tpmstate dir="$tpm" --ctrl type=unixio,path="$run/swtpm.sock" \
 		--pid file="$run/swtpm.pid" --flags startup-clear --daemon 2>"$run/swtpm.log" ||
 		bad "$1: swtpm"
@@ -91,12 +93,13 @@ boot() {
 		-drive if=pflash,format=raw,unit=0,readonly=on,file="$5" \
 		-drive if=pflash,format=raw,unit=1,file="$run/vars.fd" \
 		-kernel "$2" -initrd "$3" -append "$4" \
-		-drive file="$tmp/wl.img",if=virtio,format=raw,readonly=on \
+		-drive file="$tmp/order.img",if=virtio,format=raw,readonly=on \
 		-drive file="$run/out.img",if=virtio,format=raw \
+		-drive file="$tmp/wl.img",if=virtio,format=raw,readonly=on \
 		-device virtio-serial-pci \
 		-chardev file,id=status,path="$run/status" \
 		-device virtserialport,chardev=status,name=org.cvm.status \
-		-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:"socat - TCP:127.0.0.1:$port" \
+		-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:$port-cmd:"socat - TCP:127.0.0.1:$port" \
 		-device virtio-net-pci,netdev=n0,romfile= \
 		-chardev socket,id=chrtpm,path="$run/swtpm.sock" \
 		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
@@ -123,14 +126,14 @@ grep -a -q 'CVM-EVENTLOG-END ok' "$tmp/run-reference/console" && [ -s "$tmp/firm
 # ---- the image builder: the default image and its signed manifest ----
 expect "cvm image build: the default image, its manifest predicted and signed" 0 "manifest_sha256" -- \
 	"$cvm" image build "$top/vm-images/default" -o "$tmp/img" --key "$tmp/builder.key" \
-	--file broker.pem="$tmp/tls.pem" --file cvm-agent="$top/$build/cvm-agent" --kver "$kver" \
+	--file cvm-agent="$top/$build/cvm-agent" --kver "$kver" \
 	--platforms tpm --firmware-log tpm="$tmp/firmware.log"
 cat "$tmp/out"
 expect "cvm image verify: the builder's signature" 0 "signed by the builder" -- \
 	"$cvm" image verify "$tmp/img/manifest.json" --builder "$builder"
 # anyone rebuilds it and gets the same manifest
 "$cvm" image build "$top/vm-images/default" -o "$tmp/img-again" --key "$tmp/builder.key" \
-	--file broker.pem="$tmp/tls.pem" --file cvm-agent="$top/$build/cvm-agent" --kver "$kver" \
+	--file cvm-agent="$top/$build/cvm-agent" --kver "$kver" \
 	--platforms tpm --firmware-log tpm="$tmp/firmware.log" >/dev/null 2>&1
 cmp -s "$tmp/img/manifest.json" "$tmp/img-again/manifest.json" && cmp -s "$tmp/img/initrd.img" "$tmp/img-again/initrd.img" &&
 	ok "a rebuild gives the same initrd and manifest, byte for byte" || bad "the rebuild differs"
@@ -141,7 +144,8 @@ store=$tmp/store
 "$cvm" kbs add-resource --store "$store" default/workload/key "$tmp/wl.key" >/dev/null || bad "add-resource"
 cat >"$tmp/policy.json" <<EOP
 {"image": {"builder": "$builder", "name": "default"}, "platforms": ["tpm"],
- "reference": {"tpm": {"ak_sha256": "$ak"}, "luks_header_sha256": "$luks"}}
+ "reference": {"tpm": {"ak_sha256": "$ak"}, "luks_header_sha256": "$luks"},
+ "order": {"customer_pubkey": ["$customer"]}}
 EOP
 expect "set-policy: the image by builder and name, the AK, the volume" 0 "" -- \
 	"$cvm" kbs set-policy --store "$store" default/workload/key "$tmp/policy.json"
@@ -153,6 +157,23 @@ EOC
 "$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &
 pids="$pids $!"
 wait_port "$port" && ok "the broker listens" || { bad "the broker did not start"; cat "$tmp/broker.log"; }
+
+# ---- the customer's order: the volume and the broker (its CA pinned in the order); one image ----
+$py - "$tmp" "$port" <<'EOP' >"$tmp/order.unsigned.json"
+import hashlib, json, sys
+tmp, port = sys.argv[1:]
+img = open(tmp + "/wl.img", "rb").read()
+print(json.dumps({"version": 2, "id": "order-image-1", "image": "default", "vcpus": 1, "memory_mib": 1024,
+  "deadline_seconds": 600,
+  "inputs": [{"name": "solution", "role": "solution",
+              "volume": {"url": "https://files.example.com/wl.img", "sha256": hashlib.sha256(img).hexdigest(),
+                         "size": len(img), "luks_header_sha256": json.load(open(tmp + "/wl.key"))["luks_header_sha256"]},
+              "broker": {"url": "https://127.0.0.1:" + port, "resource": "default/workload/key",
+                         "ca": open(tmp + "/tls.pem").read()}}],
+  "result": {"upload_url": "https://files.example.com/r/order-image-1.cvmr"}}))
+EOP
+"$cvm" order sign "$tmp/order.unsigned.json" --key "$tmp/customer.key" -o "$tmp/order.json" >/dev/null || bad "order sign"
+$py "$top/tests/e2e/order_disk.py" "$tmp/order.json" "$tmp/order.img" 65536 || bad "order disk"
 
 key_phase() { grep '"phase":"key"' "$tmp/run-$1/status" 2>/dev/null | tail -n 1; }
 decisions() { grep -c 'resource default/workload/key' "$tmp/broker.log"; }
@@ -168,7 +189,7 @@ grep -q 'released' "$tmp/broker.log" && ok "good: the broker logged the release"
 # ---- the customer: the result against the manifest ----
 echo "{\"tpm\": {\"ak_sha256\": \"$ak\"}, \"luks_header_sha256\": \"$luks\"}" >"$tmp/pins.json"
 expect "cvm result open --reference MANIFEST: verified against the pinned image" 0 "verified and opened" -- \
-	"$cvm" result open "$tmp/run-good/out.img" --key "$tmp/customer.key" --order order-image-good \
+	"$cvm" result open "$tmp/run-good/out.img" --key "$tmp/customer.key" --order "$tmp/order.json" \
 	--reference "$tmp/img/manifest.json" --builder "$builder" --pins "$tmp/pins.json" -o "$tmp/result"
 expect "cvm result open: a manifest signed by another key is refused" 1 "E_MANIFEST_SIGNATURE" -- \
 	"$cvm" result open "$tmp/run-good/out.img" --key "$tmp/customer.key" \

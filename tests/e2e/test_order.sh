@@ -1,201 +1,336 @@
 #!/bin/sh
-# One order end to end in QEMU (TCG): Debian's kernel boots the initrd built
-# by `cvm initrd` from vm-images/default/ with the test build of cvm-agent
-# (sim evidence) as PID 1; a swtpm vTPM on tpm-tis; the workload volume from
-# `cvm pack` and an empty output disk on virtio-blk; the status port on
-# virtio-serial; user networking with restrict=on and one guestfwd to the
-# key broker on host loopback (the cmd: form, one socat per connection: the
-# chardev form connects once, when QEMU starts, and a broker's idle timeout
-# can close it before the guest gets there). Then the negative runs: a policy expecting
-# another measurement, a swapped workload volume, a job past its deadline.
+# A three-party order end to end, under QEMU (TCG), with `cvm run` as the
+# provider's controller:
+#   - the customer signs the order and opens the result;
+#   - the solution owner packs the code (cvm pack) and keeps its key in
+#     broker A, released to the signed image running an order of this
+#     customer;
+#   - the data owner packs the data and keeps its key in broker B, released
+#     only to orders whose solution input is that solution's volume.
+# One generic image (vm-images/default with the test agent: sim TDX
+# evidence, the test PKI) serves every order: the order names the brokers
+# and their TLS trust (a CA for A, an SPKI pin for B). The runs that must
+# fail: the same order with another solution (broker B refuses, the status
+# names the input and the broker); a host that rewrites the order disk
+# (tampered text; another genuine order of the same customer under the
+# first order's launch binding): refused before any key request; the result
+# of one order opened as another (cvm result open --order refuses it); a
+# broker that cannot be reached (named; power-off); and a job past its
+# deadline (a partial result, sealed and marked).
 # usage: tests/e2e/test_order.sh BUILD_DIR   (CVM_E2E_ONLY=good: the order alone, for `make bench`)
 set -u
 build=${1:?usage: test_order.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export PATH="$PATH:/usr/sbin:/sbin"
-cvm=$top/$build/cvm
-cvmt=$top/$build/cvm-test
-tool=$top/$build/e2e/result_tool
-tmp=$top/$build/tmp/e2e
-rm -rf "$tmp" && mkdir -p "$tmp"
+bin=$top/$build
+cvm=$bin/cvm
+tmp=$bin/tmp/e2e
+rm -rf "$tmp" && mkdir -p "$tmp/www" "$tmp/up"
 . "$top/tests/cli/lib.sh"
 py=/usr/bin/python3
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
 	for p in $pids; do wait "$p" 2>/dev/null; done
+	return 0
 }
 trap cleanup EXIT INT TERM
 
 kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
 kver=${kernel#/boot/vmlinuz-}
-for f in "$cvm" "$cvmt" "$tool" "$top/$build/cvm-agent-test" "$top/$build/e2e/job_transform"; do
+for f in "$cvm" "$bin/cvm-agent-test" "$bin/e2e/job_transform"; do
 	[ -x "$f" ] || { bad "missing $f (make e2e builds it)"; summary "e2e"; exit 1; }
 done
 [ -r "$kernel" ] || { bad "no kernel in /boot (scripts/setup-deps installs linux-image-amd64)"; summary "e2e"; exit 1; }
+js() { $py -c "import json,sys; s=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+luks() { js "$1" "s['luks_header_sha256']"; }
+phase() { grep "\"phase\":\"$2\"" "$tmp/run-$1/status" 2>/dev/null | tail -n 1; }
 
-
-# ---- the test PKI (sim evidence), the broker's TLS certificate, the customer's key ----
+# ---- the image builder: one generic image, its signed manifest ----
 pki=$tmp/pki
 "$top/scripts/gen-test-pki" "$pki" >/dev/null
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/tls.key" \
-	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:10.0.2.100 2>/dev/null
-recipient=$("$tool" keygen "$tmp/customer.pem") || bad "customer key"
-mrtd=$($py -c 'print(bytes(range(48)).hex())')
-sim_td
-sim_launch=1
+builder=$("$cvm" keygen -o "$tmp/builder.key") || bad "builder key"
+src=$tmp/src
+mkdir -p "$src/sim-pki/tdx" "$tmp/images"
+cp "$pki/tdx/ak.key" "$pki/tdx/pck.key" "$pki/tdx/pck-chain.pem" "$src/sim-pki/tdx/"
+cp "$top/vm-images/default/initrd.list" "$src/initrd.list"
+printf '\n# test build only: the sim backend and its test PKI\nmodule qemu_fw_cfg\ntree sim-pki /etc/cvm/sim-pki\n' >>"$src/initrd.list"
+cat >"$src/agent.json" <<EOA
+{"tee": "sim",
+ "broker": {"retries": 1, "backoff_ms": 200, "timeout_ms": 20000},
+ "network": {"interface": "eth0", "address": "10.0.2.15/24", "gateway": "10.0.2.2"},
+ "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx",
+         "launch": "/sys/firmware/qemu_fw_cfg/by_name/opt/org.cvm/sim-launch/raw"}}
+EOA
+$py -c 'import json,sys
+i = json.load(open(sys.argv[1])); i["platforms"]["plain"]["sim_launch"] = "sim-launch.json"
+json.dump(i, open(sys.argv[2], "w"))' "$top/vm-images/default/image.json" "$src/image.json"
+expect "image: one generic image for every order, its manifest signed" 0 "manifest_sha256" -- \
+	"$cvm" image build "$top/vm-images/default" -o "$tmp/images/default" --key "$tmp/builder.key" \
+	--platforms tdx --file cvm-agent="$bin/cvm-agent-test" --file agent.json="$src/agent.json" \
+	--file initrd.list="$src/initrd.list" --file image.json="$src/image.json" --file sim-pki="$src/sim-pki" \
+	--kver "$kver"
+if grep -a -q -e 'broker.pem' -e '"resource"' "$tmp/images/default/initrd.img" "$src/agent.json"; then
+	bad "image: the image names a broker"
+else
+	ok "image: no broker URL, CA or resource in the image"
+fi
+# RTMR0 (the firmware's configuration) is published by the provider; the "hardware" of the sim
+rtmr0=$(printf '5a%.0s' $(seq 48))
+$py -c 'import json,sys
+m = json.load(open(sys.argv[1]))
+l = [x for x in m["platforms"]["tdx"]["launches"] if x["memory_mib"] == 1024][0]
+json.dump({"mrtd": l["mrtd"], "rtmr0": sys.argv[2], "rtmr1": l["rtmr1"], "rtmr2": l["rtmr2"]},
+          open(sys.argv[3], "w"))' "$tmp/images/default/manifest.json" "$rtmr0" "$tmp/images/default/sim-launch.json"
 
-# ---- workloads: the job, and a second valid volume to swap in ----
-mkworkload() { # DIR ARGV_JSON DEADLINE
+# ---- the customer ----
+customer=$("$cvm" keygen -o "$tmp/customer.key") || bad "customer key"
+"$cvm" keygen -o "$tmp/stranger.key" >"$tmp/stranger.pub" || bad "stranger key"
+
+# ---- the solution owner: the code, packed; broker A ----
+solution() { # DIR ARGV_JSON DEADLINE
 	mkdir -p "$1/bin" "$1/data"
-	cp "$top/$build/e2e/job_transform" "$1/bin/transform"
-	printf 'The quick brown fox\njumps over the lazy dog.\n' >"$1/data/a.txt"
-	$py -c "import sys; sys.stdout.buffer.write(bytes((i * 7 + 1) & 255 for i in range(300000)))" >"$1/data/b.bin"
+	cp "$bin/e2e/job_transform" "$1/bin/transform"
+	printf 'solution notes\n' >"$1/data/own.txt"
 	cat >"$1/cvm-job.json" <<EOJ
 {"argv": $2, "cwd": ".", "user": {"uid": 1000, "gid": 1000}, "deadline_seconds": $3,
- "limits": {"cpu_seconds": 60, "memory_bytes": 268435456, "file_size_bytes": 16777216, "processes": 16},
- "output_dir": "/output", "result_recipient": "$recipient"}
+ "limits": {"cpu_seconds": 60, "file_size_bytes": 16777216, "processes": 16},
+ "output_dir": "/output"}
 EOJ
 }
-mkworkload "$tmp/wl" '["bin/transform", "data/a.txt", "data/b.bin"]' 120
-mkworkload "$tmp/wl2" '["bin/transform", "data/a.txt"]' 120
-mkworkload "$tmp/wl3" '["bin/transform", "--hang", "data/a.txt"]' 3
-for w in wl wl2 wl3; do
-	"$cvm" pack "$tmp/$w" -o "$tmp/$w.img" --key-out "$tmp/$w.key" --source-date-epoch 1 >/dev/null ||
-		bad "pack $w"
+solution "$tmp/sol" '["bin/transform", "/inputs/data/ledger.txt", "/inputs/data/big.bin"]' 120
+solution "$tmp/sol2" '["bin/transform", "/inputs/data/ledger.txt"]' 120
+solution "$tmp/sol3" '["bin/transform", "--hang", "data/own.txt"]' 3
+# ---- the data owner: the data, packed; broker B ----
+mkdir -p "$tmp/data"
+printf 'Confidential ledger, Q3\nalice 120\nbob 75\n' >"$tmp/data/ledger.txt"
+$py -c "import sys; sys.stdout.buffer.write(bytes((i * 7 + 1) & 255 for i in range(300000)))" >"$tmp/data/big.bin"
+for v in sol sol2 sol3 data; do
+	"$cvm" pack "$tmp/$v" -o "$tmp/www/$v.img" --key-out "$tmp/$v.key" --source-date-epoch 1 >/dev/null ||
+		bad "pack $v"
 done
-luks() { $py -c "import json,sys; print(json.load(open(sys.argv[1]))['luks_header_sha256'])" "$1"; }
 
-# ---- the broker: one resource per workload, policy = sim MRTD + LUKS header ----
-store=$tmp/store
-policy() { # RESOURCE KEYFILE MRTD
-	echo "{\"reference\":{\"tdx\":{$(echo "$tdx_ref" | sed "s/$mrtd/$3/")},\"luks_header_sha256\":\"$(luks "$2")\"}}" >"$tmp/policy.json"
-	"$cvm" kbs add-resource --store "$store" "$1" "$2" >/dev/null &&
-		"$cvm" kbs set-policy --store "$store" "$1" "$tmp/policy.json" >/dev/null || bad "store $1"
+broker() { # NAME: a TLS key and certificate for 127.0.0.1, a store, a port
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/$1-tls.key" \
+		-out "$tmp/$1-tls.pem" -days 2 -subj "/CN=broker-$1" -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+	"$cvm" kbs add-image --store "$tmp/store-$1" "$tmp/images/default/manifest.json" >/dev/null ||
+		bad "broker $1: add-image"
 }
-policy default/workload/key "$tmp/wl.key" "$mrtd"
-policy default/workload/other "$tmp/wl.key" "$(printf 'ee%.0s' $(seq 48))"
-policy default/workload/slow "$tmp/wl3.key" "$mrtd"
-port=$(free_port)
-cat >"$tmp/kbs.json" <<EOC
-{"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
- "store": "$store", "timeout": 10, "test_roots": {"snp": "$pki/snp/roots.pem", "tdx": "$pki/tdx/roots.pem"},
+serve() { # NAME PORT
+	cat >"$tmp/kbs-$1.json" <<EOC
+{"listen": "127.0.0.1:$2", "tls_cert": "$tmp/$1-tls.pem", "tls_key": "$tmp/$1-tls.key",
+ "store": "$tmp/store-$1", "timeout": 10, "test_roots": {"tdx": "$pki/tdx/roots.pem"},
  "tdx_without_collateral": true}
 EOC
-"$cvm" kbs serve --config "$tmp/kbs.json" 2>"$tmp/broker.log" &
-bpid=$!
-pids="$pids $bpid"
-wait_port "$port" && ok "the broker listens on 127.0.0.1:$port" || { bad "the broker did not start"; cat "$tmp/broker.log"; }
-
-# ---- the image: vm-images/default with the test agent, its config and the sim PKI ----
-mkimage() { # NAME RESOURCE
-	sim_initrd "$tmp/image-$1" "$tmp/initrd-$1.img" "$top/$build/cvm-agent-test" "$2" 2 20000 ||
-		bad "initrd $1"
+	"$cvm" kbs serve --config "$tmp/kbs-$1.json" 2>>"$tmp/broker-$1.log" &
+	pids="$pids $!"
+	eval "pid_$1=$!"
+	wait_port "$2" && ok "broker $1 listens on 127.0.0.1:$2" || { bad "broker $1 did not start"; cat "$tmp/broker-$1.log"; }
 }
-mkimage good default/workload/key
-if [ "${CVM_E2E_ONLY:-}" != good ]; then
-	mkimage deny default/workload/other
-	mkimage slow default/workload/slow
-fi
+resource() { # BROKER RESOURCE KEYFILE ORDER_RULES
+	cat >"$tmp/policy.json" <<EOP
+{"image": {"builder": "$builder", "name": "default"}, "platforms": ["tdx"],
+ "reference": {"tdx": {"rtmr0": "$rtmr0"}, "luks_header_sha256": "$(luks "$3")"},
+ "order": $4}
+EOP
+	"$cvm" kbs add-resource --store "$tmp/store-$1" "$2" "$3" >/dev/null &&
+		"$cvm" kbs set-policy --store "$tmp/store-$1" "$2" "$tmp/policy.json" >/dev/null ||
+		bad "broker $1: resource $2"
+}
+broker a
+broker b
+# A: the solution's keys, to orders of this customer
+resource a sol/volume/key "$tmp/sol.key" "{\"customer_pubkey\": [\"$customer\"]}"
+resource a sol/volume/key2 "$tmp/sol2.key" "{\"customer_pubkey\": [\"$customer\"]}"
+resource a sol/volume/key3 "$tmp/sol3.key" "{\"customer_pubkey\": [\"$customer\"]}"
+# B: the data's key, to orders whose solution is the first solution's volume
+resource b data/volume/key "$tmp/data.key" "{\"solution_luks_header_sha256\": [\"$(luks "$tmp/sol.key")\"]}"
+aport=$(free_port)
+bport=$(free_port)
+serve a "$aport"
+serve b "$bport"
+# B's SPKI pin, as the data owner publishes it
+bspki=$(openssl x509 -in "$tmp/b-tls.pem" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64)
+dead=$(free_port)
 
-# ---- one boot: IMAGE WORKLOAD ORDER_ID NAME ----
-boot() {
-	run=$tmp/run-$4
-	mkdir -p "$run"
-	"$tool" init-disk "$run/out.img" --size 67108864 --order-id "$3" >/dev/null || bad "$4: output disk"
-	swtpm socket --tpm2 --tpmstate dir="$run" --ctrl type=unixio,path="$run/swtpm.sock" \
-		--pid file="$run/swtpm.pid" --flags startup-clear --daemon 2>"$run/swtpm.log" ||
-		bad "$4: swtpm"
-	pids="$pids $(cat "$run/swtpm.pid" 2>/dev/null)"
-	start=$(date +%s)
-	timeout 300 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 -nographic -no-reboot \
-		-kernel "$kernel" -initrd "$tmp/initrd-$1.img" -append "console=ttyS0 panic=-1 quiet" \
-		-fw_cfg name=opt/org.cvm/sim-launch,file="$tmp/launch.json" \
-		-drive file="$tmp/$2.img",if=virtio,format=raw,readonly=on \
-		-drive file="$run/out.img",if=virtio,format=raw \
-		-device virtio-serial-pci \
-		-chardev file,id=status,path="$run/status" \
-		-device virtserialport,chardev=status,name=org.cvm.status \
-		-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:"socat - TCP:127.0.0.1:$port" \
-		-device virtio-net-pci,netdev=n0 \
-		-chardev socket,id=chrtpm,path="$run/swtpm.sock" \
-		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
-		>"$run/console" 2>&1
+# ---- the provider's files: volumes by GET, results by PUT ----
+wport=$(free_port)
+cat >"$tmp/files.py" <<'EOP'
+import http.server, os, sys
+root = sys.argv[1]
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(os.path.join(root, "up", os.path.basename(self.path)), "wb") as f:
+            f.write(body)
+        self.send_response(201); self.send_header("Content-Length", "0"); self.end_headers()
+    def translate_path(self, path):
+        return os.path.join(root, "www", os.path.basename(path))
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), H).serve_forever()
+EOP
+$py "$tmp/files.py" "$tmp" "$wport" 2>"$tmp/files.log" &
+pids="$pids $!"
+wait_port "$wport" || bad "the file server did not start"
+
+# ---- the customer's orders ----
+# order ID SOLUTION SOLUTION_RESOURCE DATA_BROKER_PORT|- : $tmp/ID.json, signed
+order() {
+	$py - "$tmp" "$1" "$2" "$3" "$4" "$wport" "$aport" "$bspki" <<'EOP' >"$tmp/$1.unsigned.json"
+import hashlib, json, os, sys
+tmp, oid, sol, res, dport, wport, aport, bspki = sys.argv[1:]
+def vol(name):
+    img = open(os.path.join(tmp, "www", name + ".img"), "rb").read()
+    key = json.load(open(os.path.join(tmp, name + ".key")))
+    return {"url": "http://127.0.0.1:%s/%s.img" % (wport, name), "sha256": hashlib.sha256(img).hexdigest(),
+            "size": len(img), "luks_header_sha256": key["luks_header_sha256"]}
+inputs = [{"name": "solution", "role": "solution", "volume": vol(sol),
+           "broker": {"url": "https://127.0.0.1:%s" % aport, "resource": res,
+                      "ca": open(os.path.join(tmp, "a-tls.pem")).read()}}]
+if dport != "-":
+    inputs.append({"name": "data", "role": "data", "volume": vol("data"),
+                   "broker": {"url": "https://127.0.0.1:%s" % dport, "resource": "data/volume/key",
+                              "spki_sha256": bspki}})
+print(json.dumps({"version": 2, "id": oid, "image": "default", "vcpus": 1, "memory_mib": 1024,
+                  "deadline_seconds": 300, "inputs": inputs,
+                  "result": {"upload_url": "http://127.0.0.1:%s/%s.cvmr" % (wport, oid)}}, indent=1))
+EOP
+	"$cvm" order sign "$tmp/$1.unsigned.json" --key "$tmp/customer.key" -o "$tmp/$1.json" >/dev/null ||
+		bad "order $1: sign"
+}
+order order-e2e-1 sol sol/volume/key "$bport"
+order order-e2e-2 sol2 sol/volume/key2 "$bport"
+order order-e2e-3 sol sol/volume/key "$bport" # never run: the replay's other order
+order order-e2e-4 sol sol/volume/key "$dead"
+order order-e2e-5 sol3 sol/volume/key3 -
+
+# run ORDER NAME [QEMU]: cvm run, its summary in $tmp/NAME.summary, its exit in $st
+run() {
+	"$cvm" run "$tmp/$1.json" --workdir "$tmp/run-$2" --images "$tmp/images" --output-size 67108864 \
+		${3:+--qemu "$3"} >"$tmp/$2.summary" 2>"$tmp/$2.stderr"
 	st=$?
-	echo "$4: QEMU exit $st after $(($(date +%s) - start)) s"
-	[ $st -eq 0 ] && grep -q '"phase":"poweroff"' "$run/status" &&
-		ok "$4: the guest reported and powered off" ||
-		{ bad "$4: the guest did not power off cleanly ($st)"; tail -n 30 "$run/console"; }
+	echo "$2: cvm run exit $st"
 }
-phase() { # RUN PHASE: the status line of that phase (the last one)
-	grep "\"phase\":\"$2\"" "$tmp/run-$1/status" | tail -n 1
-}
+requests() { grep -c ' auth:' "$tmp/broker-$1.log"; }
 
 # ---- the order ----
-boot good wl order-e2e-1 good
-run=$tmp/run-good
-cat "$run/status"
-phase good key | grep -q '"ok":true' && ok "good: the broker released the key" || bad "good: no key"
+run order-e2e-1 good
+[ "$st" -eq 0 ] && ok "good: cvm run exit 0, the result uploaded" ||
+	{ bad "good: cvm run exit $st"; cat "$tmp/run-good/status" "$tmp/good.stderr"; tail -n 20 "$tmp/run-good/console.log"; }
+phase good order | grep -q '"ok":true' && ok "good: the agent checked the order's signature and binding" || bad "good: order"
+n=$(grep -c '"phase":"key","ok":true' "$tmp/run-good/status")
+[ "$n" -eq 2 ] && ok "good: two keys released, one by each owner's broker" || bad "good: $n keys released"
 phase good job | grep -q '"exit_code":0' && ok "good: the job ran and exited 0" || bad "good: job"
-phase good result | grep -q '"ok":true' && ok "good: the result was written" || bad "good: result"
 phase good boot | grep -q '"modules_failed":0' && ok "good: every module loaded" || bad "good: modules"
-expect "good: the customer opens the bundle" 0 "" -- "$tool" open "$run/out.img" --key "$tmp/customer.pem" -o "$run/opened"
-for f in a.txt b.bin; do
-	want=$(sha256sum <"$tmp/wl/data/$f" | cut -c1-64)
-	[ "$(cat "$run/opened/output/$f.sha256" 2>/dev/null)" = "$want" ] && ok "good: $f digest computed in the guest" ||
-		bad "good: $f digest"
-	tr a-z A-Z <"$tmp/wl/data/$f" | cmp -s - "$run/opened/output/$f.upper" && ok "good: $f transformed copy" ||
-		bad "good: $f transformed copy"
+grep -q 'released' "$tmp/broker-a.log" && grep -q 'released' "$tmp/broker-b.log" &&
+	ok "good: both brokers logged their release" || bad "good: releases not logged"
+echo "{\"tdx\": {\"rtmr0\": \"$rtmr0\"}}" >"$tmp/pins.json"
+opener() { # BUNDLE ORDER OUT
+	"$cvm" result open "$1" --key "$tmp/customer.key" --order "$2" \
+		--reference "$tmp/images/default/manifest.json" --builder "$builder" --pins "$tmp/pins.json" \
+		--test-roots "$pki/tdx/roots.pem" -o "$3"
+}
+expect "good: the customer verifies the result against the image and the order, and opens it" 0 "verified and opened" -- \
+	opener "$tmp/up/order-e2e-1.cvmr" "$tmp/order-e2e-1.json" "$tmp/result"
+for f in ledger.txt big.bin; do
+	want=$(sha256sum <"$tmp/data/$f" | cut -c1-64)
+	[ "$(cat "$tmp/result/output/$f.sha256" 2>/dev/null)" = "$want" ] &&
+		ok "good: the solution read $f of the data owner's volume" || bad "good: $f digest"
 done
-grep -q 'data/b.bin: 300000 bytes' "$run/opened/log/stdout" 2>/dev/null && ok "good: stdout captured" || bad "good: stdout"
-grep -q '"order_id":"order-e2e-1"' "$tmp/out" && ok "good: the header names the order" || bad "good: header order id"
-# the trailer's fresh evidence: genuine (test PKI), the image's MRTD, and binding this bundle
-rd=$(sed -n 's/^report_data //p' "$tmp/out")
-echo "{\"tdx\": {$tdx_ref}}" >"$tmp/ref.json"
-expect "good: the result's evidence verifies and binds the bundle" 0 "" -- "$cvm" verify "$run/opened.evidence" \
-	--test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref.json" --report-data "$rd"
-expect "good: evidence bound to another bundle is refused" 1 "report_data" -- "$cvm" verify "$run/opened.evidence" \
-	--test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref.json" --report-data "$(printf '00%.0s' $(seq 64))"
-# the customer's whole check: evidence, binding, runtime log replay, measured events, reference
-echo "{\"tdx\": {$tdx_ref}, \"luks_header_sha256\": \"$(luks "$tmp/wl.key")\"}" >"$tmp/ref-full.json"
-expect "good: cvm result open verifies everything and extracts" 0 "verified and opened" -- "$cvm" result open "$run/out.img" \
-	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref-full.json" -o "$run/result"
-cmp -s "$run/result/output/b.bin.upper" "$run/opened/output/b.bin.upper" && ok "good: cvm result gives the same files" ||
-	bad "good: cvm result files differ"
-echo "{\"tdx\": {$tdx_ref}, \"luks_header_sha256\": \"$(luks "$tmp/wl2.key")\"}" >"$tmp/ref-other.json"
-expect "good: a reference naming another workload is refused" 1 "E_RESULT_REFERENCE" -- "$cvm" result open "$run/out.img" \
-	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref-other.json" -o "$run/result2"
-# nothing secret reaches the host: no volume key on the console, status or output disk
-vk=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['volume_key'])" "$tmp/wl.key")
-if grep -q -i "$vk" "$run/console" "$run/status" || grep -q 'quick brown fox' "$run/console" "$run/status" "$run/out.img"; then
-	bad "good: a key or plaintext reached the host"
-else
-	ok "good: no volume key or plaintext on the console, status port or output disk"
-fi
+tr a-z A-Z <"$tmp/data/ledger.txt" | cmp -s - "$tmp/result/output/ledger.txt.upper" &&
+	ok "good: the transformed copy" || bad "good: the transformed copy"
+osha=$($cvm order check "$tmp/order-e2e-1.json" | sed -n 's/^sha256 //p')
+grep -q "$osha" "$tmp/out" && ok "good: the result names the order's digest" || bad "good: order digest not shown"
+
+# ---- the replay: a genuine result, opened as another order of the same customer ----
+expect "replay: the result of order-e2e-1 opened as order-e2e-3 is refused" 1 "E_RESULT_ORDER" -- \
+	opener "$tmp/up/order-e2e-1.cvmr" "$tmp/order-e2e-3.json" "$tmp/result-replay"
+[ ! -e "$tmp/result-replay/output" ] && ok "replay: nothing extracted" || bad "replay: files extracted"
+
+# nothing secret reaches the host
+leak=""
+for k in sol data; do
+	vk=$(js "$tmp/$k.key" "s['volume_key']")
+	grep -r -a -q -i "$vk" "$tmp"/run-good "$tmp/good.summary" "$tmp/broker-a.log" "$tmp/broker-b.log" && leak="$leak $k"
+done
+grep -r -a -q -e 'Confidential ledger' -e 'CONFIDENTIAL LEDGER' "$tmp"/run-good "$tmp/up" && leak="$leak plaintext"
+[ -z "$leak" ] && ok "good: no volume key or plaintext in the work directory, summary or broker logs" ||
+	bad "good: leaked:$leak"
 
 if [ "${CVM_E2E_ONLY:-}" = good ]; then
 	summary "e2e"
 	exit $?
 fi
 
-# ---- the broker's policy expects another measurement ----
-boot deny wl order-e2e-2 deny
-phase deny key | grep -q '"code":"E_KEY_RELEASE"' && ok "deny: the status names E_KEY_RELEASE" || { bad "deny: status"; cat "$tmp/run-deny/status"; }
-phase deny key | grep -q 'PolicyDeny' && ok "deny: the broker's reason is reported" || bad "deny: reason"
-expect "deny: the output disk holds no result" 1 "E_NO_RESULT" -- "$tool" open "$tmp/run-deny/out.img" --key "$tmp/customer.pem" -o "$tmp/run-deny/opened"
+# ---- another solution: broker A releases its key, broker B refuses ----
+run order-e2e-2 other
+[ "$st" -eq 1 ] && ok "other: cvm run exit 1, no result" || bad "other: exit $st"
+phase other key | grep -q '"code":"E_KEY_RELEASE"' && phase other key | grep -q "input data" &&
+	phase other key | grep -q "127.0.0.1:$bport" &&
+	ok "other: E_KEY_RELEASE names the input and its broker: $(phase other key | sed 's/.*"detail":"//' | cut -c1-90)" ||
+	{ bad "other: status"; cat "$tmp/run-other/status"; }
+grep 'denied' "$tmp/broker-b.log" | tail -n 1 | grep -q 'solution' &&
+	ok "other: broker B's denial names the solution rule" || { bad "other: broker B's reason"; tail -n 3 "$tmp/broker-b.log"; }
+[ ! -e "$tmp/up/order-e2e-2.cvmr" ] && ok "other: nothing uploaded" || bad "other: uploaded"
 
-# ---- another valid volume in place of the workload ----
-boot good wl2 order-e2e-3 swap
-phase swap key | grep -q 'LUKS header' && ok "swap: refused at the LUKS header digest" || { bad "swap: status"; cat "$tmp/run-swap/status"; }
-expect "swap: the output disk holds no result" 1 "E_NO_RESULT" -- "$tool" open "$tmp/run-swap/out.img" --key "$tmp/customer.pem" -o "$tmp/run-swap/opened"
+# ---- a host that rewrites the order disk before QEMU starts ----
+# a QEMU wrapper: the provider's host, changing the order disk cvm run wrote
+cat >"$tmp/hostile-qemu" <<EOS
+#!/bin/sh
+for a in "\$@"; do
+	case \$a in *order.img*) disk=\${a#file=}; disk=\${disk%%,*} ;; esac
+done
+$py - "\$disk" "\$CVM_E2E_REWRITE" <<'EOP'
+import struct, sys
+disk, how = sys.argv[1], sys.argv[2]
+raw = open(disk, "rb").read()
+n = struct.unpack("<I", raw[8:12])[0]
+text = raw[12:12 + n]
+if how == "tamper":
+    text = text.replace(b'"deadline_seconds":300', b'"deadline_seconds":900')
+else:
+    text = open(how, "rb").read()
+out = b"CVMO" + struct.pack("<II", 2, len(text)) + text
+out += b"\\0" * (-len(out) % 4096)
+open(disk, "wb").write(out)
+EOP
+exec qemu-system-x86_64 "\$@"
+EOS
+chmod +x "$tmp/hostile-qemu"
+for how in tamper swap; do
+	a0=$(requests a)
+	b0=$(requests b)
+	if [ $how = tamper ]; then CVM_E2E_REWRITE=tamper; else CVM_E2E_REWRITE=$tmp/order-e2e-3.json; fi
+	export CVM_E2E_REWRITE
+	run order-e2e-1 "$how" "$tmp/hostile-qemu"
+	code=$(phase "$how" order | sed -n 's/.*"code":"\([A-Z_]*\)".*/\1/p')
+	case $how in tamper) want=E_ORDER_SIGNATURE ;; swap) want=E_ORDER_BINDING ;; esac
+	[ "$code" = "$want" ] && ok "$how: the agent refuses the rewritten order ($code)" ||
+		{ bad "$how: want $want, got '$code'"; cat "$tmp/run-$how/status"; }
+	[ "$(requests a)" = "$a0" ] && [ "$(requests b)" = "$b0" ] &&
+		ok "$how: before any key request" || bad "$how: a broker was asked"
+	grep -q '"phase":"poweroff"' "$tmp/run-$how/status" && ok "$how: power-off" || bad "$how: no power-off"
+done
+unset CVM_E2E_REWRITE
+
+# ---- a broker that cannot be reached ----
+run order-e2e-4 unreachable
+phase unreachable key | grep -q '"code":"E_KEY_RELEASE"' && phase unreachable key | grep -q "input data" &&
+	phase unreachable key | grep -q "127.0.0.1:$dead" &&
+	ok "unreachable: named: $(phase unreachable key | sed 's/.*"detail":"//' | cut -c1-90)" ||
+	{ bad "unreachable: status"; cat "$tmp/run-unreachable/status"; }
+grep -q '"phase":"poweroff"' "$tmp/run-unreachable/status" && ok "unreachable: power-off" || bad "unreachable: no power-off"
+grep -q '"phase":"unlock","ok":true' "$tmp/run-unreachable/status" &&
+	! grep -q '"phase":"job"' "$tmp/run-unreachable/status" &&
+	ok "unreachable: the solution was unlocked, no job ran" || bad "unreachable: phases"
 
 # ---- the job runs past its deadline ----
-boot slow wl3 order-e2e-4 slow
-phase slow job | grep -q '"code":"E_JOB_DEADLINE"' && ok "slow: the deadline killed the job and was reported" || { bad "slow: status"; cat "$tmp/run-slow/status"; }
-expect "slow: the partial result opens" 0 "" -- "$tool" open "$tmp/run-slow/out.img" --key "$tmp/customer.pem" -o "$tmp/run-slow/opened"
-grep -q '"partial":true' "$tmp/out" && ok "slow: the bundle is marked partial" || bad "slow: partial mark"
-expect "slow: cvm result open flags the partial result" 0 "PARTIAL result" -- "$cvm" result open "$tmp/run-slow/out.img" \
-	--key "$tmp/customer.pem" --test-roots "$pki/tdx/roots.pem" --reference "$tmp/ref.json" -o "$tmp/run-slow/result"
-[ -s "$tmp/run-slow/opened/output/a.txt.sha256" ] && ok "slow: output written before the deadline is kept" || bad "slow: partial output"
+run order-e2e-5 slow
+phase slow job | grep -q '"code":"E_JOB_DEADLINE"' && ok "slow: the deadline killed the job and was reported" ||
+	{ bad "slow: status"; cat "$tmp/run-slow/status"; }
+expect "slow: cvm result open flags the partial result" 0 "PARTIAL result" -- \
+	opener "$tmp/up/order-e2e-5.cvmr" "$tmp/order-e2e-5.json" "$tmp/result-slow"
+[ -s "$tmp/result-slow/output/own.txt.sha256" ] && ok "slow: output written before the deadline is kept" ||
+	bad "slow: partial output"
 
 summary "e2e"

@@ -2,9 +2,10 @@
 /*
  * libFuzzer: the broker's /attest request, as far as it goes before any
  * signature: the request, the tee-pubkey JWK, the primary evidence of each
- * TEE, and a runtime event log it carries.
+ * TEE, a runtime event log it carries, and the order of its init-data.
  */
 #include "measurement/measurement.h"
+#include "measurement/order.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -20,6 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (jwk_to_pkey(jwk, &key, err, sizeof(err)) == 0)
 		EVP_PKEY_free(key);
+	{
+		struct order o;
+
+		order_from_init_data(root, &o, err, sizeof(err));
+		order_free(&o);
+	}
 	for (size_t i = 0; i < sizeof(tees) / sizeof(tees[0]); i++) {
 		struct kbs_evidence e;
 

@@ -25,15 +25,15 @@ g_stop() {
 	g_pids=""
 }
 
-# the broker, its certificate for 10.0.2.100, the customer's key
+# the broker, its certificate (pinned by the order), the customer's key
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/tls.key" \
-	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:10.0.2.100 2>/dev/null
+	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 recipient=$("$tool" keygen "$tmp/customer.pem")
 mkdir -p "$tmp/wl/bin"
 cp "$top/$build/e2e/job_probe" "$tmp/wl/bin/probe"
 cat >"$tmp/wl/cvm-job.json" <<EOJ
 {"argv": ["bin/probe"], "user": {"uid": 1000, "gid": 1000}, "deadline_seconds": 120,
- "output_dir": "/output", "result_recipient": "$recipient"}
+ "output_dir": "/output"}
 EOJ
 "$cvm" pack "$tmp/wl" -o "$tmp/wl.img" --key-out "$tmp/wl.key" --source-date-epoch 1 >/dev/null
 secret "$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['volume_key'])" "$tmp/wl.key")"
@@ -75,8 +75,27 @@ g_pids="$g_pids $!"
 wait_port "$pport"
 : >"$tmp/proxy.log"
 
-sim_initrd "$tmp/image" "$tmp/initrd.img" "$top/$build/cvm-agent-test" default/workload/key 2 20000 >/dev/null
+sim_initrd "$tmp/image" "$tmp/initrd.img" "$top/$build/cvm-agent-test" 2 20000 >/dev/null
 "$tool" init-disk "$tmp/out.img" --size 67108864 --order-id order-hostile-guest >/dev/null
+# the customer's order: the volume, the broker and its CA; its digest is the sim's MRCONFIGID
+$py - "$tmp" "$port" <<'EOP' >"$tmp/order.unsigned.json"
+import hashlib, json, sys
+tmp, port = sys.argv[1:]
+img = open(tmp + "/wl.img", "rb").read()
+print(json.dumps({"version": 2, "id": "order-hostile-guest", "image": "default", "vcpus": 1,
+  "memory_mib": 1024, "deadline_seconds": 600,
+  "inputs": [{"name": "solution", "role": "solution",
+              "volume": {"url": "https://files.example.com/wl.img", "sha256": hashlib.sha256(img).hexdigest(),
+                         "size": len(img), "luks_header_sha256": json.load(open(tmp + "/wl.key"))["luks_header_sha256"]},
+              "broker": {"url": "https://127.0.0.1:" + port, "resource": "default/workload/key",
+                         "ca": open(tmp + "/tls.pem").read()}}],
+  "result": {"upload_url": "https://files.example.com/r/order-hostile-guest.cvmr"}}))
+EOP
+"$cvm" order sign "$tmp/order.unsigned.json" --key "$tmp/customer.pem" -o "$tmp/order.json" >/dev/null
+$py "$top/tests/e2e/order_disk.py" "$tmp/order.json" "$tmp/order.img"
+g_sha384=$("$cvm" order check "$tmp/order.json" | sed -n 's/^sha384 //p')
+$py -c 'import json,sys; l = json.load(open(sys.argv[1])); l["mrconfigid"] = sys.argv[2]
+json.dump(l, open(sys.argv[3], "w"))' "$tmp/launch.json" "$g_sha384" "$tmp/launch-order.json"
 swtpm socket --tpm2 --tpmstate dir="$tmp" --ctrl type=unixio,path="$tmp/swtpm.sock" \
 	--pid file="$tmp/swtpm.pid" --flags startup-clear --daemon 2>"$tmp/swtpm.log"
 g_pids="$g_pids $(cat "$tmp/swtpm.pid" 2>/dev/null)"
@@ -88,13 +107,14 @@ hostile="$hostile SSLKEYLOGFILE=/dev/ttyS0 CURL_CA_BUNDLE=/proc/cmdline OPENSSL_
 hostile="$hostile LD_PRELOAD=/cvm-hostile.so sysctl.kernel.core_pattern=|/init sysctl.fs.suid_dumpable=2"
 timeout 300 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 -nographic -no-reboot \
 	-kernel "$kernel" -initrd "$tmp/initrd.img" -append "console=ttyS0 panic=-1 quiet $hostile" \
-	-fw_cfg name=opt/org.cvm/sim-launch,file="$tmp/launch.json" \
-	-drive file="$tmp/wl.img",if=virtio,format=raw,readonly=on \
+	-fw_cfg name=opt/org.cvm/sim-launch,file="$tmp/launch-order.json" \
+	-drive file="$tmp/order.img",if=virtio,format=raw,readonly=on \
 	-drive file="$tmp/out.img",if=virtio,format=raw \
+	-drive file="$tmp/wl.img",if=virtio,format=raw,readonly=on \
 	-device virtio-serial-pci \
 	-chardev file,id=status,path="$tmp/status" \
 	-device virtserialport,chardev=status,name=org.cvm.status \
-	-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:"socat - TCP:127.0.0.1:$port",guestfwd=tcp:10.0.2.101:$pport-cmd:"socat - TCP:127.0.0.1:$pport" \
+	-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:$port-cmd:"socat - TCP:127.0.0.1:$port",guestfwd=tcp:10.0.2.101:$pport-cmd:"socat - TCP:127.0.0.1:$pport" \
 	-device virtio-net-pci,netdev=n0 \
 	-chardev socket,id=chrtpm,path="$tmp/swtpm.sock" \
 	-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \

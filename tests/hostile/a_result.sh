@@ -46,7 +46,17 @@ open_ result-untrusted-root "E_RESULT_EVIDENCE: root_pinned" "$tmp/good.cvmr" $u
 rm -rf "$tmp/res"
 attack result-other-recipient 1 "E_RESULT_RECIPIENT" -- "$cvm" result open "$tmp/good.cvmr" $roots \
 	$unpinned --key "$tmp/other.key" -o "$tmp/res"
-open_ result-other-order "E_RESULT_ORDER" "$tmp/good.cvmr" $roots $unpinned --order order-other
+# another genuine order of the same customer: a host replaying one order's result as another's
+cat >"$tmp/order.u.json" <<EOO
+{"version": 2, "id": "order-other", "image": "default", "vcpus": 1, "memory_mib": 1024, "deadline_seconds": 60,
+ "inputs": [{"name": "solution", "role": "solution",
+             "volume": {"url": "https://f.example.com/s.img", "sha256": "$(printf '%064d' 0)", "size": 4096,
+                        "luks_header_sha256": "$(printf 'a LUKS2 header' | sha256sum | cut -c1-64)"},
+             "broker": {"url": "https://b.example.com", "resource": "a/b/c", "spki_sha256": "$(printf '%064d' 1)"}}],
+ "result": {"upload_url": "https://f.example.com/r"}}
+EOO
+"$cvm" order sign "$tmp/order.u.json" --key "$tmp/customer.key" -o "$tmp/order-other.json" >/dev/null
+open_ result-other-order "E_RESULT_ORDER" "$tmp/good.cvmr" $roots $unpinned --order "$tmp/order-other.json"
 printf '{"tdx":{"mrtd":"%096d"}}' 0 >"$tmp/ref-mrtd.json"
 open_ result-other-image "E_RESULT_REFERENCE: mrtd" "$tmp/good.cvmr" $roots --reference "$tmp/ref-mrtd.json"
 printf '{"tdx":{"mrtd":"%s"},"luks_header_sha256":"%064d"}' "$mrtd" 0 >"$tmp/ref-luks.json"
@@ -63,7 +73,7 @@ seal "$tmp/replay.cvmr" --strip-evidence-log --trailer-log-extra
 open_ result-log-no-replay "E_RESULT_EVENTLOG" "$tmp/replay.cvmr" $roots $unpinned
 seal "$tmp/twologs.cvmr" --trailer-log-extra
 open_ result-log-other-than-evidence "E_RESULT_EVENTLOG" "$tmp/twologs.cvmr" $roots $unpinned
-for ev in result-key order-id luks-header job-manifest; do
+for ev in result-key order luks-header job-manifest; do
 	seal "$tmp/drop-$ev.cvmr" --drop "$ev"
 	open_ "result-no-$ev-event" "E_RESULT_EVENT" "$tmp/drop-$ev.cvmr" $roots $unpinned
 	seal "$tmp/alter-$ev.cvmr" --alter "$ev"

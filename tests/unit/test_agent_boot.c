@@ -22,9 +22,8 @@
 #include "agent/boot.h"
 #include "lib/lib.h"
 
-#define BROKER                                                                                \
-	"\"broker\": {\"url\": \"https://10.0.2.100:8443\", \"cacert\": \"/etc/cvm/b.pem\", " \
-	"\"resource\": \"default/workload/key\"}"
+/* the image's broker client settings: the brokers themselves come from the order */
+#define BROKER "\"broker\": {\"retries\": 3}"
 
 static int parse(const char *json, const char *cmdline, struct agent_config *c, char *err)
 {
@@ -39,12 +38,15 @@ static void test_minimal_config_gets_defaults(void **state)
 	(void)state;
 	assert_int_equal(parse("{" BROKER "}", "console=ttyS0 quiet", &c, err), 0);
 	assert_string_equal(c.tee, "auto");
-	assert_string_equal(c.workload_dev, "/dev/vda");
+	assert_string_equal(c.order_dev, "/dev/vda");
 	assert_string_equal(c.output_dev, "/dev/vdb");
+	assert_string_equal(c.inputs_dev, "/dev/vdc");
+	assert_string_equal(c.broker_base, "10.0.2.100");
 	assert_string_equal(c.status_port, "org.cvm.status");
 	assert_false(c.network);
+	assert_int_equal(c.retries, 3);
+	assert_int_equal(parse("{}", "", &c, err), 0);
 	assert_int_equal(c.retries, 5);
-	assert_string_equal(c.resource, "default/workload/key");
 }
 
 static void test_config_digest_is_of_the_file(void **state)
@@ -62,19 +64,21 @@ static void test_full_config(void **state)
 {
 	struct agent_config c;
 	char err[256] = "";
-	const char *j = "{\"tee\": \"sim\", " BROKER ", \"network\": {\"interface\": \"eth0\", "
-			"\"address\": \"10.0.2.15/24\", \"gateway\": \"10.0.2.2\"}, \"devices\": "
-			"{\"workload\": \"vdc\", \"output\": \"vdd\", \"wait_ms\": 100}, "
-			"\"limits\": {\"deadline_seconds\": 60, \"output_bytes\": 8192}, "
-			"\"sim\": {\"pki\": \"/etc/cvm/sim-pki\", \"platform\": \"snp\", "
-			"\"launch\": \"/sys/firmware/qemu_fw_cfg/by_name/opt/org.cvm/sim-launch/"
-			"raw\"}}";
+	const char *j =
+		"{\"tee\": \"sim\", " BROKER ", \"network\": {\"interface\": \"eth0\", "
+		"\"address\": \"10.0.2.15/24\", \"gateway\": \"10.0.2.2\"}, \"devices\": "
+		"{\"order\": \"vdc\", \"output\": \"vdd\", \"inputs\": \"vdf\", \"wait_ms\": 100}, "
+		"\"limits\": {\"deadline_seconds\": 60, \"output_bytes\": 8192}, "
+		"\"sim\": {\"pki\": \"/etc/cvm/sim-pki\", \"platform\": \"snp\", "
+		"\"launch\": \"/sys/firmware/qemu_fw_cfg/by_name/opt/org.cvm/sim-launch/"
+		"raw\"}}";
 
 	(void)state;
 	assert_int_equal(parse(j, NULL, &c, err), 0);
 	assert_true(c.network);
 	assert_string_equal(c.ifname, "eth0");
-	assert_string_equal(c.workload_dev, "/dev/vdc");
+	assert_string_equal(c.order_dev, "/dev/vdc");
+	assert_string_equal(c.inputs_dev, "/dev/vdf");
 	assert_int_equal(c.device_wait_ms, 100);
 	assert_int_equal(c.deadline_cap_s, 60);
 	assert_int_equal(c.output_cap, 8192);
@@ -89,19 +93,18 @@ static void test_refuses_bad_files(void **state)
 	static const struct {
 		const char *json, *why;
 	} cases[] = {
-		{ "{}", "broker: required" },
 		{ "{" BROKER ", \"extra\": 1}", "agent.json.extra: unknown member" },
-		{ "{\"broker\": {\"url\": \"http://x\", \"cacert\": \"/c\", \"resource\": "
-		  "\"a/b/c\"}}",
-		  "must be https://" },
-		{ "{\"broker\": {\"url\": \"https://x\", \"resource\": \"a/b/c\"}}",
-		  "pinned certificate" },
-		{ "{\"broker\": {\"url\": \"https://x\", \"cacert\": \"/c\", \"resource\": "
-		  "\"a/b/c\", "
-		  "\"retries\": 1000}}",
-		  "broker.retries" },
+		/* a generic image: the order names the brokers, their trust and resources */
+		{ "{\"broker\": {\"url\": \"https://x\"}}", "broker.url: unknown member" },
+		{ "{\"broker\": {\"cacert\": \"/c\"}}", "broker.cacert: unknown member" },
+		{ "{\"broker\": {\"resource\": \"a/b/c\"}}", "broker.resource: unknown member" },
+		{ "{\"broker\": {\"retries\": 1000}}", "broker.retries" },
+		{ "{\"devices\": {\"workload\": \"vda\"}}", "devices.workload: unknown member" },
+		{ "{\"network\": {\"interface\": \"eth0\", \"address\": \"10.0.2.15/24\", "
+		  "\"broker_base\": \"10.0.2.300\"}}",
+		  "network.broker_base: not an IPv4 address" },
 		{ "{\"tee\": \"sgx\", " BROKER "}", "tee" },
-		{ "{" BROKER ", \"devices\": {\"workload\": \"../sda\"}}", "not a device name" },
+		{ "{" BROKER ", \"devices\": {\"order\": \"../sda\"}}", "not a device name" },
 		{ "{" BROKER ", \"network\": {\"interface\": \"eth0\"}}", "address are required" },
 		{ "{" BROKER ", \"status_port\": \"a b\"}", "not a port name" },
 		{ "{" BROKER ", \"sim\": {\"platform\": \"sgx\"}}", "tdx or snp" },
@@ -127,19 +130,40 @@ static void test_refuses_bad_files(void **state)
 	}
 }
 
+static void test_input_devices_and_broker_addresses(void **state)
+{
+	struct agent_config c;
+	char err[256] = "", dev[64], a[16];
+
+	(void)state;
+	assert_int_equal(parse("{}", "", &c, err), 0);
+	assert_int_equal(agent_input_dev(&c, 0, dev, sizeof(dev)), 0);
+	assert_string_equal(dev, "/dev/vdc");
+	assert_int_equal(agent_input_dev(&c, 15, dev, sizeof(dev)), 0);
+	assert_string_equal(dev, "/dev/vdr");
+	assert_int_equal(agent_input_dev(&c, 24, dev, sizeof(dev)), -ERANGE);
+	assert_int_equal(agent_broker_address(&c, 0, a), 0);
+	assert_string_equal(a, "10.0.2.100");
+	assert_int_equal(agent_broker_address(&c, 15, a), 0);
+	assert_string_equal(a, "10.0.2.115");
+	assert_int_equal(agent_broker_address(&c, 155, a), -ERANGE);
+}
+
 static void test_cmdline_chooses_among_allowed(void **state)
 {
 	struct agent_config c;
 	char err[256] = "";
 
 	(void)state;
-	assert_int_equal(parse("{" BROKER "}",
-			       "root=/dev/x cvm.workload=vdc cvm.output=vdd cvm.status=console "
-			       "cvm.log=debug cvm.tee=tpm init=/init",
-			       &c, err),
-			 0);
-	assert_string_equal(c.workload_dev, "/dev/vdc");
+	assert_int_equal(
+		parse("{" BROKER "}",
+		      "root=/dev/x cvm.order=vdc cvm.output=vdd cvm.inputs=vde cvm.status=console "
+		      "cvm.log=debug cvm.tee=tpm init=/init",
+		      &c, err),
+		0);
+	assert_string_equal(c.order_dev, "/dev/vdc");
 	assert_string_equal(c.output_dev, "/dev/vdd");
+	assert_string_equal(c.inputs_dev, "/dev/vde");
 	assert_string_equal(c.status_port, "console");
 	assert_int_equal(c.log_level, 2);
 	assert_string_equal(c.tee, "tpm");
@@ -150,14 +174,15 @@ static void test_cmdline_refusals(void **state)
 	static const struct {
 		const char *cmdline, *why;
 	} cases[] = {
-		{ "cvm.workload=../../etc/passwd", "not a device name" },
-		{ "cvm.workload=VDA", "not a device name" },
+		{ "cvm.order=../../etc/passwd", "not a device name" },
+		{ "cvm.inputs=VDA", "not a device name" },
+		{ "cvm.workload=vda", "unknown key" },
 		{ "cvm.output=", "not a device name" },
 		{ "cvm.broker=https://evil", "unknown key" },
 		{ "cvm.log=trace", "error, info or debug" },
 		{ "cvm.tee=sgx", "auto, tsm" },
 		{ "cvm.status=a/b", "not a port name" },
-		{ "cvm.workload", "malformed" },
+		{ "cvm.order", "malformed" },
 		{ "cvm.workload="
 		  "vdaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 		  "malformed" },
@@ -271,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_config_digest_is_of_the_file),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_refuses_bad_files),
+		cmocka_unit_test(test_input_devices_and_broker_addresses),
 		cmocka_unit_test(test_cmdline_chooses_among_allowed),
 		cmocka_unit_test(test_cmdline_refusals),
 		cmocka_unit_test(test_cmdline_cannot_override_a_fixed_tee),

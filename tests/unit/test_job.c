@@ -577,6 +577,19 @@ static void test_a_default_memory_limit_applies(void **state)
 	assert_non_null(strstr(lim, want));
 }
 
+/* result_recipient is optional: results go to the order's customer key (docs/job.md). */
+static void test_manifest_without_recipient(void **state)
+{
+	static const char *text = "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}}";
+	struct job_manifest m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(job_manifest_parse(text, strlen(text), &m, err, sizeof(err)), 0);
+	assert_false(m.has_recipient);
+	job_manifest_free(&m);
+}
+
 static void test_manifest_refusals(void **state)
 {
 	static const struct {
@@ -692,8 +705,9 @@ static void test_manifest_refusals(void **state)
 		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"deadline_seconds\": "
 		  "true}",
 		  "deadline_seconds: " },
-		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}}",
-		  "result_recipient: required" },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"result_recipient\": "
+		  "5}",
+		  "result_recipient: " },
 		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"result_recipient\": "
 		  "\"04" RECIPIENT "\"}",
 		  "result_recipient: " },
@@ -851,6 +865,7 @@ static void test_manifest_full(void **state)
 int main(void)
 {
 	const struct CMUnitTest parse[] = {
+		cmocka_unit_test(test_manifest_without_recipient),
 		cmocka_unit_test(test_manifest_refusals),
 		cmocka_unit_test(test_manifest_bounds),
 		cmocka_unit_test(test_manifest_defaults),

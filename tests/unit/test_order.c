@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Orders (host/order.c, docs/order.md): a signature made here directly with
+ * Orders (measurement/order.c, docs/order.md): a signature made here directly with
  * libsecp256k1 over a hand-written RFC 8785 text verifies; then every
  * refusal, each on an order that is otherwise valid and freshly signed, so
  * that the check under test is the one that fires.
@@ -18,10 +18,26 @@
 #include <openssl/evp.h>
 #include <secp256k1.h>
 
-/* host/ is not in the test library: the unit under test is compiled in. */
-#include "host/order.c"
+#include "lib/lib.h"
+#include "measurement/measurement.h"
+#include "measurement/order.h"
 
 #define WL_SHA "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define HDR_SHA "11112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define PIN_SHA "22222233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+/* a broker's self-signed certificate, made for these tests (JSON-escaped PEM) */
+#define BROKER_CA                                                             \
+	"-----BEGIN CERTIFICATE-----\\n"                                      \
+	"MIIBgDCCASegAwIBAgIUGJhPEc4SasDn3cYUfqhVH9oHRN4wCgYIKoZIzj0EAwIw\\n" \
+	"FjEUMBIGA1UEAwwLdGVzdC1icm9rZXIwHhcNMjYxMjAzMTcwMjE5WhcNMzYxMTMw\\n" \
+	"MTcwMjE5WjAWMRQwEgYDVQQDDAt0ZXN0LWJyb2tlcjBZMBMGByqGSM49AgEGCCqG\\n" \
+	"SM49AwEHA0IABK0seudkuSdPws2aQZXP6gN1joXajaDRa9vYs+KR1bmgfoVnNdKI\\n" \
+	"mOjaozSDoV4FHvWAH5iQoBi+mdFlmPQYY4CjUzBRMB0GA1UdDgQWBBTrybLl61xF\\n" \
+	"C97QYOkfWlCN7jh5/DAfBgNVHSMEGDAWgBTrybLl61xFC97QYOkfWlCN7jh5/DAP\\n" \
+	"BgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCIEoCDB8Dg3ItZW9JS6FL\\n" \
+	"6SU9QjuRaDB1zS0qwqnwhWXwAiBxrLchNajMh44EyvvsqMgN6eDuruWAe0MaKKf9\\n" \
+	"TdmB/g==\\n"                                                         \
+	"-----END CERTIFICATE-----\\n"
 
 static struct result_key customer, other;
 
@@ -58,16 +74,27 @@ static int teardown(void **state)
 /* The valid order of these tests, without signature, as a cJSON tree. */
 static cJSON *base_order(const struct result_key *k)
 {
-	char pub[67], text[2048];
+	char pub[67], text[4096];
 	cJSON *v = NULL;
 
 	result_key_pub_hex(k, pub);
 	snprintf(text, sizeof(text),
-		 "{\"id\": \"order-1\",\n"
-		 " \"workload\": {\"url\": \"https://files.example.com/w/workload.img\",\n"
-		 "              \"sha256\": \"" WL_SHA "\", \"size\": 33554432},\n"
-		 " \"broker\": {\"url\": \"https://broker.example.com:8443\",\n"
-		 "            \"resource\": \"default/workload/key\"},\n"
+		 "{\"version\": 2, \"id\": \"order-1\",\n"
+		 " \"inputs\": [\n"
+		 "  {\"name\": \"solution\", \"role\": \"solution\",\n"
+		 "   \"volume\": {\"url\": \"https://files.example.com/w/workload.img\",\n"
+		 "              \"sha256\": \"" WL_SHA "\", \"size\": 33554432,\n"
+		 "              \"luks_header_sha256\": \"" HDR_SHA "\"},\n"
+		 "   \"broker\": {\"url\": \"https://broker.example.com:8443\",\n"
+		 "              \"resource\": \"default/workload/key\",\n"
+		 "              \"spki_sha256\": \"" PIN_SHA "\"}},\n"
+		 "  {\"name\": \"data\", \"role\": \"data\", \"mount\": \"/inputs/ledger\",\n"
+		 "   \"volume\": {\"url\": \"http://10.0.2.2/d.img\",\n"
+		 "              \"sha256\": \"" HDR_SHA "\", \"size\": 4096,\n"
+		 "              \"luks_header_sha256\": \"" WL_SHA "\"},\n"
+		 "   \"broker\": {\"url\": \"https://10.1.2.3\",\n"
+		 "              \"resource\": \"data/volume/key\",\n"
+		 "              \"ca\": \"" BROKER_CA "\"}}],\n"
 		 " \"image\": \"default\", \"vcpus\": 2, \"memory_mib\": 1024,\n"
 		 " \"deadline_seconds\": 600,\n"
 		 " \"result\": {\"upload_url\": \"https://files.example.com/r/order-1.cvmr\"},\n"
@@ -106,6 +133,7 @@ static int parse_tree(const cJSON *root, const struct order_limits *lim, struct 
 {
 	_cleanup_free_ char *s = text_of(root);
 
+	order_free(o);
 	return order_parse(s, strlen(s), lim, o, err, errlen);
 }
 
@@ -124,18 +152,21 @@ static void test_verifies_a_signature_over_the_rfc8785_form(void **state)
 	char pub[67], canon[2048], order[2560], sighex[129], err[256];
 	uint8_t d256[32], d384[48], compact[64];
 	secp256k1_ecdsa_signature sig;
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 
 	(void)state;
 	result_key_pub_hex(&customer, pub);
 	/* RFC 8785 by hand: members sorted, no whitespace */
 	snprintf(canon, sizeof(canon),
-		 "{\"broker\":{\"resource\":\"default/workload/key\",\"url\":\"https://"
-		 "broker.example.com:8443\"},\"customer_pubkey\":\"%s\",\"deadline_seconds\":600,"
-		 "\"id\":\"order-1\",\"image\":\"default\",\"memory_mib\":1024,\"result\":{"
+		 "{\"customer_pubkey\":\"%s\",\"deadline_seconds\":600,\"id\":\"order-1\","
+		 "\"image\":\"default\",\"inputs\":[{\"broker\":{\"resource\":\"default/workload/"
+		 "key\",\"spki_sha256\":\"" PIN_SHA
+		 "\",\"url\":\"https://broker.example.com:8443\"},"
+		 "\"name\":\"solution\",\"role\":\"solution\",\"volume\":{\"luks_header_sha256\":"
+		 "\"" HDR_SHA "\",\"sha256\":\"" WL_SHA "\",\"size\":33554432,\"url\":\"https://"
+		 "files.example.com/w/workload.img\"}}],\"memory_mib\":1024,\"result\":{"
 		 "\"upload_url\":\"https://files.example.com/r/order-1.cvmr\"},\"vcpus\":2,"
-		 "\"workload\":{\"sha256\":\"" WL_SHA "\",\"size\":33554432,\"url\":\"https://"
-		 "files.example.com/w/workload.img\"}}",
+		 "\"version\":2}",
 		 pub);
 	assert_int_equal(EVP_Digest(canon, strlen(canon), d256, NULL, EVP_sha256(), NULL), 1);
 	assert_int_equal(EVP_Digest(canon, strlen(canon), d384, NULL, EVP_sha384(), NULL), 1);
@@ -146,24 +177,40 @@ static void test_verifies_a_signature_over_the_rfc8785_form(void **state)
 	snprintf(order, sizeof(order),
 		 "{\n  \"signature\": \"%s\",\n  \"id\": \"order-1\", \"image\": \"default\",\n"
 		 "  \"vcpus\": 2, \"memory_mib\": 1024, \"deadline_seconds\": 600,\n"
-		 "  \"customer_pubkey\": \"%s\",\n"
+		 "  \"customer_pubkey\": \"%s\", \"version\": 2,\n"
 		 "  \"result\": {\"upload_url\": \"https://files.example.com/r/order-1.cvmr\"},\n"
-		 "  \"broker\": {\"url\": \"https://broker.example.com:8443\", \"resource\": "
-		 "\"default/workload/key\"},\n"
-		 "  \"workload\": {\"size\": 33554432, \"url\": "
-		 "\"https://files.example.com/w/workload.img\", \"sha256\": \"" WL_SHA "\"}\n}\n",
+		 "  \"inputs\": [{\"role\": \"solution\", \"name\": \"solution\",\n"
+		 "    \"broker\": {\"url\": \"https://broker.example.com:8443\", \"resource\": "
+		 "\"default/workload/key\", \"spki_sha256\": \"" PIN_SHA "\"},\n"
+		 "    \"volume\": {\"size\": 33554432, \"url\": "
+		 "\"https://files.example.com/w/workload.img\", \"sha256\": \"" WL_SHA "\",\n"
+		 "      \"luks_header_sha256\": \"" HDR_SHA "\"}}]\n}\n",
 		 sighex, pub);
 	assert_int_equal(order_parse(order, strlen(order), NULL, &o, err, sizeof(err)), 0);
 	assert_memory_equal(o.sha256, d256, 32);
 	assert_memory_equal(o.sha384, d384, 48);
 	assert_memory_equal(o.signature, compact, 64);
+	assert_string_equal(o.signed_form, canon);
+	assert_int_equal(o.signed_len, strlen(canon));
 	assert_string_equal(o.id, "order-1");
-	assert_string_equal(o.workload_url, "https://files.example.com/w/workload.img");
-	assert_int_equal(o.workload_size, 33554432);
-	assert_int_equal(o.workload_sha256[0], 0x00);
-	assert_int_equal(o.workload_sha256[31], 0xff);
-	assert_string_equal(o.broker_url, "https://broker.example.com:8443");
-	assert_string_equal(o.broker_resource, "default/workload/key");
+	assert_int_equal(o.ninputs, 1);
+	assert_int_equal(o.solution, 0);
+	assert_string_equal(o.inputs[0].name, "solution");
+	assert_int_equal(o.inputs[0].role, ORDER_ROLE_SOLUTION);
+	assert_string_equal(o.inputs[0].url, "https://files.example.com/w/workload.img");
+	assert_int_equal(o.inputs[0].size, 33554432);
+	assert_int_equal(o.inputs[0].sha256[0], 0x00);
+	assert_int_equal(o.inputs[0].sha256[31], 0xff);
+	assert_int_equal(o.inputs[0].luks_header_sha256[0], 0x11);
+	assert_string_equal(o.inputs[0].mount, "/inputs/solution");
+	assert_string_equal(o.inputs[0].broker.url, "https://broker.example.com:8443");
+	assert_string_equal(o.inputs[0].broker.host, "broker.example.com");
+	assert_int_equal(o.inputs[0].broker.port, 8443);
+	assert_string_equal(o.inputs[0].broker.resource, "default/workload/key");
+	assert_true(o.inputs[0].broker.has_spki);
+	assert_null(o.inputs[0].broker.ca);
+	assert_int_equal(o.inputs[0].broker.spki_sha256[0], 0x22);
+	assert_int_equal(o.nbrokers, 1);
 	assert_string_equal(o.image, "default");
 	assert_int_equal(o.vcpus, 2);
 	assert_int_equal(o.memory_mib, 1024);
@@ -172,12 +219,42 @@ static void test_verifies_a_signature_over_the_rfc8785_form(void **state)
 	assert_memory_equal(o.customer_pub, customer.pub, 33);
 }
 
+/* Two inputs: the data input's CA, mount and broker as the base order gives them. */
+static void test_reads_every_input(void **state)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
+	_cleanup_free_ char *text = NULL;
+	_cleanup_(order_freep) struct order o = { 0 };
+	char err[256];
+
+	(void)state;
+	sign_tree(root, &customer);
+	text = text_of(root);
+	assert_int_equal(order_parse(text, strlen(text), NULL, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.ninputs, 2);
+	assert_int_equal(o.solution, 0);
+	assert_int_equal(o.inputs[1].role, ORDER_ROLE_DATA);
+	assert_string_equal(o.inputs[1].mount, "/inputs/ledger");
+	assert_non_null(o.inputs[1].broker.ca);
+	assert_non_null(strstr(o.inputs[1].broker.ca, "BEGIN CERTIFICATE"));
+	assert_false(o.inputs[1].broker.has_spki);
+	assert_string_equal(o.inputs[1].broker.host, "10.1.2.3");
+	assert_int_equal(o.inputs[1].broker.port, 443);
+	assert_int_equal(o.nbrokers, 2);
+	assert_int_equal(o.inputs[0].broker.forward, 0);
+	assert_int_equal(o.inputs[1].broker.forward, 1);
+	assert_ptr_equal(order_broker_at(&o, 1), &o.inputs[1].broker);
+	assert_null(order_broker_at(&o, 2));
+	assert_ptr_equal(order_input_by_resource(&o, "data/volume/key"), &o.inputs[1]);
+	assert_null(order_input_by_resource(&o, "data/volume/other"));
+}
+
 static void test_sign_is_deterministic_and_canonical(void **state)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
 	_cleanup_free_ char *in = text_of(root), *a = NULL, *b = NULL, *canon = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *back = NULL;
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 	char err[256];
 	size_t n;
 
@@ -196,7 +273,7 @@ static void test_sign_adds_the_missing_customer_pubkey(void **state)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
 	_cleanup_free_ char *in = NULL, *out = NULL;
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 	char err[256];
 
 	(void)state;
@@ -223,7 +300,7 @@ static void test_sign_replaces_an_old_signature(void **state)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
 	_cleanup_free_ char *in = NULL, *out = NULL;
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 	char err[256];
 
 	(void)state;
@@ -257,25 +334,31 @@ struct change {
 	const char *want;  /* in the error */
 };
 
+/* Walks "a.b.0.c" (a number indexes an array) to the object holding the last part. */
 static void apply(cJSON *root, const struct change *c)
 {
-	char first[64];
-	const char *dot = strchr(c->path, '.');
+	char path[128], *save = NULL, *part, *next;
 	cJSON *obj = root;
-	const char *key = c->path;
 
-	if (dot) {
-		snprintf(first, sizeof(first), "%.*s", (int)(dot - c->path), c->path);
-		obj = cJSON_GetObjectItemCaseSensitive(root, first);
+	snprintf(path, sizeof(path), "%s", c->path);
+	part = strtok_r(path, ".", &save);
+	while ((next = strtok_r(NULL, ".", &save))) {
+		obj = cJSON_IsArray(obj) ? cJSON_GetArrayItem(obj, atoi(part))
+					 : cJSON_GetObjectItemCaseSensitive(obj, part);
 		assert_non_null(obj);
-		key = dot + 1;
+		part = next;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+	if (cJSON_IsArray(obj)) {
+		cJSON_DeleteItemFromArray(obj, atoi(part));
+		assert_null(c->value);
+		return;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, part);
 	if (c->value) {
 		cJSON *v = cJSON_Parse(c->value);
 
 		assert_non_null(v);
-		cJSON_AddItemToObject(obj, key, v);
+		cJSON_AddItemToObject(obj, part, v);
 	}
 }
 
@@ -283,7 +366,7 @@ static void refuse_each(const struct change *c, size_t n, int code)
 {
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
-		struct order o;
+		_cleanup_(order_freep) struct order o = { 0 };
 		char err[256] = "";
 		int r;
 
@@ -302,18 +385,21 @@ static void test_refuses_unknown_missing_and_mistyped_members(void **state)
 {
 	static const struct change c[] = {
 		{ "priority", "1", "unknown member \"priority\" in the order" },
-		{ "workload.mirror", "\"x\"", "unknown member \"mirror\" in workload" },
-		{ "broker.cacert", "\"x\"", "unknown member \"cacert\" in broker" },
+		{ "inputs.0.volume.mirror", "\"x\"",
+		  "unknown member \"mirror\" in inputs[0].volume" },
+		{ "inputs.1.broker.cacert", "\"x\"",
+		  "unknown member \"cacert\" in inputs[1].broker" },
+		{ "inputs.0.offset", "0", "unknown member \"offset\" in inputs[0]" },
 		{ "result.method", "\"PUT\"", "unknown member \"method\" in result" },
 		{ "bad\nname", "1", "unknown member \"(unprintable)\"" },
 		{ "id", NULL, "id is missing" },
-		{ "workload", NULL, "workload is missing" },
-		{ "workload.url", NULL, "workload.url is missing" },
-		{ "workload.sha256", NULL, "workload.sha256 is missing" },
-		{ "workload.size", NULL, "workload.size is missing" },
-		{ "broker", NULL, "broker is missing" },
-		{ "broker.url", NULL, "broker.url is missing" },
-		{ "broker.resource", NULL, "broker.resource is missing" },
+		{ "inputs", NULL, "inputs is missing" },
+		{ "inputs.0.volume.url", NULL, "inputs[0].volume.url is missing" },
+		{ "inputs.0.volume.sha256", NULL, "inputs[0].volume.sha256 is missing" },
+		{ "inputs.1.volume.size", NULL, "inputs[1].volume.size is missing" },
+		{ "inputs.0.broker", NULL, "inputs[0].broker is missing" },
+		{ "inputs.0.broker.url", NULL, "inputs[0].broker.url is missing" },
+		{ "inputs.1.broker.resource", NULL, "inputs[1].broker.resource is missing" },
 		{ "image", NULL, "image is missing" },
 		{ "vcpus", NULL, "vcpus is missing" },
 		{ "memory_mib", NULL, "memory_mib is missing" },
@@ -322,8 +408,8 @@ static void test_refuses_unknown_missing_and_mistyped_members(void **state)
 		{ "result.upload_url", NULL, "result.upload_url is missing" },
 		{ "customer_pubkey", NULL, "customer_pubkey is missing" },
 		{ "id", "7", "id is not a string" },
-		{ "workload", "[]", "workload is not an object" },
-		{ "broker", "\"https://b\"", "broker is not an object" },
+		{ "inputs.0.volume", "[]", "inputs[0].volume is not an object" },
+		{ "inputs.0.broker", "\"https://b\"", "inputs[0].broker is not an object" },
 		{ "result", "null", "result is not an object" },
 		{ "image", "[\"default\"]", "image is not a string" },
 		{ "vcpus", "\"2\"", "vcpus is not a whole number" },
@@ -331,9 +417,9 @@ static void test_refuses_unknown_missing_and_mistyped_members(void **state)
 		{ "vcpus", "null", "vcpus is not a whole number" },
 		{ "memory_mib", "1024.5", "memory_mib is not a whole number" },
 		{ "deadline_seconds", "-1", "deadline_seconds is not a whole number" },
-		{ "workload.size", "1e300", "workload.size is not a whole number" },
-		{ "workload.size", "1e16", "workload.size is not a whole number" },
-		{ "workload.sha256", "1", "workload.sha256 is not 64 hex digits" },
+		{ "inputs.0.volume.size", "1e300", "inputs[0].volume.size is not a whole number" },
+		{ "inputs.0.volume.size", "1e16", "inputs[0].volume.size is not a whole number" },
+		{ "inputs.0.volume.sha256", "1", "inputs[0].volume.sha256 is not 64 hex digits" },
 		{ "customer_pubkey", "2", "customer_pubkey is not a string" },
 	};
 
@@ -348,19 +434,28 @@ static void test_refuses_values_out_of_the_format(void **state)
 		{ "id", "\"order 1\"", "id: not 1 to 128" },
 		{ "id", "\"order/1\"", "id: not 1 to 128" },
 		{ "id", "\"ordér\"", "id: not 1 to 128" },
-		{ "workload.sha256", "\"" WL_SHA "00\"", "workload.sha256 is not 64 hex digits" },
-		{ "workload.sha256",
+		{ "inputs.0.volume.sha256", "\"" WL_SHA "00\"",
+		  "inputs[0].volume.sha256 is not 64 hex digits" },
+		{ "inputs.0.volume.luks_header_sha256",
 		  "\"zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"",
-		  "workload.sha256 is not 64 hex digits" },
-		{ "workload.size", "0", "workload.size: 0 not in 1..1099511627776" },
-		{ "workload.size", "1099511627777", "workload.size: 1099511627777 not in" },
-		{ "broker.resource", "\"default/key\"", "broker.resource: not REPO/TYPE/TAG" },
-		{ "broker.resource", "\"a/b/c/d\"", "broker.resource: not REPO/TYPE/TAG" },
-		{ "broker.resource", "\"a/../c\"", "broker.resource: not REPO/TYPE/TAG" },
-		{ "broker.resource", "\".a/b/c\"", "broker.resource: not REPO/TYPE/TAG" },
-		{ "broker.resource", "\"a//c\"", "broker.resource: not REPO/TYPE/TAG" },
-		{ "broker.resource", "\"a/b/c/\"", "broker.resource: not REPO/TYPE/TAG" },
-		{ "broker.resource", "\"a/b c/d\"", "broker.resource: not REPO/TYPE/TAG" },
+		  "inputs[0].volume.luks_header_sha256 is not 64 hex digits" },
+		{ "inputs.0.volume.size", "0", "inputs[0].volume.size: 0 not in 1..1099511627776" },
+		{ "inputs.0.volume.size", "1099511627777",
+		  "inputs[0].volume.size: 1099511627777 not in" },
+		{ "inputs.0.broker.resource", "\"default/key\"",
+		  "inputs[0].broker.resource: not REPO/TYPE/TAG" },
+		{ "inputs.0.broker.resource", "\"a/b/c/d\"",
+		  "inputs[0].broker.resource: not REPO/TYPE/TAG" },
+		{ "inputs.0.broker.resource", "\"a/../c\"",
+		  "inputs[0].broker.resource: not REPO/TYPE/TAG" },
+		{ "inputs.0.broker.resource", "\".a/b/c\"",
+		  "inputs[0].broker.resource: not REPO/TYPE/TAG" },
+		{ "inputs.0.broker.resource", "\"a//c\"",
+		  "inputs[0].broker.resource: not REPO/TYPE/TAG" },
+		{ "inputs.0.broker.resource", "\"a/b/c/\"",
+		  "inputs[0].broker.resource: not REPO/TYPE/TAG" },
+		{ "inputs.0.broker.resource", "\"a/b c/d\"",
+		  "inputs[0].broker.resource: not REPO/TYPE/TAG" },
 		{ "image", "\"Default\"", "image: not [a-z0-9]" },
 		{ "image", "\"../default\"", "image: not [a-z0-9]" },
 		{ "image", "\"def/ault\"", "image: not [a-z0-9]" },
@@ -417,7 +512,8 @@ static void test_refuses_urls_other_than_plain_http_and_https(void **state)
 		"\"https://files.example.com;touch /tmp/x/w\"",
 		"\"https://files.example.com,x/w\"",
 	};
-	const char *const where[] = { "workload.url", "broker.url", "result.upload_url" };
+	const char *const where[] = { "inputs.0.volume.url", "inputs.1.volume.url",
+				      "result.upload_url" };
 
 	(void)state;
 	for (size_t w = 0; w < ARRAY_SIZE(where); w++) {
@@ -426,20 +522,121 @@ static void test_refuses_urls_other_than_plain_http_and_https(void **state)
 			struct change c = { where[w], bad[i], want };
 
 			snprintf(want, sizeof(want), "%s: not an http:// or https:// URL",
-				 where[w]);
+				 w == 0	  ? "inputs[0].volume.url"
+				 : w == 1 ? "inputs[1].volume.url"
+					  : "result.upload_url");
 			refuse_each(&c, 1, -EBADMSG);
 		}
 	}
 }
 
-static void test_refuses_a_broker_without_tls(void **state)
+static void test_refuses_a_broker_without_tls_or_with_a_path(void **state)
 {
 	static const struct change c[] = {
-		{ "broker.url", "\"http://broker.example.com:8443\"", "broker.url: https:// only" },
+		{ "inputs.1.broker.url", "\"http://broker.example.com:8443\"",
+		  "inputs[1].broker.url: not https://HOST[:PORT]" },
+		{ "inputs.1.broker.url", "\"https://broker.example.com:8443/kbs\"",
+		  "inputs[1].broker.url: not https://HOST[:PORT]" },
+		{ "inputs.1.broker.url", "\"https://broker.example.com/\"",
+		  "inputs[1].broker.url: not https://HOST[:PORT]" },
+		{ "inputs.1.broker.url", "\"https://broker.example.com?x\"",
+		  "inputs[1].broker.url: not https://HOST[:PORT]" },
+		{ "inputs.0.broker.url", "\"https://user@b.example.com\"",
+		  "inputs[0].broker.url: not https://HOST[:PORT]" },
 	};
 
 	(void)state;
 	refuse_each(c, ARRAY_SIZE(c), -EBADMSG);
+}
+
+/* The issue's bad inputs: each one line naming the member. */
+static void test_refuses_inputs_no_customer_should_sign(void **state)
+{
+	static const struct change c[] = {
+		{ "inputs.1.name", "\"solution\"", "inputs[1]: name \"solution\" is taken" },
+		{ "inputs.1.role", "\"solution\"", "inputs: 2 inputs of role solution, not 1" },
+		{ "inputs.0.role", "\"data\"", "inputs: 0 inputs of role solution, not 1" },
+		{ "inputs.0.role", "\"code\"", "inputs[0].role" },
+		{ "inputs.0.mount", "\"/etc\"", "inputs[0].mount: not /inputs/NAME" },
+		{ "inputs.0.mount", "\"/inputs/../etc\"", "inputs[0].mount: not /inputs/NAME" },
+		{ "inputs.0.mount", "\"/inputs/a/b\"", "inputs[0].mount: not /inputs/NAME" },
+		{ "inputs.0.mount", "\"/inputs/\"", "inputs[0].mount: not /inputs/NAME" },
+		{ "inputs.0.mount", "\"/inputs/ledger\"",
+		  "inputs[1]: mount /inputs/ledger is taken" },
+		{ "inputs.0.mount", "\"/inputs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+		  "inputs[0].mount: length" },
+		{ "inputs.0.name", "\"Solution\"", "inputs[0].name: not 1 to 32" },
+		{ "inputs.0.name", "\"../x\"", "inputs[0].name: not 1 to 32" },
+		{ "inputs.0.name", "\"\"", "inputs[0].name: length 0" },
+		{ "inputs.0.broker.ca", "\"" BROKER_CA "\"",
+		  "inputs[0].broker: give exactly one of ca and spki_sha256" },
+		{ "inputs.1.broker.ca", NULL,
+		  "inputs[1].broker: give exactly one of ca and spki_sha256" },
+		{ "inputs.1.broker.ca",
+		  "\"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END "
+		  "CERTIFICATE-----\\n\"",
+		  "inputs[1].broker.ca: not a PEM certificate" },
+		{ "inputs.0.broker.spki_sha256", "\"00\"",
+		  "inputs[0].broker.spki_sha256 is not 64" },
+		{ "inputs", "[]", "inputs: 0 inputs, not 1 to 16" },
+		{ "inputs", "{}", "inputs: not an array" },
+		{ "inputs.1", NULL, "" }, /* one input left: valid, checked below */
+	};
+
+	(void)state;
+	refuse_each(c, ARRAY_SIZE(c) - 1, -EBADMSG);
+}
+
+static void test_refuses_over_sixteen_inputs(void **state)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
+	_cleanup_(order_freep) struct order o = { 0 };
+	cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
+	char err[256];
+
+	(void)state;
+	for (int i = 0; i < 14; i++) {
+		cJSON *d = cJSON_Duplicate(cJSON_GetArrayItem(inputs, 1), true);
+		char name[16], mount[32];
+
+		snprintf(name, sizeof(name), "d%d", i);
+		snprintf(mount, sizeof(mount), "/inputs/d%d", i);
+		cJSON_ReplaceItemInObjectCaseSensitive(d, "name", cJSON_CreateString(name));
+		cJSON_ReplaceItemInObjectCaseSensitive(d, "mount", cJSON_CreateString(mount));
+		cJSON_AddItemToArray(inputs, d);
+	}
+	sign_tree(root, &customer);
+	if (parse_tree(root, NULL, &o, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(o.ninputs, 16);
+	assert_int_equal(o.nbrokers, 2); /* the data inputs share one broker */
+	cJSON_AddItemToArray(inputs, cJSON_Duplicate(cJSON_GetArrayItem(inputs, 1), true));
+	sign_tree(root, &customer);
+	assert_refused(parse_tree(root, NULL, &o, err, sizeof(err)), -EBADMSG, err,
+		       "E_ORDER: inputs: 17 inputs, not 1 to 16");
+}
+
+static void test_refuses_the_version_1_form_by_name(void **state)
+{
+	static const char *v1 = "{\"id\": \"order-1\", \"workload\": {}, \"broker\": {}}";
+	static const char *v3 = "{\"version\": 3, \"id\": \"order-1\"}";
+	_cleanup_(order_freep) struct order o = { 0 };
+	char err[256];
+
+	(void)state;
+	assert_refused(order_parse(v1, strlen(v1), NULL, &o, err, sizeof(err)), -EBADMSG, err,
+		       "E_ORDER_VERSION: a version 1 order (workload, broker)");
+	assert_refused(order_parse(v3, strlen(v3), NULL, &o, err, sizeof(err)), -EBADMSG, err,
+		       "E_ORDER_VERSION: version 3");
+	{
+		static const struct change c[] = {
+			{ "version", NULL, "version is missing" },
+			{ "version", "\"2\"", "version: not 2" },
+			{ "version", "2.5", "E_ORDER_VERSION" },
+		};
+
+		refuse_each(c, ARRAY_SIZE(c), -EBADMSG);
+	}
 }
 
 static void test_accepts_the_url_forms_it_documents(void **state)
@@ -457,7 +654,7 @@ static void test_accepts_the_url_forms_it_documents(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
 		_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
 		struct change c = { "result.upload_url", good[i], "" };
-		struct order o;
+		_cleanup_(order_freep) struct order o = { 0 };
 		char err[256];
 
 		apply(root, &c);
@@ -494,7 +691,7 @@ static void signature_case(const char *sig, const char *want)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
 	struct change c = { "signature", sig, want };
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 	char err[256];
 
 	sign_tree(root, &customer);
@@ -552,7 +749,11 @@ static void test_refuses_any_change_after_signing(void **state)
 {
 	static const struct change c[] = {
 		{ "vcpus", "3", "" },
-		{ "workload.url", "\"https://files.example.com/w/other.img\"", "" },
+		{ "inputs.0.volume.url", "\"https://files.example.com/w/other.img\"", "" },
+		{ "inputs.1.volume.luks_header_sha256", "\"" HDR_SHA "\"", "" },
+		{ "inputs.1.broker.url", "\"https://evil.example.com\"", "" },
+		{ "inputs.0.broker.spki_sha256", "\"" WL_SHA "\"", "" },
+		{ "inputs.1.mount", "\"/inputs/other\"", "" },
 		{ "result.upload_url", "\"https://attacker.example.com/r\"", "" },
 		{ "id", "\"order-2\"", "" },
 	};
@@ -560,7 +761,7 @@ static void test_refuses_any_change_after_signing(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
 		_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
-		struct order o;
+		_cleanup_(order_freep) struct order o = { 0 };
 		char err[256];
 
 		sign_tree(root, &customer);
@@ -573,7 +774,7 @@ static void test_refuses_any_change_after_signing(void **state)
 static void test_refuses_an_order_signed_by_another_key(void **state)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 	char err[256];
 
 	(void)state;
@@ -595,7 +796,7 @@ static void test_refuses_text_that_is_not_one_json_object(void **state)
 		"{\"id\": \"a\", \"id\": \"b\"}",
 		"{\"id\": \"\xc3\"}",
 	};
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 	char err[256];
 
 	(void)state;
@@ -610,7 +811,7 @@ static void test_refuses_an_order_over_a_mebibyte(void **state)
 {
 	size_t n = CVM_CAP_JSON + 1;
 	_cleanup_free_ char *big = malloc(n);
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 	char err[256];
 
 	(void)state;
@@ -627,17 +828,18 @@ static void test_refuses_an_order_over_a_mebibyte(void **state)
 static void test_refuses_an_order_over_the_providers_limits(void **state)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = base_order(&customer);
-	const struct order_limits exact = { 2, 1024, 600, 33554432 };
+	const struct order_limits exact = { 2, 1024, 600, 33554432 + 4096 };
 	const struct {
 		struct order_limits lim;
 		const char *want;
 	} c[] = {
-		{ { 1, 1024, 600, 33554432 }, "E_ORDER_LIMIT: vcpus 2 is over the provider's 1" },
-		{ { 2, 1023, 600, 33554432 }, "E_ORDER_LIMIT: memory_mib 1024 is over" },
-		{ { 2, 1024, 599, 33554432 }, "E_ORDER_LIMIT: deadline_seconds 600 is over" },
-		{ { 2, 1024, 600, 33554431 }, "E_ORDER_LIMIT: workload.size 33554432 is over" },
+		{ { 1, 1024, 600, 1u << 30 }, "E_ORDER_LIMIT: vcpus 2 is over the provider's 1" },
+		{ { 2, 1023, 600, 1u << 30 }, "E_ORDER_LIMIT: memory_mib 1024 is over" },
+		{ { 2, 1024, 599, 1u << 30 }, "E_ORDER_LIMIT: deadline_seconds 600 is over" },
+		{ { 2, 1024, 600, 33554432 + 4095 },
+		  "E_ORDER_LIMIT: the inputs' volumes 33558528 is over" },
 	};
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 	char err[256];
 
 	(void)state;
@@ -681,6 +883,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verifies_a_signature_over_the_rfc8785_form),
+		cmocka_unit_test(test_reads_every_input),
 		cmocka_unit_test(test_sign_is_deterministic_and_canonical),
 		cmocka_unit_test(test_sign_adds_the_missing_customer_pubkey),
 		cmocka_unit_test(test_sign_refuses_an_order_naming_another_key),
@@ -689,7 +892,10 @@ int main(void)
 		cmocka_unit_test(test_refuses_unknown_missing_and_mistyped_members),
 		cmocka_unit_test(test_refuses_values_out_of_the_format),
 		cmocka_unit_test(test_refuses_urls_other_than_plain_http_and_https),
-		cmocka_unit_test(test_refuses_a_broker_without_tls),
+		cmocka_unit_test(test_refuses_a_broker_without_tls_or_with_a_path),
+		cmocka_unit_test(test_refuses_inputs_no_customer_should_sign),
+		cmocka_unit_test(test_refuses_over_sixteen_inputs),
+		cmocka_unit_test(test_refuses_the_version_1_form_by_name),
 		cmocka_unit_test(test_accepts_the_url_forms_it_documents),
 		cmocka_unit_test(test_url_host_and_port),
 		cmocka_unit_test(test_refuses_an_unsigned_or_malformed_signature),

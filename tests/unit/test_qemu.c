@@ -16,19 +16,21 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <secp256k1.h>
 
-/* host/ is not in the test library: the units under test are compiled in. */
-#include "host/order.c"
+/* host/ is not in the test library: the unit under test is compiled in. */
 #include "host/qemu.c"
 #include "tests/unit/support/sim.h"
 
 #define DIR "/srv/cvm/images/default"
+#define SHA "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 static struct order order;
 static struct image image;
 static const struct qemu_paths paths = {
-	.workload = "/run/cvm/o1/workload.img",
+	.order_disk = "/run/cvm/o1/order.img",
 	.output = "/run/cvm/o1/output.img",
+	.inputs = { "/run/cvm/o1/inputs/solution.img", "/run/cvm/o1/inputs/data.img" },
 	.status = "/run/cvm/o1/status",
 	.swtpm_socket = "/run/cvm/o1/swtpm.sock",
 };
@@ -61,11 +63,17 @@ static int setup(void **state)
 		"{\"id\": \"order-e2e-1\", \"image\": \"default\", \"vcpus\": 1, \"memory_mib\": "
 		"1024,"
 		" \"deadline_seconds\": 600,"
-		" \"workload\": {\"url\": \"https://files.example.com/w.img\", \"size\": 8388608,"
-		"  \"sha256\": "
-		"\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"},"
-		" \"broker\": {\"url\": \"https://127.0.0.1:40123\","
-		"  \"resource\": \"default/workload/key\"},"
+		" \"version\": 2, \"inputs\": ["
+		"  {\"name\": \"solution\", \"role\": \"solution\","
+		"   \"volume\": {\"url\": \"https://files.example.com/w.img\", \"size\": 8388608,"
+		"    \"sha256\": \"" SHA "\", \"luks_header_sha256\": \"" SHA "\"},"
+		"   \"broker\": {\"url\": \"https://127.0.0.1:40123\","
+		"    \"resource\": \"default/workload/key\", \"spki_sha256\": \"" SHA "\"}},"
+		"  {\"name\": \"data\", \"role\": \"data\","
+		"   \"volume\": {\"url\": \"https://files.example.com/d.img\", \"size\": 4096,"
+		"    \"sha256\": \"" SHA "\", \"luks_header_sha256\": \"" SHA "\"},"
+		"   \"broker\": {\"url\": \"https://b.example.com\","
+		"    \"resource\": \"data/volume/key\", \"spki_sha256\": \"" SHA "\"}}],"
 		" \"result\": {\"upload_url\": \"https://files.example.com/r\"}}";
 	struct result_key k = { 0 };
 	_cleanup_free_ char *signed_text = NULL;
@@ -139,9 +147,13 @@ static void test_plain_is_the_e2e_command_line(void **state)
 		"-append",
 		"console=ttyS0 panic=-1 quiet",
 		"-drive",
-		"file=/run/cvm/o1/workload.img,if=virtio,format=raw,readonly=on",
+		"file=/run/cvm/o1/order.img,if=virtio,format=raw,readonly=on",
 		"-drive",
 		"file=/run/cvm/o1/output.img,if=virtio,format=raw",
+		"-drive",
+		"file=/run/cvm/o1/inputs/solution.img,if=virtio,format=raw,readonly=on",
+		"-drive",
+		"file=/run/cvm/o1/inputs/data.img,if=virtio,format=raw,readonly=on",
 		"-device",
 		"virtio-serial-pci",
 		"-chardev",
@@ -149,8 +161,8 @@ static void test_plain_is_the_e2e_command_line(void **state)
 		"-device",
 		"virtserialport,chardev=status,name=org.cvm.status",
 		"-netdev",
-		"user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:socat - "
-		"TCP:127.0.0.1:40123",
+		"user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:40123-cmd:socat - "
+		"TCP:127.0.0.1:40123,guestfwd=tcp:10.0.2.101:443-cmd:socat - TCP:b.example.com:443",
 		"-device",
 		"virtio-net-pci,netdev=n0",
 		"-chardev",
@@ -195,13 +207,21 @@ static void test_tdx_command_line(void **state)
 		"-append",
 		"console=ttyS0 panic=-1 quiet",
 		"-drive",
-		"file=/run/cvm/o1/workload.img,if=none,id=workload,format=raw,readonly=on",
+		"file=/run/cvm/o1/order.img,if=none,id=order,format=raw,readonly=on",
 		"-device",
-		"virtio-blk-pci,drive=workload,disable-legacy=on,iommu_platform=on",
+		"virtio-blk-pci,drive=order,disable-legacy=on,iommu_platform=on",
 		"-drive",
 		"file=/run/cvm/o1/output.img,if=none,id=output,format=raw",
 		"-device",
 		"virtio-blk-pci,drive=output,disable-legacy=on,iommu_platform=on",
+		"-drive",
+		"file=/run/cvm/o1/inputs/solution.img,if=none,id=input0,format=raw,readonly=on",
+		"-device",
+		"virtio-blk-pci,drive=input0,disable-legacy=on,iommu_platform=on",
+		"-drive",
+		"file=/run/cvm/o1/inputs/data.img,if=none,id=input1,format=raw,readonly=on",
+		"-device",
+		"virtio-blk-pci,drive=input1,disable-legacy=on,iommu_platform=on",
 		"-device",
 		"virtio-serial-pci,disable-legacy=on,iommu_platform=on",
 		"-chardev",
@@ -209,8 +229,8 @@ static void test_tdx_command_line(void **state)
 		"-device",
 		"virtserialport,chardev=status,name=org.cvm.status",
 		"-netdev",
-		"user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:socat - "
-		"TCP:127.0.0.1:40123",
+		"user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:40123-cmd:socat - "
+		"TCP:127.0.0.1:40123,guestfwd=tcp:10.0.2.101:443-cmd:socat - TCP:b.example.com:443",
 		"-device",
 		"virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=",
 	};
@@ -257,13 +277,21 @@ static void test_snp_command_line(void **state)
 		"-append",
 		"console=ttyS0 panic=-1 quiet",
 		"-drive",
-		"file=/run/cvm/o1/workload.img,if=none,id=workload,format=raw,readonly=on",
+		"file=/run/cvm/o1/order.img,if=none,id=order,format=raw,readonly=on",
 		"-device",
-		"virtio-blk-pci,drive=workload,disable-legacy=on,iommu_platform=on",
+		"virtio-blk-pci,drive=order,disable-legacy=on,iommu_platform=on",
 		"-drive",
 		"file=/run/cvm/o1/output.img,if=none,id=output,format=raw",
 		"-device",
 		"virtio-blk-pci,drive=output,disable-legacy=on,iommu_platform=on",
+		"-drive",
+		"file=/run/cvm/o1/inputs/solution.img,if=none,id=input0,format=raw,readonly=on",
+		"-device",
+		"virtio-blk-pci,drive=input0,disable-legacy=on,iommu_platform=on",
+		"-drive",
+		"file=/run/cvm/o1/inputs/data.img,if=none,id=input1,format=raw,readonly=on",
+		"-device",
+		"virtio-blk-pci,drive=input1,disable-legacy=on,iommu_platform=on",
 		"-device",
 		"virtio-serial-pci,disable-legacy=on,iommu_platform=on",
 		"-chardev",
@@ -271,8 +299,8 @@ static void test_snp_command_line(void **state)
 		"-device",
 		"virtserialport,chardev=status,name=org.cvm.status",
 		"-netdev",
-		"user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:socat - "
-		"TCP:127.0.0.1:40123",
+		"user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:40123-cmd:socat - "
+		"TCP:127.0.0.1:40123,guestfwd=tcp:10.0.2.101:443-cmd:socat - TCP:b.example.com:443",
 		"-device",
 		"virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,romfile=",
 	};
@@ -358,9 +386,13 @@ static void test_plain_on_kvm_and_other_choices(void **state)
 		"-fw_cfg",
 		"name=opt/org.cvm/sim-launch,file=/srv/dev/sim,,launch.json",
 		"-drive",
-		"file=/tmp/a,,b/w.img,if=virtio,format=raw,readonly=on",
+		"file=/tmp/a,,b/order.img,if=virtio,format=raw,readonly=on",
 		"-drive",
 		"file=/tmp/a,,b/o.img,if=virtio,format=raw",
+		"-drive",
+		"file=/tmp/a,,b/s.img,if=virtio,format=raw,readonly=on",
+		"-drive",
+		"file=/tmp/a,,b/d.img,if=virtio,format=raw,readonly=on",
 		"-device",
 		"virtio-serial-pci",
 		"-chardev",
@@ -370,8 +402,9 @@ static void test_plain_on_kvm_and_other_choices(void **state)
 	};
 	const struct qemu_paths qp = {
 		.qemu = "/opt/qemu/bin/qemu-system-x86_64",
-		.workload = "/tmp/a,b/w.img",
+		.order_disk = "/tmp/a,b/order.img",
 		.output = "/tmp/a,b/o.img",
+		.inputs = { "/tmp/a,b/s.img", "/tmp/a,b/d.img" },
 		.status = "/tmp/a,b/status",
 	};
 	struct image img;
@@ -452,18 +485,14 @@ static void test_refuses_bad_image_descriptions(void **state)
 		{ "{\"plain\": {}}", ", \"memory\": 1", "the image: unknown member" },
 		{ "{\"plain\": {}}", ", \"broker_forward\": \"10.0.2.100:8443\"",
 		  "broker_forward: not an object" },
-		{ "{\"plain\": {}}",
-		  ", \"broker_forward\": {\"address\": \"10.0.2.300\", \"port\": 1}",
+		{ "{\"plain\": {}}", ", \"broker_forward\": {\"address\": \"10.0.2.300\"}",
 		  "broker_forward.address: not IPv4" },
-		{ "{\"plain\": {}}", ", \"broker_forward\": {\"address\": \"broker\", \"port\": 1}",
+		{ "{\"plain\": {}}", ", \"broker_forward\": {\"address\": \"broker\"}",
 		  "broker_forward.address: not IPv4" },
-		{ "{\"plain\": {}}", ", \"broker_forward\": {\"address\": \"10.0.2.100\"}",
-		  "broker_forward.port is missing" },
+		{ "{\"plain\": {}}", ", \"broker_forward\": {}", "broker_forward.address" },
+		/* the ports are the order's brokers' own */
 		{ "{\"plain\": {}}",
-		  ", \"broker_forward\": {\"address\": \"10.0.2.100\", \"port\": 0}",
-		  "port: not a whole number in 1..65535" },
-		{ "{\"plain\": {}}",
-		  ", \"broker_forward\": {\"address\": \"10.0.2.100\", \"port\": 8443, \"x\": 1}",
+		  ", \"broker_forward\": {\"address\": \"10.0.2.100\", \"port\": 8443}",
 		  "broker_forward: unknown member" },
 	};
 

@@ -43,7 +43,9 @@ static struct tee *sim;
 static struct tdx_verifier *tv;
 static struct result_key customer, signer;
 static char *eventlog;
-static uint8_t manifest[32], luks[32];
+static uint8_t manifest[32], luks[32], order_digest[32];
+/* the order's inputs as the header names them (their digests filled in at setup) */
+static struct result_input inputs[2] = { { .name = "solution" }, { .name = "data" } };
 
 /* ---- fixtures ---- */
 
@@ -74,15 +76,20 @@ static int setup(void **state)
 	cfg.runtime_log = log;
 	memset(manifest, 0x3a, sizeof(manifest));
 	memset(luks, 0x1c, sizeof(luks));
+	memset(order_digest, 0x0d, sizeof(order_digest));
+	memcpy(inputs[0].luks_header_sha256, luks, 32);
+	memset(inputs[1].luks_header_sha256, 0x2d, 32);
 	if (tee_open("sim", &cfg, &sim, err, sizeof(err)) < 0 ||
 	    result_key_generate(&customer, err, sizeof(err)) < 0 ||
 	    result_key_generate(&signer, err, sizeof(err)) < 0 ||
 	    /* the agent's version and configuration come first, as the agent measures them */
 	    tee_measure(sim, "agent-version", (const uint8_t *)"test", 4, err, sizeof(err)) < 0 ||
 	    tee_measure(sim, "agent-config", manifest, 32, err, sizeof(err)) < 0 ||
-	    tee_measure(sim, "order-id", (const uint8_t *)"order-1", 7, err, sizeof(err)) < 0 ||
-	    tee_measure(sim, "luks-header", luks, 32, err, sizeof(err)) < 0 ||
+	    tee_measure(sim, "order", order_digest, 32, err, sizeof(err)) < 0 ||
 	    tee_measure(sim, "result-key", signer.pub, 33, err, sizeof(err)) < 0 ||
+	    tee_measure(sim, "luks-header", luks, 32, err, sizeof(err)) < 0 ||
+	    tee_measure(sim, "luks-header", inputs[1].luks_header_sha256, 32, err, sizeof(err)) <
+		    0 ||
 	    tdx_verifier_new(sim_path(path, sizeof(path), "CVM_TEST_PKI", "tdx/roots.pem"), NULL, 0,
 			     &tv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "setup: %s\n", err);
@@ -131,8 +138,10 @@ static int evidence_other(void *ctx, const uint8_t rd[64], cJSON **out, char *er
 
 static const struct result_meta meta = {
 	.order_id = "order-1",
+	.order_sha256 = order_digest,
 	.job_manifest_sha256 = manifest,
-	.workload_header_sha256 = luks,
+	.inputs = inputs,
+	.ninputs = 2,
 	.exit_code = 3,
 	.signal = 0,
 	.timed_out = false,
@@ -495,6 +504,11 @@ static void open_and_compare(int fd, size_t n)
 	assert_string_equal(in.order_id, "order-1");
 	assert_memory_equal(in.signing_pub, signer.pub, 33);
 	assert_memory_equal(in.job_manifest_sha256, manifest, 32);
+	assert_memory_equal(in.order_sha256, order_digest, 32);
+	assert_int_equal(in.ninputs, 2);
+	assert_string_equal(in.inputs[0].name, "solution");
+	assert_memory_equal(in.inputs[0].luks_header_sha256, luks, 32);
+	assert_string_equal(in.inputs[1].name, "data");
 	assert_int_equal(in.exit_code, 3);
 	assert_true(in.partial);
 	assert_false(in.timed_out);
@@ -830,7 +844,26 @@ static void test_malformed_headers_are_refused_even_when_signed(void **state)
 		const char *key;
 		cJSON *value;
 	} cases[] = {
-		{ "version", cJSON_CreateNumber(2) },
+		{ "version", cJSON_CreateNumber(1) },
+		{ "version", cJSON_CreateNumber(3) },
+		{ "order_sha256", NULL },
+		{ "order_sha256", cJSON_CreateString("00") },
+		{ "inputs", NULL },
+		{ "inputs", cJSON_CreateArray() },
+		{ "inputs", cJSON_CreateString("solution") },
+		{ "inputs", cJSON_Parse("[{\"name\":\"a\"}]") },
+		{ "inputs",
+		  cJSON_Parse("[{\"name\":\"A\",\"luks_header_sha256\":\"00112233445566778899"
+			      "aabbccddeeff00112233445566778899aabbccddeeff\"}]") },
+		{ "inputs",
+		  cJSON_Parse("[{\"name\":\"a\",\"luks_header_sha256\":\"00112233445566778899"
+			      "aabbccddeeff00112233445566778899aabbccddeeff\",\"x\":1}]") },
+		{ "inputs",
+		  cJSON_Parse("[{\"name\":\"a\",\"luks_header_sha256\":\"00112233445566778899"
+			      "aabbccddeeff00112233445566778899aabbccddeeff\"},{\"name\":\"a\","
+			      "\"luks_header_sha256\":\"00112233445566778899aabbccddeeff0011"
+			      "2233445566778899aabbccddeeff\"}]") },
+		{ "workload_header_sha256", cJSON_CreateString("00") },
 		{ "cipher", cJSON_CreateString("AES-128-CBC") },
 		{ "chunk_size", cJSON_CreateNumber(RESULT_CHUNK_MAX * 2.0) },
 		{ "chunk_size", cJSON_CreateNumber(16) },
@@ -897,9 +930,12 @@ static void test_framing_is_strict(void **state)
 
 	(void)state;
 	layout_of(b, n, &l);
-	b[4] = 2;
+	b[4] = 3;
 	expect_refused(b, n, "E_RESULT_FRAMING");
+	/* a bundle of before orders had inputs: named as such */
 	b[4] = 1;
+	expect_refused(b, n, "E_RESULT_VERSION: a version 1 bundle");
+	b[4] = 2;
 	b[6] = 1;
 	expect_refused(b, n, "E_RESULT_FRAMING");
 	b[6] = 0;

@@ -248,7 +248,7 @@ static void run_in_dir(struct run *r)
 	snprintf(ord.id, sizeof(ord.id), "order-7");
 	ropts = (struct run_opts){ .workdir = dir, .output_size = 1u << 20 };
 	*r = (struct run){ .ro = &ropts, .o = &ord, .img = &img, .st.who = ord.id };
-	assert_int_equal(make_paths(dir, &r->p), 0);
+	assert_int_equal(make_paths(dir, &ord, &r->p), 0);
 }
 
 static void test_output_disk_has_the_order_block_and_no_result(void **state)
@@ -295,9 +295,12 @@ static int shaped_evidence(void *ctx, const uint8_t rd[64], cJSON **out, char *e
 static void commit_bundle(const char *disk, const char *order_id, bool flip)
 {
 	static const uint8_t digest[32] = { 1 };
+	static const struct result_input input = { .name = "solution" };
 	const struct result_meta meta = { .order_id = order_id,
+					  .order_sha256 = digest,
 					  .job_manifest_sha256 = digest,
-					  .workload_header_sha256 = digest };
+					  .inputs = &input,
+					  .ninputs = 1 };
 	struct result_key customer, signer;
 	struct outdisk_commit c = { .offset = OUTDISK_BUNDLE_OFFSET };
 	struct result_writer *w;

@@ -123,11 +123,13 @@ static void test_launch_refuses_unknown_members(void **state)
 		bool tdx;
 		const char *member, *want;
 	} c[] = {
-		{ true, "rtmr3", "rtmr3: unknown member (tdx takes mrtd, rtmr0, rtmr1, rtmr2)" },
+		{ true, "rtmr3",
+		  "rtmr3: unknown member (tdx takes mrtd, rtmr0, rtmr1, rtmr2, mrconfigid)" },
 		{ true, "measurement", "measurement: unknown member (tdx takes" },
 		{ true, "MRTD", "MRTD: unknown member" },
-		{ false, "mrtd", "mrtd: unknown member (snp takes measurement)" },
-		{ false, "host_data", "host_data: unknown member" },
+		{ false, "mrtd", "mrtd: unknown member (snp takes measurement, host_data)" },
+		{ false, "family_id", "family_id: unknown member" },
+		{ true, "host_data", "host_data: unknown member (tdx takes" },
 	};
 
 	(void)state;
