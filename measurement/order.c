@@ -727,7 +727,9 @@ int order_from_init_data(const cJSON *request, struct order *o, char *err, size_
 				 "signed form, \"signature\": 128 hex digits}");
 	if (json_parse(body, strlen(body), &order) < 0 || !cJSON_IsObject(order) ||
 	    cJSON_GetObjectItemCaseSensitive(order, "signature") ||
-	    !cJSON_AddStringToObject(order, "signature", sig) || jcs_serialize(order, &text, &len) < 0)
-		return set_error(err, errlen, -EINVAL, "init-data.body is not an order's signed form");
+	    !cJSON_AddStringToObject(order, "signature", sig) ||
+	    jcs_serialize(order, &text, &len) < 0)
+		return set_error(err, errlen, -EINVAL,
+				 "init-data.body is not an order's signed form");
 	return order_parse(text, len, NULL, o, err, errlen);
 }

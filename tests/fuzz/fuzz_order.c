@@ -63,7 +63,8 @@ static void check(const struct order *o, const uint8_t *pub)
 		    !order_broker_at(o, in->broker.forward))
 			abort();
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(o->inputs[j].name, in->name) || !strcmp(o->inputs[j].mount, in->mount))
+			if (!strcmp(o->inputs[j].name, in->name) ||
+			    !strcmp(o->inputs[j].mount, in->mount))
 				abort();
 	}
 	if (solutions != 1 || o->inputs[o->solution].role != ORDER_ROLE_SOLUTION)
