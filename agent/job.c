@@ -20,12 +20,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/magic.h>
+#include <linux/openat2.h>
 
 #include "agent/job.h"
 #include "lib/lib.h"
@@ -121,13 +123,28 @@ uint64_t job_memory_default(void)
 	return half > JOB_MIN_MEMORY ? half : JOB_MIN_MEMORY;
 }
 
+#define JOB_PATH_MAX 4400
+
+/* The paths of a rootfs job's root, made before the fork (no snprintf after it). */
+struct rootfs_paths {
+	const char *root;
+	char dev_mount[4200];	 /* root/dev */
+	const char *out_view;	 /* the output as the job sees it: "/output" */
+	char out_mount[4200];	 /* root + out_view: the output bound there */
+	char inputs_mount[4200]; /* root/inputs: a small tmpfs holding one directory per input */
+	char input_mount[JOB_INPUTS_MAX][4300];
+	const char *input_src[JOB_INPUTS_MAX];
+	size_t ninputs;
+};
+
 /* What the child needs for its namespaces, prepared before the fork (no snprintf after it). */
 struct confine {
 	const char *output_dir;
-	char tmp_opts[64]; /* tmpfs options of the job's /tmp */
-	uint64_t memory;   /* RLIMIT_AS, when the job has no cgroup */
-	int cgroup_procs;  /* the job's cgroup.procs, or -1 */
-	int flags;	   /* of unshare */
+	char tmp_opts[64];		   /* tmpfs options of the job's /tmp */
+	uint64_t memory;		   /* RLIMIT_AS, when the job has no cgroup */
+	int cgroup_procs;		   /* the job's cgroup.procs, or -1 */
+	int flags;			   /* of unshare */
+	const struct rootfs_paths *rootfs; /* NULL: the job sees the guest's root */
 };
 
 /*
@@ -196,13 +213,9 @@ static int mount_attr(const char *path, unsigned int at, uint64_t set, uint64_t 
 	return mount_setattr(AT_FDCWD, path, at, &a, sizeof(a));
 }
 
-/*
- * A /dev of job_devices only: a small tmpfs mounted over /dev, each device
- * bind-mounted from the old /dev through a descriptor opened before.
- */
-static int private_dev(void)
+/* The guest's devices of job_devices, opened as paths (-1 for one that is missing). */
+static void open_devices(int fds[ARRAY_SIZE(job_devices)])
 {
-	int fds[ARRAY_SIZE(job_devices)], r = 0;
 	char path[64];
 
 	for (size_t i = 0; i < ARRAY_SIZE(job_devices); i++) {
@@ -211,7 +224,35 @@ static int private_dev(void)
 		memcpy(path + 5, job_devices[i], strlen(job_devices[i]) + 1);
 		fds[i] = open(path, O_PATH | O_CLOEXEC);
 	}
-	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+}
+
+/*
+ * A /dev of job_devices only: a small tmpfs mounted over /dev, each device
+ * bind-mounted through a descriptor opened before (open_devices), so that
+ * it works in a root that is not the guest's too; /proc is mounted.
+ */
+/* dir + "/" + name into path (of JOB_PATH_MAX bytes), without snprintf. */
+static void path_join(char *path, const char *dir, const char *name)
+{
+	size_t d = strlen(dir), n = strlen(name);
+
+	if (d + n + 2 > JOB_PATH_MAX)
+		d = n = 0; /* cannot happen: the parent checked the root's length */
+	memcpy(path, dir, d);
+	path[d] = '/';
+	memcpy(path + d + 1, name, n + 1);
+}
+
+static int private_dev(const char *dev, int fds[ARRAY_SIZE(job_devices)])
+{
+	static const char *const links[][2] = { { "fd", "/proc/self/fd" },
+						{ "stdin", "/proc/self/fd/0" },
+						{ "stdout", "/proc/self/fd/1" },
+						{ "stderr", "/proc/self/fd/2" } };
+	char path[JOB_PATH_MAX];
+	int r = 0;
+
+	if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		r = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(job_devices); i++) {
 		char src[32] = "/proc/self/fd/", num[12];
@@ -226,22 +267,18 @@ static int private_dev(void)
 		for (size_t j = 0; j < n; j++)
 			src[14 + j] = num[n - 1 - j];
 		src[14 + n] = 0;
-		memcpy(path, "/dev/", 5);
-		memcpy(path + 5, job_devices[i], strlen(job_devices[i]) + 1);
+		path_join(path, dev, job_devices[i]);
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (fd < 0 || close(fd) < 0 || mount(src, path, NULL, MS_BIND, NULL) < 0)
 			r = -1;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(job_devices); i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	if (r == 0 && (symlink("/proc/self/fd", "/dev/fd") < 0 ||
-		       symlink("/proc/self/fd/0", "/dev/stdin") < 0 ||
-		       symlink("/proc/self/fd/1", "/dev/stdout") < 0 ||
-		       symlink("/proc/self/fd/2", "/dev/stderr") < 0))
-		r = -1;
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(links); i++) {
+		path_join(path, dev, links[i][0]);
+		if (symlink(links[i][1], path) < 0)
+			r = -1;
+	}
 	/* nothing more is made there: read-only (writes to the devices still go through) */
-	return r == 0 ? mount_attr("/dev", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) : -1;
+	return r == 0 ? mount_attr(dev, AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0) : -1;
 }
 
 /* lo up in the job's own network namespace (SIOCSIFFLAGS, netdevice(7)). */
@@ -263,34 +300,92 @@ static int loopback_up(void)
 }
 
 /*
+ * Into the solution's root. First, while the guest's root is still there
+ * to bind from: the inputs (a tmpfs on the root's /inputs, one directory
+ * per input, each input bound there), the output, and the minimal /dev.
+ * Then the root becomes "/": pivot_root with the old root stacked and
+ * detached (the pivot_root(".", ".") of pivot_root(2)) where the guest's
+ * root is a mount with a parent; from the initramfs, which has none and
+ * which pivot_root refuses (EINVAL), the root is moved over "/" and
+ * chroot'ed into, as switch_root does: the initramfs stays below it,
+ * unreachable by any path, and the job, without privileges, cannot leave a
+ * chroot. Last, a fresh /proc that shows only processes of the job's uid.
+ */
+static int enter_rootfs(const struct rootfs_paths *p, const char *output_dir,
+			int dev[ARRAY_SIZE(job_devices)])
+{
+	if (mount(p->root, p->root, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    mount("tmpfs", p->inputs_mount, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0755,size=64k") < 0)
+		return -1;
+	for (size_t i = 0; i < p->ninputs; i++)
+		if (mkdir(p->input_mount[i], 0755) < 0 ||
+		    mount(p->input_src[i], p->input_mount[i], NULL, MS_BIND | MS_REC, NULL) < 0)
+			return -1;
+	if (mount(output_dir, p->out_mount, NULL, MS_BIND, NULL) < 0 ||
+	    private_dev(p->dev_mount, dev) < 0 || chdir(p->root) < 0)
+		return -1;
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (umount2(".", MNT_DETACH) < 0)
+			return -1;
+	} else if (errno != EINVAL || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0) {
+		return -1;
+	}
+	if (chdir("/") < 0)
+		return -1;
+	return mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     "hidepid=invisible");
+}
+
+/*
  * The job's view of the system, made in the child while it is still root:
  * namespaces of its own; every mount read-only and nosuid, except its
  * output directory; a size-limited tmpfs on /tmp (the 1777 /tmp of the
  * guest's root is not the job's); a minimal /dev; lo only, unless the
- * manifest asked for the guest's network.
+ * manifest asked for the guest's network. A rootfs job first moves into
+ * the solution's root (enter_rootfs, pivot).
  */
 static int confine(const struct confine *c)
 {
+	const char *out = c->output_dir;
+	int dev[ARRAY_SIZE(job_devices)], r;
+
 	if (unshare(c->flags) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -1;
-	/* the output directory its own mount, so that it can stay writable */
-	if (mount(c->output_dir, c->output_dir, NULL, MS_BIND, NULL) < 0 ||
-	    mount_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0 ||
-	    mount_attr(c->output_dir, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) <
-		    0)
-		return -1;
-	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, c->tmp_opts) < 0 ||
-	    private_dev() < 0)
+	open_devices(dev);
+	if (c->rootfs) {
+		r = enter_rootfs(c->rootfs, c->output_dir, dev);
+		out = c->rootfs->out_view;
+	} else {
+		/* the output directory its own mount, so that it can stay writable */
+		r = mount(out, out, NULL, MS_BIND, NULL);
+	}
+	if (r < 0 || mount_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0) < 0 ||
+	    mount_attr(out, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY) < 0 ||
+	    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, c->tmp_opts) < 0 ||
+	    (!c->rootfs && private_dev("/dev", dev) < 0))
+		r = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(job_devices); i++)
+		if (dev[i] >= 0)
+			close(dev[i]);
+	if (r < 0)
 		return -1;
 	return (c->flags & CLONE_NEWNET) ? loopback_up() : 0;
 }
 
+/* Where the child stopped, reported to the parent with errno. */
+enum child_stage {
+	STAGE_SETUP,
+	STAGE_CWD,
+	STAGE_EXEC,
+};
+
 /*
  * In the child, between fork and exec: only async-signal-safe calls. fds
- * are /dev/null, stdout and stderr, all above 2.
+ * are /dev/null, stdout and stderr, all above 2. *stage says how far it got.
  */
 static int child_setup(const struct job_manifest *m, const struct confine *c, const char *dir,
-		       const int fds[3])
+		       const int fds[3], int *stage)
 {
 	/* into the job's cgroup first, so that all it makes is counted there */
 	if (c->cgroup_procs >= 0 && write(c->cgroup_procs, "0", 1) != 1)
@@ -314,6 +409,7 @@ static int child_setup(const struct job_manifest *m, const struct confine *c, co
 		return -1;
 	umask(077);
 	/* after the drop: the job's working directory must be one the job may enter */
+	*stage = STAGE_CWD;
 	return chdir(dir);
 }
 
@@ -321,12 +417,14 @@ __attribute__((noreturn)) static void child(const struct job_manifest *m, const 
 					    const char *path, const char *dir, char *const *envp,
 					    const int fds[3], int report)
 {
-	int e;
+	int e[2] = { STAGE_SETUP, 0 };
 
-	if (child_setup(m, c, dir, fds) == 0)
+	if (child_setup(m, c, dir, fds, &e[0]) == 0) {
+		e[0] = STAGE_EXEC;
 		execve(path, m->argv, envp);
-	e = errno;
-	if (write(report, &e, sizeof(e)) < 0)
+	}
+	e[1] = errno;
+	if (write(report, e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);
 }
@@ -365,30 +463,48 @@ static void free_env(const struct job_manifest *m, char **envp)
 {
 	if (!envp)
 		return;
-	for (size_t i = m->envc; i < m->envc + 4; i++)
+	for (size_t i = m->envc; envp[i]; i++)
 		free(envp[i]);
 	free(envp);
 }
 
-/* The job's whole environment: the manifest's names, then the four the agent sets. */
+/* The manifest's value of name, or NULL. */
+static const char *manifest_env(const struct job_manifest *m, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < m->envc; i++)
+		if (!strncmp(m->env[i], name, n) && m->env[i][n] == '=')
+			return m->env[i] + n + 1;
+	return NULL;
+}
+
+/*
+ * The job's whole environment: the manifest's names, then those the agent
+ * sets (CVM_WORKLOAD, CVM_OUTPUT, and HOME and PATH where the manifest of
+ * a rootfs job sets none).
+ */
 static char **job_env(const struct job_manifest *m, const char *root, const char *outdir)
 {
 	const char *view = m->output_dir[0] ? m->output_dir : outdir;
 	char **envp = calloc(m->envc + 5, sizeof(char *));
-	size_t n = m->envc;
+	size_t n = m->envc, k = n;
+	bool ok;
 
 	if (!envp)
 		return NULL;
 	memcpy(envp, m->env, m->envc * sizeof(char *));
-	envp[n] = env_var("CVM_WORKLOAD", root);
-	envp[n + 1] = env_var("CVM_OUTPUT", view);
-	envp[n + 2] = env_var("HOME", view);
-	envp[n + 3] = env_var("PATH", "/usr/bin:/bin");
-	for (size_t i = n; i < n + 4; i++)
-		if (!envp[i]) {
-			free_env(m, envp);
-			return NULL;
-		}
+	ok = (envp[k++] = env_var("CVM_WORKLOAD", m->rootfs ? "/" : root)) &&
+	     (envp[k++] = env_var("CVM_OUTPUT", view));
+	if (ok && !manifest_env(m, "HOME"))
+		ok = (envp[k++] = env_var("HOME", view)) != NULL;
+	if (ok && !manifest_env(m, "PATH"))
+		ok = (envp[k++] = env_var("PATH", m->rootfs ? JOB_ROOTFS_PATH : "/usr/bin:/bin")) !=
+		     NULL;
+	if (!ok) {
+		free_env(m, envp);
+		return NULL;
+	}
 	return envp;
 }
 
@@ -411,25 +527,29 @@ static void wait_job(struct reaper *r, uint64_t deadline_ms, const struct job_ma
 		st->signal = WTERMSIG(r->status);
 }
 
-/* Reads the child's exec failure: 0 when the pipe closed because exec succeeded. */
-static int exec_error(int fd)
+/* Reads the child's failure (stage and errno): e[1] 0 when exec succeeded. */
+static void exec_error(int fd, int e[2])
 {
-	int e = 0;
 	ssize_t n;
 
-	while ((n = read(fd, &e, sizeof(e))) < 0 && errno == EINTR)
+	e[0] = e[1] = 0;
+	while ((n = read(fd, e, 2 * sizeof(int))) < 0 && errno == EINTR)
 		;
-	return n == (ssize_t)sizeof(e) ? e : 0;
+	if (n != (ssize_t)(2 * sizeof(int)))
+		e[0] = e[1] = 0;
 }
 
-/* Starts the job and waits for it; the descriptors are the caller's. Returns an errno or 0. */
+/*
+ * Starts the job and waits for it; the descriptors are the caller's.
+ * Returns an errno or 0, and in *stage where the child stopped.
+ */
 static int start_and_wait(const struct job_manifest *m, const struct confine *c, const char *path,
 			  const char *dir, char *const *envp, const int fds[3], long cap,
-			  struct job_status *st)
+			  struct job_status *st, int *stage)
 {
 	uint64_t deadline = m->deadline_seconds, t0;
 	struct reaper r = { 0 };
-	int pipefd[2], e;
+	int pipefd[2], e, ce[2];
 
 	if (cap > 0 && (uint64_t)cap < deadline)
 		deadline = (uint64_t)cap;
@@ -453,7 +573,9 @@ static int start_and_wait(const struct job_manifest *m, const struct confine *c,
 	}
 	close(pipefd[1]);
 	pipefd[1] = -1;
-	e = exec_error(pipefd[0]);
+	exec_error(pipefd[0], ce);
+	*stage = ce[0];
+	e = ce[1];
 	wait_job(&r, t0 + deadline * 1000, m, st);
 	/* nothing of the job outlives it: processes that escaped its session neither */
 	kill_uid(m, &r);
@@ -466,11 +588,168 @@ out:
 	return e;
 }
 
+/* Opens path (absolute) inside root, symlinks resolved as if root were "/": O_PATH, or -1. */
+static int open_in_root(int rootfd, const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+
+	while (*path == '/')
+		path++;
+	return (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
+}
+
+/* 0 when fd is a regular file with an execute bit; else an errno. */
+static int executable(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return errno;
+	return S_ISREG(st.st_mode) && (st.st_mode & 0111) ? 0 : EACCES;
+}
+
+/*
+ * The program of a rootfs job as the job will exec it: argv[0] if absolute,
+ * else the first dir/argv[0] of PATH that is there. 0, ENOENT or EACCES.
+ */
+static int rootfs_program(const struct job_manifest *m, int rootfd, char *out, size_t cap)
+{
+	const char *path = manifest_env(m, "PATH");
+	int e = ENOENT;
+
+	if (m->argv[0][0] == '/')
+		path = "";
+	else if (!path)
+		path = JOB_ROOTFS_PATH;
+	for (const char *p = path;; p += *p == ':') {
+		size_t n = strcspn(p, ":");
+		int fd;
+
+		if (m->argv[0][0] == '/')
+			snprintf(out, cap, "%s", m->argv[0]);
+		else if (n == 0 || p[0] != '/' ||
+			 snprintf(out, cap, "%.*s/%s", (int)n, p, m->argv[0]) >= (int)cap)
+			goto next; /* only absolute PATH entries: there is no cwd to search */
+		fd = open_in_root(rootfd, out);
+		if (fd >= 0) {
+			e = executable(fd);
+			close(fd);
+			if (e == 0)
+				return 0;
+		}
+	next:
+		p += n;
+		if (!*p || m->argv[0][0] == '/')
+			return e;
+	}
+}
+
+/*
+ * The paths a rootfs job needs, and its root's checks: /proc, /dev, /tmp,
+ * /inputs and the output directory are directories of the root itself (not
+ * links: the agent mounts on them). Fills *p; E_JOB_START text in why.
+ */
+static int rootfs_prepare(const struct job_manifest *m, const char *root,
+			  const struct job_input *inputs, size_t ninputs, struct rootfs_paths *p,
+			  char *why, size_t whylen)
+{
+	const char *need[] = { "/proc", "/dev", "/tmp", "/inputs", m->output_dir };
+
+	if (ninputs > JOB_INPUTS_MAX)
+		return snprintf(why, whylen, "more than %d inputs", JOB_INPUTS_MAX), -E2BIG;
+	p->root = root;
+	p->out_view = m->output_dir;
+	p->ninputs = ninputs;
+	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
+		char path[4200];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s%s", root, need[i]);
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(why, whylen, "the solution's root has no directory %s", need[i]);
+			return -ENOTDIR;
+		}
+	}
+	if (strlen(root) > 4000)
+		return snprintf(why, whylen, "the solution's root: path too long"), -ENAMETOOLONG;
+	snprintf(p->out_mount, sizeof(p->out_mount), "%s%s", root, m->output_dir);
+	snprintf(p->dev_mount, sizeof(p->dev_mount), "%s/dev", root);
+	snprintf(p->inputs_mount, sizeof(p->inputs_mount), "%s/inputs", root);
+	for (size_t i = 0; i < ninputs; i++) {
+		if (strchr(inputs[i].leaf, '/') || !inputs[i].leaf[0] || inputs[i].leaf[0] == '.')
+			return snprintf(why, whylen, "input name"), -EINVAL;
+		snprintf(p->input_mount[i], sizeof(p->input_mount[i]), "%s/%s", p->inputs_mount,
+			 inputs[i].leaf);
+		p->input_src[i] = inputs[i].path;
+	}
+	return 0;
+}
+
+/* Where the program is, checked before the fork so that a refusal says why. */
+static int find_program(const struct job_manifest *m, const char *root, char *path, size_t cap,
+			char *why, size_t whylen)
+{
+	int rootfd, e;
+
+	if (!m->rootfs) {
+		struct stat st;
+
+		if (snprintf(path, cap, "%s/%s", root, m->argv[0]) >= (int)cap)
+			return snprintf(why, whylen, "argv[0]: path too long"), -ENAMETOOLONG;
+		e = stat(path, &st) < 0 ? errno : 0;
+	} else {
+		rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0)
+			return snprintf(why, whylen, "the solution's root: %s", strerror(errno)),
+			       -errno;
+		e = rootfs_program(m, rootfd, path, cap);
+		close(rootfd);
+	}
+	if (e == ENOENT)
+		snprintf(why, whylen, "argv[0]: not found in the solution%s",
+			 m->rootfs && m->argv[0][0] != '/' ? " (looked up in PATH)" : "");
+	else if (e == EACCES)
+		snprintf(why, whylen, "argv[0]: not an executable file");
+	else if (e)
+		snprintf(why, whylen, "argv[0]: %s", strerror(e));
+	return -e;
+}
+
+/* Why the child did not become the job: its stage and errno, in words. */
+static void start_error(int stage, int e, char *why, size_t whylen)
+{
+	if (stage < 0)
+		snprintf(why, whylen, "the job's logs: %s", strerror(e));
+	else if (stage == STAGE_CWD)
+		snprintf(why, whylen, "cwd: %s", strerror(e));
+	else if (stage != STAGE_EXEC)
+		snprintf(why, whylen, "the job's confinement: %s", strerror(e));
+	else if (e == ENOENT)
+		snprintf(why, whylen,
+			 "argv[0]: its interpreter or loader is missing (the #! line "
+			 "or the ELF interpreter names a file the solution lacks)");
+	else if (e == ENOEXEC)
+		snprintf(why, whylen, "argv[0]: not a format the kernel can run");
+	else if (e == EACCES)
+		snprintf(why, whylen, "argv[0]: not executable by the job's user");
+	else
+		snprintf(why, whylen, "argv[0]: %s", strerror(e));
+}
+
 int job_run(const struct job_manifest *m, const char *workload_root, const char *output_dir,
 	    const char *log_dir, long deadline_cap_seconds, struct job_status *st, char *err,
 	    size_t errlen)
 {
-	char path[4096], dir[4096];
+	return job_run_inputs(m, workload_root, output_dir, NULL, 0, log_dir, deadline_cap_seconds,
+			      st, err, errlen);
+}
+
+int job_run_inputs(const struct job_manifest *m, const char *workload_root, const char *output_dir,
+		   const struct job_input *inputs, size_t ninputs, const char *log_dir,
+		   long deadline_cap_seconds, struct job_status *st, char *err, size_t errlen)
+{
+	char path[4096], dir[4096], why[200] = "";
+	_cleanup_free_ struct rootfs_paths *rp = NULL;
 	struct confine c = {
 		.output_dir = output_dir,
 		.memory = m->limits.memory_bytes ? m->limits.memory_bytes : job_memory_default(),
@@ -478,24 +757,37 @@ int job_run(const struct job_manifest *m, const char *workload_root, const char 
 		.flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
 			 (m->network == JOB_NETWORK_GUEST ? 0 : CLONE_NEWNET),
 	};
-	int fds[3], e = 0;
+	int fds[3], e = 0, stage = STAGE_SETUP, r;
 	char **envp;
 
 	memset(st, 0, sizeof(*st));
 	snprintf(c.tmp_opts, sizeof(c.tmp_opts), "mode=1777,size=%llu",
 		 (unsigned long long)(m->limits.tmp_bytes ? m->limits.tmp_bytes : JOB_DEFAULT_TMP));
 	st->exit_code = -1;
-	if (snprintf(path, sizeof(path), "%s/%s", workload_root, m->argv[0]) >= (int)sizeof(path) ||
-	    snprintf(dir, sizeof(dir), "%s/%s", workload_root, m->cwd) >= (int)sizeof(dir))
-		return set_error(err, errlen, -ENAMETOOLONG, "E_JOB_START: path too long");
+	if (m->rootfs) {
+		rp = calloc(1, sizeof(*rp));
+		if (!rp)
+			return set_error(err, errlen, -ENOMEM, "E_JOB_START: out of memory");
+		r = rootfs_prepare(m, workload_root, inputs, ninputs, rp, why, sizeof(why));
+		if (r < 0)
+			return set_error(err, errlen, r, "E_JOB_START: %s", why);
+		c.rootfs = rp;
+	}
+	r = find_program(m, workload_root, path, sizeof(path), why, sizeof(why));
+	if (r < 0)
+		return set_error(err, errlen, r, "E_JOB_START: %s", why);
+	if (m->rootfs)
+		r = snprintf(dir, sizeof(dir), "%s", strcmp(m->cwd, ".") ? m->cwd : "/");
+	else
+		r = snprintf(dir, sizeof(dir), "%s/%s", workload_root, m->cwd);
+	if (r >= (int)sizeof(dir))
+		return set_error(err, errlen, -ENAMETOOLONG, "E_JOB_START: cwd: path too long");
 	if (chown(output_dir, m->uid, m->gid) < 0 || chmod(output_dir, 0700) < 0)
 		return set_error(err, errlen, -errno, "E_JOB_START: output directory: %s",
 				 strerror(errno));
 	if (getpid() == 1) {
 		c.cgroup_procs = job_cgroup(c.memory, err, errlen);
 		if (c.cgroup_procs < 0) {
-			char why[256];
-
 			snprintf(why, sizeof(why), "%s", err);
 			return set_error(err, errlen, c.cgroup_procs, "E_JOB_START: %s", why);
 		}
@@ -505,17 +797,21 @@ int job_run(const struct job_manifest *m, const char *workload_root, const char 
 	fds[1] = open_log(log_dir, "stdout");
 	fds[2] = open_log(log_dir, "stderr");
 	envp = job_env(m, workload_root, output_dir);
-	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || !envp)
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || !envp) {
 		e = errno ? errno : ENOMEM;
-	else
-		e = start_and_wait(m, &c, path, dir, envp, fds, deadline_cap_seconds, st);
+		stage = -1;
+	} else {
+		e = start_and_wait(m, &c, path, dir, envp, fds, deadline_cap_seconds, st, &stage);
+	}
 	for (int i = 0; i < 3; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	if (c.cgroup_procs >= 0)
 		close(c.cgroup_procs);
 	free_env(m, envp);
-	if (e)
-		return set_error(err, errlen, -e, "E_JOB_START: %s", strerror(e));
+	if (e) {
+		start_error(stage, e, why, sizeof(why));
+		return set_error(err, errlen, -e, "E_JOB_START: %s", why);
+	}
 	return 0;
 }

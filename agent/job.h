@@ -34,11 +34,20 @@ enum job_network {
 };
 
 struct job_manifest {
-	char *argv[JOB_MAX_ARGS + 1]; /* argv[0] relative to the workload root */
-	char *env[JOB_MAX_ENV + 1];   /* "NAME=value" */
+	/*
+	 * argv[0]: relative to the workload root; with rootfs, an absolute
+	 * path in the solution's root or a bare name looked up in PATH
+	 */
+	char *argv[JOB_MAX_ARGS + 1];
+	char *env[JOB_MAX_ENV + 1]; /* "NAME=value" */
 	size_t argc, envc;
-	char cwd[JOB_MAX_STR]; /* relative to the workload root */
+	char cwd[JOB_MAX_STR]; /* relative to the workload root ("/..." with rootfs) */
 	char output_dir[64];   /* "/NAME": where the job is told its output is; "" for none */
+	/*
+	 * The solution volume is the job's whole root filesystem (a container
+	 * image packed by cvm pack --oci): the job runs pivoted into it.
+	 */
+	bool rootfs;
 	uid_t uid;
 	gid_t gid;
 	struct job_limits limits;
@@ -93,5 +102,30 @@ uint64_t job_memory_default(void);
 int job_run(const struct job_manifest *m, const char *workload_root, const char *output_dir,
 	    const char *log_dir, long deadline_cap_seconds, struct job_status *st, char *err,
 	    size_t errlen);
+
+/* A data input as the job sees it: /inputs/leaf, bind-mounted read-only from path. */
+struct job_input {
+	const char *leaf;
+	const char *path;
+};
+
+/*
+ * job_run, with the order's data inputs: a job with rootfs sees each at
+ * /inputs/LEAF of its own root (a job without sees the guest's /inputs).
+ * With rootfs the job runs in the solution's root (pivot_root), which must
+ * hold the directories /proc, /dev, /tmp, /inputs and the output_dir
+ * (cvm pack --oci makes them): a fresh /proc (hidepid=invisible), its /tmp,
+ * the minimal /dev, the inputs, the output; nothing else of the guest.
+ * E_JOB_START says why a program did not start: not found, not executable,
+ * a missing interpreter or loader, a format the kernel cannot run.
+ */
+int job_run_inputs(const struct job_manifest *m, const char *workload_root, const char *output_dir,
+		   const struct job_input *inputs, size_t ninputs, const char *log_dir,
+		   long deadline_cap_seconds, struct job_status *st, char *err, size_t errlen);
+
+/* The PATH of a rootfs job whose manifest sets none (the usual one of OCI runtimes). */
+#define JOB_ROOTFS_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* The data inputs a job sees at most (the order's limit). */
+#define JOB_INPUTS_MAX 16
 
 #endif

@@ -66,11 +66,55 @@ static bool env_name_valid(const char *s)
 	return true;
 }
 
-/* Names the agent sets itself; the manifest may not replace them. */
-static bool env_reserved(const char *s)
+/*
+ * Names the agent sets itself; the manifest may not replace them. A rootfs
+ * job brings its own userland, so its PATH, HOME and LD_ variables are its
+ * own (a container image's Env commonly sets PATH).
+ */
+static bool env_reserved(const char *kv, bool rootfs)
 {
-	return !strncmp(s, "CVM_", 4) || !strcmp(s, "HOME") || !strcmp(s, "PATH") ||
-	       !strncmp(s, "LD_", 3);
+	size_t n = strcspn(kv, "=");
+
+	if (!strncmp(kv, "CVM_", 4))
+		return true;
+	return !rootfs && ((n == 4 && !strncmp(kv, "HOME", 4)) ||
+			   (n == 4 && !strncmp(kv, "PATH", 4)) || !strncmp(kv, "LD_", 3));
+}
+
+/* An absolute path in the solution's root: "/" then a relative path, or "/" alone. */
+static bool abspath_valid(const char *s)
+{
+	return s[0] == '/' && (!s[1] || relpath_valid(s + 1));
+}
+
+/* A program a rootfs job names: an absolute path, or a bare name looked up in PATH. */
+static bool rootfs_program_valid(const char *s)
+{
+	if (s[0] == '/')
+		return s[1] && abspath_valid(s);
+	return relpath_valid(s) && !strchr(s, '/') && strcmp(s, ".");
+}
+
+/* The rules between members: paths and names read by what rootfs says. */
+static int check_manifest(struct json_reader *rd, void *base)
+{
+	struct job_manifest *m = base;
+
+	if (m->rootfs ? !rootfs_program_valid(m->argv[0]) : !relpath_valid(m->argv[0]))
+		return json_reader_fail(rd, "argv[0]",
+					m->rootfs ? "not an absolute path or a bare name"
+						  : "not a relative path inside the workload");
+	if (strcmp(m->cwd, ".") && (m->rootfs ? !abspath_valid(m->cwd) : !relpath_valid(m->cwd)))
+		return json_reader_fail(rd, "cwd",
+					m->rootfs ? "not \".\" or an absolute path"
+						  : "not a relative path inside the workload");
+	for (size_t i = 0; i < m->envc; i++)
+		if (env_reserved(m->env[i], m->rootfs))
+			return json_reader_fail(rd, "env", "a name that is invalid or reserved");
+	/* a container's output has a place of its own in its root */
+	if (m->rootfs && !m->output_dir[0])
+		memcpy(m->output_dir, "/output", sizeof("/output"));
+	return 0;
 }
 
 static int read_argv(struct json_reader *rd, const cJSON *a, void *field)
@@ -86,8 +130,6 @@ static int read_argv(struct json_reader *rd, const cJSON *a, void *field)
 		if (!(m->argv[m->argc++] = strdup(s->valuestring)))
 			return -ENOMEM;
 	}
-	if (!relpath_valid(m->argv[0]))
-		return json_reader_fail(rd, "[0]", "not a relative path inside the workload");
 	return 0;
 }
 
@@ -101,7 +143,7 @@ static int read_env(struct json_reader *rd, const cJSON *e, void *field)
 	cJSON_ArrayForEach(v, e) {
 		char *kv;
 
-		if (!env_name_valid(v->string) || env_reserved(v->string))
+		if (!env_name_valid(v->string))
 			return json_reader_fail(rd, "", "a name that is invalid or reserved");
 		if (!cJSON_IsString(v) || strlen(v->valuestring) >= JOB_MAX_STR)
 			return json_reader_fail(rd, "", "values are strings of under 1024 bytes");
@@ -119,8 +161,6 @@ static int read_cwd(struct json_reader *rd, const cJSON *v, void *field)
 
 	if (r < 0)
 		return r;
-	if (strcmp(s, ".") && !relpath_valid(s))
-		return json_reader_fail(rd, "", "not a relative path inside the workload");
 	memcpy(field, s, strlen(s) + 1);
 	return 0;
 }
@@ -194,9 +234,11 @@ static const struct json_member manifest_members[] = {
 	  .words = &network_words },
 	{ "result_recipient", .type = JSON_CUSTOM, .flags = JSON_HAS, JSON_FIELD(JM, recipient),
 	  JSON_HAS_FIELD(JM, has_recipient), .read = read_recipient },
+	{ "rootfs", .type = JSON_BOOL, JSON_FIELD(JM, rootfs) },
 };
 #undef JM
-static const struct json_schema manifest_schema = JSON_SCHEMA(manifest_members);
+static const struct json_schema manifest_schema = { manifest_members, ARRAY_SIZE(manifest_members),
+						    check_manifest };
 
 int job_manifest_parse(const char *text, size_t len, struct job_manifest *m, char *err,
 		       size_t errlen)
