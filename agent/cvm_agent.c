@@ -412,8 +412,11 @@ static void manifest(void)
 	if (EVP_Digest(text, len, o.manifest_sha256, NULL, EVP_sha256(), NULL) != 1)
 		fail("manifest", "E_MANIFEST", NULL);
 	measure("job-manifest", o.manifest_sha256, 32);
+	/* the refusal names the member, never its value (job_manifest_parse) */
 	if (job_manifest_parse((const char *)text, len, &o.job, err, sizeof(err)) < 0)
-		fail("manifest", "E_MANIFEST", "cvm-job.json is not a valid job manifest");
+		fail("manifest", "E_MANIFEST",
+		     strncmp(err, "E_MANIFEST: ", 12) ? "cvm-job.json is not a valid job manifest"
+						      : err + 12);
 	o.job_parsed = true;
 	if (o.job.has_recipient && memcmp(o.job.recipient, o.order.customer_pub, 33))
 		fail("manifest", "E_MANIFEST",
@@ -438,19 +441,28 @@ static void stage(char *outdir, size_t cap)
 	if (mkdir(outdir, 0700) < 0 || mkdir(RESULT_DIR "/log", 0700) < 0)
 		fail("job", "E_JOB_SETUP", "cannot create the result area");
 	/* the job's view of its output: a link in the initramfs root, when it asks for one */
-	if (o.job.output_dir[0] && symlink(outdir, o.job.output_dir) < 0)
+	if (!o.job.rootfs && o.job.output_dir[0] && symlink(outdir, o.job.output_dir) < 0)
 		fail("job", "E_JOB_SETUP", "cannot create the output directory link");
 }
 
 static void run_job(struct job_status *st)
 {
 	char err[256], outdir[128];
+	struct job_input in[ORDER_INPUTS_MAX];
+	size_t n = 0;
 
 	stage(outdir, sizeof(outdir));
+	/* a rootfs job sees the data inputs at /inputs/NAME of its own root */
+	for (size_t i = 0; i < o.order.ninputs; i++)
+		if (i != o.order.solution)
+			in[n++] = (struct job_input){ o.order.inputs[i].mount +
+							      strlen(INPUTS_DIR "/"),
+						      o.order.inputs[i].mount };
 	status_emit("job", true, NULL, NULL, extra_str("state", "started"));
-	if (job_run(&o.job, o.order.inputs[o.order.solution].mount, outdir, RESULT_DIR "/log",
-		    o.cfg.deadline_cap_s, st, err, sizeof(err)) < 0)
-		fail("job", "E_JOB_START", NULL);
+	/* why a program did not start names no value of the manifest (job_run_inputs) */
+	if (job_run_inputs(&o.job, o.order.inputs[o.order.solution].mount, outdir, in, n,
+			   RESULT_DIR "/log", o.cfg.deadline_cap_s, st, err, sizeof(err)) < 0)
+		fail("job", "E_JOB_START", strncmp(err, "E_JOB_START: ", 13) ? NULL : err + 13);
 	{
 		cJSON *e = cJSON_CreateObject();
 

@@ -29,8 +29,10 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "agent/job.h"
 #include "host/cvm.h"
 #include "host/kbs.h"
+#include "host/oci.h"
 #include "lib/lib.h"
 
 #define PACK_HEADER_SIZE (1024 * 1024) /* LUKS2 metadata (2 x 16 KiB) and keyslots */
@@ -43,20 +45,37 @@
 static void usage(FILE *f)
 {
 	fputs("Usage: cvm pack DIR -o WORKLOAD.img --key-out VOLUME.key [options]\n"
+	      "       cvm pack --oci IMAGE -o SOLUTION.img --key-out VOLUME.key [options]\n"
 	      "\n"
 	      "Packs DIR into a read-only ext4 image with a dm-verity hash tree, both\n"
 	      "encrypted in LUKS2 (aes-xts-plain64, 512-bit key, 4096-byte sectors, one\n"
 	      "PBKDF2 keyslot, no tokens). VOLUME.key (JSON, mode 0600) holds the volume\n"
 	      "key, the verity root hash and salt, the LUKS header's SHA-256 and the sizes:\n"
-	      "what the customer gives the key broker. The header's SHA-256 is printed.\n"
+	      "what the owner gives the key broker. A DIR with a cvm-job.json (a solution)\n"
+	      "has it checked first (docs/job.md); a refusal names the member.\n"
+	      "\n"
+	      "With --oci, IMAGE is a container image: an OCI image layout directory, or\n"
+	      "the tarball of docker save or podman save. Its layers become the job's\n"
+	      "root filesystem and its config (Entrypoint, Cmd, Env, WorkingDir, User)\n"
+	      "the job's cvm-job.json, unless the image holds one (docs/job.md, rootfs).\n"
+	      "\n"
+	      "Printed: the volume's sha256 and size and its LUKS header's sha256 (what an\n"
+	      "order names, docs/order.md), and the verity root hash of its filesystem\n"
+	      "(the same files and --source-date-epoch give the same one).\n"
 	      "\n"
 	      "  -o, --output FILE           the volume\n"
-	      "  --key-out FILE              the key file\n"
+	      "  --key-out FILE              the key file (refused if it exists, as with keygen)\n"
+	      "  --oci IMAGE                 pack a container image instead of DIR\n"
+	      "  --user UID[:GID]            with --oci: the job's user instead of the image's\n"
+	      "                              (names of the image's /etc/passwd too; an image\n"
+	      "                              that runs as root runs as 1000:1000)\n"
 	      "  --label NAME                the LUKS2 and ext4 label (default cvm-workload)\n"
 	      "  --source-date-epoch SECS    file and filesystem times (default\n"
 	      "                              $SOURCE_DATE_EPOCH, else 0)\n"
+	      "  --json                      print one JSON object instead of lines\n"
 	      "\n"
-	      "Exit status: 0 packed, 2 usage or I/O error (nothing left behind).\n",
+	      "Exit status: 0 packed, 2 usage, I/O error or a refused manifest or image\n"
+	      "(nothing left behind).\n",
 	      f);
 }
 
@@ -258,8 +277,9 @@ static void cs_log(int level, const char *msg, void *usrptr)
 }
 
 struct pack_opts {
-	const char *out, *keyout, *label, *dir;
+	const char *out, *keyout, *label, *dir, *oci, *user;
 	long long epoch;
+	bool json;
 };
 
 /* 0 to go on, 1 after --help, -1 after a usage error (logged). */
@@ -270,6 +290,9 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 		{ "key-out", required_argument, NULL, 'k' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "source-date-epoch", required_argument, NULL, 'e' },
+		{ "oci", required_argument, NULL, 'O' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -293,6 +316,15 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 		case 'e':
 			sde = optarg;
 			break;
+		case 'O':
+			o->oci = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -312,10 +344,29 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 			return -1;
 		}
 	}
-	if (argc - optind != 1 || !o->out || !o->keyout) {
-		log_error("needs DIR, -o WORKLOAD.img and --key-out VOLUME.key; see 'cvm pack "
-			  "--help'");
+	if (argc - optind != (o->oci ? 0 : 1) || !o->out || !o->keyout) {
+		log_error("needs %s%s%s; see 'cvm pack --help'",
+			  argc - optind > (o->oci ? 0 : 1)   ? "one DIR or --oci IMAGE, not both, "
+			  : argc - optind < (o->oci ? 0 : 1) ? "DIR (or --oci IMAGE), "
+							     : "",
+			  o->out ? "" : "-o WORKLOAD.img ",
+			  o->keyout ? "" : "--key-out VOLUME.key");
 		return -1;
+	}
+	if (o->user && !o->oci) {
+		log_error("--user goes with --oci (a DIR's cvm-job.json names its user)");
+		return -1;
+	}
+	if (access(o->keyout, F_OK) == 0) {
+		log_error("%s already exists; a key is never overwritten", o->keyout);
+		return -1;
+	}
+	if (o->oci) {
+		if (stat(o->oci, &st) < 0) {
+			log_error("%s: %s", o->oci, strerror(errno));
+			return -1;
+		}
+		return 0;
 	}
 	o->dir = argv[optind];
 	if (stat(o->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -503,9 +554,9 @@ static int pack_key_write(const struct pack_job *j, const uint8_t pass[32])
 {
 	_cleanup_(json_delete_wipedp) cJSON *k = cJSON_CreateObject();
 	_cleanup_(wipe_freep) char *text = NULL;
-	char err[256] = "out of memory";
 	cJSON *v;
-	int r;
+	size_t n;
+	int r, fd;
 
 	cJSON_AddNumberToObject(k, "version", 1);
 	json_add_hex(k, "volume_key", pass, 32);
@@ -522,9 +573,21 @@ static int pack_key_write(const struct pack_job *j, const uint8_t pass[32])
 	cJSON_AddNumberToObject(v, "data_blocks", (double)(j->fs_bytes / PACK_BLOCK));
 	cJSON_AddNumberToObject(v, "hash_offset", (double)j->fs_bytes);
 	text = cJSON_Print(k);
-	r = text ? file_write_atomic(j->o->keyout, text, strlen(text), err, sizeof(err)) : -ENOMEM;
-	if (r < 0) {
-		log_error("%s", err);
+	if (!text)
+		return log_error("out of memory"), -1;
+	/* claimed with O_EXCL: a key that appeared meanwhile is not overwritten either */
+	fd = open(j->o->keyout, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("%s: %s", j->o->keyout,
+			  errno == EEXIST ? "already exists; a key is never overwritten"
+					  : strerror(errno));
+		return -1;
+	}
+	n = strlen(text);
+	r = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0 ? 0 : -1;
+	if (close(fd) < 0 || r < 0) {
+		log_error("%s: cannot be written", j->o->keyout);
+		unlink(j->o->keyout);
 		return -1;
 	}
 	return 0;
@@ -541,11 +604,100 @@ static int pack_sealed(struct pack_job *j)
 	return pack_key_write(j, pass);
 }
 
-static int pack_run(const struct pack_opts *o)
+/* A solution's cvm-job.json, read as the agent will: a refusal names the member. */
+static int check_manifest(const char *dir)
+{
+	_cleanup_free_ uint8_t *text = NULL;
+	struct job_manifest m;
+	char path[4300], err[256];
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/cvm-job.json", dir);
+	if (access(path, F_OK) < 0)
+		return 0; /* a data volume: no job of its own */
+	if (file_read(path, 256 * 1024, &text, &len) < 0) {
+		log_error("%s: unreadable or larger than 256 KiB (the agent's limit)", path);
+		return -1;
+	}
+	if (job_manifest_parse((const char *)text, len, &m, err, sizeof(err)) < 0) {
+		log_error("%s: %s", path, err);
+		return -1;
+	}
+	job_manifest_free(&m);
+	return 0;
+}
+
+/* The container image as a directory tree with its cvm-job.json, under j->tmp. */
+static int pack_oci(struct pack_job *j, char *root, size_t cap)
+{
+	_cleanup_(cJSON_Deletep) cJSON *man = NULL;
+	_cleanup_free_ char *text = NULL;
+	char layout[4200], path[4300], err[512];
+	struct stat st;
+	unsigned skipped = 0;
+
+	snprintf(layout, sizeof(layout), "%s", j->o->oci);
+	if (stat(j->o->oci, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		snprintf(layout, sizeof(layout), "%s/image", j->tmp);
+		if (mkdir(layout, 0700) < 0 ||
+		    oci_extract_tarball(j->o->oci, layout, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return -1;
+		}
+	}
+	snprintf(root, cap, "%s/root", j->tmp);
+	if (mkdir(root, 0755) < 0)
+		return pack_io(j);
+	if (oci_unpack(layout, root, j->o->user, &man, &skipped, err, sizeof(err)) < 0) {
+		log_error("%s: %s", j->o->oci, err);
+		return -1;
+	}
+	if (skipped)
+		fprintf(stderr,
+			"cvm pack: %u device node(s) of the image not packed (the job's "
+			"/dev is the agent's)\n",
+			skipped);
+	snprintf(path, sizeof(path), "%s/cvm-job.json", root);
+	if (access(path, F_OK) == 0)
+		return 0; /* the image's own manifest wins, checked as any */
+	text = cJSON_Print(man);
+	if (!text || file_write_atomic(path, text, strlen(text), err, sizeof(err)) < 0 ||
+	    chmod(path, 0644) < 0) {
+		log_error("%s: cannot be written", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* What an order names of the volume, and what a rebuild compares: lines, or --json. */
+static int pack_print(const struct pack_job *j)
+{
+	uint8_t sha[32];
+	char hex[65], hdr[65], root[65];
+	struct stat st;
+	size_t n;
+
+	if (file_digest(j->o->out, "SHA256", sha, sizeof(sha), &n) < 0 || stat(j->o->out, &st) < 0)
+		return log_error_errno(-errno, "%s", j->o->out), -1;
+	hex_encode(sha, 32, hex);
+	hex_encode(j->hdr_digest, 32, hdr);
+	hex_encode(j->root, 32, root);
+	if (j->o->json)
+		printf("{\"sha256\": \"%s\", \"size\": %lld, \"luks_header_sha256\": \"%s\", "
+		       "\"verity_root_hash\": \"%s\", \"source_date_epoch\": %lld}\n",
+		       hex, (long long)st.st_size, hdr, root, j->o->epoch);
+	else
+		printf("sha256 %s\nsize %lld\nluks_header_sha256 %s\nverity_root_hash %s\n"
+		       "source_date_epoch %lld\n",
+		       hex, (long long)st.st_size, hdr, root, j->o->epoch);
+	return 0;
+}
+
+static int pack_run(struct pack_opts *o)
 {
 	struct pack_job j = { .o = o };
 	char *rm[] = { "rm", "-rf", "--", j.tmp, NULL };
-	char hex[65];
+	char root[4200];
 	int rc = EXIT_USAGE;
 
 	snprintf(j.tmp, sizeof(j.tmp), "%s.pack.XXXXXX", o->out);
@@ -557,13 +709,15 @@ static int pack_run(const struct pack_opts *o)
 	snprintf(j.fs, sizeof(j.fs), "%s/fs.img", j.tmp);
 	snprintf(j.hash, sizeof(j.hash), "%s/verity.img", j.tmp);
 	snprintf(j.part, sizeof(j.part), "%s/workload.img", j.tmp);
-	if (make_fs(o->dir, j.stage, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 &&
+	if (o->oci && pack_oci(&j, root, sizeof(root)) == 0)
+		o->dir = root;
+	if (o->dir && check_manifest(o->dir) == 0 &&
+	    make_fs(o->dir, j.stage, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 &&
 	    pack_verity(&j) == 0 && pack_sealed(&j) == 0) {
 		if (rename(j.part, o->out) < 0) {
 			log_error_errno(-errno, "%s", o->out);
-		} else {
-			hex_encode(j.hdr_digest, 32, hex);
-			printf("luks_header_sha256 %s\n", hex);
+			unlink(o->keyout);
+		} else if (pack_print(&j) == 0) {
 			rc = EXIT_OK;
 		}
 	}
