@@ -38,6 +38,18 @@ void fetch_url_shown(const char *url, char *out, size_t cap)
 }
 
 /* Sleeps ms, waking for fetch_stop; false when stopped. */
+/*
+ * An HTTP error that the same request will meet again (RFC 9110): every
+ * 4xx but 408 Request Timeout, 425 Too Early and 429 Too Many Requests, and
+ * 501 Not Implemented and 505 HTTP Version Not Supported. Not retried.
+ */
+static bool http_permanent(long code)
+{
+	if (code >= 400 && code < 500)
+		return code != 408 && code != 425 && code != 429;
+	return code == 501 || code == 505;
+}
+
 static bool nap(unsigned ms)
 {
 	while (ms && !fetch_stop) {
@@ -361,8 +373,7 @@ static int dl_attempt(const char *url, struct dl *d, char *err, size_t errlen)
 		d->have = 0;
 		return set_error(err, errlen, -EAGAIN, E_FETCH "%s: HTTP 416", shown), 1;
 	}
-	if (rc == CURLE_HTTP_RETURNED_ERROR && code >= 400 && code < 500 && code != 408 &&
-	    code != 429)
+	if (rc == CURLE_HTTP_RETURNED_ERROR && http_permanent(code))
 		return set_error(err, errlen, -ENOENT, E_FETCH "%s: HTTP %ld", shown, code);
 	if (rc == CURLE_HTTP_RETURNED_ERROR)
 		return set_error(err, errlen, -EAGAIN, E_FETCH "%s: HTTP %ld", shown, code), 1;
@@ -532,7 +543,7 @@ static int put_attempt(const char *url, const char *path, struct upload_report *
 		       1;
 	if (code >= 200 && code < 300)
 		return 0;
-	if (code >= 500 || code == 408 || code == 429)
+	if (code >= 400 && !http_permanent(code))
 		return set_error(err, errlen, -EAGAIN, E_UPLOAD "%s: HTTP %ld", shown, code), 1;
 	return set_error(err, errlen, -EPROTO, E_UPLOAD "%s: HTTP %ld%s", shown, code,
 			 code >= 300 && code < 400 ? " (redirects are not followed)" : "");

@@ -166,6 +166,8 @@ static int build_print(const struct build_opts *o)
 	}
 	hex_encode(d, 32, hex);
 	printf("sha256 %s  %s\n", hex, o->out);
+	/* every file's time: another epoch (SOURCE_DATE_EPOCH too) is another initrd */
+	printf("source_date_epoch %lld\n", (long long)o->mtime);
 	if (o->measure && file_digest(o->out, "SHA384", d, sizeof(d), NULL) == 0) {
 		hex_encode(d, 48, hex);
 		printf("sha384 %s  %s\n", hex, o->out);

@@ -328,7 +328,7 @@ static void handle_attest(struct kbs *k, struct evhttp_request *req)
 	struct session *s = cookie_session(k, req);
 	const cJSON *jwk = NULL;
 	const char *type;
-	char why[320];
+	char why[512];
 	int code;
 	time_t now = time(NULL);
 

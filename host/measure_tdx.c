@@ -270,10 +270,15 @@ static int tdx_rtmrs(const struct tdx_opts *o, uint8_t rtmr[4][48], bool text)
 	return EXIT_OK;
 }
 
-/* Without a reference log, RTMR0 (firmware configuration) is not predicted. */
+/*
+ * Without a reference log, RTMR0 (firmware configuration) is not predicted.
+ * RTMR3 never is: it is runtime, extended by the agent with each order's
+ * events (docs/measurements.md), and a reference value for it would refuse
+ * every guest.
+ */
 static bool rtmr_known(const struct tdx_opts *o, int i)
 {
-	return o->event_log || i > 0;
+	return i != 3 && (o->event_log || i > 0);
 }
 
 /* TDX: MRTD of the TDVF image (OVMF_VARS followed by OVMF_CODE, as QEMU maps -bios). */
@@ -346,7 +351,8 @@ int measure_tdx(const struct tdx_opts *o)
 			hex_encode(rtmr[i], 48, hex);
 			printf("RTMR%d  %s\n", i,
 			       rtmr_known(o, i) ? hex
-						: "(firmware configuration: give --event-log)");
+			       : i == 3 ? "(runtime: the agent's events, not a reference value)"
+					: "(firmware configuration: give --event-log)");
 		}
 	}
 	return EXIT_OK;

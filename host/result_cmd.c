@@ -542,7 +542,7 @@ static int check_evidence(struct run *r)
 {
 	struct reference accept;
 	struct verdict vb;
-	char why[300];
+	char why[512];
 	int rc;
 
 	if (load_evidence(r) < 0 || make_verifier(r) < 0)
@@ -683,7 +683,7 @@ static int check_events(struct run *r)
 static int check_reference(struct run *r)
 {
 	_cleanup_free_ struct reference *cands = NULL;
-	char why[300];
+	char why[512];
 	size_t n = 0;
 	int rc;
 

@@ -97,7 +97,7 @@ const char *platform_name(enum cvm_platform p);
 struct check_result {
 	enum cvm_check check;
 	bool ok;
-	char detail[200];
+	char detail[400]; /* two SHA-384 digests in full, and words */
 };
 
 struct verdict {

@@ -11,6 +11,7 @@
 #   /hops/N         N redirects within the origin, then the data
 #   /big            the data and as much again, without a length
 #   (https) /down   302 to http://127.0.0.1:HTTP_PORT/w.img (a downgrade)
+#   /status/N       an empty answer of status N
 # Every request is logged: path and Host.
 import http.server
 import ssl
@@ -58,6 +59,10 @@ class H(http.server.BaseHTTPRequestHandler):
             self.redirect("/hops/%d" % (n - 1) if n > 1 else "/w.img")
         elif p == "/down":
             self.redirect("http://127.0.0.1:%s/w.img" % hport)
+        elif p.startswith("/status/"):
+            self.send_response(int(p[8:]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif p == "/big":
             self.send_response(200)
             self.send_header("Connection", "close")

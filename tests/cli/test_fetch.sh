@@ -54,6 +54,13 @@ expect "an endless redirect loop ends" 1 "E_WORKLOAD_FETCH: .* more than 3 redir
 grep -q "^localhost" "$tmp/server.log" && bad "the other host was asked" || ok "the other host was never asked"
 grep -q "/w.img" "$tmp/server.log" && [ "$(grep -c "^127.0.0.1:$sport /w.img" "$tmp/server.log")" -eq 1 ] &&
 	ok "the other port was never asked (only the https download went there)" || bad "the other port was asked"
+# what the same request will meet again is not retried; what may pass is
+for code in 400 403 404 410 501 505 503 500 429; do
+	case $code in 5[0-9][0-9]) case $code in 501|505) n=1 ;; *) n=3 ;; esac ;; 429) n=3 ;; *) n=1 ;; esac
+	expect "HTTP $code" 1 "HTTP $code" -- "$tool" "$h/status/$code" "$tmp/got" "$size" "$sha" - 3
+	got=$(grep -c " /status/$code\$" "$tmp/server.log")
+	[ "$got" = "$n" ] && ok "HTTP $code: $n request(s) of 3 attempts" || bad "HTTP $code: $got requests, expected $n"
+done
 expect "more than the order's size is refused" 1 "E_WORKLOAD_SIZE: the server sends more than the order's" -- get "$h/big"
 [ ! -e "$tmp/got" ] && [ ! -s "$tmp/got.part" ] && ok "an oversized download keeps nothing" || bad "oversized: a file was kept"
 : >"$tmp/proxy.log"

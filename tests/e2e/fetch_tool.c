@@ -2,8 +2,9 @@
 /*
  * The workload download of cvm run (host/fetch.c), on its own, for the
  * tests that make a hostile file server answer it:
- *   fetch_tool URL OUT SIZE SHA256_HEX [CA.pem]
- * One attempt; CA.pem is trusted for https instead of the system's store.
+ *   fetch_tool URL OUT SIZE SHA256_HEX [CA.pem [ATTEMPTS]]
+ * One attempt unless ATTEMPTS says (10 ms between them); CA.pem is
+ * trusted for https instead of the system's store ("-" for none).
  * Prints the refusal's one line on stderr. Exit 0 fetched, 1 refused, 2 usage.
  */
 #include <stdio.h>
@@ -20,8 +21,10 @@ int main(int argc, char **argv)
 	char err[512], *end;
 	unsigned long long size;
 
-	if (argc < 5 || argc > 6 || hex_decode_exact(argv[4], sha, sizeof(sha)) < 0) {
-		fputs("usage: fetch_tool URL OUT SIZE SHA256_HEX [CA.pem]\n", stderr);
+	unsigned attempts = 1;
+
+	if (argc < 5 || argc > 7 || hex_decode_exact(argv[4], sha, sizeof(sha)) < 0) {
+		fputs("usage: fetch_tool URL OUT SIZE SHA256_HEX [CA.pem [ATTEMPTS]]\n", stderr);
 		return 2;
 	}
 	size = strtoull(argv[3], &end, 10);
@@ -29,9 +32,12 @@ int main(int argc, char **argv)
 		fputs("fetch_tool: SIZE is a number of bytes\n", stderr);
 		return 2;
 	}
-	if (argc == 6)
+	if (argc >= 6 && strcmp(argv[5], "-"))
 		fetch_cainfo = argv[5];
-	if (fetch_workload(argv[1], argv[2], size, sha, 1, 0, false, &rep, err, sizeof(err)) < 0) {
+	if (argc == 7)
+		attempts = (unsigned)strtoul(argv[6], NULL, 10);
+	if (fetch_workload(argv[1], argv[2], size, sha, attempts, 10, false, &rep, err,
+			   sizeof(err)) < 0) {
 		fprintf(stderr, "fetch_tool: %s\n", err);
 		return 1;
 	}

@@ -145,6 +145,17 @@ resource a sol/volume/key2 "$tmp/sol2.key" "{\"customer_pubkey\": [\"$customer\"
 resource a sol/volume/key3 "$tmp/sol3.key" "{\"customer_pubkey\": [\"$customer\"]}"
 # B: the data's key, to orders whose solution is the first solution's volume
 resource b data/volume/key "$tmp/data.key" "{\"solution_luks_header_sha256\": [\"$(luks "$tmp/sol.key")\"]}"
+# bring your own container: solutions packed from images made here (busybox
+# as docker save writes it, Python from Debian's packages as an OCI layout)
+$py "$top/tests/e2e/oci_image.py" busybox "$tmp/bb.tar" --docker || bad "the busybox image"
+$py "$top/tests/e2e/oci_image.py" python "$tmp/pyimg" || bad "the python image"
+for v in bb:bb.tar py:pyimg; do
+	"$cvm" pack --oci "$tmp/${v#*:}" -o "$tmp/www/${v%%:*}.img" --key-out "$tmp/${v%%:*}.key" \
+		--source-date-epoch 1 >/dev/null || bad "pack --oci ${v#*:}"
+	resource a "oci/volume/${v%%:*}" "$tmp/${v%%:*}.key" "{\"customer_pubkey\": [\"$customer\"]}"
+done
+resource b data/volume/oci "$tmp/data.key" \
+	"{\"solution_luks_header_sha256\": [\"$(luks "$tmp/bb.key")\", \"$(luks "$tmp/py.key")\"]}"
 aport=$(free_port)
 bport=$(free_port)
 serve a "$aport"
@@ -174,11 +185,11 @@ pids="$pids $!"
 wait_port "$wport" || bad "the file server did not start"
 
 # ---- the customer's orders ----
-# order ID SOLUTION SOLUTION_RESOURCE DATA_BROKER_PORT|- : $tmp/ID.json, signed
+# order ID SOLUTION SOLUTION_RESOURCE DATA_BROKER_PORT|- [DATA_RESOURCE] : $tmp/ID.json, signed
 order() {
-	$py - "$tmp" "$1" "$2" "$3" "$4" "$wport" "$aport" "$bspki" <<'EOP' >"$tmp/$1.unsigned.json"
+	$py - "$tmp" "$1" "$2" "$3" "$4" "$wport" "$aport" "$bspki" "${5:-data/volume/key}" <<'EOP' >"$tmp/$1.unsigned.json"
 import hashlib, json, os, sys
-tmp, oid, sol, res, dport, wport, aport, bspki = sys.argv[1:]
+tmp, oid, sol, res, dport, wport, aport, bspki, dres = sys.argv[1:]
 def vol(name):
     img = open(os.path.join(tmp, "www", name + ".img"), "rb").read()
     key = json.load(open(os.path.join(tmp, name + ".key")))
@@ -189,7 +200,7 @@ inputs = [{"name": "solution", "role": "solution", "volume": vol(sol),
                       "ca": open(os.path.join(tmp, "a-tls.pem")).read()}}]
 if dport != "-":
     inputs.append({"name": "data", "role": "data", "volume": vol("data"),
-                   "broker": {"url": "https://127.0.0.1:%s" % dport, "resource": "data/volume/key",
+                   "broker": {"url": "https://127.0.0.1:%s" % dport, "resource": dres,
                               "spki_sha256": bspki}})
 print(json.dumps({"version": 2, "id": oid, "image": "default", "vcpus": 1, "memory_mib": 1024,
                   "deadline_seconds": 300, "inputs": inputs,
@@ -203,6 +214,8 @@ order order-e2e-2 sol2 sol/volume/key2 "$bport"
 order order-e2e-3 sol sol/volume/key "$bport" # never run: the replay's other order
 order order-e2e-4 sol sol/volume/key "$dead"
 order order-e2e-5 sol3 sol/volume/key3 -
+order order-e2e-bb bb oci/volume/bb "$bport" data/volume/oci
+order order-e2e-py py oci/volume/py "$bport" data/volume/oci
 
 # run ORDER NAME [QEMU]: cvm run, its summary in $tmp/NAME.summary, its exit in $st
 run() {
@@ -212,6 +225,37 @@ run() {
 	echo "$2: cvm run exit $st"
 }
 requests() { grep -c ' auth:' "$tmp/broker-$1.log"; }
+
+echo "{\"tdx\": {\"rtmr0\": \"$rtmr0\"}}" >"$tmp/pins.json"
+opener() { # BUNDLE ORDER OUT
+	"$cvm" result open "$1" --key "$tmp/customer.key" --order "$2" \
+		--reference "$tmp/images/default/manifest.json" --builder "$builder" --pins "$tmp/pins.json" \
+		--test-roots "$pki/tdx/roots.pem" -o "$3"
+}
+
+# containers: bring your own container, the job in the image's own root
+containers() {
+	for c in bb py; do
+		run "order-e2e-$c" "$c"
+		[ "$st" -eq 0 ] && ok "$c: a container solution over the data owner's input, cvm run exit 0" ||
+			{ bad "$c: cvm run exit $st"; cat "$tmp/run-$c/status" "$tmp/$c.stderr"; }
+		expect "$c: the customer opens its result" 0 "verified and opened" -- \
+			opener "$tmp/up/order-e2e-$c.cvmr" "$tmp/order-e2e-$c.json" "$tmp/result-$c"
+	done
+	[ "$(cat "$tmp/result-bb/output/words.txt" 2>/dev/null)" = 7 ] &&
+		ok "busybox: wc -w of /inputs/data/ledger.txt, written to /output" || bad "busybox: words.txt"
+	[ "$(cat "$tmp/result-bb/output/uid.txt" 2>/dev/null)" = 1001 ] &&
+		ok "busybox: run as the image's User (worker, uid 1001 by its /etc/passwd)" || bad "busybox: uid"
+	[ "$(cat "$tmp/result-py/output/count.txt" 2>/dev/null)" = "python 3.11: 3 lines, 7 words" ] &&
+		ok "python: Debian's python3.11 in its own root read the input" ||
+		{ bad "python: count.txt"; cat "$tmp/result-py/output/count.txt" "$tmp/run-py/status"; }
+}
+
+if [ "${CVM_E2E_ONLY:-}" = oci ]; then
+	containers
+	summary "e2e"
+	exit $?
+fi
 
 # ---- the order ----
 run order-e2e-1 good
@@ -224,12 +268,6 @@ phase good job | grep -q '"exit_code":0' && ok "good: the job ran and exited 0" 
 phase good boot | grep -q '"modules_failed":0' && ok "good: every module loaded" || bad "good: modules"
 grep -q 'released' "$tmp/broker-a.log" && grep -q 'released' "$tmp/broker-b.log" &&
 	ok "good: both brokers logged their release" || bad "good: releases not logged"
-echo "{\"tdx\": {\"rtmr0\": \"$rtmr0\"}}" >"$tmp/pins.json"
-opener() { # BUNDLE ORDER OUT
-	"$cvm" result open "$1" --key "$tmp/customer.key" --order "$2" \
-		--reference "$tmp/images/default/manifest.json" --builder "$builder" --pins "$tmp/pins.json" \
-		--test-roots "$pki/tdx/roots.pem" -o "$3"
-}
 expect "good: the customer verifies the result against the image and the order, and opens it" 0 "verified and opened" -- \
 	opener "$tmp/up/order-e2e-1.cvmr" "$tmp/order-e2e-1.json" "$tmp/result"
 for f in ledger.txt big.bin; do
@@ -333,4 +371,5 @@ expect "slow: cvm result open flags the partial result" 0 "PARTIAL result" -- \
 [ -s "$tmp/result-slow/output/own.txt.sha256" ] && ok "slow: output written before the deadline is kept" ||
 	bad "slow: partial output"
 
+containers
 summary "e2e"
