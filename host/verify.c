@@ -160,7 +160,7 @@ struct run {
 	struct verdict v;
 	cJSON *claims;
 	char summary[96]; /* what the evidence is, when genuine */
-	char note[96];	  /* what was not checked */
+	char note[192];	  /* what was not checked */
 	uint8_t reg[48];  /* the runtime register the evidence holds: RTMR3 or PCR 15 */
 };
 
@@ -202,6 +202,19 @@ static void add_event_claims(struct run *r, const struct runtime_log *log)
 	}
 }
 
+/* Was a launch register (SNP measurement, MRTD or an RTMR, PCRs) compared with the reference? */
+static bool measurement_compared(const struct verdict *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		enum cvm_check c = v->results[i].check;
+
+		if (v->results[i].ok && (c == CHECK_MEASUREMENT || c == CHECK_MRTD ||
+					 c == CHECK_RTMR || c == CHECK_PCR))
+			return true;
+	}
+	return false;
+}
+
 static void print_json(const struct run *r)
 {
 	_cleanup_(cJSON_Deletep) cJSON *o = verdict_to_json(&r->v);
@@ -219,6 +232,7 @@ static void print_json(const struct run *r)
 			cJSON_AddStringToObject(o, "qe_tcb_status", r->v.qe_tcb_status);
 		}
 	}
+	cJSON_AddBoolToObject(o, "measurement_compared", measurement_compared(&r->v));
 	if (r->claims)
 		cJSON_AddItemReferenceToObject(o, "claims", r->claims);
 	else
@@ -344,6 +358,13 @@ static int verify_platform(struct run *r)
 		r->claims = r->pl->claims(&r->ev, r->summary, sizeof(r->summary));
 	if ((r->pl->opts & PLATFORM_OPT_COLLATERAL) && !r->v.tcb_status_checked)
 		snprintf(r->note, sizeof(r->note), "; TCB status NOT checked (no --collateral)");
+	/* genuine hardware says nothing of what runs on it: a verdict without it says so */
+	if (!measurement_compared(&r->v)) {
+		size_t n = strlen(r->note);
+
+		snprintf(r->note + n, sizeof(r->note) - n,
+			 "; measurement NOT compared (the reference names none)");
+	}
 	return 0;
 }
 

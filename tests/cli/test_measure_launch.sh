@@ -192,6 +192,13 @@ else
 	echo "not ok - TDX RTMR prediction: provenance and predicted digests"; cat "$tmp/rtmr.txt" "$tmp/err"
 	fail=$((fail + 1))
 fi
+# RTMR3 is runtime (the agent's events): never a reference value, in text or JSON
+if grep -q "^RTMR3  (runtime: the agent's events, not a reference value)" "$tmp/rtmr.txt" &&
+	! printf '%s' "$pred" | grep -q rtmr3; then
+	pass=$((pass + 1))
+else
+	echo "not ok - TDX: RTMR3 is not predicted"; grep RTMR3 "$tmp/rtmr.txt"; fail=$((fail + 1))
+fi
 # Without a reference log, RTMR1-2 come from OVMF's direct-boot events; with
 # OVMF's real CCEL as the reference they must come out the same.
 args="--mode tdx --ovmf $code --ovmf-vars $vars --kernel $kernel --initrd $data/initrd.bin --append x=1 --output-format json"

@@ -45,6 +45,17 @@ expect "report_data mismatch" 1 "report_data" -- \
 expect "report_data match" 0 "" -- \
 	"$cvm" verify "$snp/report.bin" --certs "$snp" --reference "$tmp/allow-debug.json" \
 	--report-data 0102030405 $now
+expect "no measurement in the reference: verified, and it says so" 0 "measurement NOT compared (the reference names none)" -- \
+	"$cvm" verify "$snp/report.bin" --certs "$snp" --reference "$tmp/allow-debug.json" $now
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["snp"]["measurement"]=sys.argv[2]; json.dump(d, open(sys.argv[3], "w"))' \
+	"$tmp/allow-debug.json" b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01 "$tmp/measured.json"
+"$cvm" verify "$snp/report.bin" --certs "$snp" --reference "$tmp/measured.json" $now >"$tmp/out" 2>&1
+grep -q 'verified' "$tmp/out" && ! grep -q 'NOT compared' "$tmp/out" &&
+	ok "with the measurement in the reference: no such note" || bad "the note with a measured reference"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["snp"]["measurement"]="b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b00"; json.dump(d, open(sys.argv[2], "w"))' \
+	"$tmp/allow-debug.json" "$tmp/last-byte.json"
+expect "a measurement that differs in its last byte: both in full" 1 "a608eb0cf2e4872b01 differs from the reference .*a608eb0cf2e4872b00" -- \
+	"$cvm" verify "$snp/report.bin" --certs "$snp" --reference "$tmp/last-byte.json" $now
 expect "one flipped bit in the measurement" 1 "signature" -- \
 	"$cvm" verify "$tmp/flipped.bin" --certs "$snp" --reference "$tmp/allow-debug.json" $now
 expect "random bytes" 1 "format" -- "$cvm" verify "$tmp/random.bin" --certs "$snp"
