@@ -695,7 +695,7 @@ static int run_order(const struct run_opts *ro, const struct order *o, const str
 int run_main(int argc, char **argv)
 {
 	struct run_opts ro;
-	struct order o;
+	_cleanup_(order_freep) struct order o = { 0 };
 	struct image img;
 	char workdir[16 + RESULT_ORDER_ID_MAX];
 	int r = parse_opts(argc, argv, &ro);
