@@ -39,6 +39,55 @@ static void kbs_usage(FILE *f)
 	      f);
 }
 
+/* The luks_header_sha256 of a volume.key (cvm pack's key file): 0, or -1 when it names none. */
+static int key_header(const uint8_t *text, size_t n, uint8_t out[32])
+{
+	_cleanup_(json_delete_wipedp) cJSON *k = NULL;
+	const char *h;
+
+	if (json_parse((const char *)text, n, &k) < 0)
+		return -1;
+	h = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "luks_header_sha256"));
+	return h && hex_decode_exact(h, out, 32) == 0 ? 0 : -1;
+}
+
+/*
+ * A policy that pins a LUKS header and the resource stored beside it must
+ * agree: a policy for another volume's header than the key it guards would
+ * release the key to no guest, or to the wrong one. Either may come first;
+ * the second is checked against the first. 0, or -1 with the reason logged.
+ */
+static int header_agrees(const char *store, const char *res, const uint8_t *data, size_t n,
+			 bool policy)
+{
+	_cleanup_(wiped_buf_free) struct wiped_buf other = { 0 };
+	struct kbs_policy pol;
+	uint8_t key_h[32];
+	char path[2048], err[320], a[65], b[65];
+	int r;
+
+	kbs_store_path(store, policy ? "resources" : "policies", res, path, sizeof(path));
+	if (file_read(path, CVM_CAP_JSON, &other.p, &other.n) < 0)
+		return 0; /* nothing beside it yet */
+	if (policy ? key_header(other.p, other.n, key_h) < 0 : key_header(data, n, key_h) < 0)
+		return 0; /* a resource that is not a volume key */
+	r = policy ? kbs_policy_parse((const char *)data, n, &pol, err, sizeof(err))
+		   : kbs_policy_parse((const char *)other.p, other.n, &pol, err, sizeof(err));
+	if (r < 0)
+		return 0; /* the stored policy is refused where it is used */
+	r = pol.ref.has_luks_header_sha256 && memcmp(pol.ref.luks_header_sha256, key_h, 32) ? -1
+											    : 0;
+	if (r < 0) {
+		hex_encode(pol.ref.luks_header_sha256, 32, a);
+		hex_encode(key_h, 32, b);
+		log_error("%s: the policy's reference.luks_header_sha256 %s is not the key's %s "
+			  "(another volume's?)",
+			  res, a, b);
+	}
+	kbs_policy_free(&pol);
+	return r;
+}
+
 static int store_cmd(int argc, char **argv, bool policy)
 {
 	static const struct option longopts[] = {
@@ -91,6 +140,8 @@ static int store_cmd(int argc, char **argv, bool policy)
 		}
 		kbs_policy_free(&pol);
 	}
+	if (header_agrees(store, argv[optind], data.p, data.n, policy) < 0)
+		return EXIT_REJECTED;
 	kbs_store_path(store, policy ? "policies" : "resources", argv[optind], path, sizeof(path));
 	r = file_write_atomic(path, data.p, data.n, err, sizeof(err));
 	if (r < 0) {

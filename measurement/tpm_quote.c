@@ -191,8 +191,14 @@ int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size
 
 		if (n <= 0 || EVP_Digest(der, (size_t)n, d, &dlen, EVP_sha256(), NULL) != 1)
 			return verdict_fail(v, CHECK_AK, "cannot encode the AK");
-		if (memcmp(d, ref->ak_sha256, 32))
-			return verdict_fail(v, CHECK_AK, "AK is not the pinned one");
+		if (memcmp(d, ref->ak_sha256, 32)) {
+			char seen[65];
+
+			/* the AK seen, so that a verifier can tell which TPM this was */
+			hex_encode(d, 32, seen);
+			return verdict_fail(v, CHECK_AK, "AK (sha256 %s) is not the pinned one",
+					    seen);
+		}
 		verdict_pass(v, CHECK_AK, "AK matches the pinned SHA-256");
 	}
 	if ((r = check_signature(msg, msglen, sig, siglen, ak, q, v)) < 0)

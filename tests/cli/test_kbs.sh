@@ -118,6 +118,18 @@ expect "set-policy refuses a TPM policy without a pinned AK" 1 "ak_sha256" -- "$
 echo '{"reference":{"snp":{"measurement":"'"$snpm"'"},"luks_header_sha256":"'"$luks"'"}}' >"$tmp/bad.json"
 expect "set-policy refuses a LUKS digest with no runtime register" 1 "runtime register" -- "$cvm" kbs set-policy --store "$store" default/key/vol "$tmp/bad.json"
 cmp -s "$tmp/tdx.json" "$store/policies/default/key/vol.json" && ok "a refused policy leaves the old one" || bad "policy changed"
+# a policy's LUKS header and the volume key stored beside it must agree, whichever comes second
+other=$(printf 'another header' | sha256sum | cut -c1-64)
+printf '{"version": 1, "volume_key": "%s", "luks_header_sha256": "%s"}' "$z32" "$luks" >"$tmp/vk-a.json"
+printf '{"version": 1, "volume_key": "%s", "luks_header_sha256": "%s"}' "$z32" "$other" >"$tmp/vk-b.json"
+echo "{\"reference\":{$tdxref,\"luks_header_sha256\":\"$other\"}}" >"$tmp/tdxother.json"
+expect "agree: a volume key" 0 "" -- "$cvm" kbs add-resource --store "$store" default/vk/a "$tmp/vk-a.json"
+expect "agree: a policy for another volume's header is refused, both named" 1 "luks_header_sha256 $other is not the key's $luks" -- \
+	"$cvm" kbs set-policy --store "$store" default/vk/a "$tmp/tdxother.json"
+expect "agree: the key's own header is taken" 0 "" -- "$cvm" kbs set-policy --store "$store" default/vk/a "$tmp/tdxluks.json"
+expect "agree: then another volume's key under it is refused" 1 "is not the key's $other" -- \
+	"$cvm" kbs add-resource --store "$store" default/vk/a "$tmp/vk-b.json"
+cmp -s "$tmp/vk-a.json" "$store/resources/default/vk/a" && ok "agree: the stored key is unchanged" || bad "agree: key replaced"
 
 port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
@@ -263,7 +275,7 @@ ctpm() { "$cvm" kbs-client --url "$url" --cacert "$tmp/tls.pem" --tee tpm --tcti
 expect "vTPM: quote, PCR 15 replay and LUKS header: released" 0 "" -- ctpm --runtime-log "$tmp/rt-tpm.json" --resource default/key/tpm -o "$tmp/got5"
 cmp -s "$tmp/got5" "$tmp/volkey" && ok "vTPM: the released resource is the stored one" || bad "vTPM resource differs"
 expect "vTPM: a log that does not replay to PCR 15" 1 "does not replay to PCR15" -- ctpm --runtime-log "$tmp/rt-tpm-bad.json" --resource default/key/tpm -o "$tmp/got5"
-expect "vTPM: another AK than the pinned one" 1 "AK is not the pinned one" -- ctpm --resource default/key/tpm2 -o "$tmp/got5"
+expect "vTPM: another AK than the pinned one" 1 "AK (sha256 [0-9a-f]\{64\}) is not the pinned one" -- ctpm --resource default/key/tpm2 -o "$tmp/got5"
 expect "vTPM: TPM evidence against a TDX policy" 1 "accepts no tpm evidence" -- ctpm --resource default/key/vol -o "$tmp/got5"
 
 # ---- an expired session (a second broker, sessions of 1 s) ----
