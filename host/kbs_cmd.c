@@ -62,24 +62,23 @@ static int header_agrees(const char *store, const char *res, const uint8_t *data
 {
 	_cleanup_(wiped_buf_free) struct wiped_buf other = { 0 };
 	struct kbs_policy pol;
-	uint8_t key_h[32];
+	uint8_t vhdr[32];
 	char path[2048], err[320], a[65], b[65];
 	int r;
 
 	kbs_store_path(store, policy ? "resources" : "policies", res, path, sizeof(path));
 	if (file_read(path, CVM_CAP_JSON, &other.p, &other.n) < 0)
 		return 0; /* nothing beside it yet */
-	if (policy ? key_header(other.p, other.n, key_h) < 0 : key_header(data, n, key_h) < 0)
+	if (policy ? key_header(other.p, other.n, vhdr) < 0 : key_header(data, n, vhdr) < 0)
 		return 0; /* a resource that is not a volume key */
 	r = policy ? kbs_policy_parse((const char *)data, n, &pol, err, sizeof(err))
 		   : kbs_policy_parse((const char *)other.p, other.n, &pol, err, sizeof(err));
 	if (r < 0)
 		return 0; /* the stored policy is refused where it is used */
-	r = pol.ref.has_luks_header_sha256 && memcmp(pol.ref.luks_header_sha256, key_h, 32) ? -1
-											    : 0;
+	r = pol.ref.has_luks_header_sha256 && memcmp(pol.ref.luks_header_sha256, vhdr, 32) ? -1 : 0;
 	if (r < 0) {
 		hex_encode(pol.ref.luks_header_sha256, 32, a);
-		hex_encode(key_h, 32, b);
+		hex_encode(vhdr, 32, b);
 		log_error("%s: the policy's reference.luks_header_sha256 %s is not the key's %s "
 			  "(another volume's?)",
 			  res, a, b);
