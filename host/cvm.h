@@ -24,6 +24,9 @@ int measure_main(int argc, char **argv);
 int initrd_main(int argc, char **argv);
 int kbs_main(int argc, char **argv);
 int kbs_client_main(int argc, char **argv);
+/* cvm order new / add-input (host/order_new.c): argv[0] is the verb. */
+int order_new_main(int argc, char **argv);
+int order_add_input_main(int argc, char **argv);
 int pack_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
 int result_main(int argc, char **argv);

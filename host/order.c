@@ -15,7 +15,13 @@
 
 static void usage(FILE *f)
 {
-	fputs("Usage: cvm order sign ORDER.json --key CUSTOMER.key -o SIGNED.json\n"
+	fputs("Usage: cvm order new --id ID --upload-url URL -o ORDER.json [--image NAME]\n"
+	      "                       [--vcpus N] [--memory-mib N] [--deadline-seconds N]\n"
+	      "       cvm order add-input ORDER.json --name NAME --role solution|data\n"
+	      "                       --pack PACK.json --url VOLUME_URL --broker URL\n"
+	      "                       --resource REPO/TYPE/TAG (--ca CA.pem | --spki-sha256 HEX)\n"
+	      "                       [--mount /inputs/NAME]\n"
+	      "       cvm order sign ORDER.json --key CUSTOMER.key -o SIGNED.json\n"
 	      "       cvm order check SIGNED.json [--limits LIMITS.json]\n"
 	      "\n"
 	      "An order (version 2) names the image, vCPUs, memory, deadline, where the\n"
@@ -25,6 +31,10 @@ static void usage(FILE *f)
 	      "CA or SPKI pin) and its mount under /inputs. The customer signs it\n"
 	      "(compact ECDSA, low S, over SHA-256 of its RFC 8785 form without\n"
 	      "\"signature\"). See docs/order.md.\n"
+	      "\n"
+	      "new: an unsigned order with no inputs yet (defaults: image default, 1 vCPU,\n"
+	      "1024 MiB, 3600 s). add-input: one input, its volume from what `cvm pack\n"
+	      "--json` printed (saved as PACK.json), its broker as its owner publishes it.\n"
 	      "\n"
 	      "sign: adds customer_pubkey when absent (it must name the key when\n"
 	      "present), replaces any signature, writes the signed order (RFC 8785).\n"
@@ -140,6 +150,15 @@ int order_main(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	verb = argv[1];
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+	if (!strcmp(verb, "new"))
+		return order_new_main(argc - 1, argv + 1);
+	if (!strcmp(verb, "add-input"))
+		return order_add_input_main(argc - 1, argv + 1);
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "o:h", longopts, NULL)) != -1) {
 		if (c == 'k')
@@ -161,7 +180,8 @@ int order_main(int argc, char **argv)
 	if (!strcmp(verb, "check") && !key && !out && argc - 1 - optind == 1)
 		return check_cmd(argv[1 + optind], limits);
 	if (strcmp(verb, "sign") && strcmp(verb, "check"))
-		log_error("'%s' is not an order command (sign, check)", json_shown_name(verb));
+		log_error("'%s' is not an order command (new, add-input, sign, check)",
+			  json_shown_name(verb));
 	else
 		log_error("wrong arguments for %s; see 'cvm order --help'", verb);
 	return EXIT_USAGE;

@@ -36,7 +36,43 @@ cat >"$tmp/order.json" <<'EOJ'
  "result": {"upload_url": "https://files.example.com/r/order-cli-1.cvmr"}}
 EOJ
 
-expect "help" 0 "Usage: cvm order sign" -- "$cvm" order --help
+expect "help" 0 "Usage: cvm order new" -- "$cvm" order --help
+expect "help of a verb" 0 "cvm order add-input ORDER.json" -- "$cvm" order add-input --help
+
+# ---- an order built step by step from what each party publishes ----
+printf '{"sha256": "%s", "size": 12288, "luks_header_sha256": "%s", "verity_root_hash": "%s", "source_date_epoch": 1}' \
+	"$(printf a | sha256sum | cut -c1-64)" "$(printf b | sha256sum | cut -c1-64)" "$(printf c | sha256sum | cut -c1-64)" >"$tmp/sol.pack.json"
+printf '{"sha256": "%s", "size": 8192, "luks_header_sha256": "%s"}' \
+	"$(printf d | sha256sum | cut -c1-64)" "$(printf e | sha256sum | cut -c1-64)" >"$tmp/data.pack.json"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/ca.key" -out "$tmp/ca.pem" \
+	-days 2 -subj /CN=broker-a 2>/dev/null
+spki=$(printf f | sha256sum | cut -c1-64)
+expect "new: names what is missing" 2 "needs --id ID --upload-url URL" -- "$cvm" order new -o "$tmp/new.json"
+expect "new" 0 "no inputs yet" -- "$cvm" order new --id order-new-1 --upload-url https://files.example.com/r/1.cvmr \
+	--deadline-seconds 600 -o "$tmp/new.json"
+expect "add-input: names what is missing" 2 "needs ORDER.json --pack PACK.json --url VOLUME_URL" -- \
+	"$cvm" order add-input "$tmp/new.json" --name solution --role solution --broker https://127.0.0.1:1 --resource a/b/c --ca "$tmp/ca.pem"
+expect "add-input: a CA and a pin at once" 2 "one of --ca CA.pem or --spki-sha256 HEX" -- \
+	"$cvm" order add-input "$tmp/new.json" --name solution --role solution --pack "$tmp/sol.pack.json" \
+	--url https://files.example.com/s.img --broker https://127.0.0.1:1 --resource a/b/c --ca "$tmp/ca.pem" --spki-sha256 "$spki"
+expect "add-input: the solution, its broker's CA" 0 "input solution (solution) added" -- \
+	"$cvm" order add-input "$tmp/new.json" --name solution --role solution --pack "$tmp/sol.pack.json" \
+	--url https://files.example.com/s.img --broker https://broker-a.example.com --resource sol/volume/key --ca "$tmp/ca.pem"
+expect "add-input: the data, its broker's SPKI pin" 0 "input ledger (data) added" -- \
+	"$cvm" order add-input "$tmp/new.json" --name ledger --role data --pack "$tmp/data.pack.json" \
+	--url https://files.example.com/d.img --broker https://broker-b.example.com --resource data/volume/key --spki-sha256 "$spki"
+expect "add-input: a name taken" 2 "an input is named ledger already" -- \
+	"$cvm" order add-input "$tmp/new.json" --name ledger --role data --pack "$tmp/data.pack.json" \
+	--url https://files.example.com/d.img --broker https://broker-b.example.com --resource data/volume/key --spki-sha256 "$spki"
+printf '{"sha256": "00"}' >"$tmp/bad.pack.json"
+expect "add-input: a pack output without size" 2 "lacks size" -- \
+	"$cvm" order add-input "$tmp/new.json" --name x --role data --pack "$tmp/bad.pack.json" \
+	--url https://files.example.com/d.img --broker https://broker-b.example.com --resource data/volume/key --spki-sha256 "$spki"
+expect "the built order signs" 0 "" -- "$cvm" order sign "$tmp/new.json" --key "$tmp/customer.pem" -o "$tmp/new.signed.json"
+expect "and checks, with what each party gave" 0 "^input ledger data /inputs/ledger broker https://broker-b.example.com data/volume/key luks_header_sha256 $(printf e | sha256sum | cut -c1-64)" -- \
+	"$cvm" order check "$tmp/new.signed.json"
+grep -q "^input solution solution /inputs/solution broker https://broker-a.example.com sol/volume/key luks_header_sha256 $(printf b | sha256sum | cut -c1-64)" "$tmp/out" &&
+	ok "the solution's volume and broker as published" || bad "the solution input"
 expect "sign" 0 "" -- "$cvm" order sign "$tmp/order.json" --key "$tmp/customer.pem" -o "$tmp/signed.json"
 expect "check" 0 "^order order-cli-1$" -- "$cvm" order check "$tmp/signed.json"
 sha=$(sed -n 's/^sha256 //p' "$tmp/out")
