@@ -151,6 +151,7 @@ check: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(UNIT_BIN) $(E2E_BIN)
 e2e: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)sh tests/e2e/test_order.sh $(BUILD)
 	$(Q)sh tests/e2e/test_image.sh $(BUILD)
+	$(Q)sh tests/e2e/test_tutorial.sh $(BUILD)
 
 # The attack suite's failure-injection shim (LD_PRELOAD), never sanitized: it wraps libc.
 FAILINJECT := $(BUILD)/hostile/failinject.so

@@ -125,7 +125,34 @@ int order_new_main(int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* The volume member of an input from what cvm pack --json printed. */
+/* cvm pack's lines ("sha256 HEX", "size N", ...) as the object --json prints; NULL if none. */
+static cJSON *pack_lines(char *text)
+{
+	cJSON *o = cJSON_CreateObject();
+	int n = 0;
+
+	for (char *line = strtok(text, "\n"); o && line; line = strtok(NULL, "\n")) {
+		char *v = strchr(line, ' ');
+
+		if (!v)
+			continue;
+		*v++ = 0;
+		if (!strcmp(line, "size")) {
+			cJSON_AddNumberToObject(o, line, strtod(v, NULL));
+			n++;
+		} else if (!strcmp(line, "sha256") || !strcmp(line, "luks_header_sha256")) {
+			cJSON_AddStringToObject(o, line, v);
+			n++;
+		}
+	}
+	if (n == 0) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The volume member of an input from what cvm pack printed (its lines or --json). */
 static cJSON *volume_of(const char *pack, const char *url)
 {
 	_cleanup_(cJSON_Deletep) cJSON *p = NULL;
@@ -137,8 +164,8 @@ static cJSON *volume_of(const char *pack, const char *url)
 
 	if (r < 0)
 		return log_error_errno(r, "%s", pack), NULL;
-	if (json_parse((const char *)text, len, &p) < 0) {
-		log_error("%s: not JSON (cvm pack --json writes it)", pack);
+	if (json_parse((const char *)text, len, &p) < 0 && !(p = pack_lines((char *)text))) {
+		log_error("%s: not what cvm pack prints (its lines, or --json)", pack);
 		return NULL;
 	}
 	sha = cJSON_GetObjectItemCaseSensitive(p, "sha256");
