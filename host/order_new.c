@@ -129,9 +129,11 @@ int order_new_main(int argc, char **argv)
 static cJSON *pack_lines(char *text)
 {
 	cJSON *o = cJSON_CreateObject();
+	char *save = NULL;
 	int n = 0;
 
-	for (char *line = strtok(text, "\n"); o && line; line = strtok(NULL, "\n")) {
+	for (char *line = strtok_r(text, "\n", &save); o && line;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *v = strchr(line, ' ');
 
 		if (!v)
