@@ -62,9 +62,12 @@ static double seal(const struct result_key *to, const struct result_key *by, con
 		   int fd)
 {
 	static const uint8_t zero[32];
+	static const struct result_input in[1] = { { .name = "solution" } };
 	const struct result_meta m = { .order_id = "bench",
+				       .order_sha256 = zero,
 				       .job_manifest_sha256 = zero,
-				       .workload_header_sha256 = zero };
+				       .inputs = in,
+				       .ninputs = 1 };
 	struct result_writer *w;
 	char err[256];
 	double t0 = now_s();

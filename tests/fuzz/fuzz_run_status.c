@@ -12,6 +12,7 @@
 
 /* host/ is not in the fuzz build's sources: the units under test are compiled in. */
 #include "host/order.c"
+#include "host/order_new.c"
 #include "host/qemu.c"
 #include "host/fetch.c"
 #include "host/run.c"

@@ -1215,7 +1215,7 @@ static void test_tdx_quote_against_every_launch(void **state)
 	struct sim_tdx_fields f;
 	struct reference *c;
 	size_t n;
-	char detail[256] = "";
+	char detail[400] = "";
 
 	(void)state;
 	c = image_candidates(PLATFORM_TDX, &n);
@@ -1278,7 +1278,7 @@ static void test_snp_report_against_every_launch(void **state)
 	struct sim_snp_fields f;
 	struct reference *c;
 	size_t n;
-	char detail[256] = "";
+	char detail[400] = "";
 
 	(void)state;
 	c = image_candidates(PLATFORM_SNP, &n);

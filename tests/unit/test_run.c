@@ -22,6 +22,7 @@
 
 /* host/ is not in the test library: the units under test are compiled in. */
 #include "host/order.c"
+#include "host/order_new.c"
 #include "host/qemu.c"
 #include "host/fetch.c"
 #include "host/run.c"
