@@ -192,6 +192,8 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 # Targets of agent/ parsers name the one agent source they need.
 $(FUZZ_BUILD)/fuzz_agent_config: FUZZ_EXTRA := agent/config.c
 $(FUZZ_BUILD)/fuzz_job_manifest: FUZZ_EXTRA := agent/job_manifest.c
+# the OCI unpacker includes host/oci.c; what it makes is checked by the job manifest's parser
+$(FUZZ_BUILD)/fuzz_oci: FUZZ_EXTRA := agent/job_manifest.c
 # the sim's launch file: tee_sim.c and the backends it reaches through tee.c
 $(FUZZ_BUILD)/fuzz_sim_launch: FUZZ_EXTRA := agent/tee_sim.c agent/tee.c agent/tee_tpm.c agent/tee_az.c \
 	agent/tee_kernel.c
