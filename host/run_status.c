@@ -14,14 +14,22 @@
 #include "lib/lib.h"
 #include "lib/status_line.h"
 
+/* One line per phase, and what tells two lines of a phase apart: the input, the job's start or end. */
 static void status_show(const struct status_follow *f, const struct status_line *sl)
 {
-	char t[24] = "";
+	char t[24] = "", what[80] = "";
 
 	if (sl->t >= 0)
 		snprintf(t, sizeof(t), "[%7.1f s] ", sl->t / 1000);
-	fprintf(stderr, "%s: %s: %s%-10s %s%s%s%s%s\n", log_prog(), f->who, t, sl->phase,
-		sl->ok ? "ok" : "FAILED", sl->code[0] ? " " : "", sl->code,
+	if (sl->input[0])
+		snprintf(what, sizeof(what), " (input %s)", sl->input);
+	else if (sl->started)
+		snprintf(what, sizeof(what), " (started)");
+	else if (sl->exit_code >= 0 && sl->runtime_ms >= 0)
+		snprintf(what, sizeof(what), " (exit %d after %.1f s)", sl->exit_code,
+			 sl->runtime_ms / 1000);
+	fprintf(stderr, "%s: %s: %s%-10s %s%s%s%s%s%s\n", log_prog(), f->who, t, sl->phase,
+		sl->ok ? "ok" : "FAILED", what, sl->code[0] ? " " : "", sl->code,
 		sl->detail[0] ? ": " : "", sl->detail);
 }
 

@@ -62,6 +62,30 @@ static void sanitize(const char *s, char out[STATUS_DETAIL_SHOWN + 4])
 	memcpy(out + i, s[i] ? "..." : "", s[i] ? 4 : 1);
 }
 
+/* The optional members cvm run shows; a value out of shape is left out, not refused. */
+static void status_line_extras(const cJSON *root, struct status_line *sl)
+{
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "state");
+	const cJSON *ec = cJSON_GetObjectItemCaseSensitive(root, "exit_code");
+	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "runtime_ms");
+
+	sl->exit_code = -1;
+	sl->runtime_ms = -1;
+	/* an input name: [a-z0-9][a-z0-9_-]*, at most 32 (docs/order.md) */
+	if (cJSON_IsString(in) && in->valuestring[0] &&
+	    strlen(in->valuestring) < sizeof(sl->input) &&
+	    strspn(in->valuestring, "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
+		    strlen(in->valuestring))
+		memcpy(sl->input, in->valuestring, strlen(in->valuestring) + 1);
+	sl->started = cJSON_IsString(st) && !strcmp(st->valuestring, "started");
+	if (cJSON_IsNumber(ec) && ec->valuedouble >= 0 && ec->valuedouble <= 255 &&
+	    ec->valuedouble == (int)ec->valuedouble)
+		sl->exit_code = (int)ec->valuedouble;
+	if (cJSON_IsNumber(rt) && rt->valuedouble >= 0 && rt->valuedouble < STATUS_T_MAX)
+		sl->runtime_ms = rt->valuedouble;
+}
+
 int status_line_parse(const char *text, size_t n, struct status_line *sl)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
@@ -88,5 +112,6 @@ int status_line_parse(const char *text, size_t n, struct status_line *sl)
 		memcpy(sl->code, code, strlen(code) + 1);
 	if (d)
 		sanitize(d->valuestring, sl->detail);
+	status_line_extras(root, sl);
 	return 0;
 }

@@ -52,6 +52,15 @@ struct status_line {
 	char detail[STATUS_DETAIL_SHOWN + 4];
 	bool ok;
 	double t; /* the guest's milliseconds since boot; -1 when absent */
+	/*
+	 * What tells two lines of a phase apart, shown by cvm run: the input a
+	 * key or unlock line is for (an order's input name, else ""), a job
+	 * line's "started", or its exit (exit_code -1 when absent).
+	 */
+	char input[33];
+	bool started;
+	int exit_code;
+	double runtime_ms; /* -1 when absent */
 };
 
 /* PHASE and CODE as the format has them. */

@@ -83,6 +83,26 @@ static void test_status_line_of_the_agent_is_read(void **state)
 	assert_int_equal(parse("{\"phase\":\"result-key\",\"ok\":true}", &sl), 0);
 	assert_string_equal(sl.code, "");
 	assert_true(sl.t < 0);
+	assert_string_equal(sl.input, "");
+	assert_int_equal(sl.exit_code, -1);
+	/* what tells two lines of a phase apart: the input, the job's start, its exit */
+	assert_int_equal(parse("{\"phase\":\"unlock\",\"ok\":true,\"input\":\"data-1\"}", &sl), 0);
+	assert_string_equal(sl.input, "data-1");
+	assert_int_equal(parse("{\"phase\":\"job\",\"ok\":true,\"state\":\"started\"}", &sl), 0);
+	assert_true(sl.started);
+	assert_int_equal(
+		parse("{\"phase\":\"job\",\"ok\":true,\"exit_code\":3,\"runtime_ms\":1490}", &sl),
+		0);
+	assert_int_equal(sl.exit_code, 3);
+	assert_true(sl.runtime_ms == 1490);
+	/* out of shape: left out, the line still read */
+	assert_int_equal(parse("{\"phase\":\"key\",\"ok\":true,\"input\":\"../etc\","
+			       "\"exit_code\":1e9,\"runtime_ms\":-5}",
+			       &sl),
+			 0);
+	assert_string_equal(sl.input, "");
+	assert_int_equal(sl.exit_code, -1);
+	assert_true(sl.runtime_ms < 0);
 }
 
 /* The writer's bytes (lib/status_line.c, as the agent sends them), read back by the host's parser. */
