@@ -34,6 +34,7 @@ void measure_help(FILE *f)
 	      "  --guest-features HEX SEV features of the VMSA (default 0x1)\n"
 	      "  --snp-ovmf-hash HEX  start from this OVMF digest (snp:ovmf-hash output)\n"
 	      "  --output-format F    hex (default), base64, or json (reference values)\n"
+	      "  --json               the same as --output-format json\n"
 	      "  --dump-vmsa          write each vCPU's VMSA to vmsaN.bin (seves, snp, snp:svsm)\n"
 	      "  --svsm FILE --vars-size N | --vars-file FILE\n"
 	      "                       snp:svsm: the SVSM below OVMF and its variables\n"

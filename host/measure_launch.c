@@ -220,6 +220,7 @@ enum {
 	OPT_FEATURES,
 	OPT_OVMF_HASH,
 	OPT_OUTPUT,
+	OPT_JSON,
 	OPT_VARS,
 	OPT_TWO_PASS,
 	OPT_EVENT_LOG,
@@ -278,6 +279,9 @@ static int launch_opt_set(struct launch_opts *o, int c, const char *arg)
 	case OPT_OUTPUT:
 		o->output = arg;
 		return 0;
+	case OPT_JSON: /* the spelling of every other verb */
+		o->output = "json";
+		return 0;
 	case OPT_VARS:
 		o->vars = arg;
 		return 0;
@@ -328,6 +332,7 @@ static int launch_parse_opts(int argc, char **argv, struct launch_opts *o)
 		{ "guest-features", required_argument, NULL, OPT_FEATURES },
 		{ "snp-ovmf-hash", required_argument, NULL, OPT_OVMF_HASH },
 		{ "output-format", required_argument, NULL, OPT_OUTPUT },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "ovmf-vars", required_argument, NULL, OPT_VARS },
 		{ "two-pass", no_argument, NULL, OPT_TWO_PASS },
 		{ "event-log", required_argument, NULL, OPT_EVENT_LOG },
