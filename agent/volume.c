@@ -30,20 +30,6 @@ static void cs_log(int level, const char *msg, void *usrptr)
 	(void)usrptr; /* libcryptsetup's chatter stays out of the host's sight */
 }
 
-static int device_size(int fd, uint64_t *size)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISBLK(st.st_mode))
-		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
-	if (!S_ISREG(st.st_mode))
-		return -ENOTBLK;
-	*size = (uint64_t)st.st_size;
-	return 0;
-}
-
 int volume_open(const char *device, const struct luks2_allow *allow, struct volume *v, char *err,
 		size_t errlen)
 {
@@ -58,7 +44,7 @@ int volume_open(const char *device, const struct luks2_allow *allow, struct volu
 	if (fd < 0)
 		return set_error(err, errlen, -errno, "E_VOLUME_OPEN: %s: %s", device,
 				 strerror(errno));
-	r = device_size(fd, &v->size);
+	r = fd_size(fd, &v->size);
 	if (r < 0) {
 		close(fd);
 		return set_error(err, errlen, r, "E_VOLUME_OPEN: %s: %s", device, strerror(-r));

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #include "lib/lib.h"
 
@@ -181,5 +184,19 @@ int file_write_atomic(const char *path, const void *data, size_t len, char *err,
 			}
 		}
 	}
+	return 0;
+}
+
+int fd_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode))
+		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+	if (!S_ISREG(st.st_mode))
+		return -ENOTBLK;
+	*size = (uint64_t)st.st_size;
 	return 0;
 }

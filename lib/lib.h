@@ -158,6 +158,8 @@ int base64_decode(const char *in, size_t n, enum base64_alphabet a, uint8_t **ou
  * -ENOENT, -EISDIR, -EFBIG (over the cap) or another -errno.
  */
 int file_read(const char *path, size_t cap, uint8_t **out, size_t *len);
+/* The size of an open regular file or block device: 0, -ENOTBLK for anything else, or -errno. */
+int fd_size(int fd, uint64_t *size);
 /* Same, for path relative to dir. */
 int file_read_at(const char *dir, const char *name, size_t cap, uint8_t **out, size_t *len);
 /* Writes all n bytes to fd, again after EINTR and short writes: 0 or -errno (-EIO for 0). */

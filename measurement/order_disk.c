@@ -51,21 +51,6 @@ int order_disk_write(const char *path, const char *text, size_t len, char *err, 
 	return file_write_atomic(path, disk, size, err, errlen);
 }
 
-/* The size of a regular file or a block device. */
-static int disk_size(int fd, uint64_t *size)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISBLK(st.st_mode))
-		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
-	if (!S_ISREG(st.st_mode))
-		return -ENOTBLK;
-	*size = (uint64_t)st.st_size;
-	return 0;
-}
-
 /* Reads exactly n bytes at off (short reads and EINTR continued); -EIO at the end. */
 static int read_at(int fd, void *buf, size_t n, uint64_t off)
 {
@@ -104,7 +89,7 @@ static int disk_read(int fd, const char *path, char **text, size_t *len, char *e
 	char *t;
 	int r;
 
-	if ((r = disk_size(fd, &size)) < 0)
+	if ((r = fd_size(fd, &size)) < 0)
 		return set_error(err, errlen, r, E_DISK "%s: not a disk: %s", path, strerror(-r));
 	if (size < HEAD || (r = read_at(fd, head, HEAD, 0)) < 0)
 		return set_error(err, errlen, -EBADMSG, E_DISK "%s: too small or unreadable", path);

@@ -149,13 +149,16 @@ resource b data/volume/key "$tmp/data.key" "{\"solution_luks_header_sha256\": [\
 # as docker save writes it, Python from Debian's packages as an OCI layout)
 $py "$top/tests/e2e/oci_image.py" busybox "$tmp/bb.tar" --docker || bad "the busybox image"
 $py "$top/tests/e2e/oci_image.py" python "$tmp/pyimg" || bad "the python image"
-for v in bb:bb.tar py:pyimg; do
+# a container whose command the image lacks: the guest must say why the job did not start
+printf '{"config": {"Entrypoint": ["no-such-tool"], "User": "1000"}, "layers": [[{"path": "bin", "type": "dir"}, {"path": "bin/busybox", "from": "/bin/busybox", "mode": 493}]]}' >"$tmp/nx.spec"
+$py "$top/tests/e2e/oci_image.py" spec "$tmp/nx.spec" "$tmp/nximg" || bad "the image without its command"
+for v in bb:bb.tar py:pyimg nx:nximg; do
 	"$cvm" pack --oci "$tmp/${v#*:}" -o "$tmp/www/${v%%:*}.img" --key-out "$tmp/${v%%:*}.key" \
 		--source-date-epoch 1 >/dev/null || bad "pack --oci ${v#*:}"
 	resource a "oci/volume/${v%%:*}" "$tmp/${v%%:*}.key" "{\"customer_pubkey\": [\"$customer\"]}"
 done
 resource b data/volume/oci "$tmp/data.key" \
-	"{\"solution_luks_header_sha256\": [\"$(luks "$tmp/bb.key")\", \"$(luks "$tmp/py.key")\"]}"
+	"{\"solution_luks_header_sha256\": [\"$(luks "$tmp/bb.key")\", \"$(luks "$tmp/py.key")\", \"$(luks "$tmp/nx.key")\"]}"
 aport=$(free_port)
 bport=$(free_port)
 serve a "$aport"
@@ -216,6 +219,7 @@ order order-e2e-4 sol sol/volume/key "$dead"
 order order-e2e-5 sol3 sol/volume/key3 -
 order order-e2e-bb bb oci/volume/bb "$bport" data/volume/oci
 order order-e2e-py py oci/volume/py "$bport" data/volume/oci
+order order-e2e-nx nx oci/volume/nx "$bport" data/volume/oci
 
 # run ORDER NAME [QEMU]: cvm run, its summary in $tmp/NAME.summary, its exit in $st
 run() {
@@ -249,6 +253,12 @@ containers() {
 	[ "$(cat "$tmp/result-py/output/count.txt" 2>/dev/null)" = "python 3.11: 3 lines, 7 words" ] &&
 		ok "python: Debian's python3.11 in its own root read the input" ||
 		{ bad "python: count.txt"; cat "$tmp/result-py/output/count.txt" "$tmp/run-py/status"; }
+	run order-e2e-nx nx
+	phase nx job | grep -q '"code":"E_JOB_START","detail":"argv\[0\]: not found in the solution (looked up in PATH)"' &&
+		ok "a missing command: E_JOB_START says why in the guest's status line" ||
+		{ bad "nx: the job phase"; cat "$tmp/run-nx/status"; }
+	grep -q 'job        FAILED E_JOB_START: argv\[0\]: not found' "$tmp/nx.stderr" &&
+		ok "and cvm run shows it" || bad "nx: cvm run's line"
 }
 
 if [ "${CVM_E2E_ONLY:-}" = oci ]; then
