@@ -46,7 +46,7 @@ void measure_help(FILE *f)
 	      "  --two-pass           all TDH.MEM.PAGE.ADDs of a section before its\n"
 	      "                       TDH.MR.EXTENDs, as older KVM adds pages\n"
 	      "  --kernel F --initrd F --append STR --event-log CCEL [--memory SIZE]\n"
-	      "                       also RTMR0-3 of a direct boot: the kernel, command line\n"
+	      "                       also RTMR0-2 of a direct boot: the kernel, command line\n"
 	      "                       and initrd events predicted, every other event (firmware\n"
 	      "                       configuration) from a reference log of the same\n"
 	      "                       firmware; each event says where it came from. --memory\n"
