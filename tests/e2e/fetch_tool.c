@@ -5,6 +5,8 @@
  *   fetch_tool URL OUT SIZE SHA256_HEX [CA.pem [ATTEMPTS]]
  * One attempt unless ATTEMPTS says (10 ms between them); CA.pem is
  * trusted for https instead of the system's store ("-" for none).
+ *   fetch_tool --upload URL FILE [ATTEMPTS]
+ * The result upload of cvm run (HTTP PUT), on its own.
  * Prints the refusal's one line on stderr. Exit 0 fetched, 1 refused, 2 usage.
  */
 #include <stdio.h>
@@ -23,6 +25,18 @@ int main(int argc, char **argv)
 
 	unsigned attempts = 1;
 
+	if (argc >= 4 && argc <= 5 && !strcmp(argv[1], "--upload")) {
+		struct upload_report up;
+
+		if (argc == 5)
+			attempts = (unsigned)strtoul(argv[4], NULL, 10);
+		if (upload_file(argv[2], argv[3], attempts, 10, &up, err, sizeof(err)) < 0) {
+			fprintf(stderr, "fetch_tool: %s\n", err);
+			return 1;
+		}
+		printf("HTTP %ld\n", up.http_status);
+		return 0;
+	}
 	if (argc < 5 || argc > 7 || hex_decode_exact(argv[4], sha, sizeof(sha)) < 0) {
 		fputs("usage: fetch_tool URL OUT SIZE SHA256_HEX [CA.pem [ATTEMPTS]]\n", stderr);
 		return 2;
