@@ -102,6 +102,10 @@ static int build_parse_opts(int argc, char **argv, struct build_opts *o)
 		log_error("usage: cvm initrd build LIST -o OUT; see 'cvm initrd --help'");
 		return -1;
 	}
+	if (!strcmp(o->out, "-")) {
+		log_error("-o -: the initrd goes to a file (it is read back for its digests)");
+		return -1;
+	}
 	o->list = argv[optind];
 	if (sde) {
 		char *end;

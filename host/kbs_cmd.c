@@ -520,9 +520,7 @@ static int client_evidence(const struct client_opts *o, struct tee *tee)
 	cJSON_Delete(ev);
 	if (!text)
 		return EXIT_USAGE;
-	r = !strcmp(o->output, "-")
-		    ? (puts(text) < 0 ? -EIO : 0)
-		    : file_write_atomic(o->output, text, strlen(text), err, sizeof(err));
+	r = out_write(o->output, text, strlen(text), err, sizeof(err));
 	if (r < 0)
 		log_error("%s", err);
 	return r < 0 ? EXIT_USAGE : EXIT_OK;
@@ -541,13 +539,9 @@ static int client_get(const struct client_opts *o, struct tee *tee)
 		log_error("%s", err);
 		return r == -EACCES ? EXIT_REJECTED : EXIT_USAGE;
 	}
-	if (!strcmp(o->output, "-")) {
-		r = fwrite(secret, 1, n, stdout) == n ? 0 : -EIO;
-	} else {
-		r = file_write_atomic(o->output, secret, n, err, sizeof(err));
-		if (r < 0)
-			log_error("%s", err);
-	}
+	r = out_write(o->output, secret, n, err, sizeof(err));
+	if (r < 0)
+		log_error("%s", err);
 	secret_free(secret, n);
 	return r < 0 ? EXIT_USAGE : EXIT_OK;
 }

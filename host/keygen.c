@@ -92,6 +92,11 @@ static int parse_opts(int argc, char **argv, const char **out)
 		log_error("expected -o KEY and nothing else; see 'cvm keygen --help'");
 		return -EINVAL;
 	}
+	if (!strcmp(*out, "-")) {
+		log_error("-o -: a private key goes to a file of mode 0600, never to standard "
+			  "output");
+		return -EINVAL;
+	}
 	return 0;
 }
 

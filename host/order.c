@@ -86,7 +86,7 @@ static int sign_cmd(const char *in, const char *keyfile, const char *outfile)
 	}
 	len = strlen(signed_text);
 	signed_text[len] = '\n'; /* over the NUL: a text file, the length says where it ends */
-	if (file_write_atomic(outfile, signed_text, len + 1, err, sizeof(err)) < 0) {
+	if (out_write(outfile, signed_text, len + 1, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}

@@ -46,7 +46,7 @@ static int write_order(const char *path, const cJSON *o)
 		return log_error("out of memory"), -ENOMEM;
 	n = strlen(text);
 	text[n] = '\n'; /* over the NUL: a text file */
-	if (file_write_atomic(path, text, n + 1, err, sizeof(err)) < 0)
+	if (out_write(path, text, n + 1, err, sizeof(err)) < 0)
 		return log_error("%s", err), -EIO;
 	return 0;
 }
@@ -121,7 +121,8 @@ int order_new_main(int argc, char **argv)
 		return log_error("out of memory"), EXIT_USAGE;
 	if (write_order(out, o) < 0)
 		return EXIT_USAGE;
-	printf("order %s: no inputs yet (cvm order add-input), then cvm order sign\n", out);
+	if (strcmp(out, "-"))
+		printf("order %s: no inputs yet (cvm order add-input), then cvm order sign\n", out);
 	return EXIT_OK;
 }
 

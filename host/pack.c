@@ -353,6 +353,11 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 			  o->keyout ? "" : "--key-out VOLUME.key");
 		return -1;
 	}
+	if (!strcmp(o->out, "-") || !strcmp(o->keyout, "-")) {
+		log_error("-o - and --key-out -: a volume and its key go to files (the volume is "
+			  "read back for its digests; a key is never shown)");
+		return -1;
+	}
 	if (o->user && !o->oci) {
 		log_error("--user goes with --oci (a DIR's cvm-job.json names its user)");
 		return -1;

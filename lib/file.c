@@ -200,3 +200,15 @@ int fd_size(int fd, uint64_t *size)
 	*size = (uint64_t)st.st_size;
 	return 0;
 }
+
+int out_write(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+	if (strcmp(path, "-"))
+		return file_write_atomic(path, data, len, err, errlen);
+	if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "standard output: %s", strerror(errno ? errno : EIO));
+		return -EIO;
+	}
+	return 0;
+}

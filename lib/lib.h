@@ -178,6 +178,8 @@ int buf_append(uint8_t **buf, size_t *len, const void *data, size_t n, size_t ca
  * made (0700). err gets "<path>: <why>".
  */
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+/* As file_write_atomic, but path "-" is standard output (what "-o -" means in every verb). */
+int out_write(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 /* ---- JSON over cJSON ---- */
 

@@ -69,6 +69,16 @@ expect "add-input: a pack output without size" 2 "lacks size" -- \
 	"$cvm" order add-input "$tmp/new.json" --name x --role data --pack "$tmp/bad.pack.json" \
 	--url https://files.example.com/d.img --broker https://broker-b.example.com --resource data/volume/key --spki-sha256 "$spki"
 expect "the built order signs" 0 "" -- "$cvm" order sign "$tmp/new.json" --key "$tmp/customer.pem" -o "$tmp/new.signed.json"
+# -o - is standard output, in every verb that writes one file
+"$cvm" order sign "$tmp/new.json" --key "$tmp/customer.pem" -o - >"$tmp/stdout.signed.json" 2>"$tmp/err" &&
+	cmp -s "$tmp/stdout.signed.json" "$tmp/new.signed.json" && ok "order sign -o -: the same signed order on standard output" ||
+	bad "order sign -o -"
+"$cvm" order new --id x --upload-url https://a.example.com/r -o - >"$tmp/stdout.new.json" 2>"$tmp/err" &&
+	$py -c 'import json,sys; assert json.load(open(sys.argv[1]))["id"] == "x"' "$tmp/stdout.new.json" &&
+	ok "order new -o -: the order alone on standard output" || bad "order new -o -"
+expect "keygen -o -: a private key is never written to standard output" 2 "never to standard output" -- "$cvm" keygen -o -
+expect "pack -o -: refused, saying why" 2 "go to files" -- "$cvm" pack "$tmp" -o - --key-out "$tmp/k.key"
+expect "initrd build -o -: refused, saying why" 2 "goes to a file" -- "$cvm" initrd build "$tmp/x.list" -o -
 expect "and checks, with what each party gave" 0 "^input ledger data /inputs/ledger broker https://broker-b.example.com data/volume/key luks_header_sha256 $(printf e | sha256sum | cut -c1-64)" -- \
 	"$cvm" order check "$tmp/new.signed.json"
 grep -q "^input solution solution /inputs/solution broker https://broker-a.example.com sol/volume/key luks_header_sha256 $(printf b | sha256sum | cut -c1-64)" "$tmp/out" &&
