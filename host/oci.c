@@ -39,10 +39,15 @@
 /* the directories the agent mounts on in a rootfs job's root (agent/job.c) */
 static const char *const rootfs_dirs[] = { "proc", "dev", "tmp", "inputs", "output" };
 
+#define OCI_FILES_MAX (OCI_LAYERS_MAX + 8)
+
 /* What one unpack needs: where the image is, where the root goes, how it went. */
 struct oci {
-	const char *image; /* the layout directory (a tarball is extracted first) */
-	int rootfd;	   /* the root being built */
+	const char *image;	  /* the layout directory (a tarball is extracted first) */
+	int imagefd;		  /* that directory: every file of the image is opened inside it */
+	int rootfd;		  /* the root being built */
+	int files[OCI_FILES_MAX]; /* the image's files opened, closed at the end */
+	size_t nfiles;
 	char *err;
 	size_t errlen;
 	unsigned devices_skipped;
@@ -68,6 +73,26 @@ static int open_in(int rootfd, const char *rel, int flags)
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 
 	return (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
+}
+
+/*
+ * A file of the image, opened inside its directory as if that were "/" (a
+ * link in an extracted tarball cannot lead out of it), kept open until the
+ * end; path is then "/proc/self/fd/N", for readers that take a path. 0, or
+ * -errno.
+ */
+static int image_file(struct oci *o, const char *rel, char *path, size_t cap)
+{
+	int fd;
+
+	if (o->nfiles == OCI_FILES_MAX)
+		return -EMFILE;
+	fd = open_in(o->imagefd, rel, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	o->files[o->nfiles++] = fd;
+	snprintf(path, cap, "/proc/self/fd/%d", fd);
+	return 0;
 }
 
 /* A path of the image's own files: relative, no "..", no empty component. */
@@ -109,8 +134,9 @@ static int blob_path(struct oci *o, const cJSON *digest, const char *what, char 
 
 	if (digest_hex(digest, hex) < 0)
 		return oci_fail(o, -EINVAL, "%s: digest is not sha256:<64 hex digits>", what);
-	snprintf(path, cap, "%s/blobs/sha256/%s", o->image, hex);
-	if (file_digest(path, "SHA256", got, sizeof(got), &n) < 0)
+	snprintf(path, cap, "blobs/sha256/%s", hex);
+	if (image_file(o, path, path, cap) < 0 ||
+	    file_digest(path, "SHA256", got, sizeof(got), &n) < 0)
 		return oci_fail(o, -ENOENT, "%s: blob sha256:%.12s… missing from the image", what,
 				hex);
 	hex_encode(got, 32, ghex);
@@ -212,7 +238,8 @@ static int oci_layout(struct oci *o, char ***layers, size_t *n, char *config, si
 	const cJSON *l;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/index.json", o->image);
+	if (image_file(o, "index.json", path, sizeof(path)) < 0)
+		return oci_fail(o, -ENOENT, "index.json: missing");
 	r = read_json(o, path, "index.json", &index);
 	if (r < 0 || (r = pick_manifest(o, index, 0, &man)) < 0)
 		return r;
@@ -251,7 +278,10 @@ static int docker_layout(struct oci *o, char ***layers, size_t *n, char *config,
 	const cJSON *img, *l, *c;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/manifest.json", o->image);
+	if (image_file(o, "manifest.json", path, sizeof(path)) < 0)
+		return oci_fail(o, -ENOENT,
+				"neither index.json (an OCI layout) nor manifest.json "
+				"(docker save)");
 	r = read_json(o, path, "manifest.json", &man);
 	if (r < 0)
 		return r;
@@ -266,7 +296,8 @@ static int docker_layout(struct oci *o, char ***layers, size_t *n, char *config,
 	if (!cJSON_IsArray(l) || cJSON_GetArraySize(l) > OCI_LAYERS_MAX)
 		return oci_fail(o, -EINVAL, "manifest.json: Layers: not an array of at most %d",
 				OCI_LAYERS_MAX);
-	snprintf(config, cap, "%s/%s", o->image, c->valuestring);
+	if (image_file(o, c->valuestring, config, cap) < 0)
+		return oci_fail(o, -ENOENT, "manifest.json: Config: missing from the archive");
 	*layers = calloc((size_t)cJSON_GetArraySize(l) + 1, sizeof(char *));
 	if (!*layers)
 		return -ENOMEM;
@@ -275,7 +306,9 @@ static int docker_layout(struct oci *o, char ***layers, size_t *n, char *config,
 			return oci_fail(o, -EINVAL,
 					"manifest.json: Layers[%zu]: not a path inside the archive",
 					*n);
-		snprintf(path, sizeof(path), "%s/%s", o->image, e->valuestring);
+		if (image_file(o, e->valuestring, path, sizeof(path)) < 0)
+			return oci_fail(o, -ENOENT,
+					"manifest.json: Layers[%zu]: missing from the archive", *n);
 		if (!((*layers)[(*n)++] = strdup(path)))
 			return -ENOMEM;
 	}
@@ -668,7 +701,7 @@ int oci_unpack(const char *layout, const char *root, const char *user, cJSON **m
 	/* absolute: the layers are read from within the root (libarchive extracts to cwd) */
 	_cleanup_free_ char *abs = realpath(layout, NULL);
 	struct oci o = { .image = abs, .err = err, .errlen = errlen };
-	char config[4200], probe[4200];
+	char config[4200];
 	char **layers = NULL;
 	size_t n = 0;
 	int r;
@@ -676,11 +709,18 @@ int oci_unpack(const char *layout, const char *root, const char *user, cJSON **m
 	*manifest = NULL;
 	if (!abs)
 		return oci_fail(&o, -errno, "%s: %s", layout, strerror(errno));
+	o.imagefd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o.imagefd < 0)
+		return oci_fail(&o, -errno, "%s: %s", layout, strerror(errno));
 	o.rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (o.rootfd < 0)
+	if (o.rootfd < 0) {
+		close(o.imagefd);
 		return oci_fail(&o, -errno, "%s: %s", root, strerror(errno));
-	snprintf(probe, sizeof(probe), "%s/index.json", abs);
-	if (access(probe, F_OK) == 0)
+	}
+	r = open_in(o.imagefd, "index.json", O_PATH);
+	if (r >= 0)
+		close(r);
+	if (r >= 0)
 		r = oci_layout(&o, &layers, &n, config, sizeof(config));
 	else
 		r = docker_layout(&o, &layers, &n, config, sizeof(config));
@@ -693,6 +733,9 @@ int oci_unpack(const char *layout, const char *root, const char *user, cJSON **m
 	if (r == -ENOMEM)
 		oci_fail(&o, r, "out of memory");
 	free_layers(layers);
+	for (size_t i = 0; i < o.nfiles; i++)
+		close(o.files[i]);
+	close(o.imagefd);
 	close(o.rootfd);
 	*devices_skipped = o.devices_skipped;
 	return r;

@@ -61,7 +61,8 @@ static void put_part(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[512];
-	struct oci o = { .image = base, .err = err, .errlen = sizeof(err) };
+	/* no image directory: pick_manifest's blobs are not there to open */
+	struct oci o = { .image = base, .imagefd = -1, .err = err, .errlen = sizeof(err) };
 
 	if (size < 1)
 		return 0;

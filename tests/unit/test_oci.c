@@ -303,6 +303,61 @@ static void test_a_write_through_a_link_stays_in_the_root(void **state)
 	assert_true(exists("link", "out/cvm-oci-escape"));
 }
 
+/* A hard link through a link out of the root links nothing of the host's. */
+static void test_a_hardlink_through_a_link_is_refused(void **state)
+{
+	static const char spec[] =
+		"{\"config\": {\"Cmd\": [\"x\"]}, \"layers\": [[{\"path\": \"lnk\", \"type\": "
+		"\"symlink\", \"target\": \"/etc\"}], [{\"path\": \"x\", \"type\": \"hardlink\", "
+		"\"target\": \"lnk/hostname\"}]]}";
+	char err[512] = "", p[256];
+	cJSON *man = NULL;
+	unsigned dev;
+	struct stat a, b;
+	int r;
+
+	(void)state;
+	make_image("hl", spec, false);
+	r = unpack("hl", NULL, &man, &dev, err, sizeof(err));
+	cJSON_Delete(man);
+	snprintf(p, sizeof(p), "%s/hl.root/x", dir);
+	assert_int_equal(stat("/etc/hostname", &a), 0);
+	/* refused, or at least not the host's file */
+	if (r == 0 && stat(p, &b) == 0)
+		assert_false(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	else
+		assert_true(r < 0);
+}
+
+/* docker save's archive naming a layer through a link of its own: opened inside the archive. */
+static void test_a_docker_archive_cannot_name_host_files(void **state)
+{
+	const char *top = getenv("CVM_TOP");
+	char cmd[1024], sub[128], root[128], err[512] = "";
+	cJSON *man = NULL;
+	unsigned dev;
+	int r;
+
+	(void)state;
+	(void)top;
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && rm -rf evil evil.tar && mkdir evil && ln -s /etc evil/up && "
+		 "printf '[{\"Config\": \"up/hostname\", \"Layers\": [\"up/hostname\"]}]' "
+		 ">evil/manifest.json && tar -C evil -cf evil.tar manifest.json up",
+		 dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(sub, sizeof(sub), "%s/evil-x", dir);
+	snprintf(root, sizeof(root), "%s/evil-root", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(mkdir(root, 0755), 0);
+	snprintf(cmd, sizeof(cmd), "%s/evil.tar", dir);
+	assert_int_equal(oci_extract_tarball(cmd, sub, err, sizeof(err)), 0);
+	r = oci_unpack(sub, root, NULL, &man, &dev, err, sizeof(err));
+	cJSON_Delete(man);
+	assert_true(r < 0);
+	assert_non_null(strstr(err, "missing from the archive"));
+}
+
 /* A whiteout through a link to /etc removes the image's file, never the host's. */
 static void test_whiteout_stays_in_the_root(void **state)
 {
@@ -359,6 +414,8 @@ int main(void)
 		cmocka_unit_test(test_hostile_images),
 		cmocka_unit_test(test_a_write_through_a_link_stays_in_the_root),
 		cmocka_unit_test(test_whiteout_stays_in_the_root),
+		cmocka_unit_test(test_a_hardlink_through_a_link_is_refused),
+		cmocka_unit_test(test_a_docker_archive_cannot_name_host_files),
 		cmocka_unit_test(test_a_blob_that_lies_is_refused),
 	};
 
