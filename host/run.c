@@ -58,6 +58,11 @@ static void run_usage(FILE *f)
 	      "                        waiting 1 s, 2 s, 4 s... between them\n"
 	      "  --print-qemu          print the command line; launch nothing (--workdir\n"
 	      "                        defaults to .)\n"
+	      "  --test-vtpm-state DIR TEST ONLY: keep the vTPM's state in DIR across runs\n"
+	      "                        (made if missing), so that its attestation key stays\n"
+	      "                        the same and a broker's policy can pin it (ak_sha256;\n"
+	      "                        a refusal names the AK seen). swtpm is no hardware:\n"
+	      "                        its evidence proves nothing of the host\n"
 	      "\n"
 	      "Exit status: 0 a committed result, uploaded; 1 no result (the agent's code,\n"
 	      "E_DEADLINE, E_QEMU, E_INTERRUPTED); 2 usage, or refused before launch (the\n"
@@ -109,6 +114,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{ "limits", required_argument, NULL, 'l' },
 		{ "output-size", required_argument, NULL, 's' },
 		{ "upload-retries", required_argument, NULL, 'u' },
+		{ "test-vtpm-state", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -139,6 +145,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'l':
 			o->limits = optarg;
+			break;
+		case 'T':
+			o->test_vtpm = optarg;
 			break;
 		case 's':
 		case 'u':
@@ -376,6 +385,19 @@ static int prepare_workdir(struct run *r, char *err, size_t errlen)
 	if (strchr(dir, ','))
 		return set_error(err, errlen, -EINVAL,
 				 "E_WORKDIR: %s: swtpm's options cannot hold a ','", dir);
+	if (r->ro->test_vtpm) {
+		/* TEST ONLY: the vTPM's seeds, and so its AK, stay from one run to the next */
+		char abs[RUN_PATH_MAX];
+
+		if ((mkdir(r->ro->test_vtpm, 0700) < 0 && errno != EEXIST) ||
+		    !realpath(r->ro->test_vtpm, abs) || strchr(abs, ','))
+			return set_error(err, errlen, -EINVAL,
+					 "E_WORKDIR: --test-vtpm-state %s: %s", r->ro->test_vtpm,
+					 strchr(r->ro->test_vtpm, ',')
+						 ? "swtpm's options cannot hold a ','"
+						 : strerror(errno));
+		snprintf(r->p.tpmstate, sizeof(r->p.tpmstate), "%s", abs);
+	}
 	return 0;
 }
 
@@ -407,9 +429,10 @@ static int start_swtpm(struct run *r, char *err, size_t errlen)
 	struct stat st;
 	int ws;
 
-	rm_tree(r->p.tpmstate);
+	if (!r->ro->test_vtpm)
+		rm_tree(r->p.tpmstate);
 	unlink(r->p.sock);
-	if (mkdir(r->p.tpmstate, 0700) < 0)
+	if (mkdir(r->p.tpmstate, 0700) < 0 && !(r->ro->test_vtpm && errno == EEXIST))
 		return set_error(err, errlen, -errno, "E_SWTPM: %s: %s", r->p.tpmstate,
 				 strerror(errno));
 	snprintf(state, sizeof(state), "dir=%s", r->p.tpmstate);
@@ -493,7 +516,8 @@ static void end_swtpm(struct run *r, unsigned wait_ms)
 		stop_child(r->swtpm, &ws);
 	r->swtpm = 0;
 	unlink(r->p.sock);
-	rm_tree(r->p.tpmstate);
+	if (!r->ro->test_vtpm)
+		rm_tree(r->p.tpmstate);
 }
 
 static void qemu_outcome(struct run *r)

@@ -42,6 +42,7 @@ enum {
 
 struct run_opts {
 	const char *order, *images, *workdir, *qemu, *limits;
+	const char *test_vtpm; /* TEST ONLY: a vTPM state kept across runs (--test-vtpm-state) */
 	enum qemu_platform platform;
 	bool print;
 	uint64_t output_size;

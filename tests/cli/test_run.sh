@@ -254,7 +254,8 @@ order nobroker "$files/range/workload.img" "$files/ok/nobroker.cvmr" "" "$(free_
 mkdir -p "$tmp/run-nobroker"
 mkdir -p "$tmp/run-nobroker/inputs"
 head -c 1048576 "$tmp/www/workload.img" >"$tmp/run-nobroker/inputs/solution.img.part"
-run nobroker
+# TEST ONLY --test-vtpm-state: this run's vTPM keeps its state in $tmp/vtpm
+run nobroker --test-vtpm-state "$tmp/vtpm"
 st=$?
 [ $st -eq 1 ] && [ "$(js "$tmp/nobroker.summary" 's["code"]')" = E_KEY_RELEASE ] && grep -q "E_KEY_RELEASE" "$tmp/nobroker.err" &&
 	ok "broker down: exit 1 with the agent's E_KEY_RELEASE" || { bad "broker down: exit $st"; cat "$tmp/nobroker.err" "$tmp/nobroker.summary"; }
@@ -264,6 +265,24 @@ grep -q '^GET /range/workload.img 206 bytes=1048576-$' "$tmp/files.log" &&
 [ ! -e "$tmp/run-nobroker/result.cvmr" ] && ! grep -q '^PUT /ok/nobroker' "$tmp/files.log" &&
 	ok "broker down: no result, nothing uploaded" || bad "broker down: a result"
 gone nobroker && ok "broker down: QEMU and swtpm ended" || bad "broker down: processes or files left"
+# the kept vTPM state: its AK is the same each time it is asked, and not a fresh vTPM's
+show_ak() { # STATE_DIR: the AK's SHA-256 of a swtpm on that state
+	tp=$(free_port)
+	swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port="$tp" --ctrl type=tcp,port=$((tp + 1)) \
+		--flags startup-clear --daemon --pid file="$tmp/ak-swtpm.pid" >/dev/null 2>&1 || return 1
+	wait_port "$tp"
+	"$cvm" kbs-client --tee tpm --tcti "swtpm:host=127.0.0.1,port=$tp" --show-ak 2>/dev/null | grep -Eo '[0-9a-f]{64}' | head -n 1
+	kill "$(cat "$tmp/ak-swtpm.pid")" 2>/dev/null
+	sleep 0.5
+}
+ls "$tmp/vtpm" | grep -q permall && ok "--test-vtpm-state: the vTPM's state is kept" || bad "--test-vtpm-state: no state kept"
+ak1=$(show_ak "$tmp/vtpm")
+ak2=$(show_ak "$tmp/vtpm")
+mkdir -p "$tmp/vtpm-fresh"
+ak3=$(show_ak "$tmp/vtpm-fresh")
+[ ${#ak1} -eq 64 ] && [ "$ak1" = "$ak2" ] && [ "$ak1" != "$ak3" ] &&
+	ok "--test-vtpm-state: the same AK from the kept state, another from a fresh one" ||
+	bad "--test-vtpm-state: AKs '$ak1' '$ak2' '$ak3'"
 
 # ---- the broker slow or answering garbage: a proxy between the guest and the broker ----
 cat >"$tmp/badbroker.py" <<'EOP'
