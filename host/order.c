@@ -182,7 +182,12 @@ int order_main(int argc, char **argv)
 	if (strcmp(verb, "sign") && strcmp(verb, "check"))
 		log_error("'%s' is not an order command (new, add-input, sign, check)",
 			  json_shown_name(verb));
+	else if (!strcmp(verb, "sign"))
+		log_error("order sign needs%s%s%s%s; see 'cvm order --help'",
+			  argc - 1 - optind == 1 ? "" : " one ORDER.json", key ? "" : " --key KEY",
+			  out ? "" : " -o SIGNED.json", limits ? " (and takes no --limits)" : "");
 	else
-		log_error("wrong arguments for %s; see 'cvm order --help'", verb);
+		log_error("order check needs one SIGNED.json%s; see 'cvm order --help'",
+			  key || out ? " (and takes no --key or -o)" : "");
 	return EXIT_USAGE;
 }

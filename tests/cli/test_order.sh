@@ -156,7 +156,7 @@ expect "bad limits are a usage error" 2 "E_LIMITS: unknown member" -- "$cvm" ord
 
 # usage and files
 expect "no such order" 2 "No such file" -- "$cvm" order check "$tmp/missing.json"
-expect "sign needs a key" 2 "wrong arguments" -- "$cvm" order sign "$tmp/order.json" -o "$tmp/y.json"
+expect "sign needs a key" 2 "order sign needs --key KEY" -- "$cvm" order sign "$tmp/order.json" -o "$tmp/y.json"
 expect "unknown subcommand" 2 "not an order command" -- "$cvm" order verify "$tmp/signed.json"
 expect "an unreadable key" 2 "E_RESULT_KEY" -- "$cvm" order sign "$tmp/order.json" --key "$tmp/order.json" -o "$tmp/y.json"
 
