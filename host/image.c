@@ -676,8 +676,9 @@ static int build_main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || !o.out || !o.key) {
-		log_error("usage: cvm image build DIR -o OUT --key BUILDER.key; see 'cvm image "
-			  "--help'");
+		log_error("image build needs%s%s%s; see 'cvm image --help'",
+			  optind == argc - 1 ? "" : " one DIR", o.out ? "" : " -o OUT",
+			  o.key ? "" : " --key BUILDER.key");
 		return EXIT_USAGE;
 	}
 	o.dir = argv[optind];

@@ -99,7 +99,8 @@ static int build_parse_opts(int argc, char **argv, struct build_opts *o)
 		}
 	}
 	if (optind != argc - 1 || !o->out) {
-		log_error("usage: cvm initrd build LIST -o OUT; see 'cvm initrd --help'");
+		log_error("initrd build needs%s%s; see 'cvm initrd --help'",
+			  optind == argc - 1 ? "" : " one LIST", o->out ? "" : " -o OUT");
 		return -1;
 	}
 	if (!strcmp(o->out, "-")) {

@@ -77,6 +77,10 @@ expect "the built order signs" 0 "" -- "$cvm" order sign "$tmp/new.json" --key "
 	$py -c 'import json,sys; assert json.load(open(sys.argv[1]))["id"] == "x"' "$tmp/stdout.new.json" &&
 	ok "order new -o -: the order alone on standard output" || bad "order new -o -"
 expect "keygen -o -: a private key is never written to standard output" 2 "never to standard output" -- "$cvm" keygen -o -
+# usage errors name what is missing
+expect "image build: names what is missing" 2 "image build needs -o OUT --key BUILDER.key" -- "$cvm" image build "$tmp"
+expect "initrd build: names what is missing" 2 "initrd build needs -o OUT" -- "$cvm" initrd build "$tmp/x.list"
+expect "order check: names what is missing" 2 "order check needs one SIGNED.json" -- "$cvm" order check
 expect "pack -o -: refused, saying why" 2 "go to files" -- "$cvm" pack "$tmp" -o - --key-out "$tmp/k.key"
 expect "initrd build -o -: refused, saying why" 2 "goes to a file" -- "$cvm" initrd build "$tmp/x.list" -o -
 expect "and checks, with what each party gave" 0 "^input ledger data /inputs/ledger broker https://broker-b.example.com data/volume/key luks_header_sha256 $(printf e | sha256sum | cut -c1-64)" -- \
