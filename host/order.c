@@ -22,7 +22,7 @@ static void usage(FILE *f)
 	      "                       --resource REPO/TYPE/TAG (--ca CA.pem | --spki-sha256 HEX)\n"
 	      "                       [--mount /inputs/NAME]\n"
 	      "       cvm order sign ORDER.json --key CUSTOMER.key -o SIGNED.json\n"
-	      "       cvm order check SIGNED.json [--limits LIMITS.json]\n"
+	      "       cvm order check SIGNED.json [--limits LIMITS.json] [--json]\n"
 	      "\n"
 	      "An order (version 2) names the image, vCPUs, memory, deadline, where the\n"
 	      "result goes, the customer's secp256k1 public key, and its inputs: one\n"
@@ -44,7 +44,8 @@ static void usage(FILE *f)
 	      "check: verifies the order and its signature, then the provider's limits,\n"
 	      "and prints the order id, the SHA-256 and SHA-384 of its signed form\n"
 	      "(what the launch puts in SEV-SNP HOST_DATA and TDX MRCONFIGID), and one\n"
-	      "line per input: name, role, mount, broker, resource, LUKS header digest.\n"
+	      "line per input: name, role, mount, broker, resource, LUKS header digest\n"
+	      "(--json: one JSON object of the same).\n"
 	      "  --limits FILE     {\"max_vcpus\", \"max_memory_mib\", \"max_deadline_seconds\",\n"
 	      "                    \"max_workload_bytes\"}, each optional (default: the\n"
 	      "                    format's bounds)\n"
@@ -93,7 +94,37 @@ static int sign_cmd(const char *in, const char *keyfile, const char *outfile)
 	return EXIT_OK;
 }
 
-static int check_cmd(const char *in, const char *limits_file)
+/* What check prints, as one JSON object (--json). */
+static void check_json(const struct order *o, const char *h256, const char *h384)
+{
+	_cleanup_(cJSON_Deletep) cJSON *j = cJSON_CreateObject();
+	_cleanup_free_ char *text = NULL;
+	cJSON *a = cJSON_AddArrayToObject(j, "inputs");
+	char hdr[65];
+
+	cJSON_AddStringToObject(j, "order", o->id);
+	cJSON_AddStringToObject(j, "sha256", h256);
+	cJSON_AddStringToObject(j, "sha384", h384);
+	for (size_t i = 0; i < o->ninputs; i++) {
+		const struct order_input *inp = &o->inputs[i];
+		cJSON *e = cJSON_CreateObject();
+
+		hex_encode(inp->luks_header_sha256, 32, hdr);
+		cJSON_AddStringToObject(e, "name", inp->name);
+		cJSON_AddStringToObject(e, "role",
+					inp->role == ORDER_ROLE_SOLUTION ? "solution" : "data");
+		cJSON_AddStringToObject(e, "mount", inp->mount);
+		cJSON_AddStringToObject(e, "broker", inp->broker.url);
+		cJSON_AddStringToObject(e, "resource", inp->broker.resource);
+		cJSON_AddStringToObject(e, "luks_header_sha256", hdr);
+		cJSON_AddItemToArray(a, e);
+	}
+	text = cJSON_Print(j);
+	if (text)
+		printf("%s\n", text);
+}
+
+static int check_cmd(const char *in, const char *limits_file, bool json)
 {
 	struct order_limits lim = ORDER_LIMITS_MAX;
 	_cleanup_free_ uint8_t *data = NULL;
@@ -121,6 +152,10 @@ static int check_cmd(const char *in, const char *limits_file)
 	/* the signed form's digests: what SNP HOST_DATA and TDX MRCONFIGID carry at launch */
 	hex_encode(o.sha256, sizeof(o.sha256), h256);
 	hex_encode(o.sha384, sizeof(o.sha384), h384);
+	if (json) {
+		check_json(&o, h256, h384);
+		return EXIT_OK;
+	}
 	printf("order %s\nsha256 %s\nsha384 %s\n", o.id, h256, h384);
 	for (size_t i = 0; i < o.ninputs; i++) {
 		const struct order_input *inp = &o.inputs[i];
@@ -139,10 +174,12 @@ int order_main(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "limits", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *key = NULL, *out = NULL, *limits = NULL, *verb;
+	bool json = false;
 	int c;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -167,6 +204,8 @@ int order_main(int argc, char **argv)
 			out = optarg;
 		else if (c == 'l')
 			limits = optarg;
+		else if (c == 'j')
+			json = true;
 		else if (c == 'h') {
 			usage(stdout);
 			return EXIT_OK;
@@ -178,7 +217,7 @@ int order_main(int argc, char **argv)
 	if (!strcmp(verb, "sign") && key && out && !limits && argc - 1 - optind == 1)
 		return sign_cmd(argv[1 + optind], key, out);
 	if (!strcmp(verb, "check") && !key && !out && argc - 1 - optind == 1)
-		return check_cmd(argv[1 + optind], limits);
+		return check_cmd(argv[1 + optind], limits, json);
 	if (strcmp(verb, "sign") && strcmp(verb, "check"))
 		log_error("'%s' is not an order command (new, add-input, sign, check)",
 			  json_shown_name(verb));

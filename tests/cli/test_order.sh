@@ -77,6 +77,9 @@ expect "the built order signs" 0 "" -- "$cvm" order sign "$tmp/new.json" --key "
 	$py -c 'import json,sys; assert json.load(open(sys.argv[1]))["id"] == "x"' "$tmp/stdout.new.json" &&
 	ok "order new -o -: the order alone on standard output" || bad "order new -o -"
 expect "keygen -o -: a private key is never written to standard output" 2 "never to standard output" -- "$cvm" keygen -o -
+$cvm order check "$tmp/new.signed.json" --json >"$tmp/check.json" 2>/dev/null &&
+	$py -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["order"] == "order-new-1" and len(d["sha384"]) == 96 and [i["name"] for i in d["inputs"]] == ["solution", "ledger"] and d["inputs"][1]["mount"] == "/inputs/ledger", d' "$tmp/check.json" &&
+	ok "order check --json: the same, as one object" || bad "order check --json"
 # usage errors name what is missing
 expect "image build: names what is missing" 2 "image build needs -o OUT --key BUILDER.key" -- "$cvm" image build "$tmp"
 expect "initrd build: names what is missing" 2 "initrd build needs -o OUT" -- "$cvm" initrd build "$tmp/x.list"
