@@ -64,6 +64,9 @@ static void help(FILE *f)
 	      "  --firmware-log P=LOG  a reference event log of P's firmware and machine (TDX\n"
 	      "                        CCEL, TPM TCG2): its firmware registers are predicted too\n"
 	      "  --source-date-epoch N file times in the initrd (default 0)\n"
+	      "  --json                what was built as one JSON object (manifest_sha256,\n"
+	      "                        manifest, platforms: launches and what to pin by hand)\n"
+	      "\n"
 	      "verify: checks that SIG (default MANIFEST with .sig for .json) is the builder's\n"
 	      "signature over MANIFEST, and that MANIFEST is well formed; prints its digest.\n"
 	      "\n"
@@ -276,6 +279,7 @@ struct build_opts {
 	const char *firmware[8], *logs[8];
 	size_t nfirmware, nlogs;
 	int64_t sde;
+	bool json;
 };
 
 /* Leaves in rc only the platforms --platforms names (all when not given). */
@@ -539,17 +543,24 @@ static int manifest_write(const char *outdir, char *canon, size_t len, const cha
 }
 
 /* What was built: the manifest's digest, and per platform its launches and what is left to pin. */
-static int manifest_report(const char *outdir, const char *canon, size_t len)
+static int manifest_report(const char *outdir, const char *canon, size_t len, bool json)
 {
+	_cleanup_(cJSON_Deletep) cJSON *j = cJSON_CreateObject();
+	_cleanup_free_ char *text = NULL;
 	struct manifest mf;
-	char err[512], hex[65];
+	char err[512], hex[65], path[4200];
+	cJSON *pl = cJSON_AddObjectToObject(j, "platforms");
 
 	if (manifest_parse(canon, len, &mf, err, sizeof(err)) < 0) {
 		log_error("the manifest made does not parse: %s", err);
 		return -EINVAL;
 	}
 	hex_encode(mf.sha256, 32, hex);
-	printf("manifest_sha256 %s  %s/manifest.json\n", hex, outdir);
+	snprintf(path, sizeof(path), "%s/manifest.json", outdir);
+	cJSON_AddStringToObject(j, "manifest_sha256", hex);
+	cJSON_AddStringToObject(j, "manifest", path);
+	if (!json)
+		printf("manifest_sha256 %s  %s\n", hex, path);
 	for (size_t k = 0; k < ARRAY_SIZE(mf.p); k++) {
 		const struct manifest_platform *mp = &mf.p[k];
 		char names[160];
@@ -557,12 +568,21 @@ static int manifest_report(const char *outdir, const char *canon, size_t len)
 		if (!mp->present)
 			continue;
 		launch_registers_text((enum cvm_platform)k, mp->unpredicted, names, sizeof(names));
+		if (json) {
+			cJSON *e = cJSON_AddObjectToObject(pl, platform_name((enum cvm_platform)k));
+
+			cJSON_AddNumberToObject(e, "launches", (double)mp->n);
+			cJSON_AddStringToObject(e, "pin_by_hand", mp->unpredicted ? names : "");
+			continue;
+		}
 		printf("%s: %zu launch%s%s%s\n", platform_name((enum cvm_platform)k), mp->n,
 		       mp->n == 1 ? "" : "es",
 		       mp->unpredicted ? "; not predicted, pin by hand: " : "",
 		       mp->unpredicted ? names : "");
 	}
 	manifest_free(&mf);
+	if (json && (text = cJSON_Print(j)))
+		printf("%s\n", text);
 	return 0;
 }
 
@@ -600,7 +620,8 @@ static int build(struct build_opts *o)
 		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-	if (manifest_write(o->out, canon, len, sig) < 0 || manifest_report(o->out, canon, len) < 0)
+	if (manifest_write(o->out, canon, len, sig) < 0 ||
+	    manifest_report(o->out, canon, len, o->json) < 0)
 		return EXIT_USAGE;
 	return EXIT_OK;
 }
@@ -617,6 +638,7 @@ static int build_main(int argc, char **argv)
 		{ "firmware", required_argument, NULL, O_FW },
 		{ "firmware-log", required_argument, NULL, O_LOG },
 		{ "source-date-epoch", required_argument, NULL, O_SDE },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -630,6 +652,9 @@ static int build_main(int argc, char **argv)
 		switch (c) {
 		case 'o':
 			o.out = optarg;
+			break;
+		case 'j':
+			o.json = true;
 			break;
 		case O_KEY:
 			o.key = optarg;

@@ -16,7 +16,7 @@
 static void help(FILE *f)
 {
 	fputs("Usage: cvm initrd build LIST -o OUT [--compress none|gzip|zstd] [--kver VER]\n"
-	      "                        [--source-date-epoch N] [--measure]\n"
+	      "                        [--source-date-epoch N] [--measure] [--json]\n"
 	      "       cvm initrd list IMG\n"
 	      "       cvm initrd diff A B\n"
 	      "\n"
@@ -29,7 +29,8 @@ static void help(FILE *f)
 	      "        SOURCE_DATE_EPOCH, default 0), owners and modes as listed, fixed\n"
 	      "        compression. Relative sources are relative to LIST's directory.\n"
 	      "        Prints the image's SHA-256; --measure adds SHA-384 and the digests\n"
-	      "        verifiers expect for it (SNP hashes table, TDX RTMR2).\n"
+	      "        verifiers expect for it (SNP hashes table, TDX RTMR2); --json prints\n"
+	      "        path, sha256, sha384 and source_date_epoch as one JSON object.\n"
 	      "list    prints the entries of an image in list format (any compression)\n"
 	      "diff    names the entries that differ between two images\n"
 	      "\n"
@@ -42,7 +43,7 @@ struct build_opts {
 	const char *list, *out, *kver;
 	enum initrd_compression comp;
 	int64_t mtime;
-	bool measure;
+	bool measure, json;
 };
 
 /* 0 to go on, 1 after --help, -1 after a usage error (logged). */
@@ -54,6 +55,7 @@ static int build_parse_opts(int argc, char **argv, struct build_opts *o)
 		{ "source-date-epoch", required_argument, NULL, 's' },
 		{ "kver", required_argument, NULL, 'k' },
 		{ "measure", no_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -88,6 +90,9 @@ static int build_parse_opts(int argc, char **argv, struct build_opts *o)
 			break;
 		case 'm':
 			o->measure = true;
+			break;
+		case 'j':
+			o->json = true;
 			break;
 		case 'h':
 			help(stdout);
@@ -170,6 +175,22 @@ static int build_print(const struct build_opts *o)
 		return EXIT_USAGE;
 	}
 	hex_encode(d, 32, hex);
+	if (o->json) {
+		_cleanup_(cJSON_Deletep) cJSON *j = cJSON_CreateObject();
+		_cleanup_free_ char *text = NULL;
+
+		cJSON_AddStringToObject(j, "path", o->out);
+		cJSON_AddStringToObject(j, "sha256", hex);
+		cJSON_AddNumberToObject(j, "source_date_epoch", (double)o->mtime);
+		if (file_digest(o->out, "SHA384", d, sizeof(d), NULL) == 0) {
+			hex_encode(d, 48, hex);
+			cJSON_AddStringToObject(j, "sha384", hex);
+		}
+		text = cJSON_Print(j);
+		if (text)
+			printf("%s\n", text);
+		return EXIT_OK;
+	}
 	printf("sha256 %s  %s\n", hex, o->out);
 	/* every file's time: another epoch (SOURCE_DATE_EPOCH too) is another initrd */
 	printf("source_date_epoch %lld\n", (long long)o->mtime);

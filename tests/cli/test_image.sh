@@ -36,6 +36,9 @@ build() { # OUT [more args]
 # ---- build and verify ----
 expect "build: tdx and snp, the manifest signed" 0 "tdx: 2 launches; not predicted, pin by hand: rtmr0" -- \
 	build "$tmp/img" --platforms tdx,snp --firmware snp="$snpfw"
+build "$tmp/img-json" --platforms tdx --json >"$tmp/build.json" 2>"$tmp/err" &&
+	/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["manifest_sha256"]) == 64 and d["platforms"]["tdx"] == {"launches": 2, "pin_by_hand": "rtmr0"}, d' "$tmp/build.json" &&
+	ok "build --json: the manifest digest and each platform's launches" || { bad "build --json"; cat "$tmp/err" "$tmp/build.json"; }
 expect "verify: the builder's signature" 0 "signed by the builder" -- \
 	"$cvm" image verify "$tmp/img/manifest.json" --builder "$builder"
 expect "verify: another builder's key is refused" 1 "E_MANIFEST_SIGNATURE" -- \

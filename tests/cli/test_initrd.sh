@@ -68,8 +68,12 @@ for comp in gzip zstd none; do
 	fi
 done
 
-# SOURCE_DATE_EPOCH changes the bytes, and only through the times.
-SOURCE_DATE_EPOCH=1700000000 "$cvm" initrd build "$tmp/a/list" -o "$tmp/sde.img" >/dev/null
+# SOURCE_DATE_EPOCH changes the bytes, and only through the times; the epoch used is printed.
+SOURCE_DATE_EPOCH=1700000000 "$cvm" initrd build "$tmp/a/list" -o "$tmp/sde.img" >"$tmp/sde.out"
+grep -qx 'source_date_epoch 1700000000' "$tmp/sde.out" && ok "the epoch used is printed" || bad "epoch not printed"
+SOURCE_DATE_EPOCH=1700000000 "$cvm" initrd build "$tmp/a/list" -o "$tmp/sde2.img" --json >"$tmp/sde.json"
+/usr/bin/python3 -c 'import json,sys,hashlib; d=json.load(open(sys.argv[1])); assert d["source_date_epoch"] == 1700000000 and d["sha256"] == hashlib.sha256(open(sys.argv[2],"rb").read()).hexdigest() and len(d["sha384"]) == 96, d' \
+	"$tmp/sde.json" "$tmp/sde2.img" && ok "--json: path, sha256, sha384, the epoch" || bad "initrd build --json"
 if ! cmp -s "$tmp/sde.img" "$tmp/a.gzip" && "$cvm" initrd diff "$tmp/sde.img" "$tmp/a.gzip" >/dev/null; then
 	ok "SOURCE_DATE_EPOCH sets every mtime and nothing else"
 else
