@@ -13,6 +13,7 @@
 #include <openssl/sha.h>
 
 #include "host/cvm.h"
+#include "host/image.h"
 #include "host/measure.h"
 #include "lib/lib.h"
 #include "measurement/measurement.h"
@@ -20,7 +21,7 @@
 /* Every option of the launch modes; which apply depends on --mode. */
 struct launch_opts {
 	const char *mode, *ovmf, *vcpu_type, *kernel, *initrd, *append, *ovmf_hash, *output, *vmm,
-		*vars, *event_log, *memory, *svsm, *vars_file;
+		*vars, *event_log, *memory, *svsm, *vars_file, *image;
 	uint64_t vcpus, sig, family, model, stepping, vars_size, guest_features;
 	bool has_vcpus, has_sig, has_family, has_model, has_stepping, has_vars_size, verbose,
 		two_pass, dump_vmsa;
@@ -229,6 +230,7 @@ enum {
 	OPT_VARS_SIZE,
 	OPT_VARS_FILE,
 	OPT_DUMP_VMSA,
+	OPT_IMAGE,
 };
 
 /* One option into o: 0, -EINVAL for a number that does not parse, -ENOENT for no such option. */
@@ -306,6 +308,9 @@ static int launch_opt_set(struct launch_opts *o, int c, const char *arg)
 	case OPT_DUMP_VMSA:
 		o->dump_vmsa = true;
 		return 0;
+	case OPT_IMAGE:
+		o->image = arg;
+		return 0;
 	case 'v':
 		o->verbose = true;
 		return 0;
@@ -341,6 +346,7 @@ static int launch_parse_opts(int argc, char **argv, struct launch_opts *o)
 		{ "vars-size", required_argument, NULL, OPT_VARS_SIZE },
 		{ "vars-file", required_argument, NULL, OPT_VARS_FILE },
 		{ "dump-vmsa", no_argument, NULL, OPT_DUMP_VMSA },
+		{ "image", required_argument, NULL, OPT_IMAGE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -691,6 +697,86 @@ static int launch_sev(const struct launch_opts *o)
 	return r;
 }
 
+/* What --image fills in: the image's strings, kept as long as the options use them. */
+static struct {
+	struct recipe rc;
+	struct image img;
+	char memory[32];
+} from_image;
+
+/*
+ * --image vm-images/NAME: the launch as the image describes it, for what
+ * the options leave unsaid: the kernel and firmware (and TDX variables,
+ * SNP vCPU type) of its build.json, its command line (image.json), and the
+ * memory (tdx, tpm) or vCPUs (snp) of its one launch shape. The initrd is
+ * what cvm image build made of it: --initrd, always. EXIT_OK or EXIT_USAGE.
+ */
+static int fill_from_image(struct launch_opts *o)
+{
+	static const struct {
+		const char *mode;
+		enum cvm_platform p;
+	} rows[] = { { "snp", PLATFORM_SNP }, { "tdx", PLATFORM_TDX }, { "tpm", PLATFORM_TPM } };
+	struct recipe *rc = &from_image.rc;
+	const struct plat_recipe *pr = NULL;
+	char kver[128], path[4200], err[320];
+
+	for (size_t i = 0; o->mode && i < ARRAY_SIZE(rows); i++)
+		if (!strcmp(o->mode, rows[i].mode))
+			pr = &rc->p[rows[i].p];
+	if (!pr) {
+		log_error("--image goes with --mode snp, tdx or tpm");
+		return EXIT_USAGE;
+	}
+	if (!o->initrd) {
+		log_error("--image needs --initrd: the initrd cvm image build made of it "
+			  "(OUT/initrd.img)");
+		return EXIT_USAGE;
+	}
+	if (newest_kver(kver, sizeof(kver)) < 0)
+		snprintf(kver, sizeof(kver), "none");
+	snprintf(path, sizeof(path), "%s/image.json", o->image);
+	if (recipe_load(o->image, kver, rc) < 0)
+		return EXIT_USAGE;
+	if (image_load(path, &from_image.img, err, sizeof(err)) < 0) {
+		log_error("%s: %s", path, err);
+		return EXIT_USAGE;
+	}
+	if (!pr->present) {
+		log_error("%s/build.json offers no %s launch", o->image, o->mode);
+		return EXIT_USAGE;
+	}
+	if (!o->kernel)
+		o->kernel = rc->kernel;
+	if (!o->append)
+		o->append = from_image.img.cmdline;
+	if (!o->ovmf && pr->firmware[0])
+		o->ovmf = pr->firmware;
+	if (!o->vars && pr->vars[0] && !strcmp(o->mode, "tdx"))
+		o->vars = pr->vars;
+	if (!o->vcpu_type && pr->vcpu_type[0] && !o->has_sig && !o->has_family)
+		o->vcpu_type = pr->vcpu_type;
+	if (pr->n != 1 && !(strcmp(o->mode, "snp") ? o->memory != NULL : o->has_vcpus)) {
+		char list[200] = "";
+
+		for (size_t i = 0; i < pr->n; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%llu",
+				 i ? ", " : "", (unsigned long long)pr->values[i]);
+		log_error("%s offers %zu %s launches (%s): give %s", o->image, pr->n, o->mode, list,
+			  strcmp(o->mode, "snp") ? "--memory SIZE (1024M, say)" : "--vcpus N");
+		return EXIT_USAGE;
+	}
+	if (pr->n == 1 && !strcmp(o->mode, "snp") && !o->has_vcpus) {
+		o->has_vcpus = true;
+		o->vcpus = pr->values[0];
+	} else if (pr->n == 1 && strcmp(o->mode, "snp") && !o->memory) {
+		snprintf(from_image.memory, sizeof(from_image.memory), "%lluM",
+			 (unsigned long long)pr->values[0]);
+		o->memory = from_image.memory;
+	}
+	return EXIT_OK;
+}
+
 int measure_launch_main(int argc, char **argv)
 {
 	struct launch_opts o = { .output = "hex", .vmm = "QEMU", .guest_features = 0x1 };
@@ -698,6 +784,8 @@ int measure_launch_main(int argc, char **argv)
 
 	if (r != 0)
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
+	if (o.image && (r = fill_from_image(&o)) != EXIT_OK)
+		return r;
 	if (o.mode && !strcmp(o.mode, "tpm"))
 		return launch_tpm(&o);
 	if (o.mode && !strcmp(o.mode, "tdx") && o.ovmf)

@@ -39,6 +39,19 @@ expect "build: tdx and snp, the manifest signed" 0 "tdx: 2 launches; not predict
 build "$tmp/img-json" --platforms tdx --json >"$tmp/build.json" 2>"$tmp/err" &&
 	/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["manifest_sha256"]) == 64 and d["platforms"]["tdx"] == {"launches": 2, "pin_by_hand": "rtmr0"}, d' "$tmp/build.json" &&
 	ok "build --json: the manifest digest and each platform's launches" || { bad "build --json"; cat "$tmp/err" "$tmp/build.json"; }
+# cvm measure --image: the launch as the image describes it, equal to what the build predicted
+"$cvm" measure --mode tdx --image "$top/vm-images/default" --initrd "$tmp/img/initrd.img" --memory 2048M --json \
+	>"$tmp/measure-image.json" 2>"$tmp/err" &&
+	/usr/bin/python3 -c 'import json,sys
+m = json.load(open(sys.argv[1]))["platforms"]["tdx"]["launches"]
+l = [x for x in m if x["memory_mib"] == 2048][0]
+d = json.load(open(sys.argv[2]))["tdx"]
+assert all(d[k] == l[k] for k in ("mrtd", "rtmr1", "rtmr2")), (d, l)' "$tmp/img/manifest.json" "$tmp/measure-image.json" &&
+	ok "measure --image: MRTD, RTMR1 and RTMR2 as the signed manifest has them" || { bad "measure --image"; cat "$tmp/err"; }
+expect "measure --image: several launch shapes, one must be named" 2 "offers 2 tdx launches (1024, 2048): give --memory" -- \
+	"$cvm" measure --mode tdx --image "$top/vm-images/default" --initrd "$tmp/img/initrd.img"
+expect "measure --image: the initrd is the built one, given" 2 "--image needs --initrd" -- \
+	"$cvm" measure --mode tdx --image "$top/vm-images/default"
 expect "verify: the builder's signature" 0 "signed by the builder" -- \
 	"$cvm" image verify "$tmp/img/manifest.json" --builder "$builder"
 expect "verify: another builder's key is refused" 1 "E_MANIFEST_SIGNATURE" -- \
