@@ -152,13 +152,23 @@ $py "$top/tests/e2e/oci_image.py" python "$tmp/pyimg" || bad "the python image"
 # a container whose command the image lacks: the guest must say why the job did not start
 printf '{"config": {"Entrypoint": ["no-such-tool"], "User": "1000"}, "layers": [[{"path": "bin", "type": "dir"}, {"path": "bin/busybox", "from": "/bin/busybox", "mode": 493}]]}' >"$tmp/nx.spec"
 $py "$top/tests/e2e/oci_image.py" spec "$tmp/nx.spec" "$tmp/nximg" || bad "the image without its command"
-for v in bb:bb.tar py:pyimg nx:nximg; do
+# an image with a cvm-job.json of its own, valid, whose result_recipient is not the order's customer
+$py - "$tmp/mf.spec" "$(cat "$tmp/stranger.pub")" <<'EOP'
+import json, sys
+job = {"rootfs": True, "argv": ["/bin/busybox", "true"], "user": {"uid": 1000, "gid": 1000},
+       "result_recipient": sys.argv[2]}
+json.dump({"config": {"Cmd": ["/bin/busybox"]},
+           "layers": [[{"path": "bin", "type": "dir"}, {"path": "bin/busybox", "from": "/bin/busybox", "mode": 493},
+                       {"path": "cvm-job.json", "data": json.dumps(job)}]]}, open(sys.argv[1], "w"))
+EOP
+$py "$top/tests/e2e/oci_image.py" spec "$tmp/mf.spec" "$tmp/mfimg" || bad "the image with its own manifest"
+for v in bb:bb.tar py:pyimg nx:nximg mf:mfimg; do
 	"$cvm" pack --oci "$tmp/${v#*:}" -o "$tmp/www/${v%%:*}.img" --key-out "$tmp/${v%%:*}.key" \
 		--source-date-epoch 1 >/dev/null || bad "pack --oci ${v#*:}"
 	resource a "oci/volume/${v%%:*}" "$tmp/${v%%:*}.key" "{\"customer_pubkey\": [\"$customer\"]}"
 done
 resource b data/volume/oci "$tmp/data.key" \
-	"{\"solution_luks_header_sha256\": [\"$(luks "$tmp/bb.key")\", \"$(luks "$tmp/py.key")\", \"$(luks "$tmp/nx.key")\"]}"
+	"{\"solution_luks_header_sha256\": [\"$(luks "$tmp/bb.key")\", \"$(luks "$tmp/py.key")\", \"$(luks "$tmp/nx.key")\", \"$(luks "$tmp/mf.key")\"]}"
 aport=$(free_port)
 bport=$(free_port)
 serve a "$aport"
@@ -220,6 +230,7 @@ order order-e2e-5 sol3 sol/volume/key3 -
 order order-e2e-bb bb oci/volume/bb "$bport" data/volume/oci
 order order-e2e-py py oci/volume/py "$bport" data/volume/oci
 order order-e2e-nx nx oci/volume/nx "$bport" data/volume/oci
+order order-e2e-mf mf oci/volume/mf "$bport" data/volume/oci
 
 # run ORDER NAME [QEMU]: cvm run, its summary in $tmp/NAME.summary, its exit in $st
 run() {
@@ -259,6 +270,10 @@ containers() {
 		{ bad "nx: the job phase"; cat "$tmp/run-nx/status"; }
 	grep -q 'job        FAILED E_JOB_START: argv\[0\]: not found' "$tmp/nx.stderr" &&
 		ok "and cvm run shows it" || bad "nx: cvm run's line"
+	run order-e2e-mf mf
+	phase mf manifest | grep -q '"code":"E_MANIFEST","detail":"result_recipient is not the order' &&
+		ok "the image's own manifest is read; its refusal in the guest names the member" ||
+		{ bad "mf: the manifest phase"; cat "$tmp/run-mf/status"; }
 }
 
 if [ "${CVM_E2E_ONLY:-}" = oci ]; then
