@@ -5,7 +5,9 @@
  * one "KEY VALUE" line each: its environment's names, the network
  * interfaces of its namespace and whether it can reach the broker's
  * address, which places it can write, what /dev holds, its memory limit,
- * the kernel's core-dump settings and what it can read of PID 1.
+ * the kernel's core-dump settings and what it can read of PID 1; and what
+ * a container's job must not reach: the entries of its "/", the agent's
+ * configuration, a way out of its chroot.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -52,6 +55,35 @@ static void can_write(FILE *out, const char *dir)
 	}
 }
 
+/* "KEY name name ...": the entries of dir but . and .., sorted. */
+static void list_dir(FILE *out, const char *key, const char *dir)
+{
+	char *names[64];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	fprintf(out, "%s", key);
+	while (d && (e = readdir(d)) && n < 64)
+		if (e->d_name[0] != '.')
+			names[n++] = strdup(e->d_name);
+	if (d)
+		closedir(d);
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			if (strcmp(names[i], names[j]) > 0) {
+				char *t = names[i];
+
+				names[i] = names[j];
+				names[j] = t;
+			}
+	for (int i = 0; i < n; i++) {
+		fprintf(out, " %s", names[i]);
+		free(names[i]);
+	}
+	fprintf(out, "\n");
+}
+
 int main(void)
 {
 	const char *outdir = getenv("CVM_OUTPUT");
@@ -59,9 +91,7 @@ int main(void)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(8443) };
 	struct rlimit rl;
 	struct statfs sf;
-	struct dirent *e;
 	FILE *out, *f;
-	DIR *d;
 	int s;
 
 	if (!outdir)
@@ -97,27 +127,14 @@ int main(void)
 	if (statfs("/tmp", &sf) == 0)
 		fprintf(out, "tmp-bytes %llu\n",
 			(unsigned long long)sf.f_blocks * (unsigned long long)sf.f_bsize);
-	fprintf(out, "dev");
-	if ((d = opendir("/dev"))) {
-		char *names[64];
-		int n = 0;
-
-		while ((e = readdir(d)) && n < 64)
-			if (e->d_name[0] != '.')
-				names[n++] = strdup(e->d_name);
-		closedir(d);
-		for (int i = 0; i < n; i++)
-			for (int j = i + 1; j < n; j++)
-				if (strcmp(names[i], names[j]) > 0) {
-					char *t = names[i];
-
-					names[i] = names[j];
-					names[j] = t;
-				}
-		for (int i = 0; i < n; i++)
-			fprintf(out, " %s", names[i]);
-	}
-	fprintf(out, "\n");
+	list_dir(out, "dev", "/dev");
+	list_dir(out, "root", "/");
+	s = open("/etc/cvm/agent.json", O_RDONLY | O_CLOEXEC);
+	fprintf(out, "open-agent-config %s\n", s >= 0 ? "ok" : strerrorname_np(errno));
+	/* the classic way out of a chroot needs CAP_SYS_CHROOT, which the job has not */
+	mkdir("/tmp/cvm-probe-jail", 0700);
+	fprintf(out, "chroot %s\n",
+		chroot("/tmp/cvm-probe-jail") == 0 ? "ok" : strerrorname_np(errno));
 	s = open("/dev/vda", O_RDONLY | O_CLOEXEC);
 	fprintf(out, "open-vda %s\n", s >= 0 ? "ok" : strerrorname_np(errno));
 	/* the job's cgroup ("0::/cvm-job"), its memory.max, and whether the job can raise it */

@@ -29,19 +29,28 @@ g_stop() {
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/tls.key" \
 	-out "$tmp/tls.pem" -days 2 -subj /CN=cvm-broker -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 recipient=$("$tool" keygen "$tmp/customer.pem")
-mkdir -p "$tmp/wl/bin"
-cp "$top/$build/e2e/job_probe" "$tmp/wl/bin/probe"
-cat >"$tmp/wl/cvm-job.json" <<EOJ
+# two solutions: the probe run from the guest's root, and the same probe (linked statically)
+# as a container's whole root filesystem ("rootfs": cvm pack --oci's kind of job)
+mkdir -p "$tmp/wl-plain/bin" "$tmp/wl-rootfs/bin"
+cp "$top/$build/e2e/job_probe" "$tmp/wl-plain/bin/probe"
+cat >"$tmp/wl-plain/cvm-job.json" <<EOJ
 {"argv": ["bin/probe"], "user": {"uid": 1000, "gid": 1000}, "deadline_seconds": 120,
  "output_dir": "/output"}
 EOJ
-"$cvm" pack "$tmp/wl" -o "$tmp/wl.img" --key-out "$tmp/wl.key" --source-date-epoch 1 >/dev/null
-secret "$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['volume_key'])" "$tmp/wl.key")"
-luks=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['luks_header_sha256'])" "$tmp/wl.key")
+cc -static -O1 -D_GNU_SOURCE -o "$tmp/wl-rootfs/bin/probe" "$top/tests/e2e/job_probe.c"
+(cd "$tmp/wl-rootfs" && mkdir proc dev tmp inputs output)
+cat >"$tmp/wl-rootfs/cvm-job.json" <<EOJ
+{"rootfs": true, "argv": ["/bin/probe"], "user": {"uid": 1000, "gid": 1000}, "deadline_seconds": 120}
+EOJ
 store=$tmp/store
-echo "{\"reference\":{\"tdx\":{$tdx_ref},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/policy.json"
-"$cvm" kbs add-resource --store "$store" default/workload/key "$tmp/wl.key" >/dev/null
-"$cvm" kbs set-policy --store "$store" default/workload/key "$tmp/policy.json" >/dev/null
+for g in plain rootfs; do
+	"$cvm" pack "$tmp/wl-$g" -o "$tmp/wl-$g.img" --key-out "$tmp/wl-$g.key" --source-date-epoch 1 >/dev/null
+	secret "$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['volume_key'])" "$tmp/wl-$g.key")"
+	luks=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['luks_header_sha256'])" "$tmp/wl-$g.key")
+	echo "{\"reference\":{\"tdx\":{$tdx_ref},\"luks_header_sha256\":\"$luks\"}}" >"$tmp/policy-$g.json"
+	"$cvm" kbs add-resource --store "$store" default/workload/$g "$tmp/wl-$g.key" >/dev/null
+	"$cvm" kbs set-policy --store "$store" default/workload/$g "$tmp/policy-$g.json" >/dev/null
+done
 port=$(free_port)
 cat >"$tmp/kbs.json" <<EOC
 {"listen": "127.0.0.1:$port", "tls_cert": "$tmp/tls.pem", "tls_key": "$tmp/tls.key",
@@ -76,58 +85,67 @@ wait_port "$pport"
 : >"$tmp/proxy.log"
 
 sim_initrd "$tmp/image" "$tmp/initrd.img" "$top/$build/cvm-agent-test" 2 20000 >/dev/null
-"$tool" init-disk "$tmp/out.img" --size 67108864 --order-id order-hostile-guest >/dev/null
-# the customer's order: the volume, the broker and its CA; its digest is the sim's MRCONFIGID
-$py - "$tmp" "$port" <<'EOP' >"$tmp/order.unsigned.json"
-import hashlib, json, sys
-tmp, port = sys.argv[1:]
-img = open(tmp + "/wl.img", "rb").read()
-print(json.dumps({"version": 2, "id": "order-hostile-guest", "image": "default", "vcpus": 1,
-  "memory_mib": 1024, "deadline_seconds": 600,
-  "inputs": [{"name": "solution", "role": "solution",
-              "volume": {"url": "https://files.example.com/wl.img", "sha256": hashlib.sha256(img).hexdigest(),
-                         "size": len(img), "luks_header_sha256": json.load(open(tmp + "/wl.key"))["luks_header_sha256"]},
-              "broker": {"url": "https://127.0.0.1:" + port, "resource": "default/workload/key",
-                         "ca": open(tmp + "/tls.pem").read()}}],
-  "result": {"upload_url": "https://files.example.com/r/order-hostile-guest.cvmr"}}))
-EOP
-"$cvm" order sign "$tmp/order.unsigned.json" --key "$tmp/customer.pem" -o "$tmp/order.json" >/dev/null
-$py "$top/tests/e2e/order_disk.py" "$tmp/order.json" "$tmp/order.img"
-g_sha384=$("$cvm" order check "$tmp/order.json" | sed -n 's/^sha384 //p')
-$py -c 'import json,sys; l = json.load(open(sys.argv[1])); l["mrconfigid"] = sys.argv[2]
-json.dump(l, open(sys.argv[3], "w"))' "$tmp/launch.json" "$g_sha384" "$tmp/launch-order.json"
-swtpm socket --tpm2 --tpmstate dir="$tmp" --ctrl type=unixio,path="$tmp/swtpm.sock" \
-	--pid file="$tmp/swtpm.pid" --flags startup-clear --daemon 2>"$tmp/swtpm.log"
-g_pids="$g_pids $(cat "$tmp/swtpm.pid" 2>/dev/null)"
 # restrict=on lets the guest reach only guestfwd addresses, and QEMU keeps 10.0.2.2 (its own
 # alias of the host) out of guestfwd: the proxy listens at 10.0.2.101, forwarded to the recorder
 proxy="http://10.0.2.101:$pport"
 hostile="https_proxy=$proxy HTTPS_PROXY=$proxy ALL_PROXY=$proxy http_proxy=$proxy"
 hostile="$hostile SSLKEYLOGFILE=/dev/ttyS0 CURL_CA_BUNDLE=/proc/cmdline OPENSSL_CONF=/proc/cmdline"
 hostile="$hostile LD_PRELOAD=/cvm-hostile.so sysctl.kernel.core_pattern=|/init sysctl.fs.suid_dumpable=2"
-timeout 300 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 -nographic -no-reboot \
-	-kernel "$kernel" -initrd "$tmp/initrd.img" -append "console=ttyS0 panic=-1 quiet $hostile" \
-	-fw_cfg name=opt/org.cvm/sim-launch,file="$tmp/launch-order.json" \
-	-drive file="$tmp/order.img",if=virtio,format=raw,readonly=on \
-	-drive file="$tmp/out.img",if=virtio,format=raw \
-	-drive file="$tmp/wl.img",if=virtio,format=raw,readonly=on \
-	-device virtio-serial-pci \
-	-chardev file,id=status,path="$tmp/status" \
-	-device virtserialport,chardev=status,name=org.cvm.status \
-	-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:$port-cmd:"socat - TCP:127.0.0.1:$port",guestfwd=tcp:10.0.2.101:$pport-cmd:"socat - TCP:127.0.0.1:$pport" \
-	-device virtio-net-pci,netdev=n0 \
-	-chardev socket,id=chrtpm,path="$tmp/swtpm.sock" \
-	-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
-	>"$tmp/console" 2>&1
-g_qemu=$?
+# g_boot SOLUTION: one guest running that solution's order; its files $tmp/*-SOLUTION, QEMU's exit in g_qemu
+g_boot() {
+	"$tool" init-disk "$tmp/out-$1.img" --size 67108864 --order-id "order-hostile-$1" >/dev/null
+	# the customer's order: the volume, the broker and its CA; its digest is the sim's MRCONFIGID
+	$py - "$tmp" "$port" "$1" <<'EOP' >"$tmp/order-$1.unsigned.json"
+import hashlib, json, sys
+tmp, port, g = sys.argv[1:]
+img = open(tmp + "/wl-" + g + ".img", "rb").read()
+print(json.dumps({"version": 2, "id": "order-hostile-" + g, "image": "default", "vcpus": 1,
+  "memory_mib": 1024, "deadline_seconds": 600,
+  "inputs": [{"name": "solution", "role": "solution",
+              "volume": {"url": "https://files.example.com/wl.img", "sha256": hashlib.sha256(img).hexdigest(),
+                         "size": len(img),
+                         "luks_header_sha256": json.load(open(tmp + "/wl-" + g + ".key"))["luks_header_sha256"]},
+              "broker": {"url": "https://127.0.0.1:" + port, "resource": "default/workload/" + g,
+                         "ca": open(tmp + "/tls.pem").read()}}],
+  "result": {"upload_url": "https://files.example.com/r/order-hostile-" + g + ".cvmr"}}))
+EOP
+	"$cvm" order sign "$tmp/order-$1.unsigned.json" --key "$tmp/customer.pem" -o "$tmp/order-$1.json" >/dev/null
+	$py "$top/tests/e2e/order_disk.py" "$tmp/order-$1.json" "$tmp/order-$1.img"
+	g_sha384=$("$cvm" order check "$tmp/order-$1.json" | sed -n 's/^sha384 //p')
+	$py -c 'import json,sys; l = json.load(open(sys.argv[1])); l["mrconfigid"] = sys.argv[2]
+json.dump(l, open(sys.argv[3], "w"))' "$tmp/launch.json" "$g_sha384" "$tmp/launch-$1.json"
+	mkdir -p "$tmp/tpm-$1"
+	swtpm socket --tpm2 --tpmstate dir="$tmp/tpm-$1" --ctrl type=unixio,path="$tmp/swtpm-$1.sock" \
+		--pid file="$tmp/swtpm-$1.pid" --flags startup-clear --daemon 2>"$tmp/swtpm-$1.log"
+	g_pids="$g_pids $(cat "$tmp/swtpm-$1.pid" 2>/dev/null)"
+	timeout 300 qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 1 -nographic -no-reboot \
+		-kernel "$kernel" -initrd "$tmp/initrd.img" -append "console=ttyS0 panic=-1 quiet $hostile" \
+		-fw_cfg name=opt/org.cvm/sim-launch,file="$tmp/launch-$1.json" \
+		-drive file="$tmp/order-$1.img",if=virtio,format=raw,readonly=on \
+		-drive file="$tmp/out-$1.img",if=virtio,format=raw \
+		-drive file="$tmp/wl-$1.img",if=virtio,format=raw,readonly=on \
+		-device virtio-serial-pci \
+		-chardev file,id=status,path="$tmp/status-$1" \
+		-device virtserialport,chardev=status,name=org.cvm.status \
+		-netdev user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:$port-cmd:"socat - TCP:127.0.0.1:$port",guestfwd=tcp:10.0.2.101:$pport-cmd:"socat - TCP:127.0.0.1:$pport" \
+		-device virtio-net-pci,netdev=n0 \
+		-chardev socket,id=chrtpm,path="$tmp/swtpm-$1.sock" \
+		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
+		>"$tmp/console-$1" 2>&1
+	g_qemu=$?
+}
+g_boot rootfs
+g_qemu_rootfs=$g_qemu
+g_boot plain
 g_stop
 
-phase() { grep "\"phase\":\"$1\"" "$tmp/status" 2>/dev/null | tail -n 1; }
+g=plain # the guest the records below are of
+phase() { grep "\"phase\":\"$1\"" "$tmp/status-$g" 2>/dev/null | tail -n 1; }
 ok_of() { phase "$1" | grep -q '"ok":true' && echo ok || echo "$(phase "$1" | grep -Eo '"code":"[A-Z_]+"' || echo missing)"; }
 record guest-powered-off "0 ok" "$g_qemu $(ok_of poweroff)"
 if [ "$g_qemu $(ok_of poweroff)" != "0 ok" ]; then
-	tail -n 15 "$tmp/console" | sed 's/^/    | /'
-	tail -n 5 "$tmp/status" 2>/dev/null | sed 's/^/    | /'
+	tail -n 15 "$tmp/console-$g" | sed 's/^/    | /'
+	tail -n 5 "$tmp/status-$g" 2>/dev/null | sed 's/^/    | /'
 fi
 record guest-key-released-despite-proxies ok "$(ok_of key)"
 # counted only when the agent did speak TLS to the broker: a guest that never got there proves nothing
@@ -136,10 +154,10 @@ g_conn=$(grep -c connection "$tmp/proxy.log")
 if [ "$g_conn" -gt 0 ]; then g_conn_seen="$g_conn connections"; else g_conn_seen=$(g_tls "0 connections"); fi
 record guest-https-proxy-not-used "0 connections" "$g_conn_seen"
 record guest-sslkeylogfile-no-tls-secrets "0 lines" \
-	"$(g_tls "$(grep -Ec 'CLIENT_RANDOM|TRAFFIC_SECRET|EXPORTER_SECRET' "$tmp/console") lines")"
+	"$(g_tls "$(grep -Ec 'CLIENT_RANDOM|TRAFFIC_SECRET|EXPORTER_SECRET' "$tmp/console-$g") lines")"
 record guest-result-written ok "$(ok_of result)"
 rm -rf "$tmp/opened"
-"$tool" open "$tmp/out.img" --key "$tmp/customer.pem" -o "$tmp/opened" >/dev/null 2>&1
+"$tool" open "$tmp/out-$g.img" --key "$tmp/customer.pem" -o "$tmp/opened" >/dev/null 2>&1
 r=$tmp/opened/output/report.txt
 val() { sed -n "s/^$1 //p" "$r" 2>/dev/null | head -n 1; }
 record guest-job-env-fixed "CVM_WORKLOAD CVM_OUTPUT HOME PATH" "$(val env)"
@@ -164,4 +182,22 @@ esac
 record guest-job-default-memory-limit "half the guest" "$g_mem_seen"
 record guest-job-own-cgroup /cvm-job "$(val cgroup)"
 record guest-job-cannot-raise-memory-max EACCES "$(val write-memory-max)"
-no_secret guest-no-key-on-console-status-disk "$tmp/console" "$tmp/status" "$tmp/out.img" "$tmp/broker.log"
+no_secret guest-no-key-on-console-status-disk "$tmp/console-plain" "$tmp/status-plain" "$tmp/out-plain.img" \
+	"$tmp/console-rootfs" "$tmp/status-rootfs" "$tmp/out-rootfs.img" "$tmp/broker.log"
+
+# the container's job: in its own root (from the initramfs: moved over / and chroot'ed),
+# it sees its root and the agent's mounts only, nothing of the guest's root, PID 1 or disks
+g=rootfs
+record guest-rootfs-powered-off "0 ok" "$g_qemu_rootfs $(ok_of poweroff)"
+record guest-rootfs-job-ran ok "$(ok_of job)"
+rm -rf "$tmp/opened"
+"$tool" open "$tmp/out-$g.img" --key "$tmp/customer.pem" -o "$tmp/opened" >/dev/null 2>&1
+record guest-rootfs-sees-only-its-root "bin cvm-job.json dev inputs lost+found output proc tmp" "$(val root)"
+record guest-rootfs-no-agent-config ENOENT "$(val open-agent-config)"
+record guest-rootfs-pid1-invisible ENOENT "$(val pid1-environ)"
+record guest-rootfs-no-disks "fd full null random stderr stdin stdout tty urandom zero / ENOENT" \
+	"$(val dev) / $(val open-vda)"
+record guest-rootfs-cannot-chroot-out EPERM "$(val chroot)"
+record guest-rootfs-root-readonly "EROFS EROFS" "$(val 'write \/') $(val 'write \/dev')"
+record guest-rootfs-output-writable ok "$(sed -n 's/^write \/output //p' "$r" 2>/dev/null)"
+record guest-rootfs-network-only-lo lo "$(val ifaces)"
