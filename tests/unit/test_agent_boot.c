@@ -21,6 +21,7 @@
 
 #include "agent/boot.h"
 #include "lib/lib.h"
+#include "tests/unit/support/files.h"
 
 /* the image's broker client settings: the brokers themselves come from the order */
 #define BROKER "\"broker\": {\"retries\": 3}"
@@ -224,18 +225,6 @@ static void put(const char *root, const char *rel, const char *text)
 	fclose(f);
 }
 
-static char *slurp(const char *root, const char *rel)
-{
-	char path[1024];
-	uint8_t *t = NULL;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	if (file_read(path, 1 << 20, &t, &n) < 0)
-		return NULL;
-	return (char *)t;
-}
-
 static void test_status_lines_go_to_the_named_port(void **state)
 {
 	char root[] = "/tmp/cvm-status-XXXXXX", cmd[1100];
@@ -258,8 +247,8 @@ static void test_status_lines_go_to_the_named_port(void **state)
 	status_emit("key", false, "E_KEY", "PolicyDeny: \"mrtd\"\n", extra);
 	status_emit("poweroff", true, NULL, NULL, NULL);
 	status_close();
-	got = slurp(root, "dev/vport0p2");
-	other = slurp(root, "dev/vport0p1");
+	got = test_read_text(root, "dev/vport0p2");
+	other = test_read_text(root, "dev/vport0p1");
 	assert_non_null(got);
 	assert_string_equal(other, "");
 	/* two lines, each one JSON object; the detail's quote and newline are escaped */

@@ -27,6 +27,7 @@
 
 #include "agent/job.h"
 #include "lib/lib.h"
+#include "tests/unit/support/files.h"
 
 #define RECIPIENT "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"
 
@@ -124,10 +125,7 @@ static int teardown(void **state)
 /* A fresh output and log directory, as the agent makes them. */
 static void fresh(void)
 {
-	char cmd[1024];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s && mkdir -m 0700 %s %s", out, logs, out, logs);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(test_fresh_dirs(out, logs), 0);
 }
 
 /* A manifest for argv (a JSON array) with extra members appended. */
@@ -175,18 +173,6 @@ static struct job_status run(const char *script, const char *extra, long cap)
 	return st;
 }
 
-static char *slurp(const char *dir, const char *name)
-{
-	char path[256];
-	uint8_t *t = NULL;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (file_read(path, 1 << 20, &t, &n) < 0)
-		return NULL;
-	return (char *)t;
-}
-
 /* Processes of the job's uid still alive, zombies included, by /proc. */
 static int uid_processes(void)
 {
@@ -229,8 +215,8 @@ static void test_exit_code_and_output_are_captured(void **state)
 	assert_int_equal(st.signal, 0);
 	assert_false(st.timed_out);
 	assert_true(st.runtime_ms < 10000);
-	o = slurp(logs, "stdout");
-	e = slurp(logs, "stderr");
+	o = test_read_text(logs, "stdout");
+	e = test_read_text(logs, "stderr");
 	assert_string_equal(o, "out\n");
 	assert_string_equal(e, "err\n");
 	assert_nothing_left();
@@ -267,7 +253,7 @@ static void test_runs_unprivileged_in_its_own_session(void **state)
 	signal(SIGUSR1, SIG_DFL);
 	close(keep);
 	assert_int_equal(st.exit_code, 0);
-	o = slurp(logs, "stdout");
+	o = test_read_text(logs, "stdout");
 	snprintf(want, sizeof(want),
 		 "uid=%d/%d gid=%d/%d groups=0 nnp=1 umask=077 blocked=0 ignored=0 fds=3 "
 		 "leader=1\n",
@@ -285,7 +271,7 @@ static void test_environment_is_exactly_the_manifests_and_the_agents(void **stat
 	st = run_argv("[\"bin/probe\", \"env\"]",
 		      ", \"env\": {\"FOO\": \"bar baz\", \"_x1\": \"\"}", 0);
 	assert_int_equal(st.exit_code, 0);
-	o = slurp(logs, "stdout");
+	o = test_read_text(logs, "stdout");
 	snprintf(want, sizeof(want),
 		 "FOO=bar baz\n_x1=\nCVM_WORKLOAD=%s\nCVM_OUTPUT=%s\nHOME=%s\nPATH=/usr/bin:/bin\n",
 		 root, out, out);
@@ -301,7 +287,7 @@ static void test_output_dir_names_the_jobs_view_of_its_output(void **state)
 	(void)state;
 	st = run_argv("[\"bin/probe\", \"env\"]", ", \"output_dir\": \"/output\"", 0);
 	assert_int_equal(st.exit_code, 0);
-	o = slurp(logs, "stdout");
+	o = test_read_text(logs, "stdout");
 	assert_non_null(strstr(o, "\nCVM_OUTPUT=/output\nHOME=/output\n"));
 }
 
@@ -315,10 +301,10 @@ static void test_output_dir_is_the_jobs_and_cwd_is_honoured(void **state)
 	(void)state;
 	st = run("pwd; echo data > \"$CVM_OUTPUT/f\"", ", \"cwd\": \"bin\"", 0);
 	assert_int_equal(st.exit_code, 0);
-	o = slurp(logs, "stdout");
+	o = test_read_text(logs, "stdout");
 	snprintf(want, sizeof(want), "%s/bin\n", root);
 	assert_string_equal(o, want);
-	f = slurp(out, "f");
+	f = test_read_text(out, "f");
 	assert_string_equal(f, "data\n");
 	assert_int_equal(stat(out, &s), 0);
 	assert_int_equal(s.st_uid, uid);
@@ -370,7 +356,7 @@ static void test_limits_are_applied(void **state)
 		 "\"file_size_bytes\": 1048576, \"processes\": 33}",
 		 0);
 	assert_int_equal(st.exit_code, 0);
-	lim = slurp(logs, "stdout");
+	lim = test_read_text(logs, "stdout");
 	assert_non_null(lim);
 	assert_non_null(strstr(lim, "Max cpu time              17                   17"));
 	assert_non_null(strstr(lim, "Max file size             1048576              1048576"));
@@ -445,7 +431,7 @@ static void test_deadline_kills_the_job(void **state)
 	assert_int_equal(st.signal, SIGKILL);
 	assert_int_equal(st.exit_code, -1);
 	assert_true(st.runtime_ms >= 1000 && st.runtime_ms < 10000);
-	o = slurp(logs, "stdout");
+	o = test_read_text(logs, "stdout");
 	assert_string_equal(o, "started\n");
 	assert_nothing_left();
 }
@@ -509,7 +495,7 @@ static void test_the_job_sees_a_minimal_dev(void **state)
 	st = run("ls /dev | tr '\\n' ' '; echo x > /dev/null && head -c 4 /dev/urandom | wc -c",
 		 NULL, 0);
 	assert_int_equal(st.exit_code, 0);
-	o = slurp(logs, "stdout");
+	o = test_read_text(logs, "stdout");
 	assert_string_equal(o, "fd full null random stderr stdin stdout tty urandom zero 4\n");
 }
 
@@ -527,7 +513,7 @@ static void test_nothing_but_the_output_and_tmp_is_writable(void **state)
 		 "grep -c ' /tmp ' /proc/self/mounts",
 		 ", \"limits\": {\"tmp_bytes\": 65536}", 0);
 	assert_int_equal(st.exit_code, 0);
-	o = slurp(logs, "stdout");
+	o = test_read_text(logs, "stdout");
 	assert_string_equal(o, "output-ok\ntmp-ok\ntmp-full\n1\n");
 	assert_int_equal(access("/var/tmp/cvm-job-escape", F_OK), -1);
 	/* the job's /tmp was its own: nothing of it is on this host's /tmp */
@@ -548,7 +534,7 @@ static void test_the_job_has_its_own_network_unless_it_asks(void **state)
 		 "grep -c ' lo$' /proc/self/net/if_inet6",
 		 NULL, 0);
 	assert_int_equal(st.exit_code, 0);
-	o = slurp(logs, "stdout");
+	o = test_read_text(logs, "stdout");
 	snprintf(want, sizeof(want), "%s\n", mine);
 	/* another namespace, and only lo in it, up */
 	assert_null(strstr(o, want));
@@ -556,7 +542,7 @@ static void test_the_job_has_its_own_network_unless_it_asks(void **state)
 	assert_int_equal(strlen(strstr(o, "\nlo\n1\n")), 6);
 	st = run("readlink /proc/self/ns/net", ", \"network\": \"guest\"", 0);
 	assert_int_equal(st.exit_code, 0);
-	o2 = slurp(logs, "stdout");
+	o2 = test_read_text(logs, "stdout");
 	assert_string_equal(o2, want);
 }
 
@@ -570,7 +556,7 @@ static void test_a_default_memory_limit_applies(void **state)
 	assert_true(job_memory_default() >= 16ull << 20);
 	st = run("cat /proc/self/limits", NULL, 0);
 	assert_int_equal(st.exit_code, 0);
-	lim = slurp(logs, "stdout");
+	lim = test_read_text(logs, "stdout");
 	snprintf(want, sizeof(want), "Max address space         %-20llu %-20llu",
 		 (unsigned long long)job_memory_default(),
 		 (unsigned long long)job_memory_default());

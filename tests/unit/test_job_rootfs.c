@@ -22,6 +22,7 @@
 
 #include "agent/job.h"
 #include "lib/lib.h"
+#include "tests/unit/support/files.h"
 
 /* The probe, linked statically: the root holds no loader and no libc. */
 static const char probe_src[] =
@@ -124,10 +125,7 @@ static int teardown(void **state)
 
 static void fresh(void)
 {
-	char cmd[1024];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s && mkdir -m 0700 %s %s", out, logs, out, logs);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(test_fresh_dirs(out, logs), 0);
 }
 
 static void manifest(struct job_manifest *m, const char *argv, const char *extra)
@@ -155,18 +153,6 @@ static int run(const char *argv, const char *extra, struct job_status *st, char 
 	return r;
 }
 
-static char *slurp(const char *dir, const char *name)
-{
-	char path[256];
-	uint8_t *t = NULL;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (file_read(path, 1 << 20, &t, &n) < 0)
-		return NULL;
-	return (char *)t;
-}
-
 /* Runs and returns the job's stdout, sorted so that directory order does not matter. */
 static char *run_out(const char *argv)
 {
@@ -178,7 +164,7 @@ static char *run_out(const char *argv)
 	assert_int_equal(st.exit_code, 0);
 	snprintf(cmd, sizeof(cmd), "LC_ALL=C sort -o %s/stdout %s/stdout", logs, logs);
 	assert_int_equal(system(cmd), 0);
-	return slurp(logs, "stdout");
+	return test_read_text(logs, "stdout");
 }
 
 static void test_the_job_sees_its_root_and_nothing_of_the_hosts(void **state)
@@ -240,7 +226,7 @@ static void test_path_lookup_environment_and_cwd(void **state)
 	(void)state;
 	assert_int_equal(run("[\"probe\", \"env\"]", ", \"cwd\": \"/app\"", &st, err, sizeof(err)),
 			 0);
-	o = slurp(logs, "stdout");
+	o = test_read_text(logs, "stdout");
 	assert_non_null(o);
 	assert_non_null(strstr(o, "PATH=" JOB_ROOTFS_PATH "\n"));
 	assert_non_null(strstr(o, "CVM_WORKLOAD=/\n"));
@@ -252,7 +238,7 @@ static void test_path_lookup_environment_and_cwd(void **state)
 			     ", \"env\": {\"PATH\": \"/bin\", \"HOME\": \"/app\", \"LANG\": \"C\"}",
 			     &st, err, sizeof(err)),
 			 0);
-	o2 = slurp(logs, "stdout");
+	o2 = test_read_text(logs, "stdout");
 	assert_non_null(strstr(o2, "PATH=/bin\n"));
 	assert_null(strstr(o2, "PATH=" JOB_ROOTFS_PATH));
 	assert_non_null(strstr(o2, "HOME=/app\n"));
