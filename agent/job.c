@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include <linux/magic.h>
-#include <linux/openat2.h>
 
 #include "agent/job.h"
 #include "lib/lib.h"
@@ -589,15 +588,6 @@ out:
 }
 
 /* Opens path (absolute) inside root, symlinks resolved as if root were "/": O_PATH, or -1. */
-static int open_in_root(int rootfd, const char *path)
-{
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
-
-	while (*path == '/')
-		path++;
-	return (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
-}
-
 /* 0 when fd is a regular file with an execute bit; else an errno. */
 static int executable(int fd)
 {
@@ -630,7 +620,7 @@ static int rootfs_program(const struct job_manifest *m, int rootfd, char *out, s
 		else if (n == 0 || p[0] != '/' ||
 			 snprintf(out, cap, "%.*s/%s", (int)n, p, m->argv[0]) >= (int)cap)
 			goto next; /* only absolute PATH entries: there is no cwd to search */
-		fd = open_in_root(rootfd, out);
+		fd = open_in_root(rootfd, out, O_PATH);
 		if (fd >= 0) {
 			e = executable(fd);
 			close(fd);

@@ -23,10 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-#include <linux/openat2.h>
 
 #include "agent/job.h"
 #include "host/oci.h"
@@ -66,15 +63,6 @@ static int oci_fail(struct oci *o, int r, const char *fmt, ...)
 	return r;
 }
 
-/* Opens rel inside the root, symlinks resolved as if the root were "/". */
-static int open_in(int rootfd, const char *rel, int flags)
-{
-	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-
-	return (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
-}
-
 /*
  * A file of the image, opened inside its directory as if that were "/" (a
  * link in an extracted tarball cannot lead out of it), kept open until the
@@ -87,7 +75,7 @@ static int image_file(struct oci *o, const char *rel, char *path, size_t cap)
 
 	if (o->nfiles == OCI_FILES_MAX)
 		return -EMFILE;
-	fd = open_in(o->imagefd, rel, O_RDONLY);
+	fd = open_in_root(o->imagefd, rel, O_RDONLY);
 	if (fd < 0)
 		return -errno;
 	o->files[o->nfiles++] = fd;
@@ -425,7 +413,7 @@ static int layer_whiteouts(struct oci *o, const char *path, size_t k)
 			continue;
 		if (!rel_safe(p) || (*name && (!strcmp(name, ".") || !strcmp(name, ".."))))
 			r = oci_fail(o, -EINVAL, "layer %zu: a whiteout outside the root", k);
-		else if ((fd = open_in(o->rootfd, dir, O_RDONLY | O_DIRECTORY)) < 0)
+		else if ((fd = open_in_root(o->rootfd, dir, O_RDONLY | O_DIRECTORY)) < 0)
 			continue; /* its directory is not there: nothing to remove */
 		else {
 			r = *name ? remove_at(fd, name) : empty_dir(fd);
@@ -537,7 +525,7 @@ static long lookup_id(int rootfd, const char *file, const char *name, long *gid)
 	_cleanup_free_ char *line = NULL;
 	size_t cap = 0;
 	long id = -1;
-	int fd = open_in(rootfd, file, O_RDONLY);
+	int fd = open_in_root(rootfd, file, O_RDONLY);
 	FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
 
 	if (!f) {
@@ -717,7 +705,7 @@ int oci_unpack(const char *layout, const char *root, const char *user, cJSON **m
 		close(o.imagefd);
 		return oci_fail(&o, -errno, "%s: %s", root, strerror(errno));
 	}
-	r = open_in(o.imagefd, "index.json", O_PATH);
+	r = open_in_root(o.imagefd, "index.json", O_PATH);
 	if (r >= 0)
 		close(r);
 	if (r >= 0)

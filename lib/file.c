@@ -5,9 +5,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/fs.h>
+#include <linux/openat2.h>
 
 #include "lib/lib.h"
 
@@ -211,4 +213,14 @@ int out_write(const char *path, const void *data, size_t len, char *err, size_t 
 		return -EIO;
 	}
 	return 0;
+}
+
+int open_in_root(int dirfd, const char *path, int flags)
+{
+	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+
+	while (*path == '/')
+		path++;
+	return (int)syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof(how));
 }

@@ -160,6 +160,13 @@ int base64_decode(const char *in, size_t n, enum base64_alphabet a, uint8_t **ou
 int file_read(const char *path, size_t cap, uint8_t **out, size_t *len);
 /* The size of an open regular file or block device: 0, -ENOTBLK for anything else, or -errno. */
 int fd_size(int fd, uint64_t *size);
+/*
+ * Opens path under the directory dirfd as if dirfd were "/" (openat2's
+ * RESOLVE_IN_ROOT, no magic links): a leading "/", "..", or an absolute
+ * link in that tree cannot lead out of it. flags as open(2)'s, O_CLOEXEC
+ * added. The descriptor, or -1 with errno.
+ */
+int open_in_root(int dirfd, const char *path, int flags);
 /* Same, for path relative to dir. */
 int file_read_at(const char *dir, const char *name, size_t cap, uint8_t **out, size_t *len);
 /* Writes all n bytes to fd, again after EINTR and short writes: 0 or -errno (-EIO for 0). */
