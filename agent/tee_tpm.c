@@ -93,15 +93,6 @@ static int rsa_spki(const TPM2B_PUBLIC *pub, uint8_t **der, int *len)
 	return r;
 }
 
-static int add_b64(cJSON *o, const char *key, const void *p, size_t n)
-{
-	_cleanup_free_ char *s = NULL;
-
-	if (base64_encode(p, n, BASE64_STD, &s) < 0 || !cJSON_AddStringToObject(o, key, s))
-		return -ENOMEM;
-	return 0;
-}
-
 int tee_tpm_read_pcrs(struct tee_tpm *p, uint8_t pcrs[24][32], char *err, size_t errlen)
 {
 	uint32_t want = 0xffffff;
@@ -174,9 +165,9 @@ static int tpm_evidence(struct tee *tee, const uint8_t rd[64], cJSON **out, char
 	r = -ENOMEM;
 	o = cJSON_CreateObject();
 	q = o ? cJSON_AddObjectToObject(o, "tpm_quote") : NULL;
-	if (!q || add_b64(o, "ak_public", t->ak_der, (size_t)t->ak_der_len) < 0 ||
-	    add_b64(q, "signature", sigbuf, off) < 0 ||
-	    add_b64(q, "message", quoted->attestationData, quoted->size) < 0 ||
+	if (!q || json_add_base64(o, "ak_public", t->ak_der, (size_t)t->ak_der_len) < 0 ||
+	    json_add_base64(q, "signature", sigbuf, off) < 0 ||
+	    json_add_base64(q, "message", quoted->attestationData, quoted->size) < 0 ||
 	    !json_add_hex_array(q, "pcrs", pcrs, 24, 32))
 		goto out;
 	r = tee_add_runtime_log(tee, o, err, errlen);

@@ -5,10 +5,11 @@
  * and hash seed, times clamped to --source-date-epoch), a dm-verity hash
  * tree after it, both encrypted in a LUKS2 volume (aes-xts-plain64, 512-bit
  * key, 4096-byte sectors, one PBKDF2 keyslot at minimum cost, no tokens).
- * No root, no device-mapper: libcryptsetup writes the LUKS2 header and the
- * verity tree, and the data segment is encrypted here with AES-XTS, IVs
- * counting 512-byte sectors from the segment start (plain64), as dm-crypt
- * reads it.
+ * No root, no device-mapper: libcryptsetup writes the verity tree,
+ * measurement/luks2_format.c the LUKS2 header (from bytes derived here, so
+ * that a --seed makes the whole volume reproducible), and the data segment
+ * is encrypted here with AES-XTS, IVs counting 512-byte sectors from the
+ * segment start (plain64), as dm-crypt reads it.
  *
  * Layout of workload.img: [LUKS2 header, 1 MiB][encrypted: ext4 | verity tree]
  */
@@ -27,6 +28,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "agent/job.h"
@@ -61,7 +63,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "Printed: the volume's sha256 and size and its LUKS header's sha256 (what an\n"
 	      "order names, docs/order.md), and the verity root hash of its filesystem\n"
-	      "(the same files and --source-date-epoch give the same one).\n"
+	      "(the same files and --source-date-epoch give the same one; with the same\n"
+	      "--seed too, the same volume and header digest).\n"
 	      "\n"
 	      "  -o, --output FILE           the volume\n"
 	      "  --key-out FILE              the key file (refused if it exists, as with keygen)\n"
@@ -69,6 +72,12 @@ static void usage(FILE *f)
 	      "  --user UID[:GID]            with --oci: the job's user instead of the image's\n"
 	      "                              (names of the image's /etc/passwd too; an image\n"
 	      "                              that runs as root runs as 1000:1000)\n"
+	      "  --seed FILE                 reproducible: the volume key, passphrase, salts and\n"
+	      "                              UUID follow from FILE (32 to 4096 secret bytes,\n"
+	      "                              mode 0600) and the content, so the same content\n"
+	      "                              and seed give the same volume and header digest;\n"
+	      "                              FILE yields the key: keep it as secret as the key\n"
+	      "                              (default: a fresh seed, a new volume every pack)\n"
 	      "  --label NAME                the LUKS2 and ext4 label (default cvm-workload)\n"
 	      "  --source-date-epoch SECS    file and filesystem times (default\n"
 	      "                              $SOURCE_DATE_EPOCH, else 0)\n"
@@ -134,6 +143,15 @@ static FILE *walk_cmds;
 static size_t walk_root;
 static long long walk_epoch;
 
+/* debugfs commands: the entry's change and creation times are the epoch. */
+static void entry_times(const char *rel)
+{
+	fprintf(walk_cmds,
+		"sif \"%s\" ctime %lld\nsif \"%s\" ctime_extra 0\n"
+		"sif \"%s\" crtime %lld\nsif \"%s\" crtime_extra 0\n",
+		rel, walk_epoch, rel, rel, walk_epoch, rel);
+}
+
 /*
  * Atime and mtime are set here; ctime cannot be, so debugfs sets it in the
  * image afterwards (one command per entry, in a file it reads).
@@ -150,9 +168,76 @@ static int clamp_one(const char *path, const struct stat *st, int type, struct F
 		errno = EINVAL;
 		return -1;
 	}
-	fprintf(walk_cmds, "sif \"%s\" ctime %lld\nsif \"%s\" ctime_extra 0\n", *rel ? rel : "/",
-		walk_epoch, *rel ? rel : "/");
+	entry_times(*rel ? rel : "/");
 	return utimensat(AT_FDCWD, path, walk_time, AT_SYMLINK_NOFOLLOW) < 0 ? -1 : 0;
+}
+
+/* CRC-32C (Castagnoli, reflected, no final inversion): ext4's metadata checksum. */
+static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc >> 1 ^ (0x82f63b78u & (0u - (crc & 1)));
+	}
+	return crc;
+}
+
+/* One superblock copy at off: its times the epoch, its checksum redone. */
+static int sb_stamp_one(int fd, off_t off, long long epoch)
+{
+	/* ext4 superblock (the kernel's fs/ext4/ext4.h): each time and its _hi byte */
+	static const unsigned at[][2] = { { 0x30, 0x274 }, { 0x40, 0x277 }, { 0x108, 0x276 } };
+	uint8_t sb[1024];
+
+	if (pread(fd, sb, sizeof(sb), off) != (ssize_t)sizeof(sb))
+		return -EIO;
+	if (sb[0x38] != 0x53 || sb[0x39] != 0xef)
+		return 0; /* no copy here */
+	for (size_t i = 0; i < ARRAY_SIZE(at); i++) {
+		put_le(sb + at[i][0], (uint64_t)epoch & 0xffffffffu, 4);
+		sb[at[i][1]] = (uint8_t)((uint64_t)epoch >> 32);
+	}
+	put_le(sb + 0x3fc, crc32c(~0u, sb, 0x3fc), 4); /* s_checksum */
+	return pwrite(fd, sb, sizeof(sb), off) == (ssize_t)sizeof(sb) ? 0 : -EIO;
+}
+
+/* group g holds a superblock copy (sparse_super: 0, 1 and powers of 3, 5 and 7) */
+static bool sb_group(uint64_t g)
+{
+	for (uint64_t b = 3; b <= 7; b += 2) {
+		uint64_t p = b;
+
+		while (p < g)
+			p *= b;
+		if (p == g)
+			return true;
+	}
+	return g <= 1;
+}
+
+/*
+ * Every superblock copy's write, check and creation times are the epoch:
+ * mke2fs stamps the backups and debugfs the primary with the time they run
+ * at, and E2FSPROGS_FAKE_TIME cannot say 0 (0 there means "now").
+ */
+static int sb_stamp(const char *img, long long epoch, uint64_t blocks)
+{
+	uint8_t sb[1024];
+	uint64_t per_group;
+	int fd = open(img, O_RDWR | O_CLOEXEC), r = -EIO;
+
+	if (fd >= 0 && pread(fd, sb, sizeof(sb), 1024) == (ssize_t)sizeof(sb)) {
+		per_group = sb[0x20] | (uint64_t)sb[0x21] << 8 | (uint64_t)sb[0x22] << 16 |
+			    (uint64_t)sb[0x23] << 24; /* s_blocks_per_group */
+		r = per_group ? sb_stamp_one(fd, 1024, epoch) : -EIO;
+		for (uint64_t g = 1; r == 0 && g * per_group < blocks; g++)
+			if (sb_group(g))
+				r = sb_stamp_one(fd, (off_t)(g * per_group * PACK_BLOCK), epoch);
+	}
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 /* ext4 of DIR, without a journal (it is mounted read-only), deterministic. */
@@ -204,6 +289,16 @@ static int make_fs(const char *dir, const char *stage, const char *img, const ch
 	if (!walk_cmds)
 		return log_error_errno(-errno, "%s", cmds);
 	r = nftw(stage, clamp_one, 32, FTW_PHYS | FTW_DEPTH);
+	/*
+	 * What mke2fs stamps with the time it runs at, which E2FSPROGS_FAKE_TIME
+	 * cannot make 0 (0 there means "now"): the root, lost+found and the bad
+	 * blocks inode (the superblocks: sb_stamp).
+	 */
+	for (const char *const *e = (const char *const[]){ "/", "/lost+found", "<1>", NULL }; *e;
+	     e++) {
+		entry_times(*e);
+		fprintf(walk_cmds, "sif %s atime %lld\nsif %s mtime %lld\n", *e, epoch, *e, epoch);
+	}
 	if (fclose(walk_cmds) != 0 || r != 0)
 		return log_error("%s: cannot set times", dir), -EIO;
 	/* data, inode tables (256 bytes each) and ext4's own metadata, with room to spare */
@@ -219,6 +314,8 @@ static int make_fs(const char *dir, const char *stage, const char *img, const ch
 	r = run(dbg, NULL, true);
 	if (r < 0)
 		return log_error("debugfs failed on the image of %s", dir), r;
+	if (sb_stamp(img, epoch, blocks) < 0)
+		return log_error("%s: cannot set the superblock's time", img), -EIO;
 	*bytes = blocks * PACK_BLOCK;
 	return 0;
 }
@@ -277,10 +374,45 @@ static void cs_log(int level, const char *msg, void *usrptr)
 }
 
 struct pack_opts {
-	const char *out, *keyout, *label, *dir, *oci, *user;
+	const char *out, *keyout, *label, *dir, *oci, *user, *seed;
+	struct wiped_buf seed_bytes; /* --seed's content, read before any work */
 	long long epoch;
 	bool json;
 };
+
+/* --seed FILE: 32 to 4096 bytes of a regular file that only its owner reads. */
+static int seed_read(const char *path, struct wiped_buf *b)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t got = -1;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		log_error("--seed %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 32 || st.st_size > 4096 || (st.st_mode & 077)) {
+		log_error("--seed %s: %s", path,
+			  !S_ISREG(st.st_mode) ? "not a regular file"
+			  : st.st_mode & 077
+				  ? "readable by others (chmod 600: it yields the volume key)"
+				  : "must hold 32 to 4096 bytes");
+		close(fd);
+		return -1;
+	}
+	b->n = (size_t)st.st_size;
+	b->p = malloc(b->n);
+	if (b->p)
+		got = read(fd, b->p, b->n);
+	close(fd);
+	if (got != (ssize_t)b->n) {
+		log_error("--seed %s: cannot be read whole", path);
+		return -1;
+	}
+	return 0;
+}
 
 /* 0 to go on, 1 after --help, -1 after a usage error (logged). */
 static int parse_opts(int argc, char **argv, struct pack_opts *o)
@@ -292,6 +424,7 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 		{ "source-date-epoch", required_argument, NULL, 'e' },
 		{ "oci", required_argument, NULL, 'O' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "seed", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -321,6 +454,9 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 			break;
 		case 'u':
 			o->user = optarg;
+			break;
+		case 's':
+			o->seed = optarg;
 			break;
 		case 'j':
 			o->json = true;
@@ -366,6 +502,8 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 		log_error("%s already exists; a key is never overwritten", o->keyout);
 		return -1;
 	}
+	if (o->seed && seed_read(o->seed, &o->seed_bytes) < 0)
+		return -1;
 	if (o->oci) {
 		if (stat(o->oci, &st) < 0) {
 			log_error("%s: %s", o->oci, strerror(errno));
@@ -390,6 +528,7 @@ struct pack_job {
 	const struct pack_opts *o;
 	char tmp[4096], stage[4200], fs[4200], hash[4200], part[4200];
 	uint8_t salt[32], root[64], hdr_digest[32];
+	uint8_t prk[32]; /* the volume's secret (pack_derive), wiped at the end */
 	uint64_t fs_bytes, hash_bytes, payload;
 };
 
@@ -441,44 +580,77 @@ static int pack_verity(struct pack_job *j)
 	return 0;
 }
 
-/* The volume file with a LUKS2 header, a fresh volume key mk and one keyslot for pass. */
-static int pack_luks(const struct pack_job *j, uint8_t mk[64], uint8_t pass[32])
+/* n bytes for purpose, from the volume's secret: SHAKE256(prk || purpose || 0). */
+static int pack_stream(void *ctx, const char *purpose, uint8_t *out, size_t n)
 {
-	struct crypt_pbkdf_type pbkdf = {
-		.type = CRYPT_KDF_PBKDF2,
-		.hash = "sha256",
-		.iterations = 1000, /* libcryptsetup's minimum: the passphrase is a 256-bit key */
-		.flags = CRYPT_PBKDF_NO_BENCHMARK,
-	};
-	struct crypt_params_luks2 lp = {
-		.pbkdf = &pbkdf,
-		.sector_size = PACK_BLOCK,
-		.label = j->o->label,
-	};
-	struct crypt_device *cd = NULL;
-	int fd, ok;
+	const struct pack_job *j = ctx;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c && EVP_DigestInit_ex(c, EVP_shake256(), NULL) == 1 &&
+		 EVP_DigestUpdate(c, j->prk, sizeof(j->prk)) == 1 &&
+		 EVP_DigestUpdate(c, purpose, strlen(purpose) + 1) == 1 &&
+		 EVP_DigestFinalXOF(c, out, n) == 1;
 
-	fd = open(j->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)(PACK_HEADER_SIZE + j->payload)) < 0)
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : -EIO;
+}
+
+/*
+ * The volume's secret: HMAC-SHA256 keyed by the seed (--seed, else fresh)
+ * over what the volume holds (the verity root hash, the label, the sizes).
+ * Every key and salt of the volume follows from it: the same seed and
+ * content give the same volume, another content gets other keys.
+ */
+static int pack_derive(struct pack_job *j)
+{
+	uint8_t seed[4096], msg[128];
+	size_t seed_len = 32, m = 0, label_len = strlen(j->o->label);
+	unsigned out = 0;
+	CLEANUP_ERASE(seed);
+
+	if (j->o->seed_bytes.p) {
+		memcpy(seed, j->o->seed_bytes.p, j->o->seed_bytes.n);
+		seed_len = j->o->seed_bytes.n;
+	} else if (RAND_bytes(seed, 32) != 1) {
 		return pack_io(j);
-	close(fd);
-	if (RAND_bytes(mk, 64) != 1 || RAND_bytes(pass, 32) != 1)
+	}
+	memcpy(msg + m, "cvm pack v1", 12), m += 12;
+	memcpy(msg + m, j->root, 32), m += 32;
+	memcpy(msg + m, j->o->label, label_len + 1), m += label_len + 1; /* label <= 16 */
+	put_le(msg + m, j->fs_bytes, 8), m += 8;
+	put_le(msg + m, j->payload, 8), m += 8;
+	if (!HMAC(EVP_sha256(), seed, (int)seed_len, msg, m, j->prk, &out) || out != 32)
 		return pack_io(j);
-	ok = crypt_init(&cd, j->part) >= 0 &&
-	     crypt_set_metadata_size(cd, PACK_METADATA_SIZE,
-				     PACK_HEADER_SIZE - 2 * PACK_METADATA_SIZE) >= 0 &&
-	     crypt_set_data_offset(cd, PACK_HEADER_SIZE / 512) >= 0 &&
-	     crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL, (const char *)mk, 64, &lp) >=
-		     0 &&
-	     crypt_set_pbkdf_type(cd, &pbkdf) >= 0 &&
-	     crypt_keyslot_add_by_volume_key(cd, 0, (const char *)mk, 64, (const char *)pass, 32) ==
-		     0;
-	crypt_free(cd);
-	if (!ok) {
-		log_error("LUKS2 format failed");
+	return 0;
+}
+
+/* The volume file with its LUKS2 header: volume key mk and one keyslot for pass. */
+static int pack_luks(struct pack_job *j, uint8_t mk[64], uint8_t pass[32])
+{
+	const struct luks2_layout l = {
+		.label = j->o->label,
+		.metadata_size = PACK_METADATA_SIZE,
+		.header_size = PACK_HEADER_SIZE,
+		.sector_size = PACK_BLOCK,
+	};
+	_cleanup_free_ uint8_t *hdr = malloc(PACK_HEADER_SIZE);
+	unsigned n = 0;
+	int fd, r;
+
+	if (!hdr || pack_derive(j) < 0 || pack_stream(j, "volume key", mk, 64) < 0 ||
+	    pack_stream(j, "keyslot passphrase", pass, 32) < 0)
+		return hdr ? -1 : pack_io(j);
+	if (luks2_format(hdr, &l, mk, pass, 32, pack_stream, j) < 0) {
+		log_error("LUKS2 header: cannot be written");
 		return -1;
 	}
-	return 0;
+	if (EVP_Digest(hdr, PACK_HEADER_SIZE, j->hdr_digest, &n, EVP_sha256(), NULL) != 1)
+		return pack_io(j);
+	fd = open(j->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	r = fd >= 0 && pwrite(fd, hdr, PACK_HEADER_SIZE, 0) == PACK_HEADER_SIZE &&
+	    ftruncate(fd, (off_t)(PACK_HEADER_SIZE + j->payload)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return r ? 0 : pack_io(j);
 }
 
 /* Appends want bytes of path at *off of fd_out; a short file is made up with zeros. */
@@ -527,7 +699,7 @@ static int pack_payload(const struct pack_job *j, const uint8_t mk[64])
 }
 
 /* The LUKS2 volume; its volume key lives only as long as this call. */
-static int pack_volume(const struct pack_job *j, uint8_t pass[32])
+static int pack_volume(struct pack_job *j, uint8_t pass[32])
 {
 	uint8_t mk[64];
 	CLEANUP_ERASE(mk);
@@ -535,23 +707,6 @@ static int pack_volume(const struct pack_job *j, uint8_t pass[32])
 	if (pack_luks(j, mk, pass) < 0)
 		return -1;
 	return pack_payload(j, mk);
-}
-
-/* The header area's digest: what the guest measures and the policy may require. */
-static int pack_header_digest(struct pack_job *j)
-{
-	_cleanup_free_ uint8_t *h = malloc(PACK_HEADER_SIZE);
-	int fd = open(j->part, O_RDONLY | O_CLOEXEC);
-	unsigned n = 0;
-
-	if (!h || fd < 0 || pread(fd, h, PACK_HEADER_SIZE, 0) != PACK_HEADER_SIZE ||
-	    EVP_Digest(h, PACK_HEADER_SIZE, j->hdr_digest, &n, EVP_sha256(), NULL) != 1) {
-		if (fd >= 0)
-			close(fd);
-		return pack_io(j);
-	}
-	close(fd);
-	return 0;
 }
 
 /* volume.key: the keyslot's passphrase and what the broker's policy pins. */
@@ -604,7 +759,7 @@ static int pack_sealed(struct pack_job *j)
 	uint8_t pass[32];
 	CLEANUP_ERASE(pass);
 
-	if (pack_volume(j, pass) < 0 || pack_header_digest(j) < 0)
+	if (pack_volume(j, pass) < 0)
 		return -1;
 	return pack_key_write(j, pass);
 }
@@ -727,6 +882,7 @@ static int pack_run(struct pack_opts *o)
 		}
 	}
 	run(rm, NULL, false);
+	OPENSSL_cleanse(j.prk, sizeof(j.prk));
 	return rc;
 }
 
@@ -737,7 +893,10 @@ int pack_main(int argc, char **argv)
 
 	crypt_set_log_callback(NULL, cs_log, NULL);
 	r = parse_opts(argc, argv, &o);
-	if (r != 0)
-		return r > 0 ? EXIT_OK : EXIT_USAGE;
-	return pack_run(&o);
+	if (r == 0)
+		r = pack_run(&o);
+	else
+		r = r > 0 ? EXIT_OK : EXIT_USAGE;
+	wiped_buf_free(&o.seed_bytes);
+	return r;
 }

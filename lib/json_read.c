@@ -210,6 +210,15 @@ cJSON *json_add_hex(cJSON *obj, const char *key, const void *p, size_t n)
 	return s ? cJSON_AddStringToObject(obj, key, s) : NULL;
 }
 
+int json_add_base64(cJSON *obj, const char *key, const void *p, size_t n)
+{
+	_cleanup_free_ char *s = NULL;
+
+	if (base64_encode(p, n, BASE64_STD, &s) < 0 || !cJSON_AddStringToObject(obj, key, s))
+		return -ENOMEM;
+	return 0;
+}
+
 cJSON *json_add_hex_array(cJSON *obj, const char *key, const void *p, size_t count, size_t each)
 {
 	cJSON *arr = cJSON_AddArrayToObject(obj, key);

@@ -213,6 +213,8 @@ int json_get_hex(const cJSON *obj, const char *key, uint8_t *out, size_t n);
 const cJSON *json_unknown_member(const cJSON *o, const char *const *names, size_t n);
 /* Adds a hex string member; returns NULL on allocation failure. */
 cJSON *json_add_hex(cJSON *obj, const char *key, const void *p, size_t n);
+/* Adds a base64 (standard alphabet, padded) string member; 0 or -ENOMEM. */
+int json_add_base64(cJSON *obj, const char *key, const void *p, size_t n);
 /* Adds key: an array of count hex strings, of each bytes apiece (PCR banks); NULL on failure. */
 cJSON *json_add_hex_array(cJSON *obj, const char *key, const void *p, size_t count, size_t each);
 

@@ -729,6 +729,30 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 			  const struct luks2_allow *allow, struct luks2_header *h, char *err,
 			  size_t errlen);
 
+/* ---- LUKS2 headers written from given bytes (luks2_format.c) ---- */
+
+struct luks2_layout {
+	const char *label;	/* at most 47 bytes */
+	uint64_t metadata_size; /* one copy: 16 KiB to 4 MiB, a power of two */
+	uint64_t header_size;	/* the header area; the data segment starts here */
+	uint32_t sector_size;	/* of the data segment */
+};
+
+/* Fills out with n bytes for purpose ("uuid", "kdf salt", ...); 0 or < 0. */
+typedef int (*luks2_random_fn)(void *ctx, const char *purpose, uint8_t *out, size_t n);
+
+/*
+ * Writes the header area (l->header_size bytes at hdr) of a LUKS2 volume
+ * whose volume key is mk (aes-xts-plain64, 512 bits) and whose one keyslot
+ * opens with pass: two metadata copies, one PBKDF2-SHA256 keyslot, one
+ * digest, one crypt segment at l->header_size. Every byte that is not a key
+ * (UUID, salts, anti-forensic stripes) comes from rnd, so that the same
+ * keys and rnd give the same bytes. 0, -EINVAL for a layout that does not
+ * fit, or -EIO / -ENOMEM (hdr then wiped).
+ */
+int luks2_format(uint8_t *hdr, const struct luks2_layout *l, const uint8_t mk[64],
+		 const uint8_t *pass, size_t pass_len, luks2_random_fn rnd, void *ctx);
+
 /* ---- evidence type detection ---- */
 
 /* Raw evidence bytes: a TDX quote (v4, v5), an SNP report, or PLATFORM_NONE. */

@@ -2,7 +2,8 @@
 # cvm pack --oci: container images made here (Debian's busybox-static, as
 # an OCI layout and as docker save's tarball) become solution volumes; the
 # same image gives the same filesystem (verity root hash) in either form
-# and on every pack; what an order names is printed, as lines or --json;
+# and on every pack, and with the owner's --seed the same volume and
+# header digest; what an order names is printed, as lines or --json;
 # a key file is never overwritten; a solution's cvm-job.json is checked
 # before anything is packed, the refusal naming the member; usage errors
 # name what is missing.
@@ -42,6 +43,16 @@ root2=$($py -c 'import json,sys; d=json.load(open(sys.argv[1])); assert set(d) =
 "$cvm" pack --oci "$tmp/bb" -o "$tmp/bb4.img" --key-out "$tmp/bb4.key" --source-date-epoch 2 >"$tmp/bb4.out" 2>&1
 [ "$(field verity_root_hash "$tmp/bb4.out")" != "$(field verity_root_hash "$tmp/bb.out")" ] &&
 	ok "another epoch, another filesystem" || bad "the epoch is not used"
+# with the owner's --seed, the same image gives the same volume and header digest,
+# whether it comes as a layout or as a tarball
+(umask 077 && head -c 32 /dev/urandom >"$tmp/owner.seed")
+"$cvm" pack --oci "$tmp/bb" -o "$tmp/bs1.img" --key-out "$tmp/bs1.key" --seed "$tmp/owner.seed" >"$tmp/bs1.out" 2>&1
+"$cvm" pack --oci "$tmp/bb.tar" -o "$tmp/bs2.img" --key-out "$tmp/bs2.key" --seed "$tmp/owner.seed" >"$tmp/bs2.out" 2>&1
+[ -s "$tmp/bs1.img" ] && cmp -s "$tmp/bs1.out" "$tmp/bs2.out" && cmp -s "$tmp/bs1.img" "$tmp/bs2.img" &&
+	ok "--seed: the same image packs to the same volume and header digest" || bad "seeded packs of one image differ"
+"$cvm" pack --oci "$tmp/bb" -o "$tmp/bs3.img" --key-out "$tmp/bs3.key" --seed "$tmp/owner.seed" --source-date-epoch 2 >"$tmp/bs3.out" 2>&1
+[ "$(field luks_header_sha256 "$tmp/bs3.out")" != "$(field luks_header_sha256 "$tmp/bs1.out")" ] &&
+	ok "--seed: another filesystem gets another key and header" || bad "one key for two filesystems"
 ls "$tmp" | grep -q 'pack\.' && bad "temporary files left" || ok "no temporary files left"
 
 # a key file is never overwritten, and nothing is packed then
