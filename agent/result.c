@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Writing the result: a deterministic tar of the staging directory
- * (libarchive), streamed through the sealing writer straight onto the
+ * (tar_write.c), streamed through the sealing writer straight onto the
  * output disk, whose commit record is written and flushed last
  * (docs/result.md, "Output disk"). Block 0 is zeroed and flushed before
  * the first bundle byte, so a crash at any point leaves either a zero
@@ -17,15 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "agent/result.h"
 
 #define TAR_DEPTH_MAX 64
-#define TAR_PATH_MAX 4096
 
 int result_order_read(const char *device, char *order_id, size_t cap, char *err, size_t errlen)
 {
@@ -89,12 +86,12 @@ static int write_block0(struct disk *d, const uint8_t block[OUTDISK_BLOCK], char
 /* ---- the tar ---- */
 
 struct tar {
-	struct archive *a;
+	struct tar_out o;
 	struct result_writer *w;
 	uint64_t total, max;
 	char *err;
 	size_t errlen;
-	int failed; /* the first error, for archive callbacks that can only say -1 */
+	int failed; /* the first error: the one reported */
 };
 
 static int tar_fail(struct tar *t, int r, const char *what)
@@ -105,73 +102,57 @@ static int tar_fail(struct tar *t, int r, const char *what)
 	return t->failed;
 }
 
-static la_ssize_t tar_write(struct archive *a, void *ctx, const void *buf, size_t n)
+/* The tar's bytes, bounded, into the sealing writer. */
+static int tar_sink(void *ctx, const void *buf, size_t n)
 {
 	struct tar *t = ctx;
 	int r;
 
-	(void)a;
-	if (t->failed) /* the first error is the one reported */
-		return -1;
-	if (n > t->max - t->total) {
-		t->failed = set_error(t->err, t->errlen, -EFBIG,
-				      "E_OUTPUT_TOO_LARGE: the output exceeds %llu bytes",
-				      (unsigned long long)t->max);
-		return -1;
-	}
-	if ((r = result_writer_write(t->w, buf, n, t->err, t->errlen)) < 0) {
-		t->failed = r;
-		return -1;
-	}
+	if (t->failed)
+		return t->failed;
+	if (n > t->max - t->total)
+		return t->failed = set_error(t->err, t->errlen, -EFBIG,
+					     "E_OUTPUT_TOO_LARGE: the output exceeds %llu bytes",
+					     (unsigned long long)t->max);
+	if ((r = result_writer_write(t->w, buf, n, t->err, t->errlen)) < 0)
+		return t->failed = r;
 	t->total += n;
-	return (la_ssize_t)n;
+	return 0;
 }
 
-/* An entry with the fixed owner, time and modes that make the tar reproducible. */
-static struct archive_entry *entry_new(const char *path, const struct stat *st)
+/* An entry's header: owner, time and modes fixed, so that the tar is reproducible. */
+static int entry_header(struct tar *t, const char *path, const struct stat *st)
 {
-	struct archive_entry *e = archive_entry_new();
+	bool dir = S_ISDIR(st->st_mode);
+	int r = tar_entry(&t->o, path, dir, dir || st->st_mode & 0111 ? 0755 : 0644,
+			  dir ? 0 : (uint64_t)st->st_size);
 
-	if (!e)
-		return NULL;
-	archive_entry_set_pathname(e, path);
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
-	archive_entry_set_mtime(e, 0, 0);
-	if (S_ISDIR(st->st_mode)) {
-		archive_entry_set_filetype(e, AE_IFDIR);
-		archive_entry_set_perm(e, 0755);
-	} else {
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, st->st_mode & 0111 ? 0755 : 0644);
-		archive_entry_set_size(e, st->st_size);
-	}
-	return e;
+	return r < 0 ? tar_fail(t, r, dir ? "writing a directory" : "writing an entry header") : 0;
 }
 
 static int add_file(struct tar *t, int fd, const char *path, const struct stat *st)
 {
 	uint8_t buf[65536];
 	CLEANUP_ERASE(buf);
-	struct archive_entry *e = entry_new(path, st);
 	uint64_t done = 0;
 	ssize_t n = 0;
-	int r = 0;
+	int r = entry_header(t, path, st);
 
-	if (!e || archive_write_header(t->a, e) != ARCHIVE_OK)
-		r = tar_fail(t, e ? -EIO : -ENOMEM, "writing an entry header");
 	while (r == 0 && ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))) {
 		if (n < 0)
 			continue;
-		if (archive_write_data(t->a, buf, (size_t)n) != n)
+		if ((uint64_t)n > (uint64_t)st->st_size - done)
+			break; /* grew: reported below, nothing past the header's size written */
+		if (tar_sink(t, buf, (size_t)n) < 0)
 			r = tar_fail(t, -EIO, "writing a file");
 		done += (uint64_t)n;
 	}
 	if (r == 0 && n < 0)
 		r = tar_fail(t, -errno, "reading a file");
-	if (r == 0 && done != (uint64_t)st->st_size)
+	if (r == 0 && (n > 0 || done != (uint64_t)st->st_size))
 		r = tar_fail(t, -ESTALE, "a file changed while it was archived");
-	archive_entry_free(e);
+	if (r == 0 && tar_pad(&t->o, done) < 0)
+		r = tar_fail(t, -EIO, "writing a file");
 	return r;
 }
 
@@ -180,23 +161,19 @@ static int add_dir(struct tar *t, int dirfd, const char *prefix, int depth);
 /* A directory's entry, then its contents; fd is closed either way. */
 static int add_subdir(struct tar *t, int fd, const char *path, const struct stat *st, int depth)
 {
-	struct archive_entry *e = entry_new(path, st);
-	int r;
+	int r = entry_header(t, path, st);
 
-	if (!e || archive_write_header(t->a, e) != ARCHIVE_OK) {
+	if (r < 0) {
 		close(fd);
-		r = tar_fail(t, e ? -EIO : -ENOMEM, "writing a directory");
-	} else {
-		r = add_dir(t, fd, path, depth + 1);
+		return r;
 	}
-	archive_entry_free(e);
-	return r;
+	return add_dir(t, fd, path, depth + 1);
 }
 
 /* One name of a directory: a regular file or a directory is archived; anything else is left out. */
 static int add_name(struct tar *t, int dirfd, const char *prefix, const char *name, int depth)
 {
-	char path[TAR_PATH_MAX];
+	char path[TAR_PATH_LIMIT];
 	struct stat st;
 	bool dir;
 	int fd, r;
@@ -256,25 +233,15 @@ static int add_dir(struct tar *t, int dirfd, const char *prefix, int depth)
 static int tar_stage(struct tar *t, const char *stage_dir)
 {
 	int fd = open(stage_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int r = 0;
+	int r;
 
 	if (fd < 0)
 		return set_error(t->err, t->errlen, -errno, "E_OUTPUT_TAR: %s: %s", stage_dir,
 				 strerror(errno));
-	if (!(t->a = archive_write_new()) ||
-	    archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(t->a, 0) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(t->a, 1) != ARCHIVE_OK ||
-	    archive_write_open2(t->a, t, NULL, tar_write, NULL, NULL) != ARCHIVE_OK) {
-		close(fd);
-		r = tar_fail(t, -EIO, "starting the archive");
-	} else {
-		r = add_dir(t, fd, "", 0);
-		if (archive_write_close(t->a) != ARCHIVE_OK && r == 0)
-			r = tar_fail(t, -EIO, "ending the archive");
-	}
-	archive_write_free(t->a);
-	t->a = NULL;
+	t->o = (struct tar_out){ .sink = tar_sink, .ctx = t };
+	r = add_dir(t, fd, "", 0);
+	if (r == 0 && tar_finish(&t->o) < 0)
+		r = tar_fail(t, -EIO, "ending the archive");
 	return t->failed ? t->failed : r;
 }
 

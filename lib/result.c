@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -417,57 +415,5 @@ int outdisk_order_parse(const uint8_t b[OUTDISK_BLOCK], char *order_id, size_t c
 	if (!result_order_id_valid(id) || strlen(id) >= cap)
 		return set_error(err, errlen, -EBADMSG, "E_ORDER: the order id is not valid");
 	memcpy(order_id, id, strlen(id) + 1);
-	return 0;
-}
-
-static int digest_region(const struct result_source *disk, uint64_t off, uint64_t len,
-			 uint8_t out[32])
-{
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	uint8_t buf[65536];
-	int r = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
-
-	for (uint64_t done = 0; r == 0 && done < len;) {
-		size_t take = len - done > sizeof(buf) ? sizeof(buf) : (size_t)(len - done);
-
-		if ((r = result_read_at(disk, off + done, buf, take)) == 0 &&
-		    EVP_DigestUpdate(m, buf, take) != 1)
-			r = -EIO;
-		done += take;
-	}
-	if (r == 0 && EVP_DigestFinal_ex(m, out, NULL) != 1)
-		r = -EIO;
-	EVP_MD_CTX_free(m);
-	return r;
-}
-
-int outdisk_open(int fd, struct result_source *src, char *err, size_t errlen)
-{
-	struct result_source disk = { .fd = fd };
-	struct outdisk_commit c;
-	uint8_t b[OUTDISK_BLOCK], d[32];
-	off_t end = lseek(fd, 0, SEEK_END);
-	int r;
-
-	if (end < 0)
-		return set_error(err, errlen, -errno, "E_NO_RESULT: %s", strerror(errno));
-	disk.size = (uint64_t)end;
-	if (disk.size < OUTDISK_BUNDLE_OFFSET || result_read_at(&disk, 0, b, sizeof(b)) < 0)
-		return set_error(err, errlen, -ENOENT, "E_NO_RESULT: the disk is too small");
-	r = outdisk_commit_parse(b, &c);
-	if (r == -ENOENT)
-		return set_error(err, errlen, r, "E_NO_RESULT: no commit record");
-	if (r < 0)
-		return set_error(err, errlen, r, "E_NO_RESULT: the commit record is damaged");
-	if (c.length > disk.size - c.offset)
-		return set_error(err, errlen, -EBADMSG,
-				 "E_NO_RESULT: the commit record points past the disk");
-	if ((r = digest_region(&disk, c.offset, c.length, d)) < 0)
-		return set_error(err, errlen, r, "E_NO_RESULT: reading the bundle: %s",
-				 strerror(-r));
-	if (CRYPTO_memcmp(d, c.sha256, 32))
-		return set_error(err, errlen, -EBADMSG,
-				 "E_NO_RESULT: the bundle does not match its commit record");
-	*src = (struct result_source){ .fd = fd, .offset = c.offset, .size = c.length };
 	return 0;
 }

@@ -34,6 +34,7 @@
 #include "agent/agent.h"
 #include "agent/result.h"
 #include "lib/lib.h"
+#include "tests/unit/support/files.h"
 #include "tests/unit/support/sim.h"
 
 #define CHUNK 1024u
@@ -186,7 +187,7 @@ static int fd_sink(void *ctx, const void *p, size_t n)
 }
 
 struct buf {
-	uint8_t *p;
+	uint8_t *p; /* p, n and cap as in struct test_buf */
 	size_t n, cap;
 	int calls;
 };
@@ -195,15 +196,12 @@ static int buf_sink(void *ctx, const void *p, size_t n)
 {
 	struct buf *b = ctx;
 
+	struct test_buf t = { b->p, b->n, b->cap };
+
 	heap_sample();
 	b->calls++;
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2;
-		b->p = realloc(b->p, b->cap);
-		assert_non_null(b->p);
-	}
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
+	test_buf_put(&t, p, n);
+	b->p = t.p, b->n = t.n, b->cap = t.cap;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/lib.h"
 #include "tests/unit/support/files.h"
@@ -24,4 +25,16 @@ int test_fresh_dirs(const char *a, const char *b)
 	/* the tests' own directories under /var/tmp, made by mkdtemp: no quoting needed */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' && mkdir -m 0700 '%s' '%s'", a, b, a, b);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+void test_buf_put(struct test_buf *b, const void *p, size_t n)
+{
+	if (b->n + n > b->cap) {
+		b->cap = (b->n + n) * 2;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			abort();
+	}
+	memcpy(b->p + b->n, p, n);
+	b->n += n;
 }
