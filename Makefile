@@ -28,11 +28,21 @@ PKGS := libcrypto libssl libcjson libarchive libelf libkmod libcurl libevent lib
 	tss2-esys tss2-tctildr tss2-mu tss2-rc libcryptsetup libsecp256k1
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+# The agent links its own static libcurl (HTTP(S) over OpenSSL only) and cJSON, built
+# from Debian's sources by scripts/build-tcb-deps, and libsecp256k1's static archive:
+# the measured image carries none of what Debian's libcurl drags in (docs/initrd.md).
+TCB_DEPS ?= $(or $(CVM_TCB_DEPS),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cvm/tcb-deps)
+TCB_STAMP := $(TCB_DEPS)/stamp
+AGENT_LIBS := $(TCB_DEPS)/lib/libcurl.a $(TCB_DEPS)/lib/libcjson.a \
+	-Wl,-Bstatic -lsecp256k1 -Wl,-Bdynamic \
+	$(shell $(PKG_CONFIG) --libs libssl libcrypto tss2-esys tss2-tctildr tss2-mu tss2-rc \
+		libcryptsetup 2>/dev/null) -lm
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 WARN := -std=c17 -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2
-BASE_CFLAGS := $(WARN) -D_GNU_SOURCE -g -I. $(PKG_CFLAGS) -MMD -MP
+# Paths of the tree are mapped away: where a clone lives changes no byte built from it.
+BASE_CFLAGS := $(WARN) -D_GNU_SOURCE -g -I. $(PKG_CFLAGS) -MMD -MP -ffile-prefix-map=$(CURDIR)/=
 
 ifeq ($(SAN),1)
 BUILD ?= build/san
@@ -104,14 +114,18 @@ $(CVM_TEST): $(HOST_OBJ) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(HOST_OBJ) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
 
-# The agent: production (no sim backend) and the test build the e2e image uses.
-$(AGENT): $(BUILD)/obj/$(AGENT_MAIN:.c=.o) $(LIBAGENT) $(LIBCVM)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
+$(TCB_STAMP): scripts/build-tcb-deps
+	$(Q)scripts/build-tcb-deps $(TCB_DEPS)
 
-$(AGENT_TEST): $(BUILD)/obj/$(AGENT_MAIN:.c=.o) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM)
+# The agent: production (no sim backend) and the test build the e2e image uses.
+# Stripped: the image carries code, not debug information (the objects keep it).
+$(AGENT): $(BUILD)/obj/$(AGENT_MAIN:.c=.o) $(LIBAGENT) $(LIBCVM) $(TCB_STAMP)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -s -o $@ $< $(LIBAGENT) $(LIBCVM) $(AGENT_LIBS)
+
+$(AGENT_TEST): $(BUILD)/obj/$(AGENT_MAIN:.c=.o) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(TCB_STAMP)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -s -o $@ $< $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(AGENT_LIBS)
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS)
 

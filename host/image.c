@@ -420,7 +420,7 @@ static int write_launch_files(const struct build_opts *o, const struct recipe *r
 	if (r == 0) {
 		r = initrd_list_finish(&l, err, sizeof(err));
 		if (r == 0)
-			r = initrd_write(&l, initrd, INITRD_GZIP, o->sde, err, sizeof(err));
+			r = initrd_write(&l, initrd, l.compress, o->sde, err, sizeof(err));
 		initrd_list_free(&l);
 	}
 	if (r < 0) {

@@ -23,7 +23,9 @@ static void help(FILE *f)
 	      "build   writes the entries of LIST (the kernel's gen_init_cpio format: file,\n"
 	      "        dir, nod, slink, pipe, sock; and tree SRC DEST, lib PATH [DEST] for an\n"
 	      "        ELF file with its shared libraries, module NAME for a module of\n"
-	      "        --kver with its dependencies) as a cpio newc archive,\n"
+	      "        --kver with its dependencies, compress none|gzip|zstd for its\n"
+	      "        compression, which --compress overrides; default gzip) as a cpio newc\n"
+	      "        archive,\n"
 	      "        the same bytes on any machine: entries sorted by path, inode numbers\n"
 	      "        in that order, every mtime from --source-date-epoch (or\n"
 	      "        SOURCE_DATE_EPOCH, default 0), owners and modes as listed, fixed\n"
@@ -42,6 +44,7 @@ static void help(FILE *f)
 struct build_opts {
 	const char *list, *out, *kver;
 	enum initrd_compression comp;
+	bool comp_set; /* --compress given: it wins over the list's */
 	int64_t mtime;
 	bool measure, json;
 };
@@ -72,11 +75,11 @@ static int build_parse_opts(int argc, char **argv, struct build_opts *o)
 			break;
 		case 'c':
 			if (!strcmp(optarg, "none"))
-				o->comp = INITRD_NONE;
+				o->comp = INITRD_NONE, o->comp_set = true;
 			else if (!strcmp(optarg, "gzip"))
-				o->comp = INITRD_GZIP;
+				o->comp = INITRD_GZIP, o->comp_set = true;
 			else if (!strcmp(optarg, "zstd"))
-				o->comp = INITRD_ZSTD;
+				o->comp = INITRD_ZSTD, o->comp_set = true;
 			else {
 				log_error("--compress must be none, gzip or zstd");
 				return -1;
@@ -154,7 +157,8 @@ static int build_write(const struct build_opts *o)
 			       o->kver);
 		r = initrd_list_finish(&l, err, sizeof(err));
 		if (r == 0)
-			r = initrd_write(&l, o->out, o->comp, o->mtime, err, sizeof(err));
+			r = initrd_write(&l, o->out, o->comp_set ? o->comp : l.compress, o->mtime,
+					 err, sizeof(err));
 		initrd_list_free(&l);
 	}
 	if (r < 0) {

@@ -36,6 +36,12 @@ struct initrd_entry {
 	size_t data_len;
 };
 
+enum initrd_compression {
+	INITRD_GZIP, /* the default */
+	INITRD_NONE,
+	INITRD_ZSTD,
+};
+
 struct initrd_list {
 	struct initrd_entry *entries;
 	size_t n, cap;
@@ -44,6 +50,8 @@ struct initrd_list {
 	size_t nmodules;
 	char **builtin; /* modules found built into the kernel */
 	size_t nbuiltin;
+	enum initrd_compression compress; /* a "compress" line's, else gzip */
+	bool compress_set;
 };
 
 /* Where the agent finds the modules to load, in order, one path a line. */
@@ -56,18 +64,13 @@ void initrd_list_free(struct initrd_list *l);
  * that the result does not depend on the working directory. Lines of
  * "tree SRC DEST" are expanded (sorted, no escaping with ..), "lib PATH
  * [DEST]" adds an ELF file and its shared-library closure, "module NAME"
- * a kernel module of kver and its dependencies. On error *err names the line.
+ * a kernel module of kver and its dependencies, "compress none|gzip|zstd"
+ * the image's compression (once). On error *err names the line.
  */
 int initrd_list_parse(const char *text, size_t len, const char *base_dir, const char *kver,
 		      struct initrd_list *l, char *err, size_t errlen);
 /* Sorts by name and refuses duplicates and entries whose parent is not a listed directory. */
 int initrd_list_finish(struct initrd_list *l, char *err, size_t errlen);
-
-enum initrd_compression {
-	INITRD_NONE,
-	INITRD_GZIP,
-	INITRD_ZSTD,
-};
 
 /* Writes the archive to path (through a temporary file renamed at the end). */
 int initrd_write(const struct initrd_list *l, const char *path, enum initrd_compression c,

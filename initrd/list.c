@@ -399,6 +399,28 @@ static int parse_nod(char **tok, struct initrd_list *l, struct initrd_entry *e, 
 	return initrd_list_add(l, e, tok[1], NULL);
 }
 
+/* compress none|gzip|zstd: how the image is compressed (the kernel unpacks each). */
+static int parse_compress(char **tok, int nt, unsigned line, struct initrd_list *l, char *err,
+			  size_t errlen)
+{
+	static const char *const names[] = {
+		[INITRD_GZIP] = "gzip", [INITRD_NONE] = "none", [INITRD_ZSTD] = "zstd"
+	};
+
+	if (nt != 2)
+		return fail(err, errlen, "line %u: compress takes none, gzip or zstd", line);
+	if (l->compress_set)
+		return fail(err, errlen, "line %u: a second compress line", line);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(tok[1], names[i])) {
+			l->compress = (enum initrd_compression)i;
+			l->compress_set = true;
+			return 0;
+		}
+	return fail(err, errlen, "line %u: compress takes none, gzip or zstd, not '%s'", line,
+		    tok[1]);
+}
+
 /* The entry types of gen_init_cpio's format, and how many fields each takes (its keyword too). */
 static const struct {
 	const char *kw;
@@ -421,6 +443,8 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 		return parse_tree(tok, nt, line, base_dir, l, err, errlen);
 	if (!strcmp(kw, "lib"))
 		return parse_lib(tok, nt, line, base_dir, l, err, errlen);
+	if (!strcmp(kw, "compress"))
+		return parse_compress(tok, nt, line, l, err, errlen);
 	if (!strcmp(kw, "module")) {
 		if (nt != 2)
 			return fail(err, errlen, "line %u: module takes NAME", line);
@@ -434,7 +458,7 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 	if (!want)
 		return fail(err, errlen,
 			    "line %u: unknown type '%s' (file, dir, nod, slink, pipe, "
-			    "sock, tree)",
+			    "sock, tree, lib, module, compress)",
 			    line, kw);
 	if (nt < want || (nt > want && e.type != INITRD_FILE))
 		return fail(err, errlen, "line %u: %s takes %d fields, not %d", line, kw, want - 1,

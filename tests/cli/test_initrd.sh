@@ -169,5 +169,21 @@ refuse "bad device type" "device type" "nod /c 0600 0 0 x 1 1"
 ln -sf loop "$tmp/a/loop"
 refuse "symlink loop as tree" "symbolic link loop" "tree loop /x"
 refuse "module without --kver" "module lines need --kver" "module virtio_blk"
+refuse "a second compress line" "line 2: a second compress line" "compress zstd
+compress gzip"
+refuse "an unknown compression" "compress takes none, gzip or zstd, not 'xz'" "compress xz"
+
+# compress in the list: the image's compression; --compress wins over it
+magic() { head -c 4 "$1" | od -An -tx1 | tr -d ' '; }
+printf 'compress none\ndir /etc 0755 0 0\n' >"$tmp/a/none.list"
+printf 'compress zstd\ndir /etc 0755 0 0\n' >"$tmp/a/zstd.list"
+"$cvm" initrd build "$tmp/a/none.list" -o "$tmp/none.img" >/dev/null &&
+	[ "$(magic "$tmp/none.img")" = 30373037 ] && ok "compress none: a plain cpio" || bad "compress none"
+"$cvm" initrd build "$tmp/a/zstd.list" -o "$tmp/zstd.img" >/dev/null &&
+	[ "$(magic "$tmp/zstd.img")" = 28b52ffd ] && ok "compress zstd: zstd" || bad "compress zstd"
+"$cvm" initrd build "$tmp/a/zstd.list" -o "$tmp/zg.img" --compress gzip >/dev/null &&
+	[ "$(magic "$tmp/zg.img" | cut -c1-4)" = 1f8b ] && ok "--compress overrides the list's" || bad "--compress override"
+[ "$("$cvm" initrd list "$tmp/zstd.img")" = "$("$cvm" initrd list "$tmp/zg.img")" ] &&
+	ok "the same entries either way" || bad "entries differ by compression"
 
 summary "cli initrd"

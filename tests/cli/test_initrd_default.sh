@@ -27,16 +27,18 @@ list="$tmp/img/initrd.list"
 	-o ../b.img --kver "$kver" >/dev/null) || bad "build b"
 cmp -s "$tmp/a.img" "$tmp/b.img" && ok "default image: the same bytes from two builders" ||
 	bad "default image differs between builders"
-zcat "$tmp/a.img" | cpio -i --to-stdout init 2>/dev/null | cmp -s - "$agent" &&
+[ "$(head -c 4 "$tmp/a.img" | od -An -tx1 | tr -d ' ')" = 28b52ffd ] &&
+	ok "default image: zstd, as its list says" || bad "default image: not zstd"
+zstdcat "$tmp/a.img" | cpio -i --to-stdout init 2>/dev/null | cmp -s - "$agent" &&
 	ok "default image: cvm-agent is /init" || bad "default image: /init is not cvm-agent"
-zcat "$tmp/a.img" | cpio -t 2>/dev/null | grep -qx etc/cvm/agent.json &&
+zstdcat "$tmp/a.img" | cpio -t 2>/dev/null | grep -qx etc/cvm/agent.json &&
 	ok "default image: agent.json is in the image" || bad "default image: no agent.json"
-zcat "$tmp/a.img" | cpio -i --to-stdout etc/cvm/agent.json 2>/dev/null | grep -q -e '"url"' -e '"resource"' -e cacert &&
+zstdcat "$tmp/a.img" | cpio -i --to-stdout etc/cvm/agent.json 2>/dev/null | grep -q -e '"url"' -e '"resource"' -e cacert &&
 	bad "default image: agent.json names a broker" || ok "default image: generic, agent.json names no broker"
 grep -q "note: tpm_tis is built into kernel" "$tmp/a.out" && ok "built-in module noted, not an error" ||
 	bad "built-in module note"
 
-zcat "$tmp/a.img" | cpio -i --to-stdout etc/cvm/modules 2>/dev/null >"$tmp/order"
+zstdcat "$tmp/a.img" | cpio -i --to-stdout etc/cvm/modules 2>/dev/null >"$tmp/order"
 # Dependencies load first: virtio before virtio_blk, dm-mod before dm-crypt, jbd2 before ext4.
 before() { # a b: a is listed before b
 	la=$(grep -n "/$1.ko" "$tmp/order" | head -n 1 | cut -d: -f1)
@@ -52,7 +54,7 @@ else
 fi
 missing=0
 for m in $(grep -v '^#' "$tmp/order"); do
-	zcat "$tmp/a.img" | cpio -t 2>/dev/null | grep -qx "${m#/}" || missing=1
+	zstdcat "$tmp/a.img" | cpio -t 2>/dev/null | grep -qx "${m#/}" || missing=1
 done
 [ $missing -eq 0 ] && ok "every module of the order file is in the image" || bad "modules missing"
 
