@@ -118,14 +118,17 @@ $(TCB_STAMP): scripts/build-tcb-deps
 	$(Q)scripts/build-tcb-deps $(TCB_DEPS)
 
 # The agent: production (no sim backend) and the test build the e2e image uses.
-# Stripped: the image carries code, not debug information (the objects keep it).
+# Stripped: the image carries code, not debug information (the objects keep it); its
+# .cvm-static section names what it carries statically (cvm initrd tcb).
 $(AGENT): $(BUILD)/obj/$(AGENT_MAIN:.c=.o) $(LIBAGENT) $(LIBCVM) $(TCB_STAMP)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -s -o $@ $< $(LIBAGENT) $(LIBCVM) $(AGENT_LIBS)
+	$(Q)objcopy --add-section .cvm-static=$(TCB_DEPS)/static.txt $@
 
 $(AGENT_TEST): $(BUILD)/obj/$(AGENT_MAIN:.c=.o) $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(TCB_STAMP)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -s -o $@ $< $(SIM_OBJ) $(LIBAGENT) $(LIBCVM) $(AGENT_LIBS)
+	$(Q)objcopy --add-section .cvm-static=$(TCB_DEPS)/static.txt $@
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS)
 
@@ -166,6 +169,7 @@ e2e: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)sh tests/e2e/test_order.sh $(BUILD)
 	$(Q)sh tests/e2e/test_image.sh $(BUILD)
 	$(Q)sh tests/e2e/test_tutorial.sh $(BUILD)
+	$(Q)sh tests/e2e/test_repro.sh $(BUILD)
 
 # The attack suite's failure-injection shim (LD_PRELOAD), never sanitized: it wraps libc.
 FAILINJECT := $(BUILD)/hostile/failinject.so

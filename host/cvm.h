@@ -22,6 +22,10 @@ enum {
 int verify_main(int argc, char **argv);
 int measure_main(int argc, char **argv);
 int initrd_main(int argc, char **argv);
+/* cvm initrd tcb IMG: each file of an image, its package and why it is there (initrd_tcb.c). */
+int initrd_tcb_main(int argc, char **argv);
+/* The same as JSON text (free it): what cvm image build writes to OUT/tcb.json. */
+int initrd_tcb_text(const char *img, char **text, char *err, size_t errlen);
 int kbs_main(int argc, char **argv);
 int kbs_client_main(int argc, char **argv);
 /* cvm order new / add-input (host/order_new.c): argv[0] is the verb. */

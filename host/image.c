@@ -492,6 +492,24 @@ static int manifest_platform(cJSON *files, cJSON *plats, const struct platform *
 	return r;
 }
 
+/* OUT/tcb.json, the initrd's trusted base file by file (cvm initrd tcb --json), named in files. */
+static int add_tcb(cJSON *files, const char *initrd)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[PATH_MAX], err[512];
+	const char *slash = strrchr(initrd, '/');
+
+	snprintf(path, sizeof(path), "%.*s/tcb.json", slash ? (int)(slash - initrd) : 1,
+		 slash ? initrd : ".");
+	if (initrd_tcb_text(initrd, &text, err, sizeof(err)) < 0 ||
+	    file_write_atomic(path, text, strlen(text), err, sizeof(err)) < 0) {
+		log_error("%s: %s", path, err);
+		return -EIO;
+	}
+	chmod(path, 0644);
+	return add_file(files, "tcb", path, "tcb.json");
+}
+
 /* The manifest: name, version, command line, each file's digest, each platform's launches. */
 static int manifest_make(const struct recipe *rc, const struct image *img, const char *kernel,
 			 const char *initrd, const char *imgjson, cJSON **out)
@@ -510,6 +528,8 @@ static int manifest_make(const struct recipe *rc, const struct image *img, const
 		r = add_file(files, "initrd", initrd, "initrd.img");
 	if (r == 0)
 		r = add_file(files, "image.json", imgjson, "image.json");
+	if (r == 0)
+		r = add_tcb(files, initrd);
 	plats = cJSON_AddObjectToObject(m, "platforms");
 	for (size_t k = 0; r == 0 && platform_at(k); k++) {
 		const struct platform *pl = recipe_row(platform_at(k)->name);

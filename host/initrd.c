@@ -19,6 +19,7 @@ static void help(FILE *f)
 	      "                        [--source-date-epoch N] [--measure] [--json]\n"
 	      "       cvm initrd list IMG\n"
 	      "       cvm initrd diff A B\n"
+	      "       cvm initrd tcb IMG [--json]\n"
 	      "\n"
 	      "build   writes the entries of LIST (the kernel's gen_init_cpio format: file,\n"
 	      "        dir, nod, slink, pipe, sock; and tree SRC DEST, lib PATH [DEST] for an\n"
@@ -34,6 +35,8 @@ static void help(FILE *f)
 	      "        verifiers expect for it (SNP hashes table, TDX RTMR2); --json prints\n"
 	      "        path, sha256, sha384 and source_date_epoch as one JSON object.\n"
 	      "list    prints the entries of an image in list format (any compression)\n"
+	      "tcb     prints each file of an image with its size, its Debian package and\n"
+	      "        version, and why it is there (what links or loads it)\n"
 	      "diff    names the entries that differ between two images\n"
 	      "\n"
 	      "Exit status: 0 done (diff: the same), 1 diff: they differ,\n"
@@ -371,6 +374,7 @@ int initrd_main(int argc, char **argv)
 {
 	static const struct subcommand cmds[] = { { "build", build_main },
 						  { "list", list_main },
+						  { "tcb", initrd_tcb_main },
 						  { "diff", diff_main } };
 
 	return subcommand_run(argc, argv, "initrd", cmds, ARRAY_SIZE(cmds), help);

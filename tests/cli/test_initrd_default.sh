@@ -58,6 +58,29 @@ for m in $(grep -v '^#' "$tmp/order"); do
 done
 [ $missing -eq 0 ] && ok "every module of the order file is in the image" || bad "modules missing"
 
+# cvm initrd tcb: every file, its package and why it is there
+"$cvm" initrd tcb "$tmp/a.img" >"$tmp/tcb" 2>&1 && ok "initrd tcb: lists the default image" || bad "initrd tcb failed"
+grep -q '^ *[0-9]*  /init .*the agent, PID 1 (this tree); static: libcurl from curl .*cJSON from cjson' "$tmp/tcb" &&
+	ok "initrd tcb: the agent, with what it carries statically" || bad "initrd tcb: the agent's line"
+grep -q 'libcrypto.so.3 *libssl3:amd64=[^ ]* *needed by init' "$tmp/tcb" &&
+	ok "initrd tcb: a library's package, version and who needs it" || bad "initrd tcb: libcrypto's line"
+grep -q 'libtss2-tcti-device.so.0 .*linked by no file here: loaded at run time' "$tmp/tcb" &&
+	ok "initrd tcb: the TCTI, loaded at run time" || bad "initrd tcb: the TCTI's line"
+grep -q 'jbd2.ko *linux-image-[^ ]* *dependency of ext4' "$tmp/tcb" &&
+	ok "initrd tcb: a module's dependency" || bad "initrd tcb: jbd2's line"
+grep -q 'NOT the installed bytes' "$tmp/tcb" && bad "initrd tcb: a file differs from its package" ||
+	ok "initrd tcb: every packaged file is the installed bytes"
+objs=$(sed -n 's/.* \([0-9]*\) shared objects.*/\1/p' "$tmp/tcb")
+[ -n "$objs" ] && [ "$objs" -le 20 ] && ok "initrd tcb: $objs shared objects (at most 20)" || bad "initrd tcb: $objs shared objects"
+if grep -E -i 'ldap|krb5|gssapi|sasl|gnutls|nettle|gmp|p11-kit|rtmp|ssh2|libxml2|icu|stdc\+\+' "$tmp/tcb"; then
+	bad "initrd tcb: a library the agent must not carry"
+else
+	ok "initrd tcb: no LDAP, Kerberos, SASL, GnuTLS, nettle, gmp, p11-kit, RTMP, SSH2, libxml2, ICU, libstdc++"
+fi
+"$cvm" initrd tcb --json "$tmp/a.img" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert all(set(f) == {"path","size","sha256","package","version","installed_bytes","why"} for f in d["files"]); assert any(f["path"] == "/init" for f in d["files"])' &&
+	ok "initrd tcb --json: one object, a member per file" || bad "initrd tcb --json"
+expect "initrd tcb: no image" 2 "needs IMG" -- "$cvm" initrd tcb
+
 # An ELF closure: the shell, its interpreter and libc, as the loader finds them.
 printf 'lib /bin/sh\n' >"$tmp/sh.list"
 "$cvm" initrd build "$tmp/sh.list" -o "$tmp/sh.img" >/dev/null || bad "lib /bin/sh"
