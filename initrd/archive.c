@@ -220,7 +220,7 @@ int initrd_write(const struct initrd_list *l, const char *path, enum initrd_comp
 		r = fail(err, errlen, "gzip: %s", archive_error_string(a));
 	if (c == INITRD_ZSTD &&
 	    (archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
-	     archive_write_set_filter_option(a, "zstd", "compression-level", "19") != ARCHIVE_OK))
+	     archive_write_set_filter_option(a, "zstd", "compression-level", "9") != ARCHIVE_OK))
 		r = fail(err, errlen, "zstd: %s", archive_error_string(a));
 	/* No padding after the last byte: the image is exactly the archive. */
 	if (r == 0 && (archive_write_set_bytes_per_block(a, 512) != ARCHIVE_OK ||
