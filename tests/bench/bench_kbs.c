@@ -102,6 +102,10 @@ int main(void)
 	double t0, hs_rate, floor_rate;
 	long n, rss100, rss10k;
 
+	/* the sim's RTMR0-2 (no launch file): zeros, pinned as a policy must pin them */
+	static const char zero48[] = "000000000000000000000000000000000000000000000000"
+				     "000000000000000000000000000000000000000000000000";
+
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	snprintf(dir, sizeof(dir), "/tmp/cvm-bench-kbs.%d", (int)getpid());
 	snprintf(pki, sizeof(pki), "%s/pki", dir);
@@ -114,18 +118,20 @@ int main(void)
 		 "-addext subjectAltName=IP:127.0.0.1 2>/dev/null; "
 		 "head -c 32 /dev/urandom > %s/secret; "
 		 "%s kbs add-resource --store %s/store bench/key/vol %s/secret >/dev/null; "
-		 "echo '{\"reference\":{\"tdx\":{\"mrtd\":\"%s\"}}}' > %s/pol.json; "
+		 "echo '{\"reference\":{\"tdx\":{\"mrtd\":\"%s\",\"rtmr0\":\"%s\","
+		 "\"rtmr1\":\"%s\",\"rtmr2\":\"%s\"}}}' > %s/pol.json; "
 		 "%s kbs set-policy --store %s/store bench/key/vol %s/pol.json >/dev/null",
 		 dir, pki, dir, cacert, dir, cvm, dir, dir,
 		 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 		 "202122232425262728292a2b2c2d2e2f",
-		 dir, cvm, dir, dir);
+		 zero48, zero48, zero48, dir, cvm, dir, dir);
 	bench_run("bench kbs", cmd);
 	snprintf(conf, sizeof(conf), "%s/kbs.json", dir);
 	snprintf(cmd, sizeof(cmd),
 		 "printf "
 		 "'{\"listen\":\"127.0.0.1:%d\",\"tls_cert\":\"%s\",\"tls_key\":\"%s/tls.key\","
 		 "\"store\":\"%s/store\",\"session_ttl\":2,\"max_sessions\":100000,"
+		 "\"tdx_without_collateral\":true,"
 		 "\"test_roots\":{\"tdx\":\"%s/tdx/roots.pem\"}}' > %s",
 		 port, cacert, dir, dir, pki, conf);
 	bench_run("bench kbs", cmd);
