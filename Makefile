@@ -57,7 +57,9 @@ endif
 CFLAGS ?=
 LDFLAGS ?=
 ALL_CFLAGS := $(BASE_CFLAGS) $(OPT_CFLAGS) -fPIE $(CFLAGS)
-ALL_LDFLAGS := $(OPT_LDFLAGS) -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+# --as-needed: a program needs only the libraries it uses (with the sanitizers too, whose
+# runtime would otherwise make every listed library a dependency of the e2e guest programs)
+ALL_LDFLAGS := $(OPT_LDFLAGS) -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 
 CORE_SRC := $(wildcard lib/*.c) $(wildcard measurement/*.c) $(wildcard initrd/*.c)
 HOST_SRC := $(wildcard host/*.c)
