@@ -202,6 +202,7 @@ bench: $(BENCH_BIN) $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)for b in $(BENCH_BIN); do $$b || exit 1; done
 	$(Q)scripts/bench-sev-snp-measure $(CVM)
 	$(Q)scripts/bench-initrd $(CVM)
+	$(Q)scripts/bench-boot $(CVM)
 	$(Q)scripts/bench-agent $(BUILD)
 
 # libFuzzer needs clang; the core is rebuilt with the fuzzer's instrumentation.
