@@ -86,6 +86,11 @@ fi
 "$cvm" initrd tcb --json "$tmp/a.img" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert all(set(f) == {"path","size","sha256","package","version","installed_bytes","why"} for f in d["files"]); assert any(f["path"] == "/init" for f in d["files"])' &&
 	ok "initrd tcb --json: one object, a member per file" || bad "initrd tcb --json"
 expect "initrd tcb: no image" 2 "needs IMG" -- "$cvm" initrd tcb
+# an image handed over by someone else is input: cut short or not an image, one line (expect checks it), exit 2
+head -c 3000000 "$tmp/a.img" >"$tmp/cut.img"
+expect "initrd tcb: an image cut short" 2 "truncated" -- "$cvm" initrd tcb "$tmp/cut.img"
+printf 'x' >"$tmp/junk.img"
+expect "initrd tcb: not an image" 2 "junk.img: " -- "$cvm" initrd tcb "$tmp/junk.img"
 
 # An ELF closure: the shell, its interpreter and libc, as the loader finds them.
 printf 'lib /bin/sh\n' >"$tmp/sh.list"

@@ -40,3 +40,20 @@ mutation second-offset-wrong E_LUKS_HDR_OFFSET
 # the unmodified volume passes the same check (the refusals above are the changes')
 "$lm" check "$tmp/good.img" >/dev/null 2>&1
 record luks-genuine-volume-valid 0 "$?"
+
+# A reproducible volume (cvm pack --seed: the header written by
+# measurement/luks2_format.c from derived bytes) gets the same allow-list:
+# the host's rewrites of its header are refused as those of any volume.
+(umask 077 && head -c 32 /dev/urandom >"$tmp/owner.seed")
+"$cvm" pack "$tmp/wl" -o "$tmp/seeded.img" --key-out "$tmp/seeded.key" --seed "$tmp/owner.seed" >/dev/null 2>&1
+seeded() {
+	"$lm" "$tmp/seeded.img" "$tmp/s-$1.img" "$1"
+	attack "luks-seeded-$1" 1 "$2" -- "$lm" check "$tmp/s-$1.img"
+	rm -f "$tmp/s-$1.img"
+}
+seeded keyslot-on-data E_LUKS_KEYSLOT_AREA
+seeded iterations-huge E_LUKS_KDF
+seeded segment-on-keyslots E_LUKS_OVERLAP
+seeded copies-disagree E_LUKS_COPIES
+"$lm" check "$tmp/seeded.img" >/dev/null 2>&1
+record luks-seeded-genuine-volume-valid 0 "$?"

@@ -173,7 +173,7 @@ static void test_pax_paths_and_sizes(void **state)
 		       "dddddddddddddddddddddddddddddddddddddddddddddddddd"
 		       "ddddddddddddddddddddddddddddddddddddddddddddddddd/",
 		       100);
-	strcpy(path + 4000, "end");
+	memcpy(path + 4000, "end", 4);
 	ours(&(struct ent){ path, false, 0644, 3 }, 1, &a);
 	read_back(&a, path, 3);
 	a.n = 0;
