@@ -46,9 +46,27 @@ sim_evidence_cmd() {
 	chmod +x "$1"
 }
 
-# free_port: a TCP port of 127.0.0.1 that nothing listens on now
+# free_port: a TCP port of 127.0.0.1 that nothing listens on now, drawn below
+# the kernel's ephemeral range so that no client connection holds it next
 free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	/usr/bin/python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+while True:
+    p = random.randrange(max(1024, lo - 12000), lo)
+    try:
+        socket.socket().bind(("127.0.0.1", p))
+        print(p)
+        break
+    except OSError:
+        pass
+'
+}
+
+# swtpm_tcp STATE_DIR PID_FILE: a swtpm daemon on STATE_DIR listening on
+# 127.0.0.1; prints its TPM port (swtpm_tcp.sh says how it is drawn)
+swtpm_tcp() {
+	sh "${here:-${top:-$CVM_TOP}/tests/cli}/swtpm_tcp.sh" "$@"
 }
 
 # wait_port PORT: until something listens on 127.0.0.1:PORT (at most 10 s)

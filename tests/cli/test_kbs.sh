@@ -236,13 +236,8 @@ else
 fi
 
 # ---- vTPM (swtpm) ----
-tport=$(free_port)
 mkdir -p "$tmp/tpmstate"
-swtpm socket --tpm2 --tpmstate dir="$tmp/tpmstate" --flags startup-clear \
-	--server type=tcp,port="$tport",bindaddr=127.0.0.1 \
-	--ctrl type=tcp,port=$((tport + 1)),bindaddr=127.0.0.1 \
-	--daemon --pid file="$tmp/swtpm.pid"
-wait_port "$tport" && ok "swtpm listens" || bad "swtpm did not start"
+tport=$(swtpm_tcp "$tmp/tpmstate" "$tmp/swtpm.pid") && ok "swtpm listens" || bad "swtpm did not start"
 tcti=swtpm:host=127.0.0.1,port=$tport
 ak=$("$cvmt" kbs-client --tee tpm --tcti "$tcti" --show-ak)
 [ ${#ak} -eq 64 ] && ok "the AK's SHA-256: $ak" || bad "no AK ($ak)"

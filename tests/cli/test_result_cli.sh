@@ -281,16 +281,8 @@ refused "SNP: a VCEK chain from --certs that did not sign the report" "E_RESULT_
 expect "--collateral does not apply to SNP" 2 "applies to TDX evidence" -- open_ "$tmp/snp.cvmr" --collateral "$tmp"
 
 # ---- a TPM quote (swtpm) under a pinned AK ----
-tport=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$tmp/tpmstate"
-swtpm socket --tpm2 --tpmstate dir="$tmp/tpmstate" --flags startup-clear \
-	--server type=tcp,port="$tport",bindaddr=127.0.0.1 --ctrl type=tcp,port=$((tport + 1)),bindaddr=127.0.0.1 \
-	--daemon --pid file="$tmp/swtpm.pid"
-i=0
-while ! $py -c "import socket; socket.create_connection(('127.0.0.1',$tport),0.2)" 2>/dev/null && [ $i -lt 100 ]; do
-	i=$((i + 1))
-	sleep 0.1
-done
+tport=$(swtpm_tcp "$tmp/tpmstate" "$tmp/swtpm.pid")
 swtpm_pid=$(cat "$tmp/swtpm.pid" 2>/dev/null)
 tcti=swtpm:host=127.0.0.1,port=$tport
 ak=$("$cvmt" kbs-client --tee tpm --tcti "$tcti" --show-ak)

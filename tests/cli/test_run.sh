@@ -267,10 +267,7 @@ grep -q '^GET /range/workload.img 206 bytes=1048576-$' "$tmp/files.log" &&
 gone nobroker && ok "broker down: QEMU and swtpm ended" || bad "broker down: processes or files left"
 # the kept vTPM state: its AK is the same each time it is asked, and not a fresh vTPM's
 show_ak() { # STATE_DIR: the AK's SHA-256 of a swtpm on that state
-	tp=$(free_port)
-	swtpm socket --tpm2 --tpmstate dir="$1" --server type=tcp,port="$tp" --ctrl type=tcp,port=$((tp + 1)) \
-		--flags startup-clear --daemon --pid file="$tmp/ak-swtpm.pid" >/dev/null 2>&1 || return 1
-	wait_port "$tp"
+	tp=$(swtpm_tcp "$1" "$tmp/ak-swtpm.pid") || return 1
 	"$cvm" kbs-client --tee tpm --tcti "swtpm:host=127.0.0.1,port=$tp" --show-ak 2>/dev/null | grep -Eo '[0-9a-f]{64}' | head -n 1
 	kill "$(cat "$tmp/ak-swtpm.pid")" 2>/dev/null
 	sleep 0.5

@@ -8,7 +8,8 @@ tmp=${CVM_TEST_TMP:?}/cli-verify
 rm -rf "$tmp" && mkdir -p "$tmp"
 snp="$vec/snp/milan"
 now="--now 2024-01-01T00:00:00Z"
-. "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 
 # The real Milan report dates from 2022 (firmware 1.49): far below AMD-SB-3019's
 # floor, which cvm applies by default. The tests of its chain and signature
@@ -321,16 +322,11 @@ expect "JSON of no known evidence shape" 1 "format: neither" -- "$cvm" verify "$
 
 # A TPM quote: swtpm with SHA-256 and SHA-384 banks, PCR 15 extended as the agent extends it.
 tpmdir="$tmp/tpm"
-port=$((33000 + ($$ % 1000) * 2))
-tcti="swtpm:host=127.0.0.1,port=$port"
 mkdir -p "$tpmdir"
 if swtpm_setup --tpm2 --tpmstate "$tpmdir" --pcr-banks sha256,sha384 --overwrite \
 	--config /dev/null >"$tpmdir/setup.log" 2>&1 &&
-	swtpm socket --tpm2 --tpmstate dir="$tpmdir" --flags startup-clear \
-		--server type=tcp,port=$port,bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-		--daemon --pid file="$tpmdir/pid"; then
-	sleep 0.3
+	port=$(swtpm_tcp "$tpmdir" "$tpmdir/pid"); then
+	tcti="swtpm:host=127.0.0.1,port=$port"
 	python3 -c '
 import json, sys
 for r in json.load(open(sys.argv[1])):

@@ -62,11 +62,7 @@ luks=$($py -c "import json,sys; print(json.load(open(sys.argv[1]))['luks_header_
 # ---- the provider's vTPM: made once, its AK published ----
 tpm=$tmp/tpm
 mkdir -p "$tpm"
-tport=$(free_port)
-swtpm socket --tpm2 --tpmstate dir="$tpm" --server type=tcp,port="$tport" \
-	--ctrl type=tcp,port=$((tport + 1)) --flags startup-clear --daemon --pid file="$tmp/swtpm-ak.pid" ||
-	bad "swtpm"
-wait_port "$tport"
+tport=$(swtpm_tcp "$tpm" "$tmp/swtpm-ak.pid") || bad "swtpm"
 ak=$("$cvm" kbs-client --tee tpm --tcti "swtpm:host=127.0.0.1,port=$tport" --show-ak 2>"$tmp/ak.err" |
 	grep -Eo '[0-9a-f]{64}' | head -n 1)
 kill "$(cat "$tmp/swtpm-ak.pid")" 2>/dev/null

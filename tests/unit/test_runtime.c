@@ -38,8 +38,9 @@ static void sh(const char *cmd)
 static void start_tpm(const char *banks)
 {
 	char cmd[4096], state[700];
-	int port = 24000 + (int)(getpid() % 2000) * 4 + 2 * (instance++ % 2);
+	int port;
 
+	instance++;
 	snprintf(state, sizeof(state), "%s/tpm%d", dir, instance);
 	snprintf(pidfile, sizeof(pidfile), "%s/swtpm.pid", state);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s", state, state);
@@ -51,12 +52,7 @@ static void start_tpm(const char *banks)
 			 state, banks, state);
 		sh(cmd);
 	}
-	snprintf(cmd, sizeof(cmd),
-		 "swtpm socket --tpm2 --tpmstate dir=%s --flags startup-clear --server "
-		 "type=tcp,port=%d,bindaddr=127.0.0.1 --ctrl type=tcp,port=%d,bindaddr=127.0.0.1 "
-		 "--daemon --pid file=%s && sleep 0.3",
-		 state, port, port + 1, pidfile);
-	sh(cmd);
+	port = sim_swtpm_tcp(state, pidfile);
 	snprintf(tcti, sizeof(tcti), "swtpm:host=127.0.0.1,port=%d", port);
 }
 

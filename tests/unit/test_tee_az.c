@@ -69,7 +69,7 @@ static void stop_pid(const char *pidfile)
 static void tpm_start(void)
 {
 	char cmd[4096], state[500];
-	int port = 26000 + (int)(getpid() % 1500) * 2;
+	int port;
 
 	snprintf(state, sizeof(state), "%s/tpm", dir);
 	snprintf(tpm_pid, sizeof(tpm_pid), "%s/swtpm.pid", state);
@@ -78,12 +78,7 @@ static void tpm_start(void)
 		 "--overwrite --config /dev/null >%s/setup.log 2>&1",
 		 state, state, state, state);
 	sh(cmd);
-	snprintf(cmd, sizeof(cmd),
-		 "swtpm socket --tpm2 --tpmstate dir=%s --flags startup-clear --server "
-		 "type=tcp,port=%d,bindaddr=127.0.0.1 --ctrl type=tcp,port=%d,bindaddr=127.0.0.1 "
-		 "--daemon --pid file=%s && sleep 0.3",
-		 state, port, port + 1, tpm_pid);
-	sh(cmd);
+	port = sim_swtpm_tcp(state, tpm_pid);
 	snprintf(tcti, sizeof(tcti), "swtpm:host=127.0.0.1,port=%d", port);
 }
 

@@ -32,6 +32,21 @@ char *sim_path(char *buf, size_t cap, const char *env, const char *rel)
 	return buf;
 }
 
+int sim_swtpm_tcp(const char *state, const char *pidfile)
+{
+	char cmd[2048];
+	FILE *p;
+	int port = 0;
+
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/cli/swtpm_tcp.sh' '%s' '%s'", sim_env("CVM_TOP"),
+		 state, pidfile);
+	p = popen(cmd, "r");
+	if (!p || fscanf(p, "%d", &port) != 1 || port <= 0)
+		die("swtpm did not start", state);
+	pclose(p);
+	return port;
+}
+
 EVP_PKEY *sim_load_key(const char *path)
 {
 	FILE *f = fopen(path, "r");

@@ -25,6 +25,9 @@ void sim_sign(EVP_PKEY *key, const EVP_MD *md, const void *msg, size_t len, uint
 	      size_t n);
 void sim_write(const char *path, const void *buf, size_t len);
 uint8_t *sim_read(const char *path, size_t *len);
+/* A swtpm daemon on the state directory, its PID in pidfile, listening on
+ * 127.0.0.1 (tests/cli/swtpm_tcp.sh draws the ports); its TPM port. */
+int sim_swtpm_tcp(const char *state, const char *pidfile);
 
 /* ---- SEV-SNP ---- */
 
