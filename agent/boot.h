@@ -108,6 +108,11 @@ bool status_open(const char *sysroot, const char *name);
 struct cJSON;
 void status_emit(const char *phase, bool ok, const char *code, const char *detail,
 		 struct cJSON *extra);
+/*
+ * From now on every line also carries "agent_ms": own(), the agent's own
+ * time so far (docs/agent.md), unless extra has it already. NULL: none.
+ */
+void status_own_clock(uint64_t (*own)(void));
 void status_close(void);
 
 #endif

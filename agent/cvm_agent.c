@@ -54,9 +54,16 @@ struct agent_run {
 	struct job_manifest job;
 	bool job_parsed;
 	uint64_t wait_ms; /* time spent waiting on the TEE, the broker and the kernel */
+	int64_t t0;	  /* when main began */
 };
 
 static struct agent_run o;
+
+/* The agent's own time so far: since main began, less what it waited on. */
+static uint64_t own_ms(void)
+{
+	return (uint64_t)(mono_ms() - o.t0) - o.wait_ms;
+}
 
 /* Every input: unmounted, its mappings removed (their keys with them), its header closed. */
 static void inputs_close(void)
@@ -151,10 +158,11 @@ static void boot(void)
 	cmdline[n > 0 ? n : 0] = 0;
 	if (agent_config_load(AGENT_CONFIG_PATH, cmdline, &o.cfg, err, sizeof(err)) < 0)
 		fail("config", "E_CONFIG", err);
-	/* the port appears once virtio_console has probed it; without one, the console */
-	for (int64_t end = mono_ms() + 3000;
-	     !status_open(NULL, o.cfg.status_port) && mono_ms() < end;)
+	/* the port appears once virtio_console has probed it (the kernel's time); else the console */
+	t = mono_ms();
+	for (int64_t end = t + 3000; !status_open(NULL, o.cfg.status_port) && mono_ms() < end;)
 		usleep(20000);
+	o.wait_ms += mono_ms() - t;
 	{
 		cJSON *e = extra_str("agent", AGENT_VERSION);
 
@@ -172,11 +180,16 @@ static void boot(void)
 static void network(void)
 {
 	char err[256];
+	int64_t t = mono_ms();
+	int r;
 
 	if (!o.cfg.network)
 		return;
-	if (net_configure(o.cfg.ifname, o.cfg.address, o.cfg.gateway[0] ? o.cfg.gateway : NULL,
-			  5000, err, sizeof(err)) < 0)
+	/* waiting for the interface, then requests the kernel acknowledges: the kernel's time */
+	r = net_configure(o.cfg.ifname, o.cfg.address, o.cfg.gateway[0] ? o.cfg.gateway : NULL,
+			  5000, err, sizeof(err));
+	o.wait_ms += mono_ms() - t;
+	if (r < 0)
 		fail("network", "E_NETWORK", err);
 	status_emit("network", true, NULL, NULL, extra_str("interface", o.cfg.ifname));
 }
@@ -213,11 +226,13 @@ static void check_binding(void)
 	uint8_t rd[64] = { 0 }, got[48];
 	char err[320];
 	size_t n = 0;
+	int64_t t = mono_ms();
 	int r;
 
 	if (!pl || !pl->launch_binding)
 		return; /* the order event, measured first, binds it (docs/order.md §4) */
 	r = o.tee->evidence(o.tee, rd, &primary, err, sizeof(err));
+	o.wait_ms += mono_ms() - t;
 	if (r == 0) {
 		e.platform = pl->id;
 		r = kbs_evidence_parse(pl->id, primary, &e, err, sizeof(err));
@@ -575,9 +590,10 @@ static void harden(void)
 
 int main(void)
 {
-	const int64_t t0 = mono_ms();
 	struct job_status st = { 0 };
 
+	o.t0 = mono_ms();
+	status_own_clock(own_ms);
 	environment_drop();
 	harden();
 	boot();
@@ -590,9 +606,11 @@ int main(void)
 		key_and_unlock(i);
 	manifest();
 	{
-		cJSON *e = extra_ms("agent_ms", mono_ms() - t0 - o.wait_ms);
+		/* agent_ms and wait_ms at the exec: the agent's share of the start */
+		cJSON *e = extra_ms("agent_ms", own_ms());
 
 		cJSON_AddNumberToObject(e, "wait_ms", (double)o.wait_ms);
+		status_own_clock(NULL);
 		status_emit("exec", true, NULL, NULL, e);
 	}
 	run_job(&st);
@@ -601,7 +619,7 @@ int main(void)
 	result_key_wipe(&o.sign);
 	tee_close(o.tee);
 	{
-		cJSON *e = extra_ms("agent_total_ms", mono_ms() - t0);
+		cJSON *e = extra_ms("agent_total_ms", (uint64_t)(mono_ms() - o.t0));
 
 		cJSON_AddNumberToObject(e, "peak_rss_kb", (double)pid1_peak_rss_kb());
 		status_emit("poweroff", true, NULL, NULL, e);

@@ -77,9 +77,22 @@ static void put_line(int fd, const char *prefix, const char *text)
 		fd_write_all(fd, (const char[]){ STATUS_LINE_END }, 1);
 }
 
+static uint64_t (*own_clock)(void);
+
+void status_own_clock(uint64_t (*own)(void))
+{
+	own_clock = own;
+}
+
 void status_emit(const char *phase, bool ok, const char *code, const char *detail, cJSON *extra)
 {
-	_cleanup_free_ char *text = status_line_format(mono_ms(), phase, ok, code, detail, extra);
+	const int64_t t = mono_ms();
+	_cleanup_free_ char *text = NULL;
+
+	if (own_clock && (extra || (extra = cJSON_CreateObject())) &&
+	    !cJSON_HasObjectItem(extra, "agent_ms"))
+		cJSON_AddNumberToObject(extra, "agent_ms", (double)own_clock());
+	text = status_line_format(t, phase, ok, code, detail, extra);
 
 	if (!text)
 		return;

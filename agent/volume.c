@@ -30,13 +30,33 @@ static void cs_log(int level, const char *msg, void *usrptr)
 	(void)usrptr; /* libcryptsetup's chatter stays out of the host's sight */
 }
 
+/* Reads [*got, want) of fd into buf: 0 at the end of the device too, or -errno. */
+static int read_upto(int fd, uint8_t *buf, size_t want, size_t *got)
+{
+	while (*got < want) {
+		ssize_t n = pread(fd, buf + *got, want - *got, (off_t)*got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
+/* What is read first: all of cvm pack's header area (docs/volume.md) */
+#define VOLUME_FIRST_READ (1024 * 1024)
+
 int volume_open(const char *device, const struct luks2_allow *allow, struct volume *v, char *err,
 		size_t errlen)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	size_t want, got = 0;
+	size_t want, first, got = 0;
 	char path[64];
-	int fd, r;
+	int fd, r, rd;
 
 	memset(v, 0, sizeof(*v));
 	v->memfd = -1;
@@ -49,29 +69,30 @@ int volume_open(const char *device, const struct luks2_allow *allow, struct volu
 		close(fd);
 		return set_error(err, errlen, r, "E_VOLUME_OPEN: %s: %s", device, strerror(-r));
 	}
-	/* One read of everything a header may span, bounded; the disk is not read again. */
+	/*
+	 * Everything a header may span, bounded, in at most two reads: the
+	 * first megabyte, and the rest only when the header says it spans
+	 * more; the disk is not read again after.
+	 */
 	want = v->size < allow->max_header_area ? (size_t)v->size : (size_t)allow->max_header_area;
+	first = want < VOLUME_FIRST_READ ? want : VOLUME_FIRST_READ;
 	buf = malloc(want ? want : 1);
-	r = 0;
-	while (buf && got < want) {
-		ssize_t n = pread(fd, buf + got, want - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = -errno;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	rd = read_upto(fd, buf, first, &got);
+	r = rd < 0 ? rd : luks2_header_validate(buf, got, v->size, allow, &v->hdr, err, errlen);
+	if (r == -ENODATA && got == first && first < want) {
+		rd = read_upto(fd, buf, want, &got);
+		r = rd < 0 ? rd
+			   : luks2_header_validate(buf, got, v->size, allow, &v->hdr, err, errlen);
 	}
 	close(fd);
-	if (!buf)
-		return -ENOMEM;
 	/* a read error is the disk's, not a short header's: named as such */
-	if (r < 0)
-		return set_error(err, errlen, r, "E_VOLUME_OPEN: %s: read: %s", device,
-				 strerror(-r));
-	r = luks2_header_validate(buf, got, v->size, allow, &v->hdr, err, errlen);
+	if (rd < 0)
+		return set_error(err, errlen, rd, "E_VOLUME_OPEN: %s: read: %s", device,
+				 strerror(-rd));
 	if (r < 0)
 		return r;
 	v->memfd = memfd_create("cvm-luks-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);

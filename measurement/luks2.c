@@ -43,6 +43,12 @@ static int fail(char *err, size_t errlen, const char *code, const char *fmt, ...
 	return set_error(err, errlen, -EBADMSG, "%s: %s", code, why);
 }
 
+/* The buffer ends before what the header says it spans: -ENODATA, so a reader may read on. */
+static int truncated(char *err, size_t errlen, const char *what)
+{
+	return set_error(err, errlen, -ENODATA, "E_LUKS_TRUNCATED: %s", what);
+}
+
 /* A JSON number written as a decimal string, as LUKS2 writes offsets and sizes. */
 static int u64_string(const cJSON *o, const char *key, uint64_t *v)
 {
@@ -135,7 +141,9 @@ static int check_bin(const uint8_t *p, size_t avail, bool primary, uint64_t *hdr
 	int ok;
 
 	if (avail < BIN_HDR)
-		return fail(err, errlen, "E_LUKS_TRUNCATED", "the %s header is cut short", which);
+		return truncated(err, errlen,
+				 primary ? "the primary header is cut short"
+					 : "the secondary header is cut short");
 	if (memcmp(p, primary ? magic1 : magic2, 6))
 		return fail(err, errlen, "E_LUKS_MAGIC", "the %s header has no LUKS2 magic", which);
 	if (p[6] != 0 || p[7] != 2)
@@ -146,8 +154,9 @@ static int check_bin(const uint8_t *p, size_t avail, bool primary, uint64_t *hdr
 		return fail(err, errlen, "E_LUKS_HDR_SIZE", "%s header size %llu not allowed",
 			    which, (unsigned long long)size);
 	if (size > avail)
-		return fail(err, errlen, "E_LUKS_TRUNCATED", "the %s header area is cut short",
-			    which);
+		return truncated(err, errlen,
+				 primary ? "the primary header area is cut short"
+					 : "the secondary header area is cut short");
 	if (be64(p + 256) != (primary ? 0 : size))
 		return fail(err, errlen, "E_LUKS_HDR_OFFSET", "the %s header's offset is wrong",
 			    which);
@@ -405,7 +414,7 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 	    (r = check_digest(j, err, errlen)) < 0)
 		return r;
 	if (len < w.seg_off)
-		return fail(err, errlen, "E_LUKS_TRUNCATED", "header area not read whole");
+		return truncated(err, errlen, "header area not read whole");
 	h->data_offset = w.seg_off;
 	h->sector_size = allow->sector_size;
 	if (EVP_Digest(buf, w.seg_off, h->sha256, NULL, EVP_sha256(), NULL) != 1)

@@ -723,7 +723,9 @@ struct luks2_header {
 /*
  * Validates the header area buf (len bytes read from the start of a volume
  * of device_size bytes) against the allow-list. Refusals read
- * "E_LUKS_<WHAT>: why". The digest is over [0, data_offset).
+ * "E_LUKS_<WHAT>: why"; -ENODATA (E_LUKS_TRUNCATED) says that buf ends
+ * before what the header spans, so a reader of a prefix may read on. The
+ * digest is over [0, data_offset).
  */
 int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 			  const struct luks2_allow *allow, struct luks2_header *h, char *err,
