@@ -17,12 +17,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/magic.h>
 #include <getopt.h>
 #include <libcryptsetup.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +44,7 @@
 #define PACK_METADATA_SIZE (16 * 1024)
 #define PACK_MAX_BYTES (1ULL << 50) /* a workload tree larger than 1 PiB is refused */
 #define PACK_BLOCK 4096
+#define PACK_CHUNK (1 << 20) /* what is read, encrypted and written at a time */
 /* Fixed, so that the same directory gives the same filesystem (RFC 4122 v4 layout). */
 #define PACK_FS_UUID "6cf6c0a4-5d2e-4b8e-9a51-3b1f0c1d2e3f"
 
@@ -81,6 +85,11 @@ static void usage(FILE *f)
 	      "  --label NAME                the LUKS2 and ext4 label (default cvm-workload)\n"
 	      "  --source-date-epoch SECS    file and filesystem times (default\n"
 	      "                              $SOURCE_DATE_EPOCH, else 0)\n"
+	      "  --scratch DIR               where the plaintext copy, filesystem and tree are\n"
+	      "                              made, in a directory of its own removed at the end\n"
+	      "                              (default: /dev/shm when it is a tmpfs with room\n"
+	      "                              for them within half the memory available, else\n"
+	      "                              beside the output)\n"
 	      "  --json                      print one JSON object instead of lines\n"
 	      "\n"
 	      "Exit status: 0 packed, 2 usage, I/O error or a refused manifest or image\n"
@@ -275,9 +284,6 @@ static int make_fs(const char *dir, const char *stage, const char *img, const ch
 	uint64_t blocks;
 	int r;
 
-	walk_bytes = walk_inodes = 0;
-	if (nftw(dir, size_one, 32, FTW_PHYS) < 0)
-		return log_error_errno(-errno, "%s", dir);
 	r = run(cp, NULL, false);
 	if (r < 0)
 		return log_error("cannot copy %s", dir), r;
@@ -320,51 +326,6 @@ static int make_fs(const char *dir, const char *stage, const char *img, const ch
 	return 0;
 }
 
-/* Encrypts len bytes of in (from payload offset 0) into out at its data offset. */
-static int xts_encrypt_file(const char *in, const char *out, uint64_t len, const uint8_t key[64])
-{
-	_cleanup_(wiped_buf_free) struct wiped_buf plain = { malloc(1 << 20), 1 << 20 };
-	_cleanup_free_ uint8_t *ct = malloc(1 << 20);
-	uint8_t *buf = plain.p;
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int fi = open(in, O_RDONLY | O_CLOEXEC), fo = open(out, O_WRONLY | O_CLOEXEC);
-	uint64_t off = 0;
-	int r = 0;
-
-	if (!buf || !ct || !c || fi < 0 || fo < 0)
-		r = -EIO;
-	while (r == 0 && off < len) {
-		size_t n = len - off < (1 << 20) ? (size_t)(len - off) : (1 << 20);
-		ssize_t got = pread(fi, buf, n, (off_t)off);
-
-		if (got != (ssize_t)n) {
-			r = -EIO;
-			break;
-		}
-		for (size_t s = 0; s < n && r == 0; s += PACK_BLOCK) {
-			uint8_t iv[16] = { 0 };
-			int l1 = 0, l2 = 0;
-
-			put_le(iv, (off + s) / 512, 8); /* plain64: 512-byte sector number */
-			if (EVP_EncryptInit_ex(c, EVP_aes_256_xts(), NULL, key, iv) != 1 ||
-			    EVP_EncryptUpdate(c, ct + s, &l1, buf + s, PACK_BLOCK) != 1 ||
-			    EVP_EncryptFinal_ex(c, ct + s + l1, &l2) != 1)
-				r = -EIO;
-		}
-		if (r == 0 && pwrite(fo, ct, n, (off_t)(PACK_HEADER_SIZE + off)) != (ssize_t)n)
-			r = -EIO;
-		off += n;
-	}
-	if (r == 0 && fsync(fo) < 0)
-		r = -errno;
-	EVP_CIPHER_CTX_free(c);
-	if (fi >= 0)
-		close(fi);
-	if (fo >= 0)
-		close(fo);
-	return r;
-}
-
 /* libcryptsetup's errors become ours; its notes (a small keyslots area, as chosen) do not. */
 static void cs_log(int level, const char *msg, void *usrptr)
 {
@@ -374,7 +335,7 @@ static void cs_log(int level, const char *msg, void *usrptr)
 }
 
 struct pack_opts {
-	const char *out, *keyout, *label, *dir, *oci, *user, *seed;
+	const char *out, *keyout, *label, *dir, *oci, *user, *seed, *scratch;
 	struct wiped_buf seed_bytes; /* --seed's content, read before any work */
 	long long epoch;
 	bool json;
@@ -425,6 +386,7 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 		{ "oci", required_argument, NULL, 'O' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "scratch", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -457,6 +419,9 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 			break;
 		case 's':
 			o->seed = optarg;
+			break;
+		case 'S':
+			o->scratch = optarg;
 			break;
 		case 'j':
 			o->json = true;
@@ -491,7 +456,7 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 	}
 	if (!strcmp(o->out, "-") || !strcmp(o->keyout, "-")) {
 		log_error("-o - and --key-out -: a volume and its key go to files (the volume is "
-			  "read back for its digests; a key is never shown)");
+			  "written in place after its header; a key is never shown)");
 		return -1;
 	}
 	if (o->user && !o->oci) {
@@ -500,6 +465,10 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 	}
 	if (access(o->keyout, F_OK) == 0) {
 		log_error("%s already exists; a key is never overwritten", o->keyout);
+		return -1;
+	}
+	if (o->scratch && (stat(o->scratch, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		log_error("--scratch %s: not a directory", o->scratch);
 		return -1;
 	}
 	if (o->seed && seed_read(o->seed, &o->seed_bytes) < 0)
@@ -526,9 +495,10 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 /* One pack: its work directory (removed at the end), its files and what they came to. */
 struct pack_job {
 	const struct pack_opts *o;
-	char tmp[4096], stage[4200], fs[4200], hash[4200], part[4200];
+	char tmp[4096], scratch[4096], stage[4200], fs[4200], hash[4200], part[4200];
 	uint8_t salt[32], root[64], hdr_digest[32];
-	uint8_t prk[32]; /* the volume's secret (pack_derive), wiped at the end */
+	uint8_t vol_digest[32]; /* of the volume, as written */
+	uint8_t prk[32];	/* the volume's secret (pack_derive), wiped at the end */
 	uint64_t fs_bytes, hash_bytes, payload;
 };
 
@@ -539,7 +509,12 @@ static int pack_io(const struct pack_job *j)
 	return -1;
 }
 
-/* dm-verity over the filesystem; the salt follows from the content, so the tree does too. */
+/*
+ * dm-verity over the filesystem. Its salt is SHA-256("cvm pack v1 verity
+ * salt" || label || NUL || filesystem size as le64): fixed for a label and
+ * size, so that the tree, like the filesystem, follows from the content
+ * alone, without a pass over the image before the tree's own.
+ */
 static int pack_verity(struct pack_job *j)
 {
 	struct crypt_params_verity vp = {
@@ -553,11 +528,21 @@ static int pack_verity(struct pack_job *j)
 		.data_size = j->fs_bytes / PACK_BLOCK,
 		.flags = CRYPT_VERITY_NO_HEADER | CRYPT_VERITY_CREATE_HASH,
 	};
+	static const char tag[] = "cvm pack v1 verity salt";
 	struct crypt_device *cd = NULL;
-	size_t n, root_len = sizeof(j->root);
+	size_t root_len = sizeof(j->root);
+	uint8_t size[8];
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
 	int fd, ok;
 
-	if (file_digest(j->fs, "SHA256", j->salt, sizeof(j->salt), &n) < 0)
+	put_le(size, j->fs_bytes, 8);
+	ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(m, tag, sizeof(tag) - 1) == 1 &&
+	     EVP_DigestUpdate(m, j->o->label, strlen(j->o->label) + 1) == 1 &&
+	     EVP_DigestUpdate(m, size, sizeof(size)) == 1 &&
+	     EVP_DigestFinal_ex(m, j->salt, NULL) == 1;
+	EVP_MD_CTX_free(m);
+	if (!ok)
 		return pack_io(j);
 	/* the tree: at most 1/127 of the data per level, 4 levels are plenty */
 	j->hash_bytes = (j->fs_bytes / PACK_BLOCK / 128 + 8) * PACK_BLOCK * 2;
@@ -623,8 +608,8 @@ static int pack_derive(struct pack_job *j)
 	return 0;
 }
 
-/* The volume file with its LUKS2 header: volume key mk and one keyslot for pass. */
-static int pack_luks(struct pack_job *j, uint8_t mk[64], uint8_t pass[32])
+/* The volume file with its LUKS2 header hdr: volume key mk and one keyslot for pass. */
+static int pack_luks(struct pack_job *j, uint8_t *hdr, uint8_t mk[64], uint8_t pass[32])
 {
 	const struct luks2_layout l = {
 		.label = j->o->label,
@@ -632,13 +617,12 @@ static int pack_luks(struct pack_job *j, uint8_t mk[64], uint8_t pass[32])
 		.header_size = PACK_HEADER_SIZE,
 		.sector_size = PACK_BLOCK,
 	};
-	_cleanup_free_ uint8_t *hdr = malloc(PACK_HEADER_SIZE);
 	unsigned n = 0;
 	int fd, r;
 
-	if (!hdr || pack_derive(j) < 0 || pack_stream(j, "volume key", mk, 64) < 0 ||
+	if (pack_derive(j) < 0 || pack_stream(j, "volume key", mk, 64) < 0 ||
 	    pack_stream(j, "keyslot passphrase", pass, 32) < 0)
-		return hdr ? -1 : pack_io(j);
+		return -1;
 	if (luks2_format(hdr, &l, mk, pass, 32, pack_stream, j) < 0) {
 		log_error("LUKS2 header: cannot be written");
 		return -1;
@@ -653,60 +637,111 @@ static int pack_luks(struct pack_job *j, uint8_t mk[64], uint8_t pass[32])
 	return r ? 0 : pack_io(j);
 }
 
-/* Appends want bytes of path at *off of fd_out; a short file is made up with zeros. */
-static void payload_append(int fd_out, const char *path, uint64_t want, uint8_t *b, uint64_t *off)
+/* What the payload is encrypted from: the filesystem, then the tree. */
+struct pack_writer {
+	EVP_CIPHER_CTX *c;
+	EVP_MD_CTX *d; /* the volume's digest: the header, then each chunk as written */
+	const uint8_t *key;
+	uint8_t *plain, *ct;
+	int fd;
+	uint64_t off; /* in the payload */
+};
+
+/* Encrypts want bytes of path (zeros past its end) at the writer's offset, as dm-crypt reads them. */
+static int payload_add(struct pack_writer *w, const char *path, uint64_t want)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint64_t done = 0;
-	int fd_in = open(path, O_RDONLY | O_CLOEXEC);
+	int r = fd < 0 ? -errno : 0;
 
-	while (fd_in >= 0 && done < want) {
-		ssize_t n = read(fd_in, b, 1 << 20);
+	while (r == 0 && done < want) {
+		size_t n = want - done < PACK_CHUNK ? (size_t)(want - done) : PACK_CHUNK;
+		ssize_t got = pread(fd, w->plain, n, (off_t)done);
 
-		if (n <= 0)
+		if (got < 0) {
+			r = -errno;
 			break;
-		if ((uint64_t)n > want - done)
-			n = (ssize_t)(want - done);
-		if (pwrite(fd_out, b, (size_t)n, (off_t)*off) != n)
-			break;
-		*off += (uint64_t)n;
-		done += (uint64_t)n;
+		}
+		memset(w->plain + got, 0, n - (size_t)got); /* a short tree file: zeros */
+		for (size_t s = 0; s < n && r == 0; s += PACK_BLOCK) {
+			uint8_t iv[16] = { 0 };
+			int l1 = 0, l2 = 0;
+
+			put_le(iv, (w->off + s) / 512, 8); /* plain64: 512-byte sector number */
+			if (EVP_EncryptInit_ex(w->c, NULL, NULL, NULL, iv) != 1 ||
+			    EVP_EncryptUpdate(w->c, w->ct + s, &l1, w->plain + s, PACK_BLOCK) !=
+				    1 ||
+			    EVP_EncryptFinal_ex(w->c, w->ct + s + l1, &l2) != 1)
+				r = -EIO;
+		}
+		if (r == 0 &&
+		    (pwrite(w->fd, w->ct, n, (off_t)(PACK_HEADER_SIZE + w->off)) != (ssize_t)n ||
+		     EVP_DigestUpdate(w->d, w->ct, n) != 1))
+			r = errno ? -errno : -EIO;
+		/* the disk starts on this chunk while the next is encrypted */
+		if (r == 0)
+			sync_file_range(w->fd, (off_t)(PACK_HEADER_SIZE + w->off), (off_t)n,
+					SYNC_FILE_RANGE_WRITE);
+		w->off += n;
+		done += n;
 	}
-	if (fd_in >= 0)
-		close(fd_in);
-	if (done < want && ftruncate(fd_out, (off_t)(*off + want - done)) == 0)
-		*off += want - done; /* a short tree file: zeros, as written */
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
-/* The payload: filesystem then tree, encrypted as dm-crypt will read it. */
-static int pack_payload(const struct pack_job *j, const uint8_t mk[64])
+/*
+ * The payload (filesystem then tree) encrypted straight into the volume
+ * after its header, hashed as it is written, then made durable.
+ */
+static int pack_payload(struct pack_job *j, const uint8_t mk[64], const uint8_t *hdr)
 {
-	char both[4300];
-	_cleanup_free_ uint8_t *b = malloc(1 << 20);
-	uint64_t off = 0;
-	int fd_out;
+	_cleanup_(wiped_buf_free) struct wiped_buf plain = { malloc(PACK_CHUNK), PACK_CHUNK };
+	_cleanup_free_ uint8_t *ct = malloc(PACK_CHUNK);
+	struct pack_writer w = { .c = EVP_CIPHER_CTX_new(),
+				 .d = EVP_MD_CTX_new(),
+				 .key = mk,
+				 .plain = plain.p,
+				 .ct = ct,
+				 .fd = open(j->part, O_WRONLY | O_CLOEXEC) };
+	int r = w.c && w.d && plain.p && ct && w.fd >= 0 &&
+				EVP_EncryptInit_ex(w.c, EVP_aes_256_xts(), NULL, mk, NULL) == 1 &&
+				EVP_DigestInit_ex(w.d, EVP_sha256(), NULL) == 1 &&
+				EVP_DigestUpdate(w.d, hdr, PACK_HEADER_SIZE) == 1
+			? 0
+			: -EIO;
 
-	snprintf(both, sizeof(both), "%s/payload.img", j->tmp);
-	fd_out = open(both, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd_out < 0 || !b)
+	if (r == 0)
+		r = payload_add(&w, j->fs, j->fs_bytes);
+	if (r == 0)
+		r = payload_add(&w, j->hash, j->hash_bytes);
+	if (r == 0 && (w.off != j->payload || EVP_DigestFinal_ex(w.d, j->vol_digest, NULL) != 1))
+		r = -EIO;
+	if (r == 0 && fsync(w.fd) < 0)
+		r = -errno;
+	EVP_CIPHER_CTX_free(w.c);
+	EVP_MD_CTX_free(w.d);
+	if (w.fd >= 0)
+		close(w.fd);
+	if (r < 0) {
+		errno = -r;
 		return pack_io(j);
-	payload_append(fd_out, j->fs, j->fs_bytes, b, &off);
-	payload_append(fd_out, j->hash, j->hash_bytes, b, &off);
-	close(fd_out);
-	if (off != j->payload || xts_encrypt_file(both, j->part, j->payload, mk) < 0)
-		return pack_io(j);
-	unlink(both);
+	}
 	return 0;
 }
 
 /* The LUKS2 volume; its volume key lives only as long as this call. */
 static int pack_volume(struct pack_job *j, uint8_t pass[32])
 {
+	_cleanup_free_ uint8_t *hdr = malloc(PACK_HEADER_SIZE);
 	uint8_t mk[64];
 	CLEANUP_ERASE(mk);
 
-	if (pack_luks(j, mk, pass) < 0)
+	if (!hdr)
+		return pack_io(j);
+	if (pack_luks(j, hdr, mk, pass) < 0)
 		return -1;
-	return pack_payload(j, mk);
+	return pack_payload(j, mk, hdr);
 }
 
 /* volume.key: the keyslot's passphrase and what the broker's policy pins. */
@@ -832,14 +867,12 @@ static int pack_oci(struct pack_job *j, char *root, size_t cap)
 /* What an order names of the volume, and what a rebuild compares: lines, or --json. */
 static int pack_print(const struct pack_job *j)
 {
-	uint8_t sha[32];
 	char hex[65], hdr[65], root[65];
 	struct stat st;
-	size_t n;
 
-	if (file_digest(j->o->out, "SHA256", sha, sizeof(sha), &n) < 0 || stat(j->o->out, &st) < 0)
+	if (stat(j->o->out, &st) < 0)
 		return log_error_errno(-errno, "%s", j->o->out), -1;
-	hex_encode(sha, 32, hex);
+	hex_encode(j->vol_digest, 32, hex);
 	hex_encode(j->hdr_digest, 32, hdr);
 	hex_encode(j->root, 32, root);
 	if (j->o->json)
@@ -853,10 +886,63 @@ static int pack_print(const struct pack_job *j)
 	return 0;
 }
 
+/* Bytes free for an unprivileged writer of path's filesystem, or 0. */
+static uint64_t fs_free(const char *path)
+{
+	struct statvfs v;
+
+	return statvfs(path, &v) == 0 ? (uint64_t)v.f_bavail * v.f_frsize : 0;
+}
+
+/* MemAvailable of /proc/meminfo in bytes, or 0. */
+static uint64_t mem_available(void)
+{
+	char line[128];
+	unsigned long long kib = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (uint64_t)kib * 1024;
+}
+
+/*
+ * Where the plaintext copy, the filesystem and the tree are made (each pack
+ * its own directory there, removed at the end): --scratch, else a tmpfs
+ * /dev/shm with room for three times the files within half the memory
+ * available (its writes never wait on a disk, its files never outlive a
+ * reboot), else the output's work directory.
+ */
+static int pack_scratch(struct pack_job *j)
+{
+	const char *base = j->o->scratch;
+	uint64_t need = walk_bytes * 3 + walk_inodes * 1536 + (64u << 20);
+	struct statfs sf;
+
+	if (!base && statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+	    need <= fs_free("/dev/shm") && need <= mem_available() / 2)
+		base = "/dev/shm";
+	if (!base) {
+		snprintf(j->scratch, sizeof(j->scratch), "%s", j->tmp);
+		return 0;
+	}
+	snprintf(j->scratch, sizeof(j->scratch), "%s/cvm-pack.XXXXXX", base);
+	if (!mkdtemp(j->scratch)) {
+		log_error_errno(-errno, "%s", j->scratch);
+		j->scratch[0] = 0;
+		return -1;
+	}
+	return 0;
+}
+
 static int pack_run(struct pack_opts *o)
 {
 	struct pack_job j = { .o = o };
 	char *rm[] = { "rm", "-rf", "--", j.tmp, NULL };
+	char *rm_scratch[] = { "rm", "-rf", "--", j.scratch, NULL };
 	char root[4200];
 	int rc = EXIT_USAGE;
 
@@ -865,12 +951,19 @@ static int pack_run(struct pack_opts *o)
 		log_error_errno(-errno, "%s", j.tmp);
 		return EXIT_USAGE;
 	}
-	snprintf(j.stage, sizeof(j.stage), "%s/stage", j.tmp);
-	snprintf(j.fs, sizeof(j.fs), "%s/fs.img", j.tmp);
-	snprintf(j.hash, sizeof(j.hash), "%s/verity.img", j.tmp);
 	snprintf(j.part, sizeof(j.part), "%s/workload.img", j.tmp);
 	if (o->oci && pack_oci(&j, root, sizeof(root)) == 0)
 		o->dir = root;
+	walk_bytes = walk_inodes = 0;
+	if (o->dir && nftw(o->dir, size_one, 32, FTW_PHYS) < 0) {
+		log_error_errno(-errno, "%s", o->dir);
+		o->dir = NULL;
+	}
+	if (o->dir && pack_scratch(&j) < 0)
+		o->dir = NULL;
+	snprintf(j.stage, sizeof(j.stage), "%s/stage", j.scratch);
+	snprintf(j.fs, sizeof(j.fs), "%s/fs.img", j.scratch);
+	snprintf(j.hash, sizeof(j.hash), "%s/verity.img", j.scratch);
 	if (o->dir && check_manifest(o->dir) == 0 &&
 	    make_fs(o->dir, j.stage, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 &&
 	    pack_verity(&j) == 0 && pack_sealed(&j) == 0) {
@@ -881,6 +974,8 @@ static int pack_run(struct pack_opts *o)
 			rc = EXIT_OK;
 		}
 	}
+	if (j.scratch[0] && strcmp(j.scratch, j.tmp))
+		run(rm_scratch, NULL, false);
 	run(rm, NULL, false);
 	OPENSSL_cleanse(j.prk, sizeof(j.prk));
 	return rc;

@@ -23,6 +23,24 @@ j() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$tmp/w.key')); pri
 [ "$(head -c 1048576 "$tmp/w.img" | sha256sum | cut -c1-64)" = "$printed" ] && ok "the digest is SHA-256 of the 1 MiB header area" || bad "digest is not of the header area"
 [ "$(stat -c %a "$tmp/w.key")" = 600 ] && ok "the key file is mode 0600" || bad "key file mode"
 ls "$tmp" | grep -q 'pack\.' && bad "temporary files left" || ok "no temporary files left"
+[ "$(sed -n 's/^sha256 //p' "$tmp/out")" = "$(sha256sum "$tmp/w.img" | cut -c1-64)" ] &&
+	ok "the printed sha256 (hashed as written) is the volume file's" || bad "volume digest"
+
+# --scratch: the plaintext copy, filesystem and tree made there, nothing left after, the same volume
+mkdir -p "$tmp/scratch"
+expect "--scratch DIR" 0 "luks_header_sha256" -- "$cvm" pack "$tmp/wl" -o "$tmp/s.img" --key-out "$tmp/s.key" \
+	--source-date-epoch 1700000000 --scratch "$tmp/scratch"
+[ -z "$(ls -A "$tmp/scratch")" ] && ok "--scratch: nothing left there" || bad "--scratch: files left"
+[ "$(j 'd["verity"]["root_hash"]')" = "$(/usr/bin/python3 -c "import json; print(json.load(open('$tmp/s.key'))['verity']['root_hash'])")" ] &&
+	ok "--scratch: the same filesystem and tree" || bad "--scratch: another tree"
+expect "--scratch not a directory" 2 "--scratch $tmp/w.key: not a directory" -- \
+	"$cvm" pack "$tmp/wl" -o "$tmp/s2.img" --key-out "$tmp/s2.key" --scratch "$tmp/w.key"
+printf '{"command": 5}' >"$tmp/wl-bad-manifest"
+mkdir -p "$tmp/wlbad" && cp "$tmp/wl-bad-manifest" "$tmp/wlbad/cvm-job.json"
+expect "a refused manifest: nothing packed" 2 "cvm-job.json" -- \
+	"$cvm" pack "$tmp/wlbad" -o "$tmp/s3.img" --key-out "$tmp/s3.key" --scratch "$tmp/scratch"
+[ -z "$(ls -A "$tmp/scratch")" ] && [ ! -e "$tmp/s3.img" ] && ok "a refused pack leaves nothing in --scratch" ||
+	bad "a refused pack left files"
 
 cryptsetup luksDump "$tmp/w.img" >"$tmp/dump"
 grep -q 'cipher: aes-xts-plain64' "$tmp/dump" && grep -q 'sector: 4096 \[bytes\]' "$tmp/dump" &&
