@@ -85,11 +85,11 @@ static void usage(FILE *f)
 	      "  --label NAME                the LUKS2 and ext4 label (default cvm-workload)\n"
 	      "  --source-date-epoch SECS    file and filesystem times (default\n"
 	      "                              $SOURCE_DATE_EPOCH, else 0)\n"
-	      "  --scratch DIR               where the plaintext copy, filesystem and tree are\n"
-	      "                              made, in a directory of its own removed at the end\n"
-	      "                              (default: /dev/shm when it is a tmpfs with room\n"
-	      "                              for them within half the memory available, else\n"
-	      "                              beside the output)\n"
+	      "  --scratch DIR               where the filesystem image and tree are made, in a\n"
+	      "                              directory of their own removed at the end (default:\n"
+	      "                              /dev/shm when it is a tmpfs with room for them\n"
+	      "                              within half the memory available, else beside the\n"
+	      "                              output)\n"
 	      "  --json                      print one JSON object instead of lines\n"
 	      "\n"
 	      "Exit status: 0 packed, 2 usage, I/O error or a refused manifest or image\n"
@@ -130,7 +130,6 @@ static int run(char *const argv[], char *const env[], bool quiet)
 }
 
 static uint64_t walk_bytes, walk_inodes;
-static struct timespec walk_time[2];
 
 static int size_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -152,18 +151,19 @@ static FILE *walk_cmds;
 static size_t walk_root;
 static long long walk_epoch;
 
-/* debugfs commands: the entry's change and creation times are the epoch. */
+/* debugfs commands: each of the entry's times is the epoch, to the nanosecond. */
 static void entry_times(const char *rel)
 {
-	fprintf(walk_cmds,
-		"sif \"%s\" ctime %lld\nsif \"%s\" ctime_extra 0\n"
-		"sif \"%s\" crtime %lld\nsif \"%s\" crtime_extra 0\n",
-		rel, walk_epoch, rel, rel, walk_epoch, rel);
+	static const char *const times[] = { "atime", "mtime", "ctime", "crtime" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(times); i++)
+		fprintf(walk_cmds, "sif \"%s\" %s %lld\nsif \"%s\" %s_extra 0\n", rel, times[i],
+			walk_epoch, rel, times[i]);
 }
 
 /*
- * Atime and mtime are set here; ctime cannot be, so debugfs sets it in the
- * image afterwards (one command per entry, in a file it reads).
+ * The image's times are set by debugfs after mke2fs made it from DIR (one
+ * command per time of each entry, in a file it reads): DIR itself is only read.
  */
 static int clamp_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -178,7 +178,7 @@ static int clamp_one(const char *path, const struct stat *st, int type, struct F
 		return -1;
 	}
 	entry_times(*rel ? rel : "/");
-	return utimensat(AT_FDCWD, path, walk_time, AT_SYMLINK_NOFOLLOW) < 0 ? -1 : 0;
+	return 0;
 }
 
 /* CRC-32C (Castagnoli, reflected, no final inversion): ext4's metadata checksum. */
@@ -250,11 +250,10 @@ static int sb_stamp(const char *img, long long epoch, uint64_t blocks)
 }
 
 /* ext4 of DIR, without a journal (it is mounted read-only), deterministic. */
-static int make_fs(const char *dir, const char *stage, const char *img, const char *label,
-		   long long epoch, uint64_t *bytes)
+static int make_fs(const char *dir, const char *img, const char *label, long long epoch,
+		   uint64_t *bytes)
 {
-	char size[32], inodes[32], fake[64], opts[160], cmds[4300];
-	char *cp[] = { "cp", "-a", "--", (char *)dir, (char *)stage, NULL };
+	char size[32], inodes[32], fake[64], opts[160], cmds[4300], top[4200];
 	char *mk[] = { "mke2fs",
 		       "-q",
 		       "-F",
@@ -275,7 +274,7 @@ static int make_fs(const char *dir, const char *stage, const char *img, const ch
 		       "-L",
 		       (char *)label,
 		       "-d",
-		       (char *)stage,
+		       (char *)dir,
 		       (char *)img,
 		       size,
 		       NULL };
@@ -284,27 +283,23 @@ static int make_fs(const char *dir, const char *stage, const char *img, const ch
 	uint64_t blocks;
 	int r;
 
-	r = run(cp, NULL, false);
-	if (r < 0)
-		return log_error("cannot copy %s", dir), r;
-	walk_time[0] = walk_time[1] = (struct timespec){ .tv_sec = epoch };
-	walk_root = strlen(stage);
+	/* DIR/ names the same entries as DIR */
+	snprintf(top, sizeof(top), "%s", dir);
+	for (walk_root = strlen(top); walk_root > 1 && top[walk_root - 1] == '/';)
+		top[--walk_root] = 0;
 	walk_epoch = epoch;
-	snprintf(cmds, sizeof(cmds), "%s.debugfs", stage);
+	snprintf(cmds, sizeof(cmds), "%s.debugfs", img);
 	walk_cmds = fopen(cmds, "we");
 	if (!walk_cmds)
 		return log_error_errno(-errno, "%s", cmds);
-	r = nftw(stage, clamp_one, 32, FTW_PHYS | FTW_DEPTH);
+	r = nftw(top, clamp_one, 32, FTW_PHYS | FTW_DEPTH);
 	/*
 	 * What mke2fs stamps with the time it runs at, which E2FSPROGS_FAKE_TIME
 	 * cannot make 0 (0 there means "now"): the root, lost+found and the bad
 	 * blocks inode (the superblocks: sb_stamp).
 	 */
-	for (const char *const *e = (const char *const[]){ "/", "/lost+found", "<1>", NULL }; *e;
-	     e++) {
+	for (const char *const *e = (const char *const[]){ "/lost+found", "<1>", NULL }; *e; e++)
 		entry_times(*e);
-		fprintf(walk_cmds, "sif %s atime %lld\nsif %s mtime %lld\n", *e, epoch, *e, epoch);
-	}
 	if (fclose(walk_cmds) != 0 || r != 0)
 		return log_error("%s: cannot set times", dir), -EIO;
 	/* data, inode tables (256 bytes each) and ext4's own metadata, with room to spare */
@@ -495,7 +490,7 @@ static int parse_opts(int argc, char **argv, struct pack_opts *o)
 /* One pack: its work directory (removed at the end), its files and what they came to. */
 struct pack_job {
 	const struct pack_opts *o;
-	char tmp[4096], scratch[4096], stage[4200], fs[4200], hash[4200], part[4200];
+	char tmp[4096], scratch[4096], fs[4200], hash[4200], part[4200];
 	uint8_t salt[32], root[64], hdr_digest[32];
 	uint8_t vol_digest[32]; /* of the volume, as written */
 	uint8_t prk[32];	/* the volume's secret (pack_derive), wiped at the end */
@@ -910,16 +905,16 @@ static uint64_t mem_available(void)
 }
 
 /*
- * Where the plaintext copy, the filesystem and the tree are made (each pack
+ * Where the filesystem image and the tree are made (each pack
  * its own directory there, removed at the end): --scratch, else a tmpfs
- * /dev/shm with room for three times the files within half the memory
+ * /dev/shm with room for twice the files within half the memory
  * available (its writes never wait on a disk, its files never outlive a
  * reboot), else the output's work directory.
  */
 static int pack_scratch(struct pack_job *j)
 {
 	const char *base = j->o->scratch;
-	uint64_t need = walk_bytes * 3 + walk_inodes * 1536 + (64u << 20);
+	uint64_t need = walk_bytes * 2 + walk_inodes * 1024 + (64u << 20);
 	struct statfs sf;
 
 	if (!base && statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
@@ -961,12 +956,11 @@ static int pack_run(struct pack_opts *o)
 	}
 	if (o->dir && pack_scratch(&j) < 0)
 		o->dir = NULL;
-	snprintf(j.stage, sizeof(j.stage), "%s/stage", j.scratch);
 	snprintf(j.fs, sizeof(j.fs), "%s/fs.img", j.scratch);
 	snprintf(j.hash, sizeof(j.hash), "%s/verity.img", j.scratch);
 	if (o->dir && check_manifest(o->dir) == 0 &&
-	    make_fs(o->dir, j.stage, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 &&
-	    pack_verity(&j) == 0 && pack_sealed(&j) == 0) {
+	    make_fs(o->dir, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 && pack_verity(&j) == 0 &&
+	    pack_sealed(&j) == 0) {
 		if (rename(j.part, o->out) < 0) {
 			log_error_errno(-errno, "%s", o->out);
 			unlink(o->keyout);

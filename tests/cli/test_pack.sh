@@ -26,11 +26,15 @@ ls "$tmp" | grep -q 'pack\.' && bad "temporary files left" || ok "no temporary f
 [ "$(sed -n 's/^sha256 //p' "$tmp/out")" = "$(sha256sum "$tmp/w.img" | cut -c1-64)" ] &&
 	ok "the printed sha256 (hashed as written) is the volume file's" || bad "volume digest"
 
-# --scratch: the plaintext copy, filesystem and tree made there, nothing left after, the same volume
+# DIR is only read: its times are what they were (the image's are set inside it)
+before=$(stat -c '%y %z' "$tmp/wl/data/blob" "$tmp/wl/data")
+# --scratch: the filesystem and tree made there, nothing left after, the same volume
 mkdir -p "$tmp/scratch"
 expect "--scratch DIR" 0 "luks_header_sha256" -- "$cvm" pack "$tmp/wl" -o "$tmp/s.img" --key-out "$tmp/s.key" \
 	--source-date-epoch 1700000000 --scratch "$tmp/scratch"
 [ -z "$(ls -A "$tmp/scratch")" ] && ok "--scratch: nothing left there" || bad "--scratch: files left"
+[ "$(stat -c '%y %z' "$tmp/wl/data/blob" "$tmp/wl/data")" = "$before" ] && ok "DIR's own times untouched" ||
+	bad "DIR's times changed"
 [ "$(j 'd["verity"]["root_hash"]')" = "$(/usr/bin/python3 -c "import json; print(json.load(open('$tmp/s.key'))['verity']['root_hash'])")" ] &&
 	ok "--scratch: the same filesystem and tree" || bad "--scratch: another tree"
 expect "--scratch not a directory" 2 "--scratch $tmp/w.key: not a directory" -- \
