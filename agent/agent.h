@@ -155,10 +155,35 @@ struct kbs_options {
  * Runs the handshake (auth, attest) with evidence from tee binding a fresh
  * P-256 key, then fetches repo/type/tag. The plaintext resource is in
  * secret memory: release it with secret_free(*secret, *n). Errors are one
- * line in err; a broker's RFC 7807 detail is quoted there.
+ * line in err; a broker's RFC 7807 detail is quoted there. One release on
+ * a client of its own: kbs_client_get_resource on a kept client.
  */
 int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *resource,
 		     uint8_t **secret, size_t *n, char *err, size_t errlen);
+
+/*
+ * A client kept across key releases from one broker: its connection, the
+ * TLS session to resume and the pinned CA, loaded once. Each release on it
+ * is still a whole one (a fresh key, /auth for a fresh nonce, fresh
+ * evidence, /attest, the resource); only the transport is kept. o must
+ * outlive the client. 0, -EINVAL (not https://) or -ENOMEM, with err.
+ */
+struct kbs_client;
+int kbs_client_new(const struct kbs_options *o, struct kbs_client **out, char *err, size_t errlen);
+/* As kbs_get_resource, on c; releases on one client go one at a time. */
+int kbs_client_get_resource(struct kbs_client *c, struct tee *tee, const char *resource,
+			    uint8_t **secret, size_t *n, char *err, size_t errlen);
+/* Closes the connection and frees c; NULL is ignored. */
+void kbs_client_free(struct kbs_client *c);
+/* kbs_client_free(*c): the cleanup of _cleanup_(kbs_client_freep). */
+void kbs_client_freep(struct kbs_client **c);
+
+/*
+ * What a libcurl handle (a CURL *) of the agent refuses, whatever the
+ * environment says: any proxy, any redirect, any protocol but the one
+ * named ("https", "http"); no signals.
+ */
+void agent_curl_confine(void *curl, const char *protocol);
 
 /* kbs_resource_path_valid and kbs_report_data: measurement/measurement.h */
 

@@ -75,22 +75,26 @@ static void headers_free(struct curl_slist **hdrs)
 	curl_slist_free_all(*hdrs);
 }
 
-static void curl_slist_freep(struct curl_slist **l)
-{
-	curl_slist_free_all(*l);
-}
-
-struct session {
+/*
+ * What stays from one key release to the next: the libcurl handle, and in
+ * it the open connection, the TLS session to resume and the loaded CA.
+ */
+struct kbs_client {
 	const struct kbs_options *o;
 	CURL *curl;
+	struct curl_slist *connect_to;
 	char url_base[512];
+};
+
+/* One key release: its own nonce, evidence, key and token. */
+struct session {
+	struct kbs_client *c;
 	char *token;
 };
 
 static void session_end(struct session *s)
 {
 	wipe_freep(&s->token);
-	curl_easy_cleanup(s->curl);
 }
 
 /* The broker's RFC 7807 "detail" (or the whole short body) for messages. */
@@ -124,12 +128,14 @@ static int request(struct session *s, const char *method, const char *path, cons
 	char auth[8192];
 	CLEANUP_ERASE(auth);
 	_cleanup_(headers_free) struct curl_slist *hdrs = NULL;
+	const struct kbs_options *o = s->c->o;
+	CURL *curl = s->c->curl;
 	char url[1024], detail[256];
-	long backoff = s->o->backoff_ms > 0 ? s->o->backoff_ms : 200;
-	unsigned tries = s->o->retries;
+	long backoff = o->backoff_ms > 0 ? o->backoff_ms : 200;
+	unsigned tries = o->retries;
 	CURLcode rc = CURLE_OK;
 
-	snprintf(url, sizeof(url), "%s%s", s->url_base, path);
+	snprintf(url, sizeof(url), "%s%s", s->c->url_base, path);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (s->token && strlen(s->token) < sizeof(auth) - 32) {
@@ -139,20 +145,20 @@ static int request(struct session *s, const char *method, const char *path, cons
 	(void)method;
 	for (unsigned attempt = 0;; attempt++) {
 		body_wipe(b);
-		*b = (struct body){ .max = s->o->max_response ? s->o->max_response : 1u << 20 };
-		curl_easy_setopt(s->curl, CURLOPT_URL, url);
-		curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, b);
+		*b = (struct body){ .max = o->max_response ? o->max_response : 1u << 20 };
+		curl_easy_setopt(curl, CURLOPT_URL, url);
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
 		if (json) {
-			curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
-			curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, json);
-			curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+			curl_easy_setopt(curl, CURLOPT_POST, 1L);
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
 		} else {
-			curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
+			curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
 		}
-		rc = curl_easy_perform(s->curl);
+		rc = curl_easy_perform(curl);
 		*status = 0;
-		curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, status);
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
 		if (rc == CURLE_OK && *status < 500)
 			break;
 		if (b->too_big || attempt >= tries || rc == CURLE_PEER_FAILED_VERIFICATION ||
@@ -165,6 +171,10 @@ static int request(struct session *s, const char *method, const char *path, cons
 			backoff *= 2;
 		}
 	}
+	/* the handle outlives this request: it keeps no pointer to what is freed here */
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, NULL);
 	if (b->too_big)
 		return set_error(err, errlen, -EFBIG, "%s %s: answer larger than %zu bytes", method,
 				 path, b->max);
@@ -260,12 +270,12 @@ static int attest(struct session *s, struct tee *tee, const char *nonce, const c
 	}
 	if (!cJSON_AddStringToObject(ev, "additional_evidence", ""))
 		return -ENOMEM;
-	if (s->o->init_data_body) {
+	if (s->c->o->init_data_body) {
 		cJSON *id = cJSON_AddObjectToObject(req, "init-data");
 
 		if (!id || !cJSON_AddStringToObject(id, "format", "json") ||
-		    !cJSON_AddStringToObject(id, "body", s->o->init_data_body) ||
-		    !cJSON_AddStringToObject(id, "signature", s->o->init_data_signature))
+		    !cJSON_AddStringToObject(id, "body", s->c->o->init_data_body) ||
+		    !cJSON_AddStringToObject(id, "signature", s->c->o->init_data_signature))
 			return -ENOMEM;
 	}
 	if (!(text = cJSON_PrintUnformatted(req)))
@@ -301,13 +311,125 @@ static int fetch(struct session *s, const char *resource, EVP_PKEY *key, uint8_t
 	return r;
 }
 
-int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *resource,
-		     uint8_t **secret, size_t *n, char *err, size_t errlen)
+void agent_curl_confine(CURL *curl, const char *protocol)
 {
-	_cleanup_(curl_slist_freep) struct curl_slist *to = NULL;
-	_cleanup_(session_end) struct session s = { .o = o };
+	/*
+	 * No proxy, whatever the environment says: the kernel command line
+	 * (the host's) becomes PID 1's environment, and libcurl reads
+	 * https_proxy, ALL_PROXY and NO_PROXY from it. main() clears the
+	 * environment first; these options make the handle itself refuse.
+	 */
+	curl_easy_setopt(curl, CURLOPT_PROXY, "");
+	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, protocol);
+	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "");
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+}
+
+/* The libcurl handle of a client: HTTPS only, no proxy, no redirect, the broker pinned. */
+static int client_curl(struct kbs_client *c, char *err, size_t errlen)
+{
+	const struct kbs_options *o = c->o;
+	CURL *curl = c->curl;
+
+	agent_curl_confine(curl, "https");
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (o->cacert) {
+		/* Pinned: the given CA file only, never the system store. */
+		curl_easy_setopt(curl, CURLOPT_CAINFO, o->cacert);
+		curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+	} else if (o->ca_pem) {
+		/* Pinned: the order's CA only */
+		struct curl_blob blob = { .data = (void *)o->ca_pem,
+					  .len = strlen(o->ca_pem),
+					  .flags = CURL_BLOB_COPY };
+
+		curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+		curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(curl, CURLOPT_CAPATH, NULL);
+	} else if (o->spki_sha256) {
+		/*
+		 * Pinned by the key: libcurl compares the peer's SubjectPublicKeyInfo
+		 * with the pin whatever the chain, which then need not verify; it
+		 * does so on every connection, a resumed TLS session's too.
+		 */
+		_cleanup_free_ char *b64 = NULL;
+		char pin[80];
+
+		if (base64_encode(o->spki_sha256, 32, BASE64_STD, &b64) < 0)
+			return set_error(err, errlen, -ENOMEM, "out of memory");
+		snprintf(pin, sizeof(pin), "sha256//%s", b64);
+		curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, pin);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (o->connect_to) {
+		c->connect_to = curl_slist_append(NULL, o->connect_to);
+		if (!c->connect_to)
+			return set_error(err, errlen, -ENOMEM, "out of memory");
+		curl_easy_setopt(curl, CURLOPT_CONNECT_TO, c->connect_to);
+	}
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+			 o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+			 o->total_timeout_ms > 0 ? o->total_timeout_ms : 30000L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(curl, CURLOPT_COOKIEFILE, ""); /* cookies kept in memory */
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "cvm-kbs-client/" KBS_PROTOCOL_VERSION);
+	return 0;
+}
+
+int kbs_client_new(const struct kbs_options *o, struct kbs_client **out, char *err, size_t errlen)
+{
+	struct kbs_client *c;
+	int r;
+
+	*out = NULL;
+	if (strncmp(o->url, "https://", 8) || strlen(o->url) >= sizeof(c->url_base))
+		return set_error(err, errlen, -EINVAL, "the broker URL must be https://");
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return set_error(err, errlen, -ENOMEM, "out of memory");
+	c->o = o;
+	snprintf(c->url_base, sizeof(c->url_base), "%s", o->url);
+	while (strlen(c->url_base) > 8 && c->url_base[strlen(c->url_base) - 1] == '/')
+		c->url_base[strlen(c->url_base) - 1] = 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->curl = curl_easy_init())) {
+		kbs_client_free(c);
+		return set_error(err, errlen, -ENOMEM, "cannot start libcurl");
+	}
+	r = client_curl(c, err, errlen);
+	if (r < 0) {
+		kbs_client_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+void kbs_client_free(struct kbs_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->connect_to);
+	free(c);
+}
+
+void kbs_client_freep(struct kbs_client **c)
+{
+	kbs_client_free(*c);
+}
+
+int kbs_client_get_resource(struct kbs_client *c, struct tee *tee, const char *resource,
+			    uint8_t **secret, size_t *n, char *err, size_t errlen)
+{
+	_cleanup_(session_end) struct session s = { .c = c };
 	_cleanup_free_ char *nonce = NULL;
-	char hash[16] = "sha384", pin[80];
+	char hash[16] = "sha384";
 	EVP_PKEY *key = NULL;
 	int r;
 
@@ -316,69 +438,8 @@ int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *r
 				 "resource path must be repo/type/tag of [A-Za-z0-9._-], no dot "
 				 "first: %.64s",
 				 resource);
-	if (strncmp(o->url, "https://", 8) || strlen(o->url) >= sizeof(s.url_base))
-		return set_error(err, errlen, -EINVAL, "the broker URL must be https://");
-	snprintf(s.url_base, sizeof(s.url_base), "%s", o->url);
-	while (strlen(s.url_base) > 8 && s.url_base[strlen(s.url_base) - 1] == '/')
-		s.url_base[strlen(s.url_base) - 1] = 0;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(s.curl = curl_easy_init()))
-		return set_error(err, errlen, -ENOMEM, "cannot start libcurl");
-	/*
-	 * No proxy, whatever the environment says: the kernel command line
-	 * (the host's) becomes PID 1's environment, and libcurl reads
-	 * https_proxy, ALL_PROXY and NO_PROXY from it. main() clears the
-	 * environment first; these options make the handle itself refuse.
-	 */
-	curl_easy_setopt(s.curl, CURLOPT_PROXY, "");
-	curl_easy_setopt(s.curl, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(s.curl, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(s.curl, CURLOPT_REDIR_PROTOCOLS_STR, "");
-	curl_easy_setopt(s.curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(s.curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(s.curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(s.curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(s.curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (o->cacert) {
-		/* Pinned: the given CA file only, never the system store. */
-		curl_easy_setopt(s.curl, CURLOPT_CAINFO, o->cacert);
-		curl_easy_setopt(s.curl, CURLOPT_CAPATH, NULL);
-	} else if (o->ca_pem) {
-		/* Pinned: the order's CA only */
-		struct curl_blob blob = { .data = (void *)o->ca_pem,
-					  .len = strlen(o->ca_pem),
-					  .flags = CURL_BLOB_COPY };
-
-		curl_easy_setopt(s.curl, CURLOPT_CAINFO_BLOB, &blob);
-		curl_easy_setopt(s.curl, CURLOPT_CAINFO, NULL);
-		curl_easy_setopt(s.curl, CURLOPT_CAPATH, NULL);
-	} else if (o->spki_sha256) {
-		/*
-		 * Pinned by the key: libcurl compares the peer's SubjectPublicKeyInfo
-		 * with the pin whatever the chain, which then need not verify.
-		 */
-		_cleanup_free_ char *b64 = NULL;
-
-		if (base64_encode(o->spki_sha256, 32, BASE64_STD, &b64) < 0)
-			return set_error(err, errlen, -ENOMEM, "out of memory");
-		snprintf(pin, sizeof(pin), "sha256//%s", b64);
-		curl_easy_setopt(s.curl, CURLOPT_PINNEDPUBLICKEY, pin);
-		curl_easy_setopt(s.curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(s.curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (o->connect_to) {
-		to = curl_slist_append(NULL, o->connect_to);
-		if (!to)
-			return set_error(err, errlen, -ENOMEM, "out of memory");
-		curl_easy_setopt(s.curl, CURLOPT_CONNECT_TO, to);
-	}
-	curl_easy_setopt(s.curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000L);
-	curl_easy_setopt(s.curl, CURLOPT_TIMEOUT_MS,
-			 o->total_timeout_ms > 0 ? o->total_timeout_ms : 30000L);
-	curl_easy_setopt(s.curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(s.curl, CURLOPT_COOKIEFILE, ""); /* cookies kept in memory */
-	curl_easy_setopt(s.curl, CURLOPT_USERAGENT, "cvm-kbs-client/" KBS_PROTOCOL_VERSION);
-
+	/* nothing of an earlier release goes with this one: its cookie neither */
+	curl_easy_setopt(c->curl, CURLOPT_COOKIELIST, "ALL");
 	r = p256_generate(&key);
 	/*
 	 * A session the broker dropped before our /attest (a flood of /auth
@@ -391,7 +452,7 @@ int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *r
 		r = auth(&s, tee, &nonce, hash, sizeof(hash), err, errlen);
 		if (r == 0)
 			r = attest(&s, tee, nonce, hash, key, err, errlen);
-		if (r != -ESTALE || again >= o->retries)
+		if (r != -ESTALE || again >= c->o->retries)
 			break;
 		r = 0;
 	}
@@ -401,4 +462,15 @@ int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *r
 		r = fetch(&s, resource, key, secret, n, err, errlen);
 	EVP_PKEY_free(key);
 	return r;
+}
+
+int kbs_get_resource(const struct kbs_options *o, struct tee *tee, const char *resource,
+		     uint8_t **secret, size_t *n, char *err, size_t errlen)
+{
+	_cleanup_(kbs_client_freep) struct kbs_client *c = NULL;
+	int r = kbs_client_new(o, &c, err, errlen);
+
+	if (r < 0)
+		return r;
+	return kbs_client_get_resource(c, tee, resource, secret, n, err, errlen);
 }

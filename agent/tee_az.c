@@ -449,12 +449,7 @@ static int imds(const struct az *a, const char *path, const char *post, cJSON **
 	snprintf(url, sizeof(url), "%s%s", base, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	/* link-local and unauthenticated: no proxy, no redirect, plain HTTP only */
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	agent_curl_confine(c, "http");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);

@@ -135,7 +135,7 @@ static char *read_body(struct kbs *k, struct evhttp_request *req, size_t *len)
 
 /* ---- /auth ---- */
 
-static void handle_auth(struct kbs *k, struct evhttp_request *req)
+static void handle_auth(struct kbs *k, struct conn *c, struct evhttp_request *req)
 {
 	_cleanup_free_ char *body = NULL, *nonce = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *resp = NULL;
@@ -149,21 +149,28 @@ static void handle_auth(struct kbs *k, struct evhttp_request *req)
 	size_t len = 0;
 	time_t now = time(NULL);
 
-	/*
-	 * One session per connection: a flood of /auth pays a TLS handshake for
-	 * each session it opens; a client keeps its cookie across connections.
-	 */
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 	body = read_body(k, req, &len);
 	r = kbs_auth_request_parse(body, body ? len : 0, &platform, &type, why, sizeof(why));
 	if (r < 0) {
 		kbs_log("%s auth: refused: %s", peer(req), why);
 		return reply_error(req, 400, type, why);
 	}
+	/*
+	 * One waiting session per connection: a flood of /auth pays a TLS
+	 * handshake for each session it keeps waiting, as when every /auth
+	 * closed its connection, while a client that attests keeps its
+	 * connection for the next key release.
+	 */
+	if (c)
+		conn_auth(k, c, peer(req), now);
+	else
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 	if (RAND_bytes(raw, sizeof(raw)) != 1 ||
 	    base64_encode(raw, sizeof(raw), BASE64_STD, &nonce) < 0 ||
 	    !(s = session_new(k, peer(req), now)))
 		return reply_error(req, 500, "InternalError", "out of memory");
+	if (c)
+		memcpy(c->waiting, s->hex, sizeof(c->waiting));
 	snprintf(s->nonce, sizeof(s->nonce), "%s", nonce);
 	s->tee = platform;
 	resp = cJSON_CreateObject();
@@ -469,16 +476,21 @@ static void on_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	static const char res[] = "/kbs/v0/resource/";
 
-	k->served++;
-	{
-		/* Answers go out in one piece: no Nagle delay against the peer's delayed ACK. */
-		struct evhttp_connection *c = evhttp_request_get_connection(req);
-		struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
-		evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	struct evhttp_connection *ec = evhttp_request_get_connection(req);
+	struct bufferevent *bev = ec ? evhttp_connection_get_bufferevent(ec) : NULL;
+	struct conn *c = conn_of(k, bev);
 
-		if (fd >= 0)
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	}
+	k->served++;
+	/* Answers go out in one piece: no Nagle delay against the peer's delayed ACK. */
+	if (c && c->requests == 1)
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+			   sizeof(int));
+	/*
+	 * A connection kept alive for timeout seconds closes after this answer,
+	 * well before connection_ttl would cut it in the middle of another.
+	 */
+	if (!c || time(NULL) - c->start >= k->timeout)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 	if (!uri)
 		return reply_error(req, 400, "InvalidRequest", "no URI");
 	if (strchr(uri, '?') || strchr(uri, '%') || strchr(uri, '#')) {
@@ -487,7 +499,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 				   "query strings and %-escapes are not accepted");
 	}
 	if (cmd == EVHTTP_REQ_POST && !strcmp(uri, "/kbs/v0/auth"))
-		return handle_auth(k, req);
+		return handle_auth(k, c, req);
 	if (cmd == EVHTTP_REQ_POST && !strcmp(uri, "/kbs/v0/attest"))
 		return handle_attest(k, req);
 	if (cmd == EVHTTP_REQ_GET && !strncmp(uri, res, strlen(res)))
@@ -726,9 +738,12 @@ static int kbs_loop(struct kbs *k)
 		event_add(sweep, &(struct timeval){ 1, 0 });
 		event_base_dispatch(k->base);
 		if (stop_signal)
-			kbs_log("stopping on signal %d after %llu requests (%llu sessions evicted, "
-				"%llu connections cut)",
+			kbs_log("stopping on signal %d after %llu requests on %llu connections "
+				"(%llu "
+				"resumed a TLS session; %llu sessions evicted, %llu connections "
+				"cut)",
 				(int)stop_signal, (unsigned long long)k->served,
+				(unsigned long long)k->connections, (unsigned long long)k->resumed,
 				(unsigned long long)k->evicted, (unsigned long long)k->cut);
 		else
 			kbs_log("stopping after %llu requests", (unsigned long long)k->served);

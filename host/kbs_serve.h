@@ -51,6 +51,8 @@ struct conn {
 	SSL *ssl;
 	time_t start;
 	bool listed; /* in k->conns (not yet cut) */
+	uint64_t requests;
+	char waiting[65]; /* the id of the session its last /auth opened, or "" */
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -77,6 +79,7 @@ struct kbs {
 	size_t nconns;
 	bool freed; /* memory to give back at the next sweep */
 	uint64_t served, evicted, cut;
+	uint64_t connections, resumed; /* TLS connections that carried a request; resumed ones */
 };
 
 /* One line on stderr, "cvm kbs: ...", control bytes of hostile values replaced. */
@@ -127,5 +130,16 @@ int conns_init(void);
 void conns_sweep(struct kbs *k, time_t now);
 /* evhttp's bufferevent callback: a TLS connection, the oldest cut when the pool is full. */
 struct bufferevent *on_connect(struct event_base *base, void *arg);
+/*
+ * The connection a request came on, its request counted (and on its first
+ * whether TLS resumed a session); NULL when it cannot be told.
+ */
+struct conn *conn_of(struct kbs *k, struct bufferevent *bev);
+/*
+ * One waiting session per connection: before an /auth on c opens another,
+ * the session c's previous /auth opened, if still waiting for its
+ * /attest, is dropped.
+ */
+void conn_auth(struct kbs *k, struct conn *c, const char *peer_addr, time_t now);
 
 #endif

@@ -223,6 +223,30 @@ struct bufferevent *on_connect(struct event_base *base, void *arg)
 	return bev;
 }
 
+struct conn *conn_of(struct kbs *k, struct bufferevent *bev)
+{
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+	struct conn *c = ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
+
+	if (c && c->requests++ == 0) {
+		k->connections++;
+		k->resumed += SSL_session_reused(ssl) == 1;
+	}
+	return c;
+}
+
+void conn_auth(struct kbs *k, struct conn *c, const char *peer_addr, time_t now)
+{
+	struct session *old = c->waiting[0] ? session_find(k, c->waiting, now) : NULL;
+
+	if (old && !old->used) {
+		kbs_log("%s auth: session %.8s dropped unattested (a new /auth on its connection)",
+			peer_addr, old->hex);
+		session_drop(k, old);
+	}
+	c->waiting[0] = 0;
+}
+
 int conns_init(void)
 {
 	if (conn_index < 0)

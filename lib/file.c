@@ -11,13 +11,39 @@
 #include <linux/fs.h>
 #include <linux/openat2.h>
 
+#include <openssl/crypto.h>
+
 #include "lib/lib.h"
+
+/*
+ * A larger buffer for a file that grew while it was read: the old one may
+ * hold a secret (a key from the broker's store), so it is wiped, not
+ * realloc'd. -EFBIG beyond cap + 1 bytes.
+ */
+static int read_grow(uint8_t **buf, size_t *size, size_t n, size_t cap)
+{
+	size_t want = *size * 2 > cap + 1 ? cap + 1 : *size * 2;
+	uint8_t *p;
+
+	if (*size >= cap + 1)
+		return -EFBIG;
+	p = malloc(want);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, *buf, n);
+	OPENSSL_cleanse(*buf, *size);
+	free(*buf);
+	*buf = p;
+	*size = want;
+	return 0;
+}
 
 static int read_fd(int fd, size_t cap, uint8_t **out, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf;
-	size_t n = 0;
+	size_t n = 0, size;
+	int r = 0;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -28,33 +54,39 @@ static int read_fd(int fd, size_t cap, uint8_t **out, size_t *len)
 	if ((uint64_t)st.st_size > cap)
 		return -EFBIG;
 
-	/* The file may grow while we read: the cap bounds the buffer, not st_size. */
-	buf = malloc(cap + 1);
+	/*
+	 * Sized by st_size, with room to see the end of the file and for the
+	 * NUL. The file may grow while we read (or say 0, as /proc's do): the
+	 * buffer then grows, and the cap bounds it.
+	 */
+	size = (size_t)st.st_size + 4096 > cap + 1 ? cap + 1 : (size_t)st.st_size + 4096;
+	buf = malloc(size);
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		ssize_t k = read(fd, buf + n, cap + 1 - n);
+		ssize_t k;
 
+		if (n == size && (r = read_grow(&buf, &size, n, cap)) < 0)
+			goto fail;
+		k = read(fd, buf + n, size - n);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
-			int e = -errno;
-
-			free(buf);
-			return e;
+			r = -errno;
+			goto fail;
 		}
 		if (k == 0)
 			break;
 		n += (size_t)k;
-		if (n > cap) {
-			free(buf);
-			return -EFBIG;
-		}
 	}
-	buf[n] = 0;
+	buf[n] = 0; /* n < size <= cap + 1 */
 	*out = buf;
 	*len = n;
 	return 0;
+fail:
+	OPENSSL_cleanse(buf, size);
+	free(buf);
+	return r;
 }
 
 int file_read_at(const char *dir, const char *name, size_t cap, uint8_t **out, size_t *len)

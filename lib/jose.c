@@ -133,18 +133,26 @@ int concat_kdf_sha256(const uint8_t *z, size_t zlen, const char *alg, const uint
 	return r;
 }
 
-/* ECDH between priv and peer, then the Concat KDF for ECDH-ES+A256KW: the key-wrapping key. */
+/*
+ * ECDH between priv and peer, then the Concat KDF for ECDH-ES+A256KW: the
+ * key-wrapping key. The peer's point is checked to be on the curve and not
+ * at infinity (the quick check); OpenSSL's full check adds n*Q = O, one
+ * more scalar multiplication, which P-256 (cofactor 1) makes redundant.
+ */
 static int derive_kek(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t kek[32])
 {
 	uint8_t z[32];
 	CLEANUP_ERASE(z);
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, peer, NULL);
 	size_t zlen = sizeof(z);
 	int r = -EIO;
 
-	if (c && EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer(c, peer) == 1 &&
+	if (c && pc && EVP_PKEY_is_a(peer, "EC") && EVP_PKEY_public_check_quick(pc) == 1 &&
+	    EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer_ex(c, peer, 0) == 1 &&
 	    EVP_PKEY_derive(c, z, &zlen) == 1 && zlen == 32)
 		r = concat_kdf_sha256(z, zlen, JWE_ALG, NULL, 0, NULL, 0, kek, 32);
+	EVP_PKEY_CTX_free(pc);
 	EVP_PKEY_CTX_free(c);
 	ERR_clear_error();
 	return r;

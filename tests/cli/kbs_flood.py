@@ -3,11 +3,15 @@
 # keep-alive connections, and prints one line of JSON: how many requests of
 # each answer (HTTP status or "closed"), and the seconds taken.
 # usage: kbs_flood.py PORT CACERT MODE N [EVIDENCE.json [PAD]]
-#   auth     N /auth requests (the broker may close a connection: a new one
-#            is opened, as a flooder would)
+#   auth     N /auth requests, each on a new connection: the broker keeps
+#            one waiting session per connection, so a flooder that wants
+#            its sessions to stay opens one for each
+#   auth-keep  N /auth requests on one kept connection (each drops the
+#            session of the one before)
 #   attest   N /auth + /attest pairs carrying EVIDENCE (genuine sim evidence
 #            that binds other data, so that the broker parses it, then
-#            refuses it) with a runtime_eventlog of PAD bytes
+#            refuses it) with a runtime_eventlog of PAD bytes, a new
+#            connection for each pair
 #   guess    N /attest with random session cookies
 #   slow     one connection that sends a request one byte per second; prints
 #            after how many seconds the broker closed it (or N seconds)
@@ -60,15 +64,24 @@ def request(method, path, body, cookie=None):
         return "closed", None, None
 
 
+def hang_up():
+    global conn
+    if conn is not None:
+        conn.close()
+        conn = None
+
+
 def count(st):
     counts[str(st)] = counts.get(str(st), 0) + 1
 
 
 AUTH = json.dumps({"version": "0.4.0", "tee": "tdx", "extra-params": {}})
 t0 = time.time()
-if mode == "auth":
+if mode in ("auth", "auth-keep"):
     for _ in range(n):
         count(request("POST", "/kbs/v0/auth", AUTH)[0])
+        if mode == "auth":
+            hang_up()
 elif mode == "attest":
     ev = json.load(open(sys.argv[5]))
     pad = int(sys.argv[6]) if len(sys.argv) > 6 else 0
@@ -86,6 +99,7 @@ elif mode == "attest":
         count(request("POST", "/kbs/v0/attest", json.dumps({
             "runtime-data": {"nonce": j["nonce"], "tee-pubkey": pub},
             "tee-evidence": {"primary_evidence": ev, "additional_evidence": ""}}), ck)[0])
+        hang_up()
 elif mode == "guess":
     for _ in range(n):
         ck = "kbs-session-id=" + os.urandom(32).hex()

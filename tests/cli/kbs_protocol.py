@@ -170,6 +170,67 @@ st, j2, _ = request("POST", "/kbs/v0/attest", attest_body(j["nonce"], pub6, ev),
 check("a quote changed after signing is refused", st == 401 and "signature" in j2["detail"],
       str(j2))
 
+# ---- keep-alive and TLS session resumption: the transport, never the attestation ----
+def on(c, method, path, body=None, cookie=None):
+    headers = {"Content-Type": "application/json"}
+    if cookie:
+        headers["Cookie"] = cookie
+    c.request(method, path, body=json.dumps(body) if body is not None else None,
+              headers=headers)
+    r = c.getresponse()
+    text = r.read()
+    ck = r.getheader("Set-Cookie")
+    return r.status, json.loads(text), ck.split(";")[0] if ck else None, r.getheader("Connection")
+
+
+def release_on(c):
+    st, j, ck, close = on(c, "POST", "/kbs/v0/auth",
+                          {"version": "0.4.0", "tee": "tdx", "extra-params": {}})
+    k, pub = newkey()
+    body = attest_body(j["nonce"], pub, evidence(report_data(j["nonce"], pub)))
+    st2, _, _, _ = on(c, "POST", "/kbs/v0/attest", body, ck)
+    st3, res, _, _ = on(c, "GET", "/kbs/v0/resource/default/key/vol", cookie=ck)
+    return (st, st2, st3), close, ck, body
+
+
+keep = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=20)
+sts, close, ck_a, body_a = release_on(keep)
+sock_a = keep.sock
+sts2, close2, ck_b, _ = release_on(keep)
+check("two whole releases on one kept connection (auth not closing it)",
+      sts == sts2 == (200, 200, 200) and close is None and keep.sock is sock_a,
+      "%s %s %s" % (sts, sts2, close))
+st, j, _, _ = on(keep, "POST", "/kbs/v0/attest", body_a, ck_b)
+check("on the kept connection, the first release's attest replayed on the second session "
+      "is refused", st == 401, str(j))
+st, j, ck_c, _ = on(keep, "POST", "/kbs/v0/auth",
+                    {"version": "0.4.0", "tee": "tdx", "extra-params": {}})
+st, j, ck_d, _ = on(keep, "POST", "/kbs/v0/auth",
+                    {"version": "0.4.0", "tee": "tdx", "extra-params": {}})
+st, j, _, _ = on(keep, "POST", "/kbs/v0/attest", {"runtime-data": {}}, ck_c)
+check("a second /auth on a connection drops the session its first left waiting",
+      st == 401 and problem(j) == "UnAuthenticatedCookie", str(j))
+tls_session = keep.sock.session
+keep.close()
+resumed = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=20)
+resumed.connect()
+resumed.sock.close()
+raw = socket.create_connection(("127.0.0.1", int(port)))
+resumed.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=tls_session)
+check("a new connection resumes the TLS session", resumed.sock.session_reused)
+st, j, ck_e, _ = on(resumed, "POST", "/kbs/v0/auth",
+                    {"version": "0.4.0", "tee": "tdx", "extra-params": {}})
+st, j, _, _ = on(resumed, "GET", "/kbs/v0/resource/default/key/vol", cookie=ck_e)
+check("on a resumed TLS session, a session that has not attested gets nothing",
+      st == 401 and "not attested" in j["detail"], str(j))
+st, j, _, _ = on(resumed, "POST", "/kbs/v0/attest", body_a, ck_e)
+check("on a resumed TLS session, evidence over an earlier nonce is refused",
+      st == 401 and problem(j) == "AttestationFailed", str(j))
+sts, _, _, _ = release_on(resumed)
+check("on a resumed TLS session, a whole release still works", sts == (200, 200, 200),
+      str(sts))
+resumed.close()
+
 # ---- protocol errors ----
 st, j, _ = auth(version="0.3.0")
 check("wrong protocol version", st == 400 and problem(j) == "ProtocolVersion", str(j))

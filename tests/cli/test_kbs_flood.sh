@@ -83,6 +83,7 @@ flood() { # NAME MODE N [ARGS]
 }
 flood auth1 auth 3000
 flood auth2 auth 3000
+flood keep auth-keep 3000
 flood attest attest 600 "$tmp/ev.json" 60000
 flood guess guess 3000
 sleep 1
@@ -104,13 +105,18 @@ while [ $n -lt 8 ]; do
 done
 [ $got -eq $n ] && ok "a genuine guest under flood gets its key ($got of $n, slowest ${worst} ms)" ||
 	{ bad "genuine guest under flood: $got of $n released"; cat "$tmp/guest.err"; }
-for f in auth1 auth2 attest guess; do
+for f in auth1 auth2 keep attest guess; do
 	eval "wait \$fpid_$f"
 done
 wait "$idle"
-cat "$tmp/flood.auth1" "$tmp/flood.auth2" "$tmp/flood.attest" "$tmp/flood.guess" "$tmp/idle.out" | sed 's/^/# /'
+cat "$tmp/flood.auth1" "$tmp/flood.auth2" "$tmp/flood.keep" "$tmp/flood.attest" "$tmp/flood.guess" "$tmp/idle.out" | sed 's/^/# /'
 grep -q '"200": 3000' "$tmp/flood.auth1" && grep -q '"200": 3000' "$tmp/flood.auth2" &&
 	ok "every /auth of the flood was answered (no TooManySessions)" || bad "an /auth of the flood was refused"
+# on a kept connection each /auth drops the session of the one before: at most one waits
+$py -c 'import json,sys; c=json.load(open(sys.argv[1])); sys.exit(0 if c.get("200", 0) > 2900 else 1)' "$tmp/flood.keep" &&
+	[ "$(grep -c 'dropped unattested (a new /auth on its connection)' "$tmp/broker.log")" -gt 2800 ] &&
+	ok "3000 /auth on a kept connection: each dropped the session before it" ||
+	bad "auth on a kept connection: $(cat "$tmp/flood.keep")"
 grep -q 'evicted unattested' "$tmp/broker.log" && ok "the flood overflowed the pool: the oldest waiting sessions were evicted" ||
 	bad "no eviction: the flood did not reach the limit"
 grep -q '"401": 600' "$tmp/flood.attest" && ok "600 refused /attest with 60 KB of evidence each" || bad "attest flood: $(cat "$tmp/flood.attest")"
