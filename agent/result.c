@@ -17,9 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include "agent/result.h"
 
 #define TAR_DEPTH_MAX 64
@@ -43,7 +40,6 @@ int result_order_read(const char *device, char *order_id, size_t cap, char *err,
 struct disk {
 	int fd;
 	uint64_t pos, room; /* bundle bytes written; room for them from OUTDISK_BUNDLE_OFFSET */
-	EVP_MD_CTX *sha;
 };
 
 static int disk_sink(void *ctx, const void *p, size_t n)
@@ -53,8 +49,6 @@ static int disk_sink(void *ctx, const void *p, size_t n)
 
 	if (n > d->room - d->pos)
 		return -ENOSPC;
-	if (EVP_DigestUpdate(d->sha, p, n) != 1)
-		return -EIO;
 	if ((r = fd_pwrite_all(d->fd, p, n, OUTDISK_BUNDLE_OFFSET + d->pos)) < 0)
 		return r;
 	d->pos += n;
@@ -251,8 +245,6 @@ static int disk_open(const char *device, struct disk *d, char *err, size_t errle
 {
 	off_t end;
 
-	if (!(d->sha = EVP_MD_CTX_new()) || EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL) != 1)
-		return set_error(err, errlen, -ENOMEM, "E_OUTPUT_OPEN: out of memory");
 	if ((d->fd = open(device, O_RDWR | O_CLOEXEC)) < 0)
 		return set_error(err, errlen, -errno, "E_OUTPUT_OPEN: %s: %s", device,
 				 strerror(errno));
@@ -263,7 +255,8 @@ static int disk_open(const char *device, struct disk *d, char *err, size_t errle
 	return 0;
 }
 
-static int commit(struct disk *d, char *err, size_t errlen)
+/* The record names the bytes written: the writer's digest of all it gave disk_sink. */
+static int commit(struct disk *d, const struct result_writer *w, char *err, size_t errlen)
 {
 	struct outdisk_commit c = { .offset = OUTDISK_BUNDLE_OFFSET, .length = d->pos };
 	uint8_t block[OUTDISK_BLOCK];
@@ -271,7 +264,7 @@ static int commit(struct disk *d, char *err, size_t errlen)
 
 	if ((r = flush(d->fd, err, errlen)) < 0)
 		return r;
-	if (EVP_DigestFinal_ex(d->sha, c.sha256, NULL) != 1 || outdisk_commit_encode(&c, block) < 0)
+	if (result_writer_sha256(w, c.sha256) < 0 || outdisk_commit_encode(&c, block) < 0)
 		return set_error(err, errlen, -EIO, "E_OUTPUT_WRITE: commit record");
 	return write_block0(d, block, err, errlen);
 }
@@ -294,12 +287,11 @@ int result_write(const char *device, const char *stage_dir, const uint8_t recipi
 		    0 &&
 	    (r = tar_stage(&t, stage_dir)) == 0 &&
 	    (r = result_writer_finish(t.w, eventlog, ev, ev_ctx, err, errlen)) == 0 &&
-	    (r = commit(&d, err, errlen)) == 0)
+	    (r = commit(&d, t.w, err, errlen)) == 0)
 		*bytes = d.pos;
 	if (r == -ENOSPC && err && strncmp(err, "E_OUTPUT_FULL", 13))
 		set_error(err, errlen, r, "E_OUTPUT_FULL: the output disk is full");
 	result_writer_free(t.w);
-	EVP_MD_CTX_free(d.sha);
 	if (d.fd >= 0)
 		close(d.fd);
 	return r;

@@ -374,9 +374,13 @@ typedef int (*result_evidence_fn)(void *ctx, const uint8_t report_data[64], cJSO
 				  char *err, size_t errlen);
 
 /*
- * The streaming writer: one chunk of plaintext in memory. The header goes
- * to sink at once; chunks as they fill; the trailer at finish. After any
- * error the writer refuses to go on. chunk_size 0 means the default.
+ * The streaming writer: a bounded ring of chunks in memory (about 1 MiB,
+ * whatever the output's size). The header goes to sink at once; chunks as
+ * they fill; the trailer at finish. sink is called from the caller's
+ * thread only, in order. After any error the writer refuses to go on.
+ * chunk_size 0 means the default. Past its first MiB, on a machine with a
+ * second CPU, the writer hashes on a thread of its own until finish, an
+ * error or free: the caller must not fork in between.
  */
 struct result_writer;
 int result_writer_new(const uint8_t recipient[33], const struct result_key *signer,
@@ -390,6 +394,8 @@ int result_writer_write(struct result_writer *w, const void *p, size_t n, char *
  */
 int result_writer_finish(struct result_writer *w, const char *eventlog, result_evidence_fn ev,
 			 void *ev_ctx, char *err, size_t errlen);
+/* SHA-256 of every byte the sink was given, once finish succeeded: 0, or -EINVAL before. */
+int result_writer_sha256(const struct result_writer *w, uint8_t out[32]);
 void result_writer_free(struct result_writer *w);
 
 /* Random access to a bundle: a file, or the bundle's region of the output disk. */
@@ -436,6 +442,9 @@ void result_info_free(struct result_info *info);
  * holds *n bytes until the next call); *end turns true with the last
  * chunk, and stays true (with *n == 0) on later calls. A chunk that does
  * not authenticate, or is missing, is an error, and so is every call after.
+ * Memory is bounded (about 1 MiB of chunks). A bundle over 1 MiB is read
+ * ahead on a thread of the reader's own when there is a second CPU, from
+ * new to free: the caller must not fork in between.
  */
 struct result_reader;
 int result_reader_new(const struct result_source *src, const struct result_info *info,

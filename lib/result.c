@@ -306,27 +306,39 @@ static void nonce_of(uint64_t index, bool last, uint8_t n[12])
 	n[11] = last ? 1 : 0;
 }
 
-/*
- * One AES-256-GCM operation over a whole chunk, in place. Decryption
- * reports success only once the tag has checked; the caller must not use
- * buf before that.
- */
-int result_gcm(bool enc, const uint8_t key[32], uint64_t index, bool last, const uint8_t aad[32],
-	       uint8_t *buf, size_t n, uint8_t tag[TAG_LEN])
+EVP_CIPHER_CTX *result_gcm_new(bool enc, const uint8_t key[32])
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+	/* the key schedule is made once per bundle; each chunk sets only its nonce */
+	if (c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, NULL, enc) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * One AES-256-GCM operation over a whole chunk. Decryption reports success
+ * only once the tag has checked; the caller must not use out before that.
+ */
+int result_gcm(EVP_CIPHER_CTX *c, bool enc, uint64_t index, bool last, const uint8_t aad[32],
+	       const uint8_t *in, uint8_t *out, size_t n, uint8_t tag[TAG_LEN])
+{
 	uint8_t nonce[12];
-	int l = 0, ok;
+	int l = 0;
 
 	nonce_of(index, last, nonce);
-	ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, enc) == 1 &&
-	     EVP_CipherUpdate(c, NULL, &l, aad, 32) == 1 &&
-	     (n == 0 || EVP_CipherUpdate(c, buf, &l, buf, (int)n) == 1) &&
-	     (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1) &&
-	     EVP_CipherFinal_ex(c, buf + (n ? l : 0), &l) == 1 &&
-	     (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1);
-	EVP_CIPHER_CTX_free(c);
-	return ok ? 0 : -EBADMSG;
+	return EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, enc) == 1 &&
+			       EVP_CipherUpdate(c, NULL, &l, aad, 32) == 1 &&
+			       (n == 0 || EVP_CipherUpdate(c, out, &l, in, (int)n) == 1) &&
+			       (enc ||
+				EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1) &&
+			       EVP_CipherFinal_ex(c, out + (n ? l : 0), &l) == 1 &&
+			       (!enc ||
+				EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1)
+		       ? 0
+		       : -EBADMSG;
 }
 
 static bool tee_valid(const char *s)

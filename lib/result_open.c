@@ -236,42 +236,87 @@ static int chunk_frame(const struct result_source *src, uint64_t off, uint32_t c
 	return 0;
 }
 
+/* ---- chunks, read ahead ---- */
+
+/*
+ * Chunk after chunk into ring slots, each its frame word, ciphertext and
+ * tag: on the ring's helper thread once the bundle passes RING_AFTER bytes
+ * on a machine with a second CPU, inline before. Reading is all the helper
+ * does; what the caller does with a slot (hash, decrypt) stays on its own
+ * thread. Slots for about RING_BYTES, 2 to RESULT_RING_MAX.
+ */
+#define RING_BYTES (1u << 20)
+#define RING_AFTER (1u << 20)
+
+enum { FEED_OK, FEED_MISSING, FEED_BAD_LENGTH, FEED_CUT };
+
+struct feed {
+	struct result_source src;
+	uint64_t off, left; /* the next frame; how many chunks may still come */
+	uint32_t chunk_size;
+};
+
+static int feed_chunk(void *ctx, struct result_slot *s)
+{
+	struct feed *f = ctx;
+	uint32_t l = 0;
+	bool last = false;
+	int r = chunk_frame(&f->src, f->off, f->chunk_size, s->p, &l, &last);
+
+	s->len = 0;
+	if (r < 0)
+		s->status = r == -ENODATA ? FEED_MISSING : FEED_BAD_LENGTH;
+	else if (result_read_at(&f->src, f->off + 4, s->p + 4, l) < 0)
+		s->status = FEED_CUT;
+	else
+		s->status = FEED_OK, s->len = 4 + (size_t)l, f->off += 4 + (uint64_t)l;
+	return s->status != FEED_OK || last || f->left-- <= 1;
+}
+
+/* The chunks from off, at most max of them. 0, or -ENOMEM. */
+static int feed_start(struct feed *f, const struct result_source *src, uint64_t off,
+		      uint32_t chunk_size, uint64_t max, struct result_ring **q)
+{
+	*f = (struct feed){ .src = *src, .off = off, .left = max, .chunk_size = chunk_size };
+	if (result_ring_new(RING_HELPER_FILLS, RING_BYTES / chunk_size, 4 + chunk_size + TAG_LEN,
+			    feed_chunk, f, q) < 0)
+		return -ENOMEM;
+	if ((src->size > off && src->size - off >= RING_AFTER) || result_ring_mode == RING_THREAD)
+		result_ring_parallel(*q);
+	return 0;
+}
+
 /* Hashes every chunk into D: their count, and where the trailer starts. */
 static int walk_chunks(const struct result_source *src, uint64_t off, struct result_info *in,
 		       EVP_MD_CTX *d, uint64_t *trailer, char *err, size_t errlen)
 {
-	unsigned long long i;
-	uint8_t buf[16384];
-	bool last = false;
+	unsigned long long i = 0;
+	struct result_ring *q;
+	struct result_slot *s;
+	struct feed f;
+	int r = feed_start(&f, src, off, in->chunk_size, UINT64_MAX, &q);
 
-	for (i = 0; !last; i++) {
-		uint8_t word[4];
-		uint32_t l;
-		int r = chunk_frame(src, off, in->chunk_size, word, &l, &last);
-
-		if (r == -ENODATA)
-			return set_error(err, errlen, -EBADMSG,
-					 "E_RESULT_TRUNCATED: chunk %llu is missing", i);
-		if (r < 0)
-			return set_error(err, errlen, r,
-					 "E_RESULT_FRAMING: chunk %llu has a bad length", i);
-		EVP_DigestUpdate(d, word, 4);
-		off += 4;
-		for (uint32_t done = 0; done < l;) {
-			size_t take = l - done > sizeof(buf) ? sizeof(buf) : l - done;
-
-			if (result_read_at(src, off, buf, take) < 0)
-				return set_error(err, errlen, -EBADMSG,
-						 "E_RESULT_TRUNCATED: chunk %llu is cut", i);
-			EVP_DigestUpdate(d, buf, take);
-			off += take;
-			done += (uint32_t)take;
-		}
-		in->plaintext_max += l - TAG_LEN;
+	if (r < 0)
+		return set_error(err, errlen, r, "E_RESULT: out of memory");
+	while (r == 0 && (s = result_ring_next(q))) {
+		if (s->status == FEED_MISSING)
+			r = set_error(err, errlen, -EBADMSG,
+				      "E_RESULT_TRUNCATED: chunk %llu is missing", i);
+		else if (s->status == FEED_BAD_LENGTH)
+			r = set_error(err, errlen, -EBADMSG,
+				      "E_RESULT_FRAMING: chunk %llu has a bad length", i);
+		else if (s->status == FEED_CUT)
+			r = set_error(err, errlen, -EBADMSG,
+				      "E_RESULT_TRUNCATED: chunk %llu is cut", i);
+		else if (EVP_DigestUpdate(d, s->p, s->len) != 1)
+			r = set_error(err, errlen, -EIO, "E_RESULT: digest failed");
+		else
+			in->plaintext_max += s->len - 4 - TAG_LEN, off += s->len, i++;
 	}
+	result_ring_free(q);
 	in->chunks = i;
 	*trailer = off;
-	return 0;
+	return r;
 }
 
 static int parse_trailer(const struct result_source *src, uint64_t off, struct result_info *in,
@@ -365,11 +410,11 @@ void result_info_free(struct result_info *in)
 /* ---- decryption ---- */
 
 struct result_reader {
-	struct result_source src;
-	uint8_t key[32], aad[32];
-	uint8_t *buf; /* one chunk: ciphertext and tag, then plaintext */
-	uint32_t chunk_size;
-	uint64_t off, index, chunks;
+	struct feed feed;
+	struct result_ring *ring;
+	EVP_CIPHER_CTX *gcm; /* holds the chunk key */
+	uint8_t aad[32];
+	uint64_t index, chunks;
 	bool end;
 	int failed;
 };
@@ -379,7 +424,8 @@ int result_reader_new(const struct result_source *src, const struct result_info 
 		      size_t errlen)
 {
 	struct result_reader *r;
-	uint8_t rid[32];
+	uint8_t rid[32], key[32];
+	CLEANUP_ERASE(key);
 
 	*out = NULL;
 	if (result_sha256(recipient->pub, 33, rid) < 0)
@@ -387,54 +433,59 @@ int result_reader_new(const struct result_source *src, const struct result_info 
 	if (!recipient->sk || CRYPTO_memcmp(rid, in->recipient_key_id, 32))
 		return set_error(err, errlen, -EACCES,
 				 "E_RESULT_RECIPIENT: the bundle is sealed to another key");
-	if (!(r = calloc(1, sizeof(*r))) || !(r->buf = secret_alloc(in->chunk_size + TAG_LEN))) {
-		free(r);
+	if (!(r = calloc(1, sizeof(*r))))
 		return set_error(err, errlen, -ENOMEM, "E_RESULT: out of memory");
-	}
-	r->src = *src;
-	r->chunk_size = in->chunk_size;
 	r->chunks = in->chunks;
-	r->off = PREAMBLE_LEN + (uint64_t)in->header_len;
 	if (result_sha256(in->header_text, in->header_len, r->aad) < 0 ||
-	    result_derive(recipient->sk, in->ephemeral, in->ephemeral, recipient->pub, r->key) <
-		    0) {
+	    result_derive(recipient->sk, in->ephemeral, in->ephemeral, recipient->pub, key) < 0 ||
+	    !(r->gcm = result_gcm_new(false, key))) {
 		result_reader_free(r);
 		return set_error(err, errlen, -EIO, "E_RESULT_DECRYPT: key agreement failed");
+	}
+	if (feed_start(&r->feed, src, PREAMBLE_LEN + (uint64_t)in->header_len, in->chunk_size,
+		       in->chunks, &r->ring) < 0) {
+		result_reader_free(r);
+		return set_error(err, errlen, -ENOMEM, "E_RESULT: out of memory");
 	}
 	*out = r;
 	return 0;
 }
 
-static int reader_chunk(struct result_reader *r, size_t *n, bool *last, char *err, size_t errlen)
+/* The next chunk, decrypted in its slot: handed on only once its tag has checked. */
+static int reader_chunk(struct result_reader *r, const uint8_t **p, size_t *n, bool *last,
+			char *err, size_t errlen)
 {
 	unsigned long long i = r->index;
-	uint8_t word[4];
-	uint32_t l;
+	struct result_slot *s = result_ring_next(r->ring);
+	uint8_t *c;
+	size_t l;
 
-	if (chunk_frame(&r->src, r->off, r->chunk_size, word, &l, last) < 0 ||
-	    result_read_at(&r->src, r->off + 4, r->buf, l) < 0)
+	if (!s || s->status != FEED_OK)
 		return set_error(err, errlen, -EBADMSG,
 				 "E_RESULT_TRUNCATED: chunk %llu is missing or cut", i);
+	*last = le32(s->p) & LAST_FLAG;
+	c = s->p + 4;
+	l = s->len - 4 - TAG_LEN;
 	/* the frame's flag and the nonce's must both say last exactly at the end */
 	if (*last != (r->index + 1 == r->chunks) ||
-	    result_gcm(false, r->key, r->index, *last, r->aad, r->buf, l - TAG_LEN,
-		       r->buf + l - TAG_LEN) < 0) {
-		OPENSSL_cleanse(r->buf, l);
+	    result_gcm(r->gcm, false, r->index, *last, r->aad, c, c, l, c + l) < 0) {
+		OPENSSL_cleanse(s->p, s->len);
 		return set_error(err, errlen, -EBADMSG,
 				 "E_RESULT_DECRYPT: chunk %llu does not authenticate", i);
 	}
-	r->off += 4 + (uint64_t)l;
-	*n = l - TAG_LEN;
+	*p = c;
+	*n = l;
 	return 0;
 }
 
 int result_reader_next(struct result_reader *r, const uint8_t **p, size_t *n, bool *end, char *err,
 		       size_t errlen)
 {
+	static const uint8_t none[1];
 	bool last = false;
 	int ret;
 
-	*p = r->buf;
+	*p = none;
 	*n = 0;
 	*end = r->end;
 	if (r->failed)
@@ -446,7 +497,7 @@ int result_reader_next(struct result_reader *r, const uint8_t **p, size_t *n, bo
 		r->failed = -EBADMSG;
 		return set_error(err, errlen, -EBADMSG, "E_RESULT_TRUNCATED: no last chunk");
 	}
-	if ((ret = reader_chunk(r, n, &last, err, errlen)) < 0) {
+	if ((ret = reader_chunk(r, p, n, &last, err, errlen)) < 0) {
 		r->failed = ret;
 		return ret;
 	}
@@ -459,8 +510,8 @@ void result_reader_free(struct result_reader *r)
 {
 	if (!r)
 		return;
-	OPENSSL_cleanse(r->key, sizeof(r->key));
-	secret_free(r->buf, r->chunk_size + TAG_LEN);
+	result_ring_free(r->ring);
+	EVP_CIPHER_CTX_free(r->gcm);
 	free(r);
 }
 

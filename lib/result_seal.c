@@ -28,30 +28,49 @@
 
 enum { W_OPEN, W_DONE, W_FAILED };
 
+/*
+ * A sealed chunk waits in a ring slot as it goes out: frame, ciphertext,
+ * tag, one run of bytes. The ring's helper (a second core, once the
+ * output passes RING_AFTER bytes) hashes the slots into D behind the
+ * caller's thread, which seals the next chunks and hands each to the sink
+ * itself, in order. Slots for about RING_BYTES, 2 to RESULT_RING_MAX.
+ */
+#define FRAME_LEN 4
+#define RING_BYTES (1u << 20)
+#define RING_AFTER (1u << 20)
+
 struct result_writer {
-	uint8_t key[32];
-	uint8_t aad[32]; /* SHA-256 of the header */
+	EVP_CIPHER_CTX *gcm; /* holds the chunk key */
+	uint8_t aad[32];     /* SHA-256 of the header */
 	uint8_t signing_pub[33];
+	uint8_t bundle_sha256[32]; /* every byte given to the sink, once finished */
 	const uint8_t *signing_sk;
-	uint8_t *buf; /* one chunk of plaintext, sealed in place */
-	size_t chunk, fill;
+	struct result_ring *ring;
+	size_t chunk, fill; /* plaintext bytes in the held slot, after its frame */
 	uint64_t index;
-	EVP_MD_CTX *d; /* D: every byte before the trailer */
+	EVP_MD_CTX *d; /* D: every byte before the trailer; then the trailer too */
 	result_sink_fn sink;
 	void *sink_ctx;
 	int state;
 };
 
-static int emit(struct result_writer *w, const void *p, size_t n, bool hashed, char *err,
-		size_t errlen)
+static int emit(struct result_writer *w, const void *p, size_t n, char *err, size_t errlen)
 {
 	int r;
 
-	if (hashed && EVP_DigestUpdate(w->d, p, n) != 1)
+	if (EVP_DigestUpdate(w->d, p, n) != 1)
 		return set_error(err, errlen, -EIO, "E_RESULT: digest failed");
 	if ((r = w->sink(w->sink_ctx, p, n)) < 0)
 		return set_error(err, errlen, r, "E_OUTPUT_WRITE: %s", strerror(-r));
 	return 0;
+}
+
+/* The ring's helper: a sealed slot into D. */
+static int hash_slot(void *ctx, struct result_slot *s)
+{
+	struct result_writer *w = ctx;
+
+	return EVP_DigestUpdate(w->d, s->p, s->len) == 1 ? 0 : -EIO;
 }
 
 static cJSON *header_json(const uint8_t recipient[33], const uint8_t eph[33], size_t chunk,
@@ -109,14 +128,20 @@ static int writer_key(struct result_writer *w, const uint8_t recipient[33], uint
 		      char *err, size_t errlen)
 {
 	struct result_key eph;
+	uint8_t key[32];
+	CLEANUP_ERASE(key);
 	int r = result_key_generate(&eph, err, errlen);
 
 	if (r < 0)
 		return r;
 	memcpy(eph_pub, eph.pub, 33);
-	r = result_derive(eph.sk, recipient, eph.pub, recipient, w->key);
+	r = result_derive(eph.sk, recipient, eph.pub, recipient, key);
 	result_key_wipe(&eph);
-	return r < 0 ? set_error(err, errlen, r, "E_RESULT: key agreement failed") : 0;
+	if (r < 0)
+		return set_error(err, errlen, r, "E_RESULT: key agreement failed");
+	if (!(w->gcm = result_gcm_new(true, key)))
+		return set_error(err, errlen, -ENOMEM, "E_RESULT: out of memory");
+	return 0;
 }
 
 /* The preamble (docs/result.md): magic, version, three zero bytes, header length. */
@@ -133,9 +158,9 @@ static int writer_header(struct result_writer *w, const cJSON *h, char *err, siz
 	put_le(pre + 8, n, 4);
 	if (result_sha256(text, n, w->aad) < 0)
 		return set_error(err, errlen, -EIO, "E_RESULT: digest failed");
-	if ((r = emit(w, pre, sizeof(pre), true, err, errlen)) < 0)
+	if ((r = emit(w, pre, sizeof(pre), err, errlen)) < 0)
 		return r;
-	return emit(w, text, n, true, err, errlen);
+	return emit(w, text, n, err, errlen);
 }
 
 int result_writer_new(const uint8_t recipient[33], const struct result_key *signer,
@@ -165,8 +190,9 @@ int result_writer_new(const uint8_t recipient[33], const struct result_key *sign
 	w->sink_ctx = sink_ctx;
 	w->signing_sk = signer->sk;
 	memcpy(w->signing_pub, signer->pub, 33);
-	if (!(w->buf = secret_alloc(chunk_size + TAG_LEN)) || !(w->d = EVP_MD_CTX_new()) ||
-	    EVP_DigestInit_ex(w->d, EVP_sha256(), NULL) != 1)
+	if (result_ring_new(RING_HELPER_DRAINS, RING_BYTES / chunk_size,
+			    FRAME_LEN + chunk_size + TAG_LEN, hash_slot, w, &w->ring) < 0 ||
+	    !(w->d = EVP_MD_CTX_new()) || EVP_DigestInit_ex(w->d, EVP_sha256(), NULL) != 1)
 		r = set_error(err, errlen, -ENOMEM, "E_RESULT: out of memory");
 	else if ((r = writer_key(w, recipient, eph_pub, err, errlen)) == 0 &&
 		 !(h = header_json(recipient, eph_pub, chunk_size, signer->pub, meta)))
@@ -181,20 +207,51 @@ int result_writer_new(const uint8_t recipient[33], const struct result_key *sign
 	return 0;
 }
 
-/* Frame: length of ciphertext and tag, with bit 31 the last-chunk flag; then both. */
-static int seal_chunk(struct result_writer *w, bool last, char *err, size_t errlen)
+/* The ring (its thread, its slots) and the chunk key are let go once the writer stops. */
+static void writer_release(struct result_writer *w)
 {
-	uint8_t len[4];
+	result_ring_free(w->ring);
+	w->ring = NULL;
+	EVP_CIPHER_CTX_free(w->gcm);
+	w->gcm = NULL;
+}
+
+static int writer_failed(struct result_writer *w, int r)
+{
+	w->state = W_FAILED;
+	writer_release(w);
+	return r;
+}
+
+/*
+ * The chunk in the held slot, its n bytes of plaintext at in (the slot
+ * itself, or the caller's buffer): frame (length of ciphertext and tag,
+ * bit 31 the last-chunk flag), ciphertext, tag; hashed (behind, on the
+ * helper) and given to the sink here, in order.
+ */
+static int seal_chunk(struct result_writer *w, const uint8_t *in, size_t n, bool last, char *err,
+		      size_t errlen)
+{
+	struct result_slot *s = result_ring_hold(w->ring);
+	uint8_t *c;
 	int r;
 
-	put_le(len, (uint32_t)(w->fill + TAG_LEN) | (last ? LAST_FLAG : 0), 4);
-	if (result_gcm(true, w->key, w->index, last, w->aad, w->buf, w->fill, w->buf + w->fill) < 0)
+	if (!s)
+		return set_error(err, errlen, -EIO, "E_RESULT: digest failed");
+	c = s->p + FRAME_LEN;
+	put_le(s->p, (uint32_t)(n + TAG_LEN) | (last ? LAST_FLAG : 0), 4);
+	if (result_gcm(w->gcm, true, w->index, last, w->aad, in ? in : c, c, n, c + n) < 0)
 		return set_error(err, errlen, -EIO, "E_RESULT: encryption failed");
-	if ((r = emit(w, len, 4, true, err, errlen)) < 0 ||
-	    (r = emit(w, w->buf, w->fill + TAG_LEN, true, err, errlen)) < 0)
-		return r;
+	s->len = FRAME_LEN + n + TAG_LEN;
+	/* the helper only reads the slot, as the sink does: both at once */
+	if (result_ring_post(w->ring) < 0)
+		return set_error(err, errlen, -EIO, "E_RESULT: digest failed");
+	if ((r = w->sink(w->sink_ctx, s->p, s->len)) < 0)
+		return set_error(err, errlen, r, "E_OUTPUT_WRITE: %s", strerror(-r));
 	w->index++;
 	w->fill = 0;
+	if (w->index >= RING_AFTER / w->chunk || result_ring_mode == RING_THREAD)
+		result_ring_parallel(w->ring);
 	return 0;
 }
 
@@ -214,15 +271,26 @@ int result_writer_write(struct result_writer *w, const void *p, size_t n, char *
 	if ((r = writer_usable(w, err, errlen)) < 0)
 		return r;
 	while (n) {
+		struct result_slot *s;
 		size_t take;
 
 		/* a full chunk is sealed only once more data shows that it is not the last */
-		if (w->fill == w->chunk && (r = seal_chunk(w, false, err, errlen)) < 0) {
-			w->state = W_FAILED;
-			return r;
+		if (w->fill == w->chunk &&
+		    (r = seal_chunk(w, NULL, w->chunk, false, err, errlen)) < 0)
+			return writer_failed(w, r);
+		/* a whole chunk of the caller's, with more after it: sealed from where it is */
+		if (w->fill == 0 && n > w->chunk) {
+			if ((r = seal_chunk(w, b, w->chunk, false, err, errlen)) < 0)
+				return writer_failed(w, r);
+			b += w->chunk;
+			n -= w->chunk;
+			continue;
 		}
+		if (!(s = result_ring_hold(w->ring)))
+			return writer_failed(
+				w, set_error(err, errlen, -EIO, "E_RESULT: digest failed"));
 		take = w->chunk - w->fill < n ? w->chunk - w->fill : n;
-		memcpy(w->buf + w->fill, b, take);
+		memcpy(s->p + FRAME_LEN + w->fill, b, take);
 		w->fill += take;
 		b += take;
 		n -= take;
@@ -271,6 +339,20 @@ static int trailer_json(struct result_writer *w, const uint8_t rd[64], const cha
 	return 0;
 }
 
+/* D: every byte so far, once the helper has hashed them all; w->d goes on for the trailer. */
+static int writer_digest(struct result_writer *w, uint8_t d[32], char *err, size_t errlen)
+{
+	EVP_MD_CTX *c;
+	int ok;
+
+	if (result_ring_drain(w->ring) < 0)
+		return set_error(err, errlen, -EIO, "E_RESULT: digest failed");
+	c = EVP_MD_CTX_new();
+	ok = c && EVP_MD_CTX_copy_ex(c, w->d) == 1 && EVP_DigestFinal_ex(c, d, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : set_error(err, errlen, -ENOMEM, "E_RESULT: out of memory");
+}
+
 static int writer_finish(struct result_writer *w, const char *eventlog, result_evidence_fn ev,
 			 void *ev_ctx, char *err, size_t errlen)
 {
@@ -281,10 +363,12 @@ static int writer_finish(struct result_writer *w, const char *eventlog, result_e
 	int r;
 
 	/* the buffered rest, maybe empty or a whole chunk, is the last chunk */
-	if ((r = seal_chunk(w, true, err, errlen)) < 0)
+	if ((r = seal_chunk(w, NULL, w->fill, true, err, errlen)) < 0 ||
+	    (r = writer_digest(w, d, err, errlen)) < 0)
 		return r;
-	if (!t || EVP_DigestFinal_ex(w->d, d, NULL) != 1 ||
-	    result_binding(d, w->signing_pub, rd) < 0)
+	/* no thread is left while the evidence is taken */
+	writer_release(w);
+	if (!t || result_binding(d, w->signing_pub, rd) < 0)
 		return set_error(err, errlen, -ENOMEM, "E_RESULT: out of memory");
 	if ((r = trailer_json(w, rd, eventlog, ev, ev_ctx, t, err, errlen)) < 0)
 		return r;
@@ -292,9 +376,12 @@ static int writer_finish(struct result_writer *w, const char *eventlog, result_e
 		return set_error(err, errlen, -EFBIG, "E_RESULT: the trailer is over %u bytes",
 				 RESULT_TRAILER_MAX);
 	put_le(len, n, 4);
-	if ((r = emit(w, len, 4, false, err, errlen)) < 0)
+	/* the trailer is outside D, but inside the digest of all the sink was given */
+	if ((r = emit(w, len, 4, err, errlen)) < 0 || (r = emit(w, text, n, err, errlen)) < 0)
 		return r;
-	return emit(w, text, n, false, err, errlen);
+	if (EVP_DigestFinal_ex(w->d, w->bundle_sha256, NULL) != 1)
+		return set_error(err, errlen, -EIO, "E_RESULT: digest failed");
+	return 0;
 }
 
 int result_writer_finish(struct result_writer *w, const char *eventlog, result_evidence_fn ev,
@@ -304,17 +391,25 @@ int result_writer_finish(struct result_writer *w, const char *eventlog, result_e
 
 	if (r == 0)
 		r = writer_finish(w, eventlog, ev, ev_ctx, err, errlen);
-	w->state = r < 0 ? W_FAILED : W_DONE;
-	OPENSSL_cleanse(w->key, sizeof(w->key));
-	return r;
+	if (r < 0)
+		return writer_failed(w, r);
+	w->state = W_DONE;
+	return 0;
+}
+
+int result_writer_sha256(const struct result_writer *w, uint8_t out[32])
+{
+	if (w->state != W_DONE)
+		return -EINVAL;
+	memcpy(out, w->bundle_sha256, 32);
+	return 0;
 }
 
 void result_writer_free(struct result_writer *w)
 {
 	if (!w)
 		return;
-	OPENSSL_cleanse(w->key, sizeof(w->key));
-	secret_free(w->buf, w->chunk + TAG_LEN);
+	writer_release(w);
 	EVP_MD_CTX_free(w->d);
 	free(w);
 }

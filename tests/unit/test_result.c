@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,6 +35,7 @@
 #include "agent/agent.h"
 #include "agent/result.h"
 #include "lib/lib.h"
+#include "lib/result_internal.h"
 #include "tests/unit/support/files.h"
 #include "tests/unit/support/sim.h"
 
@@ -532,6 +534,177 @@ static void test_round_trips_0_1_one_chunk_and_many(void **state)
 		open_and_compare(fd, sizes[i]);
 		close(fd);
 	}
+}
+
+/* ---- the writer's bytes against the format, rebuilt with OpenSSL alone ---- */
+
+/* The sink's bytes, and that they all came from the thread that writes. */
+struct capture {
+	struct buf b;
+	pthread_t writer;
+	bool elsewhere;
+};
+
+static int capture_sink(void *ctx, const void *p, size_t n)
+{
+	struct capture *c = ctx;
+
+	c->elsewhere |= !pthread_equal(pthread_self(), c->writer);
+	return buf_sink(&c->b, p, n);
+}
+
+/* n bytes of pattern in pieces of piece bytes, chunks of chunk: the bundle in c. */
+static void seal_pieces(size_t n, size_t piece, size_t chunk, struct capture *c, uint8_t sum[32])
+{
+	uint8_t *p = malloc(piece);
+	struct result_writer *w;
+	char err[256];
+
+	assert_non_null(p);
+	*c = (struct capture){ .writer = pthread_self() };
+	assert_int_equal(result_writer_new(customer.pub, &signer, &meta, chunk, capture_sink, c, &w,
+					   err, sizeof(err)),
+			 0);
+	for (size_t at = 0; at < n;) {
+		size_t k = n - at < piece ? n - at : piece;
+
+		pattern(p, k, at);
+		assert_int_equal(result_writer_write(w, p, k, err, sizeof(err)), 0);
+		at += k;
+	}
+	assert_int_equal(result_writer_sha256(w, sum), -EINVAL);
+	if (result_writer_finish(w, eventlog, evidence_sim, NULL, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	/* the digest the agent's commit record takes: every byte the sink was given */
+	assert_int_equal(result_writer_sha256(w, sum), 0);
+	result_writer_free(w);
+	assert_false(c->elsewhere);
+	free(p);
+}
+
+/* The bundle verifies with digest d and decrypts to n bytes of pattern. */
+static void expect_opens_to(const struct capture *c, size_t n, const uint8_t d[32])
+{
+	int fd = memfd_create("bundle", MFD_CLOEXEC);
+	struct result_source s;
+	struct result_info in;
+	struct buf plain = { 0 };
+	uint8_t *want = malloc(n + 1);
+	char err[256];
+
+	assert_true(fd >= 0 && want);
+	assert_int_equal(write(fd, c->b.p, c->b.n), (ssize_t)c->b.n);
+	s = source(fd);
+	if (result_verify(&s, &in, err, sizeof(err)) < 0 ||
+	    result_decrypt(&s, &in, &customer, buf_sink, &plain, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_memory_equal(in.digest, d, 32);
+	pattern(want, n, 0);
+	assert_int_equal(plain.n, n);
+	if (n)
+		assert_memory_equal(plain.p, want, n);
+	result_info_free(&in);
+	free(plain.p);
+	free(want);
+	close(fd);
+}
+
+/* AES-256-GCM of one chunk as docs/result.md §1 "Chunks" says, with OpenSSL alone. */
+static void spec_chunk(const uint8_t key[32], const uint8_t aad[32], uint64_t i, bool last,
+		       const uint8_t *plain, size_t k, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	uint8_t nonce[12] = { 0 };
+	int l = 0;
+
+	for (int j = 0; j < 8; j++)
+		nonce[j] = (uint8_t)(i >> (56 - 8 * j));
+	nonce[11] = last;
+	assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, NULL, &l, aad, 32), 1);
+	assert_true(k == 0 || EVP_EncryptUpdate(c, out, &l, plain, (int)k) == 1);
+	assert_int_equal(EVP_EncryptFinal_ex(c, out + k, &l), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, out + k), 1);
+	EVP_CIPHER_CTX_free(c);
+}
+
+/*
+ * Every byte before the trailer is what the format says for this
+ * plaintext; D covers them, and sum (the writer's) every byte.
+ */
+static void expect_spec_bytes(const struct capture *c, size_t n, size_t chunk,
+			      const uint8_t sum[32])
+{
+	const uint8_t *b = c->b.p;
+	uint32_t hl = le32(b + 8);
+	size_t off = 12 + hl, at = 0;
+	uint8_t key[32], aad[32], eph[33], d[32], all[32];
+	uint8_t *plain = malloc(chunk + 1), *want = malloc(chunk + 16);
+	char text[70000];
+	cJSON *h;
+	bool last = false;
+
+	assert_true(plain && want && hl < sizeof(text));
+	memcpy(text, b + 12, hl);
+	text[hl] = 0;
+	assert_non_null(h = cJSON_Parse(text));
+	assert_int_equal(json_get_hex(h, "ephemeral_pubkey", eph, 33), 0);
+	cJSON_Delete(h);
+	assert_int_equal(result_derive(customer.sk, eph, eph, customer.pub, key), 0);
+	EVP_Digest(b + 12, hl, aad, NULL, EVP_sha256(), NULL);
+	for (uint64_t i = 0; !last; i++) {
+		size_t k = n - at < chunk ? n - at : chunk;
+
+		last = at + k == n;
+		assert_true(off + 4 + k + 16 <= c->b.n);
+		assert_int_equal(le32(b + off), (uint32_t)(k + 16) | (last ? 0x80000000u : 0));
+		pattern(plain, k, at);
+		spec_chunk(key, aad, i, last, plain, k, want);
+		assert_memory_equal(b + off + 4, want, k + 16);
+		off += 4 + k + 16;
+		at += k;
+	}
+	assert_int_equal(off + 4 + le32(b + off), c->b.n);
+	EVP_Digest(b, c->b.n, all, NULL, EVP_sha256(), NULL);
+	assert_memory_equal(all, sum, 32);
+	EVP_Digest(b, off, d, NULL, EVP_sha256(), NULL);
+	expect_opens_to(c, n, d);
+	OPENSSL_cleanse(key, sizeof(key));
+	free(plain);
+	free(want);
+}
+
+/*
+ * Whatever the pieces the output comes in (bytes, odd sizes, several
+ * chunks at once), and with the hashing on a thread of its own or not,
+ * the bundle is byte for byte the format's: the chunks rebuilt here from
+ * the plaintext, key and header with OpenSSL alone. The sink is called
+ * from the writer's thread only.
+ */
+static void test_sealed_bytes_are_the_format_s_whatever_the_pieces(void **state)
+{
+	const size_t sizes[] = { 0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 40 * CHUNK + 7 };
+	const size_t pieces[] = { 1, 1000, CHUNK, 3001, 5 * CHUNK + 3 };
+	const enum result_ring_mode modes[] = { RING_INLINE, RING_THREAD };
+	enum result_ring_mode was = result_ring_mode;
+
+	(void)state;
+	for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
+		result_ring_mode = modes[m];
+		for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
+			for (size_t j = 0; j < ARRAY_SIZE(pieces); j++) {
+				struct capture c;
+				uint8_t sum[32];
+
+				/* byte by byte only where it is quick */
+				if (pieces[j] == 1 && sizes[i] > 4 * CHUNK)
+					continue;
+				seal_pieces(sizes[i], pieces[j], CHUNK, &c, sum);
+				expect_spec_bytes(&c, sizes[i], CHUNK, sum);
+				free(c.b.p);
+			}
+	}
+	result_ring_mode = was;
 }
 
 static void test_report_data_binds_bytes_and_signing_key(void **state)
@@ -1038,6 +1211,79 @@ static void test_writer_stops_after_an_error_or_finish(void **state)
 	assert_int_equal(left, 100);
 }
 
+/* Fails from its call number fail on (counting from 0), and counts every call. */
+struct failing {
+	int fail, calls;
+};
+
+static int sink_failing_at(void *ctx, const void *p, size_t n)
+{
+	struct failing *f = ctx;
+
+	(void)p;
+	(void)n;
+	return f->calls++ < f->fail ? 0 : -ENOSPC;
+}
+
+/* The whole bundle of n bytes in pieces of 3001, to f: 0, or the first error. */
+static int seal_to_failing(size_t n, struct failing *f, char *err, size_t errlen)
+{
+	uint8_t piece[3001];
+	struct result_writer *w;
+	int r = result_writer_new(customer.pub, &signer, &meta, CHUNK, sink_failing_at, f, &w, err,
+				  errlen);
+
+	for (size_t at = 0; r == 0 && at < n; at += sizeof(piece)) {
+		pattern(piece, sizeof(piece), at);
+		r = result_writer_write(w, piece, n - at < sizeof(piece) ? n - at : sizeof(piece),
+					err, errlen);
+	}
+	if (r == 0)
+		r = result_writer_finish(w, eventlog, evidence_sim, NULL, err, errlen);
+	if (r < 0 && w) {
+		/* stopped for good, and the sink is not called again */
+		int calls = f->calls;
+		char again[256];
+
+		assert_int_equal(result_writer_write(w, piece, 1, again, sizeof(again)), -EINVAL);
+		assert_int_equal(
+			result_writer_finish(w, NULL, evidence_sim, NULL, again, sizeof(again)),
+			-EINVAL);
+		assert_int_equal(f->calls, calls);
+	}
+	result_writer_free(w);
+	return r;
+}
+
+/*
+ * A sink that fails at any of its calls (the header, any chunk, the
+ * trailer) stops the writer there with the sink's error, hashing on a
+ * thread or not.
+ */
+static void test_a_sink_failing_at_any_call_stops_the_writer(void **state)
+{
+	const enum result_ring_mode modes[] = { RING_INLINE, RING_THREAD };
+	enum result_ring_mode was = result_ring_mode;
+	const size_t n = 20 * CHUNK + 5;
+	char err[256];
+
+	(void)state;
+	for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
+		struct failing all = { .fail = 1 << 30 };
+
+		result_ring_mode = modes[m];
+		assert_int_equal(seal_to_failing(n, &all, err, sizeof(err)), 0);
+		for (int k = 0; k < all.calls; k++) {
+			struct failing f = { .fail = k };
+
+			assert_int_equal(seal_to_failing(n, &f, err, sizeof(err)), -ENOSPC);
+			assert_non_null(strstr(err, "E_OUTPUT_WRITE"));
+			assert_int_equal(f.calls, k + 1);
+		}
+	}
+	result_ring_mode = was;
+}
+
 /* ---- keys ---- */
 
 static void write_file(const char *name, const void *p, size_t n, char *path, size_t cap)
@@ -1508,6 +1754,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trips_0_1_one_chunk_and_many),
+		cmocka_unit_test(test_sealed_bytes_are_the_format_s_whatever_the_pieces),
 		cmocka_unit_test(test_report_data_binds_bytes_and_signing_key),
 		cmocka_unit_test(test_evidence_bound_to_another_digest_is_caught),
 		cmocka_unit_test(test_every_truncation_is_refused),
@@ -1522,6 +1769,7 @@ int main(void)
 		cmocka_unit_test(test_framing_is_strict),
 		cmocka_unit_test(test_memory_does_not_grow_with_the_result),
 		cmocka_unit_test(test_writer_stops_after_an_error_or_finish),
+		cmocka_unit_test(test_a_sink_failing_at_any_call_stops_the_writer),
 		cmocka_unit_test(test_keys_load_from_openssl_pem_and_hex),
 		cmocka_unit_test(test_keys_refused),
 		cmocka_unit_test(test_order_block_round_trip_and_hostile_blocks),
@@ -1531,5 +1779,9 @@ int main(void)
 		cmocka_unit_test(test_extraction_refuses_unsafe_entries),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int failed = cmocka_run_group_tests_name("result", tests, setup, teardown);
+
+	/* again, with every writer and reader on two threads from its first chunk */
+	result_ring_mode = RING_THREAD;
+	return failed + cmocka_run_group_tests_name("result, threaded", tests, setup, teardown);
 }
