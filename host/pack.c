@@ -632,15 +632,35 @@ static int pack_luks(struct pack_job *j, uint8_t *hdr, uint8_t mk[64], uint8_t p
 	return r ? 0 : pack_io(j);
 }
 
-/* What the payload is encrypted from: the filesystem, then the tree. */
+/*
+ * The payload's writer: this thread reads and encrypts a chunk at a time
+ * into a ring's slot; the ring's helper (on the second CPU, else inline)
+ * writes each slot in order after the header, hashes it for the volume's
+ * digest and hands it to the disk at once (sync_file_range) while the next
+ * chunks are encrypted.
+ */
 struct pack_writer {
 	EVP_CIPHER_CTX *c;
 	EVP_MD_CTX *d; /* the volume's digest: the header, then each chunk as written */
-	const uint8_t *key;
-	uint8_t *plain, *ct;
+	uint8_t *plain;
+	struct chunk_ring *q;
 	int fd;
-	uint64_t off; /* in the payload */
+	uint64_t off, written; /* in the payload: encrypted, and written */
 };
+
+static int payload_write(void *ctx, struct chunk_slot *s)
+{
+	struct pack_writer *w = ctx;
+	off_t at = (off_t)(PACK_HEADER_SIZE + w->written);
+
+	if (pwrite(w->fd, s->p, s->len, at) != (ssize_t)s->len)
+		return errno ? -errno : -EIO;
+	if (EVP_DigestUpdate(w->d, s->p, s->len) != 1)
+		return -EIO;
+	sync_file_range(w->fd, at, (off_t)s->len, SYNC_FILE_RANGE_WRITE);
+	w->written += s->len;
+	return 0;
+}
 
 /* Encrypts want bytes of path (zeros past its end) at the writer's offset, as dm-crypt reads them. */
 static int payload_add(struct pack_writer *w, const char *path, uint64_t want)
@@ -651,32 +671,27 @@ static int payload_add(struct pack_writer *w, const char *path, uint64_t want)
 
 	while (r == 0 && done < want) {
 		size_t n = want - done < PACK_CHUNK ? (size_t)(want - done) : PACK_CHUNK;
-		ssize_t got = pread(fd, w->plain, n, (off_t)done);
+		struct chunk_slot *s = chunk_ring_hold(w->q);
+		ssize_t got = s ? pread(fd, w->plain, n, (off_t)done) : 0;
 
-		if (got < 0) {
-			r = -errno;
+		if (!s || got < 0) {
+			r = s ? -errno : chunk_ring_drain(w->q);
 			break;
 		}
 		memset(w->plain + got, 0, n - (size_t)got); /* a short tree file: zeros */
-		for (size_t s = 0; s < n && r == 0; s += PACK_BLOCK) {
+		for (size_t k = 0; k < n && r == 0; k += PACK_BLOCK) {
 			uint8_t iv[16] = { 0 };
 			int l1 = 0, l2 = 0;
 
-			put_le(iv, (w->off + s) / 512, 8); /* plain64: 512-byte sector number */
+			put_le(iv, (w->off + k) / 512, 8); /* plain64: 512-byte sector number */
 			if (EVP_EncryptInit_ex(w->c, NULL, NULL, NULL, iv) != 1 ||
-			    EVP_EncryptUpdate(w->c, w->ct + s, &l1, w->plain + s, PACK_BLOCK) !=
-				    1 ||
-			    EVP_EncryptFinal_ex(w->c, w->ct + s + l1, &l2) != 1)
+			    EVP_EncryptUpdate(w->c, s->p + k, &l1, w->plain + k, PACK_BLOCK) != 1 ||
+			    EVP_EncryptFinal_ex(w->c, s->p + k + l1, &l2) != 1)
 				r = -EIO;
 		}
-		if (r == 0 &&
-		    (pwrite(w->fd, w->ct, n, (off_t)(PACK_HEADER_SIZE + w->off)) != (ssize_t)n ||
-		     EVP_DigestUpdate(w->d, w->ct, n) != 1))
-			r = errno ? -errno : -EIO;
-		/* the disk starts on this chunk while the next is encrypted */
+		s->len = n;
 		if (r == 0)
-			sync_file_range(w->fd, (off_t)(PACK_HEADER_SIZE + w->off), (off_t)n,
-					SYNC_FILE_RANGE_WRITE);
+			r = chunk_ring_post(w->q);
 		w->off += n;
 		done += n;
 	}
@@ -692,25 +707,29 @@ static int payload_add(struct pack_writer *w, const char *path, uint64_t want)
 static int pack_payload(struct pack_job *j, const uint8_t mk[64], const uint8_t *hdr)
 {
 	_cleanup_(wiped_buf_free) struct wiped_buf plain = { malloc(PACK_CHUNK), PACK_CHUNK };
-	_cleanup_free_ uint8_t *ct = malloc(PACK_CHUNK);
 	struct pack_writer w = { .c = EVP_CIPHER_CTX_new(),
 				 .d = EVP_MD_CTX_new(),
-				 .key = mk,
 				 .plain = plain.p,
-				 .ct = ct,
 				 .fd = open(j->part, O_WRONLY | O_CLOEXEC) };
-	int r = w.c && w.d && plain.p && ct && w.fd >= 0 &&
+	int r = w.c && w.d && plain.p && w.fd >= 0 &&
 				EVP_EncryptInit_ex(w.c, EVP_aes_256_xts(), NULL, mk, NULL) == 1 &&
 				EVP_DigestInit_ex(w.d, EVP_sha256(), NULL) == 1 &&
 				EVP_DigestUpdate(w.d, hdr, PACK_HEADER_SIZE) == 1
-			? 0
+			? chunk_ring_new(RING_HELPER_DRAINS, 8, PACK_CHUNK, payload_write, &w, &w.q)
 			: -EIO;
 
-	if (r == 0)
+	if (r == 0) {
+		chunk_ring_parallel(w.q);
 		r = payload_add(&w, j->fs, j->fs_bytes);
+	}
 	if (r == 0)
 		r = payload_add(&w, j->hash, j->hash_bytes);
-	if (r == 0 && (w.off != j->payload || EVP_DigestFinal_ex(w.d, j->vol_digest, NULL) != 1))
+	/* the thread ends here whatever happened, before anything else of the job */
+	if (w.q && chunk_ring_drain(w.q) < 0 && r == 0)
+		r = -EIO;
+	chunk_ring_free(w.q);
+	if (r == 0 &&
+	    (w.written != j->payload || EVP_DigestFinal_ex(w.d, j->vol_digest, NULL) != 1))
 		r = -EIO;
 	if (r == 0 && fsync(w.fd) < 0)
 		r = -errno;

@@ -303,6 +303,54 @@ void wipe_freep(char **p);
 void *secret_alloc(size_t n);
 void secret_free(void *p, size_t n);
 
+/* ---- a ring of chunk buffers between two threads (chunk_ring.c) ---- */
+
+/*
+ * A ring of chunk buffers between the caller's thread and
+ * a helper thread that fills slots (reading ahead) or drains them
+ * (hashing behind), in order. Until chunk_ring_parallel, and for good
+ * without a second CPU, the helper's step runs inline with one slot.
+ * While the thread lives (from chunk_ring_parallel to chunk_ring_drain,
+ * the end of the filling, or chunk_ring_free) the caller must not fork.
+ * Slots are secret memory, wiped when the ring is freed.
+ */
+#define CHUNK_RING_MAX 16
+/* Whether rings go parallel: by the CPUs the process may run on; tests force either way. */
+enum chunk_ring_mode { RING_AUTO, RING_INLINE, RING_THREAD };
+extern enum chunk_ring_mode chunk_ring_mode;
+enum chunk_ring_role { RING_HELPER_DRAINS, RING_HELPER_FILLS };
+struct chunk_slot {
+	uint8_t *p;
+	size_t len; /* bytes of p in use */
+	int status; /* the filler's word on this slot */
+};
+/*
+ * The helper's side, one slot at a time: a drainer returns 0 or -errno
+ * (which stops the ring); a filler returns 1 when the slot it filled is
+ * the last, else 0.
+ */
+typedef int (*chunk_ring_fn)(void *ctx, struct chunk_slot *s);
+struct chunk_ring;
+/* nslots (2 to CHUNK_RING_MAX) of slot_size bytes; one allocated until parallel. 0, or -ENOMEM. */
+int chunk_ring_new(enum chunk_ring_role role, size_t nslots, size_t slot_size, chunk_ring_fn step,
+		   void *ctx, struct chunk_ring **out);
+/*
+ * Starts the helper thread when a second CPU helps; else, or without the
+ * memory or the thread, stays inline. Only the first call while no slot is
+ * held or pending counts.
+ */
+void chunk_ring_parallel(struct chunk_ring *q);
+/* Drains role, the caller fills: the slot to fill (the same until posted); NULL after the helper's error. */
+struct chunk_slot *chunk_ring_hold(struct chunk_ring *q);
+/* Hands the held slot to the helper (inline: drains it now). 0, or the helper's error. */
+int chunk_ring_post(struct chunk_ring *q);
+/* Waits until the helper drained every posted slot, then ends its thread. 0, or its error. */
+int chunk_ring_drain(struct chunk_ring *q);
+/* Fills role, the caller drains: the next filled slot (the one before is given back); NULL after the last. */
+struct chunk_slot *chunk_ring_next(struct chunk_ring *q);
+/* Stops the thread, if any, without waiting for its work; wipes and frees the slots. */
+void chunk_ring_free(struct chunk_ring *q);
+
 /* ---- result bundle (.cvmr, docs/result.md) ---- */
 
 #define RESULT_MAGIC "CVMR"

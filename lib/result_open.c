@@ -243,7 +243,7 @@ static int chunk_frame(const struct result_source *src, uint64_t off, uint32_t c
  * tag: on the ring's helper thread once the bundle passes RING_AFTER bytes
  * on a machine with a second CPU, inline before. Reading is all the helper
  * does; what the caller does with a slot (hash, decrypt) stays on its own
- * thread. Slots for about RING_BYTES, 2 to RESULT_RING_MAX.
+ * thread. Slots for about RING_BYTES, 2 to CHUNK_RING_MAX.
  */
 #define RING_BYTES (1u << 20)
 #define RING_AFTER (1u << 20)
@@ -256,7 +256,7 @@ struct feed {
 	uint32_t chunk_size;
 };
 
-static int feed_chunk(void *ctx, struct result_slot *s)
+static int feed_chunk(void *ctx, struct chunk_slot *s)
 {
 	struct feed *f = ctx;
 	uint32_t l = 0;
@@ -275,14 +275,14 @@ static int feed_chunk(void *ctx, struct result_slot *s)
 
 /* The chunks from off, at most max of them. 0, or -ENOMEM. */
 static int feed_start(struct feed *f, const struct result_source *src, uint64_t off,
-		      uint32_t chunk_size, uint64_t max, struct result_ring **q)
+		      uint32_t chunk_size, uint64_t max, struct chunk_ring **q)
 {
 	*f = (struct feed){ .src = *src, .off = off, .left = max, .chunk_size = chunk_size };
-	if (result_ring_new(RING_HELPER_FILLS, RING_BYTES / chunk_size, 4 + chunk_size + TAG_LEN,
-			    feed_chunk, f, q) < 0)
+	if (chunk_ring_new(RING_HELPER_FILLS, RING_BYTES / chunk_size, 4 + chunk_size + TAG_LEN,
+			   feed_chunk, f, q) < 0)
 		return -ENOMEM;
-	if ((src->size > off && src->size - off >= RING_AFTER) || result_ring_mode == RING_THREAD)
-		result_ring_parallel(*q);
+	if ((src->size > off && src->size - off >= RING_AFTER) || chunk_ring_mode == RING_THREAD)
+		chunk_ring_parallel(*q);
 	return 0;
 }
 
@@ -291,14 +291,14 @@ static int walk_chunks(const struct result_source *src, uint64_t off, struct res
 		       EVP_MD_CTX *d, uint64_t *trailer, char *err, size_t errlen)
 {
 	unsigned long long i = 0;
-	struct result_ring *q;
-	struct result_slot *s;
+	struct chunk_ring *q;
+	struct chunk_slot *s;
 	struct feed f;
 	int r = feed_start(&f, src, off, in->chunk_size, UINT64_MAX, &q);
 
 	if (r < 0)
 		return set_error(err, errlen, r, "E_RESULT: out of memory");
-	while (r == 0 && (s = result_ring_next(q))) {
+	while (r == 0 && (s = chunk_ring_next(q))) {
 		if (s->status == FEED_MISSING)
 			r = set_error(err, errlen, -EBADMSG,
 				      "E_RESULT_TRUNCATED: chunk %llu is missing", i);
@@ -313,7 +313,7 @@ static int walk_chunks(const struct result_source *src, uint64_t off, struct res
 		else
 			in->plaintext_max += s->len - 4 - TAG_LEN, off += s->len, i++;
 	}
-	result_ring_free(q);
+	chunk_ring_free(q);
 	in->chunks = i;
 	*trailer = off;
 	return r;
@@ -411,7 +411,7 @@ void result_info_free(struct result_info *in)
 
 struct result_reader {
 	struct feed feed;
-	struct result_ring *ring;
+	struct chunk_ring *ring;
 	EVP_CIPHER_CTX *gcm; /* holds the chunk key */
 	uint8_t aad[32];
 	uint64_t index, chunks;
@@ -456,7 +456,7 @@ static int reader_chunk(struct result_reader *r, const uint8_t **p, size_t *n, b
 			char *err, size_t errlen)
 {
 	unsigned long long i = r->index;
-	struct result_slot *s = result_ring_next(r->ring);
+	struct chunk_slot *s = chunk_ring_next(r->ring);
 	uint8_t *c;
 	size_t l;
 
@@ -510,7 +510,7 @@ void result_reader_free(struct result_reader *r)
 {
 	if (!r)
 		return;
-	result_ring_free(r->ring);
+	chunk_ring_free(r->ring);
 	EVP_CIPHER_CTX_free(r->gcm);
 	free(r);
 }

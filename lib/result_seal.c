@@ -33,7 +33,7 @@ enum { W_OPEN, W_DONE, W_FAILED };
  * tag, one run of bytes. The ring's helper (a second core, once the
  * output passes RING_AFTER bytes) hashes the slots into D behind the
  * caller's thread, which seals the next chunks and hands each to the sink
- * itself, in order. Slots for about RING_BYTES, 2 to RESULT_RING_MAX.
+ * itself, in order. Slots for about RING_BYTES, 2 to CHUNK_RING_MAX.
  */
 #define FRAME_LEN 4
 #define RING_BYTES (1u << 20)
@@ -45,7 +45,7 @@ struct result_writer {
 	uint8_t signing_pub[33];
 	uint8_t bundle_sha256[32]; /* every byte given to the sink, once finished */
 	const uint8_t *signing_sk;
-	struct result_ring *ring;
+	struct chunk_ring *ring;
 	size_t chunk, fill; /* plaintext bytes in the held slot, after its frame */
 	uint64_t index;
 	EVP_MD_CTX *d; /* D: every byte before the trailer; then the trailer too */
@@ -66,7 +66,7 @@ static int emit(struct result_writer *w, const void *p, size_t n, char *err, siz
 }
 
 /* The ring's helper: a sealed slot into D. */
-static int hash_slot(void *ctx, struct result_slot *s)
+static int hash_slot(void *ctx, struct chunk_slot *s)
 {
 	struct result_writer *w = ctx;
 
@@ -190,8 +190,8 @@ int result_writer_new(const uint8_t recipient[33], const struct result_key *sign
 	w->sink_ctx = sink_ctx;
 	w->signing_sk = signer->sk;
 	memcpy(w->signing_pub, signer->pub, 33);
-	if (result_ring_new(RING_HELPER_DRAINS, RING_BYTES / chunk_size,
-			    FRAME_LEN + chunk_size + TAG_LEN, hash_slot, w, &w->ring) < 0 ||
+	if (chunk_ring_new(RING_HELPER_DRAINS, RING_BYTES / chunk_size,
+			   FRAME_LEN + chunk_size + TAG_LEN, hash_slot, w, &w->ring) < 0 ||
 	    !(w->d = EVP_MD_CTX_new()) || EVP_DigestInit_ex(w->d, EVP_sha256(), NULL) != 1)
 		r = set_error(err, errlen, -ENOMEM, "E_RESULT: out of memory");
 	else if ((r = writer_key(w, recipient, eph_pub, err, errlen)) == 0 &&
@@ -210,7 +210,7 @@ int result_writer_new(const uint8_t recipient[33], const struct result_key *sign
 /* The ring (its thread, its slots) and the chunk key are let go once the writer stops. */
 static void writer_release(struct result_writer *w)
 {
-	result_ring_free(w->ring);
+	chunk_ring_free(w->ring);
 	w->ring = NULL;
 	EVP_CIPHER_CTX_free(w->gcm);
 	w->gcm = NULL;
@@ -232,7 +232,7 @@ static int writer_failed(struct result_writer *w, int r)
 static int seal_chunk(struct result_writer *w, const uint8_t *in, size_t n, bool last, char *err,
 		      size_t errlen)
 {
-	struct result_slot *s = result_ring_hold(w->ring);
+	struct chunk_slot *s = chunk_ring_hold(w->ring);
 	uint8_t *c;
 	int r;
 
@@ -244,14 +244,14 @@ static int seal_chunk(struct result_writer *w, const uint8_t *in, size_t n, bool
 		return set_error(err, errlen, -EIO, "E_RESULT: encryption failed");
 	s->len = FRAME_LEN + n + TAG_LEN;
 	/* the helper only reads the slot, as the sink does: both at once */
-	if (result_ring_post(w->ring) < 0)
+	if (chunk_ring_post(w->ring) < 0)
 		return set_error(err, errlen, -EIO, "E_RESULT: digest failed");
 	if ((r = w->sink(w->sink_ctx, s->p, s->len)) < 0)
 		return set_error(err, errlen, r, "E_OUTPUT_WRITE: %s", strerror(-r));
 	w->index++;
 	w->fill = 0;
-	if (w->index >= RING_AFTER / w->chunk || result_ring_mode == RING_THREAD)
-		result_ring_parallel(w->ring);
+	if (w->index >= RING_AFTER / w->chunk || chunk_ring_mode == RING_THREAD)
+		chunk_ring_parallel(w->ring);
 	return 0;
 }
 
@@ -271,7 +271,7 @@ int result_writer_write(struct result_writer *w, const void *p, size_t n, char *
 	if ((r = writer_usable(w, err, errlen)) < 0)
 		return r;
 	while (n) {
-		struct result_slot *s;
+		struct chunk_slot *s;
 		size_t take;
 
 		/* a full chunk is sealed only once more data shows that it is not the last */
@@ -286,7 +286,7 @@ int result_writer_write(struct result_writer *w, const void *p, size_t n, char *
 			n -= w->chunk;
 			continue;
 		}
-		if (!(s = result_ring_hold(w->ring)))
+		if (!(s = chunk_ring_hold(w->ring)))
 			return writer_failed(
 				w, set_error(err, errlen, -EIO, "E_RESULT: digest failed"));
 		take = w->chunk - w->fill < n ? w->chunk - w->fill : n;
@@ -345,7 +345,7 @@ static int writer_digest(struct result_writer *w, uint8_t d[32], char *err, size
 	EVP_MD_CTX *c;
 	int ok;
 
-	if (result_ring_drain(w->ring) < 0)
+	if (chunk_ring_drain(w->ring) < 0)
 		return set_error(err, errlen, -EIO, "E_RESULT: digest failed");
 	c = EVP_MD_CTX_new();
 	ok = c && EVP_MD_CTX_copy_ex(c, w->d) == 1 && EVP_DigestFinal_ex(c, d, NULL) == 1;

@@ -685,12 +685,12 @@ static void test_sealed_bytes_are_the_format_s_whatever_the_pieces(void **state)
 {
 	const size_t sizes[] = { 0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 40 * CHUNK + 7 };
 	const size_t pieces[] = { 1, 1000, CHUNK, 3001, 5 * CHUNK + 3 };
-	const enum result_ring_mode modes[] = { RING_INLINE, RING_THREAD };
-	enum result_ring_mode was = result_ring_mode;
+	const enum chunk_ring_mode modes[] = { RING_INLINE, RING_THREAD };
+	enum chunk_ring_mode was = chunk_ring_mode;
 
 	(void)state;
 	for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
-		result_ring_mode = modes[m];
+		chunk_ring_mode = modes[m];
 		for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
 			for (size_t j = 0; j < ARRAY_SIZE(pieces); j++) {
 				struct capture c;
@@ -704,7 +704,7 @@ static void test_sealed_bytes_are_the_format_s_whatever_the_pieces(void **state)
 				free(c.b.p);
 			}
 	}
-	result_ring_mode = was;
+	chunk_ring_mode = was;
 }
 
 static void test_report_data_binds_bytes_and_signing_key(void **state)
@@ -1262,8 +1262,8 @@ static int seal_to_failing(size_t n, struct failing *f, char *err, size_t errlen
  */
 static void test_a_sink_failing_at_any_call_stops_the_writer(void **state)
 {
-	const enum result_ring_mode modes[] = { RING_INLINE, RING_THREAD };
-	enum result_ring_mode was = result_ring_mode;
+	const enum chunk_ring_mode modes[] = { RING_INLINE, RING_THREAD };
+	enum chunk_ring_mode was = chunk_ring_mode;
 	const size_t n = 20 * CHUNK + 5;
 	char err[256];
 
@@ -1271,7 +1271,7 @@ static void test_a_sink_failing_at_any_call_stops_the_writer(void **state)
 	for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
 		struct failing all = { .fail = 1 << 30 };
 
-		result_ring_mode = modes[m];
+		chunk_ring_mode = modes[m];
 		assert_int_equal(seal_to_failing(n, &all, err, sizeof(err)), 0);
 		for (int k = 0; k < all.calls; k++) {
 			struct failing f = { .fail = k };
@@ -1281,7 +1281,7 @@ static void test_a_sink_failing_at_any_call_stops_the_writer(void **state)
 			assert_int_equal(f.calls, k + 1);
 		}
 	}
-	result_ring_mode = was;
+	chunk_ring_mode = was;
 }
 
 /* ---- keys ---- */
@@ -1782,6 +1782,6 @@ int main(void)
 	int failed = cmocka_run_group_tests_name("result", tests, setup, teardown);
 
 	/* again, with every writer and reader on two threads from its first chunk */
-	result_ring_mode = RING_THREAD;
+	chunk_ring_mode = RING_THREAD;
 	return failed + cmocka_run_group_tests_name("result, threaded", tests, setup, teardown);
 }

@@ -3,7 +3,8 @@
  * A ring of chunk buffers between the caller's thread and one helper
  * thread, so that the two kinds of work of a pass over a bundle run on two
  * cores: sealing while the sealed chunks are hashed, hashing or decrypting
- * while the next chunks are read. One side fills slots in order, the other
+ * while the next chunks are read, encrypting a volume while the encrypted
+ * chunks are written and hashed. One side fills slots in order, the other
  * drains them in order; the helper is one of the two. Until the ring goes
  * parallel, and for good without a second CPU, the helper's step runs
  * inline on the caller's thread with one slot: the same path for the bytes.
@@ -20,16 +21,15 @@
 #include <unistd.h>
 
 #include "lib/lib.h"
-#include "lib/result_internal.h"
 
-enum result_ring_mode result_ring_mode = RING_AUTO;
+enum chunk_ring_mode chunk_ring_mode = RING_AUTO;
 
-struct result_ring {
+struct chunk_ring {
 	/* the caller's alone, or fixed while the thread lives */
-	enum result_ring_role role;
-	result_ring_fn step; /* the helper's side, on its thread or inline */
+	enum chunk_ring_role role;
+	chunk_ring_fn step; /* the helper's side, on its thread or inline */
 	void *ctx;
-	struct result_slot slot[RESULT_RING_MAX];
+	struct chunk_slot slot[CHUNK_RING_MAX];
 	size_t nslots, active, slot_size; /* active: 1 inline, nslots in parallel */
 	pthread_t th;
 	bool tried, parallel;
@@ -44,15 +44,15 @@ struct result_ring {
 	bool ended, quit; /* no more slots will be filled; the helper must stop */
 };
 
-static struct result_slot *slot_at(struct result_ring *q, uint64_t n)
+static struct chunk_slot *slot_at(struct chunk_ring *q, uint64_t n)
 {
 	return &q->slot[n % q->active];
 }
 
-int result_ring_new(enum result_ring_role role, size_t nslots, size_t slot_size,
-		    result_ring_fn step, void *ctx, struct result_ring **out)
+int chunk_ring_new(enum chunk_ring_role role, size_t nslots, size_t slot_size, chunk_ring_fn step,
+		   void *ctx, struct chunk_ring **out)
 {
-	struct result_ring *q = calloc(1, sizeof(*q));
+	struct chunk_ring *q = calloc(1, sizeof(*q));
 
 	*out = NULL;
 	if (!q)
@@ -60,7 +60,7 @@ int result_ring_new(enum result_ring_role role, size_t nslots, size_t slot_size,
 	q->role = role;
 	q->step = step;
 	q->ctx = ctx;
-	q->nslots = nslots < 2 ? 2 : nslots > RESULT_RING_MAX ? RESULT_RING_MAX : nslots;
+	q->nslots = nslots < 2 ? 2 : nslots > CHUNK_RING_MAX ? CHUNK_RING_MAX : nslots;
 	q->slot_size = slot_size;
 	q->active = 1;
 	if (!(q->slot[0].p = secret_alloc(slot_size))) {
@@ -75,15 +75,15 @@ static bool second_cpu(void)
 {
 	cpu_set_t set;
 
-	if (result_ring_mode != RING_AUTO)
-		return result_ring_mode == RING_THREAD;
+	if (chunk_ring_mode != RING_AUTO)
+		return chunk_ring_mode == RING_THREAD;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0)
 		return CPU_COUNT(&set) >= 2;
 	return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 }
 
 /* Wakes a waiting side when half the ring is ready for it, or at the end. Under mu. */
-static void wake(struct result_ring *q)
+static void wake(struct chunk_ring *q)
 {
 	uint64_t pending = q->filled - q->drained;
 
@@ -94,11 +94,11 @@ static void wake(struct result_ring *q)
 }
 
 /* The helper as drainer: each filled slot in order, until the end or an error. */
-static void helper_drain(struct result_ring *q)
+static void helper_drain(struct chunk_ring *q)
 {
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		struct result_slot *s;
+		struct chunk_slot *s;
 		int r;
 
 		while (q->filled == q->drained && !q->ended && !q->quit) {
@@ -124,11 +124,11 @@ static void helper_drain(struct result_ring *q)
 }
 
 /* The helper as filler: slots in order, until the step says the last one is filled. */
-static void helper_fill(struct result_ring *q)
+static void helper_fill(struct chunk_ring *q)
 {
 	pthread_mutex_lock(&q->mu);
 	while (!q->ended) {
-		struct result_slot *s;
+		struct chunk_slot *s;
 		int r;
 
 		while (q->filled - q->drained == q->active && !q->quit) {
@@ -151,7 +151,7 @@ static void helper_fill(struct result_ring *q)
 
 static void *helper_main(void *arg)
 {
-	struct result_ring *q = arg;
+	struct chunk_ring *q = arg;
 
 	if (q->role == RING_HELPER_DRAINS)
 		helper_drain(q);
@@ -164,7 +164,7 @@ static void *helper_main(void *arg)
  * The thread takes no asynchronous signal (they stay the caller's, as
  * before there was a thread); the filler is woken at half the ring.
  */
-static int start_thread(struct result_ring *q)
+static int start_thread(struct chunk_ring *q)
 {
 	sigset_t all, old;
 	int r;
@@ -189,7 +189,7 @@ static int start_thread(struct result_ring *q)
 	return 0;
 }
 
-void result_ring_parallel(struct result_ring *q)
+void chunk_ring_parallel(struct chunk_ring *q)
 {
 	if (q->tried)
 		return;
@@ -212,7 +212,7 @@ void result_ring_parallel(struct result_ring *q)
 }
 
 /* Waits, under mu, while more than until slots are filled (or until the helper fails). */
-static void wait_room(struct result_ring *q, size_t wake_at, uint64_t until)
+static void wait_room(struct chunk_ring *q, size_t wake_at, uint64_t until)
 {
 	q->wake_room = wake_at;
 	while (q->filled - q->drained > until && !q->err) {
@@ -222,7 +222,7 @@ static void wait_room(struct result_ring *q, size_t wake_at, uint64_t until)
 	}
 }
 
-struct result_slot *result_ring_hold(struct result_ring *q)
+struct chunk_slot *chunk_ring_hold(struct chunk_ring *q)
 {
 	if (q->parallel && !q->held) {
 		int err;
@@ -239,7 +239,7 @@ struct result_slot *result_ring_hold(struct result_ring *q)
 	return slot_at(q, q->filled);
 }
 
-int result_ring_post(struct result_ring *q)
+int chunk_ring_post(struct chunk_ring *q)
 {
 	int r;
 
@@ -259,7 +259,7 @@ int result_ring_post(struct result_ring *q)
 }
 
 /* Ends the thread (which has nothing left to do, or must stop) and goes inline. */
-static void stop_thread(struct result_ring *q)
+static void stop_thread(struct chunk_ring *q)
 {
 	if (!q->parallel)
 		return;
@@ -275,7 +275,7 @@ static void stop_thread(struct result_ring *q)
 	q->parallel = false;
 }
 
-int result_ring_drain(struct result_ring *q)
+int chunk_ring_drain(struct chunk_ring *q)
 {
 	int r = 0;
 
@@ -292,9 +292,9 @@ int result_ring_drain(struct result_ring *q)
 	return r;
 }
 
-struct result_slot *result_ring_next(struct result_ring *q)
+struct chunk_slot *chunk_ring_next(struct chunk_ring *q)
 {
-	struct result_slot *s = NULL;
+	struct chunk_slot *s = NULL;
 
 	if (!q->parallel) {
 		q->drained += q->held;
@@ -322,7 +322,7 @@ struct result_slot *result_ring_next(struct result_ring *q)
 	return s;
 }
 
-void result_ring_free(struct result_ring *q)
+void chunk_ring_free(struct chunk_ring *q)
 {
 	if (!q)
 		return;
