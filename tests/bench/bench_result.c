@@ -14,6 +14,7 @@
  * byte, and is not what this measures.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -160,13 +161,20 @@ int main(void)
 	    result_key_generate(&by, err, sizeof(err)) < 0)
 		die("setup");
 	RAND_bytes(data, PIECE);
-	s = seal(&to, &by, data, fd);
-	o = open_bundle(&to, fd);
+	/* three rounds, each path's best: a shared machine's noise only ever slows a round */
+	s = o = e = d = h = 1e9;
+	for (int round = 0; round < 3; round++) {
+		if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+			die("memfd");
+		s = fmin(s, seal(&to, &by, data, fd));
+		o = fmin(o, open_bundle(&to, fd));
+		e = fmin(e, gcm_alone(true, data, out));
+		d = fmin(d, gcm_alone(false, data, out));
+		h = fmin(h, sha_alone(data));
+	}
 	getrusage(RUSAGE_SELF, &ru);
-	e = gcm_alone(true, data, out);
-	d = gcm_alone(false, data, out);
-	h = sha_alone(data);
-	printf("result 256 MiB: seal %.2f s (%.0f MiB/s), open %.2f s (%.0f MiB/s); "
+	printf("result 256 MiB (best of 3 rounds): seal %.2f s (%.0f MiB/s), open %.2f s (%.0f "
+	       "MiB/s); "
 	       "AES-256-GCM alone: encrypt %.0f MiB/s, decrypt %.0f MiB/s; "
 	       "seal at %.0f%% and open at %.0f%% of it\n",
 	       s, mib / s, o, mib / o, mib / e, mib / d, 100 * e / s, 100 * d / o);
