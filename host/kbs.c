@@ -204,32 +204,19 @@ static struct session *cookie_session(struct kbs *k, struct evhttp_request *req)
 /* ---- evidence ---- */
 
 /*
- * Verifies the session's evidence: genuine, bound to report_data, and when a
- * policy is given, one of its complete references for the evidence's
- * platform (one per launch of the image it names) and its runtime-log
- * demands.
+ * The runtime log against the runtime register of the session's verified
+ * evidence, and the policy's demands on it (pol NULL: none).
  */
-static int evaluate(struct kbs *k, struct session *s, const struct kbs_policy *pol,
-		    struct verdict *v)
+static int runtime_check(const struct session *s, const struct kbs_policy *pol, const uint8_t *reg,
+			 struct verdict *v)
 {
-	const struct reference *cands = pol ? pol->cands[s->tee] : NULL;
-	size_t n = pol ? pol->ncands[s->tee] : 0;
-	uint8_t reg[48];
-	size_t reglen;
+	const struct platform *pl = platform_get(s->tee);
 
-	if (pol && !n) {
-		verdict_init(v, PLATFORM_NONE);
-		return verdict_fail(v, CHECK_FORMAT, "the policy accepts no %s evidence (%s)",
-				    platform_name(s->tee), pol->image_label);
-	}
-	if (kbs_evidence_verify_any(&s->ev, k->snp, k->tdx, cands, n, s->report_data, reg, &reglen,
-				    v) < 0)
-		return -1;
-	if (!platform_get(s->tee)->runtime_reg) {
+	if (!pl->runtime_reg) {
 		if (s->ev.runtime_log || (pol && pol->require_runtime_log))
 			return verdict_fail(v, CHECK_RUNTIME_LOG,
 					    "%s has no runtime register to bind a runtime log",
-					    platform_get(s->tee)->title);
+					    pl->title);
 		return 0;
 	}
 	if (pol && pol->require_runtime_log && !s->ev.runtime_log)
@@ -241,6 +228,48 @@ static int evaluate(struct kbs *k, struct session *s, const struct kbs_policy *p
 			pol && pol->ref.has_luks_header_sha256 ? pol->ref.luks_header_sha256 : NULL,
 			v);
 	return 0;
+}
+
+/*
+ * /attest: the session's evidence genuine (signatures, chains, collateral:
+ * once per session, its verified claims kept in s->claims), bound to
+ * report_data, within the secure defaults, and its runtime log.
+ */
+static int attest_evidence(struct kbs *k, struct session *s, struct verdict *v)
+{
+	uint8_t reg[48];
+	size_t reglen;
+
+	if (kbs_evidence_genuine(&s->ev, k->snp, k->tdx, &s->claims, v) < 0 ||
+	    kbs_claims_match(s->claims, NULL, s->report_data, reg, &reglen, v) < 0)
+		return -1;
+	return runtime_check(s, NULL, reg, v);
+}
+
+/*
+ * /resource: the claims verified at /attest held to one of the policy's
+ * complete references for the evidence's platform (one per launch of the
+ * image it names), bound to report_data again, and the policy's
+ * runtime-log demands.
+ */
+static int policy_evidence(struct session *s, const struct kbs_policy *pol, struct verdict *v)
+{
+	const struct reference *cands = pol->cands[s->tee];
+	size_t n = pol->ncands[s->tee];
+	uint8_t reg[48];
+	size_t reglen;
+
+	if (!n) {
+		verdict_init(v, PLATFORM_NONE);
+		return verdict_fail(v, CHECK_FORMAT, "the policy accepts no %s evidence (%s)",
+				    platform_name(s->tee), pol->image_label);
+	}
+	verdict_init(v, s->tee);
+	if (!s->claims)
+		return verdict_fail(v, CHECK_FORMAT, "the session's evidence was not verified");
+	if (kbs_claims_match_any(s->claims, cands, n, s->report_data, reg, &reglen, v) < 0)
+		return -1;
+	return runtime_check(s, pol, reg, v);
 }
 
 static void failure_text(const struct verdict *v, char *out, size_t cap)
@@ -319,7 +348,7 @@ static int attest_check(struct kbs *k, struct evhttp_request *req, struct sessio
 	}
 	if (kbs_evidence_parse(s->tee, primary, &s->ev, why, cap) < 0)
 		return -1;
-	if (evaluate(k, s, NULL, &v) < 0) {
+	if (attest_evidence(k, s, &v) < 0) {
 		*code = 401;
 		*type = "AttestationFailed";
 		failure_text(&v, why, cap);
@@ -444,7 +473,7 @@ static void handle_resource(struct kbs *k, struct evhttp_request *req, const cha
 		return reply_error(req, 401, "PolicyDeny",
 				   "E_TDX_COLLATERAL: the broker has no TDX collateral");
 	}
-	r = evaluate(k, s, &pol, &v);
+	r = policy_evidence(s, &pol, &v);
 	if (r < 0)
 		failure_text(&v, why, sizeof(why));
 	else

@@ -40,6 +40,8 @@ struct session {
 	EVP_PKEY *key; /* tee-pubkey */
 	uint8_t report_data[64];
 	struct kbs_evidence ev;
+	/* what ev's verified bytes claim, from its accepted /attest (kbs_evidence_genuine) */
+	struct kbs_claims *claims;
 	struct order *order; /* the order sent as init-data, bound to the evidence; or NULL */
 };
 TAILQ_HEAD(session_list, session);

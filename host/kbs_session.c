@@ -41,6 +41,7 @@ void session_drop(struct kbs *k, struct session *s)
 		k->nwaiting--;
 	}
 	EVP_PKEY_free(s->key);
+	kbs_claims_free(s->claims);
 	kbs_evidence_free(&s->ev);
 	if (s->order)
 		order_free(s->order);

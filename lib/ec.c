@@ -80,11 +80,28 @@ int p256_key_xy(EVP_PKEY *k, uint8_t xy[64])
 	return 0;
 }
 
+/*
+ * One key generation context for the process, made at the first key: the
+ * group and the provider's key manager are looked up once, not per key (a
+ * broker makes one ephemeral key per released resource). Each key is new
+ * randomness; the context holds no key. cvm is single-threaded.
+ */
 int p256_generate(EVP_PKEY **out)
 {
-	EVP_PKEY *k = EVP_EC_gen("P-256");
+	static EVP_PKEY_CTX *ctx;
+	EVP_PKEY *k = NULL;
 
-	if (!k) {
+	if (!ctx) {
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		if (!ctx || EVP_PKEY_keygen_init(ctx) != 1 ||
+		    EVP_PKEY_CTX_set_group_name(ctx, "P-256") != 1) {
+			EVP_PKEY_CTX_free(ctx);
+			ctx = NULL;
+			ERR_clear_error();
+			return -ENOMEM;
+		}
+	}
+	if (EVP_PKEY_keygen(ctx, &k) != 1) {
 		ERR_clear_error();
 		return -ENOMEM;
 	}

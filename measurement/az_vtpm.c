@@ -343,86 +343,81 @@ static void merge(struct verdict *v, const struct verdict *sub)
 
 /* The hardware report is genuine; *rd is where it keeps report_data. */
 static int hardware_verify(const struct kbs_evidence *e, const struct platform_verifiers *pv,
-			   const struct reference *ref, const struct hcl *h, uint8_t rd[64],
+			   const struct hcl *h, struct kbs_claims *c, uint8_t rd[64],
 			   struct verdict *v)
 {
-	struct verdict sub;
+	_cleanup_free_ struct verdict *sub = malloc(sizeof(*sub));
 	int r;
 
+	if (!sub)
+		return -ENOMEM;
 	if (e->platform == PLATFORM_AZ_SNP_VTPM) {
-		struct snp_report rep;
-
 		if (!pv->snp)
 			return verdict_fail(v, CHECK_ROOT_PINNED, "no SEV-SNP verifier");
-		memset(&rep, 0, sizeof(rep));
-		r = snp_verify(pv->snp, h->hw, AZ_HCL_HW_SIZE, &e->certs, &ref->snp, NULL, &rep,
-			       &sub);
+		r = snp_verify_genuine(pv->snp, h->hw, AZ_HCL_HW_SIZE, &e->certs, &c->snp,
+				       c->snp_product, sub);
 		memcpy(rd, h->hw + 0x50, 64); /* SEV-SNP ABI (AMD 56860) Table 23 */
 	} else {
-		struct tdx_reference tref = ref->tdx;
-		struct tdx_quote q;
-
 		if (!pv->tdx)
 			return verdict_fail(v, CHECK_ROOT_PINNED, "no TDX verifier");
-		/*
-		 * The TD is Azure's paravisor, which takes #VE itself: its TD
-		 * attributes have SEPT_VE_DISABLE clear (tests/vectors/azure).
-		 * A reference may still pin td_attributes.
-		 */
-		tref.allow_sept_ve = true;
-		memset(&q, 0, sizeof(q));
-		r = tdx_verify(pv->tdx, e->td_quote, e->td_quote_len, &tref, NULL, &q, &sub);
-		memcpy(rd, q.body.report_data, 64);
+		r = tdx_verify_genuine(pv->tdx, e->td_quote, e->td_quote_len, &c->tdx, &c->tcb,
+				       sub);
+		memcpy(rd, c->tdx.body.report_data, 64);
 	}
-	merge(v, &sub);
-	if (r < 0 && verdict_ok(&sub))
+	merge(v, sub);
+	if (r < 0 && verdict_ok(sub))
 		return r;
-	return verdict_ok(&sub) ? 0 : -1;
+	return verdict_ok(sub) ? 0 : -1;
 }
 
-/* The vTPM's quote against the AK, its nonce against the expected report_data. */
-static int quote_verify(const struct kbs_evidence *e, EVP_PKEY *ak, const struct reference *ref,
-			const uint8_t *report_data, struct verdict *v)
+/* The hardware report's claims against the reference's section for it. */
+static int hardware_match(const struct kbs_claims *c, const struct reference *ref,
+			  struct verdict *v)
 {
-	struct tpm_quote q;
-	struct verdict sub;
+	struct tdx_reference tref = ref->tdx;
+
+	if (c->e->platform == PLATFORM_AZ_SNP_VTPM)
+		return snp_verify_match(&c->snp, c->snp_product, &ref->snp, NULL, v);
+	/*
+	 * The TD is Azure's paravisor, which takes #VE itself: its TD
+	 * attributes have SEPT_VE_DISABLE clear (tests/vectors/azure).
+	 * A reference may still pin td_attributes.
+	 */
+	tref.allow_sept_ve = true;
+	return tdx_verify_match(&c->tdx, &c->tcb, &tref, NULL, v);
+}
+
+/* The vTPM's quote, signed by the AK, of the PCRs given. */
+static int quote_verify(const struct kbs_evidence *e, EVP_PKEY *ak, struct kbs_claims *c,
+			struct verdict *v)
+{
+	_cleanup_free_ struct verdict *sub = malloc(sizeof(*sub));
 	int r;
 
-	r = tpm_quote_verify(e->raw, e->raw_len, e->extra, e->extra_len, ak,
-			     (const uint8_t(*)[32])e->pcrs, &ref->tpm, NULL, &q, &sub);
-	merge(v, &sub);
-	if (r < 0 || !verdict_ok(&sub))
-		return r < 0 && verdict_ok(&sub) ? r : -1;
-	if (!report_data)
-		return 0;
-	/* Azure's attester quotes report_data as long as it is (Trustee: 48 bytes, SHA-384). */
-	if (!q.extra_len || memcmp(q.extra_data, report_data, q.extra_len) ||
-	    !is_zero(report_data + q.extra_len, 64 - q.extra_len))
-		return verdict_fail(v, CHECK_REPORT_DATA,
-				    "TPM quote qualifying data (%zu bytes) is not the expected "
-				    "report_data",
-				    q.extra_len);
-	verdict_pass(v, CHECK_REPORT_DATA, "TPM quote qualifying data binds report_data");
+	if (!sub)
+		return -ENOMEM;
+	r = tpm_quote_genuine(e->raw, e->raw_len, e->extra, e->extra_len, ak,
+			      (const uint8_t(*)[32])e->pcrs, &c->tpm, c->ak_sha256, sub);
+	merge(v, sub);
+	if (r < 0 || !verdict_ok(sub))
+		return r < 0 && verdict_ok(sub) ? r : -1;
 	return 0;
 }
 
-int az_vtpm_verify(const struct kbs_evidence *e, const struct platform_verifiers *pv,
-		   const struct reference *ref, const uint8_t *report_data, uint8_t reg[48],
-		   size_t *reglen, struct verdict *v)
+int az_vtpm_genuine(const struct kbs_evidence *e, const struct platform_verifiers *pv,
+		    struct kbs_claims *c, struct verdict *v)
 {
 	EVP_PKEY *ak = NULL;
-	uint8_t rd[64], want[64] = { 0 }, user[64];
-	bool has_user = false;
+	uint8_t rd[64], want[64] = { 0 };
 	char hex[65], why[160];
 	struct hcl h;
 	int r;
 
 	verdict_init(v, e->platform);
-	*reglen = 0;
 	if (hcl_parse(e, e->platform == PLATFORM_AZ_SNP_VTPM ? AZ_HCL_TYPE_SNP : AZ_HCL_TYPE_TDX,
 		      &h, v) < 0)
 		return -1;
-	if ((r = hardware_verify(e, pv, ref, &h, rd, v)) < 0)
+	if ((r = hardware_verify(e, pv, &h, c, rd, v)) < 0)
 		return r;
 	/* The paravisor puts SHA-256 of the var data in report_data, the rest zero. */
 	if (EVP_Digest(h.var, h.var_size, want, NULL, EVP_sha256(), NULL) != 1)
@@ -435,23 +430,44 @@ int az_vtpm_verify(const struct kbs_evidence *e, const struct platform_verifiers
 				    hex);
 	verdict_pass(v, CHECK_REPORT_DATA, "hardware report_data is SHA-256 of the var data %s",
 		     hex);
-	if (az_var_data_parse(h.var, h.var_size, &ak, user, &has_user, why, sizeof(why)) < 0)
+	if (az_var_data_parse(h.var, h.var_size, &ak, c->user_data, &c->has_user_data, why,
+			      sizeof(why)) < 0)
 		return verdict_fail(v, CHECK_AK, "%s", why);
 	verdict_pass(v, CHECK_AK, "HCLAkPub, RSA-%d, bound by the hardware report",
 		     EVP_PKEY_get_bits(ak));
-	r = quote_verify(e, ak, ref, report_data, v);
+	r = quote_verify(e, ak, c, v);
 	EVP_PKEY_free(ak);
-	if (r < 0)
-		return r;
+	return r;
+}
+
+int az_vtpm_match(const struct kbs_claims *c, const struct reference *ref,
+		  const uint8_t *report_data, uint8_t reg[48], size_t *reglen, struct verdict *v)
+{
+	const struct tpm_quote *q = &c->tpm;
+
+	*reglen = 0;
+	if (hardware_match(c, ref, v) < 0 ||
+	    tpm_quote_match(q, c->ak_sha256, (const uint8_t(*)[32])c->e->pcrs, &ref->tpm, NULL, v) <
+		    0)
+		return -1;
+	/* Azure's attester quotes report_data as long as it is (Trustee: 48 bytes, SHA-384). */
+	if (report_data && (!q->extra_len || memcmp(q->extra_data, report_data, q->extra_len) ||
+			    !is_zero(report_data + q->extra_len, 64 - q->extra_len)))
+		return verdict_fail(v, CHECK_REPORT_DATA,
+				    "TPM quote qualifying data (%zu bytes) is not the expected "
+				    "report_data",
+				    q->extra_len);
+	if (report_data)
+		verdict_pass(v, CHECK_REPORT_DATA, "TPM quote qualifying data binds report_data");
 	/* Version 2: the paravisor also put report_data in the var data (Trustee's verify_user_data). */
-	if (e->az_version >= 2 && report_data) {
-		if (!has_user || CRYPTO_memcmp(user, report_data, 64))
+	if (c->e->az_version >= 2 && report_data) {
+		if (!c->has_user_data || CRYPTO_memcmp(c->user_data, report_data, 64))
 			return verdict_fail(v, CHECK_REPORT_DATA,
 					    "the var data's user-data is not the expected "
 					    "report_data (evidence version 2)");
 		verdict_pass(v, CHECK_REPORT_DATA, "the var data's user-data binds report_data");
 	}
-	memcpy(reg, e->pcrs[15], 32);
+	memcpy(reg, c->e->pcrs[15], 32);
 	*reglen = 32;
 	return 0;
 }

@@ -38,9 +38,10 @@
 /* The rows' parse and verify functions. */
 int az_snp_parse(const cJSON *ev, struct kbs_evidence *e, char *err, size_t errlen);
 int az_tdx_parse(const cJSON *ev, struct kbs_evidence *e, char *err, size_t errlen);
-int az_vtpm_verify(const struct kbs_evidence *e, const struct platform_verifiers *pv,
-		   const struct reference *ref, const uint8_t *report_data, uint8_t reg[48],
-		   size_t *reglen, struct verdict *v);
+int az_vtpm_genuine(const struct kbs_evidence *e, const struct platform_verifiers *pv,
+		    struct kbs_claims *c, struct verdict *v);
+int az_vtpm_match(const struct kbs_claims *c, const struct reference *ref,
+		  const uint8_t *report_data, uint8_t reg[48], size_t *reglen, struct verdict *v);
 /*
  * Claims: {"hcl": {"version", "var_data_sha256"}, "snp": the report's
  * claims | "tdx": the TD quote's, "tpm": {"pcrs": {"0".."23": hex}}}; what

@@ -69,10 +69,16 @@ int manifest_check_signature(const struct manifest *m, const char *sig, size_t s
 int manifest_candidates(const struct manifest *m, enum cvm_platform p, const struct reference *pins,
 			struct reference **out, size_t *n, char *err, size_t errlen);
 /*
- * kbs_evidence_verify against each candidate: 0 as soon as one passes; else
- * v holds the verdict of the candidate that got furthest (so its failure
- * names the register that differs). n 0: no reference (secure defaults).
+ * kbs_claims_match against each candidate: 0 as soon as one passes; else v
+ * holds the verdict of the candidate that got furthest (so its failure
+ * names the register that differs). Each candidate's checks follow those v
+ * held on entry (the genuine ones, or none). n 0: no reference (secure
+ * defaults).
  */
+int kbs_claims_match_any(const struct kbs_claims *c, const struct reference *cands, size_t n,
+			 const uint8_t *report_data, uint8_t reg[48], size_t *reglen,
+			 struct verdict *v);
+/* kbs_evidence_genuine once, then kbs_claims_match_any; v gets both steps' checks. */
 int kbs_evidence_verify_any(const struct kbs_evidence *e, struct snp_verifier *snp,
 			    struct tdx_verifier *tdx, const struct reference *cands, size_t n,
 			    const uint8_t *report_data, uint8_t reg[48], size_t *reglen,

@@ -361,6 +361,22 @@ int snp_verify(struct snp_verifier *sv, const uint8_t *buf, size_t len,
 	       const uint8_t *report_data /* 64 bytes or NULL */, struct snp_report *r,
 	       struct verdict *v);
 
+#define SNP_PRODUCT_NAME_MAX 32
+/*
+ * snp_verify in two steps. The genuine one, which needs no reference
+ * values: the report parsed into r, the chain, the product, the signature
+ * and the chain's claims (TCB, chip ID); v starts afresh; product_name gets
+ * the VCEK's productName ("Milan-B0", "" when it has none). The match: r,
+ * verified by the first and unchanged since, against ref (NULL: the secure
+ * defaults) and report_data, appended to v; 0, or -1 with the failed check.
+ */
+int snp_verify_genuine(struct snp_verifier *sv, const uint8_t *buf, size_t len,
+		       const struct snp_certs *certs, struct snp_report *r,
+		       char product_name[SNP_PRODUCT_NAME_MAX], struct verdict *v);
+int snp_verify_match(const struct snp_report *r, const char *product_name,
+		     const struct snp_reference *ref, const uint8_t *report_data,
+		     struct verdict *v);
+
 /* ---- TDX quote (Intel TDX DCAP Quote Generation Library and Quote Verification API, App. A) ---- */
 
 #define TDX_QUOTE_HEADER_SIZE 48
@@ -437,6 +453,28 @@ void tdx_verifier_free(struct tdx_verifier *tv);
 int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 	       const struct tdx_reference *ref, const uint8_t *report_data /* 64 or NULL */,
 	       struct tdx_quote *q, struct verdict *v);
+
+/* The TCB level that collateral gives a quote, before a reference accepts it or not. */
+struct tdx_tcb {
+	bool checked;	   /* false: the verifier has no collateral */
+	int rank, qe_rank; /* Intel's status, by its rank in enum tdx_tcb_status */
+};
+
+/*
+ * tdx_verify in two steps. The genuine one, which needs no reference
+ * values: the quote parsed into q (pointing into buf), the PCK chain, the QE
+ * report, the signature and, with collateral, its checks and the TCB level
+ * into t; v starts afresh. The match: q and t, from the first and unchanged
+ * since (and buf still alive), against ref (NULL: the defaults) and
+ * report_data, appended to v; 0, or -1 with the failed check.
+ */
+int tdx_verify_genuine(struct tdx_verifier *tv, const uint8_t *buf, size_t len, struct tdx_quote *q,
+		       struct tdx_tcb *t, struct verdict *v);
+int tdx_verify_match(const struct tdx_quote *q, const struct tdx_tcb *t,
+		     const struct tdx_reference *ref, const uint8_t *report_data,
+		     struct verdict *v);
+/* The acceptance of t's level by accepted (enum tdx_tcb_status bits), recorded in v. */
+int tdx_tcb_accept(const struct tdx_tcb *t, unsigned accepted, struct verdict *v);
 
 /*
  * The FMSPC of the quote's PCK certificate and the CA that issued it
@@ -555,6 +593,20 @@ int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size
 		     EVP_PKEY *ak, const uint8_t pcrs[TPM_PCRS][32],
 		     const struct tpm_reference *ref, const uint8_t *report_data /* 64 or NULL */,
 		     struct tpm_quote *q, struct verdict *v);
+/*
+ * tpm_quote_verify in two steps. The genuine one, which needs no reference
+ * values: the quote parsed into q, its signature by ak, the PCR digest of
+ * pcrs, and the SHA-256 of the AK's SubjectPublicKeyInfo into ak_sha256; v
+ * starts afresh. The match: q, pcrs and the AK's digest, from the first and
+ * unchanged since, against ref (NULL: none; the AK pin, the PCRs) and
+ * report_data, appended to v. 0, or -1 with the failed check.
+ */
+int tpm_quote_genuine(const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen,
+		      EVP_PKEY *ak, const uint8_t pcrs[TPM_PCRS][32], struct tpm_quote *q,
+		      uint8_t ak_sha256[32], struct verdict *v);
+int tpm_quote_match(const struct tpm_quote *q, const uint8_t ak_sha256[32],
+		    const uint8_t pcrs[TPM_PCRS][32], const struct tpm_reference *ref,
+		    const uint8_t *report_data, struct verdict *v);
 cJSON *tpm_quote_claims(const struct tpm_quote *q, const uint8_t pcrs[TPM_PCRS][32]);
 
 /* ---- evidence in the Trustee KBS protocol's JSON shapes (kbs_evidence.c) ---- */
@@ -695,6 +747,32 @@ int kbs_evidence_verify(const struct kbs_evidence *e, struct snp_verifier *snp,
 			struct tdx_verifier *tdx, const struct reference *ref,
 			const uint8_t *report_data, uint8_t reg[48], size_t *reglen,
 			struct verdict *v);
+
+/*
+ * kbs_evidence_verify in two steps, so that evidence verified once can be
+ * held to several references (a broker's session: every resource's policy,
+ * each with one candidate per launch of its image).
+ *
+ * kbs_evidence_genuine runs every check that needs no reference values:
+ * signatures, certificate chains up to a pinned root, collateral (TDX), the
+ * bindings inside the evidence (Azure: the vTPM key by the hardware
+ * report). 0 with *out holding what the verified bytes claim
+ * (kbs_claims_free), -1 when a check failed (v names it, *out NULL), another
+ * negative errno when none could run. The claims point into e: e must
+ * neither change nor be freed while they live.
+ *
+ * kbs_claims_match holds those claims to ref (NULL: the secure defaults)
+ * and report_data, appending its checks to v (which the caller set:
+ * verdict_init, or the genuine step's verdict); the runtime register comes
+ * back in reg as from kbs_evidence_verify. 0, -1 (v names the check).
+ */
+struct kbs_claims;
+int kbs_evidence_genuine(const struct kbs_evidence *e, struct snp_verifier *snp,
+			 struct tdx_verifier *tdx, struct kbs_claims **out, struct verdict *v);
+int kbs_claims_match(const struct kbs_claims *c, const struct reference *ref,
+		     const uint8_t *report_data, uint8_t reg[48], size_t *reglen,
+		     struct verdict *v);
+void kbs_claims_free(struct kbs_claims *c);
 
 /* Image manifests and a key broker resource's policy: measurement/manifest.h. */
 #include "measurement/manifest.h" /* IWYU pragma: export */

@@ -81,15 +81,19 @@ static int snp_parse(const cJSON *ev, struct kbs_evidence *s, char *err, size_t 
 	return 0;
 }
 
-static int snp_evidence_verify(const struct kbs_evidence *e, const struct platform_verifiers *pv,
-			       const struct reference *ref, const uint8_t *report_data,
-			       uint8_t reg[48], size_t *reglen, struct verdict *v)
+static int snp_genuine(const struct kbs_evidence *e, const struct platform_verifiers *pv,
+		       struct kbs_claims *c, struct verdict *v)
 {
-	struct snp_report rep;
+	return snp_verify_genuine(pv->snp, e->raw, e->raw_len, &e->certs, &c->snp, c->snp_product,
+				  v);
+}
 
+static int snp_match(const struct kbs_claims *c, const struct reference *ref,
+		     const uint8_t *report_data, uint8_t reg[48], size_t *reglen, struct verdict *v)
+{
 	(void)reg;
 	*reglen = 0;
-	return snp_verify(pv->snp, e->raw, e->raw_len, &e->certs, &ref->snp, report_data, &rep, v);
+	return snp_verify_match(&c->snp, c->snp_product, &ref->snp, report_data, v);
 }
 
 static bool snp_raw_detect(const uint8_t *buf, size_t len)
@@ -150,17 +154,19 @@ static int tdx_parse(const cJSON *ev, struct kbs_evidence *s, char *err, size_t 
 	return 0;
 }
 
-/* RTMR3 comes back whatever the verdict, for the caller's messages. */
-static int tdx_evidence_verify(const struct kbs_evidence *e, const struct platform_verifiers *pv,
-			       const struct reference *ref, const uint8_t *report_data,
-			       uint8_t reg[48], size_t *reglen, struct verdict *v)
+static int tdx_genuine(const struct kbs_evidence *e, const struct platform_verifiers *pv,
+		       struct kbs_claims *c, struct verdict *v)
 {
-	struct tdx_quote q = { 0 };
-	int r = tdx_verify(pv->tdx, e->raw, e->raw_len, &ref->tdx, report_data, &q, v);
+	return tdx_verify_genuine(pv->tdx, e->raw, e->raw_len, &c->tdx, &c->tcb, v);
+}
 
-	memcpy(reg, q.body.rtmr[3], 48);
+/* RTMR3 comes back whatever the verdict, for the caller's messages. */
+static int tdx_match(const struct kbs_claims *c, const struct reference *ref,
+		     const uint8_t *report_data, uint8_t reg[48], size_t *reglen, struct verdict *v)
+{
+	memcpy(reg, c->tdx.body.rtmr[3], 48);
 	*reglen = 48;
-	return r;
+	return tdx_verify_match(&c->tdx, &c->tcb, &ref->tdx, report_data, v);
 }
 
 /* Version 4 or 5, attestation key type 2, TEE type 0x81 (Intel TDX DCAP Quote Library API, A.3). */
@@ -227,19 +233,22 @@ static int tpm_parse(const cJSON *ev, struct kbs_evidence *s, char *err, size_t 
 	return 0;
 }
 
-static int tpm_evidence_verify(const struct kbs_evidence *e, const struct platform_verifiers *pv,
-			       const struct reference *ref, const uint8_t *report_data,
-			       uint8_t reg[48], size_t *reglen, struct verdict *v)
+static int tpm_genuine(const struct kbs_evidence *e, const struct platform_verifiers *pv,
+		       struct kbs_claims *c, struct verdict *v)
 {
-	struct tpm_quote q;
-	int r;
-
 	(void)pv;
-	r = tpm_quote_verify(e->raw, e->raw_len, e->extra, e->extra_len, e->ak,
-			     (const uint8_t(*)[32])e->pcrs, &ref->tpm, report_data, &q, v);
-	memcpy(reg, e->pcrs[15], 32);
+	verdict_init(v, PLATFORM_TPM);
+	return tpm_quote_genuine(e->raw, e->raw_len, e->extra, e->extra_len, e->ak,
+				 (const uint8_t(*)[32])e->pcrs, &c->tpm, c->ak_sha256, v);
+}
+
+static int tpm_match(const struct kbs_claims *c, const struct reference *ref,
+		     const uint8_t *report_data, uint8_t reg[48], size_t *reglen, struct verdict *v)
+{
+	memcpy(reg, c->e->pcrs[15], 32);
 	*reglen = 32;
-	return r;
+	return tpm_quote_match(&c->tpm, c->ak_sha256, (const uint8_t(*)[32])c->e->pcrs, &ref->tpm,
+			       report_data, v);
 }
 
 static cJSON *tpm_claims(const struct kbs_evidence *e, char *summary, size_t cap)
@@ -308,7 +317,8 @@ static const struct platform platforms[] = {
 		.launch_binding_len = 32,
 		.qemu = "snp",
 		.parse = snp_parse,
-		.verify = snp_evidence_verify,
+		.verify = snp_genuine,
+		.match = snp_match,
 		.title = "SEV-SNP",
 		.noun = "an SNP report",
 		.opts = PLATFORM_OPT_CERTS | PLATFORM_OPT_TEST_ROOTS,
@@ -338,7 +348,8 @@ static const struct platform platforms[] = {
 		.runtime_reg = "pcr15",
 		.runtime_reg_len = 32,
 		.parse = az_snp_parse,
-		.verify = az_vtpm_verify,
+		.verify = az_vtpm_genuine,
+		.match = az_vtpm_match,
 		.ref_complete = az_reference_complete,
 		.claims = az_vtpm_claims,
 		.title = "Azure SEV-SNP vTPM",
@@ -358,7 +369,8 @@ static const struct platform platforms[] = {
 		.runtime_reg = "pcr15",
 		.runtime_reg_len = 32,
 		.parse = az_tdx_parse,
-		.verify = az_vtpm_verify,
+		.verify = az_vtpm_genuine,
+		.match = az_vtpm_match,
 		.ref_complete = az_reference_complete,
 		.claims = az_vtpm_claims,
 		.title = "Azure TDX vTPM",
@@ -381,7 +393,8 @@ static const struct platform platforms[] = {
 		.launch_binding_len = 48,
 		.qemu = "tdx",
 		.parse = tdx_parse,
-		.verify = tdx_evidence_verify,
+		.verify = tdx_genuine,
+		.match = tdx_match,
 		.title = "TDX",
 		.noun = "a TDX quote",
 		.runtime_label = "RTMR3",
@@ -410,7 +423,8 @@ static const struct platform platforms[] = {
 		.runtime_reg_len = 32,
 		.qemu = "plain",
 		.parse = tpm_parse,
-		.verify = tpm_evidence_verify,
+		.verify = tpm_genuine,
+		.match = tpm_match,
 		.title = "TPM",
 		.noun = "a TPM quote",
 		.runtime_label = "PCR15",

@@ -73,10 +73,18 @@ struct platform {
 	 * runtime_eventlog already taken). err names the member at fault.
 	 */
 	int (*parse)(const cJSON *ev, struct kbs_evidence *e, char *err, size_t errlen);
-	/* As kbs_evidence_verify, with ref never NULL. */
+	/*
+	 * kbs_evidence_verify in two steps (kbs_evidence_genuine and
+	 * kbs_claims_match): the checks that need no reference values, from
+	 * a fresh v, filling c; then c against ref (never NULL) and
+	 * report_data, appended to v, with the runtime register. Each records
+	 * a refusal in v and may return 0 or -1 with it.
+	 */
 	int (*verify)(const struct kbs_evidence *e, const struct platform_verifiers *pv,
-		      const struct reference *ref, const uint8_t *report_data, uint8_t reg[48],
-		      size_t *reglen, struct verdict *v);
+		      struct kbs_claims *c, struct verdict *v);
+	int (*match)(const struct kbs_claims *c, const struct reference *ref,
+		     const uint8_t *report_data, uint8_t reg[48], size_t *reglen,
+		     struct verdict *v);
 
 	/* ---- what the verbs ask of a platform (members from here on may be left 0) ---- */
 	/* as a user reads it: "SEV-SNP"; and its evidence: "an SNP report" */
@@ -148,6 +156,23 @@ struct platform {
 	bool (*shape_exact)(const cJSON *ev, const struct kbs_evidence *e);
 	/* The QEMU launch shape qemu names (meaningful only when qemu is set). */
 	enum qemu_platform qemu_shape;
+};
+
+/*
+ * What a row's genuine step established of evidence e, for its match step:
+ * parsed from the bytes whose signatures verified, pointing into e, which
+ * neither changes nor goes while they live.
+ */
+struct kbs_claims {
+	const struct kbs_evidence *e;
+	struct snp_report snp; /* snp, az-snp-vtpm: the SEV-SNP report */
+	char snp_product[SNP_PRODUCT_NAME_MAX];
+	struct tdx_quote tdx; /* tdx, az-tdx-vtpm: the TD quote */
+	struct tdx_tcb tcb;
+	struct tpm_quote tpm; /* tpm, az-*: the (v)TPM's quote */
+	uint8_t ak_sha256[32];
+	uint8_t user_data[64]; /* az-*: the var data's user-data, when has_user_data */
+	bool has_user_data;
 };
 
 /* A value of struct reference: its name, where its has_ flag and bytes are, how long. */

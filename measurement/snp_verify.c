@@ -31,8 +31,8 @@ struct snp_chain {
 	enum snp_product product;
 	bool vlek;
 	bool test_root;
-	char product_name[32]; /* productName extension, "Milan-B0" */
-	bool has_tcb[5];       /* fmc, bootloader, tee, snp, microcode */
+	char product_name[SNP_PRODUCT_NAME_MAX]; /* productName extension, "Milan-B0" */
+	bool has_tcb[5];			 /* fmc, bootloader, tee, snp, microcode */
 	struct snp_tcb tcb;
 	uint8_t hwid[64];
 	size_t hwid_len;
@@ -588,8 +588,8 @@ static bool chain_is_cached(struct snp_verifier *sv, const struct snp_certs *cer
 
 /* ---- the report against the chain ---- */
 
-static int check_product(const struct snp_chain *ch, struct snp_report *r,
-			 const struct snp_reference *ref, struct verdict *v)
+/* The product of the chain, the report's CPUID and the certificate's name agree. */
+static int check_product(const struct snp_chain *ch, struct snp_report *r, struct verdict *v)
 {
 	enum snp_product named = product_from_name(ch->product_name);
 
@@ -602,22 +602,25 @@ static int check_product(const struct snp_chain *ch, struct snp_report *r,
 		return verdict_fail(
 			v, CHECK_PRODUCT, "report CPUID (family %02xh model %02xh) is not %s",
 			r->cpuid_fam_id, r->cpuid_mod_id, snp_product_name(ch->product));
-	if (ref && ref->product[0]) {
-		/* "Milan" matches any stepping; "Milan-B0" only that one. */
-		bool ok = strchr(ref->product, '-')
-				  ? strcmp(ref->product, ch->product_name) == 0
-				  : product_from_name(ref->product) == ch->product;
-
-		if (!ok)
-			return verdict_fail(v, CHECK_PRODUCT, "product is %s, reference wants %s",
-					    ch->product_name[0] ? ch->product_name
-								: snp_product_name(ch->product),
-					    ref->product);
-	}
 	r->product = ch->product;
 	verdict_pass(v, CHECK_PRODUCT, "%s",
 		     ch->product_name[0] ? ch->product_name : snp_product_name(ch->product));
 	return 0;
+}
+
+/* The product the reference names, if any: recorded only when it differs. */
+static int check_product_reference(const struct snp_report *r, const char *product_name,
+				   const struct snp_reference *ref, struct verdict *v)
+{
+	/* "Milan" matches any stepping; "Milan-B0" only that one. */
+	bool ok = strchr(ref->product, '-') ? strcmp(ref->product, product_name) == 0
+					    : product_from_name(ref->product) == r->product;
+
+	if (!ref->product[0] || ok)
+		return 0;
+	return verdict_fail(v, CHECK_PRODUCT, "product is %s, reference wants %s",
+			    product_name[0] ? product_name : snp_product_name(r->product),
+			    ref->product);
 }
 
 static int check_report_against_chain(const struct snp_chain *ch, struct snp_report *r,
@@ -689,20 +692,15 @@ static int check_report_against_chain(const struct snp_chain *ch, struct snp_rep
 	return 0;
 }
 
-int snp_verify(struct snp_verifier *sv, const uint8_t *buf, size_t len,
-	       const struct snp_certs *certs, const struct snp_reference *ref,
-	       const uint8_t *report_data, struct snp_report *r, struct verdict *v)
+int snp_verify_genuine(struct snp_verifier *sv, const uint8_t *buf, size_t len,
+		       const struct snp_certs *certs, struct snp_report *r,
+		       char product_name[SNP_PRODUCT_NAME_MAX], struct verdict *v)
 {
 	struct snp_chain *ch = &sv->chain;
-	struct reference none;
 	int rc;
 
-	/* Without reference values: the secure defaults. */
-	if (!ref) {
-		reference_defaults(&none);
-		ref = &none.snp;
-	}
 	verdict_init(v, PLATFORM_SNP);
+	product_name[0] = 0;
 	if (snp_report_parse(buf, len, r, v) < 0)
 		return 0;
 
@@ -718,9 +716,36 @@ int snp_verify(struct snp_verifier *sv, const uint8_t *buf, size_t len,
 			return 0;
 		sv->cached = true;
 	}
+	if (check_product(ch, r, v) == 0 && check_report_against_chain(ch, r, v) == 0)
+		snprintf(product_name, SNP_PRODUCT_NAME_MAX, "%s", ch->product_name);
+	return 0;
+}
 
-	if (check_product(ch, r, ref, v) < 0 || check_report_against_chain(ch, r, v) < 0 ||
+int snp_verify_match(const struct snp_report *r, const char *product_name,
+		     const struct snp_reference *ref, const uint8_t *report_data, struct verdict *v)
+{
+	struct reference none;
+
+	/* Without reference values: the secure defaults. */
+	if (!ref) {
+		reference_defaults(&none);
+		ref = &none.snp;
+	}
+	if (check_product_reference(r, product_name, ref, v) < 0 ||
 	    snp_check_policy(r, ref, v) < 0 || snp_check_reference(r, ref, report_data, v) < 0)
-		return 0;
+		return -1;
+	return 0;
+}
+
+int snp_verify(struct snp_verifier *sv, const uint8_t *buf, size_t len,
+	       const struct snp_certs *certs, const struct snp_reference *ref,
+	       const uint8_t *report_data, struct snp_report *r, struct verdict *v)
+{
+	char product_name[SNP_PRODUCT_NAME_MAX];
+	int rc = snp_verify_genuine(sv, buf, len, certs, r, product_name, v);
+
+	if (rc < 0 || !verdict_ok(v))
+		return rc;
+	snp_verify_match(r, product_name, ref, report_data, v);
 	return 0;
 }

@@ -362,33 +362,24 @@ static int qe_report_check(const struct tdx_verifier *tv, const struct tdx_quote
 	return 0;
 }
 
-/* The TCB status from the collateral, when there is any. 0 or -1. */
-static int tcb_status(struct tdx_verifier *tv, const struct tdx_quote *q,
-		      const struct tdx_reference *ref, struct verdict *v)
+/* The TCB level from the collateral, when there is any. 0 or -1. */
+static int tcb_level(struct tdx_verifier *tv, const struct tdx_quote *q, struct tdx_tcb *t,
+		     struct verdict *v)
 {
 	time_t now = tv->now ? tv->now : time(NULL);
 
-	if (!tv->collateral) {
-		v->tcb_status_checked = false;
-		verdict_pass(v, CHECK_TCB_STATUS, "TCB status not checked (no --collateral)");
+	if (!tv->collateral)
 		return 0;
-	}
-	return tdx_collateral_check(tv->collateral, tv->chain, NULL, &tv->pck, q, now,
-				    ref->accepted_tcb, v) < 0
-		       ? -1
-		       : 0;
+	return tdx_collateral_status(tv->collateral, tv->chain, NULL, &tv->pck, q, now, t, v);
 }
 
-int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
-	       const struct tdx_reference *ref, const uint8_t *report_data, struct tdx_quote *q,
-	       struct verdict *v)
+int tdx_verify_genuine(struct tdx_verifier *tv, const uint8_t *buf, size_t len, struct tdx_quote *q,
+		       struct tdx_tcb *t, struct verdict *v)
 {
-	struct tdx_reference defaults = { .accepted_tcb = TCB_UP_TO_DATE };
 	EVP_PKEY *ak = NULL;
 	int r;
 
-	if (!ref)
-		ref = &defaults;
+	memset(t, 0, sizeof(*t));
 	verdict_init(v, PLATFORM_TDX);
 	if (tdx_quote_parse(buf, len, q, v) < 0)
 		return 0;
@@ -405,8 +396,32 @@ int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
 		return 0;
 	}
 	verdict_pass(v, CHECK_SIGNATURE, "ECDSA P-256 by the attestation key");
-	if (check_attributes(q, ref, v) < 0 || tcb_status(tv, q, ref, v) < 0)
-		return 0;
-	check_reference(q, ref, report_data, v);
+	tcb_level(tv, q, t, v);
+	return 0;
+}
+
+int tdx_verify_match(const struct tdx_quote *q, const struct tdx_tcb *t,
+		     const struct tdx_reference *ref, const uint8_t *report_data, struct verdict *v)
+{
+	struct tdx_reference defaults = { .accepted_tcb = TCB_UP_TO_DATE };
+
+	if (!ref)
+		ref = &defaults;
+	if (check_attributes(q, ref, v) < 0 || tdx_tcb_accept(t, ref->accepted_tcb, v) < 0 ||
+	    check_reference(q, ref, report_data, v) < 0)
+		return -1;
+	return 0;
+}
+
+int tdx_verify(struct tdx_verifier *tv, const uint8_t *buf, size_t len,
+	       const struct tdx_reference *ref, const uint8_t *report_data, struct tdx_quote *q,
+	       struct verdict *v)
+{
+	struct tdx_tcb t;
+	int r = tdx_verify_genuine(tv, buf, len, q, &t, v);
+
+	if (r < 0 || !verdict_ok(v))
+		return r;
+	tdx_verify_match(q, &t, ref, report_data, v);
 	return 0;
 }

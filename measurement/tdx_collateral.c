@@ -521,9 +521,9 @@ static int converge_with_qe(int rank, int qe_rank)
 	return qe_rank > rank ? qe_rank : rank;
 }
 
-int tdx_collateral_check(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *pinned_root,
-			 const struct pck_info *pck, const struct tdx_quote *q, time_t now,
-			 unsigned accepted, struct verdict *v)
+int tdx_collateral_status(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *pinned_root,
+			  const struct pck_info *pck, const struct tdx_quote *q, time_t now,
+			  struct tdx_tcb *t, struct verdict *v)
 {
 	X509 *root = pinned_root ? pinned_root : sk_X509_value(chain, 2);
 	int tcb_rank = 6, mod_rank = 6, qe_rank = 6, rank; /* Revoked until shown otherwise */
@@ -549,17 +549,29 @@ int tdx_collateral_check(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *
 	rank = tcb_rank;
 	if (mod_rank > rank)
 		rank = mod_rank;
-	rank = converge_with_qe(rank, qe_rank);
+	t->checked = true;
+	t->rank = converge_with_qe(rank, qe_rank);
+	t->qe_rank = qe_rank;
+	return 0;
+}
+
+int tdx_tcb_accept(const struct tdx_tcb *t, unsigned accepted, struct verdict *v)
+{
+	if (!t->checked) {
+		v->tcb_status_checked = false;
+		verdict_pass(v, CHECK_TCB_STATUS, "TCB status not checked (no --collateral)");
+		return 0;
+	}
 	v->tcb_status_checked = true;
-	snprintf(v->tcb_status, sizeof(v->tcb_status), "%s", status_names[rank]);
-	snprintf(v->qe_tcb_status, sizeof(v->qe_tcb_status), "%s", status_names[qe_rank]);
-	if (!(accepted & (1u << rank)))
+	snprintf(v->tcb_status, sizeof(v->tcb_status), "%s", status_names[t->rank]);
+	snprintf(v->qe_tcb_status, sizeof(v->qe_tcb_status), "%s", status_names[t->qe_rank]);
+	if (!(accepted & (1u << t->rank)))
 		return verdict_fail(v, CHECK_TCB_STATUS,
 				    "TCB status %s (QE identity %s) is not accepted; the reference "
 				    "names the others it accepts (tdx.accepted_tcb_status)",
-				    status_names[rank], status_names[qe_rank]);
-	verdict_pass(v, CHECK_TCB_STATUS, "%s (QE identity %s)", status_names[rank],
-		     status_names[qe_rank]);
+				    status_names[t->rank], status_names[t->qe_rank]);
+	verdict_pass(v, CHECK_TCB_STATUS, "%s (QE identity %s)", status_names[t->rank],
+		     status_names[t->qe_rank]);
 	return 0;
 }
 

@@ -33,11 +33,12 @@ int tdx_collateral_load(const char *dir, struct tdx_collateral **out, char *err,
 void tdx_collateral_free(struct tdx_collateral *c);
 /*
  * Checks collateral signatures and dates, revocation of the PCK chain, the
- * QE identity and the TCB status. Records CHECK_COLLATERAL,
- * CHECK_REVOCATION, CHECK_QE_IDENTITY and CHECK_TCB_STATUS in v.
+ * QE identity and the quote's TCB level: records CHECK_COLLATERAL,
+ * CHECK_REVOCATION and CHECK_QE_IDENTITY in v, the status in t. 0, or -1
+ * with the failed check (CHECK_TCB_STATUS when no level matches).
  */
-int tdx_collateral_check(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *pinned_root,
-			 const struct pck_info *pck, const struct tdx_quote *q, time_t now,
-			 unsigned accepted, struct verdict *v);
+int tdx_collateral_status(struct tdx_collateral *c, STACK_OF(X509) *chain, X509 *pinned_root,
+			  const struct pck_info *pck, const struct tdx_quote *q, time_t now,
+			  struct tdx_tcb *t, struct verdict *v);
 
 #endif

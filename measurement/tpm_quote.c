@@ -173,37 +173,38 @@ int tpm_quote_parse(const uint8_t *msg, size_t len, struct tpm_quote *q, struct 
 	return parse_attest(msg, len, q, v);
 }
 
-int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen,
-		     EVP_PKEY *ak, const uint8_t pcrs[TPM_PCRS][32],
-		     const struct tpm_reference *ref, const uint8_t *report_data,
-		     struct tpm_quote *q, struct verdict *v)
+/* SHA-256 of the AK's SubjectPublicKeyInfo (DER): what a reference pins. */
+static int ak_digest(EVP_PKEY *ak, uint8_t out[32], struct verdict *v)
+{
+	_cleanup_free_ uint8_t *der = NULL;
+	int n = i2d_PUBKEY(ak, &der);
+
+	if (n <= 0 || EVP_Digest(der, (size_t)n, out, NULL, EVP_sha256(), NULL) != 1)
+		return verdict_fail(v, CHECK_AK, "cannot encode the AK");
+	return 0;
+}
+
+static int check_ak(const uint8_t ak_sha256[32], const struct tpm_reference *ref, struct verdict *v)
+{
+	char seen[65];
+
+	if (!ref || !ref->has_ak_sha256)
+		return 0;
+	if (memcmp(ak_sha256, ref->ak_sha256, 32)) {
+		/* the AK seen, so that a verifier can tell which TPM this was */
+		hex_encode(ak_sha256, 32, seen);
+		return verdict_fail(v, CHECK_AK, "AK (sha256 %s) is not the pinned one", seen);
+	}
+	verdict_pass(v, CHECK_AK, "AK matches the pinned SHA-256");
+	return 0;
+}
+
+static int check_pcr_digest(const struct tpm_quote *q, const uint8_t pcrs[TPM_PCRS][32],
+			    struct verdict *v)
 {
 	uint8_t d[32];
-	unsigned dlen = 0;
-	EVP_MD_CTX *c;
-	int r;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
 
-	if ((r = tpm_quote_parse(msg, msglen, q, v)) < 0)
-		return r;
-	if (ref && ref->has_ak_sha256) {
-		_cleanup_free_ uint8_t *der = NULL;
-		int n = i2d_PUBKEY(ak, &der);
-
-		if (n <= 0 || EVP_Digest(der, (size_t)n, d, &dlen, EVP_sha256(), NULL) != 1)
-			return verdict_fail(v, CHECK_AK, "cannot encode the AK");
-		if (memcmp(d, ref->ak_sha256, 32)) {
-			char seen[65];
-
-			/* the AK seen, so that a verifier can tell which TPM this was */
-			hex_encode(d, 32, seen);
-			return verdict_fail(v, CHECK_AK, "AK (sha256 %s) is not the pinned one",
-					    seen);
-		}
-		verdict_pass(v, CHECK_AK, "AK matches the pinned SHA-256");
-	}
-	if ((r = check_signature(msg, msglen, sig, siglen, ak, q, v)) < 0)
-		return r;
-	c = EVP_MD_CTX_new();
 	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(c);
 		return -ENOMEM;
@@ -211,13 +212,21 @@ int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size
 	for (int i = 0; i < TPM_PCRS; i++)
 		if (q->pcr_mask & (1u << i))
 			EVP_DigestUpdate(c, pcrs[i], 32);
-	EVP_DigestFinal_ex(c, d, &dlen);
+	EVP_DigestFinal_ex(c, d, NULL);
 	EVP_MD_CTX_free(c);
 	if (memcmp(d, q->pcr_digest, 32))
 		return verdict_fail(v, CHECK_PCR_DIGEST,
 				    "the PCR values given do not hash to the quoted digest");
 	verdict_pass(v, CHECK_PCR_DIGEST, "PCR selection 0x%06x matches the quoted digest",
 		     q->pcr_mask);
+	return 0;
+}
+
+/* The qualifying data, then the PCRs the reference pins. */
+static int check_claims(const struct tpm_quote *q, const uint8_t pcrs[TPM_PCRS][32],
+			const struct tpm_reference *ref, const uint8_t *report_data,
+			struct verdict *v)
+{
 	if (report_data) {
 		/* Trustee's TPM attester sends the first 32 bytes; earlier ones all 64. */
 		if ((q->extra_len != 32 && q->extra_len != 64) ||
@@ -227,20 +236,59 @@ int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size
 		verdict_pass(v, CHECK_REPORT_DATA,
 			     "qualifying data binds the expected report_data");
 	}
-	if (ref) {
-		for (int i = 0; i < TPM_PCRS; i++) {
-			char what[16];
+	for (int i = 0; ref && i < TPM_PCRS; i++) {
+		char what[16];
 
-			if (!ref->has_pcr[i])
-				continue;
-			if (!(q->pcr_mask & (1u << i)))
-				return verdict_fail(v, CHECK_PCR, "PCR%d is not in the quote", i);
-			snprintf(what, sizeof(what), "PCR%d", i);
-			if (verdict_compare(v, CHECK_PCR, what, pcrs[i], ref->pcr[i], 32) < 0)
-				return -1;
-		}
+		if (!ref->has_pcr[i])
+			continue;
+		if (!(q->pcr_mask & (1u << i)))
+			return verdict_fail(v, CHECK_PCR, "PCR%d is not in the quote", i);
+		snprintf(what, sizeof(what), "PCR%d", i);
+		if (verdict_compare(v, CHECK_PCR, what, pcrs[i], ref->pcr[i], 32) < 0)
+			return -1;
 	}
 	return 0;
+}
+
+int tpm_quote_verify(const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen,
+		     EVP_PKEY *ak, const uint8_t pcrs[TPM_PCRS][32],
+		     const struct tpm_reference *ref, const uint8_t *report_data,
+		     struct tpm_quote *q, struct verdict *v)
+{
+	uint8_t ak_sha256[32];
+	int r;
+
+	if ((r = tpm_quote_parse(msg, msglen, q, v)) < 0)
+		return r;
+	if (ref && ref->has_ak_sha256 &&
+	    ((r = ak_digest(ak, ak_sha256, v)) < 0 || (r = check_ak(ak_sha256, ref, v)) < 0))
+		return r;
+	if ((r = check_signature(msg, msglen, sig, siglen, ak, q, v)) < 0 ||
+	    (r = check_pcr_digest(q, pcrs, v)) < 0)
+		return r;
+	return check_claims(q, pcrs, ref, report_data, v);
+}
+
+int tpm_quote_genuine(const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen,
+		      EVP_PKEY *ak, const uint8_t pcrs[TPM_PCRS][32], struct tpm_quote *q,
+		      uint8_t ak_sha256[32], struct verdict *v)
+{
+	int r;
+
+	if ((r = tpm_quote_parse(msg, msglen, q, v)) < 0 ||
+	    (r = check_signature(msg, msglen, sig, siglen, ak, q, v)) < 0 ||
+	    (r = check_pcr_digest(q, pcrs, v)) < 0)
+		return r;
+	return ak_digest(ak, ak_sha256, v);
+}
+
+int tpm_quote_match(const struct tpm_quote *q, const uint8_t ak_sha256[32],
+		    const uint8_t pcrs[TPM_PCRS][32], const struct tpm_reference *ref,
+		    const uint8_t *report_data, struct verdict *v)
+{
+	if (check_ak(ak_sha256, ref, v) < 0)
+		return -1;
+	return check_claims(q, pcrs, ref, report_data, v);
 }
 
 cJSON *tpm_quote_claims(const struct tpm_quote *q, const uint8_t pcrs[TPM_PCRS][32])

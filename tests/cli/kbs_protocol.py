@@ -158,6 +158,21 @@ st, tok5, ck5, _, _ = handshake(measurement="ee" * 48)
 st, j, _ = request("GET", "/kbs/v0/resource/default/key/vol", cookie=ck5)
 check("a genuine quote with another MRTD: attested, but the policy denies",
       st == 401 and problem(j) == "PolicyDeny" and "mrtd" in j["detail"], str(j))
+st, j2, _ = request("GET", "/kbs/v0/resource/default/key/vol", cookie=ck5)
+check("asked again on that session: denied with the same message", st == 401 and
+      problem(j2) == "PolicyDeny" and j2["detail"] == j["detail"], str(j2))
+
+# ---- one attested session, several policies: its evidence verified once, held to each ----
+st, j, _ = request("GET", "/kbs/v0/resource/default/key/tdxluks", cookie=ck)
+check("a released session asks a resource whose policy needs a runtime log: denied",
+      st == 401 and problem(j) == "PolicyDeny" and
+      "requires a runtime event log" in j["detail"], str(j))
+st, j, _ = request("GET", "/kbs/v0/resource/default/key/snp", cookie=ck)
+check("the same session and an SNP-only policy: denied", st == 401 and
+      problem(j) == "PolicyDeny" and "accepts no tdx evidence" in j["detail"], str(j))
+st, j, _ = request("GET", "/kbs/v0/resource/default/key/vol", cookie=ck)
+check("and its own resource again after those denials: released",
+      st == 200 and "ciphertext" in j, str(j))
 
 # ---- evidence that is not genuine ----
 st, j, ck6 = auth()

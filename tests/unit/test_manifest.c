@@ -1297,6 +1297,77 @@ static void test_snp_report_against_every_launch(void **state)
 	free(c);
 }
 
+/*
+ * The broker's way: the genuine checks once, then the claims against each
+ * candidate from an empty verdict. The same decision and the same failure
+ * as verifying in full against the candidates.
+ */
+static void claims_against(const struct kbs_evidence *e, const struct reference *c, size_t n,
+			   enum cvm_check want)
+{
+	struct verdict *full = malloc(sizeof(*full)), *v = malloc(sizeof(*v));
+	struct kbs_claims *claims = NULL;
+	uint8_t reg[48];
+	size_t reglen;
+	int r;
+
+	assert_non_null(full);
+	assert_non_null(v);
+	r = kbs_evidence_verify_any(e, snp_testroots, tdx_testroots, c, n, NULL, reg, &reglen,
+				    full);
+	assert_int_equal(kbs_evidence_genuine(e, snp_testroots, tdx_testroots, &claims, v), 0);
+	assert_non_null(claims);
+	verdict_init(v, e->platform);
+	assert_int_equal(kbs_claims_match_any(claims, c, n, NULL, reg, &reglen, v), r);
+	if (want == CHECK_NONE) {
+		assert_int_equal(r, 0);
+	} else {
+		assert_int_equal(r, -1);
+		assert_int_equal(verdict_first_failure(v)->check, want);
+		assert_string_equal(verdict_first_failure(v)->detail,
+				    verdict_first_failure(full)->detail);
+	}
+	kbs_claims_free(claims);
+	free(full);
+	free(v);
+}
+
+static void test_claims_verified_once_match_each_candidate(void **state)
+{
+	struct sim_tdx_fields f;
+	struct kbs_evidence e = { .platform = PLATFORM_TDX };
+	struct kbs_claims *claims = NULL;
+	struct reference *c;
+	struct verdict *v = malloc(sizeof(*v));
+	size_t n;
+
+	(void)state;
+	assert_non_null(v);
+	c = image_candidates(PLATFORM_TDX, &n);
+	sim_tdx_defaults(&f);
+	memset(f.mrtd, MRTD, 48);
+	memset(f.rtmr[0], RTMR0, 48);
+	memset(f.rtmr[1], RTMR1(1), 48); /* the second launch */
+	memset(f.rtmr[2], RTMR2, 48);
+	e.raw = sim_tdx_quote(&f, NULL, &e.raw_len);
+	/* the first candidate fails, the second passes; the first alone names RTMR1 */
+	claims_against(&e, c, n, CHECK_NONE);
+	claims_against(&e, c, 1, CHECK_RTMR);
+	claims_against(&e, c + 1, 1, CHECK_NONE);
+	/* another MRTD: refused by every candidate, with the message of a full verify */
+	c[0].tdx.mrtd[0] ^= 1;
+	c[1].tdx.mrtd[0] ^= 1;
+	claims_against(&e, c, n, CHECK_MRTD);
+	/* evidence that is not genuine (MRTD changed after signing) gives no claims */
+	e.raw[TDX_QUOTE_HEADER_SIZE + 136] ^= 1;
+	assert_int_equal(kbs_evidence_genuine(&e, snp_testroots, tdx_testroots, &claims, v), -1);
+	assert_null(claims);
+	assert_false(verdict_ok(v));
+	free(e.raw);
+	free(c);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1320,6 +1391,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tdx_quote_against_every_launch,
 						setup_verifiers, teardown_verifiers),
 		cmocka_unit_test_setup_teardown(test_snp_report_against_every_launch,
+						setup_verifiers, teardown_verifiers),
+		cmocka_unit_test_setup_teardown(test_claims_verified_once_match_each_candidate,
 						setup_verifiers, teardown_verifiers),
 	};
 
