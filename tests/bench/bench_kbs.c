@@ -14,6 +14,10 @@
  * handshake also pays for TLS, HTTP, the sim backend's signatures and the
  * client's key generation and JWE opening; the ratio says what all of
  * that costs.
+ * One client waits for each answer, so that client and broker take turns
+ * on one core; then two client processes at once, as guests attest at the
+ * same time, give the broker's throughput on this machine, and its own CPU
+ * time per release (from /proc) what one core of it serves.
  * Then the broker's memory after 100 and after 10,000 sessions (sessions
  * live 2 s here, so that they expire while the run goes on).
  */
@@ -62,6 +66,75 @@ static int handshake(struct kbs_client *c, struct tee *tee)
 	}
 	secret_free(secret, n);
 	return 0;
+}
+
+/* The broker's CPU time so far (user and system), in seconds, from /proc/PID/stat. */
+static double cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	/* after the command's ")": state and 10 more fields, then utime and stime */
+	p = strrchr(buf, ')');
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * CLIENTS processes at once, each with its own TEE and kept client, for
+ * 2 s: the attestations the broker served in that time, and its CPU time.
+ */
+#define CLIENTS 2
+static long concurrent(struct kbs_options *ko, struct tee_config *cfg, pid_t broker, double *secs,
+		       double *broker_cpu)
+{
+	int fds[2];
+	pid_t kids[CLIENTS];
+	long total = 0, k;
+	double t0, c0;
+
+	if (pipe(fds) < 0)
+		return -1;
+	c0 = cpu_s(broker);
+	t0 = now_s();
+	for (int i = 0; i < CLIENTS; i++) {
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			struct tee *tee = NULL;
+			struct kbs_client *c = NULL;
+			char err[256];
+
+			k = 0;
+			if (tee_open("sim", cfg, &tee, err, sizeof(err)) == 0 &&
+			    kbs_client_new(ko, &c, err, sizeof(err)) == 0)
+				while (now_s() - t0 < 2.0 && handshake(c, tee) == 0)
+					k++;
+			if (write(fds[1], &k, sizeof(k)) != sizeof(k))
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	for (int i = 0; i < CLIENTS; i++)
+		if (kids[i] > 0 && read(fds[0], &k, sizeof(k)) == sizeof(k))
+			total += k;
+	*secs = now_s() - t0;
+	*broker_cpu = cpu_s(broker) - c0;
+	for (int i = 0; i < CLIENTS; i++)
+		if (kids[i] > 0)
+			waitpid(kids[i], NULL, 0);
+	close(fds[0]);
+	return total;
 }
 
 /* The crypto floor of one handshake: verify a quote, one ECDH, one AES-GCM seal. */
@@ -212,8 +285,29 @@ int main(void)
 		floor_rate = best_floor;
 	}
 	printf("kbs  handshakes  %7.0f/s   crypto floor (verify + ECDH + AES-GCM) %7.0f/s   "
-	       "ratio %5.1f%%\n",
+	       "ratio %5.1f%%  (one client, one release after another)\n",
 	       hs_rate, floor_rate, 100.0 * hs_rate / floor_rate);
+	{
+		double secs = 0, bcpu = 0, best = 0;
+		long got = 0;
+
+		/* the best of three rounds, as above */
+		for (int r = 0; r < 3; r++) {
+			double s1 = 0, c1 = 0;
+			long g = concurrent(&ko, &cfg, broker, &s1, &c1);
+
+			if (g <= 0)
+				goto fail;
+			if ((double)g / s1 > best) {
+				best = (double)g / s1;
+				got = g, secs = s1, bcpu = c1;
+			}
+		}
+		printf("kbs  handshakes  %7.0f/s   with %d clients at once; the broker's own CPU "
+		       "%.2f ms each: %.0f/s on one core, %.1f%% of the floor\n",
+		       (double)got / secs, CLIENTS, 1000 * bcpu / (double)got, (double)got / bcpu,
+		       100.0 * (double)got / bcpu / floor_rate);
+	}
 
 	t0 = now_s();
 	for (n = 0; n < 10000; n++)
