@@ -195,6 +195,7 @@ struct volume {
 	struct luks2_header hdr; /* validated; hdr.sha256 is what the agent measures */
 	int memfd;		 /* the header area, sealed, the only copy used */
 	char header_path[64];
+	int64_t read_ms; /* of volume_open, spent reading the disk */
 };
 
 /* Reads the header area once, validates it (E_LUKS_*), keeps it in a sealed memfd. */

@@ -81,10 +81,15 @@ int volume_open(const char *device, const struct luks2_allow *allow, struct volu
 		close(fd);
 		return -ENOMEM;
 	}
+	v->read_ms = mono_ms();
 	rd = read_upto(fd, buf, first, &got);
+	v->read_ms = mono_ms() - v->read_ms;
 	r = rd < 0 ? rd : luks2_header_validate(buf, got, v->size, allow, &v->hdr, err, errlen);
 	if (r == -ENODATA && got == first && first < want) {
+		int64_t t = mono_ms();
+
 		rd = read_upto(fd, buf, want, &got);
+		v->read_ms += mono_ms() - t;
 		r = rd < 0 ? rd
 			   : luks2_header_validate(buf, got, v->size, allow, &v->hdr, err, errlen);
 	}
