@@ -57,3 +57,27 @@ seeded segment-on-keyslots E_LUKS_OVERLAP
 seeded copies-disagree E_LUKS_COPIES
 "$lm" check "$tmp/seeded.img" >/dev/null 2>&1
 record luks-seeded-genuine-volume-valid 0 "$?"
+
+# The agent reads the first megabyte of an input's header area, and the rest
+# only when the header says it spans more (agent/volume.c, volume_open, run
+# here by volume_check): a host's volume that claims a larger area, with
+# cryptsetup's own 16 MiB layout, is read on and checked whole; cut inside
+# that area, or claiming more than the agent's bound, it is refused.
+vcheck="$top/$build/e2e/volume_check"
+/usr/bin/python3 -c "import json,sys; sys.stdout.buffer.write(bytes.fromhex(json.load(open(sys.argv[1]))['volume_key']))" \
+	"$tmp/good.key" >"$tmp/big.pass"
+luks_big() { # FILE SIZE [cryptsetup options]: a volume cryptsetup formats for the same passphrase
+	lb_file=$1 lb_size=$2
+	shift 2
+	rm -f "$lb_file" && truncate -s "$lb_size" "$lb_file" &&
+		cryptsetup luksFormat --batch-mode --type luks2 --cipher aes-xts-plain64 --key-size 512 \
+			--sector-size 4096 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+			--key-file "$tmp/big.pass" "$@" "$lb_file" >/dev/null 2>&1
+}
+luks_big "$tmp/big.img" 20M
+attack luks-large-area-genuine 0 unlocked -- "$vcheck" "$tmp/big.img" "$tmp/good.key"
+head -c 8388608 "$tmp/big.img" >"$tmp/big-cut.img"
+attack luks-large-area-cut-short 1 E_VOLUME_TRUNCATED -- "$vcheck" "$tmp/big-cut.img" "$tmp/good.key"
+luks_big "$tmp/huge.img" 40M --offset 65536 --luks2-keyslots-size 1M
+attack luks-area-past-the-bound 1 E_LUKS_HDR_SIZE -- "$vcheck" "$tmp/huge.img" "$tmp/good.key"
+rm -f "$tmp/big.pass" "$tmp/big.img" "$tmp/big-cut.img" "$tmp/huge.img"

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/ecdsa.h>
 #include <openssl/pem.h>
@@ -32,19 +35,45 @@ char *sim_path(char *buf, size_t cap, const char *env, const char *rel)
 	return buf;
 }
 
+/* The port swtpm_tcp.sh printed: decimal, 1 to 65535, then only its newline. */
+static int port_of(const char *out, const char *state)
+{
+	char *end;
+	unsigned long p;
+
+	errno = 0;
+	p = strtoul(out, &end, 10);
+	if (errno || end == out || (*end && strcmp(end, "\n")) || p < 1 || p > 65535)
+		die("swtpm_tcp.sh printed no port", state);
+	return (int)p;
+}
+
 int sim_swtpm_tcp(const char *state, const char *pidfile)
 {
-	char cmd[2048];
-	FILE *p;
-	int port = 0;
+	char script[1024], out[32] = "";
+	ssize_t n = 0, k;
+	int fds[2], st = 0;
+	pid_t pid;
 
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/cli/swtpm_tcp.sh' '%s' '%s'", sim_env("CVM_TOP"),
-		 state, pidfile);
-	p = popen(cmd, "r");
-	if (!p || fscanf(p, "%d", &port) != 1 || port <= 0)
+	/* run without a shell between: the paths are passed as they are */
+	snprintf(script, sizeof(script), "%s/tests/cli/swtpm_tcp.sh", sim_env("CVM_TOP"));
+	if (pipe(fds) < 0 || (pid = fork()) < 0)
 		die("swtpm did not start", state);
-	pclose(p);
-	return port;
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execl("/bin/sh", "sh", script, state, pidfile, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (n < (ssize_t)sizeof(out) - 1 && (k = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += k;
+	close(fds[0]);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || n <= 0)
+		die("swtpm did not start", state);
+	out[n] = 0;
+	return port_of(out, state);
 }
 
 EVP_PKEY *sim_load_key(const char *path)
