@@ -651,13 +651,14 @@ struct pack_writer {
 static int payload_write(void *ctx, struct chunk_slot *s)
 {
 	struct pack_writer *w = ctx;
-	off_t at = (off_t)(PACK_HEADER_SIZE + w->written);
+	uint64_t at = PACK_HEADER_SIZE + w->written;
+	int r = fd_pwrite_all(w->fd, s->p, s->len, at);
 
-	if (pwrite(w->fd, s->p, s->len, at) != (ssize_t)s->len)
-		return errno ? -errno : -EIO;
+	if (r < 0)
+		return r;
 	if (EVP_DigestUpdate(w->d, s->p, s->len) != 1)
 		return -EIO;
-	sync_file_range(w->fd, at, (off_t)s->len, SYNC_FILE_RANGE_WRITE);
+	sync_file_range(w->fd, (off_t)at, (off_t)s->len, SYNC_FILE_RANGE_WRITE);
 	w->written += s->len;
 	return 0;
 }
