@@ -32,6 +32,25 @@ int kbs_client_main(int argc, char **argv);
 int order_new_main(int argc, char **argv);
 int order_add_input_main(int argc, char **argv);
 int pack_main(int argc, char **argv);
+/*
+ * dm-verity's hash tree (format 1, SHA-256, 4096-byte blocks, no
+ * superblock) over data_blocks blocks of data_fd into hash_fd (truncated to
+ * verity_tree_size), hashed on every CPU; root gets the root hash. 0 or -errno.
+ */
+int verity_tree_build(int data_fd, uint64_t data_blocks, const uint8_t *salt, size_t salt_len,
+		      int hash_fd, uint8_t root[32]);
+uint64_t verity_tree_size(uint64_t data_blocks);
+/*
+ * The same tree built as the data goes by, on the caller's thread:
+ * verity_tree_add the blocks in order (n of them, 4096 bytes each), then
+ * verity_tree_end for the levels above and the root.
+ */
+struct verity_tree;
+int verity_tree_new(uint64_t data_blocks, const uint8_t *salt, size_t salt_len, int hash_fd,
+		    struct verity_tree **out);
+int verity_tree_add(struct verity_tree *t, const uint8_t *blocks, size_t n);
+int verity_tree_end(struct verity_tree *t, uint8_t root[32]);
+void verity_tree_free(struct verity_tree *t);
 int keygen_main(int argc, char **argv);
 int result_main(int argc, char **argv);
 int image_main(int argc, char **argv);

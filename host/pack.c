@@ -5,7 +5,7 @@
  * and hash seed, times clamped to --source-date-epoch), a dm-verity hash
  * tree after it, both encrypted in a LUKS2 volume (aes-xts-plain64, 512-bit
  * key, 4096-byte sectors, one PBKDF2 keyslot at minimum cost, no tokens).
- * No root, no device-mapper: libcryptsetup writes the verity tree,
+ * No root, no device-mapper: host/verity_tree.c writes the verity tree,
  * measurement/luks2_format.c the LUKS2 header (from bytes derived here, so
  * that a --seed makes the whole volume reproducible), and the data segment
  * is encrypted here with AES-XTS, IVs counting 512-byte sectors from the
@@ -19,7 +19,6 @@
 #include <ftw.h>
 #include <linux/magic.h>
 #include <getopt.h>
-#include <libcryptsetup.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -302,16 +301,28 @@ static int make_fs(const char *dir, const char *img, const char *label, long lon
 		entry_times(*e);
 	if (fclose(walk_cmds) != 0 || r != 0)
 		return log_error("%s: cannot set times", dir), -EIO;
-	/* data, inode tables (256 bytes each) and ext4's own metadata, with room to spare */
-	blocks = (walk_bytes + walk_inodes * 512) / PACK_BLOCK * 5 / 4 + 2048;
-	snprintf(size, sizeof(size), "%llu", (unsigned long long)blocks);
 	snprintf(inodes, sizeof(inodes), "%llu", (unsigned long long)(walk_inodes + 64));
 	snprintf(fake, sizeof(fake), "E2FSPROGS_FAKE_TIME=%lld", epoch);
 	snprintf(opts, sizeof(opts), "hash_seed=%s,root_owner=0:0,lazy_itable_init=0,nodiscard",
 		 PACK_FS_UUID);
-	r = run(mk, env, false);
-	if (r < 0)
-		return log_error("mke2fs failed on %s", dir), r;
+	/*
+	 * Every block of the image is encrypted, hashed and written, free or
+	 * not: first a tight size (the files' blocks, 512 bytes an entry for its
+	 * inode and name, 1/64 for extent and group metadata, 4 MiB for ext4's
+	 * own), then, if the files did not fit, the roomy one. Both follow from
+	 * the tree alone, so that the image stays reproducible.
+	 */
+	for (int attempt = 0;; attempt++) {
+		uint64_t b = (walk_bytes + walk_inodes * 512) / PACK_BLOCK;
+
+		blocks = attempt == 0 ? b + b / 64 + 1024 : b * 5 / 4 + 2048;
+		snprintf(size, sizeof(size), "%llu", (unsigned long long)blocks);
+		r = run(mk, env, attempt == 0);
+		if (r == 0)
+			break;
+		if (attempt == 1)
+			return log_error("mke2fs failed on %s", dir), r;
+	}
 	r = run(dbg, NULL, true);
 	if (r < 0)
 		return log_error("debugfs failed on the image of %s", dir), r;
@@ -319,14 +330,6 @@ static int make_fs(const char *dir, const char *img, const char *label, long lon
 		return log_error("%s: cannot set the superblock's time", img), -EIO;
 	*bytes = blocks * PACK_BLOCK;
 	return 0;
-}
-
-/* libcryptsetup's errors become ours; its notes (a small keyslots area, as chosen) do not. */
-static void cs_log(int level, const char *msg, void *usrptr)
-{
-	(void)usrptr;
-	if (level == CRYPT_LOG_ERROR)
-		log_error("libcryptsetup: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
 struct pack_opts {
@@ -510,25 +513,12 @@ static int pack_io(const struct pack_job *j)
  * size, so that the tree, like the filesystem, follows from the content
  * alone, without a pass over the image before the tree's own.
  */
-static int pack_verity(struct pack_job *j)
+static int pack_salt(struct pack_job *j)
 {
-	struct crypt_params_verity vp = {
-		.hash_name = "sha256",
-		.data_device = j->fs,
-		.salt = (const char *)j->salt,
-		.salt_size = sizeof(j->salt),
-		.hash_type = 1,
-		.data_block_size = PACK_BLOCK,
-		.hash_block_size = PACK_BLOCK,
-		.data_size = j->fs_bytes / PACK_BLOCK,
-		.flags = CRYPT_VERITY_NO_HEADER | CRYPT_VERITY_CREATE_HASH,
-	};
 	static const char tag[] = "cvm pack v1 verity salt";
-	struct crypt_device *cd = NULL;
-	size_t root_len = sizeof(j->root);
 	uint8_t size[8];
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	int fd, ok;
+	int ok;
 
 	put_le(size, j->fs_bytes, 8);
 	ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
@@ -539,24 +529,32 @@ static int pack_verity(struct pack_job *j)
 	EVP_MD_CTX_free(m);
 	if (!ok)
 		return pack_io(j);
-	/* the tree: at most 1/127 of the data per level, 4 levels are plenty */
-	j->hash_bytes = (j->fs_bytes / PACK_BLOCK / 128 + 8) * PACK_BLOCK * 2;
-	if (truncate(j->hash, 0) < 0 && errno != ENOENT)
-		return pack_io(j);
-	fd = open(j->hash, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, (off_t)j->hash_bytes) < 0)
-		return pack_io(j);
-	close(fd);
-	ok = crypt_init_data_device(&cd, j->hash, j->fs) >= 0 &&
-	     crypt_format(cd, CRYPT_VERITY, NULL, NULL, NULL, NULL, 0, &vp) >= 0 &&
-	     crypt_volume_key_get(cd, CRYPT_ANY_SLOT, (char *)j->root, &root_len, NULL, 0) >= 0 &&
-	     root_len == 32;
-	crypt_free(cd);
-	if (!ok) {
-		log_error("dm-verity format failed");
-		return -1;
-	}
+	j->hash_bytes = verity_tree_size(j->fs_bytes / PACK_BLOCK);
 	j->payload = j->fs_bytes + j->hash_bytes;
+	return 0;
+}
+
+/*
+ * The tree in a pass of its own, on every CPU: with --seed, whose keys
+ * follow from the root hash, before anything is encrypted. Without, the
+ * tree is built as the filesystem is encrypted (pack_payload).
+ */
+static int pack_verity(struct pack_job *j)
+{
+	int fs = open(j->fs, O_RDONLY | O_CLOEXEC), r = -errno;
+	int hash = open(j->hash, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (hash < 0)
+		r = -errno;
+	if (fs >= 0 && hash >= 0)
+		r = verity_tree_build(fs, j->fs_bytes / PACK_BLOCK, j->salt, sizeof(j->salt), hash,
+				      j->root);
+	if (fs >= 0)
+		close(fs);
+	if (hash >= 0)
+		close(hash);
+	if (r < 0)
+		return log_error_errno(r, "dm-verity tree of %s", j->fs), -1;
 	return 0;
 }
 
@@ -575,24 +573,23 @@ static int pack_stream(void *ctx, const char *purpose, uint8_t *out, size_t n)
 }
 
 /*
- * The volume's secret: HMAC-SHA256 keyed by the seed (--seed, else fresh)
- * over what the volume holds (the verity root hash, the label, the sizes).
- * Every key and salt of the volume follows from it: the same seed and
- * content give the same volume, another content gets other keys.
+ * The volume's secret. With --seed: HMAC-SHA256 keyed by the seed over what
+ * the volume holds (the verity root hash, the label, the sizes), so that
+ * the same seed and content give the same volume, and another content other
+ * keys. Without: 32 fresh random bytes. Every key and salt of the volume
+ * follows from it.
  */
 static int pack_derive(struct pack_job *j)
 {
 	uint8_t seed[4096], msg[128];
-	size_t seed_len = 32, m = 0, label_len = strlen(j->o->label);
+	size_t seed_len, m = 0, label_len = strlen(j->o->label);
 	unsigned out = 0;
 	CLEANUP_ERASE(seed);
 
-	if (j->o->seed_bytes.p) {
-		memcpy(seed, j->o->seed_bytes.p, j->o->seed_bytes.n);
-		seed_len = j->o->seed_bytes.n;
-	} else if (RAND_bytes(seed, 32) != 1) {
-		return pack_io(j);
-	}
+	if (!j->o->seed_bytes.p) /* fresh keys: nothing to follow from */
+		return RAND_bytes(j->prk, sizeof(j->prk)) == 1 ? 0 : pack_io(j);
+	memcpy(seed, j->o->seed_bytes.p, j->o->seed_bytes.n);
+	seed_len = j->o->seed_bytes.n;
 	memcpy(msg + m, "cvm pack v1", 12), m += 12;
 	memcpy(msg + m, j->root, 32), m += 32;
 	memcpy(msg + m, j->o->label, label_len + 1), m += label_len + 1; /* label <= 16 */
@@ -644,7 +641,9 @@ struct pack_writer {
 	EVP_MD_CTX *d; /* the volume's digest: the header, then each chunk as written */
 	uint8_t *plain;
 	struct chunk_ring *q;
+	struct verity_tree *tree; /* built from the filesystem's plaintext as it goes by */
 	int fd;
+	bool direct;	       /* fd is O_DIRECT: each slot goes from its buffer to the disk */
 	uint64_t off, written; /* in the payload: encrypted, and written */
 };
 
@@ -654,13 +653,35 @@ static int payload_write(void *ctx, struct chunk_slot *s)
 	uint64_t at = PACK_HEADER_SIZE + w->written;
 	int r = fd_pwrite_all(w->fd, s->p, s->len, at);
 
+	/* a filesystem that opens with O_DIRECT but refuses its writes: through the page cache */
+	if (r == -EINVAL && w->direct) {
+		w->direct = false;
+		r = fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) & ~O_DIRECT) < 0
+			    ? -errno
+			    : fd_pwrite_all(w->fd, s->p, s->len, at);
+	}
 	if (r < 0)
 		return r;
 	if (EVP_DigestUpdate(w->d, s->p, s->len) != 1)
 		return -EIO;
-	sync_file_range(w->fd, (off_t)at, (off_t)s->len, SYNC_FILE_RANGE_WRITE);
+	if (!w->direct)
+		sync_file_range(w->fd, (off_t)at, (off_t)s->len, SYNC_FILE_RANGE_WRITE);
 	w->written += s->len;
 	return 0;
+}
+
+/*
+ * The volume for the payload: with O_DIRECT where its filesystem takes it
+ * (three times the page cache's speed to the disk here, and no copy), else
+ * through the page cache.
+ */
+static int payload_open(struct pack_writer *w, const char *path)
+{
+	w->fd = open(path, O_WRONLY | O_CLOEXEC | O_DIRECT);
+	w->direct = w->fd >= 0;
+	if (w->fd < 0 && errno == EINVAL)
+		w->fd = open(path, O_WRONLY | O_CLOEXEC);
+	return w->fd < 0 ? -errno : 0;
 }
 
 /* Encrypts want bytes of path (zeros past its end) at the writer's offset, as dm-crypt reads them. */
@@ -680,6 +701,8 @@ static int payload_add(struct pack_writer *w, const char *path, uint64_t want)
 			break;
 		}
 		memset(w->plain + got, 0, n - (size_t)got); /* a short tree file: zeros */
+		if (w->tree)
+			r = verity_tree_add(w->tree, w->plain, n / PACK_BLOCK);
 		for (size_t k = 0; k < n && r == 0; k += PACK_BLOCK) {
 			uint8_t iv[16] = { 0 };
 			int l1 = 0, l2 = 0;
@@ -703,26 +726,37 @@ static int payload_add(struct pack_writer *w, const char *path, uint64_t want)
 
 /*
  * The payload (filesystem then tree) encrypted straight into the volume
- * after its header, hashed as it is written, then made durable.
+ * after its header, hashed as it is written, then made durable. Without
+ * --seed the tree is built from the filesystem's plaintext in the same
+ * pass, before it is itself encrypted.
  */
 static int pack_payload(struct pack_job *j, const uint8_t mk[64], const uint8_t *hdr)
 {
 	_cleanup_(wiped_buf_free) struct wiped_buf plain = { malloc(PACK_CHUNK), PACK_CHUNK };
 	struct pack_writer w = { .c = EVP_CIPHER_CTX_new(),
 				 .d = EVP_MD_CTX_new(),
-				 .plain = plain.p,
-				 .fd = open(j->part, O_WRONLY | O_CLOEXEC) };
-	int r = w.c && w.d && plain.p && w.fd >= 0 &&
+				 .plain = plain.p };
+	int hash = -1;
+	int r = payload_open(&w, j->part) == 0 && w.c && w.d && plain.p &&
 				EVP_EncryptInit_ex(w.c, EVP_aes_256_xts(), NULL, mk, NULL) == 1 &&
 				EVP_DigestInit_ex(w.d, EVP_sha256(), NULL) == 1 &&
 				EVP_DigestUpdate(w.d, hdr, PACK_HEADER_SIZE) == 1
 			? chunk_ring_new(RING_HELPER_DRAINS, 8, PACK_CHUNK, payload_write, &w, &w.q)
 			: -EIO;
 
+	if (r == 0 && !j->o->seed_bytes.p) {
+		hash = open(j->hash, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		r = hash < 0 ? -errno
+			     : verity_tree_new(j->fs_bytes / PACK_BLOCK, j->salt, sizeof(j->salt),
+					       hash, &w.tree);
+	}
 	if (r == 0) {
 		chunk_ring_parallel(w.q);
 		r = payload_add(&w, j->fs, j->fs_bytes);
 	}
+	if (r == 0 && w.tree)
+		r = verity_tree_end(w.tree, j->root);
+	w.tree = (verity_tree_free(w.tree), NULL);
 	if (r == 0)
 		r = payload_add(&w, j->hash, j->hash_bytes);
 	/* the thread ends here whatever happened, before anything else of the job */
@@ -738,6 +772,8 @@ static int pack_payload(struct pack_job *j, const uint8_t mk[64], const uint8_t 
 	EVP_MD_CTX_free(w.d);
 	if (w.fd >= 0)
 		close(w.fd);
+	if (hash >= 0)
+		close(hash);
 	if (r < 0) {
 		errno = -r;
 		return pack_io(j);
@@ -979,8 +1015,8 @@ static int pack_run(struct pack_opts *o)
 	snprintf(j.fs, sizeof(j.fs), "%s/fs.img", j.scratch);
 	snprintf(j.hash, sizeof(j.hash), "%s/verity.img", j.scratch);
 	if (o->dir && check_manifest(o->dir) == 0 &&
-	    make_fs(o->dir, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 && pack_verity(&j) == 0 &&
-	    pack_sealed(&j) == 0) {
+	    make_fs(o->dir, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 && pack_salt(&j) == 0 &&
+	    (!o->seed_bytes.p || pack_verity(&j) == 0) && pack_sealed(&j) == 0) {
 		if (rename(j.part, o->out) < 0) {
 			log_error_errno(-errno, "%s", o->out);
 			unlink(o->keyout);
@@ -1000,7 +1036,6 @@ int pack_main(int argc, char **argv)
 	struct pack_opts o;
 	int r;
 
-	crypt_set_log_callback(NULL, cs_log, NULL);
 	r = parse_opts(argc, argv, &o);
 	if (r == 0)
 		r = pack_run(&o);

@@ -299,7 +299,7 @@ static inline void json_delete_wipedp(cJSON **p)
 /* Wipes a NUL-terminated string up to its NUL, then frees it (a cleanup function). */
 void wipe_freep(char **p);
 
-/* Locked (where allowed) memory, wiped with OPENSSL_cleanse on free. */
+/* Locked (where allowed), zeroed memory, page-aligned from a page up, wiped with OPENSSL_cleanse on free. */
 void *secret_alloc(size_t n);
 void secret_free(void *p, size_t n);
 

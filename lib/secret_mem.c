@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include <openssl/crypto.h>
@@ -7,11 +9,14 @@
 
 void *secret_alloc(size_t n)
 {
-	void *p = calloc(1, n ? n : 1);
+	void *p = NULL;
 
+	/* a page or more: page-aligned, so that it can be written with O_DIRECT */
+	if (posix_memalign(&p, n >= 4096 ? 4096 : 64, n ? n : 1) != 0)
+		return NULL;
+	memset(p, 0, n);
 	/* Keeping secrets out of swap is best effort: RLIMIT_MEMLOCK may be small. */
-	if (p)
-		(void)mlock(p, n);
+	(void)mlock(p, n);
 	return p;
 }
 
