@@ -26,6 +26,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -130,15 +131,36 @@ static int run(char *const argv[], char *const env[], bool quiet)
 
 static uint64_t walk_bytes, walk_inodes;
 
+/*
+ * The bytes of path's extended attributes (names, values, entry headers),
+ * which mke2fs -d copies: past the room inside a 256-byte inode they take
+ * a block of their own.
+ */
+static uint64_t xattr_bytes(const char *path)
+{
+	char names[65536];
+	ssize_t n = llistxattr(path, names, sizeof(names));
+	uint64_t total = 0;
+
+	if (n < 0 && errno == ERANGE) /* more names than ext4 holds: mke2fs will say */
+		return 0;
+	for (ssize_t at = 0; n > 0 && at < n; at += (ssize_t)strlen(names + at) + 1) {
+		ssize_t v = lgetxattr(path, names + at, NULL, 0);
+
+		total += strlen(names + at) + 16 + (v > 0 ? (uint64_t)v : 0);
+	}
+	return total > 96 ? total : 0;
+}
+
 static int size_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	(void)path;
+	uint64_t bytes = ((uint64_t)st->st_size + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK;
+
 	(void)type;
 	(void)ftw;
+	bytes += (xattr_bytes(path) + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK;
 	/* checked, and bounded so that the image size computed from them cannot wrap */
-	if (__builtin_add_overflow(
-		    walk_bytes, ((uint64_t)st->st_size + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK,
-		    &walk_bytes) ||
+	if (__builtin_add_overflow(walk_bytes, bytes, &walk_bytes) ||
 	    ++walk_inodes > PACK_MAX_BYTES / 512 || walk_bytes > PACK_MAX_BYTES) {
 		errno = EFBIG;
 		return -1;

@@ -147,6 +147,21 @@ expect "a seed behind a link" 2 "seed" -- "$cvm" pack "$tmp/wl" -o "$tmp/x.img" 
 expect "a missing seed" 2 "No such file" -- "$cvm" pack "$tmp/wl" -o "$tmp/x.img" --key-out "$tmp/x.key" --seed "$tmp/none.seed"
 [ ! -e "$tmp/x.img" ] && [ ! -e "$tmp/x.key" ] && ok "a refused seed leaves nothing" || bad "files left by a refused seed"
 
+# extended attributes past an inode's room take a block each: counted in the image's size
+mkdir -p "$tmp/xa"
+if /usr/bin/python3 -c "
+import os, sys
+for i in range(2500):
+    p = sys.argv[1] + '/f%d' % i
+    open(p, 'w').close()
+    os.setxattr(p, 'user.big', b'x' * 3000)
+" "$tmp/xa" 2>/dev/null; then
+	expect "2500 files with a 3000-byte attribute each" 0 "luks_header_sha256" -- \
+		"$cvm" pack "$tmp/xa" -o "$tmp/xa.img" --key-out "$tmp/xa.key"
+else
+	ok "skipped: user extended attributes on $tmp"
+fi
+
 expect "a missing directory" 2 "not a directory" -- "$cvm" pack "$tmp/none" -o "$tmp/x.img" --key-out "$tmp/x.key"
 expect "no --key-out" 2 "key-out" -- "$cvm" pack "$tmp/wl" -o "$tmp/x.img"
 [ ! -e "$tmp/x.img" ] && ok "nothing written on refusal" || bad "output written on refusal"
