@@ -11,7 +11,7 @@
  * is encrypted here with AES-XTS, IVs counting 512-byte sectors from the
  * segment start (plain64), as dm-crypt reads it.
  *
- * Layout of workload.img: [LUKS2 header, 1 MiB][encrypted: ext4 | verity tree]
+ * Layout of workload.img: [LUKS2 header, 284 KiB][encrypted: ext4 | verity tree]
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -40,8 +40,11 @@
 #include "host/oci.h"
 #include "lib/lib.h"
 
-#define PACK_HEADER_SIZE (1024 * 1024) /* LUKS2 metadata (2 x 16 KiB) and keyslots */
 #define PACK_METADATA_SIZE (16 * 1024)
+/* one keyslot: a 512-bit key in 4000 anti-forensic stripes (256000 bytes), in 4 KiB pages */
+#define PACK_KEYSLOTS_SIZE (63 * 4096)
+/* LUKS2 metadata (2 x 16 KiB) and the keyslot: 284 KiB, all the agent hashes of a header */
+#define PACK_HEADER_SIZE (2 * PACK_METADATA_SIZE + PACK_KEYSLOTS_SIZE)
 #define PACK_MAX_BYTES (1ULL << 50) /* a workload tree larger than 1 PiB is refused */
 #define PACK_BLOCK 4096
 #define PACK_CHUNK (1 << 20) /* what is read, encrypted and written at a time */

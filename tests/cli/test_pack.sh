@@ -20,7 +20,9 @@ expect "pack" 0 "luks_header_sha256" -- "$cvm" pack "$tmp/wl" -o "$tmp/w.img" --
 printed=$(sed -n 's/^luks_header_sha256 //p' "$tmp/out")
 j() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$tmp/w.key')); print(eval(sys.argv[1]))" "$1"; }
 [ "$printed" = "$(j 'd["luks_header_sha256"]')" ] && ok "the printed digest is the key file's" || bad "digest mismatch"
-[ "$(head -c 1048576 "$tmp/w.img" | sha256sum | cut -c1-64)" = "$printed" ] && ok "the digest is SHA-256 of the 1 MiB header area" || bad "digest is not of the header area"
+hdr=290816 # the header area: 2 x 16 KiB of metadata and one keyslot of 252 KiB
+[ "$(head -c $hdr "$tmp/w.img" | sha256sum | cut -c1-64)" = "$printed" ] && ok "the digest is SHA-256 of the 284 KiB header area" || bad "digest is not of the header area"
+[ "$(j 'd["header_size"]')" = $hdr ] && ok "the key file names the header area's size" || bad "header_size"
 [ "$(stat -c %a "$tmp/w.key")" = 600 ] && ok "the key file is mode 0600" || bad "key file mode"
 ls "$tmp" | grep -q 'pack\.' && bad "temporary files left" || ok "no temporary files left"
 [ "$(sed -n 's/^sha256 //p' "$tmp/out")" = "$(sha256sum "$tmp/w.img" | cut -c1-64)" ] &&
@@ -48,7 +50,7 @@ expect "a refused manifest: nothing packed" 2 "cvm-job.json" -- \
 
 cryptsetup luksDump "$tmp/w.img" >"$tmp/dump"
 grep -q 'cipher: aes-xts-plain64' "$tmp/dump" && grep -q 'sector: 4096 \[bytes\]' "$tmp/dump" &&
-	grep -q 'offset: 1048576 \[bytes\]' "$tmp/dump" && ok "LUKS2: aes-xts-plain64, 4096-byte sectors, data at 1 MiB" || bad "segment"
+	grep -q "offset: $hdr \\[bytes\\]" "$tmp/dump" && ok "LUKS2: aes-xts-plain64, 4096-byte sectors, data at 284 KiB" || bad "segment"
 [ "$(grep -c '^  [0-9]*: luks2' "$tmp/dump")" = 1 ] && grep -q 'Key:        512 bits' "$tmp/dump" && ok "one keyslot of a 512-bit key" || bad "keyslots"
 grep -q 'PBKDF:      pbkdf2' "$tmp/dump" && grep -q 'Iterations: 1000' "$tmp/dump" && ok "PBKDF2 at 1000 iterations" || bad "pbkdf"
 sed -n '/^Tokens:/,/^Digests:/p' "$tmp/dump" | grep -q '^  [0-9]' && bad "tokens present" || ok "no tokens"
@@ -60,11 +62,11 @@ expect "and not with another" 2 "" -- cryptsetup open --test-passphrase --key-fi
 
 # the master key, then the payload decrypted by an independent AES-XTS
 cryptsetup luksDump --dump-volume-key --volume-key-file "$tmp/mk" --key-file "$tmp/pass" --batch-mode "$tmp/w.img" >/dev/null 2>&1
-/usr/bin/python3 - "$tmp/mk" "$tmp/w.img" "$tmp/payload" <<'EOP'
+/usr/bin/python3 - "$tmp/mk" "$tmp/w.img" "$tmp/payload" "$hdr" <<'EOP'
 import sys
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 mk = open(sys.argv[1], "rb").read()
-img = open(sys.argv[2], "rb").read()[1048576:]
+img = open(sys.argv[2], "rb").read()[int(sys.argv[4]):]
 out = bytearray()
 for off in range(0, len(img), 4096):
     d = Cipher(algorithms.AES(mk), modes.XTS((off // 512).to_bytes(16, "little"))).decryptor()
@@ -95,7 +97,7 @@ cryptsetup reencrypt --encrypt --type luks2 --cipher aes-xts-plain64 --key-size 
 	--reduce-device-size 32M --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --volume-key-file "$tmp/mk" \
 	--key-file "$tmp/pass" --batch-mode "$tmp/ref.img" >/dev/null 2>&1
 size=$(j 'd["payload_size"]')
-if cmp -s -n "$size" -i 16777216:1048576 "$tmp/ref.img" "$tmp/w.img"; then
+if cmp -s -n "$size" -i 16777216:$hdr "$tmp/ref.img" "$tmp/w.img"; then
 	ok "the data segment equals cryptsetup's offline encryption"
 else
 	bad "the data segment differs from cryptsetup's"

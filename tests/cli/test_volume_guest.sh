@@ -38,15 +38,16 @@ t = sys.argv[1]
 mk = open(t + "/mk", "rb").read()
 key = json.load(open(t + "/good.key"))
 img = bytearray(open(t + "/good.img", "rb").read())
+seg = key["header_size"]  # the data segment follows the header area
 fs = bytearray()
 for off in range(0, key["verity"]["hash_offset"], 4096):
     d = Cipher(algorithms.AES(mk), modes.XTS((off // 512).to_bytes(16, "little"))).decryptor()
-    fs += d.update(bytes(img[1048576 + off:1048576 + off + 4096])) + d.finalize()
+    fs += d.update(bytes(img[seg + off:seg + off + 4096])) + d.finalize()
 open(t + "/fs.img", "wb").write(fs)
 out = subprocess.run(["debugfs", "-R", "blocks /data/blob", t + "/fs.img"], capture_output=True,
                      text=True).stdout.split()
 block = int(out[len(out) // 2])
-img[1048576 + block * 4096 + 100] ^= 0x55
+img[seg + block * 4096 + 100] ^= 0x55
 open(t + "/bad.img", "wb").write(img)
 
 EOP
