@@ -21,6 +21,7 @@
 #define E_DISK "E_ORDER_DISK: "
 #define HEAD 12u
 #define BLOCK 4096u
+#define ORDER_DISK_MIN (64u * 1024)
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -42,6 +43,13 @@ int order_disk_write(const char *path, const char *text, size_t len, char *err, 
 		return set_error(err, errlen, -EINVAL, E_DISK "an order of %zu bytes (1 to %u)",
 				 len, ORDER_TEXT_MAX);
 	size = (HEAD + len + BLOCK - 1) / BLOCK * BLOCK;
+	/*
+	 * at least 64 KiB: the guest kernel's partition scan reads the first
+	 * blocks of every disk, and reads past a smaller disk's end fail one
+	 * by one (30 ms of a TCG boot)
+	 */
+	if (size < ORDER_DISK_MIN)
+		size = ORDER_DISK_MIN;
 	if (!(disk = calloc(1, size)))
 		return set_error(err, errlen, -ENOMEM, E_DISK "out of memory");
 	memcpy(disk, ORDER_DISK_MAGIC, 4);
