@@ -19,6 +19,7 @@
 #include <ftw.h>
 #include <linux/magic.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -96,7 +97,8 @@ static void usage(FILE *f)
 	      "  --json                      print one JSON object instead of lines\n"
 	      "\n"
 	      "Exit status: 0 packed, 2 usage, I/O error or a refused manifest or image\n"
-	      "(nothing left behind).\n",
+	      "(nothing left behind). SIGINT, SIGTERM or SIGHUP: what was made is removed,\n"
+	      "then cvm pack ends by that signal.\n",
 	      f);
 }
 
@@ -127,9 +129,44 @@ static int run(char *const argv[], char *const env[], bool quiet)
 		}
 		_exit(127);
 	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -errno;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) /* a signal to pack: the child ends its step, then pack stops */
+			return -errno;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+/*
+ * SIGINT, SIGTERM or SIGHUP: noted here, then pack stops at its next step
+ * (or megabyte of the volume), removes what it made, and ends by the same
+ * signal. The work files hold the workload in plaintext.
+ */
+static volatile sig_atomic_t pack_signal;
+
+static void pack_on_signal(int sig)
+{
+	pack_signal = sig;
+}
+
+static void pack_signals(void)
+{
+	struct sigaction sa = { .sa_handler = pack_on_signal }; /* no SA_RESTART */
+
+	sigemptyset(&sa.sa_mask);
+	for (const int *sig = (const int[]){ SIGINT, SIGTERM, SIGHUP, 0 }; *sig; sig++)
+		sigaction(*sig, &sa, NULL);
+}
+
+/* Stopped by a signal: says so once, and is true. */
+static bool pack_stopped(void)
+{
+	static bool said;
+
+	if (!pack_signal)
+		return false;
+	if (!said)
+		log_error("stopped by %s: what was made is removed", strsignal(pack_signal));
+	said = true;
+	return true;
 }
 
 static uint64_t walk_bytes, walk_inodes;
@@ -345,8 +382,8 @@ static int make_fs(const char *dir, const char *img, const char *label, long lon
 		r = run(mk, env, attempt == 0);
 		if (r == 0)
 			break;
-		if (attempt == 1)
-			return log_error("mke2fs failed on %s", dir), r;
+		if (attempt == 1 || pack_signal)
+			return pack_signal ? r : (log_error("mke2fs failed on %s", dir), r);
 	}
 	r = run(dbg, NULL, true);
 	if (r < 0)
@@ -718,7 +755,13 @@ static int payload_add(struct pack_writer *w, const char *path, uint64_t want)
 
 	while (r == 0 && done < want) {
 		size_t n = want - done < PACK_CHUNK ? (size_t)(want - done) : PACK_CHUNK;
-		struct chunk_slot *s = chunk_ring_hold(w->q);
+		struct chunk_slot *s;
+
+		if (pack_signal) {
+			r = -EINTR;
+			break;
+		}
+		s = chunk_ring_hold(w->q);
 		ssize_t got = s ? pread(fd, w->plain, n, (off_t)done) : 0;
 
 		if (!s || got < 0) {
@@ -799,6 +842,8 @@ static int pack_payload(struct pack_job *j, const uint8_t mk[64], const uint8_t 
 		close(w.fd);
 	if (hash >= 0)
 		close(hash);
+	if (r < 0 && pack_signal)
+		return -1; /* said by pack_stopped */
 	if (r < 0) {
 		errno = -r;
 		return pack_io(j);
@@ -1039,10 +1084,13 @@ static int pack_run(struct pack_opts *o)
 		o->dir = NULL;
 	snprintf(j.fs, sizeof(j.fs), "%s/fs.img", j.scratch);
 	snprintf(j.hash, sizeof(j.hash), "%s/verity.img", j.scratch);
-	if (o->dir && check_manifest(o->dir) == 0 &&
-	    make_fs(o->dir, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 && pack_salt(&j) == 0 &&
-	    (!o->seed_bytes.p || pack_verity(&j) == 0) && pack_sealed(&j) == 0) {
-		if (rename(j.part, o->out) < 0) {
+	if (o->dir && !pack_stopped() && check_manifest(o->dir) == 0 &&
+	    make_fs(o->dir, j.fs, o->label, o->epoch, &j.fs_bytes) == 0 && !pack_stopped() &&
+	    pack_salt(&j) == 0 && (!o->seed_bytes.p || pack_verity(&j) == 0) && !pack_stopped() &&
+	    pack_sealed(&j) == 0) {
+		if (pack_stopped()) {
+			unlink(o->keyout);
+		} else if (rename(j.part, o->out) < 0) {
 			log_error_errno(-errno, "%s", o->out);
 			unlink(o->keyout);
 		} else if (pack_print(&j) == 0) {
@@ -1062,10 +1110,17 @@ int pack_main(int argc, char **argv)
 	int r;
 
 	r = parse_opts(argc, argv, &o);
-	if (r == 0)
+	if (r == 0) {
+		pack_signals();
 		r = pack_run(&o);
-	else
+	} else {
 		r = r > 0 ? EXIT_OK : EXIT_USAGE;
+	}
 	wiped_buf_free(&o.seed_bytes);
+	if (pack_signal) { /* ended by the signal, as the caller expects */
+		pack_stopped();
+		signal(pack_signal, SIG_DFL);
+		raise(pack_signal);
+	}
 	return r;
 }

@@ -164,6 +164,27 @@ else
 	ok "skipped: user extended attributes on $tmp"
 fi
 
+# a signal mid-pack: pack removes what it made (plaintext included) and ends by the signal
+mkdir -p "$tmp/sig/wl" "$tmp/sig/scratch"
+head -c 314572800 /dev/zero >"$tmp/sig/wl/big"
+for d in 0.1 0.3; do
+	"$cvm" pack "$tmp/sig/wl" -o "$tmp/sig/o.img" --key-out "$tmp/sig/o.key" --scratch "$tmp/sig/scratch" \
+		>/dev/null 2>"$tmp/sig/err" &
+	pid=$!
+	sleep $d
+	kill -TERM $pid
+	wait $pid
+	st=$?
+	if [ $st = 143 ] && [ ! -e "$tmp/sig/o.img" ] && [ ! -e "$tmp/sig/o.key" ] &&
+		[ -z "$(ls -A "$tmp/sig/scratch")" ] && [ "$(ls "$tmp/sig")" = "$(printf 'err\nscratch\nwl')" ] &&
+		grep -q "stopped by" "$tmp/sig/err"; then
+		ok "SIGTERM after ${d} s: ended by it, nothing left"
+	else
+		bad "SIGTERM after ${d} s: exit $st, left: $(ls "$tmp/sig" "$tmp/sig/scratch" | tr '\n' ' ')"
+	fi
+done
+rm -rf "$tmp/sig"
+
 expect "a missing directory" 2 "not a directory" -- "$cvm" pack "$tmp/none" -o "$tmp/x.img" --key-out "$tmp/x.key"
 expect "no --key-out" 2 "key-out" -- "$cvm" pack "$tmp/wl" -o "$tmp/x.img"
 [ ! -e "$tmp/x.img" ] && ok "nothing written on refusal" || bad "output written on refusal"
