@@ -35,7 +35,8 @@ code=/usr/share/OVMF/OVMF_CODE_4M.fd
 vars=/usr/share/OVMF/OVMF_VARS_4M.fd
 other_code=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
 mem=1024
-append="console=ttyS0 panic=-1 quiet"
+# the default image's own kernel command line: PCR 9 measures it as booted
+append=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cmdline"])' "$top/vm-images/default/image.json")
 for f in "$cvm" "$tool" "$top/$build/cvm-agent" "$top/$build/e2e/job_transform" \
 	"$top/$build/e2e/eventlog_init" "$kernel" "$code" "$vars" "$other_code"; do
 	[ -r "$f" ] || { bad "missing $f"; summary "e2e image"; exit 1; }
