@@ -116,7 +116,7 @@ static int vt_hash_at(EVP_MD_CTX *m, const uint8_t *salt, size_t salt_len, int f
 static void *vt_slice_run(void *arg)
 {
 	struct vt_slice *s = arg;
-	uint8_t *in = malloc((size_t)VT_CHUNK * VT_BLOCK), out[VT_CHUNK * 32];
+	uint8_t *in = secret_alloc((size_t)VT_CHUNK * VT_BLOCK), out[VT_CHUNK * 32];
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
 	uint64_t done = 0;
 
@@ -131,7 +131,7 @@ static void *vt_slice_run(void *arg)
 		done += n;
 	}
 	EVP_MD_CTX_free(m);
-	free(in);
+	secret_free(in, (size_t)VT_CHUNK * VT_BLOCK); /* the workload's plaintext */
 	return NULL;
 }
 
@@ -199,7 +199,7 @@ void verity_tree_free(struct verity_tree *t)
 	if (!t)
 		return;
 	EVP_MD_CTX_free(t->m);
-	free(t->in);
+	secret_free(t->in, (size_t)VT_CHUNK * VT_BLOCK);
 	free(t);
 }
 
@@ -217,7 +217,7 @@ int verity_tree_new(uint64_t data_blocks, const uint8_t *salt, size_t salt_len, 
 	t->hash_fd = hash_fd;
 	t->salt_len = salt_len;
 	t->m = EVP_MD_CTX_new();
-	t->in = malloc((size_t)VT_CHUNK * VT_BLOCK);
+	t->in = secret_alloc((size_t)VT_CHUNK * VT_BLOCK);
 	if (data_blocks == 0 || t->levels < 0 || salt_len > sizeof(t->salt))
 		r = -EINVAL;
 	else if (!t->m || !t->in)
