@@ -603,14 +603,12 @@ static int pack_salt(struct pack_job *j)
  */
 static int pack_verity(struct pack_job *j)
 {
-	int fs = open(j->fs, O_RDONLY | O_CLOEXEC), r = -errno;
-	int hash = open(j->hash, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fs = open(j->fs, O_RDONLY | O_CLOEXEC);
+	int hash = fs < 0 ? -1 : open(j->hash, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int r = hash < 0 ? -errno
+			 : verity_tree_build(fs, j->fs_bytes / PACK_BLOCK, j->salt, sizeof(j->salt),
+					     hash, j->root);
 
-	if (hash < 0)
-		r = -errno;
-	if (fs >= 0 && hash >= 0)
-		r = verity_tree_build(fs, j->fs_bytes / PACK_BLOCK, j->salt, sizeof(j->salt), hash,
-				      j->root);
 	if (fs >= 0)
 		close(fs);
 	if (hash >= 0)
