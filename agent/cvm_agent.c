@@ -53,6 +53,7 @@ struct agent_run {
 	uint64_t stage_size; /* the result area's size */
 	struct job_manifest job;
 	bool job_parsed;
+	bool env_dropped; /* this is PID 1's second start, with its environment dropped */
 	uint64_t wait_ms; /* time spent waiting on the TEE, the broker and the kernel */
 	int64_t t0;	  /* when main began */
 };
@@ -167,6 +168,8 @@ static void boot(void)
 		cJSON *e = extra_str("agent", AGENT_VERSION);
 
 		cJSON_AddNumberToObject(e, "modules_failed", failed);
+		/* "dropped": PID 1 ran itself again without what the command line put there */
+		cJSON_AddStringToObject(e, "environment", o.env_dropped ? "dropped" : "kernel");
 		status_emit("boot", failed == 0, failed ? "E_MODULES" : NULL, failed ? err : NULL,
 			    e);
 	}
@@ -577,11 +580,14 @@ static bool environment_kernel_only(char **env)
 	return true;
 }
 
+/* The word PID 1 runs itself again with, so that its boot line can say so. */
+#define ENV_DROPPED "environment-dropped"
+
 static void environment_drop(void)
 {
 	extern char **environ;
 	const bool inherited = !environment_kernel_only(environ);
-	char *const argv[] = { "/init", NULL }, *const envp[] = { NULL };
+	char *const argv[] = { "/init", ENV_DROPPED, NULL }, *const envp[] = { NULL };
 
 	clearenv();
 	if (inherited && getpid() == 1)
@@ -602,12 +608,14 @@ static void harden(void)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct job_status st = { 0 };
 
 	o.t0 = mono_ms();
 	status_own_clock(own_ms);
+	/* told by the run before this one (the report only: the environment decides) */
+	o.env_dropped = argc == 2 && !strcmp(argv[1], ENV_DROPPED);
 	environment_drop();
 	harden();
 	boot();

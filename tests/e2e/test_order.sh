@@ -291,6 +291,8 @@ n=$(grep -c '"phase":"key","ok":true' "$tmp/run-good/status")
 [ "$n" -eq 2 ] && ok "good: two keys released, one by each owner's broker" || bad "good: $n keys released"
 phase good job | grep -q '"exit_code":0' && ok "good: the job ran and exited 0" || bad "good: job"
 phase good boot | grep -q '"modules_failed":0' && ok "good: every module loaded" || bad "good: modules"
+phase good boot | grep -q '"environment":"kernel"' &&
+	ok "good: PID 1 started once (the kernel's own HOME and TERM only)" || bad "good: environment"
 grep -q 'released' "$tmp/broker-a.log" && grep -q 'released' "$tmp/broker-b.log" &&
 	ok "good: both brokers logged their release" || bad "good: releases not logged"
 expect "good: the customer verifies the result against the image and the order, and opens it" 0 "verified and opened" -- \

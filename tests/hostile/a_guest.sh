@@ -148,6 +148,9 @@ if [ "$g_qemu $(ok_of poweroff)" != "0 ok" ]; then
 	tail -n 5 "$tmp/status-$g" 2>/dev/null | sed 's/^/    | /'
 fi
 record guest-key-released-despite-proxies ok "$(ok_of key)"
+# LD_PRELOAD and the rest were in PID 1's environment: it ran itself again without them
+record guest-pid1-environment-dropped dropped \
+	"$(phase boot | grep -Eo '"environment":"[a-z]+"' | cut -d'"' -f4)"
 # counted only when the agent did speak TLS to the broker: a guest that never got there proves nothing
 g_tls() { [ "$(ok_of key)" = ok ] && echo "$1" || echo "no key release"; }
 g_conn=$(grep -c connection "$tmp/proxy.log")
