@@ -14,6 +14,9 @@
 
 #define AGENT_CONFIG_PATH "/etc/cvm/agent.json"
 #define AGENT_STATUS_PORT "org.cvm.status"
+/* The modules loaded at boot, then in the background (initrd/initrd.h writes them) */
+#define AGENT_MODULES "/etc/cvm/modules"
+#define AGENT_MODULES_BACKGROUND "/etc/cvm/modules.background"
 
 /* ---- PID 1 duties (pid1.c) ---- */
 
@@ -21,6 +24,15 @@
 int pid1_mount_all(char *err, size_t errlen);
 /* Loads each module of the load-order file, in order; counts those that failed. */
 int pid1_load_modules(const char *order_file, char *err, size_t errlen);
+/*
+ * Starts loading the modules of order_file in a child process of the
+ * lowest priority, so that the kernel's time goes where the agent waits.
+ * Its pid with *errfd the read end of a pipe for its first error; 0 when
+ * there is no such file; -errno when it cannot start.
+ */
+int pid1_load_modules_background(const char *order_file, int *errfd);
+/* Waits for that child: the number of modules that failed, its first error in err. */
+int pid1_modules_wait(int pid, int errfd, char *err, size_t errlen);
 /* Waits until path exists, up to ms milliseconds: -ETIMEDOUT when it does not. */
 int pid1_wait_path(const char *path, long ms);
 /* Waits until the kernel's RNG is initialised, up to ms milliseconds. */

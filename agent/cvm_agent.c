@@ -54,8 +54,9 @@ struct agent_run {
 	struct job_manifest job;
 	bool job_parsed;
 	bool env_dropped; /* this is PID 1's second start, with its environment dropped */
-	uint64_t wait_ms; /* time spent waiting on the TEE, the broker and the kernel */
-	int64_t t0;	  /* when main began */
+	int modules_pid, modules_fd; /* the background module loader, while it runs */
+	uint64_t wait_ms;	     /* time spent waiting on the TEE, the broker and the kernel */
+	int64_t t0;		     /* when main began */
 };
 
 static struct agent_run o;
@@ -150,7 +151,7 @@ static void boot(void)
 	status_open(NULL, "console");
 	/* module loading is the kernel's time: counted as waiting, like the TEE and broker */
 	t = mono_ms();
-	failed = pid1_load_modules("/etc/cvm/modules", err, sizeof(err));
+	failed = pid1_load_modules(AGENT_MODULES, err, sizeof(err));
 	o.wait_ms += mono_ms() - t;
 	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
 	n = fd >= 0 ? read(fd, cmdline, sizeof(cmdline) - 1) : -1;
@@ -173,6 +174,12 @@ static void boot(void)
 		status_emit("boot", failed == 0, failed ? "E_MODULES" : NULL, failed ? err : NULL,
 			    e);
 	}
+	/* what the volumes need loads beside the agent's work, where it waits (modules_ready) */
+	r = pid1_load_modules_background(AGENT_MODULES_BACKGROUND, &o.modules_fd);
+	if (r < 0)
+		status_emit("modules", false, "E_MODULES",
+			    "the background module loader did not start", NULL);
+	o.modules_pid = r > 0 ? r : 0;
 	t = mono_ms();
 	r = pid1_wait_rng(30000);
 	o.wait_ms += mono_ms() - t;
@@ -365,6 +372,27 @@ static const char *unlock_input(size_t i, uint8_t *secret, size_t n, const char 
 	return r < 0 ? code_of(err, "E_UNLOCK", cb, cblen) : NULL;
 }
 
+/*
+ * Waits for the background module loader, if it still runs: before the
+ * first volume is set up, and before the job. Its failure is reported and
+ * the order goes on, as at boot: a missing driver shows up as a failed unlock.
+ */
+static void modules_ready(void)
+{
+	char err[256];
+	int64_t t = mono_ms();
+	int failed;
+
+	if (!o.modules_pid)
+		return;
+	failed = pid1_modules_wait(o.modules_pid, o.modules_fd, err, sizeof(err));
+	o.modules_pid = 0;
+	o.wait_ms += mono_ms() - t;
+	if (failed)
+		status_emit("modules", false, "E_MODULES", err,
+			    extra_ms("modules_failed", (uint64_t)failed));
+}
+
 /* Input i's key from its own broker, with fresh evidence and the order; then its unlock. */
 static void key_and_unlock(size_t i)
 {
@@ -406,6 +434,7 @@ static void key_and_unlock(size_t i)
 		cJSON_AddNumberToObject(e, "wait_ms", (double)(mono_ms() - t));
 		status_emit("key", true, NULL, NULL, e);
 	}
+	modules_ready();
 	code = unlock_input(i, secret, n, &detail, err, sizeof(err), cb, sizeof(cb));
 	if (code) {
 		snprintf(why, sizeof(why), "input %s: %s", in->name, detail ? detail : code);
@@ -626,6 +655,7 @@ int main(int argc, char **argv)
 	open_inputs();
 	for (size_t i = 0; i < o.order.ninputs; i++)
 		key_and_unlock(i);
+	modules_ready();
 	manifest();
 	{
 		/* agent_ms and wait_ms at the exec: the agent's share of the start */

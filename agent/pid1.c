@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -83,6 +85,62 @@ int pid1_load_modules(const char *order_file, char *err, size_t errlen)
 			close(fd);
 	}
 	return (int)failed;
+}
+
+int pid1_load_modules_background(const char *order_file, int *errfd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (access(order_file, F_OK) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		char err[256] = "";
+		int failed;
+
+		close(p[0]);
+		/* the CPU only when PID 1 does not want it */
+		if (sched_setscheduler(0, SCHED_IDLE, &(struct sched_param){ 0 }) < 0)
+			setpriority(PRIO_PROCESS, 0, 19);
+		failed = pid1_load_modules(order_file, err, sizeof(err));
+		if (failed && write(p[1], err, strlen(err)) < 0)
+			failed = 255;
+		_exit(failed > 255 ? 255 : failed);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		int e = -errno;
+
+		close(p[0]);
+		return e;
+	}
+	*errfd = p[0];
+	return (int)pid;
+}
+
+int pid1_modules_wait(int pid, int errfd, char *err, size_t errlen)
+{
+	int st = 0, r;
+	ssize_t n, len = 0;
+
+	while ((r = (int)waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	while (errlen > 1 && (size_t)len < errlen - 1 &&
+	       ((n = read(errfd, err + len, errlen - 1 - (size_t)len)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		len += n > 0 ? n : 0;
+	if (errlen)
+		err[len] = 0;
+	close(errfd);
+	if (r < 0)
+		return set_error(err, errlen, 1, "module loader: %s", strerror(errno));
+	if (!WIFEXITED(st))
+		return set_error(err, errlen, 1, "module loader: killed by signal %d",
+				 WTERMSIG(st));
+	return WEXITSTATUS(st);
 }
 
 int pid1_wait_path(const char *path, long ms)

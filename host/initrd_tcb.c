@@ -259,6 +259,9 @@ static void reason(struct tcb_ent *t, size_t n, struct tcb_ent *x)
 		copy(x->why, sizeof(x->why), "the agent's configuration");
 	else if (!strcmp(x->it->name, INITRD_MODULE_ORDER))
 		copy(x->why, sizeof(x->why), "the modules the agent loads, in order");
+	else if (!strcmp(x->it->name, INITRD_MODULE_BACKGROUND))
+		copy(x->why, sizeof(x->why),
+		     "the modules the agent loads beside its work, after its first line");
 	if (*x->why || !x->elf)
 		return;
 	for (size_t i = 0; i < n; i++) {

@@ -437,17 +437,25 @@ void initrd_modules_free(struct initrd_list *l)
 	for (size_t i = 0; i < l->nbuiltin; i++)
 		free(l->builtin[i]);
 	free(l->modules);
+	free(l->module_bg);
 	free(l->builtin);
 	l->modules = l->builtin = NULL;
+	l->module_bg = NULL;
 	l->nmodules = l->nbuiltin = 0;
 }
 
-/* Depth first: dependencies before the module, each once. */
-static int add_module_rec(struct initrd_list *l, struct kmod_module *m, unsigned line, int depth,
-			  char *err, size_t errlen)
+/*
+ * Depth first: dependencies before the module, each once. A module the
+ * boot needs is loaded at boot with everything it depends on, even when an
+ * earlier line put one of them in the background.
+ */
+static int add_module_rec(struct initrd_list *l, struct kmod_module *m, bool bg, unsigned line,
+			  int depth, char *err, size_t errlen)
 {
 	struct kmod_list *deps, *it;
 	const char *path = kmod_module_get_path(m);
+	size_t at = SIZE_MAX;
+	bool *nbg;
 	int r = 0;
 
 	if (depth > 64)
@@ -460,26 +468,35 @@ static int add_module_rec(struct initrd_list *l, struct kmod_module *m, unsigned
 	}
 	for (size_t i = 0; i < l->nmodules; i++)
 		if (!strcmp(l->modules[i], path))
-			return 0;
+			at = i;
+	if (at != SIZE_MAX && (bg || !l->module_bg[at]))
+		return 0;
+	if (at != SIZE_MAX)
+		l->module_bg[at] = false;
 	deps = kmod_module_get_dependencies(m);
 	kmod_list_foreach(it, deps)
 	{
 		struct kmod_module *d = kmod_module_get_module(it);
 
 		if (r == 0)
-			r = add_module_rec(l, d, line, depth + 1, err, errlen);
+			r = add_module_rec(l, d, bg, line, depth + 1, err, errlen);
 		kmod_module_unref(d);
 	}
 	kmod_module_unref_list(deps);
-	if (r < 0)
+	if (r < 0 || at != SIZE_MAX)
 		return r;
 	r = add_path(l, path, line, err, errlen, 0);
-	if (r == 0)
-		r = push_str(&l->modules, &l->nmodules, path);
-	return r;
+	if (r < 0)
+		return r;
+	nbg = realloc(l->module_bg, (l->nmodules + 1) * sizeof(*nbg));
+	if (!nbg)
+		return -ENOMEM;
+	l->module_bg = nbg;
+	nbg[l->nmodules] = bg;
+	return push_str(&l->modules, &l->nmodules, path);
 }
 
-int initrd_add_module(struct initrd_list *l, const char *name, unsigned line, char *err,
+int initrd_add_module(struct initrd_list *l, const char *name, bool bg, unsigned line, char *err,
 		      size_t errlen)
 {
 	char dir[PATH_MAX];
@@ -506,7 +523,7 @@ int initrd_add_module(struct initrd_list *l, const char *name, unsigned line, ch
 		struct kmod_module *m = kmod_module_get_module(it);
 
 		if (r == 0)
-			r = add_module_rec(l, m, line, 0, err, errlen);
+			r = add_module_rec(l, m, bg, line, 0, err, errlen);
 		kmod_module_unref(m);
 	}
 	kmod_module_unref_list(list);
@@ -515,19 +532,21 @@ out:
 	return r;
 }
 
-int initrd_finish_modules(struct initrd_list *l, char *err, size_t errlen)
+/* One load-order file: the modules of that stage in order, the built-in ones noted at boot's. */
+static int order_file(struct initrd_list *l, const char *name, bool bg)
 {
 	struct initrd_entry e = { .type = INITRD_FILE, .mode = 0644, .implicit = false };
-	size_t len = 0, cap;
+	size_t len = 0, cap, count = 0;
 	char *text;
 	int r;
 
-	if (l->nmodules == 0 && l->nbuiltin == 0)
-		return 0;
 	for (size_t i = 0; i < l->nmodules; i++)
-		len += strlen(l->modules[i]) + 1;
-	for (size_t i = 0; i < l->nbuiltin; i++)
-		len += strlen(l->builtin[i]) + 12;
+		if (l->module_bg[i] == bg)
+			len += strlen(l->modules[i]) + 1, count++;
+	for (size_t i = 0; !bg && i < l->nbuiltin; i++)
+		len += strlen(l->builtin[i]) + 12, count++;
+	if (count == 0 && bg)
+		return 0;
 	cap = len + 1;
 	text = malloc(cap);
 	if (!text)
@@ -535,16 +554,29 @@ int initrd_finish_modules(struct initrd_list *l, char *err, size_t errlen)
 	text[0] = 0;
 	len = 0;
 	/* Paths to load in order; built-in modules as comments, for the record. */
-	for (size_t i = 0; i < l->nbuiltin; i++)
+	for (size_t i = 0; !bg && i < l->nbuiltin; i++)
 		len += (size_t)snprintf(text + len, cap - len, "# builtin %s\n", l->builtin[i]);
 	for (size_t i = 0; i < l->nmodules; i++)
-		len += (size_t)snprintf(text + len, cap - len, "%s\n", l->modules[i]);
+		if (l->module_bg[i] == bg)
+			len += (size_t)snprintf(text + len, cap - len, "%s\n", l->modules[i]);
 	e.data = text;
 	e.data_len = len;
-	r = initrd_add_parents(l, INITRD_MODULE_ORDER, 0);
+	r = initrd_add_parents(l, name, 0);
 	if (r == 0)
-		r = initrd_list_add(l, &e, INITRD_MODULE_ORDER, NULL);
+		r = initrd_list_add(l, &e, name, NULL);
 	free(text);
+	return r;
+}
+
+int initrd_finish_modules(struct initrd_list *l, char *err, size_t errlen)
+{
+	int r;
+
+	if (l->nmodules == 0 && l->nbuiltin == 0)
+		return 0;
+	r = order_file(l, INITRD_MODULE_ORDER, false);
+	if (r == 0)
+		r = order_file(l, INITRD_MODULE_BACKGROUND, true);
 	if (r < 0)
 		fail(err, errlen, "out of memory");
 	return r;

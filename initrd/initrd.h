@@ -45,8 +45,9 @@ enum initrd_compression {
 struct initrd_list {
 	struct initrd_entry *entries;
 	size_t n, cap;
-	char *kver;	/* for module lines */
-	char **modules; /* module files in load order, paths in the image */
+	char *kver;	 /* for module lines */
+	char **modules;	 /* module files in load order, paths in the image */
+	bool *module_bg; /* each: loaded in the background, after the agent's first line */
 	size_t nmodules;
 	char **builtin; /* modules found built into the kernel */
 	size_t nbuiltin;
@@ -56,6 +57,8 @@ struct initrd_list {
 
 /* Where the agent finds the modules to load, in order, one path a line. */
 #define INITRD_MODULE_ORDER "/etc/cvm/modules"
+/* The modules it loads in the background, once it has said its first line. */
+#define INITRD_MODULE_BACKGROUND "/etc/cvm/modules.background"
 
 /* Frees every entry and zeroes l. */
 void initrd_list_free(struct initrd_list *l);

@@ -12,9 +12,10 @@ int initrd_list_add(struct initrd_list *l, const struct initrd_entry *e, const c
 int initrd_add_parents(struct initrd_list *l, const char *name, unsigned line);
 int initrd_add_lib(struct initrd_list *l, const char *path, const char *dest, unsigned line,
 		   char *err, size_t errlen);
-int initrd_add_module(struct initrd_list *l, const char *name, unsigned line, char *err,
+/* name and what it depends on; bg: loaded in the background (what the boot needs is not) */
+int initrd_add_module(struct initrd_list *l, const char *name, bool bg, unsigned line, char *err,
 		      size_t errlen);
-/* The load-order file, once every line is read. */
+/* The load-order files, once every line is read. */
 int initrd_finish_modules(struct initrd_list *l, char *err, size_t errlen);
 void initrd_modules_free(struct initrd_list *l);
 

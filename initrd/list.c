@@ -446,11 +446,11 @@ static int parse_line(char **tok, int nt, unsigned line, const char *base_dir,
 	if (!strcmp(kw, "compress"))
 		return parse_compress(tok, nt, line, l, err, errlen);
 	if (!strcmp(kw, "module")) {
-		if (nt != 2)
-			return fail(err, errlen, "line %u: module takes NAME", line);
+		if (nt != 2 && (nt != 3 || strcmp(tok[2], "background")))
+			return fail(err, errlen, "line %u: module takes NAME [background]", line);
 		if (!l->kver)
 			return fail(err, errlen, "line %u: module lines need --kver", line);
-		return initrd_add_module(l, tok[1], line, err, errlen);
+		return initrd_add_module(l, tok[1], nt == 3, line, err, errlen);
 	}
 	for (size_t i = 0; !want && i < ARRAY_SIZE(entry_kinds); i++)
 		if (!strcmp(kw, entry_kinds[i].kw))

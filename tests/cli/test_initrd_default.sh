@@ -38,7 +38,10 @@ zstdcat "$tmp/a.img" | cpio -i --to-stdout etc/cvm/agent.json 2>/dev/null | grep
 grep -q "note: tpm_tis is built into kernel" "$tmp/a.out" && ok "built-in module noted, not an error" ||
 	bad "built-in module note"
 
-zstdcat "$tmp/a.img" | cpio -i --to-stdout etc/cvm/modules 2>/dev/null >"$tmp/order"
+zstdcat "$tmp/a.img" | cpio -i --to-stdout etc/cvm/modules 2>/dev/null >"$tmp/boot"
+zstdcat "$tmp/a.img" | cpio -i --to-stdout etc/cvm/modules.background 2>/dev/null >"$tmp/bg"
+# The agent loads the background list after the boot list: one order, the boot's first.
+cat "$tmp/boot" "$tmp/bg" >"$tmp/order"
 # Dependencies load first: virtio before virtio_blk, dm-mod before dm-crypt, jbd2 before ext4.
 before() { # a b: a is listed before b
 	la=$(grep -n "/$1.ko" "$tmp/order" | head -n 1 | cut -d: -f1)
@@ -51,6 +54,17 @@ if before virtio_ring virtio_blk && before dm-mod dm-crypt && before dm-bufio dm
 else
 	bad "module load order"
 	cat "$tmp/order"
+fi
+# What the agent needs before its first line loads at boot; the volumes' modules in the background.
+if grep -q "/virtio_console.ko$" "$tmp/boot" && grep -q "/virtio_blk.ko$" "$tmp/boot" &&
+	grep -q "/virtio_net.ko$" "$tmp/boot" && grep -q "/dm-crypt.ko$" "$tmp/bg" &&
+	grep -q "/ext4.ko$" "$tmp/bg" && grep -q "/jbd2.ko$" "$tmp/bg" &&
+	! grep -q "/dm-crypt.ko$" "$tmp/boot" &&
+	[ -z "$(grep -v '^#' "$tmp/order" | sort | uniq -d)" ]; then
+	ok "boot and background module lists: each module once, in its stage"
+else
+	bad "module stages"
+	cat "$tmp/boot" "$tmp/bg"
 fi
 missing=0
 for m in $(grep -v '^#' "$tmp/order"); do
@@ -108,6 +122,23 @@ printf 'module no_such_module_x\n' >"$tmp/nm.list"
 "$cvm" initrd build "$tmp/nm.list" -o "$tmp/nm.img" --kver "$kver" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "not found for kernel" "$tmp/err" && [ ! -e "$tmp/nm.img" ] &&
 	ok "missing module refused, nothing written" || bad "missing module"
+# A module at boot takes what it depends on to boot, even when a background line named it first.
+printf 'module dm-verity background\nmodule dm-mod\nmodule dm-crypt bogus\n' >"$tmp/st.list"
+"$cvm" initrd build "$tmp/st.list" -o "$tmp/st.img" --kver "$kver" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "line 3: module takes NAME \[background\]" "$tmp/err" &&
+	ok "module: an unknown stage refused" || bad "module: an unknown stage"
+printf 'module dm-verity background\nmodule dm-mod\n' >"$tmp/st.list"
+"$cvm" initrd build "$tmp/st.list" -o "$tmp/st.img" --kver "$kver" >/dev/null 2>&1 || bad "staged list"
+gzip -dc "$tmp/st.img" | cpio -i --to-stdout etc/cvm/modules 2>/dev/null >"$tmp/st.boot"
+gzip -dc "$tmp/st.img" | cpio -i --to-stdout etc/cvm/modules.background 2>/dev/null >"$tmp/st.bg"
+if grep -q "/dm-mod.ko$" "$tmp/st.boot" && ! grep -q "/dm-mod.ko$" "$tmp/st.bg" &&
+	grep -q "/dm-verity.ko$" "$tmp/st.bg" && grep -q "/dm-bufio.ko$" "$tmp/st.bg" &&
+	[ "$(grep -c . "$tmp/st.boot")" -eq 1 ]; then
+	ok "module stages: a dependency of a boot module moves to boot, the rest stays behind"
+else
+	bad "module stages: dependency moved"
+	cat "$tmp/st.boot" "$tmp/st.bg"
+fi
 printf 'lib /etc/passwd\n' >"$tmp/ne.list"
 "$cvm" initrd build "$tmp/ne.list" -o "$tmp/ne.img" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "not an ELF file" "$tmp/err" && ok "non-ELF refused" || bad "non-ELF"

@@ -278,6 +278,33 @@ static void test_wait_path_has_a_deadline(void **state)
 	assert_int_equal(pid1_wait_rng(1000), 0);
 }
 
+/*
+ * The background loader: a child that reports how many modules failed and
+ * the first one's error; no list, no child. Loading a real module needs a
+ * guest (tests/e2e/test_order.sh); here the files are not modules.
+ */
+static void test_background_modules_report_failures(void **state)
+{
+	char dir[] = "/tmp/cvm-modbg-XXXXXX", list[64], err[256];
+	FILE *f;
+	int fd = -1, pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(list, sizeof(list), "%s/modules", dir);
+	assert_int_equal(pid1_load_modules_background(list, &fd), 0);
+	f = fopen(list, "w");
+	assert_non_null(f);
+	fprintf(f, "# builtin tpm_tis\n%s/missing.ko\n%s/modules\n", dir, dir);
+	fclose(f);
+	pid = pid1_load_modules_background(list, &fd);
+	assert_true(pid > 0);
+	assert_int_equal(pid1_modules_wait(pid, fd, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "missing.ko: No such file or directory"));
+	unlink(list);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_cmdline_cannot_override_a_fixed_tee),
 		cmocka_unit_test(test_status_lines_go_to_the_named_port),
 		cmocka_unit_test(test_wait_path_has_a_deadline),
+		cmocka_unit_test(test_background_modules_report_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
