@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "agent/agent.h"
 #include "agent/boot.h"
@@ -646,6 +647,14 @@ int main(int argc, char **argv)
 	/* told by the run before this one (the report only: the environment decides) */
 	o.env_dropped = argc == 2 && !strcmp(argv[1], ENV_DROPPED);
 	environment_drop();
+	/*
+	 * No openssl.cnf, whatever a file in the image says, and no error
+	 * strings: the agent reports codes of its own, and loading the tables
+	 * costs 1M instructions at OpenSSL's first use.
+	 */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
+			    NULL);
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS, NULL);
 	harden();
 	boot();
 	network();
