@@ -8,6 +8,7 @@
 #ifndef CVM_AGENT_BOOT_H
 #define CVM_AGENT_BOOT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,15 +25,22 @@
 int pid1_mount_all(char *err, size_t errlen);
 /* Loads each module of the load-order file, in order; counts those that failed. */
 int pid1_load_modules(const char *order_file, char *err, size_t errlen);
+/* The background module loader: a thread of the lowest priority (SCHED_IDLE). */
+struct pid1_modules {
+	pthread_t thread;
+	const char *order_file;
+	char err[256]; /* its first failure */
+	int failed;
+	bool running;
+};
 /*
- * Starts loading the modules of order_file in a child process of the
- * lowest priority, so that the kernel's time goes where the agent waits.
- * Its pid with *errfd the read end of a pipe for its first error; 0 when
- * there is no such file; -errno when it cannot start.
+ * Starts loading the modules of order_file in m's thread, so that the
+ * kernel's time goes where the agent waits. 1 when it started, 0 when
+ * there is no such file, -errno when it cannot start.
  */
-int pid1_load_modules_background(const char *order_file, int *errfd);
-/* Waits for that child: the number of modules that failed, its first error in err. */
-int pid1_modules_wait(int pid, int errfd, char *err, size_t errlen);
+int pid1_load_modules_background(const char *order_file, struct pid1_modules *m);
+/* Waits for that thread: the number of modules that failed, its first error in err. */
+int pid1_modules_wait(struct pid1_modules *m, char *err, size_t errlen);
 /* Waits until path exists, up to ms milliseconds: -ETIMEDOUT when it does not. */
 int pid1_wait_path(const char *path, long ms);
 /* Waits until the kernel's RNG is initialised, up to ms milliseconds. */

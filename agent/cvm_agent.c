@@ -55,7 +55,7 @@ struct agent_run {
 	struct job_manifest job;
 	bool job_parsed;
 	bool env_dropped; /* this is PID 1's second start, with its environment dropped */
-	int modules_pid, modules_fd; /* the background module loader, while it runs */
+	struct pid1_modules modules; /* the background module loader */
 	uint64_t wait_ms;	     /* time spent waiting on the TEE, the broker and the kernel */
 	int64_t t0;		     /* when main began */
 };
@@ -176,11 +176,9 @@ static void boot(void)
 			    e);
 	}
 	/* what the volumes need loads beside the agent's work, where it waits (modules_ready) */
-	r = pid1_load_modules_background(AGENT_MODULES_BACKGROUND, &o.modules_fd);
-	if (r < 0)
+	if (pid1_load_modules_background(AGENT_MODULES_BACKGROUND, &o.modules) < 0)
 		status_emit("modules", false, "E_MODULES",
 			    "the background module loader did not start", NULL);
-	o.modules_pid = r > 0 ? r : 0;
 	t = mono_ms();
 	r = pid1_wait_rng(30000);
 	o.wait_ms += mono_ms() - t;
@@ -384,10 +382,9 @@ static void modules_ready(void)
 	int64_t t = mono_ms();
 	int failed;
 
-	if (!o.modules_pid)
+	if (!o.modules.running)
 		return;
-	failed = pid1_modules_wait(o.modules_pid, o.modules_fd, err, sizeof(err));
-	o.modules_pid = 0;
+	failed = pid1_modules_wait(&o.modules, err, sizeof(err));
 	o.wait_ms += mono_ms() - t;
 	if (failed)
 		status_emit("modules", false, "E_MODULES", err,

@@ -87,60 +87,41 @@ int pid1_load_modules(const char *order_file, char *err, size_t errlen)
 	return (int)failed;
 }
 
-int pid1_load_modules_background(const char *order_file, int *errfd)
+static void *modules_thread(void *arg)
 {
-	int p[2];
-	pid_t pid;
+	struct pid1_modules *m = arg;
 
-	if (access(order_file, F_OK) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid == 0) {
-		char err[256] = "";
-		int failed;
-
-		close(p[0]);
-		/* the CPU only when PID 1 does not want it */
-		if (sched_setscheduler(0, SCHED_IDLE, &(struct sched_param){ 0 }) < 0)
-			setpriority(PRIO_PROCESS, 0, 19);
-		failed = pid1_load_modules(order_file, err, sizeof(err));
-		if (failed && write(p[1], err, strlen(err)) < 0)
-			failed = 255;
-		_exit(failed > 255 ? 255 : failed);
-	}
-	close(p[1]);
-	if (pid < 0) {
-		int e = -errno;
-
-		close(p[0]);
-		return e;
-	}
-	*errfd = p[0];
-	return (int)pid;
+	/* the CPU only when the agent does not want it */
+	if (sched_setscheduler(0, SCHED_IDLE, &(struct sched_param){ 0 }) < 0)
+		setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	m->failed = pid1_load_modules(m->order_file, m->err, sizeof(m->err));
+	return NULL;
 }
 
-int pid1_modules_wait(int pid, int errfd, char *err, size_t errlen)
+int pid1_load_modules_background(const char *order_file, struct pid1_modules *m)
 {
-	int st = 0, r;
-	ssize_t n, len = 0;
+	int r;
 
-	while ((r = (int)waitpid(pid, &st, 0)) < 0 && errno == EINTR)
-		;
-	while (errlen > 1 && (size_t)len < errlen - 1 &&
-	       ((n = read(errfd, err + len, errlen - 1 - (size_t)len)) > 0 ||
-		(n < 0 && errno == EINTR)))
-		len += n > 0 ? n : 0;
-	if (errlen)
-		err[len] = 0;
-	close(errfd);
-	if (r < 0)
-		return set_error(err, errlen, 1, "module loader: %s", strerror(errno));
-	if (!WIFEXITED(st))
-		return set_error(err, errlen, 1, "module loader: killed by signal %d",
-				 WTERMSIG(st));
-	return WEXITSTATUS(st);
+	m->running = false;
+	m->failed = 0;
+	m->err[0] = 0;
+	m->order_file = order_file;
+	if (access(order_file, F_OK) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if ((r = pthread_create(&m->thread, NULL, modules_thread, m)) != 0)
+		return -r;
+	m->running = true;
+	return 1;
+}
+
+int pid1_modules_wait(struct pid1_modules *m, char *err, size_t errlen)
+{
+	if (m->running)
+		pthread_join(m->thread, NULL);
+	m->running = false;
+	if (m->failed && errlen)
+		snprintf(err, errlen, "%s", m->err);
+	return m->failed;
 }
 
 int pid1_wait_path(const char *path, long ms)

@@ -279,28 +279,30 @@ static void test_wait_path_has_a_deadline(void **state)
 }
 
 /*
- * The background loader: a child that reports how many modules failed and
- * the first one's error; no list, no child. Loading a real module needs a
+ * The background loader: a thread that reports how many modules failed and
+ * the first one's error; no list, no thread. Loading a real module needs a
  * guest (tests/e2e/test_order.sh); here the files are not modules.
  */
 static void test_background_modules_report_failures(void **state)
 {
-	char dir[] = "/tmp/cvm-modbg-XXXXXX", list[64], err[256];
+	char dir[] = "/tmp/cvm-modbg-XXXXXX", list[64], err[256] = "";
+	struct pid1_modules m;
 	FILE *f;
-	int fd = -1, pid;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(list, sizeof(list), "%s/modules", dir);
-	assert_int_equal(pid1_load_modules_background(list, &fd), 0);
+	assert_int_equal(pid1_load_modules_background(list, &m), 0);
+	assert_false(m.running);
+	assert_int_equal(pid1_modules_wait(&m, err, sizeof(err)), 0);
 	f = fopen(list, "w");
 	assert_non_null(f);
 	fprintf(f, "# builtin tpm_tis\n%s/missing.ko\n%s/modules\n", dir, dir);
 	fclose(f);
-	pid = pid1_load_modules_background(list, &fd);
-	assert_true(pid > 0);
-	assert_int_equal(pid1_modules_wait(pid, fd, err, sizeof(err)), 2);
+	assert_int_equal(pid1_load_modules_background(list, &m), 1);
+	assert_int_equal(pid1_modules_wait(&m, err, sizeof(err)), 2);
 	assert_non_null(strstr(err, "missing.ko: No such file or directory"));
+	assert_false(m.running);
 	unlink(list);
 	assert_int_equal(rmdir(dir), 0);
 }
