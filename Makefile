@@ -61,7 +61,7 @@ ALL_CFLAGS := $(BASE_CFLAGS) $(OPT_CFLAGS) -fPIE $(CFLAGS)
 # runtime would otherwise make every listed library a dependency of the e2e guest programs)
 ALL_LDFLAGS := $(OPT_LDFLAGS) -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 
-CORE_SRC := $(wildcard lib/*.c) $(wildcard measurement/*.c) $(wildcard initrd/*.c)
+CORE_SRC := $(wildcard lib/*.c) $(wildcard measurement/*.c) $(wildcard initrd/*.c) $(wildcard chain/*.c)
 HOST_SRC := $(wildcard host/*.c)
 # The sim TEE backend goes into test binaries only (cvm-test); cvm has none.
 SIM_SRC := agent/tee_sim.c
@@ -223,7 +223,7 @@ $(FUZZ_BUILD)/fuzz_tee_az_hcl: FUZZ_EXTRA := agent/tee.c agent/tee_tpm.c agent/t
 # fuzz_run_status includes host/run*.c and what they call
 $(FUZZ_BUILD)/fuzz_run_status: $(wildcard host/*.[ch])
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h initrd/*.h agent/*.[ch])
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(CORE_SRC) $(wildcard lib/*.h measurement/*.h initrd/*.h chain/*.h agent/*.[ch])
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $@"
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_EXTRA) $(CORE_SRC) $(PKG_LIBS)
@@ -236,7 +236,7 @@ install: $(CVM) $(AGENT)
 	install -m 0755 $(CVM) $(DESTDIR)$(BINDIR)/cvm
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
-FORMAT_SRC = $(wildcard lib/*.[ch] measurement/*.[ch] initrd/*.[ch] agent/*.[ch] host/*.[ch] tests/*/*.[ch] tests/unit/support/*.[ch])
+FORMAT_SRC = $(wildcard lib/*.[ch] measurement/*.[ch] initrd/*.[ch] chain/*.[ch] agent/*.[ch] host/*.[ch] tests/*/*.[ch] tests/unit/support/*.[ch])
 
 check-format:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
