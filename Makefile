@@ -172,6 +172,7 @@ e2e: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)sh tests/e2e/test_image.sh $(BUILD)
 	$(Q)sh tests/e2e/test_tutorial.sh $(BUILD)
 	$(Q)sh tests/e2e/test_repro.sh $(BUILD)
+	$(Q)sh tests/e2e/test_chain.sh $(BUILD)
 
 # The attack suite's failure-injection shim (LD_PRELOAD), never sanitized: it wraps libc.
 FAILINJECT := $(BUILD)/hostile/failinject.so
@@ -193,9 +194,10 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory demo
 
 # The guest carries the test agent (sim evidence): there is no TDX or SEV-SNP here.
+# make demo CHAIN=1: the order goes through an EVM chain (a local anvil node).
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(AGENT_TEST) $(E2E_BIN)
-	$(Q)scripts/demo-order $(BUILD)
+	$(Q)scripts/demo-order $(BUILD) $(if $(CHAIN),--chain)
 	$(Q)scripts/demo $(CVM)
 
 bench: $(BENCH_BIN) $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)

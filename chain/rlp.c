@@ -85,6 +85,11 @@ static void rlp_write(struct rlp_buf *b, const void *p, size_t n)
 	b->len += n;
 }
 
+void rlp_put_raw(struct rlp_buf *b, const void *p, size_t n)
+{
+	rlp_write(b, p, n);
+}
+
 void rlp_put_bytes(struct rlp_buf *b, const void *p, size_t n)
 {
 	const uint8_t *s = p;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "host/cvm.h"
+#include "host/market.h"
 #include "lib/lib.h"
 
 static const struct {
@@ -31,6 +32,11 @@ static const struct {
 	{ "result", result_main, "verify a sealed result bundle and open it, or inspect it", true },
 	{ "order", order_main, "sign an order, or check one against a provider's limits", true },
 	{ "run", run_main, "run an order in QEMU; keep and upload its sealed result", false },
+	{ "chain", chain_main, "deploy the Market contract; addresses, balances, withdrawals",
+	  true },
+	{ "offer", offer_main, "register an offer (compute, solution, data) on the chain", true },
+	{ "provider", provider_main,
+	  "the provider's daemon: run the chain's orders, post their results", true },
 };
 
 int host_no_dump(void)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "host/cvm.h"
+#include "host/market.h"
 #include "lib/json_schema.h"
 #include "lib/lib.h"
 
@@ -23,6 +24,8 @@ static void usage(FILE *f)
 	      "                       [--mount /inputs/NAME]\n"
 	      "       cvm order sign ORDER.json --key CUSTOMER.key -o SIGNED.json\n"
 	      "       cvm order check SIGNED.json [--limits LIMITS.json] [--json]\n"
+	      "       cvm order place|confirm|refund|settle|status ...   on an EVM chain:\n"
+	      "                       see 'cvm order place --help' and docs/chain.md\n"
 	      "\n"
 	      "An order (version 2) names the image, vCPUs, memory, deadline, where the\n"
 	      "result goes, the customer's secp256k1 public key, and its inputs: one\n"
@@ -187,6 +190,10 @@ int order_main(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	verb = argv[1];
+	/* the chain's verbs have their own help */
+	if (!strcmp(verb, "place") || !strcmp(verb, "confirm") || !strcmp(verb, "refund") ||
+	    !strcmp(verb, "settle") || !strcmp(verb, "status"))
+		return market_order_main(argc - 1, argv + 1);
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);

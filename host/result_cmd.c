@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "host/cvm.h"
+#include "host/market.h"
 #include "host/result_cmd.h"
 #include "lib/lib.h"
 #include "measurement/platform.h"
@@ -102,6 +103,11 @@ static void help(FILE *f, bool open)
 	      "  --certs DIR          SNP: the VCEK chain from DIR instead of the evidence's\n"
 	      "  --collateral DIR     TDX: Intel PCS collateral; without it the TCB status is\n"
 	      "                       not checked, and the output says so\n"
+	      "  --rpc URL, --contract ADDRESS, --chain-order ID\n"
+	      "                       before anything else, the Market contract's order ID\n"
+	      "                       must hold a posted result whose SHA-256 is the\n"
+	      "                       bundle's (a file, not a disk), with the bundle's\n"
+	      "                       evidence and its order's digest (E_RESULT_CHAIN)\n"
 	      "  --json               print what was verified as one JSON object\n"
 	      "  -h, --help           this text\n"
 	      "\n"
@@ -173,7 +179,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		OPT_PINS,
 		OPT_ANY,
 		OPT_MAXSIZE,
-		OPT_MAXENTRIES
+		OPT_MAXENTRIES,
+		OPT_RPC,
+		OPT_CONTRACT,
+		OPT_CHAIN_ORDER
 	};
 	static const struct option longopts[] = {
 		{ "key", required_argument, NULL, OPT_KEY },
@@ -190,6 +199,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "accept-unpinned-image", no_argument, NULL, OPT_ANY },
 		{ "max-size", required_argument, NULL, OPT_MAXSIZE },
 		{ "max-entries", required_argument, NULL, OPT_MAXENTRIES },
+		{ "rpc", required_argument, NULL, OPT_RPC },
+		{ "contract", required_argument, NULL, OPT_CONTRACT },
+		{ "chain-order", required_argument, NULL, OPT_CHAIN_ORDER },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -250,6 +262,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				log_error("--max-entries: open only, a number from 1 to 2^50");
 				return -EINVAL;
 			}
+			break;
+		case OPT_RPC:
+			o->rpc = optarg;
+			break;
+		case OPT_CONTRACT:
+			o->contract = optarg;
+			break;
+		case OPT_CHAIN_ORDER:
+			if (parse_chain_id_arg("--chain-order", optarg, &o->chain_order) < 0)
+				return -EINVAL;
 			break;
 		case 'h':
 			help(stdout, o->open);
@@ -832,6 +854,23 @@ static int read_inputs(struct run *r)
 			return rc == -EBADMSG || rc == -EKEYREJECTED ? -EKEYREJECTED : -EINVAL;
 		}
 		r->ref = r->rsrc.ref;
+	}
+	if (!r->o.rpc != !r->o.contract || !r->o.rpc != !r->o.chain_order) {
+		log_error("--rpc, --contract and --chain-order go together");
+		return -EINVAL;
+	}
+	if (r->o.rpc) {
+		struct chain_opts co;
+
+		chain_opts_init(&co);
+		co.rpc = r->o.rpc;
+		co.contract = r->o.contract;
+		rc = market_check_result(&co, r->o.chain_order, r->o.input, err, sizeof(err));
+		if (rc < 0) {
+			if (*err) /* else the node's failure was logged */
+				log_error("%s: %s", r->o.input, err);
+			return rc == -EKEYREJECTED ? -EKEYREJECTED : -EINVAL;
+		}
 	}
 	if (r->o.open && result_key_load(r->o.key, &r->key, err, sizeof(err)) < 0) {
 		log_error("%s", err);

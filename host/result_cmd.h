@@ -32,6 +32,8 @@ enum stage_state { STAGE_NOT_RUN, STAGE_OK, STAGE_SKIPPED, STAGE_FAILED };
 struct opts {
 	const char *input, *key, *reference, *test_roots, *certs, *collateral, *out, *order;
 	const char *builder, *signature, *pins;
+	const char *rpc, *contract; /* --rpc: the chain's posted result must be this bundle's */
+	uint64_t chain_order;
 	bool json, open, accept_unpinned;
 	struct result_limits lim;
 };

@@ -131,6 +131,23 @@ static int mkdirs(char *path)
 	return 0;
 }
 
+int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	int r;
+
+	if (n == 0 || n + 2 > sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n);
+	buf[n] = '/';
+	buf[n + 1] = 0;
+	r = mkdirs(buf);
+	if (r == 0 && chmod(path, mode) < 0)
+		r = -errno;
+	return r;
+}
+
 /* write(2) at the file offset when off is negative, pwrite(2) at off otherwise. */
 static int write_all(int fd, const void *data, size_t n, int64_t off)
 {

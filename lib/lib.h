@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include <cJSON.h>
 #include <openssl/types.h>
@@ -184,6 +185,8 @@ int buf_append(uint8_t **buf, size_t *len, const void *data, size_t n, size_t ca
  * fsync, rename, fsync of the directory; missing parent directories are
  * made (0700). err gets "<path>: <why>".
  */
+/* Makes path and its missing parents (parents 0700, path itself mode): 0 or -errno. */
+int mkdir_p(const char *path, mode_t mode);
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 /* As file_write_atomic, but path "-" is standard output (what "-o -" means in every verb). */
 int out_write(const char *path, const void *data, size_t len, char *err, size_t errlen);
