@@ -567,7 +567,7 @@ out:
 
 int market_manifest_sha256(const char *path, uint8_t out[32], char *err, size_t errlen)
 {
-	struct manifest mf;
+	struct manifest mf = { 0 };
 	uint8_t *text = NULL;
 	size_t len;
 	int r;
@@ -577,10 +577,10 @@ int market_manifest_sha256(const char *path, uint8_t out[32], char *err, size_t 
 		return set_error(err, errlen, r, "%s: %s", path, strerror(-r));
 	r = manifest_parse((const char *)text, len, &mf, err, errlen);
 	free(text);
-	if (r < 0)
-		return r;
-	memcpy(out, mf.sha256, 32);
-	return 0;
+	if (r == 0)
+		memcpy(out, mf.sha256, 32);
+	manifest_free(&mf);
+	return r;
 }
 
 int market_check_result(const struct chain_opts *co, uint64_t id, const char *bundle, char *err,

@@ -13,6 +13,8 @@
 #include <cjson/cJSON.h>
 
 #include "host/cvm.h"
+#include "chain/eip712.h"
+#include "chain/tx.h"
 #include "host/market.h"
 #include "measurement/order.h"
 
@@ -711,6 +713,10 @@ static void order_chain_usage(FILE *f)
 	fputs("Usage: cvm order place SIGNED.json --compute ID --input ID [--input ID...]\n"
 	      "                       [--hours N] [--expires-in SECONDS] [chain options]\n"
 	      "       cvm order confirm|refund|settle|status ID [chain options]\n"
+	      "       cvm order typed-data SIGNED.json --compute ID --input ID [--input ID...]\n"
+	      "                       [--hours N] --chain-id N --contract ADDRESS -o TYPED.json\n"
+	      "       cvm order check-typed TYPED.json --signature HEX [--order SIGNED.json]\n"
+	      "                       [--signer ADDRESS]\n"
 	      "\n"
 	      "An order on the Market contract (docs/chain.md). place: the customer, whose\n"
 	      "key signed the order (its customer_pubkey is --key's), puts the order's\n"
@@ -724,6 +730,13 @@ static void order_chain_usage(FILE *f)
 	      "challenge window after the result has passed. refund: the customer takes\n"
 	      "the escrow back when the deadline passed without a result. status: the\n"
 	      "order as the contract has it.\n"
+	      "\n"
+	      "typed-data: the order as EIP-712 typed data (CvmOrder: the order's id, its\n"
+	      "digest, the offers and the hours, in the domain of the contract on chain\n"
+	      "--chain-id), for a wallet to sign (eth_signTypedData_v4); no node is asked.\n"
+	      "check-typed: the address that signed typed data (65 bytes r || s || v, in\n"
+	      "hex); with --order, the typed data must be that order's; with --signer,\n"
+	      "the signer must be that address.\n"
 	      "\n",
 	      f);
 	chain_opts_help(f, true, true);
@@ -864,6 +877,180 @@ static int order_place(struct chain_opts *co, const char *path, uint64_t compute
 	return print_json(out);
 }
 
+/* ---- EIP-712: the order as typed data a wallet signs ---- */
+
+static int load_order_doc(const char *path, struct order *doc)
+{
+	uint8_t *text = NULL;
+	char err[512];
+	size_t len;
+	int r;
+
+	if (file_read(path, ORDER_TEXT_MAX, &text, &len) < 0) {
+		log_error("%s: cannot read it", path);
+		return -EINVAL;
+	}
+	r = order_parse((const char *)text, len, NULL, doc, err, sizeof(err));
+	free(text);
+	if (r < 0) {
+		log_error("%s: %s", path, err);
+		return -EKEYREJECTED;
+	}
+	return 0;
+}
+
+static cJSON *typed_field(const char *name, const char *type)
+{
+	cJSON *f = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(f, "name", name);
+	cJSON_AddStringToObject(f, "type", type);
+	return f;
+}
+
+/* The order's typed data (docs/chain.md): what typed-data writes and check-typed expects. */
+static cJSON *order_typed(const struct order *doc, uint64_t chain_id, const uint8_t contract[20],
+			  uint64_t compute, const uint64_t *inputs, size_t ninputs, uint32_t hours)
+{
+	cJSON *t = cJSON_CreateObject(), *types = cJSON_AddObjectToObject(t, "types"), *a, *d, *m;
+	char num[24];
+
+	a = cJSON_AddArrayToObject(types, "EIP712Domain");
+	cJSON_AddItemToArray(a, typed_field("name", "string"));
+	cJSON_AddItemToArray(a, typed_field("version", "string"));
+	cJSON_AddItemToArray(a, typed_field("chainId", "uint256"));
+	cJSON_AddItemToArray(a, typed_field("verifyingContract", "address"));
+	a = cJSON_AddArrayToObject(types, "CvmOrder");
+	cJSON_AddItemToArray(a, typed_field("id", "string"));
+	cJSON_AddItemToArray(a, typed_field("orderSha256", "bytes32"));
+	cJSON_AddItemToArray(a, typed_field("compute", "uint256"));
+	cJSON_AddItemToArray(a, typed_field("inputs", "uint256[]"));
+	cJSON_AddItemToArray(a, typed_field("hours", "uint32"));
+	cJSON_AddStringToObject(t, "primaryType", "CvmOrder");
+	d = cJSON_AddObjectToObject(t, "domain");
+	cJSON_AddStringToObject(d, "name", "cvm");
+	cJSON_AddStringToObject(d, "version", "1");
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)chain_id);
+	cJSON_AddStringToObject(d, "chainId", num);
+	add_address(d, "verifyingContract", contract);
+	m = cJSON_AddObjectToObject(t, "message");
+	cJSON_AddStringToObject(m, "id", doc->id);
+	add_hex(m, "orderSha256", doc->sha256, 32);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)compute);
+	cJSON_AddStringToObject(m, "compute", num);
+	a = cJSON_AddArrayToObject(m, "inputs");
+	for (size_t i = 0; i < ninputs; i++) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)inputs[i]);
+		cJSON_AddItemToArray(a, cJSON_CreateString(num));
+	}
+	cJSON_AddNumberToObject(m, "hours", hours);
+	return t;
+}
+
+static int order_typed_data(const struct chain_opts *co, const char *path, uint64_t compute,
+			    const uint64_t *inputs, size_t ninputs, uint32_t hours,
+			    const char *output)
+{
+	_cleanup_(order_freep) struct order doc = { 0 };
+	uint8_t contract[ETH_ADDRESS_LEN], digest[32];
+	char err[512], *text;
+	cJSON *t;
+	int r;
+
+	if (eth_address_parse(co->contract, contract) < 0) {
+		log_error("--contract: '%s' is not an address", co->contract);
+		return EXIT_USAGE;
+	}
+	r = load_order_doc(path, &doc);
+	if (r < 0)
+		return r == -EINVAL ? EXIT_USAGE : EXIT_REJECTED;
+	t = order_typed(&doc, co->chain_id, contract, compute, inputs, ninputs, hours);
+	text = t ? cJSON_Print(t) : NULL;
+	cJSON_Delete(t);
+	if (!text || eip712_digest(text, strlen(text), digest, err, sizeof(err)) < 0) {
+		log_error("the typed data: %s", text ? err : "out of memory");
+		free(text);
+		return EXIT_USAGE;
+	}
+	r = file_write_atomic(output, text, strlen(text), err, sizeof(err));
+	free(text);
+	if (r < 0) {
+		log_error("%s", err);
+		return EXIT_USAGE;
+	}
+	t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "typed_data", output);
+	add_hex(t, "digest", digest, 32);
+	return print_json(t);
+}
+
+static int order_check_typed(const char *path, const char *sighex, const char *order,
+			     const char *signer)
+{
+	uint8_t *text = NULL, digest[32], sig[ETH_SIG_LEN], who[ETH_ADDRESS_LEN], want[20];
+	char err[512];
+	size_t len;
+	cJSON *t, *out;
+	int r;
+
+	if (!strncmp(sighex, "0x", 2))
+		sighex += 2;
+	if (strlen(sighex) != 2 * ETH_SIG_LEN || hex_decode_exact(sighex, sig, ETH_SIG_LEN) < 0) {
+		log_error("--signature: expected 65 bytes (r || s || v) in hex");
+		return EXIT_USAGE;
+	}
+	if (signer && eth_address_parse(signer, want) < 0) {
+		log_error("--signer: '%s' is not an address", signer);
+		return EXIT_USAGE;
+	}
+	if (file_read(path, 1 << 20, &text, &len) < 0) {
+		log_error("%s: cannot read it", path);
+		return EXIT_USAGE;
+	}
+	r = eip712_digest((const char *)text, len, digest, err, sizeof(err));
+	if (r == 0)
+		r = eth_recover(digest, sig, who, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s: %s", path, err);
+		free(text);
+		return EXIT_REJECTED;
+	}
+	t = cJSON_ParseWithLength((const char *)text, len);
+	free(text);
+	if (order) {
+		_cleanup_(order_freep) struct order doc = { 0 };
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(t, "message");
+		const cJSON *pt = cJSON_GetObjectItemCaseSensitive(t, "primaryType");
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(m, "orderSha256");
+		char hex[67] = "0x";
+
+		r = load_order_doc(order, &doc);
+		if (r < 0) {
+			cJSON_Delete(t);
+			return r == -EINVAL ? EXIT_USAGE : EXIT_REJECTED;
+		}
+		hex_encode(doc.sha256, 32, hex + 2);
+		if (!cJSON_IsString(pt) || strcmp(pt->valuestring, "CvmOrder") ||
+		    !cJSON_IsString(h) || strcasecmp(h->valuestring, hex)) {
+			log_error("%s: not the typed data of the order %s", path, order);
+			cJSON_Delete(t);
+			return EXIT_REJECTED;
+		}
+	}
+	cJSON_Delete(t);
+	if (signer && memcmp(who, want, ETH_ADDRESS_LEN)) {
+		char s1[43];
+
+		eth_address_checksum(who, s1);
+		log_error("%s: signed by %s, not by %s", path, s1, signer);
+		return EXIT_REJECTED;
+	}
+	out = cJSON_CreateObject();
+	add_address(out, "signer", who);
+	add_hex(out, "digest", digest, 32);
+	return print_json(out);
+}
+
 int market_order_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -872,10 +1059,15 @@ int market_order_main(int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },
 		{ "hours", required_argument, NULL, 'H' },
 		{ "expires-in", required_argument, NULL, 'e' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "signature", required_argument, NULL, 's' },
+		{ "order", required_argument, NULL, 'O' },
+		{ "signer", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *verb = argv[0];
+	const char *verb = argv[0], *output = NULL, *signature = NULL, *order = NULL;
+	const char *signer = NULL;
 	struct chain_opts co;
 	uint64_t compute = 0, inputs[MARKET_MAX_INPUTS], hours = 1, expires = 0, id;
 	size_t ninputs = 0;
@@ -888,13 +1080,21 @@ int market_order_main(int argc, char **argv)
 
 	chain_opts_init(&co);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		r = chain_opt(&co, ch, optarg);
 		if (r < 0)
 			return EXIT_USAGE;
 		if (r > 0)
 			continue;
-		if (ch == 'c') {
+		if (ch == 'o') {
+			output = optarg;
+		} else if (ch == 's') {
+			signature = optarg;
+		} else if (ch == 'O') {
+			order = optarg;
+		} else if (ch == 'S') {
+			signer = optarg;
+		} else if (ch == 'c') {
 			if (parse_chain_id_arg("--compute", optarg, &compute) < 0)
 				return EXIT_USAGE;
 		} else if (ch == 'i') {
@@ -923,8 +1123,26 @@ int market_order_main(int argc, char **argv)
 	}
 	if (optind + 1 != argc) {
 		log_error("expected %s; see 'cvm order --help'",
-			  !strcmp(verb, "place") ? "one signed order file" : "one order id");
+			  !strcmp(verb, "place") || !strcmp(verb, "typed-data")
+				  ? "one signed order file"
+			  : !strcmp(verb, "check-typed") ? "one typed data file"
+							 : "one order id");
 		return EXIT_USAGE;
+	}
+	if (!strcmp(verb, "typed-data")) {
+		if (!compute || !ninputs || !co.chain_id || !co.contract || !output) {
+			log_error("--compute, --input, --chain-id, --contract and -o are required");
+			return EXIT_USAGE;
+		}
+		return order_typed_data(&co, argv[optind], compute, inputs, ninputs,
+					(uint32_t)hours, output);
+	}
+	if (!strcmp(verb, "check-typed")) {
+		if (!signature) {
+			log_error("--signature HEX is required");
+			return EXIT_USAGE;
+		}
+		return order_check_typed(argv[optind], signature, order, signer);
 	}
 	if (!strcmp(verb, "place")) {
 		if (!compute || !ninputs) {

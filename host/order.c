@@ -24,7 +24,8 @@ static void usage(FILE *f)
 	      "                       [--mount /inputs/NAME]\n"
 	      "       cvm order sign ORDER.json --key CUSTOMER.key -o SIGNED.json\n"
 	      "       cvm order check SIGNED.json [--limits LIMITS.json] [--json]\n"
-	      "       cvm order place|confirm|refund|settle|status ...   on an EVM chain:\n"
+	      "       cvm order place|confirm|refund|settle|status|typed-data|check-typed ...\n"
+	      "                       on an EVM chain:\n"
 	      "                       see 'cvm order place --help' and docs/chain.md\n"
 	      "\n"
 	      "An order (version 2) names the image, vCPUs, memory, deadline, where the\n"
@@ -192,7 +193,8 @@ int order_main(int argc, char **argv)
 	verb = argv[1];
 	/* the chain's verbs have their own help */
 	if (!strcmp(verb, "place") || !strcmp(verb, "confirm") || !strcmp(verb, "refund") ||
-	    !strcmp(verb, "settle") || !strcmp(verb, "status"))
+	    !strcmp(verb, "settle") || !strcmp(verb, "status") || !strcmp(verb, "typed-data") ||
+	    !strcmp(verb, "check-typed"))
 		return market_order_main(argc - 1, argv + 1);
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

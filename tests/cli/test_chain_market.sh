@@ -159,6 +159,31 @@ expect "status: placed" 0 '"state":"placed"' -- m order status 1
 expect "refund before the deadline is refused" 1 "deadline not passed" -- \
 	m order refund 1 --key "$tmp/customer.key"
 
+# ---- the order as EIP-712 typed data, signed by a wallet (ethers, from npm) ----
+expect "typed-data: the order for a wallet" 0 '"digest":"0x' -- \
+	"$cvm" order typed-data "$tmp/order1.json" --compute 1 --input 2,3 --hours 2 --chain-id 31337 \
+	--contract "$contract" -o "$tmp/typed.json"
+wallet_sign() { # TYPED.json KEYFILE: the wallet's signature (eth_signTypedData_v4)
+	NODE_PATH=$npmdir/node_modules node -e '
+const { Wallet } = require("ethers");
+const fs = require("fs");
+const t = JSON.parse(fs.readFileSync(process.argv[1]));
+const w = new Wallet("0x" + fs.readFileSync(process.argv[2], "utf8").trim());
+delete t.types.EIP712Domain;
+w.signTypedData(t.domain, t.types, t.message).then((s) => console.log(s));' "$1" "$2"
+}
+sig=$(wallet_sign "$tmp/typed.json" "$tmp/customer.key")
+expect "check-typed: the wallet's signature is the customer's, over this order" 0 "\"signer\":\"$customer\"" -- \
+	"$cvm" order check-typed "$tmp/typed.json" --signature "$sig" --order "$tmp/order1.json" --signer "$customer"
+$py -c 'import json,sys; t=json.load(open(sys.argv[1])); t["message"]["hours"]=3; json.dump(t, open(sys.argv[2], "w"))' \
+	"$tmp/typed.json" "$tmp/typed3.json"
+expect "check-typed: typed data changed after signing is not the signer's" 1 "signed by 0x" -- \
+	"$cvm" order check-typed "$tmp/typed3.json" --signature "$sig" --signer "$customer"
+expect "check-typed: the typed data of another order" 1 "not the typed data of the order" -- \
+	"$cvm" order check-typed "$tmp/typed.json" --signature "$sig" --order "$tmp/order2.json"
+expect "check-typed: a signature that is not 65 bytes" 2 "65 bytes" -- \
+	"$cvm" order check-typed "$tmp/typed.json" --signature 0x1234
+
 # ---- a result, as the agent seals it (sim TDX quote), kept in the order's run directory ----
 pub=$("$cvm" result --help >/dev/null 2>&1; $py -c '
 import sys
