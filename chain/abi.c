@@ -532,58 +532,12 @@ int abi_array_item(const struct abi_value *arr, size_t i, struct abi_value *item
 
 /* ---- encoding ---- */
 
-/*
- * Room for n more bytes in b. rlp.c keeps its own growth to itself, so
- * this is the same contract written again: false, and failed set for good,
- * when there is none.
- */
-static bool buf_room(struct rlp_buf *b, size_t n)
-{
-	size_t cap;
-	uint8_t *p;
-
-	if (b->failed)
-		return false;
-	if (b->cap - b->len >= n)
-		return true;
-	if (n > SIZE_MAX / 2 - b->len) {
-		b->failed = true;
-		return false;
-	}
-	for (cap = b->cap ? b->cap : 256; cap - b->len < n;)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p) {
-		b->failed = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-static void put(struct rlp_buf *b, const void *p, size_t n)
-{
-	if (n && buf_room(b, n)) {
-		memcpy(b->p + b->len, p, n);
-		b->len += n;
-	}
-}
-
-static void put_zeros(struct rlp_buf *b, size_t n)
-{
-	if (n && buf_room(b, n)) {
-		memset(b->p + b->len, 0, n);
-		b->len += n;
-	}
-}
-
 static void put_size(struct rlp_buf *b, size_t v)
 {
 	uint8_t w[ABI_WORD];
 
 	abi_word_uint64(v, w);
-	put(b, w, sizeof(w));
+	rlp_put_raw(b, w, sizeof(w));
 }
 
 /*
@@ -633,8 +587,8 @@ static int put_bytes_tail(struct rlp_buf *b, const struct abi_type *t, const str
 	if (v->n && !v->p)
 		return set_error(why, whylen, -EINVAL, "no bytes for a length of %zu", v->n);
 	put_size(b, v->n);
-	put(b, v->p, v->n);
-	put_zeros(b, (ABI_WORD - v->n % ABI_WORD) % ABI_WORD);
+	rlp_put_raw(b, v->p, v->n);
+	rlp_put_zeros(b, (ABI_WORD - v->n % ABI_WORD) % ABI_WORD);
 	return 0;
 }
 
@@ -654,14 +608,14 @@ static int put_array_tail(struct rlp_buf *b, const struct abi_type *t, const str
 	put_size(b, v->count);
 	heads = b->len;
 	if (is_dynamic(&elem))
-		put_zeros(b, ABI_WORD * v->count);
+		rlp_put_zeros(b, ABI_WORD * v->count);
 	for (size_t i = 0; i < v->count && !b->failed; i++) {
 		r = array_item(&elem, v, i, &item, inner, sizeof(inner));
 		if (r == 0 && is_dynamic(&elem)) {
 			set_size_at(b, heads + ABI_WORD * i, b->len - heads);
 			r = put_bytes_tail(b, &elem, &item, inner, sizeof(inner));
 		} else if (r == 0 && (r = check_static(&elem, &item, inner, sizeof(inner))) == 0) {
-			put(b, item.word, ABI_WORD);
+			rlp_put_raw(b, item.word, ABI_WORD);
 		}
 		if (r < 0)
 			return set_error(why, whylen, r, "item %zu: %s", i, inner);
@@ -679,7 +633,7 @@ static int encode(const struct abi_types *t, const struct abi_value *vals, size_
 	if (n != t->n || (n && !vals))
 		return set_error(err, errlen, -EINVAL, "ABI: %zu values for %zu types",
 				 vals ? n : 0, t->n);
-	put_zeros(out, ABI_WORD * t->n);
+	rlp_put_zeros(out, ABI_WORD * t->n);
 	for (size_t i = 0; i < t->n && !out->failed; i++) {
 		const struct abi_type *ti = &t->t[i];
 		size_t head = base + ABI_WORD * i;
@@ -729,7 +683,7 @@ int abi_encode_call(const char *signature, const struct abi_value *vals, size_t 
 	if (r < 0)
 		return r;
 	keccak256(signature, strlen(signature), h);
-	put(out, h, ABI_SELECTOR_LEN);
+	rlp_put_raw(out, h, ABI_SELECTOR_LEN);
 	r = encode(&t, vals, n, out, err, errlen);
 	if (r < 0)
 		out->len = base;

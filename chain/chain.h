@@ -45,6 +45,8 @@ struct rlp_buf {
 
 /* Bytes as they are, with no prefix (the buffer also carries other encodings: ABI, 0x02 || ...). */
 void rlp_put_raw(struct rlp_buf *b, const void *p, size_t n);
+/* n zero bytes (the padding of other encodings). */
+void rlp_put_zeros(struct rlp_buf *b, size_t n);
 /* A byte string: one byte below 0x80 as itself, else a length prefix and the bytes. */
 void rlp_put_bytes(struct rlp_buf *b, const void *p, size_t n);
 /* An unsigned integer: big-endian without leading zeros, 0 as the empty string. */

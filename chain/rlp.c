@@ -90,6 +90,14 @@ void rlp_put_raw(struct rlp_buf *b, const void *p, size_t n)
 	rlp_write(b, p, n);
 }
 
+void rlp_put_zeros(struct rlp_buf *b, size_t n)
+{
+	if (!n || !rlp_reserve(b, n))
+		return;
+	memset(b->p + b->len, 0, n);
+	b->len += n;
+}
+
 void rlp_put_bytes(struct rlp_buf *b, const void *p, size_t n)
 {
 	const uint8_t *s = p;

@@ -500,17 +500,6 @@ int eth_rpc_call(struct eth_rpc *r, const char *method, cJSON *params, cJSON **r
 
 /* ---- readers ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The digits of a quantity of at most max of them: *digits, *n; or the reason it is none. */
 static int quantity_digits(const cJSON *v, size_t max, unsigned bits, const char **digits,
 			   size_t *n, const char *what, char *err, size_t errlen)
@@ -536,7 +525,7 @@ static int quantity_digits(const cJSON *v, size_t max, unsigned bits, const char
 	if (s[0] == '0' && s[1])
 		return refuse(err, errlen, -EBADMSG, what, "not a quantity (a leading zero)");
 	for (i = 0; s[i]; i++)
-		if (hexval(s[i]) < 0)
+		if (hex_nibble(s[i]) < 0)
 			return refuse(err, errlen, -EBADMSG, what,
 				      "not a quantity (a character that is no hex digit)");
 	if (i > max)
@@ -556,7 +545,7 @@ int rpc_quantity_u64(const cJSON *v, uint64_t *out, const char *what, char *err,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
-		x = x << 4 | (uint64_t)hexval(s[i]);
+		x = x << 4 | (uint64_t)hex_nibble(s[i]);
 	*out = x;
 	return 0;
 }
@@ -572,7 +561,7 @@ int rpc_quantity_u256(const cJSON *v, uint8_t out[32], const char *what, char *e
 	memset(out, 0, 32);
 	/* from the last digit, the low nibble of the last byte, leftwards */
 	for (size_t i = 0; i < n; i++) {
-		unsigned d = (unsigned)hexval(s[n - 1 - i]);
+		unsigned d = (unsigned)hex_nibble(s[n - 1 - i]);
 
 		out[31 - i / 2] |= (uint8_t)(i % 2 ? d << 4 : d);
 	}
@@ -1118,7 +1107,7 @@ static bool block_tag_ok(const char *t)
 	if (strncmp(t, "0x", 2) || !(n = strlen(t + 2)) || n > 16 || (t[2] == '0' && n > 1))
 		return false;
 	for (t += 2; *t; t++)
-		if (hexval(*t) < 0)
+		if (hex_nibble(*t) < 0)
 			return false;
 	return true;
 }

@@ -29,7 +29,7 @@ char *hex_encode_alloc(const void *in, size_t n)
 	return s;
 }
 
-static int nibble(char c)
+int hex_nibble(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -49,7 +49,7 @@ int hex_decode(const char *in, uint8_t *out, size_t cap, size_t *len)
 	if (l / 2 > cap)
 		return -E2BIG;
 	for (size_t i = 0; i < l / 2; i++) {
-		int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
+		int hi = hex_nibble(in[2 * i]), lo = hex_nibble(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

@@ -128,6 +128,8 @@ char *hex_encode_alloc(const void *in, size_t n);
  * spaces). -EINVAL on a bad digit or odd length, -E2BIG when out is too small.
  */
 int hex_decode(const char *in, uint8_t *out, size_t cap, size_t *len);
+/* The value of one hex digit (either case), or -1. */
+int hex_nibble(char c);
 /* Decodes a string that must hold exactly n bytes. */
 int hex_decode_exact(const char *in, uint8_t *out, size_t n);
 
