@@ -140,3 +140,13 @@ sim_td() {
 	tdx_ref="\"mrtd\": \"$mrtd\", \"rtmr0\": \"$rtmr0\", \"rtmr1\": \"$rtmr1\", \"rtmr2\": \"$rtmr2\""
 	echo "{$tdx_ref}" >"$tmp/launch.json"
 }
+
+# anvil_path NPM_DIR: the anvil binary of the npm package @foundry-rs/anvil,
+# to be run directly: its node wrapper (.bin/anvil) does not always pass a
+# signal on, and a killed wrapper can leave the node listening
+anvil_path() {
+	for ap in "$1"/node_modules/@foundry-rs/anvil-linux-*/bin/anvil; do
+		[ -x "$ap" ] && { echo "$ap"; return 0; }
+	done
+	echo "$1/node_modules/.bin/anvil"
+}

@@ -19,7 +19,7 @@ top=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 py=/usr/bin/python3
 npmdir=${CVM_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cvm/npm}
-anvil=$npmdir/node_modules/.bin/anvil
+anvil=$(anvil_path "$npmdir")
 pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null; done; return 0; }
 trap cleanup EXIT INT TERM
@@ -225,7 +225,11 @@ expect "status: resulted" 0 '"state":"resulted"' -- m order status 1
 	ok "the posted result is the bundle's SHA-256" || bad "result digest: $(cat "$tmp/out")"
 grep -rq "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d" "$tmp/state" &&
 	bad "the provider's key reached its state directory" || ok "no key in the daemon's state"
+next=$(j "$tmp/state/watch.json" 'd["next_block"]')
 expect "watch again: nothing more to do" 0 "" -- watch "$tmp/provider.key" --confirmations 1
+grep -q "watching from block $next\$" "$tmp/err" && [ "$next" -gt 1 ] &&
+	ok "watch again resumes from the block after the last one done ($next), not --from-block 0" ||
+	bad "watch did not resume from $next: $(head -n 1 "$tmp/err")"
 grep -q "posting\|accepting" "$tmp/err" && bad "watch did something twice" || ok "watch again: nothing twice"
 
 # the result against the chain

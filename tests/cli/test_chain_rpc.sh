@@ -15,10 +15,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 unit=$(dirname "$bin")/tests/test_chain_rpc
 npmdir=${CVM_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cvm/npm}
-anvil=$npmdir/node_modules/.bin/anvil
+anvil=$(anvil_path "$npmdir")
 pid=""
 cleanup() {
-	# the npm wrapper (node) passes SIGTERM on to the anvil binary it started
+	# anvil itself, not its npm wrapper (lib.sh: anvil_path), so that it ends
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	return 0
 }
