@@ -225,16 +225,18 @@ static int state_save(const struct watch *w)
 	return r;
 }
 
-static void waiting_add(struct watch *w, uint64_t id)
+/* Keeps id to be looked at each round; true when it was not kept already. */
+static bool waiting_add(struct watch *w, uint64_t id)
 {
 	for (size_t i = 0; i < w->nwaiting; i++)
 		if (w->waiting[i] == id)
-			return;
+			return false;
 	if (w->nwaiting < WATCH_WAITING)
 		w->waiting[w->nwaiting++] = id;
 	else
 		log_error("order %llu: more than %d orders wait for their document; not kept",
 			  (unsigned long long)id, WATCH_WAITING);
+	return true;
 }
 
 static void waiting_drop(struct watch *w, uint64_t id)
@@ -452,8 +454,8 @@ static int handle_order(struct watch *w, uint64_t id)
 	if (r == -EIO)
 		return r;
 	if (r == 1) {
-		note(id, "waiting for its signed order (%s)", doc);
-		waiting_add(w, id);
+		if (waiting_add(w, id))
+			note(id, "waiting for its signed order (%s)", doc);
 		return 0;
 	}
 	waiting_drop(w, id);
@@ -604,12 +606,16 @@ static int watch_run(struct watch *w)
 	}
 	fprintf(stderr, "%s: watching from block %llu\n", log_prog(),
 		(unsigned long long)w->next_block);
+	long pause = w->poll_ms;
+
 	while (!stop) {
 		r = round_once(w);
 		if (w->once)
 			return r < 0 ? -EIO : 0;
+		/* the node failing: wait longer each time, up to a minute, then as before */
+		pause = r < 0 ? (pause * 2 > 60000 ? 60000 : pause * 2) : w->poll_ms;
 		if (!stop)
-			usleep((useconds_t)w->poll_ms * 1000);
+			usleep((useconds_t)pause * 1000);
 	}
 	return 0;
 }

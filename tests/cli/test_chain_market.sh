@@ -329,6 +329,31 @@ pw0=$(bal "$provider" owed_wei)
 m order confirm 4 --key "$tmp/customer.key" >/dev/null
 [ "$(($(bal "$provider" owed_wei) - pw0))" = 1000000000000000 ] && ok "order 4 paid once" || bad "order 4 pay"
 
+# ---- the daemon running: it takes an order placed while it runs, and stops on SIGTERM ----
+sign_order chain-5 "$tmp/order5.json"
+cp "$tmp/order5.json" "$tmp/orders/$(sha_of "$tmp/order5.json").json"
+seal "$tmp/order5.json" "$tmp/r5.cvmr"
+mkdir -p "$(rundir 5 "$tmp/order5.json")" && cp "$tmp/r5.cvmr" "$(rundir 5 "$tmp/order5.json")/result.cvmr"
+"$cvm" provider watch --key "$tmp/provider.key" --orders "$tmp/orders" --state "$tmp/state" \
+	--images "$tmp/images" --confirmations 1 --poll-ms 200 --rpc "$url" --contract "$contract" \
+	2>"$tmp/daemon.log" &
+daemon=$!
+m order place "$tmp/order5.json" --key "$tmp/customer.key" --compute 1 --input 2,3 >/dev/null
+i=0
+until m order status 5 2>/dev/null | grep -q '"state":"resulted"'; do
+	i=$((i + 1))
+	[ $i -gt 150 ] && break
+	sleep 0.2
+done
+kill -TERM "$daemon"
+wait "$daemon"
+rc=$?
+[ $i -le 150 ] && grep -q "order 5: result posted" "$tmp/daemon.log" && [ $rc -eq 0 ] &&
+	ok "the daemon takes an order placed while it runs, and exits 0 on SIGTERM" ||
+	bad "daemon: exit $rc, $(cat "$tmp/daemon.log")"
+[ "$(grep -c "order 2: waiting for its signed order" "$tmp/daemon.log")" -le 1 ] &&
+	ok "an order waiting for its document is said once, not each round" || bad "the daemon repeats itself"
+
 # ---- a node that is down, slow or hostile ----
 dead=$(free_port)
 expect "node down: one line, exit 3" 3 "connection refused" -- \
