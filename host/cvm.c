@@ -7,6 +7,18 @@
 #include "host/market.h"
 #include "lib/lib.h"
 
+/* cvm order: its chain subcommands (host/market_cli.c, with their own help) or the rest. */
+static int order_verb(int argc, char **argv)
+{
+	static const char *const chain[] = { "place",  "confirm",    "refund",	   "settle",
+					     "status", "typed-data", "check-typed" };
+
+	for (size_t i = 0; argc > 1 && i < ARRAY_SIZE(chain); i++)
+		if (!strcmp(argv[1], chain[i]))
+			return market_order_main(argc - 1, argv + 1);
+	return order_main(argc, argv);
+}
+
 static const struct {
 	const char *name;
 	int (*main)(int argc, char **argv);
@@ -30,7 +42,7 @@ static const struct {
 	  "attest to a key broker and fetch a resource (Trustee KBS protocol)", true },
 	{ "keygen", keygen_main, "make the secp256k1 key pair that results are sealed to", true },
 	{ "result", result_main, "verify a sealed result bundle and open it, or inspect it", true },
-	{ "order", order_main, "sign an order, or check one against a provider's limits", true },
+	{ "order", order_verb, "sign an order, or check one against a provider's limits", true },
 	{ "run", run_main, "run an order in QEMU; keep and upload its sealed result", false },
 	{ "chain", chain_main, "deploy the Market contract; addresses, balances, withdrawals",
 	  true },

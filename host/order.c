@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "host/cvm.h"
-#include "host/market.h"
 #include "lib/json_schema.h"
 #include "lib/lib.h"
 
@@ -191,11 +190,6 @@ int order_main(int argc, char **argv)
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	verb = argv[1];
-	/* the chain's verbs have their own help */
-	if (!strcmp(verb, "place") || !strcmp(verb, "confirm") || !strcmp(verb, "refund") ||
-	    !strcmp(verb, "settle") || !strcmp(verb, "status") || !strcmp(verb, "typed-data") ||
-	    !strcmp(verb, "check-typed"))
-		return market_order_main(argc - 1, argv + 1);
 	for (int i = 2; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			usage(stdout);
