@@ -813,7 +813,7 @@ static int order_place(struct chain_opts *co, const char *path, uint64_t compute
 	struct eth_receipt rcpt = { 0 };
 	struct chain c;
 	uint8_t *text = NULL, *ret = NULL;
-	uint64_t id = 0;
+	uint64_t id = 0, deadline;
 	char err[512];
 	size_t len;
 	cJSON *out;
@@ -845,8 +845,16 @@ static int order_place(struct chain_opts *co, const char *path, uint64_t compute
 		chain_close(&c);
 		return r == -EIO ? EXIT_CHAIN : EXIT_REJECTED;
 	}
+	if ((uint64_t)hours * 3600 < doc.deadline_seconds) {
+		log_error("%s: the order may run %llu s; --hours %u buys %llu s of compute", path,
+			  (unsigned long long)doc.deadline_seconds, hours,
+			  (unsigned long long)hours * 3600);
+		chain_close(&c);
+		return EXIT_REJECTED;
+	}
 	if (!expires)
 		expires = doc.deadline_seconds + 3600;
+	deadline = (uint64_t)time(NULL) + expires;
 	abi_word_uint64(compute, qargs[0].word);
 	ids_value(&qargs[1], items, inputs, ninputs);
 	abi_word_uint64(hours, qargs[2].word);
@@ -856,7 +864,7 @@ static int order_place(struct chain_opts *co, const char *path, uint64_t compute
 		args[1] = qargs[0];
 		args[2] = qargs[1];
 		args[3] = qargs[2];
-		abi_word_uint64((uint64_t)time(NULL) + expires, args[4].word);
+		abi_word_uint64(deadline, args[4].word);
 		r = chain_send_call(&c, q.word, MARKET_PLACE, args, 5, &rcpt);
 		if (r == 0)
 			r = event_id(&c, &rcpt, MARKET_EV_PLACED, &id);
@@ -870,7 +878,7 @@ static int order_place(struct chain_opts *co, const char *path, uint64_t compute
 	cJSON_AddNumberToObject(out, "order", (double)id);
 	add_hex(out, "order_sha256", doc.sha256, 32);
 	add_u256(out, "escrow_wei", q.word);
-	cJSON_AddNumberToObject(out, "deadline", (double)((uint64_t)time(NULL) + expires));
+	cJSON_AddNumberToObject(out, "deadline", (double)deadline);
 	add_receipt(out, &rcpt);
 	free(ret);
 	eth_receipt_free(&rcpt);

@@ -328,6 +328,10 @@ static int check_document(struct watch *w, uint64_t id, const struct market_orde
 	if (memcmp(mf, compute->digest, 32))
 		return set_error(why, whylen, -EKEYREJECTED,
 				 "image '%s' is not the compute offer's manifest", doc.image);
+	if ((uint64_t)mo->hours * 3600 < doc.deadline_seconds)
+		return set_error(why, whylen, -EKEYREJECTED,
+				 "the order may run %llu s, and %u hours were paid for",
+				 (unsigned long long)doc.deadline_seconds, mo->hours);
 	(void)id;
 	return 0;
 }

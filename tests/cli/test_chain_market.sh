@@ -111,9 +111,9 @@ expect "offer show" 0 '"allowed_solutions":\[2\]' -- m offer show 3
 expect "offer show: no such offer" 1 "no such offer" -- m offer show 9
 
 # ---- the customer's order ----
-sign_order() { # ID OUT [solution header]
+sign_order() { # ID OUT [solution header] [deadline seconds]
 	cat >"$tmp/order.u.json" <<EOO
-{"version": 2, "id": "$1", "image": "default", "vcpus": 1, "memory_mib": 1024, "deadline_seconds": 600,
+{"version": 2, "id": "$1", "image": "default", "vcpus": 1, "memory_mib": 1024, "deadline_seconds": ${4:-600},
  "inputs": [{"name": "solution", "role": "solution",
              "volume": {"url": "https://f.example.com/s.img", "sha256": "$(printf '%064d' 0)", "size": 4096,
                         "luks_header_sha256": "${3:-$sol_h}"},
@@ -135,6 +135,9 @@ expect "place: the payer must be the order's customer" 1 "customer_pubkey is not
 	m order place "$tmp/order1.json" --key "$tmp/other.key" --compute 1 --input 2,3
 expect "place: an input offer that is not the order's" 1 "no input of the order has its LUKS2 header" -- \
 	m order place "$tmp/orderx.json" --key "$tmp/customer.key" --compute 1 --input 2,3
+sign_order chain-long "$tmp/order-long.json" "" 7300
+expect "place: hours that do not cover the order's deadline" 1 "buys 7200 s of compute" -- \
+	m order place "$tmp/order-long.json" --key "$tmp/customer.key" --compute 1 --input 2,3 --hours 2
 expect "place: a compute offer as input" 1 "" -- \
 	m order place "$tmp/order1.json" --key "$tmp/customer.key" --compute 1 --input 1,3
 bal() { c chain balance --address "$1" --contract "$contract" >"$tmp/bal.json" && j "$tmp/bal.json" "int(d[\"$2\"])"; }
