@@ -29,7 +29,7 @@
 
 #define WATCH_RANGE 1000  /* blocks per eth_getLogs */
 #define WATCH_REWIND 64	  /* blocks scanned again when the chain reorganised */
-#define WATCH_WAITING 256 /* orders placed before their document arrived */
+#define WATCH_WAITING 256 /* orders looked at each round: no document yet, or a retry */
 #define WATCH_PATH 4096
 
 struct watch {
@@ -45,6 +45,9 @@ struct watch {
 	bool have_last;
 	uint64_t waiting[WATCH_WAITING];
 	size_t nwaiting;
+	/* retries back off: a failed order is next looked at in round retry_round (memory only) */
+	unsigned tries[WATCH_WAITING];
+	uint64_t retry_round[WATCH_WAITING], round;
 };
 
 static volatile sig_atomic_t stop;
@@ -225,15 +228,17 @@ static int state_save(const struct watch *w)
 	return r;
 }
 
-/* Keeps id to be looked at each round; true when it was not kept already. */
+/* Keeps id to be looked at each round (its document, or a retry); true when it is new. */
 static bool waiting_add(struct watch *w, uint64_t id)
 {
 	for (size_t i = 0; i < w->nwaiting; i++)
 		if (w->waiting[i] == id)
 			return false;
-	if (w->nwaiting < WATCH_WAITING)
+	if (w->nwaiting < WATCH_WAITING) {
+		w->tries[w->nwaiting] = 0;
+		w->retry_round[w->nwaiting] = 0;
 		w->waiting[w->nwaiting++] = id;
-	else
+	} else
 		log_error("order %llu: more than %d orders wait for their document; not kept",
 			  (unsigned long long)id, WATCH_WAITING);
 	return true;
@@ -243,7 +248,10 @@ static void waiting_drop(struct watch *w, uint64_t id)
 {
 	for (size_t i = 0; i < w->nwaiting; i++)
 		if (w->waiting[i] == id) {
-			w->waiting[i] = w->waiting[--w->nwaiting];
+			w->nwaiting--;
+			w->waiting[i] = w->waiting[w->nwaiting];
+			w->tries[i] = w->tries[w->nwaiting];
+			w->retry_round[i] = w->retry_round[w->nwaiting];
 			return;
 		}
 }
@@ -273,6 +281,26 @@ static void note(uint64_t id, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/*
+ * A transaction of an order failed (its reason logged): the order is
+ * looked at again in later rounds, each time after twice as many (up to
+ * 64), from the chain's state, until it moves on or its deadline passes;
+ * the orders after it are not held up.
+ */
+static int retry_later(struct watch *w, uint64_t id)
+{
+	if (waiting_add(w, id))
+		note(id, "tried again in later rounds");
+	for (size_t i = 0; i < w->nwaiting; i++)
+		if (w->waiting[i] == id) {
+			/* 1, 2, 4 ... rounds later, at most 64 */
+			w->retry_round[i] = w->round + (1u << (w->tries[i] < 6 ? w->tries[i] : 6));
+			if (w->tries[i] < 6)
+				w->tries[i]++;
+		}
+	return 0;
 }
 
 /* Marks an order refused for good: its directory says why, and it is not looked at again. */
@@ -477,7 +505,7 @@ static int handle_order(struct watch *w, uint64_t id)
 	if (mo.state == MARKET_PLACED) {
 		note(id, "accepting it");
 		if (chain_send_call(&w->c, NULL, MARKET_ACCEPT, args, 1, &rcpt) < 0)
-			return -EIO;
+			return retry_later(w, id);
 		eth_receipt_free(&rcpt);
 	}
 	if (stat(bundle, &st) == 0) {
@@ -494,7 +522,7 @@ static int handle_order(struct watch *w, uint64_t id)
 	memcpy(args[2].word, evidence, 32);
 	note(id, "posting its result");
 	if (chain_send_call(&w->c, NULL, MARKET_POST_RESULT, args, 3, &rcpt) < 0)
-		return -EIO;
+		return retry_later(w, id);
 	eth_receipt_free(&rcpt);
 	note(id, "result posted");
 	return 0;
@@ -511,8 +539,9 @@ static int round_once(struct watch *w)
 	bool found;
 	int r;
 
+	w->round++;
 	for (size_t i = w->nwaiting; i > 0; i--)
-		if (handle_order(w, w->waiting[i - 1]) < 0)
+		if (w->retry_round[i - 1] <= w->round && handle_order(w, w->waiting[i - 1]) < 0)
 			return -EIO;
 	if (eth_block_number(&w->c.rpc, &head, err, sizeof(err)) < 0)
 		goto node;

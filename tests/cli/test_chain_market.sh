@@ -332,18 +332,37 @@ pw0=$(bal "$provider" owed_wei)
 m order confirm 4 --key "$tmp/customer.key" >/dev/null
 [ "$(($(bal "$provider" owed_wei) - pw0))" = 1000000000000000 ] && ok "order 4 paid once" || bad "order 4 pay"
 
+# ---- an order the contract will not let the provider accept does not hold up the next ----
+# (the chain's clock runs 120 s ahead of this machine's since order 3: order 5's deadline is
+# still ahead here, and behind on the chain once it moves on 150 s more)
+for n in 5 6; do
+	sign_order chain-$n "$tmp/order$n.json"
+	cp "$tmp/order$n.json" "$tmp/orders/$(sha_of "$tmp/order$n.json").json"
+done
+seal "$tmp/order6.json" "$tmp/r6.cvmr"
+mkdir -p "$(rundir 6 "$tmp/order6.json")" && cp "$tmp/r6.cvmr" "$(rundir 6 "$tmp/order6.json")/result.cvmr"
+expect "place order 5, to expire on the chain first" 0 '"order":5' -- \
+	m order place "$tmp/order5.json" --key "$tmp/customer.key" --compute 1 --input 2,3 --expires-in 200
+rpc evm_increaseTime '[150]' >/dev/null && rpc evm_mine '[]' >/dev/null
+expect "place order 6" 0 '"order":6' -- m order place "$tmp/order6.json" --key "$tmp/customer.key" --compute 1 --input 2,3
+expect "watch: order 5, past its deadline on the chain, waits; order 6 is done" 0 \
+	"order 6: result posted" -- watch "$tmp/provider.key" --confirmations 1
+grep -q "order 5: tried again in later rounds" "$tmp/err" && grep -q "deadline passed" "$tmp/err" &&
+	ok "the contract's refusal of order 5 is named, and the order kept for the next rounds" ||
+	bad "order 5: $(cat "$tmp/err")"
+
 # ---- the daemon running: it takes an order placed while it runs, and stops on SIGTERM ----
-sign_order chain-5 "$tmp/order5.json"
-cp "$tmp/order5.json" "$tmp/orders/$(sha_of "$tmp/order5.json").json"
-seal "$tmp/order5.json" "$tmp/r5.cvmr"
-mkdir -p "$(rundir 5 "$tmp/order5.json")" && cp "$tmp/r5.cvmr" "$(rundir 5 "$tmp/order5.json")/result.cvmr"
+sign_order chain-7 "$tmp/order7.json"
+cp "$tmp/order7.json" "$tmp/orders/$(sha_of "$tmp/order7.json").json"
+seal "$tmp/order7.json" "$tmp/r7.cvmr"
+mkdir -p "$(rundir 7 "$tmp/order7.json")" && cp "$tmp/r7.cvmr" "$(rundir 7 "$tmp/order7.json")/result.cvmr"
 "$cvm" provider watch --key "$tmp/provider.key" --orders "$tmp/orders" --state "$tmp/state" \
 	--images "$tmp/images" --confirmations 1 --poll-ms 200 --rpc "$url" --contract "$contract" \
 	2>"$tmp/daemon.log" &
 daemon=$!
-m order place "$tmp/order5.json" --key "$tmp/customer.key" --compute 1 --input 2,3 >/dev/null
+m order place "$tmp/order7.json" --key "$tmp/customer.key" --compute 1 --input 2,3 >/dev/null
 i=0
-until m order status 5 2>/dev/null | grep -q '"state":"resulted"'; do
+until m order status 7 2>/dev/null | grep -q '"state":"resulted"'; do
 	i=$((i + 1))
 	[ $i -gt 150 ] && break
 	sleep 0.2
@@ -351,7 +370,7 @@ done
 kill -TERM "$daemon"
 wait "$daemon"
 rc=$?
-[ $i -le 150 ] && grep -q "order 5: result posted" "$tmp/daemon.log" && [ $rc -eq 0 ] &&
+[ $i -le 150 ] && grep -q "order 7: result posted" "$tmp/daemon.log" && [ $rc -eq 0 ] &&
 	ok "the daemon takes an order placed while it runs, and exits 0 on SIGTERM" ||
 	bad "daemon: exit $rc, $(cat "$tmp/daemon.log")"
 [ "$(grep -c "order 2: waiting for its signed order" "$tmp/daemon.log")" -le 1 ] &&
