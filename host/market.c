@@ -102,6 +102,21 @@ int chain_opt(struct chain_opts *o, int c, const char *arg)
 	return 0;
 }
 
+int chain_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+		 struct chain_opts *co)
+{
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		r = chain_opt(co, ch, optarg);
+		if (r < 0)
+			return CHAIN_GETOPT_ERROR;
+		if (r == 0)
+			return ch;
+	}
+	return -1;
+}
+
 void chain_opts_help(FILE *f, bool key, bool contract)
 {
 	fputs("  --rpc URL             the chain's JSON-RPC endpoint (http or https)\n", f);

@@ -50,6 +50,15 @@ struct chain_opts {
 	}
 int chain_opt(struct chain_opts *o, int c, const char *arg);
 void chain_opts_init(struct chain_opts *o);
+/*
+ * getopt_long that takes the shared options into co: the next option of
+ * the caller's, -1 at the end, CHAIN_GETOPT_ERROR after a bad shared one
+ * (logged). optind must be set first, as for getopt_long.
+ */
+#define CHAIN_GETOPT_ERROR (-2)
+struct option;
+int chain_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+		 struct chain_opts *co);
 /* The help lines of the shared options. */
 void chain_opts_help(FILE *f, bool key, bool contract);
 

@@ -220,12 +220,9 @@ static int chain_verb(const char *verb, int argc, char **argv)
 
 	chain_opts_init(&co);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		r = chain_opt(&co, ch, optarg);
-		if (r < 0)
+	while ((ch = chain_getopt(argc, argv, "h", longopts, &co)) != -1) {
+		if (ch == CHAIN_GETOPT_ERROR)
 			return EXIT_USAGE;
-		if (r > 0)
-			continue;
 		if (ch == 'w') {
 			char *end;
 
@@ -524,12 +521,9 @@ int offer_main(int argc, char **argv)
 	argv++;
 	chain_opts_init(&co);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		r = chain_opt(&co, ch, optarg);
-		if (r < 0)
+	while ((ch = chain_getopt(argc, argv, "h", longopts, &co)) != -1) {
+		if (ch == CHAIN_GETOPT_ERROR)
 			return EXIT_USAGE;
-		if (r > 0)
-			continue;
 		switch (ch) {
 		case 'K':
 			kind = optarg;
@@ -1088,12 +1082,9 @@ int market_order_main(int argc, char **argv)
 
 	chain_opts_init(&co);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
-		r = chain_opt(&co, ch, optarg);
-		if (r < 0)
+	while ((ch = chain_getopt(argc, argv, "ho:", longopts, &co)) != -1) {
+		if (ch == CHAIN_GETOPT_ERROR)
 			return EXIT_USAGE;
-		if (r > 0)
-			continue;
 		if (ch == 'o') {
 			output = optarg;
 		} else if (ch == 's') {

@@ -674,12 +674,9 @@ static int by_hand(const char *verb, int argc, char **argv)
 
 	chain_opts_init(&co);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		r = chain_opt(&co, ch, optarg);
-		if (r < 0)
+	while ((ch = chain_getopt(argc, argv, "h", longopts, &co)) != -1) {
+		if (ch == CHAIN_GETOPT_ERROR)
 			return EXIT_USAGE;
-		if (r > 0)
-			continue;
 		if (ch == 'r' && post) {
 			bundle = optarg;
 		} else if (ch == 'h') {
@@ -761,12 +758,9 @@ int provider_main(int argc, char **argv)
 	chain_opts_init(&co);
 	co.confirmations = 2;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		r = chain_opt(&co, ch, optarg);
-		if (r < 0)
+	while ((ch = chain_getopt(argc, argv, "h", longopts, &co)) != -1) {
+		if (ch == CHAIN_GETOPT_ERROR)
 			return EXIT_USAGE;
-		if (r > 0)
-			continue;
 		switch (ch) {
 		case 'O':
 			w.orders = optarg;
