@@ -107,7 +107,12 @@ int chain_getopt(int argc, char **argv, const char *shortopts, const struct opti
 {
 	int ch, r;
 
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (ch == '?' || ch == ':') {
+			log_error("unknown or incomplete option '%s'; see --help", argv[optind - 1]);
+			return CHAIN_GETOPT_ERROR;
+		}
 		r = chain_opt(co, ch, optarg);
 		if (r < 0)
 			return CHAIN_GETOPT_ERROR;

@@ -52,8 +52,8 @@ int chain_opt(struct chain_opts *o, int c, const char *arg);
 void chain_opts_init(struct chain_opts *o);
 /*
  * getopt_long that takes the shared options into co: the next option of
- * the caller's, -1 at the end, CHAIN_GETOPT_ERROR after a bad shared one
- * (logged). optind must be set first, as for getopt_long.
+ * the caller's, -1 at the end, CHAIN_GETOPT_ERROR after a bad shared one or
+ * an unknown one (logged, one line). optind must be set first, as for getopt_long.
  */
 #define CHAIN_GETOPT_ERROR (-2)
 struct option;

@@ -67,6 +67,9 @@ mkkey other 8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba
 	ok "chain address: a key of cvm keygen" || bad "chain address of a keygen key"
 
 c() { "$cvm" "$@" --rpc "$url"; }
+expect "an unknown option: one line" 2 "unknown or incomplete option '--bogus'" -- c chain deploy --bogus
+expect "provider: an unknown option: one line" 2 "unknown or incomplete option '--bogus'" -- \
+	"$cvm" provider watch --bogus
 expect "deploy: needs --key" 2 "--key FILE is required" -- c chain deploy
 expect "deploy" 0 "" -- c chain deploy --key "$tmp/deployer.key" --challenge-window 60
 cp "$tmp/out" "$tmp/deploy.json"
