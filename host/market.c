@@ -110,7 +110,8 @@ int chain_getopt(int argc, char **argv, const char *shortopts, const struct opti
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		if (ch == '?' || ch == ':') {
-			log_error("unknown or incomplete option '%s'; see --help", argv[optind - 1]);
+			log_error("unknown or incomplete option '%s'; see --help",
+				  argv[optind - 1]);
 			return CHAIN_GETOPT_ERROR;
 		}
 		r = chain_opt(co, ch, optarg);
@@ -316,7 +317,7 @@ int chain_send(struct chain *c, bool create, const uint8_t value[32], const uint
 		u256_to_dec(c->max_fee, cap, sizeof(cap));
 		log_error("the node's fees ask up to %s wei per gas, over --max-fee-per-gas %s",
 			  want, cap);
-		return -ERANGE;
+		return -EDQUOT; /* not -ERANGE: that is a node's quantity too large */
 	}
 	/* a margin over the estimate: the state may move between estimate and inclusion */
 	tx.gas += tx.gas / 5;

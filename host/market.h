@@ -87,8 +87,9 @@ void chain_close(struct chain *c);
  * Signs and sends a transaction from the key to the contract (create:
  * a new contract with data as its creation code), then waits until its
  * receipt is c->confirmations deep. A transaction the node would revert
- * (gas estimation) is refused before it is sent, with the node's reason.
- * -errno with a logged one-line error.
+ * (gas estimation) is refused before it is sent, with the node's reason
+ * (-EREMOTEIO), and so is one whose fees the node puts over the cap
+ * (-EDQUOT). -errno with a logged one-line error.
  */
 int chain_send(struct chain *c, bool create, const uint8_t value[32], const uint8_t *data, size_t n,
 	       struct eth_receipt *rcpt);

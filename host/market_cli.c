@@ -70,11 +70,11 @@ static int print_json(cJSON *o)
 	return rc;
 }
 
-/* -EREMOTEIO: the node refused (a revert); -ERANGE: over --max-fee-per-gas */
+/* -EREMOTEIO: the node refused (a revert); -EDQUOT: over --max-fee-per-gas */
 static int exit_of(int r)
 {
 	return r == -EINVAL			 ? EXIT_USAGE
-	       : r == -EREMOTEIO || r == -ERANGE ? EXIT_REJECTED
+	       : r == -EREMOTEIO || r == -EDQUOT ? EXIT_REJECTED
 						 : EXIT_CHAIN;
 }
 

@@ -708,7 +708,7 @@ static int by_hand(const char *verb, int argc, char **argv)
 			    &rcpt);
 	chain_close(&c);
 	if (r < 0)
-		return r == -EREMOTEIO || r == -ERANGE ? EXIT_REJECTED
+		return r == -EREMOTEIO || r == -EDQUOT ? EXIT_REJECTED
 		       : r == -EINVAL		       ? EXIT_USAGE
 						       : EXIT_CHAIN;
 	hex_encode(rcpt.tx_hash, 32, hex);
