@@ -583,8 +583,15 @@ static int round_once(struct watch *w)
 	abi_word_address(w->c.from, f.topics[2]);
 	f.has_topic[2] = true;
 	f.from_block = w->next_block;
-	f.to_block = to;
-	if (eth_get_logs(&w->c.rpc, &f, &logs, &nlogs, err, sizeof(err)) < 0)
+	/* more logs than one answer may hold: half the blocks, down to one */
+	for (;;) {
+		f.to_block = to;
+		r = eth_get_logs(&w->c.rpc, &f, &logs, &nlogs, err, sizeof(err));
+		if (r != -E2BIG || to == w->next_block)
+			break;
+		to = w->next_block + (to - w->next_block) / 2;
+	}
+	if (r < 0)
 		goto node;
 	r = 0;
 	for (size_t i = 0; i < nlogs && r == 0 && !stop; i++) {
