@@ -123,6 +123,25 @@ int chain_getopt(int argc, char **argv, const char *shortopts, const struct opti
 	return -1;
 }
 
+int parse_ids_arg(const char *what, const char *s, uint64_t *ids, size_t cap, size_t *n)
+{
+	char *copy = strdup(s), *save = NULL, *tok;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
+		if (*n >= cap) {
+			log_error("%s: at most %zu ids", what, cap);
+			r = -EINVAL;
+		} else {
+			r = parse_chain_id_arg(what, tok, &ids[(*n)++]);
+		}
+	}
+	free(copy);
+	return r;
+}
+
 void chain_opts_help(FILE *f, bool key, bool contract)
 {
 	fputs("  --rpc URL             the chain's JSON-RPC endpoint (http or https)\n", f);

@@ -135,6 +135,8 @@ void u256_to_dec(const uint8_t v[32], char *out, size_t cap);
 
 /* An id on the command line: 1 to 2^63. */
 int parse_chain_id_arg(const char *what, const char *s, uint64_t *out);
+/* "ID[,ID...]" appended to ids (*n of cap used): each as above, at most cap in all. */
+int parse_ids_arg(const char *what, const char *s, uint64_t *ids, size_t cap, size_t *n);
 
 /* The verbs cvm chain, cvm offer (host/market_cli.c) and cvm provider (host/provider.c). */
 int chain_main(int argc, char **argv);

@@ -100,26 +100,6 @@ static int parse_digest_arg(const char *what, const char *s, uint8_t out[32])
 	return 0;
 }
 
-/* "ID[,ID...]" appended to ids. */
-static int parse_ids_arg(const char *what, const char *s, uint64_t *ids, size_t cap, size_t *n)
-{
-	char *copy = strdup(s), *save = NULL, *tok;
-	int r = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
-		if (*n >= cap) {
-			log_error("%s: at most %zu ids", what, cap);
-			r = -EINVAL;
-		} else {
-			r = parse_chain_id_arg(what, tok, &ids[(*n)++]);
-		}
-	}
-	free(copy);
-	return r;
-}
-
 /* A file's one JSON member that is a 64-hex-digit digest (cvm pack --json, image manifest). */
 static int digest_from_file(const char *path, const char *member, uint8_t out[32])
 {

@@ -775,21 +775,11 @@ int provider_main(int argc, char **argv)
 		case 'S':
 			w.state = optarg;
 			break;
-		case 'f': {
-			char *copy = strdup(optarg), *save = NULL, *tok;
-
-			for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok;
-			     tok = strtok_r(NULL, ",", &save)) {
-				if (w.noffers >= ARRAY_SIZE(w.offers) ||
-				    parse_chain_id_arg("--offer", tok, &w.offers[w.noffers++]) <
-					    0) {
-					free(copy);
-					return EXIT_USAGE;
-				}
-			}
-			free(copy);
+		case 'f':
+			if (parse_ids_arg("--offer", optarg, w.offers, ARRAY_SIZE(w.offers),
+					  &w.noffers) < 0)
+				return EXIT_USAGE;
 			break;
-		}
 		case 'b':
 			if (!strcmp(optarg, "0")) {
 				w.next_block = 0;
