@@ -47,8 +47,11 @@ static int read_upto(int fd, uint8_t *buf, size_t want, size_t *got)
 	return 0;
 }
 
-/* What is read first: all of cvm pack's header area (docs/volume.md) */
-#define VOLUME_FIRST_READ (1024 * 1024)
+/*
+ * What is read first: both metadata copies of cvm pack's header, which say
+ * how far the header area goes (docs/volume.md); the keyslots are read next.
+ */
+#define VOLUME_FIRST_READ (32 * 1024)
 
 int volume_open(const char *device, const struct luks2_allow *allow, struct volume *v, char *err,
 		size_t errlen)
@@ -70,9 +73,10 @@ int volume_open(const char *device, const struct luks2_allow *allow, struct volu
 		return set_error(err, errlen, r, "E_VOLUME_OPEN: %s: %s", device, strerror(-r));
 	}
 	/*
-	 * Everything a header may span, bounded, in at most two reads: the
-	 * first megabyte, and the rest only when the header says it spans
-	 * more; the disk is not read again after.
+	 * Everything a header may span, bounded, in at most two reads: its two
+	 * metadata copies, then the rest of the area they describe (all that
+	 * may be, when they do not fit the first read); the disk is not read
+	 * again after.
 	 */
 	want = v->size < allow->max_header_area ? (size_t)v->size : (size_t)allow->max_header_area;
 	first = want < VOLUME_FIRST_READ ? want : VOLUME_FIRST_READ;
@@ -86,9 +90,10 @@ int volume_open(const char *device, const struct luks2_allow *allow, struct volu
 	v->read_ms = mono_ms() - v->read_ms;
 	r = rd < 0 ? rd : luks2_header_validate(buf, got, v->size, allow, &v->hdr, err, errlen);
 	if (r == -ENODATA && got == first && first < want) {
+		const uint64_t need = v->hdr.data_offset;
 		int64_t t = mono_ms();
 
-		rd = read_upto(fd, buf, want, &got);
+		rd = read_upto(fd, buf, need > got && need <= want ? (size_t)need : want, &got);
 		v->read_ms += mono_ms() - t;
 		r = rd < 0 ? rd
 			   : luks2_header_validate(buf, got, v->size, allow, &v->hdr, err, errlen);

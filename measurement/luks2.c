@@ -413,9 +413,10 @@ int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,
 	    (r = check_segment(j, &w, h, err, errlen)) < 0 ||
 	    (r = check_digest(j, err, errlen)) < 0)
 		return r;
+	/* known from here: a reader of a prefix reads on to it */
+	h->data_offset = w.seg_off;
 	if (len < w.seg_off)
 		return truncated(err, errlen, "header area not read whole");
-	h->data_offset = w.seg_off;
 	h->sector_size = allow->sector_size;
 	if (EVP_Digest(buf, w.seg_off, h->sha256, NULL, EVP_sha256(), NULL) != 1)
 		return -ENOMEM;

@@ -802,7 +802,8 @@ struct luks2_header {
  * Validates the header area buf (len bytes read from the start of a volume
  * of device_size bytes) against the allow-list. Refusals read
  * "E_LUKS_<WHAT>: why"; -ENODATA (E_LUKS_TRUNCATED) says that buf ends
- * before what the header spans, so a reader of a prefix may read on. The
+ * before what the header spans, so a reader of a prefix may read on: to
+ * h->data_offset when the part read says how far (else it is 0). The
  * digest is over [0, data_offset).
  */
 int luks2_header_validate(const uint8_t *buf, size_t len, uint64_t device_size,

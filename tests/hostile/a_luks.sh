@@ -58,8 +58,8 @@ seeded copies-disagree E_LUKS_COPIES
 "$lm" check "$tmp/seeded.img" >/dev/null 2>&1
 record luks-seeded-genuine-volume-valid 0 "$?"
 
-# The agent reads the first megabyte of an input's header area, and the rest
-# only when the header says it spans more (agent/volume.c, volume_open, run
+# The agent reads an input's two metadata copies first, then the rest of the
+# header area they describe (agent/volume.c, volume_open, run
 # here by volume_check): a host's volume that claims a larger area, with
 # cryptsetup's own 16 MiB layout, is read on and checked whole; cut inside
 # that area, or claiming more than the agent's bound, it is refused.

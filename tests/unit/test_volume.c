@@ -108,6 +108,30 @@ static void test_good_volume(void **state)
 	assert_memory_equal(v.hdr.sha256, want, 32);
 	assert_int_equal(v.hdr.data_offset, 290816); /* cvm pack's header area */
 	assert_string_equal(v.hdr.cipher, "aes-xts-plain64");
+	{
+		/* the two metadata copies alone: cut short, and how far to read on */
+		struct luks2_header h;
+		struct luks2_allow allow;
+		uint8_t head[32768];
+		char path[600];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/good.img", dir);
+		f = fopen(path, "rb");
+		assert_non_null(f);
+		assert_int_equal(fread(head, 1, sizeof(head), f), sizeof(head));
+		fclose(f);
+		luks2_allow_defaults(&allow);
+		assert_int_equal(luks2_header_validate(head, sizeof(head), v.size, &allow, &h, err,
+						       sizeof(err)),
+				 -ENODATA);
+		assert_int_equal(h.data_offset, 290816);
+		/* the first copy alone: how far is not known yet */
+		assert_int_equal(
+			luks2_header_validate(head, 20000, v.size, &allow, &h, err, sizeof(err)),
+			-ENODATA);
+		assert_int_equal(h.data_offset, 0);
+	}
 	volume_key("good.key", pass);
 	assert_int_equal(volume_unlock(&v, NULL, pass, 32, err, sizeof(err)), 0);
 	assert_int_equal(volume_unlock(&v, NULL, wrong, 32, err, sizeof(err)), -EACCES);
@@ -118,7 +142,7 @@ static void test_good_volume(void **state)
 
 /*
  * cryptsetup's own layout: a header area of 16 MiB, past the first read of
- * one megabyte; read on, validated whole, its digest over all of it.
+ * the metadata copies; read on, validated whole, its digest over all of it.
  */
 static void test_large_header_area(void **state)
 {
