@@ -222,4 +222,16 @@ int volume_activate(struct volume *v, const struct volume_key *k, const char *na
 /* Unmounts mountpoint and removes the mappings volume_activate made for name. */
 void volume_deactivate(const char *name, const char *mountpoint);
 
+/* ---- the tunnel of a service order (tunnel.c, docs/tunnel.md) ---- */
+
+/*
+ * Makes the tunnel's P-256 key in *key and its certificate (DER, malloc'd)
+ * carrying t's evidence, which binds the key (measurement/tunnel.h); valid
+ * from not_before for lifetime seconds. spki_sha256: the key's digest, for
+ * the agent to measure. 0, or -errno with err.
+ */
+int agent_tunnel_cert(struct tee *t, int64_t not_before, uint32_t lifetime, EVP_PKEY **key,
+		      uint8_t **der, size_t *len, uint8_t spki_sha256[32], char *err,
+		      size_t errlen);
+
 #endif
