@@ -7,12 +7,16 @@
 #ifndef CVM_AGENT_H
 #define CVM_AGENT_H
 
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cJSON.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "measurement/measurement.h"
 
@@ -233,5 +237,25 @@ void volume_deactivate(const char *name, const char *mountpoint);
 int agent_tunnel_cert(struct tee *t, int64_t not_before, uint32_t lifetime, EVP_PKEY **key,
 		      uint8_t **der, size_t *len, uint8_t spki_sha256[32], char *err,
 		      size_t errlen);
+
+/* The terminator: TLS in with the attested certificate, plaintext to the service. */
+#define TUNNEL_MAX_CONNS 256
+struct tunnel_server {
+	SSL_CTX *ctx;
+	struct tee *tee; /* the freshness exchange's evidence */
+	pthread_mutex_t tee_lock;
+	/* opens a connection to the service (in the job's network namespace): an fd, or -errno */
+	int (*connect_service)(void *arg);
+	void *service_arg;
+	int max_conns;	    /* connections at once; more are closed at accept */
+	long io_timeout_ms; /* the handshake and the freshness exchange */
+	atomic_int live;
+	atomic_ulong served, refused, fresh;
+};
+int tunnel_server_init(struct tunnel_server *s, EVP_PKEY *key, const uint8_t *der, size_t len,
+		       struct tee *tee, char *err, size_t errlen);
+/* Accepts on listen_fd until *stop: each connection in a thread of its own. */
+int tunnel_server_run(struct tunnel_server *s, int listen_fd, volatile sig_atomic_t *stop);
+void tunnel_server_free(struct tunnel_server *s);
 
 #endif

@@ -7,12 +7,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -113,7 +116,7 @@ static int add_usage(X509 *x)
 	return ok ? 0 : -ENOMEM;
 }
 
-static int evidence_text(const char *tee, const cJSON *primary, char **text)
+int tunnel_evidence_text(const char *tee, const cJSON *primary, char **text)
 {
 	cJSON *o = cJSON_CreateObject();
 	int ok = o && cJSON_AddStringToObject(o, "tee", tee) &&
@@ -148,7 +151,7 @@ int tunnel_cert_make(void *pkey, const char *tee, const cJSON *primary, const ui
 	if (!r)
 		r = add_usage(x);
 	if (!r)
-		r = evidence_text(tee, primary, &text);
+		r = tunnel_evidence_text(tee, primary, &text);
 	if (!r && strlen(text) > TUNNEL_EVIDENCE_MAX)
 		r = set_error(err, errlen, -EFBIG, E_CERT "evidence of %zu bytes, more than %u",
 			      strlen(text), TUNNEL_EVIDENCE_MAX);
@@ -204,12 +207,40 @@ static int ext_octets(X509_EXTENSION *ext, size_t max, uint8_t **out, size_t *le
 	return r;
 }
 
+int tunnel_evidence_parse(const char *text, size_t n, char tee_out[32], cJSON **evidence, char *err,
+			  size_t errlen)
+{
+	const cJSON *tee, *ev;
+	cJSON *j = NULL;
+
+	*evidence = NULL;
+	if (n > TUNNEL_EVIDENCE_MAX)
+		return set_error(err, errlen, -EBADMSG,
+				 "E_TUNNEL_EVIDENCE: evidence of %zu bytes, more than %u", n,
+				 TUNNEL_EVIDENCE_MAX);
+	if (json_parse(text, n, &j) < 0 || !cJSON_IsObject(j) || cJSON_GetArraySize(j) != 2 ||
+	    !cJSON_IsString(tee = cJSON_GetObjectItemCaseSensitive(j, "tee")) ||
+	    !cJSON_IsObject(ev = cJSON_GetObjectItemCaseSensitive(j, "evidence"))) {
+		cJSON_Delete(j);
+		return set_error(err, errlen, -EBADMSG,
+				 "E_TUNNEL_EVIDENCE: the evidence is not the JSON object "
+				 "{\"tee\", \"evidence\"}");
+	}
+	if (!platform_by_kbs_tee(tee->valuestring) || strlen(tee->valuestring) >= 32) {
+		cJSON_Delete(j);
+		return set_error(err, errlen, -EBADMSG,
+				 "E_TUNNEL_EVIDENCE: evidence of no known tee");
+	}
+	snprintf(tee_out, 32, "%s", tee->valuestring);
+	*evidence = cJSON_DetachItemFromObjectCaseSensitive(j, "evidence");
+	cJSON_Delete(j);
+	return *evidence ? 0 : -ENOMEM;
+}
+
 static int read_evidence(X509_EXTENSION *ext, struct tunnel_cert *c, char *err, size_t errlen)
 {
 	_cleanup_free_ uint8_t *text = NULL;
-	const cJSON *tee, *ev;
 	size_t n = 0;
-	cJSON *j = NULL;
 	int r = ext_octets(ext, TUNNEL_EVIDENCE_MAX, &text, &n);
 
 	if (r == -EFBIG)
@@ -221,24 +252,7 @@ static int read_evidence(X509_EXTENSION *ext, struct tunnel_cert *c, char *err, 
 		return set_error(err, errlen, r == -ENOMEM ? r : -EBADMSG,
 				 "E_TUNNEL_EXTENSION: the evidence extension is not one DER "
 				 "OCTET STRING");
-	if (json_parse((const char *)text, n, &j) < 0 || !cJSON_IsObject(j) ||
-	    cJSON_GetArraySize(j) != 2 ||
-	    !cJSON_IsString(tee = cJSON_GetObjectItemCaseSensitive(j, "tee")) ||
-	    !cJSON_IsObject(ev = cJSON_GetObjectItemCaseSensitive(j, "evidence"))) {
-		cJSON_Delete(j);
-		return set_error(err, errlen, -EBADMSG,
-				 "E_TUNNEL_EVIDENCE: the evidence extension is not the JSON object "
-				 "{\"tee\", \"evidence\"}");
-	}
-	if (!platform_by_kbs_tee(tee->valuestring) || strlen(tee->valuestring) >= sizeof(c->tee)) {
-		cJSON_Delete(j);
-		return set_error(err, errlen, -EBADMSG,
-				 "E_TUNNEL_EVIDENCE: evidence of no known tee");
-	}
-	snprintf(c->tee, sizeof(c->tee), "%s", tee->valuestring);
-	c->evidence = cJSON_DetachItemFromObjectCaseSensitive(j, "evidence");
-	cJSON_Delete(j);
-	return c->evidence ? 0 : -ENOMEM;
+	return tunnel_evidence_parse((const char *)text, n, c->tee, &c->evidence, err, errlen);
 }
 
 static int read_time(const ASN1_TIME *t, int64_t *out)
@@ -357,4 +371,26 @@ void tunnel_cert_free(struct tunnel_cert *c)
 	cJSON_Delete(c->evidence);
 	free(c->dstack_quote);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---- both ends of the exchange ---- */
+
+void tunnel_set_timeout(int fd, long ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+int tunnel_read_all(void *ssl, void *buf, size_t n)
+{
+	size_t got = 0, k;
+
+	while (got < n) {
+		if (SSL_read_ex(ssl, (uint8_t *)buf + got, n - got, &k) != 1)
+			return -EIO;
+		got += k;
+	}
+	return 0;
 }

@@ -41,6 +41,14 @@
 #define TUNNEL_CERT_TAG "ratls-cert:"
 #define TUNNEL_FRESH_TAG "cvm-tunnel-fresh:"
 #define TUNNEL_EXPORTER_LABEL "EXPORTER-cvm-tunnel-fresh"
+/*
+ * The freshness exchange, on a connection whose ALPN is TUNNEL_ALPN: the
+ * client sends its nonce (32 bytes), the endpoint answers a 4-byte
+ * big-endian length and that many bytes of the evidence document below,
+ * binding the fresh report_data; the stream that follows is the service's.
+ * A client that offers no ALPN gets the service's stream at once.
+ */
+#define TUNNEL_ALPN "cvm-tunnel/1"
 #define TUNNEL_NONCE_LEN 32
 #define TUNNEL_EXPORTER_LEN 32
 
@@ -65,6 +73,17 @@ int tunnel_cert_make(void *pkey, const char *tee, const cJSON *primary, const ui
 		     size_t raw_quote_len, int64_t not_before, uint32_t lifetime, uint8_t **der,
 		     size_t *len, char *err, size_t errlen);
 
+/*
+ * The evidence document of the certificate's extension and of the
+ * freshness exchange: the UTF-8 JSON {"tee": tee, "evidence": primary}
+ * (malloc'd in *text), and its strict reading, which hands over the
+ * evidence in *evidence and the tee's name in tee (a known one).
+ * E_TUNNEL_EVIDENCE refusals; 0, -EBADMSG or -ENOMEM.
+ */
+int tunnel_evidence_text(const char *tee, const cJSON *primary, char **text);
+int tunnel_evidence_parse(const char *text, size_t n, char tee[32], cJSON **evidence, char *err,
+			  size_t errlen);
+
 /* What a certificate says, read by tunnel_cert_read. */
 struct tunnel_cert {
 	char tee[32];		 /* the protocol's tee ("snp", "tdx", "tpm", ...) */
@@ -88,5 +107,9 @@ struct tunnel_cert {
 int tunnel_cert_read(const uint8_t *der, size_t len, struct tunnel_cert *c, char *err,
 		     size_t errlen);
 void tunnel_cert_free(struct tunnel_cert *c);
+
+/* Both ends: a socket's send and receive timeouts (0: none); n bytes from an SSL * (0, -EIO). */
+void tunnel_set_timeout(int fd, long ms);
+int tunnel_read_all(void *ssl, void *buf, size_t n);
 
 #endif
