@@ -173,6 +173,7 @@ e2e: $(CVM) $(CVM_TEST) $(AGENT) $(AGENT_TEST) $(E2E_BIN)
 	$(Q)sh tests/e2e/test_tutorial.sh $(BUILD)
 	$(Q)sh tests/e2e/test_repro.sh $(BUILD)
 	$(Q)sh tests/e2e/test_chain.sh $(BUILD)
+	$(Q)sh tests/e2e/test_tunnel.sh $(BUILD)
 
 # The attack suite's failure-injection shim (LD_PRELOAD), never sanitized: it wraps libc.
 FAILINJECT := $(BUILD)/hostile/failinject.so

@@ -247,10 +247,14 @@ struct tunnel_server {
 	/* opens a connection to the service (in the job's network namespace): an fd, or -errno */
 	int (*connect_service)(void *arg);
 	void *service_arg;
+	/* the customer's stop (docs/tunnel.md): its key, the order, what a valid one sets */
+	uint8_t customer_pub[33];
+	uint8_t order_sha256[32];
+	volatile sig_atomic_t *stop_job;
 	int max_conns;	    /* connections at once; more are closed at accept */
 	long io_timeout_ms; /* the handshake and the freshness exchange */
 	atomic_int live;
-	atomic_ulong served, refused, fresh;
+	atomic_ulong served, refused, fresh, stops;
 };
 int tunnel_server_init(struct tunnel_server *s, EVP_PKEY *key, const uint8_t *der, size_t len,
 		       struct tee *tee, char *err, size_t errlen);

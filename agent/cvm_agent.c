@@ -26,6 +26,7 @@
 #include "agent/job.h"
 #include "agent/net.h"
 #include "agent/result.h"
+#include "agent/service.h"
 #include "lib/lib.h"
 #include "measurement/order.h"
 #include "measurement/platform.h"
@@ -497,11 +498,47 @@ static void stage(char *outdir, size_t cap)
 		fail("job", "E_JOB_SETUP", "cannot create the output directory link");
 }
 
+/*
+ * A service's tunnel, before its job starts (docs/tunnel.md): the key and
+ * certificate made and measured, then the terminator listening on the
+ * guest's network.
+ */
+static struct agent_service svc;
+
+static void service_start(void)
+{
+	uint64_t life = o.job.deadline_seconds;
+	char err[320], hex[65];
+	cJSON *e;
+
+	if (!o.cfg.network)
+		fail("tunnel", "E_TUNNEL", "a service needs the guest's network (agent.json)");
+	if ((uint64_t)o.cfg.deadline_cap_s < life)
+		life = (uint64_t)o.cfg.deadline_cap_s;
+	if (o.job.service.max_seconds && o.job.service.max_seconds < life)
+		life = o.job.service.max_seconds;
+	if (agent_service_cert(&svc, o.tee, (uint32_t)life, err, sizeof(err)) < 0)
+		fail("tunnel", "E_TUNNEL", err);
+	measure("tunnel-key", svc.key_sha256, 32);
+	measure("tunnel-cert", svc.cert_sha256, 32);
+	if (agent_service_listen(&svc, o.tee, TUNNEL_GUEST_PORT, (uint16_t)o.job.service.port,
+				 o.order.customer_pub, o.order.sha256, err, sizeof(err)) < 0)
+		fail("tunnel", "E_TUNNEL", err);
+	e = extra_ms("port", TUNNEL_GUEST_PORT);
+	hex_encode(svc.key_sha256, 32, hex);
+	cJSON_AddStringToObject(e, "key_sha256", hex);
+	hex_encode(svc.cert_sha256, 32, hex);
+	cJSON_AddStringToObject(e, "cert_sha256", hex);
+	cJSON_AddNumberToObject(e, "seconds", (double)life);
+	status_emit("tunnel", true, NULL, NULL, e);
+}
+
 static void run_job(struct job_status *st)
 {
 	char err[256], outdir[128];
 	struct job_input in[ORDER_INPUTS_MAX];
 	size_t n = 0;
+	int r;
 
 	stage(outdir, sizeof(outdir));
 	/* a rootfs job sees the data inputs at /inputs/NAME of its own root */
@@ -510,20 +547,34 @@ static void run_job(struct job_status *st)
 			in[n++] = (struct job_input){ o.order.inputs[i].mount +
 							      strlen(INPUTS_DIR "/"),
 						      o.order.inputs[i].mount };
+	if (o.job.has_service)
+		service_start();
 	status_emit("job", true, NULL, NULL, extra_str("state", "started"));
 	/* why a program did not start names no value of the manifest (job_run_inputs) */
-	if (job_run_inputs(&o.job, o.order.inputs[o.order.solution].mount, outdir, in, n,
-			   RESULT_DIR "/log", o.cfg.deadline_cap_s, st, err, sizeof(err)) < 0)
+	r = job_run_inputs(&o.job, o.order.inputs[o.order.solution].mount, outdir, in, n,
+			   RESULT_DIR "/log", o.cfg.deadline_cap_s, st, err, sizeof(err));
+	if (o.job.has_service) {
+		cJSON *e = extra_ms("connections", atomic_load(&svc.srv.served));
+
+		cJSON_AddNumberToObject(e, "refused", (double)atomic_load(&svc.srv.refused));
+		cJSON_AddBoolToObject(e, "stopped", st->stopped);
+		agent_service_stop(&svc);
+		status_emit("tunnel", true, NULL, NULL, e);
+	}
+	if (r < 0)
 		fail("job", "E_JOB_START", strncmp(err, "E_JOB_START: ", 13) ? NULL : err + 13);
 	{
 		cJSON *e = cJSON_CreateObject();
+		/* a service's deadline or its customer's stop is its end, not a failure */
+		bool late = st->timed_out && !o.job.has_service;
 
 		cJSON_AddNumberToObject(e, "exit_code", st->exit_code);
 		cJSON_AddNumberToObject(e, "signal", st->signal);
 		cJSON_AddBoolToObject(e, "timed_out", st->timed_out);
+		if (o.job.has_service)
+			cJSON_AddBoolToObject(e, "stopped", st->stopped);
 		cJSON_AddNumberToObject(e, "runtime_ms", (double)st->runtime_ms);
-		status_emit("job", !st->timed_out, st->timed_out ? "E_JOB_DEADLINE" : NULL, NULL,
-			    e);
+		status_emit("job", !late, late ? "E_JOB_DEADLINE" : NULL, NULL, e);
 	}
 }
 
@@ -567,7 +618,8 @@ static void seal(const struct job_status *st)
 		.exit_code = st->exit_code,
 		.signal = st->signal,
 		.timed_out = st->timed_out,
-		.partial = st->timed_out || stage_full(),
+		/* a service ends at its deadline or stop: whole, not cut short */
+		.partial = (st->timed_out && !o.job.has_service) || stage_full(),
 	};
 	_cleanup_free_ uint8_t *log = NULL;
 	size_t loglen = 0;

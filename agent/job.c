@@ -507,13 +507,25 @@ static char **job_env(const struct job_manifest *m, const char *root, const char
 	return envp;
 }
 
-/* Waits for the job until deadline_ms, then kills it and everything of its uid. */
+static const struct job_hooks *hooks;
+
+void job_set_hooks(const struct job_hooks *h)
+{
+	hooks = h;
+}
+
+/* Waits for the job until deadline_ms or a stop, then kills it and everything of its uid. */
 static void wait_job(struct reaper *r, uint64_t deadline_ms, const struct job_manifest *m,
 		     struct job_status *st)
 {
 	for (reap(r); !r->done; reap(r)) {
-		if (!st->timed_out && (uint64_t)mono_ms() >= deadline_ms) {
-			st->timed_out = true;
+		bool stop = hooks && hooks->stop && *hooks->stop && !st->stopped;
+
+		if (stop || (!st->timed_out && (uint64_t)mono_ms() >= deadline_ms)) {
+			if (stop)
+				st->stopped = true;
+			else
+				st->timed_out = true;
 			kill(-r->job, SIGKILL);
 			kill_uid(m, r);
 			continue;
@@ -552,6 +564,8 @@ static int start_and_wait(const struct job_manifest *m, const struct confine *c,
 
 	if (cap > 0 && (uint64_t)cap < deadline)
 		deadline = (uint64_t)cap;
+	if (m->has_service && m->service.max_seconds && m->service.max_seconds < deadline)
+		deadline = m->service.max_seconds;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return errno;
 	pipefd[0] = high_fd(pipefd[0]);
@@ -575,6 +589,8 @@ static int start_and_wait(const struct job_manifest *m, const struct confine *c,
 	exec_error(pipefd[0], ce);
 	*stage = ce[0];
 	e = ce[1];
+	if (!e && hooks && hooks->started)
+		hooks->started(r.job, hooks->arg);
 	wait_job(&r, t0 + deadline * 1000, m, st);
 	/* nothing of the job outlives it: processes that escaped its session neither */
 	kill_uid(m, &r);

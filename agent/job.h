@@ -7,6 +7,7 @@
 #ifndef CVM_AGENT_JOB_H
 #define CVM_AGENT_JOB_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,17 @@ struct job_limits {
 enum job_network {
 	JOB_NETWORK_NONE,
 	JOB_NETWORK_GUEST,
+};
+
+/*
+ * A service (docs/tunnel.md): the job listens on port in its own network
+ * namespace, reached only through the agent's TLS terminator, until the
+ * order's deadline (max_seconds when set and smaller) or the customer's
+ * signed stop.
+ */
+struct job_service {
+	uint64_t port;
+	uint64_t max_seconds; /* 0: the job's deadline */
 };
 
 struct job_manifest {
@@ -59,6 +71,8 @@ struct job_manifest {
 	 */
 	uint8_t recipient[33];
 	bool has_recipient;
+	struct job_service service;
+	bool has_service;
 };
 
 /*
@@ -74,8 +88,21 @@ struct job_status {
 	int exit_code; /* when it exited; -1 otherwise */
 	int signal;    /* the signal that ended it; 0 otherwise */
 	bool timed_out;
+	bool stopped; /* ended by *job_hooks.stop */
 	uint64_t runtime_ms;
 };
+
+/*
+ * For a service: started is told the job's first process once its program
+ * runs (its network namespace then exists); a nonzero *stop ends the job as
+ * its deadline would. Set before job_run, NULL for none.
+ */
+struct job_hooks {
+	void (*started)(pid_t pid, void *arg);
+	void *arg;
+	volatile sig_atomic_t *stop;
+};
+void job_set_hooks(const struct job_hooks *h);
 
 /* The memory limit when the manifest sets no memory_bytes: half the guest's memory, at least 16 MiB. */
 uint64_t job_memory_default(void);

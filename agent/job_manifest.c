@@ -111,6 +111,9 @@ static int check_manifest(struct json_reader *rd, void *base)
 	for (size_t i = 0; i < m->envc; i++)
 		if (env_reserved(m->env[i], m->rootfs))
 			return json_reader_fail(rd, "env", "a name that is invalid or reserved");
+	/* a service is reached through the agent's terminator alone, never on the guest's NIC */
+	if (m->has_service && m->network == JOB_NETWORK_GUEST)
+		return json_reader_fail(rd, "service", "needs \"network\": \"none\"");
 	/* a container's output has a place of its own in its root */
 	if (m->rootfs && !m->output_dir[0])
 		memcpy(m->output_dir, "/output", sizeof("/output"));
@@ -214,6 +217,15 @@ static const struct json_member limits_members[] = {
 };
 static const struct json_schema limits_schema = JSON_SCHEMA(limits_members);
 
+/* "service": the port the job listens on in its namespace, and at most how long it serves. */
+static const struct json_member service_members[] = {
+	{ "port", .type = JSON_INT, .flags = JSON_REQUIRED, JSON_FIELD(struct job_service, port),
+	  .min = 1, .max = 65535 },
+	{ "max_seconds", .type = JSON_INT, JSON_FIELD(struct job_service, max_seconds), .min = 1,
+	  .max = JOB_MAX_SECONDS },
+};
+static const struct json_schema service_schema = JSON_SCHEMA(service_members);
+
 /* "network": "none" (the default) or "guest": asked for by name, nothing else. */
 static const char *const network_names[] = {
 	[JOB_NETWORK_NONE] = "none", [JOB_NETWORK_GUEST] = "guest", NULL
@@ -235,6 +247,8 @@ static const struct json_member manifest_members[] = {
 	{ "result_recipient", .type = JSON_CUSTOM, .flags = JSON_HAS, JSON_FIELD(JM, recipient),
 	  JSON_HAS_FIELD(JM, has_recipient), .read = read_recipient },
 	{ "rootfs", .type = JSON_BOOL, JSON_FIELD(JM, rootfs) },
+	{ "service", .type = JSON_OBJECT, .flags = JSON_HAS, JSON_FIELD(JM, service),
+	  JSON_HAS_FIELD(JM, has_service), .object = &service_schema },
 };
 #undef JM
 static const struct json_schema manifest_schema = { manifest_members, ARRAY_SIZE(manifest_members),

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <secp256k1.h>
 
 #include "agent/agent.h"
 #include "lib/lib.h"
@@ -28,7 +30,7 @@
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 		       const unsigned char *in, unsigned inlen, void *arg)
 {
-	static const unsigned char ours[] = "\x0c" TUNNEL_ALPN;
+	static const unsigned char ours[] = "\x0c" TUNNEL_ALPN "\x0a" TUNNEL_STOP_ALPN;
 
 	(void)ssl;
 	(void)arg;
@@ -37,6 +39,39 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 				  inlen) == OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_OK;
 	return SSL_TLSEXT_ERR_NOACK;
+}
+
+static bool alpn_is(const unsigned char *p, unsigned n, const char *name)
+{
+	return n == strlen(name) && !memcmp(p, name, n);
+}
+
+/*
+ * The customer's stop: a signature by the order's customer key over this
+ * session's stop digest. Taken: *stop_job set, 1 answered; else 0.
+ */
+static int answer_stop(struct tunnel_server *s, SSL *ssl)
+{
+	uint8_t sig[64], ekm[TUNNEL_EXPORTER_LEN], digest[32], yes = 0;
+	secp256k1_ecdsa_signature es;
+	secp256k1_pubkey pk;
+	size_t w;
+
+	if (tunnel_read_all(ssl, sig, sizeof(sig)) < 0)
+		return -EIO;
+	if (s->stop_job &&
+	    SSL_export_keying_material(ssl, ekm, sizeof(ekm), TUNNEL_STOP_LABEL,
+				       strlen(TUNNEL_STOP_LABEL), NULL, 0, 0) == 1 &&
+	    tunnel_stop_digest(s->order_sha256, ekm, digest) == 0 && cvm_secp256k1() &&
+	    secp256k1_ecdsa_signature_parse_compact(cvm_secp256k1(), &es, sig) &&
+	    !secp256k1_ecdsa_signature_normalize(cvm_secp256k1(), NULL, &es) &&
+	    secp256k1_ec_pubkey_parse(cvm_secp256k1(), &pk, s->customer_pub, 33) &&
+	    secp256k1_ecdsa_verify(cvm_secp256k1(), &es, digest, &pk)) {
+		*s->stop_job = 1;
+		atomic_fetch_add(&s->stops, 1);
+		yes = 1;
+	}
+	return SSL_write_ex(ssl, &yes, 1, &w) == 1 && yes ? 1 : -EACCES;
 }
 
 int tunnel_server_init(struct tunnel_server *s, EVP_PKEY *key, const uint8_t *der, size_t len,
@@ -163,7 +198,10 @@ static void *conn_thread(void *arg)
 	tunnel_set_timeout(c->fd, s->io_timeout_ms);
 	if (ssl && SSL_set_fd(ssl, c->fd) == 1 && SSL_accept(ssl) == 1) {
 		SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-		ok = !alpn_len || answer_fresh(s, ssl) == 0;
+		if (alpn_is(alpn, alpn_len, TUNNEL_STOP_ALPN))
+			answer_stop(s, ssl); /* a stop's connection goes no further */
+		else
+			ok = !alpn_len || answer_fresh(s, ssl) == 0;
 	}
 	if (ok && (svc = s->connect_service(s->service_arg)) >= 0) {
 		/* the service's stream has no deadline of its own: the order's does */

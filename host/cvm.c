@@ -47,6 +47,9 @@ static const struct {
 	{ "chain", chain_main, "deploy the Market contract; addresses, balances, withdrawals",
 	  true },
 	{ "offer", offer_main, "register an offer (compute, solution, data) on the chain", true },
+	{ "connect", connect_main, "open a service order's attested tunnel, checked first", true },
+	{ "fetch", fetch_main, "one HTTP request through a service order's attested tunnel",
+	  false },
 	{ "provider", provider_main,
 	  "the provider's daemon: run the chain's orders, post their results", true },
 };

@@ -52,6 +52,9 @@ int verity_tree_add(struct verity_tree *t, const uint8_t *blocks, size_t n);
 int verity_tree_end(struct verity_tree *t, uint8_t root[32]);
 void verity_tree_free(struct verity_tree *t);
 int keygen_main(int argc, char **argv);
+/* cvm connect, cvm fetch (connect_cmd.c, docs/tunnel.md) */
+int connect_main(int argc, char **argv);
+int fetch_main(int argc, char **argv);
 int result_main(int argc, char **argv);
 int image_main(int argc, char **argv);
 int collateral_main(int argc, char **argv);
@@ -155,6 +158,7 @@ struct qemu_paths {
 	const char *status;		      /* the file the status port writes to */
 	const char *swtpm_socket; /* swtpm's control socket, when the platform wants a vTPM */
 	const char *sim_launch; /* plain: the launch file for this order, instead of the image's */
+	const char *tunnel; /* "ADDR:PORT" of the host forwarded to the guest's TLS terminator */
 };
 
 /*

@@ -34,6 +34,7 @@
 #include "host/cvm.h"
 #include "lib/json_schema.h"
 #include "lib/lib.h"
+#include "measurement/tunnel.h"
 
 #define E_IMAGE "E_IMAGE: "
 #define E_LAUNCH "E_LAUNCH: "
@@ -472,7 +473,7 @@ static bool forward_address(const char *base, unsigned k, char out[16])
  * else. The cmd: form runs one socat per guest connection (docs/agent.md).
  */
 static void add_channels(struct args *a, const struct image *img, enum qemu_platform p,
-			 const char *status, const struct order *o)
+			 const char *status, const struct order *o, const char *tunnel)
 {
 	char net[4096], addr[16];
 	size_t n;
@@ -500,6 +501,18 @@ static void add_channels(struct args *a, const struct image *img, enum qemu_plat
 			a->err = -E2BIG;
 			return;
 		}
+	}
+	/* the way in: the host's address to the guest's terminator, ciphertext only */
+	if (tunnel && (!tunnel[0] || strspn(tunnel, "0123456789.:") != strlen(tunnel))) {
+		a->err = -EINVAL;
+		return;
+	}
+	if (tunnel)
+		n += (size_t)snprintf(net + n, sizeof(net) - n, ",hostfwd=tcp:%s-:%u", tunnel,
+				      TUNNEL_GUEST_PORT);
+	if (n >= sizeof(net)) {
+		a->err = -E2BIG;
+		return;
 	}
 	add(a, "-netdev");
 	add(a, "%s", net);
@@ -593,7 +606,7 @@ static void add_all(struct args *a, const struct image *img, const struct order 
 	for (size_t i = 0; i < o->ninputs; i++)
 		disks[4 + i] = esc[ESC_INPUT + i];
 	add_disks(a, p, disks, o->ninputs);
-	add_channels(a, img, p, esc[2], o);
+	add_channels(a, img, p, esc[2], o, paths->tunnel);
 	if (ip->vtpm)
 		add_vtpm(a, esc[3]);
 }

@@ -11,6 +11,7 @@
  * QEMU command line. This file holds the verb and the steps of one run;
  * host/run.h names the files of the rest.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -56,6 +57,11 @@ static void run_usage(FILE *f)
 	      "  --output-size BYTES   the output disk (default 268435456; 4 KiB multiple)\n"
 	      "  --upload-retries N    upload retries after the first try (default 4; 0-10),\n"
 	      "                        waiting 1 s, 2 s, 4 s... between them\n"
+	      "  --tunnel [ADDR:]PORT  a service order's way in (docs/tunnel.md): QEMU\n"
+	      "                        forwards this host address (ADDR default 127.0.0.1)\n"
+	      "                        to the guest's TLS terminator, blindly; clients check\n"
+	      "                        it with 'cvm connect'. Shown in the status and the\n"
+	      "                        summary's \"tunnel\"\n"
 	      "  --print-qemu          print the command line; launch nothing (--workdir\n"
 	      "                        defaults to .)\n"
 	      "  --test-vtpm-state DIR TEST ONLY: keep the vTPM's state in DIR across runs\n"
@@ -103,6 +109,33 @@ static int parse_value(int c, struct run_opts *o)
 	return 0;
 }
 
+/*
+ * --tunnel PORT (on 127.0.0.1) or A.B.C.D:PORT: the host's address that
+ * QEMU forwards to the guest's TLS terminator, kept as "A.B.C.D:PORT".
+ */
+static int parse_tunnel(const char *s, struct run_opts *o)
+{
+	static char kept[32];
+	const char *colon = strrchr(s, ':');
+	unsigned char a[4];
+	char addr[16] = "127.0.0.1";
+	uint64_t port;
+
+	if (colon) {
+		if ((size_t)(colon - s) >= sizeof(addr))
+			return -EINVAL;
+		memcpy(addr, s, (size_t)(colon - s));
+		addr[colon - s] = 0;
+		if (inet_pton(AF_INET, addr, a) != 1 || strspn(addr, "0123456789.") != strlen(addr))
+			return -EINVAL;
+	}
+	if (parse_u64(colon ? colon + 1 : s, &port) < 0 || port < 1 || port > 65535)
+		return -EINVAL;
+	snprintf(kept, sizeof(kept), "%s:%u", addr, (unsigned)port);
+	o->tunnel = kept;
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
@@ -115,6 +148,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		{ "output-size", required_argument, NULL, 's' },
 		{ "upload-retries", required_argument, NULL, 'u' },
 		{ "test-vtpm-state", required_argument, NULL, 'T' },
+		{ "tunnel", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -148,6 +182,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'T':
 			o->test_vtpm = optarg;
+			break;
+		case 't':
+			if (parse_tunnel(optarg, o) < 0)
+				return log_error(
+					       "--tunnel: PORT or A.B.C.D:PORT (port 1 to 65535)"),
+				       -EINVAL;
 			break;
 		case 's':
 		case 'u':
@@ -288,6 +328,7 @@ static int qemu_argv(const struct run_opts *ro, const struct order *o, const str
 		.status = p->status,
 		.swtpm_socket = p->sock,
 		.sim_launch = img->platform[ro->platform].sim_launch[0] ? p->sim_launch : NULL,
+		.tunnel = ro->tunnel,
 	};
 
 	for (size_t i = 0; i < o->ninputs; i++)
@@ -692,6 +733,7 @@ static int run_order(const struct run_opts *ro, const struct order *o, const str
 	char err[480], **argv = NULL;
 
 	r.st.who = o->id;
+	r.st.tunnel = ro->tunnel;
 	if (prepare_workdir(&r, err, sizeof(err)) < 0)
 		return log_error("%s: %s", ro->order, err), RUN_REFUSED;
 	/* the launch must be possible before anything is fetched */

@@ -43,6 +43,7 @@ enum {
 struct run_opts {
 	const char *order, *images, *workdir, *qemu, *limits;
 	const char *test_vtpm; /* TEST ONLY: a vTPM state kept across runs (--test-vtpm-state) */
+	const char *tunnel; /* --tunnel: "ADDR:PORT" forwarded to the guest's terminator, or NULL */
 	enum qemu_platform platform;
 	bool print;
 	uint64_t output_size;
@@ -65,8 +66,10 @@ struct status_follow {
 	uint64_t off;	 /* bytes of the status file consumed */
 	char buf[STATUS_LINE_MAX];
 	size_t len;
-	bool skipping; /* inside a line longer than buf */
-	unsigned bad;  /* lines that were not status lines */
+	bool skipping;	      /* inside a line longer than buf */
+	unsigned bad;	      /* lines that were not status lines */
+	const char *tunnel;   /* the forwarded address, shown with the tunnel's line */
+	char tunnel_cert[65]; /* the tunnel's certificate digest, as the agent said */
 	size_t n;
 	struct {
 		char phase[STATUS_PHASE_MAX], code[STATUS_CODE_MAX];

@@ -25,6 +25,8 @@ static void status_show(const struct status_follow *f, const struct status_line 
 		snprintf(what, sizeof(what), " (input %s)", sl->input);
 	else if (sl->started)
 		snprintf(what, sizeof(what), " (started)");
+	else if (sl->cert_sha256[0] && f->tunnel)
+		snprintf(what, sizeof(what), " (open at %s)", f->tunnel);
 	else if (sl->exit_code >= 0 && sl->runtime_ms >= 0)
 		snprintf(what, sizeof(what), " (exit %d after %.1f s)", sl->exit_code,
 			 sl->runtime_ms / 1000);
@@ -42,6 +44,8 @@ static void status_take(struct status_follow *f, const char *line, size_t n)
 		return;
 	}
 	status_show(f, &sl);
+	if (!strcmp(sl.phase, "tunnel") && sl.ok && sl.cert_sha256[0])
+		memcpy(f->tunnel_cert, sl.cert_sha256, sizeof(f->tunnel_cert));
 	if (f->n < STATUS_SEEN_MAX) {
 		snprintf(f->seen[f->n].phase, sizeof(f->seen[f->n].phase), "%s", sl.phase);
 		snprintf(f->seen[f->n].code, sizeof(f->seen[f->n].code), "%s", sl.code);

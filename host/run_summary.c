@@ -108,6 +108,14 @@ void summary_print(const struct run *r)
 	cJSON_AddNumberToObject(s, "exit", r->exit);
 	add_str_or_null(s, "code", r->code);
 	summary_status(s, &r->st);
+	if (r->ro->tunnel) {
+		cJSON *tu = cJSON_AddObjectToObject(s, "tunnel");
+
+		cJSON_AddStringToObject(tu, "address", r->ro->tunnel);
+		add_str_or_null(tu, "cert_sha256", r->st.tunnel_cert[0] ? r->st.tunnel_cert : NULL);
+	} else {
+		cJSON_AddNullToObject(s, "tunnel");
+	}
 	summary_qemu(s, r);
 	summary_files(s, r);
 	t = cJSON_AddObjectToObject(s, "times");

@@ -13,18 +13,19 @@
 
 #include <openssl/ssl.h>
 
+#include "host/cvm.h"
 #include "measurement/measurement.h"
 #include "measurement/order.h"
 
 struct tunnel_client_opts {
 	const char *host; /* an address or name */
 	uint16_t port;
-	const struct reference *ref; /* the image's values; NULL: none compared */
-	const struct order *order;   /* the order the endpoint must run; NULL: any */
-	const char *test_roots;	     /* a test PKI's roots (test builds' evidence) */
-	const char *collateral;	     /* TDX collateral directory, or NULL */
-	bool no_fresh;		     /* skip the freshness exchange (a replay then passes) */
-	long timeout_ms;	     /* connect, handshake and the exchange; 0: 10 s */
+	const struct refsrc *rsrc; /* the image's values or manifest; NULL: none compared */
+	const struct order *order; /* the order the endpoint must run; NULL: any */
+	const char *test_roots;	   /* a test PKI's roots (test builds' evidence) */
+	const char *collateral;	   /* TDX collateral directory, or NULL */
+	bool no_fresh;		   /* skip the freshness exchange (a replay then passes) */
+	long timeout_ms;	   /* connect, handshake and the exchange; 0: 10 s */
 };
 
 struct tunnel_conn {
@@ -47,5 +48,15 @@ struct tunnel_conn {
 int tunnel_connect(const struct tunnel_client_opts *o, struct tunnel_conn *c, char *err,
 		   size_t errlen);
 void tunnel_conn_close(struct tunnel_conn *c);
+
+/*
+ * The customer's stop (docs/tunnel.md): the endpoint's certificate checked
+ * as above, then this session's stop signed with k, the order's customer
+ * key (o->order required). 0 taken; -EACCES refused (E_TUNNEL_STOP); else
+ * as tunnel_connect.
+ */
+struct result_key;
+int tunnel_stop(const struct tunnel_client_opts *o, const struct result_key *k, char *err,
+		size_t errlen);
 
 #endif

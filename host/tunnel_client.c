@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <secp256k1.h>
 
 #include "host/tunnel.h"
 #include "lib/lib.h"
@@ -91,12 +92,27 @@ static int appraise(const struct tunnel_client_opts *o, const char *tee, const c
 		r = set_error(err, errlen, -EKEYREJECTED, "%s: %s", binding_code, what);
 		goto out;
 	}
-	verdict_init(&v, pl->id);
-	if (o->ref && kbs_evidence_verify(&e, pv.snp, pv.tdx, o->ref, rd, reg, &reglen, &v) != 0) {
-		r = set_error(err, errlen, -EKEYREJECTED,
-			      "E_TUNNEL_REFERENCE: %s: not the reference's image: %s", what,
-			      verdict_ok(&v) ? "not verified" : verdict_first_failure(&v)->detail);
-		goto out;
+	if (o->rsrc) {
+		struct reference *cands = NULL;
+		size_t n = 0;
+
+		verdict_init(&v, pl->id);
+		r = refsrc_candidates(o->rsrc, pl->id, &cands, &n, why, sizeof(why));
+		if (r == 0 && !o->rsrc->is_manifest && !platform_in_reference(pl, &o->rsrc->ref))
+			r = set_error(why, sizeof(why), -EKEYREJECTED,
+				      "the reference has no values for %s", pl->name);
+		if (r == 0 && kbs_evidence_verify_any(&e, pv.snp, pv.tdx, cands, n, rd, reg,
+						      &reglen, &v) != 0)
+			r = set_error(why, sizeof(why), -EKEYREJECTED, "%s",
+				      verdict_ok(&v) ? "not verified"
+						     : verdict_first_failure(&v)->detail);
+		free(cands);
+		if (r < 0) {
+			r = set_error(err, errlen, -EKEYREJECTED,
+				      "E_TUNNEL_REFERENCE: %s: not the reference's image: %s", what,
+				      why);
+			goto out;
+		}
 	}
 	if (o->order && order_evidence_check(&e, o->order, why, sizeof(why)) < 0) {
 		r = set_error(err, errlen, -EKEYREJECTED, "E_TUNNEL_ORDER: %s: %s", what, why);
@@ -185,10 +201,10 @@ static int check_fresh(const struct tunnel_client_opts *o, struct tunnel_conn *c
 	return r;
 }
 
-int tunnel_connect(const struct tunnel_client_opts *o, struct tunnel_conn *c, char *err,
-		   size_t errlen)
+/* TCP, TLS 1.3 offering alpn (a wire-format list, or NULL), and the certificate checked. */
+static int open_checked(const struct tunnel_client_opts *o, const unsigned char *alpn,
+			size_t alpn_len, struct tunnel_conn *c, char *err, size_t errlen)
 {
-	static const unsigned char alpn[] = "\x0c" TUNNEL_ALPN;
 	const long ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
 	int r;
 
@@ -201,7 +217,7 @@ int tunnel_connect(const struct tunnel_client_opts *o, struct tunnel_conn *c, ch
 	c->ssl = c->ctx ? SSL_new(c->ctx) : NULL;
 	if (!c->ssl || SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_set_fd(c->ssl, c->fd) != 1 ||
-	    (!o->no_fresh && SSL_set_alpn_protos(c->ssl, alpn, sizeof(alpn) - 1) != 0)) {
+	    (alpn && SSL_set_alpn_protos(c->ssl, alpn, (unsigned)alpn_len) != 0)) {
 		tunnel_conn_close(c);
 		return set_error(err, errlen, -ENOMEM, "E_TUNNEL: cannot make a TLS client");
 	}
@@ -214,6 +230,17 @@ int tunnel_connect(const struct tunnel_client_opts *o, struct tunnel_conn *c, ch
 				 o->host, o->port);
 	}
 	r = check_certificate(o, c, err, errlen);
+	if (r < 0)
+		tunnel_conn_close(c);
+	return r;
+}
+
+int tunnel_connect(const struct tunnel_client_opts *o, struct tunnel_conn *c, char *err,
+		   size_t errlen)
+{
+	static const unsigned char alpn[] = "\x0c" TUNNEL_ALPN;
+	int r = open_checked(o, o->no_fresh ? NULL : alpn, sizeof(alpn) - 1, c, err, errlen);
+
 	if (r == 0 && !o->no_fresh)
 		r = check_fresh(o, c, err, errlen);
 	if (r < 0) {
@@ -222,6 +249,46 @@ int tunnel_connect(const struct tunnel_client_opts *o, struct tunnel_conn *c, ch
 	}
 	tunnel_set_timeout(c->fd, 0);
 	return 0;
+}
+
+int tunnel_stop(const struct tunnel_client_opts *o, const struct result_key *k, char *err,
+		size_t errlen)
+{
+	static const unsigned char alpn[] = "\x0a" TUNNEL_STOP_ALPN;
+	uint8_t ekm[TUNNEL_EXPORTER_LEN], digest[32], compact[64], yes = 0;
+	const unsigned char *sel = NULL;
+	secp256k1_ecdsa_signature sig;
+	struct tunnel_conn c;
+	unsigned sel_len = 0;
+	size_t w;
+	int r;
+
+	if (!o->order || !k->sk)
+		return set_error(err, errlen, -EINVAL,
+				 "E_TUNNEL_STOP: a stop needs the order and its customer's key");
+	if ((r = open_checked(o, alpn, sizeof(alpn) - 1, &c, err, errlen)) < 0)
+		return r;
+	SSL_get0_alpn_selected(c.ssl, &sel, &sel_len);
+	if (sel_len != strlen(TUNNEL_STOP_ALPN) || memcmp(sel, TUNNEL_STOP_ALPN, sel_len))
+		r = set_error(err, errlen, -EPROTO,
+			      "E_TUNNEL_STOP: the endpoint does not take stops (" TUNNEL_STOP_ALPN
+			      ")");
+	else if (SSL_export_keying_material(c.ssl, ekm, sizeof(ekm), TUNNEL_STOP_LABEL,
+					    strlen(TUNNEL_STOP_LABEL), NULL, 0, 0) != 1 ||
+		 tunnel_stop_digest(o->order->sha256, ekm, digest) < 0 || !cvm_secp256k1() ||
+		 !secp256k1_ecdsa_sign(cvm_secp256k1(), &sig, digest, k->sk, NULL, NULL) ||
+		 !secp256k1_ecdsa_signature_serialize_compact(cvm_secp256k1(), compact, &sig))
+		r = set_error(err, errlen, -EIO, "E_TUNNEL_STOP: cannot sign the stop");
+	else if (SSL_write_ex(c.ssl, compact, sizeof(compact), &w) != 1 ||
+		 tunnel_read_all(c.ssl, &yes, 1) < 0)
+		r = set_error(err, errlen, -EPROTO,
+			      "E_TUNNEL_STOP: the endpoint ended the exchange");
+	else if (yes != 1)
+		r = set_error(err, errlen, -EACCES,
+			      "E_TUNNEL_STOP: the endpoint refused the stop (not this order's "
+			      "customer key)");
+	tunnel_conn_close(&c);
+	return r;
 }
 
 void tunnel_conn_close(struct tunnel_conn *c)

@@ -69,6 +69,7 @@ static void status_line_extras(const cJSON *root, struct status_line *sl)
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "state");
 	const cJSON *ec = cJSON_GetObjectItemCaseSensitive(root, "exit_code");
 	const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "runtime_ms");
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(root, "cert_sha256");
 
 	sl->exit_code = -1;
 	sl->runtime_ms = -1;
@@ -84,6 +85,9 @@ static void status_line_extras(const cJSON *root, struct status_line *sl)
 		sl->exit_code = (int)ec->valuedouble;
 	if (cJSON_IsNumber(rt) && rt->valuedouble >= 0 && rt->valuedouble < STATUS_T_MAX)
 		sl->runtime_ms = rt->valuedouble;
+	if (cJSON_IsString(cs) && strlen(cs->valuestring) == 64 &&
+	    strspn(cs->valuestring, "0123456789abcdef") == 64)
+		memcpy(sl->cert_sha256, cs->valuestring, 65);
 }
 
 int status_line_parse(const char *text, size_t n, struct status_line *sl)

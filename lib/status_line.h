@@ -60,7 +60,8 @@ struct status_line {
 	char input[33];
 	bool started;
 	int exit_code;
-	double runtime_ms; /* -1 when absent */
+	double runtime_ms;    /* -1 when absent */
+	char cert_sha256[65]; /* a tunnel line's certificate digest (64 hex digits), or "" */
 };
 
 /* PHASE and CODE as the format has them. */

@@ -51,6 +51,17 @@ int tunnel_fresh_report_data(const uint8_t exporter[TUNNEL_EXPORTER_LEN],
 			     TUNNEL_NONCE_LEN, out);
 }
 
+int tunnel_stop_digest(const uint8_t order_sha256[32], const uint8_t exporter[TUNNEL_EXPORTER_LEN],
+		       uint8_t out[32])
+{
+	uint8_t buf[sizeof(TUNNEL_STOP_TAG) - 1 + 32 + TUNNEL_EXPORTER_LEN];
+
+	memcpy(buf, TUNNEL_STOP_TAG, sizeof(TUNNEL_STOP_TAG) - 1);
+	memcpy(buf + sizeof(TUNNEL_STOP_TAG) - 1, order_sha256, 32);
+	memcpy(buf + sizeof(TUNNEL_STOP_TAG) - 1 + 32, exporter, TUNNEL_EXPORTER_LEN);
+	return EVP_Digest(buf, sizeof(buf), out, NULL, EVP_sha256(), NULL) == 1 ? 0 : -EIO;
+}
+
 /* A non-critical extension oid whose extnValue is the DER OCTET STRING of p. */
 static int add_octets_ext(X509 *x, const char *oid, const void *p, size_t n)
 {

@@ -49,6 +49,22 @@
  * A client that offers no ALPN gets the service's stream at once.
  */
 #define TUNNEL_ALPN "cvm-tunnel/1"
+/* The guest's port of the terminator; cvm run --tunnel forwards a host port to it. */
+#define TUNNEL_GUEST_PORT 8443
+/*
+ * The customer's stop, on a connection whose ALPN is TUNNEL_STOP_ALPN:
+ * the client sends a compact secp256k1 ECDSA signature (64 bytes, low S)
+ * by the order's customer key over
+ *
+ *   SHA-256("cvm-tunnel-stop:" || order SHA-256 || exporter)
+ *
+ * with exporter = 32 bytes of label TUNNEL_STOP_LABEL and no context; the
+ * endpoint answers one byte, 1 when the stop is taken, 0 when refused. A
+ * stop is good in its own TLS session only.
+ */
+#define TUNNEL_STOP_ALPN "cvm-stop/1"
+#define TUNNEL_STOP_TAG "cvm-tunnel-stop:"
+#define TUNNEL_STOP_LABEL "EXPORTER-cvm-tunnel-stop"
 #define TUNNEL_NONCE_LEN 32
 #define TUNNEL_EXPORTER_LEN 32
 
@@ -111,5 +127,9 @@ void tunnel_cert_free(struct tunnel_cert *c);
 /* Both ends: a socket's send and receive timeouts (0: none); n bytes from an SSL * (0, -EIO). */
 void tunnel_set_timeout(int fd, long ms);
 int tunnel_read_all(void *ssl, void *buf, size_t n);
+
+/* The digest a stop signs: SHA-256(TUNNEL_STOP_TAG || order_sha256 || exporter). 0, -EIO. */
+int tunnel_stop_digest(const uint8_t order_sha256[32], const uint8_t exporter[TUNNEL_EXPORTER_LEN],
+		       uint8_t out[32]);
 
 #endif

@@ -47,41 +47,17 @@ luks() { js "$1" "s['luks_header_sha256']"; }
 phase() { grep "\"phase\":\"$2\"" "$tmp/run-$1/status" 2>/dev/null | tail -n 1; }
 
 # ---- the image builder: one generic image, its signed manifest ----
-pki=$tmp/pki
-"$top/scripts/gen-test-pki" "$pki" >/dev/null
-builder=$("$cvm" keygen -o "$tmp/builder.key") || bad "builder key"
-src=$tmp/src
-mkdir -p "$src/sim-pki/tdx" "$tmp/images"
-cp "$pki/tdx/ak.key" "$pki/tdx/pck.key" "$pki/tdx/pck-chain.pem" "$src/sim-pki/tdx/"
-cp "$top/vm-images/default/initrd.list" "$src/initrd.list"
-printf '\n# test build only: the sim backend and its test PKI\nmodule qemu_fw_cfg\ntree sim-pki /etc/cvm/sim-pki\n' >>"$src/initrd.list"
-cat >"$src/agent.json" <<EOA
-{"tee": "sim",
- "broker": {"retries": 1, "backoff_ms": 200, "timeout_ms": 20000},
- "network": {"interface": "eth0", "address": "10.0.2.15/24", "gateway": "10.0.2.2"},
- "sim": {"pki": "/etc/cvm/sim-pki", "platform": "tdx",
-         "launch": "/sys/firmware/qemu_fw_cfg/by_name/opt/org.cvm/sim-launch/raw"}}
-EOA
-$py -c 'import json,sys
-i = json.load(open(sys.argv[1])); i["platforms"]["plain"]["sim_launch"] = "sim-launch.json"
-json.dump(i, open(sys.argv[2], "w"))' "$top/vm-images/default/image.json" "$src/image.json"
-expect "image: one generic image for every order, its manifest signed" 0 "manifest_sha256" -- \
-	"$cvm" image build "$top/vm-images/default" -o "$tmp/images/default" --key "$tmp/builder.key" \
-	--platforms tdx --file cvm-agent="$bin/cvm-agent-test" --file agent.json="$src/agent.json" \
-	--file initrd.list="$src/initrd.list" --file image.json="$src/image.json" --file sim-pki="$src/sim-pki" \
-	--kver "$kver"
+. "$top/tests/e2e/lib.sh"
+if e2e_image && grep -q manifest_sha256 "$tmp/image.out"; then
+	ok "image: one generic image for every order, its manifest signed"
+else
+	bad "image: the build"; cat "$tmp/image.out"
+fi
 if grep -a -q -e 'broker.pem' -e '"resource"' "$tmp/images/default/initrd.img" "$src/agent.json"; then
 	bad "image: the image names a broker"
 else
 	ok "image: no broker URL, CA or resource in the image"
 fi
-# RTMR0 (the firmware's configuration) is published by the provider; the "hardware" of the sim
-rtmr0=$(printf '5a%.0s' $(seq 48))
-$py -c 'import json,sys
-m = json.load(open(sys.argv[1]))
-l = [x for x in m["platforms"]["tdx"]["launches"] if x["memory_mib"] == 1024][0]
-json.dump({"mrtd": l["mrtd"], "rtmr0": sys.argv[2], "rtmr1": l["rtmr1"], "rtmr2": l["rtmr2"]},
-          open(sys.argv[3], "w"))' "$tmp/images/default/manifest.json" "$rtmr0" "$tmp/images/default/sim-launch.json"
 
 # ---- the customer ----
 customer=$("$cvm" keygen -o "$tmp/customer.key") || bad "customer key"
@@ -178,24 +154,7 @@ bspki=$(openssl x509 -in "$tmp/b-tls.pem" -pubkey -noout | openssl pkey -pubin -
 dead=$(free_port)
 
 # ---- the provider's files: volumes by GET, results by PUT ----
-wport=$(free_port)
-cat >"$tmp/files.py" <<'EOP'
-import http.server, os, sys
-root = sys.argv[1]
-class H(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def do_PUT(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        with open(os.path.join(root, "up", os.path.basename(self.path)), "wb") as f:
-            f.write(body)
-        self.send_response(201); self.send_header("Content-Length", "0"); self.end_headers()
-    def translate_path(self, path):
-        return os.path.join(root, "www", os.path.basename(path))
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), H).serve_forever()
-EOP
-$py "$tmp/files.py" "$tmp" "$wport" 2>"$tmp/files.log" &
-pids="$pids $!"
-wait_port "$wport" || bad "the file server did not start"
+e2e_files || bad "the file server did not start"
 
 # ---- the customer's orders ----
 # order ID SOLUTION SOLUTION_RESOURCE DATA_BROKER_PORT|- [DATA_RESOURCE] : $tmp/ID.json, signed
@@ -241,7 +200,6 @@ run() {
 }
 requests() { grep -c ' auth:' "$tmp/broker-$1.log"; }
 
-echo "{\"tdx\": {\"rtmr0\": \"$rtmr0\"}}" >"$tmp/pins.json"
 opener() { # BUNDLE ORDER OUT
 	"$cvm" result open "$1" --key "$tmp/customer.key" --order "$2" \
 		--reference "$tmp/images/default/manifest.json" --builder "$builder" --pins "$tmp/pins.json" \

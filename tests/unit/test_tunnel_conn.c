@@ -29,6 +29,7 @@
 #include "measurement/tunnel.h"
 #include "tests/unit/support/sim.h"
 
+#include "host/refsrc.c"
 #include "host/tunnel_client.c"
 
 /* ---- an echo service ---- */
