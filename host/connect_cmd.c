@@ -139,6 +139,30 @@ static int parse_target(const char *s, struct copts *o)
 	return 0;
 }
 
+/* [A.B.C.D:]PORT, the address 127.0.0.1 when none is given. */
+static int listen_spec(const char *spec, struct sockaddr_in *a)
+{
+	const char *colon = strrchr(spec, ':');
+	char addr[16] = "127.0.0.1", *end;
+	long p;
+
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	if (colon) {
+		if ((size_t)(colon - spec) >= sizeof(addr))
+			return -EINVAL;
+		memcpy(addr, spec, (size_t)(colon - spec));
+		addr[colon - spec] = 0;
+	}
+	errno = 0;
+	p = strtol(colon ? colon + 1 : spec, &end, 10);
+	if (errno || *end || end == (colon ? colon + 1 : spec) || p < 0 || p > 65535 ||
+	    inet_pton(AF_INET, addr, &a->sin_addr) != 1)
+		return -EINVAL;
+	a->sin_port = htons((uint16_t)p);
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct copts *o)
 {
 	static const struct option longopts[] = {
@@ -164,6 +188,7 @@ static int parse(int argc, char **argv, struct copts *o)
 	int c;
 
 	optind = 1;
+	opterr = 0; /* one line of our own for an unknown option */
 	while ((c = getopt_long(argc, argv, o->fetch ? "ho:" : "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_REFERENCE:
@@ -227,6 +252,8 @@ static int parse(int argc, char **argv, struct copts *o)
 		       -EINVAL;
 	if (o->fetch && (o->listen || o->stop || o->key))
 		return log_error("--listen, --stop and --key are cvm connect's"), -EINVAL;
+	if (o->listen && listen_spec(o->listen, &(struct sockaddr_in){ 0 }) < 0)
+		return log_error("--listen %s: [A.B.C.D:]PORT", o->listen), -EINVAL;
 	if (o->stop && (!o->order || !o->key || o->listen))
 		return log_error("--stop needs --order and --key, and no --listen"), -EINVAL;
 	if (!o->stop && !o->reference && !o->unpinned)
@@ -298,25 +325,12 @@ static void *forward_one(void *arg)
 
 static int listen_on(const char *spec, uint16_t *port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	const char *colon = strrchr(spec, ':');
-	char addr[16] = "127.0.0.1", *end;
+	struct sockaddr_in a;
 	socklen_t n = sizeof(a);
-	long p;
 	int fd;
 
-	if (colon) {
-		if ((size_t)(colon - spec) >= sizeof(addr))
-			return -EINVAL;
-		memcpy(addr, spec, (size_t)(colon - spec));
-		addr[colon - spec] = 0;
-	}
-	errno = 0;
-	p = strtol(colon ? colon + 1 : spec, &end, 10);
-	if (errno || *end || end == (colon ? colon + 1 : spec) || p < 0 || p > 65535 ||
-	    inet_pton(AF_INET, addr, &a.sin_addr) != 1)
+	if (listen_spec(spec, &a) < 0)
 		return -EINVAL;
-	a.sin_port = htons((uint16_t)p);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) < 0 ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
@@ -424,9 +438,7 @@ static int connect_run(struct copts *o)
 	}
 	tunnel_conn_close(&c);
 	if ((lfd = listen_on(o->listen, &port)) < 0)
-		return log_error("--listen %s: %s", o->listen,
-				 lfd == -EINVAL ? "[A.B.C.D:]PORT" : strerror(-lfd)),
-		       EXIT_USAGE;
+		return log_error("--listen %s: %s", o->listen, strerror(-lfd)), EXIT_USAGE;
 	printf("127.0.0.1:%u\n", port);
 	fflush(stdout);
 	accept_loop(o, lfd);

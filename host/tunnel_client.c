@@ -214,9 +214,11 @@ static int open_checked(const struct tunnel_client_opts *o, const unsigned char 
 	if (r < 0)
 		return r;
 	c->ctx = SSL_CTX_new(TLS_client_method());
-	c->ssl = c->ctx ? SSL_new(c->ctx) : NULL;
-	if (!c->ssl || SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION) != 1 ||
-	    SSL_set_fd(c->ssl, c->fd) != 1 ||
+	/* the context's settings before SSL_new, which copies them */
+	c->ssl = c->ctx && SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION) == 1
+			 ? SSL_new(c->ctx)
+			 : NULL;
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
 	    (alpn && SSL_set_alpn_protos(c->ssl, alpn, (unsigned)alpn_len) != 0)) {
 		tunnel_conn_close(c);
 		return set_error(err, errlen, -ENOMEM, "E_TUNNEL: cannot make a TLS client");

@@ -184,6 +184,15 @@ grep -q "file=$tmp/w:1/order.img," "$tmp/rel.cmd" && grep -q "file=$tmp/w:1/inpu
 	ok "print-qemu: a relative work directory becomes absolute" || { bad "relative workdir"; cat "$tmp/rel.cmd" "$tmp/err"; }
 grep -q "^qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 .*'user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:socat - TCP:broker.example.com:8443,guestfwd=tcp:10.0.2.101:443-cmd:socat - TCP:10.1.2.3:443'" "$tmp/plain.cmd" &&
 	ok "plain: the order's size and a forward per broker" || { bad "plain command line"; cat "$tmp/plain.cmd"; }
+# --tunnel: one forward in, to the guest's terminator; an address that is not one is refused
+expect "print-qemu --tunnel" 0 "hostfwd=tcp:127.0.0.1:18443-:8443'" -- \
+	"$cvm" run "$tmp/signed.json" --print-qemu --images "$tmp/images" --workdir "$tmp/work" --tunnel 18443
+expect "print-qemu --tunnel ADDR:PORT" 0 "hostfwd=tcp:0.0.0.0:443-:8443'" -- \
+	"$cvm" run "$tmp/signed.json" --print-qemu --images "$tmp/images" --workdir "$tmp/work" --tunnel 0.0.0.0:443
+for t in 0 65536 x:1 "1.2.3.4:1,guestfwd=tcp:1.1.1.1:1-cmd:sh" "1.2.3:80" ":80" "127.0.0.1:"; do
+	expect "--tunnel '$t' refused" 2 "--tunnel: PORT or A.B.C.D:PORT" -- \
+		"$cvm" run "$tmp/signed.json" --print-qemu --images "$tmp/images" --tunnel "$t"
+done
 swtpm socket --tpm2 --tpmstate dir="$tmp/work" --ctrl type=unixio,path="$tmp/work/swtpm.sock" \
 	--pid file="$tmp/work/swtpm.pid" --flags startup-clear --daemon 2>"$tmp/swtpm.log" || bad "swtpm"
 # QEMU opens every device, disk, chardev and the vTPM, loads the kernel and stops before

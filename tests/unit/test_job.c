@@ -576,6 +576,23 @@ static void test_manifest_without_recipient(void **state)
 	job_manifest_free(&m);
 }
 
+/* A service: its port in the job's own namespace, and at most how long it serves. */
+static void test_manifest_service(void **state)
+{
+	static const char *text = "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, "
+				  "\"service\": {\"port\": 8080, \"max_seconds\": 600}}";
+	struct job_manifest m;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(job_manifest_parse(text, strlen(text), &m, err, sizeof(err)), 0);
+	assert_true(m.has_service);
+	assert_int_equal(m.service.port, 8080);
+	assert_int_equal(m.service.max_seconds, 600);
+	assert_int_equal(m.network, JOB_NETWORK_NONE);
+	job_manifest_free(&m);
+}
+
 static void test_manifest_refusals(void **state)
 {
 	static const struct {
@@ -726,6 +743,26 @@ static void test_manifest_refusals(void **state)
 		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"result_recipient\": "
 		  "\"02ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"}",
 		  "result_recipient: not a point" },
+		/* a service: its port and its time, and never on the guest's network */
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": "
+		  "{\"port\": 0}}",
+		  "service.port: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": "
+		  "{\"port\": 65536}}",
+		  "service.port: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": {}}",
+		  "service.port: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": "
+		  "{\"port\": 80, \"max_seconds\": 0}}",
+		  "service.max_seconds: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": "
+		  "{\"port\": 80, \"tls\": true}}",
+		  "service: unknown member" },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": 80}",
+		  "service: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"network\": "
+		  "\"guest\", \"service\": {\"port\": 80}}",
+		  "service: needs \"network\": \"none\"" },
 	};
 
 	(void)state;
@@ -872,6 +909,7 @@ int main(void)
 {
 	const struct CMUnitTest parse[] = {
 		cmocka_unit_test(test_manifest_without_recipient),
+		cmocka_unit_test(test_manifest_service),
 		cmocka_unit_test(test_manifest_refusals),
 		cmocka_unit_test(test_manifest_bounds),
 		cmocka_unit_test(test_manifest_defaults),

@@ -124,6 +124,30 @@ static char **launch(const struct image *img, enum qemu_platform p, const struct
 	return argv;
 }
 
+/* --tunnel: a hostfwd to the guest's terminator on the one network; nothing else in the address. */
+static void test_tunnel_forward(void **state)
+{
+	struct qemu_paths qp = paths;
+	char **argv, err[256];
+	bool seen = false;
+
+	(void)state;
+	qp.tunnel = "127.0.0.1:18443";
+	argv = launch(&image, QEMU_PLAIN, &qp);
+	for (size_t i = 0; argv[i]; i++)
+		if (!strcmp(argv[i], "-netdev")) {
+			assert_non_null(strstr(argv[i + 1], ",hostfwd=tcp:127.0.0.1:18443-:8443"));
+			assert_non_null(strstr(argv[i + 1], "restrict=on"));
+			seen = true;
+		}
+	assert_true(seen);
+	qemu_args_free(argv);
+	qp.tunnel = "127.0.0.1:1,guestfwd=tcp:10.0.2.9:1-cmd:sh";
+	argv = NULL;
+	assert_true(qemu_args(&image, &order, QEMU_PLAIN, &qp, &argv, err, sizeof(err)) < 0);
+	assert_null(argv);
+}
+
 /* ---- the exact lists ---- */
 
 static void test_plain_is_the_e2e_command_line(void **state)
@@ -602,6 +626,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_is_the_e2e_command_line),
+		cmocka_unit_test(test_tunnel_forward),
 		cmocka_unit_test(test_tdx_command_line),
 		cmocka_unit_test(test_snp_command_line),
 		cmocka_unit_test(test_launch_binds_the_signed_order),
