@@ -27,68 +27,18 @@
 #include "host/tunnel.h"
 #include "lib/lib.h"
 #include "measurement/tunnel.h"
+#include "tests/unit/support/echo.h"
 #include "tests/unit/support/sim.h"
 
 #include "host/refsrc.c"
 #include "host/tunnel_client.c"
 
-/* ---- an echo service ---- */
-
-static int listen_any(uint16_t *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t n = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(fd, 64), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
-static void *echo_conn(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-	char buf[4096];
-	ssize_t n;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (fd_write_all(fd, buf, (size_t)n) < 0)
-			break;
-	close(fd);
-	return NULL;
-}
-
-static void *echo_loop(void *arg)
-{
-	int lfd = (int)(intptr_t)arg, fd;
-	pthread_t t;
-
-	while ((fd = accept(lfd, NULL, NULL)) >= 0) {
-		pthread_create(&t, NULL, echo_conn, (void *)(intptr_t)fd);
-		pthread_detach(t);
-	}
-	return NULL;
-}
-
 static uint16_t echo_port;
 
 static int connect_echo(void *arg)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				 .sin_port = htons(echo_port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
 	(void)arg;
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -ECONNREFUSED;
-	}
-	return fd;
+	return echo_connect(echo_port);
 }
 
 /* ---- endpoints: the genuine one, and a man in the middle's ---- */
@@ -119,7 +69,7 @@ static void endpoint_start(struct endpoint *e, EVP_PKEY *key, const uint8_t *der
 		fail_msg("%s", err);
 	e->s.connect_service = connect_echo;
 	e->s.io_timeout_ms = 500;
-	e->lfd = listen_any(&e->port);
+	e->lfd = echo_listen_any(&e->port);
 	assert_int_equal(pthread_create(&e->thread, NULL, serve, e), 0);
 }
 
@@ -146,13 +96,9 @@ static int setup(void **state)
 	struct tee_config cfg = { .sim_pki = sim_env("CVM_TEST_PKI"), .sim_platform = "tdx" };
 	uint8_t spki[32];
 	char err[512] = "";
-	pthread_t t;
-	int efd;
 
 	(void)state;
-	efd = listen_any(&echo_port);
-	pthread_create(&t, NULL, echo_loop, (void *)(intptr_t)efd);
-	pthread_detach(t);
+	echo_port = echo_start();
 	if (tee_open("sim", &cfg, &tee, err, sizeof(err)) < 0 ||
 	    agent_tunnel_cert(tee, time(NULL) - 60, 3600, &key, &der, &der_len, spki, err,
 			      sizeof(err)) < 0)
@@ -316,6 +262,42 @@ static void test_replayed_certificate(void **state)
 	tunnel_cert_free(&tc);
 }
 
+/* A genuine certificate whose endpoint answers the exchange with evidence that does not parse. */
+static int garbage_evidence(struct tee *t, const uint8_t rd[64], cJSON **primary, char *err,
+			    size_t errlen)
+{
+	(void)t;
+	(void)rd;
+	(void)err;
+	(void)errlen;
+	*primary = cJSON_Parse("{\"quote\": \"not base64 at all\", \"cc_eventlog\": 7}");
+	return *primary ? 0 : -ENOMEM;
+}
+
+static void test_fresh_evidence_unparsable(void **state)
+{
+	struct tee liar = { .name = "liar", .kbs_tee = "tdx", .evidence = garbage_evidence };
+	struct tee other = { .name = "liar", .kbs_tee = "snp", .evidence = replay_evidence };
+	struct tunnel_cert tc;
+	struct endpoint e;
+	struct tunnel_client_opts o;
+	char err[256] = "";
+
+	(void)state;
+	endpoint_start(&e, key, der, der_len, &liar);
+	o = opts_for(e.port);
+	expect_refused(&o, "E_TUNNEL_EVIDENCE");
+	endpoint_stop(&e);
+	/* fresh evidence of another tee than the certificate's */
+	assert_int_equal(tunnel_cert_read(der, der_len, &tc, err, sizeof(err)), 0);
+	recorded = tc.evidence;
+	endpoint_start(&e, key, der, der_len, &other);
+	o = opts_for(e.port);
+	expect_refused(&o, "E_TUNNEL_FRESH");
+	endpoint_stop(&e);
+	tunnel_cert_free(&tc);
+}
+
 /* An endpoint that does not speak the exchange. */
 static void test_no_exchange(void **state)
 {
@@ -390,10 +372,15 @@ static void test_stalled_clients(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_genuine),		cmocka_unit_test(test_own_certificate),
-		cmocka_unit_test(test_copied_evidence), cmocka_unit_test(test_replayed_certificate),
-		cmocka_unit_test(test_no_exchange),	cmocka_unit_test(test_another_order),
-		cmocka_unit_test(test_unreachable),	cmocka_unit_test(test_stalled_clients),
+		cmocka_unit_test(test_genuine),
+		cmocka_unit_test(test_own_certificate),
+		cmocka_unit_test(test_copied_evidence),
+		cmocka_unit_test(test_replayed_certificate),
+		cmocka_unit_test(test_fresh_evidence_unparsable),
+		cmocka_unit_test(test_no_exchange),
+		cmocka_unit_test(test_another_order),
+		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_stalled_clients),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
