@@ -254,11 +254,15 @@ struct tunnel_server {
 	int max_conns;	    /* connections at once; more are closed at accept */
 	long io_timeout_ms; /* the handshake and the freshness exchange */
 	atomic_int live;
+	atomic_int closed; /* tunnel_server_run returned: the TEE is no longer the terminator's */
 	atomic_ulong served, refused, fresh, stops;
 };
 int tunnel_server_init(struct tunnel_server *s, EVP_PKEY *key, const uint8_t *der, size_t len,
 		       struct tee *tee, char *err, size_t errlen);
-/* Accepts on listen_fd until *stop: each connection in a thread of its own. */
+/*
+ * Accepts on listen_fd until *stop: each connection in a thread of its own.
+ * When it returns, no connection uses the TEE any more.
+ */
 int tunnel_server_run(struct tunnel_server *s, int listen_fd, volatile sig_atomic_t *stop);
 void tunnel_server_free(struct tunnel_server *s);
 

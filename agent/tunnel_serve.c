@@ -128,9 +128,10 @@ static int answer_fresh(struct tunnel_server *s, SSL *ssl)
 				       1) != 1 ||
 	    tunnel_fresh_report_data(ekm, nonce, rd) < 0)
 		return -EIO;
-	/* the backends are not made for two callers at once */
+	/* the backends are not made for two callers at once; once closed, the agent's again */
 	pthread_mutex_lock(&s->tee_lock);
-	r = s->tee->evidence(s->tee, rd, &primary, err, sizeof(err));
+	r = atomic_load(&s->closed) ? -ECANCELED
+				    : s->tee->evidence(s->tee, rd, &primary, err, sizeof(err));
 	pthread_mutex_unlock(&s->tee_lock);
 	if (r == 0)
 		r = tunnel_evidence_text(s->tee->kbs_tee, primary, &text);
@@ -256,6 +257,13 @@ int tunnel_server_run(struct tunnel_server *s, int listen_fd, volatile sig_atomi
 		}
 	}
 	pthread_attr_destroy(&attr);
-	/* the connections still open end with the process */
+	/*
+	 * No connection uses the TEE after this returns: one making evidence
+	 * now is waited for, later ones are refused. Those still open are
+	 * forwarded until their service ends.
+	 */
+	pthread_mutex_lock(&s->tee_lock);
+	atomic_store(&s->closed, 1);
+	pthread_mutex_unlock(&s->tee_lock);
 	return 0;
 }
