@@ -31,7 +31,7 @@ static void job_started(pid_t pid, void *arg)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-	a->job_ns = open(path, O_RDONLY | O_CLOEXEC);
+	atomic_store(&a->job_ns, open(path, O_RDONLY | O_CLOEXEC));
 }
 
 /*
@@ -46,10 +46,15 @@ static int connect_job(void *arg)
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				  .sin_port = htons(a->job_port) };
-	int fd = -1, e = ENOTCONN;
+	int fd = -1, e = ENOTCONN, ns;
 
-	for (int i = 0; i < 100 && a->job_ns >= 0; i++) {
-		if (setns(a->job_ns, CLONE_NEWNET) < 0)
+	/* a connection may come before the job's program runs: it waits as for a listener */
+	for (int i = 0; i < 100; i++) {
+		if ((ns = atomic_load(&a->job_ns)) < 0) {
+			usleep(50000);
+			continue;
+		}
+		if (setns(ns, CLONE_NEWNET) < 0)
 			return -errno;
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		e = errno;
@@ -76,7 +81,8 @@ int agent_service_cert(struct agent_service *a, struct tee *t, uint32_t lifetime
 		       size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
-	a->lfd = a->own_ns = a->job_ns = -1;
+	a->lfd = a->own_ns = -1;
+	atomic_store(&a->job_ns, -1);
 	if (agent_tunnel_cert(t, (int64_t)time(NULL) - 60, lifetime + 60, &a->key, &a->der,
 			      &a->der_len, a->key_sha256, err, errlen) < 0)
 		return -EIO;
@@ -146,13 +152,14 @@ void agent_service_stop(struct agent_service *a)
 		close(a->lfd);
 	if (!atomic_load(&a->srv.live))
 		tunnel_server_free(&a->srv);
-	if (a->job_ns >= 0)
-		close(a->job_ns);
+	if (atomic_load(&a->job_ns) >= 0)
+		close(atomic_load(&a->job_ns));
 	if (a->own_ns >= 0)
 		close(a->own_ns);
 	EVP_PKEY_free(a->key);
 	free(a->der);
 	a->key = NULL;
 	a->der = NULL;
-	a->lfd = a->job_ns = a->own_ns = -1;
+	a->lfd = a->own_ns = -1;
+	atomic_store(&a->job_ns, -1);
 }

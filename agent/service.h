@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,7 +22,8 @@ struct agent_service {
 	uint8_t *der;  /* its certificate */
 	size_t der_len;
 	uint8_t key_sha256[32], cert_sha256[32]; /* what the agent measures */
-	int lfd, own_ns, job_ns;
+	int lfd, own_ns;
+	atomic_int job_ns; /* the job's network namespace, once its program runs; else -1 */
 	uint16_t job_port;
 	pthread_t thread;
 	bool running;

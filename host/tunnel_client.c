@@ -214,10 +214,18 @@ static int open_checked(const struct tunnel_client_opts *o, const unsigned char 
 	if (r < 0)
 		return r;
 	c->ctx = SSL_CTX_new(TLS_client_method());
-	/* the context's settings before SSL_new, which copies them */
-	c->ssl = c->ctx && SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION) == 1
-			 ? SSL_new(c->ctx)
-			 : NULL;
+	/*
+	 * The context's settings before SSL_new, which copies them; a
+	 * certificate message up to the reader's own bound (OpenSSL's default
+	 * is 100 KiB, less than evidence with its event logs may take), which
+	 * tunnel_cert_read then enforces by name.
+	 */
+	if (c->ctx) {
+		SSL_CTX_set_max_cert_list(c->ctx, TUNNEL_CERT_MAX + 16384);
+		c->ssl = SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION) == 1
+				 ? SSL_new(c->ctx)
+				 : NULL;
+	}
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 ||
 	    (alpn && SSL_set_alpn_protos(c->ssl, alpn, (unsigned)alpn_len) != 0)) {
 		tunnel_conn_close(c);
