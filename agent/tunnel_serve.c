@@ -149,7 +149,12 @@ static int answer_fresh(struct tunnel_server *s, SSL *ssl)
 	return r;
 }
 
-/* Bytes both ways until either side ends: plaintext stays between the TLS session and the service. */
+/*
+ * Bytes both ways: plaintext stays between the TLS session and the
+ * service. The client's close_notify is a half close, passed on to the
+ * service (its answer still goes back); the service's end ends the
+ * connection.
+ */
 static void pump(SSL *ssl, int tls_fd, int svc)
 {
 	uint8_t buf[16384];
@@ -160,16 +165,22 @@ static void pump(SSL *ssl, int tls_fd, int svc)
 		size_t k, w;
 		ssize_t n;
 
-		if (!SSL_pending(ssl) && poll(p, 2, -1) < 0) {
+		if (!(p[0].fd >= 0 && SSL_pending(ssl)) && poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return;
 		}
-		if (SSL_pending(ssl) || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-			if (SSL_read_ex(ssl, buf, sizeof(buf), &k) != 1)
+		if (p[0].fd >= 0 &&
+		    (SSL_pending(ssl) || (p[0].revents & (POLLIN | POLLHUP | POLLERR)))) {
+			if (SSL_read_ex(ssl, buf, sizeof(buf), &k) == 1) {
+				if (fd_write_all(svc, buf, k) < 0)
+					return;
+			} else if (SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN) {
+				shutdown(svc, SHUT_WR);
+				p[0].fd = -1;
+			} else {
 				return;
-			if (fd_write_all(svc, buf, k) < 0)
-				return;
+			}
 		}
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(svc, buf, sizeof(buf));

@@ -276,6 +276,10 @@ static void on_signal(int sig)
 	stopping = 1;
 }
 
+/*
+ * Bytes both ways. The caller's end of input is a half close: the
+ * endpoint is told (close_notify) and its answer is still read to its end.
+ */
 static void pump(SSL *ssl, int tls_fd, int in, int out)
 {
 	uint8_t buf[16384];
@@ -294,8 +298,14 @@ static void pump(SSL *ssl, int tls_fd, int in, int out)
 		}
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(in, buf, sizeof(buf));
-			if (n <= 0 || SSL_write_ex(ssl, buf, (size_t)n, &w) != 1)
+			if (n < 0)
 				return;
+			if (n == 0) {
+				SSL_shutdown(ssl);
+				p[1].fd = -1;
+			} else if (SSL_write_ex(ssl, buf, (size_t)n, &w) != 1) {
+				return;
+			}
 		}
 		p[0].revents = p[1].revents = 0;
 	}

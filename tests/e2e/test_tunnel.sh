@@ -191,6 +191,15 @@ case $got in *"$marker"*) ok "curl reads the service through cvm connect's local
 expect "cvm fetch: one request, the endpoint checked first" 0 "$marker" -- \
 	"$cvm" fetch "https://127.0.0.1:$rport/index.html" $check --order "$tmp/order-svc-1.json"
 
+# stdin and stdout as the stream: the request, its end, the answer read to its end
+# shellcheck disable=SC2086
+printf 'GET /index.html HTTP/1.0\r\n\r\n' | "$cvm" connect "127.0.0.1:$rport" $check \
+	--order "$tmp/order-svc-1.json" >"$tmp/stdio.out" 2>"$tmp/stdio.err"
+st=$?
+[ "$st" -eq 0 ] && grep -q "$marker" "$tmp/stdio.out" &&
+	ok "cvm connect on stdin and stdout: the answer after the request's end" ||
+	{ bad "stdio: exit $st"; cat "$tmp/stdio.err"; }
+
 # 1,000 requests from 50 connections, keep-alive, each connection its own checked tunnel
 $py - "$lport" >"$tmp/load.out" 2>&1 <<'EOP'
 import http.client, sys, threading

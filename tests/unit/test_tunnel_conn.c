@@ -159,6 +159,22 @@ static void test_genuine(void **state)
 	assert_string_equal(c.tee, "tdx");
 	expect_echo(&c, "through the tunnel");
 	tunnel_conn_close(&c);
+	/* the client's end of input is a half close: the service's answer still comes back */
+	assert_int_equal(tunnel_connect(&o, &c, err, sizeof(err)), 0);
+	{
+		char buf[64] = "";
+		size_t w, k, got = 0;
+
+		assert_int_equal(SSL_write_ex(c.ssl, "last words", 10, &w), 1);
+		assert_true(SSL_shutdown(c.ssl) >= 0);
+		while (got < sizeof(buf) - 1 &&
+		       SSL_read_ex(c.ssl, buf + got, sizeof(buf) - 1 - got, &k) == 1)
+			got += k;
+		assert_string_equal(buf, "last words");
+		/* and the endpoint ends the connection after it */
+		assert_int_equal(SSL_get_error(c.ssl, 0), SSL_ERROR_ZERO_RETURN);
+	}
+	tunnel_conn_close(&c);
 	/* without the exchange, as a plain TLS client: the service at once */
 	o.no_fresh = true;
 	assert_int_equal(tunnel_connect(&o, &c, err, sizeof(err)), 0);
