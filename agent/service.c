@@ -51,6 +51,8 @@ static int connect_job(void *arg)
 	/* a connection may come before the job's program runs: it waits as for a listener */
 	for (int i = 0; i < 100; i++) {
 		if ((ns = atomic_load(&a->job_ns)) < 0) {
+			if (a->stop_server)
+				break;
 			usleep(50000);
 			continue;
 		}
@@ -152,8 +154,13 @@ void agent_service_stop(struct agent_service *a)
 		close(a->lfd);
 	if (!atomic_load(&a->srv.live))
 		tunnel_server_free(&a->srv);
-	if (atomic_load(&a->job_ns) >= 0)
-		close(atomic_load(&a->job_ns));
+	/* taken from the connections first: one still trying sees none and gives up */
+	{
+		int ns = atomic_exchange(&a->job_ns, -1);
+
+		if (ns >= 0)
+			close(ns);
+	}
 	if (a->own_ns >= 0)
 		close(a->own_ns);
 	EVP_PKEY_free(a->key);
@@ -161,5 +168,4 @@ void agent_service_stop(struct agent_service *a)
 	a->key = NULL;
 	a->der = NULL;
 	a->lfd = a->own_ns = -1;
-	atomic_store(&a->job_ns, -1);
 }
