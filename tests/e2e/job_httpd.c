@@ -103,17 +103,24 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	const char *out = getenv("CVM_OUTPUT");
-	char path[4096];
+	char path[4096], *end;
+	unsigned long port;
 	int lfd;
 
 	if (argc != 3)
 		return 2;
+	errno = 0;
+	port = strtoul(argv[1], &end, 10);
+	if (errno || end == argv[1] || *end || port < 1 || port > 65535) {
+		fprintf(stderr, "job_httpd: PORT: 1 to 65535\n");
+		return 2;
+	}
 	root = argv[2];
 	if (out) {
 		snprintf(path, sizeof(path), "%s/access.log", out);
 		logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	}
-	a.sin_port = htons((uint16_t)atoi(argv[1]));
+	a.sin_port = htons((uint16_t)port);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) < 0 ||
 	    bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 128) < 0) {
