@@ -1,5 +1,38 @@
 # Shared by the QEMU tests of one order's kind (test_order.sh, test_tunnel.sh),
-# sourced after tests/cli/lib.sh with top, bin, cvm, tmp, py and kver set.
+# sourced with top and build set.
+
+js() { $py -c "import json,sys; s=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+
+# e2e_begin DIR LABEL PROGRAM...: (PROGRAM under the build directory) bin, cvm, a fresh tmp (build/tmp/DIR, with
+# www/ and up/), tests/cli/lib.sh, py, the pids killed at exit, and the
+# newest kernel in /boot ($kernel, $kver); the test ends (summary LABEL)
+# when a PROGRAM the build makes, or the kernel, is missing.
+e2e_begin() {
+	export PATH="$PATH:/usr/sbin:/sbin"
+	bin=$top/$build
+	cvm=$bin/cvm
+	tmp=$bin/tmp/$1
+	rm -rf "$tmp" && mkdir -p "$tmp/www" "$tmp/up"
+	. "$top/tests/cli/lib.sh"
+	py=/usr/bin/python3
+	pids=""
+	trap e2e_cleanup EXIT INT TERM
+	kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+	kver=${kernel#/boot/vmlinuz-}
+	e_label=$2
+	shift 2
+	for f in cvm cvm-agent-test "$@"; do
+		[ -x "$bin/$f" ] || { bad "missing $bin/$f (make e2e builds it)"; summary "$e_label"; exit 1; }
+	done
+	[ -r "$kernel" ] ||
+		{ bad "no kernel in /boot (scripts/setup-deps installs linux-image-amd64)"; summary "$e_label"; exit 1; }
+}
+
+e2e_cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	return 0
+}
 
 # e2e_image: the generic test image in $tmp/images/default (the test agent:
 # sim TDX evidence, the test PKI in $tmp/pki), its manifest signed by

@@ -21,33 +21,12 @@
 set -u
 build=${1:?usage: test_order.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH="$PATH:/usr/sbin:/sbin"
-bin=$top/$build
-cvm=$bin/cvm
-tmp=$bin/tmp/e2e
-rm -rf "$tmp" && mkdir -p "$tmp/www" "$tmp/up"
-. "$top/tests/cli/lib.sh"
-py=/usr/bin/python3
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	return 0
-}
-trap cleanup EXIT INT TERM
-
-kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
-kver=${kernel#/boot/vmlinuz-}
-for f in "$cvm" "$bin/cvm-agent-test" "$bin/e2e/job_transform"; do
-	[ -x "$f" ] || { bad "missing $f (make e2e builds it)"; summary "e2e"; exit 1; }
-done
-[ -r "$kernel" ] || { bad "no kernel in /boot (scripts/setup-deps installs linux-image-amd64)"; summary "e2e"; exit 1; }
-js() { $py -c "import json,sys; s=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+. "$top/tests/e2e/lib.sh"
+e2e_begin e2e "e2e" e2e/job_transform
 luks() { js "$1" "s['luks_header_sha256']"; }
 phase() { grep "\"phase\":\"$2\"" "$tmp/run-$1/status" 2>/dev/null | tail -n 1; }
 
 # ---- the image builder: one generic image, its signed manifest ----
-. "$top/tests/e2e/lib.sh"
 if e2e_image && grep -q manifest_sha256 "$tmp/image.out"; then
 	ok "image: one generic image for every order, its manifest signed"
 else
