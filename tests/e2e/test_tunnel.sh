@@ -18,30 +18,10 @@
 set -u
 build=${1:?usage: test_tunnel.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH="$PATH:/usr/sbin:/sbin"
-bin=$top/$build
-cvm=$bin/cvm
-tmp=$bin/tmp/e2e-tunnel
-rm -rf "$tmp" && mkdir -p "$tmp/www" "$tmp/up"
-. "$top/tests/cli/lib.sh"
-py=/usr/bin/python3
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	return 0
-}
-trap cleanup EXIT INT TERM
-
-kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
-kver=${kernel#/boot/vmlinuz-}
-for f in "$cvm" "$bin/cvm-agent-test" "$bin/e2e/job_httpd"; do
-	[ -x "$f" ] || { bad "missing $f (make e2e builds it)"; summary "e2e tunnel"; exit 1; }
-done
-js() { $py -c "import json,sys; s=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+. "$top/tests/e2e/lib.sh"
+e2e_begin e2e-tunnel "e2e tunnel" e2e/job_httpd
 
 # ---- the image: the generic one with the test agent (sim TDX evidence) ----
-. "$top/tests/e2e/lib.sh"
 e2e_image || { bad "image build"; cat "$tmp/image.out"; }
 
 customer=$("$cvm" keygen -o "$tmp/customer.key") || bad "customer key"
@@ -254,6 +234,26 @@ echo "{\"tdx\": {\"rtmr0\": \"$(printf '5b%.0s' $(seq 48))\"}}" >"$tmp/pins-othe
 expect "the endpoint held to another launch's values: refused" 1 "E_TUNNEL_REFERENCE" -- \
 	"$cvm" connect "127.0.0.1:$rport" --reference "$tmp/images/default/manifest.json" --builder "$builder" \
 	--pins "$tmp/pins-other.json" --test-roots "$pki/tdx/roots.pem" --order "$tmp/order-svc-1.json"
+
+# ---- the host at the terminator's port: garbage, handshakes never finished, a forged stop ----
+$py - "$rport" <<'EOP' >"$tmp/junk.out" 2>&1
+import os, socket, sys, time
+port = int(sys.argv[1])
+held = []
+for i in range(20):  # bytes that are not TLS
+    s = socket.create_connection(("127.0.0.1", port)); s.sendall(os.urandom(600)); s.close()
+for i in range(10):  # connections that never send a byte
+    held.append(socket.create_connection(("127.0.0.1", port)))
+time.sleep(1)
+print("sent")
+EOP
+head -c 64 /dev/zero | timeout 60 openssl s_client -connect "127.0.0.1:$rport" -tls1_3 -alpn cvm-stop/1 -quiet \
+	>"$tmp/zerostop.out" 2>/dev/null
+# shellcheck disable=SC2086
+expect "the host's garbage, stalled handshakes and a zero signature as a stop: the service still serves" 0 "$marker" -- \
+	"$cvm" fetch "https://127.0.0.1:$rport/index.html" $check --order "$tmp/order-svc-1.json"
+grep -q '"stopped":true' "$tmp/run-1/status" && bad "a forged stop ended the service" ||
+	ok "a zero signature as a stop: not taken"
 
 # ---- the end: a stranger's stop refused, the customer's taken ----
 # shellcheck disable=SC2086
