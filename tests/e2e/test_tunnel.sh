@@ -8,8 +8,9 @@
 #   - a capture of the provider's side of the connection holds no
 #     plaintext byte of the service;
 #   - 1,000 requests from 50 connections, none lost;
-#   - a man in the middle's own certificate, and the genuine endpoint taken
-#     for another order, are refused by name; the loopback tests
+#   - a man in the middle's own certificate, its own with the genuine
+#     evidence copied in, and the genuine endpoint taken for another order,
+#     are refused by name; the loopback tests
 #     (tests/unit/test_tunnel_conn.c) add the replay of a leaked key;
 #   - a stop signed by a stranger is refused, the customer's ends the
 #     service; its result (the access log) is sealed and opened;
@@ -232,6 +233,21 @@ wait_port "$mport" || bad "the man in the middle did not start"
 # shellcheck disable=SC2086
 expect "a man in the middle's own certificate: refused" 1 "E_TUNNEL_NO_EVIDENCE" -- \
 	"$cvm" connect "127.0.0.1:$mport" $check
+# the genuine certificate, recorded on the way, its evidence carried over into the host's own
+openssl s_client -connect "127.0.0.1:$rport" -tls1_3 </dev/null 2>/dev/null |
+	openssl x509 -out "$tmp/genuine.pem" 2>/dev/null || bad "the genuine certificate: not recorded"
+openssl x509 -in "$tmp/genuine.pem" -x509toreq -copy_extensions copyall -key "$tmp/mitm.key" \
+	-out "$tmp/forged.csr" 2>/dev/null &&
+	openssl x509 -req -in "$tmp/forged.csr" -key "$tmp/mitm.key" -copy_extensions copyall -days 1 \
+		-out "$tmp/forged.pem" 2>/dev/null || bad "the forged certificate: not made"
+fport=$(free_port)
+openssl s_server -accept "127.0.0.1:$fport" -cert "$tmp/forged.pem" -key "$tmp/mitm.key" -tls1_3 -www -quiet \
+	>/dev/null 2>&1 &
+pids="$pids $!"
+wait_port "$fport" || bad "the second man in the middle did not start"
+# shellcheck disable=SC2086
+expect "the genuine evidence in the host's own certificate: refused" 1 "E_TUNNEL_BINDING" -- \
+	"$cvm" connect "127.0.0.1:$fport" $check
 # shellcheck disable=SC2086
 expect "the genuine endpoint, taken for another order: refused" 1 "E_TUNNEL_ORDER" -- \
 	"$cvm" connect "127.0.0.1:$rport" $check --order "$tmp/order-svc-2.json"
