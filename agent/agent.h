@@ -253,9 +253,10 @@ struct tunnel_server {
 	volatile sig_atomic_t *stop_job;
 	int max_conns;	    /* connections at once; more are closed at accept */
 	long io_timeout_ms; /* the handshake and the freshness exchange */
+	long idle_ms; /* a forwarded connection quiet this long both ways is closed; 0: never */
 	atomic_int live;
 	atomic_int closed; /* tunnel_server_run returned: the TEE is no longer the terminator's */
-	atomic_ulong served, refused, fresh, stops;
+	atomic_ulong served, refused, fresh, stops, idle;
 };
 int tunnel_server_init(struct tunnel_server *s, EVP_PKEY *key, const uint8_t *der, size_t len,
 		       struct tee *tee, char *err, size_t errlen);

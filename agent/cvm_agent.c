@@ -521,7 +521,7 @@ static void service_start(void)
 		fail("tunnel", "E_TUNNEL", err);
 	measure("tunnel-key", svc.key_sha256, 32);
 	measure("tunnel-cert", svc.cert_sha256, 32);
-	if (agent_service_listen(&svc, o.tee, TUNNEL_GUEST_PORT, (uint16_t)o.job.service.port,
+	if (agent_service_listen(&svc, o.tee, TUNNEL_GUEST_PORT, &o.job.service,
 				 o.order.customer_pub, o.order.sha256, err, sizeof(err)) < 0)
 		fail("tunnel", "E_TUNNEL", err);
 	e = extra_ms("port", TUNNEL_GUEST_PORT);
@@ -557,6 +557,7 @@ static void run_job(struct job_status *st)
 		cJSON *e = extra_ms("connections", atomic_load(&svc.srv.served));
 
 		cJSON_AddNumberToObject(e, "refused", (double)atomic_load(&svc.srv.refused));
+		cJSON_AddNumberToObject(e, "idle", (double)atomic_load(&svc.srv.idle));
 		cJSON_AddBoolToObject(e, "stopped", st->stopped);
 		agent_service_stop(&svc);
 		status_emit("tunnel", true, NULL, NULL, e);

@@ -43,7 +43,10 @@ enum job_network {
 struct job_service {
 	uint64_t port;
 	uint64_t max_seconds; /* 0: the job's deadline */
+	/* a connection on which no byte moves this long is closed; 0: the default */
+	uint64_t idle_seconds;
 };
+#define JOB_SERVICE_IDLE_DEFAULT 600
 
 struct job_manifest {
 	/*

@@ -217,11 +217,16 @@ static const struct json_member limits_members[] = {
 };
 static const struct json_schema limits_schema = JSON_SCHEMA(limits_members);
 
-/* "service": the port the job listens on in its namespace, and at most how long it serves. */
+/*
+ * "service": the port the job listens on in its namespace, at most how long
+ * it serves, and how long a connection may stay quiet.
+ */
 static const struct json_member service_members[] = {
 	{ "port", .type = JSON_INT, .flags = JSON_REQUIRED, JSON_FIELD(struct job_service, port),
 	  .min = 1, .max = 65535 },
 	{ "max_seconds", .type = JSON_INT, JSON_FIELD(struct job_service, max_seconds), .min = 1,
+	  .max = JOB_MAX_SECONDS },
+	{ "idle_seconds", .type = JSON_INT, JSON_FIELD(struct job_service, idle_seconds), .min = 1,
 	  .max = JOB_MAX_SECONDS },
 };
 static const struct json_schema service_schema = JSON_SCHEMA(service_members);

@@ -102,14 +102,14 @@ static void *serve(void *arg)
 }
 
 int agent_service_listen(struct agent_service *a, struct tee *t, uint16_t listen_port,
-			 uint16_t job_port, const uint8_t customer_pub[33],
+			 const struct job_service *js, const uint8_t customer_pub[33],
 			 const uint8_t order_sha256[32], char *err, size_t errlen)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_addr.s_addr = htonl(INADDR_ANY),
 				  .sin_port = htons(listen_port) };
 
-	a->job_port = job_port;
+	a->job_port = (uint16_t)js->port;
 	a->own_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (a->own_ns < 0)
 		return set_error(err, errlen, -errno, "E_TUNNEL: own network namespace: %s",
@@ -119,6 +119,8 @@ int agent_service_listen(struct agent_service *a, struct tee *t, uint16_t listen
 	a->srv.connect_service = connect_job;
 	a->srv.service_arg = a;
 	a->srv.stop_job = &a->stop_job;
+	a->srv.idle_ms =
+		(long)(js->idle_seconds ? js->idle_seconds : JOB_SERVICE_IDLE_DEFAULT) * 1000;
 	memcpy(a->srv.customer_pub, customer_pub, 33);
 	memcpy(a->srv.order_sha256, order_sha256, 32);
 	a->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -42,7 +42,7 @@ int agent_service_cert(struct agent_service *a, struct tee *t, uint32_t lifetime
  * order's digest (tunnel.h).
  */
 int agent_service_listen(struct agent_service *a, struct tee *t, uint16_t listen_port,
-			 uint16_t job_port, const uint8_t customer_pub[33],
+			 const struct job_service *js, const uint8_t customer_pub[33],
 			 const uint8_t order_sha256[32], char *err, size_t errlen);
 void agent_service_stop(struct agent_service *a);
 

@@ -7,6 +7,7 @@
  * handshake holds one thread until its timeout, not the tunnel.
  */
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -155,8 +156,9 @@ static int answer_fresh(struct tunnel_server *s, SSL *ssl)
  * service (its answer still goes back); the service's end ends the
  * connection.
  */
-static void pump(SSL *ssl, int tls_fd, int svc)
+static void pump(struct tunnel_server *s, SSL *ssl, int tls_fd, int svc)
 {
+	const int idle = s->idle_ms <= 0 ? -1 : s->idle_ms > INT_MAX ? INT_MAX : (int)s->idle_ms;
 	uint8_t buf[16384];
 	struct pollfd p[2] = { { .fd = tls_fd, .events = POLLIN },
 			       { .fd = svc, .events = POLLIN } };
@@ -165,10 +167,15 @@ static void pump(SSL *ssl, int tls_fd, int svc)
 		size_t k, w;
 		ssize_t n;
 
-		if (!(p[0].fd >= 0 && SSL_pending(ssl)) && poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
+		if (!(p[0].fd >= 0 && SSL_pending(ssl))) {
+			int r = poll(p, 2, idle);
+
+			if (r < 0 && errno == EINTR)
 				continue;
-			return;
+			if (r == 0) /* quiet both ways for the service's idle time */
+				atomic_fetch_add(&s->idle, 1);
+			if (r <= 0)
+				return;
 		}
 		if (p[0].fd >= 0 &&
 		    (SSL_pending(ssl) || (p[0].revents & (POLLIN | POLLHUP | POLLERR)))) {
@@ -216,10 +223,16 @@ static void *conn_thread(void *arg)
 			ok = !alpn_len || answer_fresh(s, ssl) == 0;
 	}
 	if (ok && (svc = s->connect_service(s->service_arg)) >= 0) {
-		/* the service's stream has no deadline of its own: the order's does */
-		tunnel_set_timeout(c->fd, 0);
+		/*
+		 * The service's stream ends with the order, or after the idle
+		 * time with no byte either way: in poll, or in a write that a
+		 * peer does not read (a client that sends and never reads, a
+		 * service that does not take what comes).
+		 */
+		tunnel_set_timeout(c->fd, s->idle_ms);
+		tunnel_set_timeout(svc, s->idle_ms);
 		atomic_fetch_add(&s->served, 1);
-		pump(ssl, c->fd, svc);
+		pump(s, ssl, c->fd, svc);
 		SSL_shutdown(ssl);
 	} else {
 		atomic_fetch_add(&s->refused, 1);

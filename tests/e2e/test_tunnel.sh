@@ -287,8 +287,8 @@ wait "$run1"
 st=$?
 [ "$st" -eq 0 ] && ok "the service order: cvm run exit 0" || { bad "cvm run exit $st"; cat "$tmp/run-1.stderr"; }
 grep -q '"phase":"tunnel","ok":true,"connections"' "$tmp/run-1/status" &&
-	grep -q '"stopped":true' "$tmp/run-1/status" &&
-	ok "the agent's status: the tunnel closed, the job stopped by the customer" ||
+	grep -q '"stopped":true' "$tmp/run-1/status" && grep -q '"idle":0,' "$tmp/run-1/status" &&
+	ok "the agent's status: the tunnel closed, none idle past its limit, the job stopped by the customer" ||
 	{ bad "status after the stop"; cat "$tmp/run-1/status"; }
 [ "$(js "$tmp/run-1.summary" "s['tunnel']['address']")" = "127.0.0.1:$tport" ] &&
 	ok "the summary names the tunnel" || bad "the summary's tunnel"

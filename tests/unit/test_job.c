@@ -576,7 +576,7 @@ static void test_manifest_without_recipient(void **state)
 	job_manifest_free(&m);
 }
 
-/* A service: its port in the job's own namespace, and at most how long it serves. */
+/* A service: its port in the job's own namespace, at most how long it serves, its idle time. */
 static void test_manifest_service(void **state)
 {
 	static const char *text = "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, "
@@ -589,8 +589,18 @@ static void test_manifest_service(void **state)
 	assert_true(m.has_service);
 	assert_int_equal(m.service.port, 8080);
 	assert_int_equal(m.service.max_seconds, 600);
+	assert_int_equal(m.service.idle_seconds, 0); /* the agent's default */
 	assert_int_equal(m.network, JOB_NETWORK_NONE);
 	job_manifest_free(&m);
+	{
+		static const char *idle = "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, "
+					  "\"service\": {\"port\": 80, \"idle_seconds\": 30}}";
+
+		assert_int_equal(job_manifest_parse(idle, strlen(idle), &m, err, sizeof(err)), 0);
+		assert_int_equal(m.service.idle_seconds, 30);
+		assert_int_equal(m.service.max_seconds, 0);
+		job_manifest_free(&m);
+	}
 }
 
 static void test_manifest_refusals(void **state)
@@ -755,6 +765,12 @@ static void test_manifest_refusals(void **state)
 		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": "
 		  "{\"port\": 80, \"max_seconds\": 0}}",
 		  "service.max_seconds: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": "
+		  "{\"port\": 80, \"idle_seconds\": 0}}",
+		  "service.idle_seconds: " },
+		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": "
+		  "{\"port\": 80, \"idle_seconds\": 2592001}}",
+		  "service.idle_seconds: " },
 		{ "{\"argv\": [\"a\"], \"user\": {\"uid\": 1, \"gid\": 1}, \"service\": "
 		  "{\"port\": 80, \"tls\": true}}",
 		  "service: unknown member" },

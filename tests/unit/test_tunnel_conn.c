@@ -98,6 +98,8 @@ static int setup(void **state)
 	char err[512] = "";
 
 	(void)state;
+	/* as in the guest, where the agent is PID 1 and takes no SIGPIPE of default action */
+	signal(SIGPIPE, SIG_IGN);
 	echo_port = echo_start();
 	if (tee_open("sim", &cfg, &tee, err, sizeof(err)) < 0 ||
 	    agent_tunnel_cert(tee, time(NULL) - 60, 3600, &key, &der, &der_len, spki, err,
@@ -377,6 +379,65 @@ static void test_stalled_clients(void **state)
 	close(junk);
 }
 
+/*
+ * A connection on which nothing moves for the idle time is closed; one that
+ * talks is not; one that sends and never reads what comes back is closed
+ * once nothing has moved for as long.
+ */
+static void test_idle_connection(void **state)
+{
+	struct endpoint e;
+	struct tunnel_client_opts o;
+	struct tunnel_conn quiet, busy, deaf;
+	char buf[16], err[512] = "";
+	size_t k;
+
+	(void)state;
+	endpoint_start(&e, key, der, der_len, tee);
+	e.s.idle_ms = 400;
+	o = opts_for(e.port);
+	if (tunnel_connect(&o, &quiet, err, sizeof(err)) < 0 ||
+	    tunnel_connect(&o, &busy, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	expect_echo(&quiet, "then nothing");
+	/* 1.2 s, three idle times: a byte each way every 40 ms on one, none on the other */
+	for (int i = 0; i < 30; i++) {
+		expect_echo(&busy, "x");
+		usleep(40000);
+	}
+	expect_echo(&busy, "still open");
+	/* the quiet one was ended by the endpoint: its close_notify, then nothing */
+	tunnel_set_timeout(quiet.fd, 3000);
+	assert_int_equal(SSL_read_ex(quiet.ssl, buf, sizeof(buf), &k), 0);
+	assert_int_equal(SSL_get_error(quiet.ssl, 0), SSL_ERROR_ZERO_RETURN);
+	assert_int_equal(atomic_load(&e.s.idle), 1);
+	tunnel_conn_close(&quiet);
+	tunnel_conn_close(&busy);
+	for (int i = 0; i < 300 && atomic_load(&e.s.live); i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&e.s.live), 0);
+	/* a client that never reads: writes until its own buffers and the endpoint's are full */
+	if (tunnel_connect(&o, &deaf, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	tunnel_set_timeout(deaf.fd, 1000);
+	{
+		static uint8_t chunk[16384];
+		size_t w;
+		int i;
+
+		for (i = 0; i < 16384 && SSL_write_ex(deaf.ssl, chunk, sizeof(chunk), &w) == 1; i++)
+			;
+		assert_true(i < 16384);
+	}
+	/* the endpoint gave up on it while this end still holds it open */
+	for (int i = 0; i < 500 && atomic_load(&e.s.live); i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&e.s.live), 0);
+	tunnel_conn_close(&deaf);
+	endpoint_stop(&e);
+	assert_int_equal(atomic_load(&e.s.idle), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_another_order),
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_stalled_clients),
+		cmocka_unit_test(test_idle_connection),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
