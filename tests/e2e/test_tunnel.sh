@@ -14,7 +14,9 @@
 #     (tests/unit/test_tunnel_conn.c) add the replay of a leaked key;
 #   - a stop signed by a stranger is refused, the customer's ends the
 #     service; its result (the access log) is sealed and opened;
-#   - a second order's service ends at its deadline, its result opened.
+#   - a second order's service ends at its deadline, its result opened; a
+#     connection the host opens there and keeps quiet is closed after the
+#     manifest's idle_seconds.
 # usage: tests/e2e/test_tunnel.sh BUILD_DIR
 set -u
 build=${1:?usage: test_tunnel.sh BUILD_DIR}
@@ -30,20 +32,21 @@ customer=$("$cvm" keygen -o "$tmp/customer.key") || bad "customer key"
 
 # ---- the solution: the server and its site; a service of at most MAX seconds ----
 marker="plaintext-of-the-service-7f3a9c"
-service() { # NAME MAX
+service() { # NAME MAX [IDLE]
 	mkdir -p "$tmp/$1/bin" "$tmp/$1/site"
 	cp "$bin/e2e/job_httpd" "$tmp/$1/bin/httpd"
 	printf 'hello from the enclave: %s\n' "$marker" >"$tmp/$1/site/index.html"
+	idle=${3:+", \"idle_seconds\": $3"}
 	cat >"$tmp/$1/cvm-job.json" <<EOJ
 {"argv": ["bin/httpd", "8080", "site"], "user": {"uid": 1000, "gid": 1000},
- "service": {"port": 8080, "max_seconds": $2}, "output_dir": "/output",
+ "service": {"port": 8080, "max_seconds": $2$idle}, "output_dir": "/output",
  "limits": {"processes": 16}}
 EOJ
 	"$cvm" pack "$tmp/$1" -o "$tmp/www/$1.img" --key-out "$tmp/$1.key" --source-date-epoch 1 >/dev/null ||
 		bad "pack $1"
 }
 service svc 900
-service svc2 4
+service svc2 10 2
 
 # ---- broker A: the solutions' keys, to this customer's orders ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/a-tls.key" \
@@ -225,14 +228,16 @@ fi
 # ---- a man in the middle ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/mitm.key" \
 	-out "$tmp/mitm.pem" -days 1 -subj "/CN=mitm" 2>/dev/null
-mport=$(free_port)
-openssl s_server -accept "127.0.0.1:$mport" -cert "$tmp/mitm.pem" -key "$tmp/mitm.key" -tls1_3 -www -quiet \
-	>/dev/null 2>&1 &
-pids="$pids $!"
-wait_port "$mport" || bad "the man in the middle did not start"
-# shellcheck disable=SC2086
-expect "a man in the middle's own certificate: refused" 1 "E_TUNNEL_NO_EVIDENCE" -- \
-	"$cvm" connect "127.0.0.1:$mport" $check
+mitm() { # CERT WHAT CODE: the host serves CERT with its own key; cvm connect refuses it
+	mport=$(free_port)
+	openssl s_server -accept "127.0.0.1:$mport" -cert "$1" -key "$tmp/mitm.key" -tls1_3 -www -quiet \
+		>/dev/null 2>&1 &
+	pids="$pids $!"
+	wait_port "$mport" || bad "the man in the middle did not start ($2)"
+	# shellcheck disable=SC2086
+	expect "$2: refused" 1 "$3" -- "$cvm" connect "127.0.0.1:$mport" $check
+}
+mitm "$tmp/mitm.pem" "a man in the middle's own certificate" E_TUNNEL_NO_EVIDENCE
 # the genuine certificate, recorded on the way, its evidence carried over into the host's own
 openssl s_client -connect "127.0.0.1:$rport" -tls1_3 </dev/null 2>/dev/null |
 	openssl x509 -out "$tmp/genuine.pem" 2>/dev/null || bad "the genuine certificate: not recorded"
@@ -240,14 +245,7 @@ openssl x509 -in "$tmp/genuine.pem" -x509toreq -copy_extensions copyall -key "$t
 	-out "$tmp/forged.csr" 2>/dev/null &&
 	openssl x509 -req -in "$tmp/forged.csr" -key "$tmp/mitm.key" -copy_extensions copyall -days 1 \
 		-out "$tmp/forged.pem" 2>/dev/null || bad "the forged certificate: not made"
-fport=$(free_port)
-openssl s_server -accept "127.0.0.1:$fport" -cert "$tmp/forged.pem" -key "$tmp/mitm.key" -tls1_3 -www -quiet \
-	>/dev/null 2>&1 &
-pids="$pids $!"
-wait_port "$fport" || bad "the second man in the middle did not start"
-# shellcheck disable=SC2086
-expect "the genuine evidence in the host's own certificate: refused" 1 "E_TUNNEL_BINDING" -- \
-	"$cvm" connect "127.0.0.1:$fport" $check
+mitm "$tmp/forged.pem" "the genuine evidence in the host's own certificate" E_TUNNEL_BINDING
 # shellcheck disable=SC2086
 expect "the genuine endpoint, taken for another order: refused" 1 "E_TUNNEL_ORDER" -- \
 	"$cvm" connect "127.0.0.1:$rport" $check --order "$tmp/order-svc-2.json"
@@ -301,12 +299,30 @@ expect "the customer opens the service's result" 0 "verified and opened" -- \
 n=$(wc -l <"$tmp/result-1/output/access.log" 2>/dev/null || echo 0)
 [ "$n" -ge 1001 ] && ok "its access log: $n requests served" || bad "access log: $n lines"
 
-# ---- a service that ends at its deadline ----
+# ---- a service that ends at its deadline, with a host's connection that says nothing ----
+tport2=$(free_port)
 "$cvm" run "$tmp/order-svc-2.json" --workdir "$tmp/run-2" --images "$tmp/images" --output-size 67108864 \
-	--tunnel "127.0.0.1:$(free_port)" >"$tmp/run-2.summary" 2>"$tmp/run-2.stderr"
+	--tunnel "127.0.0.1:$tport2" >"$tmp/run-2.summary" 2>"$tmp/run-2.stderr" &
+run2=$!
+pids="$pids $run2"
+wait_tunnel "$tmp/run-2" || bad "no tunnel line (deadline run)"
+$py - "$tport2" >"$tmp/quiet.out" 2>&1 <<'EOP' &
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=60))
+print("ended" if s.recv(1) == b"" else "data")
+EOP
+quiet=$!
+wait "$run2"
 st=$?
+wait "$quiet"
 [ "$st" -eq 0 ] && grep -q '"timed_out":true' "$tmp/run-2/status" &&
 	ok "a service at its deadline: ended, cvm run exit 0" || { bad "deadline run: exit $st"; cat "$tmp/run-2/status"; }
+grep -q '"phase":"tunnel","ok":true,"connections":1,.*"idle":1,' "$tmp/run-2/status" &&
+	grep -q ended "$tmp/quiet.out" &&
+	ok "a connection quiet for the service's idle_seconds: closed by the agent" ||
+	{ bad "the quiet connection was not closed as idle"; grep '"tunnel"' "$tmp/run-2/status"; cat "$tmp/quiet.out"; }
 expect "its result, sealed and opened" 0 "verified and opened" -- \
 	opener "$tmp/up/order-svc-2.cvmr" "$tmp/order-svc-2.json" "$tmp/result-2"
 
